@@ -1,0 +1,155 @@
+/**
+ * The HTTP server's layer graph: the contract's implementation, OpenAPI and
+ * docs, over the store, the realtime bus and presence.
+ */
+import { RateLimiter } from "@effect/experimental"
+import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
+import { HttpApiBuilder, HttpApiScalar, type HttpApp, HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { TroupeApi } from "@troupe/api/Api"
+import * as EventBus from "@troupe/realtime/EventBus"
+import * as Presence from "@troupe/realtime/Presence"
+import { AccountRepo } from "@troupe/store/AccountRepo"
+import { EventLog } from "@troupe/store/EventLog"
+import { MessageRepo } from "@troupe/store/MessageRepo"
+import { OrgRepo } from "@troupe/store/OrgRepo"
+import { RoomRepo } from "@troupe/store/RoomRepo"
+import { RunRepo } from "@troupe/store/RunRepo"
+import { TeammateRepo } from "@troupe/store/TeammateRepo"
+import * as Catalog from "@troupe/teammates/Catalog"
+import { Dispatcher } from "@troupe/teammates/Dispatcher"
+import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { Access } from "./Access.js"
+import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
+import { ClusterRetentionLive } from "./ClusterRetention.js"
+import { Feed } from "./Feed.js"
+import { AuthLive } from "./http/Auth.js"
+import { EventsLive } from "./http/Events.js"
+import { HealthLive } from "./http/Health.js"
+import { MessagesLive } from "./http/Messages.js"
+import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
+import { OrgsLive } from "./http/Orgs.js"
+import { RoomsLive } from "./http/Rooms.js"
+import { TeammatesLive } from "./http/Teammates.js"
+import { StandupHost } from "./kinds/StandupHost.js"
+import { meteredModelLayer, metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
+import { ModelLive, ModelPolicyLive } from "./ModelPolicy.js"
+import { ServerConfig } from "./ServerConfig.js"
+import { requestId } from "./Telemetry.js"
+
+/** Bus, presence and rate-limit store: Redis when `REDIS_URL` is set, in-process otherwise. */
+export const RealtimeLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const config = yield* ServerConfig
+  if (Option.isNone(config.redisUrl)) {
+    return Layer.mergeAll(EventBus.layerMemory, Presence.layerMemory, RateLimiter.layerStoreMemory)
+  }
+  const url = config.redisUrl.value
+  yield* Effect.logInfo(`realtime over Redis with prefix ${config.redisPrefix}`)
+  return Layer.mergeAll(
+    EventBus.layerRedis({ url, prefix: config.redisPrefix }),
+    Presence.layerRedis({ url, prefix: config.redisPrefix }),
+    RateLimiterRedis.layerStore({
+      ...redisOptions(Redacted.value(url)),
+      prefix: `${config.redisPrefix}rl:`,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false
+    })
+  )
+}))
+
+const redisOptions = (url: string) => {
+  const u = new URL(url)
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    db: Number(u.pathname.slice(1) || 0),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {})
+  }
+}
+
+/** Repositories over the SQL client. */
+export const StoreLive = Layer.mergeAll(
+  AccountRepo.Default,
+  OrgRepo.Default,
+  RoomRepo.Default,
+  MessageRepo.Default,
+  TeammateRepo.Default,
+  RunRepo.Default,
+  EventLog.Default
+)
+
+/** The catalog: curated templates plus the kinds defined in code. */
+export const CatalogLive = Layer.unwrapEffect(
+  Effect.map(TeammateRepo, (teammates) => Catalog.layer([StandupHost(teammates)]))
+).pipe(Layer.provide(TeammateRepo.Default))
+
+/** Teammate entities on nodes that host them. */
+export const EntitiesLive = Layer.unwrapEffect(
+  Effect.map(ClusterConfig, (c) => hostsEntities(c) ? Layer.merge(TeammateRuntime.layer, ClusterRetentionLive) : Layer.empty)
+)
+
+/** Teammate entities (where hosted) and the dispatcher that sends them triggers, in this node's cluster. */
+export const TeammatesRuntimeLive = EntitiesLive.pipe(
+  Layer.provideMerge(Dispatcher.Default),
+  Layer.provideMerge(ClusterLive)
+)
+
+/** Stores, realtime, model and catalog: what every role needs. */
+export const FoundationLive = Layer.mergeAll(StoreLive, RateLimiter.layer, CatalogLive).pipe(
+  Layer.provideMerge(Layer.merge(RealtimeLive, meteredModelLayer(ModelLive)))
+)
+
+const ServicesLive = Layer.mergeAll(Access.Default, Feed.Default, ModelPolicyLive, TeammatesRuntimeLive).pipe(
+  Layer.provideMerge(FoundationLive)
+)
+
+/** The contract implemented, with OpenAPI at `/v1/openapi.json` and docs at `/docs`. */
+export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
+  Layer.provide([HealthLive, AuthLive, OrgsLive, RoomsLive, MessagesLive, TeammatesLive, EventsLive]),
+  Layer.provide([AuthenticationLive, RequestGuardLive]),
+  Layer.provide(ServicesLive)
+)
+
+/**
+ * What every request passes through, inside the server's span: an id, the
+ * access log line (carrying the id, and trace ids in JSON logs) and metrics.
+ */
+const observed = <E, R>(app: HttpApp.Default<E, R>) => requestId(HttpMiddleware.logger(requestMetrics(app)))
+
+/** Prometheus metrics at `/metrics`, next to the contract. */
+const MetricsRouteLive = HttpApiBuilder.Router.use((router) => router.get("/metrics", metricsResponse))
+
+/** The HTTP app served by a platform `HttpServer`. Needs a SQL client. */
+export const HttpLive = HttpApiBuilder.serve(observed).pipe(
+  HttpMiddleware.withTracerDisabledForUrls(untracedPaths),
+  Layer.provide(MetricsRouteLive),
+  Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/v1/openapi.json" })),
+  Layer.provide(HttpApiBuilder.middlewareCors()),
+  Layer.provide(ApiLive),
+  HttpServer.withLogAddress
+)
+
+/**
+ * A runner node: hosts teammate entities and answers only the health probes
+ * and `/metrics` over HTTP (the API is served by `api` and `all` nodes).
+ */
+export const RunnerLive = HttpRouter.empty.pipe(
+  HttpRouter.get("/metrics", metricsResponse),
+  HttpRouter.get("/health/live", HttpServerResponse.json({ status: "ok" })),
+  HttpRouter.get(
+    "/health/ready",
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(
+      Effect.timeout("2 seconds"),
+      Effect.flatMap(() => HttpServerResponse.json({ status: "ready", checks: { database: "ok" } })),
+      Effect.catchAll(() => HttpServerResponse.json({ message: "the database is not reachable", _tag: "Unavailable" }, { status: 503 }))
+    )
+  ),
+  HttpServer.serve(observed),
+  HttpMiddleware.withTracerDisabledForUrls(untracedPaths),
+  HttpServer.withLogAddress,
+  Layer.provide(TeammatesRuntimeLive),
+  Layer.provide(FoundationLive)
+)

@@ -1,0 +1,63 @@
+/**
+ * The event stream (Server-Sent Events) and its long-poll twin.
+ */
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { EventBatch, TroupeApi } from "@troupe/api/Api"
+import { CurrentUser } from "@troupe/api/Auth"
+import { Effect, Metric, Option, Ref, Schedule, Stream } from "effect"
+import { orUnavailable } from "../Access.js"
+import { collect, Feed, parseCursor, sseFrame } from "../Feed.js"
+import { eventsDelivered, sseConnections } from "../Metrics.js"
+import { ServerConfig } from "../ServerConfig.js"
+
+/** The events group. */
+export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =>
+  Effect.gen(function*() {
+    const feed = yield* Feed
+    const config = yield* ServerConfig
+    const encoder = new TextEncoder()
+    const sseDelivered = Metric.tagged(eventsDelivered, "transport", "sse")
+    const pollDelivered = Metric.tagged(eventsDelivered, "transport", "poll")
+    yield* Metric.modify(sseConnections, 0)
+    return handlers
+      .handle("stream", ({ headers, urlParams }) =>
+        Effect.gen(function*() {
+          const { user } = yield* CurrentUser
+          const cursor = parseCursor(headers["last-event-id"] ?? urlParams.after)
+          const body = Stream.unwrapScoped(Effect.gen(function*() {
+            const subscription = yield* orUnavailable(feed.subscribe(user.id, cursor))
+            yield* Effect.acquireRelease(Metric.increment(sseConnections), () => Metric.modify(sseConnections, -1))
+            const presence = yield* feed.connected(user.id)
+            const heartbeat = Stream.fromSchedule(Schedule.spaced(config.heartbeat)).pipe(
+              Stream.tap(() => presence.refresh),
+              Stream.map(() => ": keep-alive\n\n")
+            )
+            const start = `retry: 2000\n: ready ${subscription.startedAt}\n\n`
+            return Stream.concat(
+              Stream.make(start),
+              Stream.merge(
+                subscription.events.pipe(Stream.tap(() => Metric.increment(sseDelivered)), Stream.map(sseFrame)),
+                heartbeat,
+                { haltStrategy: "left" }
+              )
+            )
+          })).pipe(Stream.map((s) => encoder.encode(s)))
+          return HttpServerResponse.stream(body, {
+            contentType: "text/event-stream",
+            headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
+          })
+        }))
+      .handle("poll", ({ urlParams }) =>
+        Effect.gen(function*() {
+          const { user } = yield* CurrentUser
+          const cursor = parseCursor(urlParams.after)
+          return yield* Effect.scoped(Effect.gen(function*() {
+            const subscription = yield* orUnavailable(feed.subscribe(user.id, cursor))
+            const events = yield* collect(subscription, urlParams.timeoutMs ?? 25_000)
+            yield* Metric.incrementBy(pollDelivered, events.length)
+            const last = events[events.length - 1]
+            const position = yield* Ref.get(subscription.position)
+            return new EventBatch({ events, cursor: last !== undefined && Option.isSome(parseCursor(last.id)) ? last.id : String(position) })
+          }))
+        }))
+  }))

@@ -1,0 +1,105 @@
+/**
+ * Real server processes on loopback, for the multi-process tests and the
+ * cluster benchmark: each runs `src/main.ts` with its own HTTP port, sharing
+ * the database and Redis it is given.
+ */
+import { Data, Effect, Redacted, type Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Net from "node:net"
+import { fileURLToPath } from "node:url"
+
+/** A server process that exited early or did not become ready. */
+export class NodeProcessError extends Data.TaggedError("NodeProcessError")<{ readonly message: string }> {}
+
+const main = fileURLToPath(new URL("../main.ts", import.meta.url))
+
+/** A free loopback port. */
+export const freePort = Effect.async<number>((resume) => {
+  const server = Net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/**
+ * Stops a child process: asks it to stop (SIGTERM by default), waits for its
+ * exit and kills it after 5 s. A child that already exited, or was killed by
+ * a signal, is left alone.
+ */
+export const stopGracefully = (child: ChildProcess, ask: (child: ChildProcess) => void = (c) => c.kill("SIGTERM")) =>
+  Effect.async<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resume(Effect.void)
+    })
+    ask(child)
+  })
+
+/** A running node. */
+export interface Node {
+  readonly name: string
+  readonly url: string
+  /** The cluster port, for a runner. */
+  readonly clusterPort: string | undefined
+  readonly child: ChildProcess
+  /** The last 20,000 characters it wrote. */
+  readonly output: () => string
+}
+
+const OUTPUT_KEPT = 20_000
+
+/**
+ * Starts a node with `env` (plus the database URL and a free HTTP port),
+ * waits until `/health/ready` answers (60 s at most), and stops it when the
+ * scope closes.
+ */
+export const startNode = (
+  database: Redacted.Redacted<string>,
+  env: Record<string, string>,
+  name = env["TROUPE_ROLE"] ?? "node"
+): Effect.Effect<Node, NodeProcessError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    const url = `http://127.0.0.1:${port}`
+    let output = ""
+    const keep = (d: Buffer) => {
+      output += d.toString()
+      if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT)
+    }
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const child = spawn(process.execPath, ["--import", "tsx", main], {
+          env: {
+            PATH: process.env["PATH"] ?? "",
+            HOME: process.env["HOME"] ?? "/tmp",
+            DATABASE_URL: Redacted.value(database),
+            PORT: String(port),
+            HOST: "127.0.0.1",
+            ...env
+          },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        child.stdout?.on("data", keep)
+        child.stderr?.on("data", keep)
+        return child
+      }),
+      (child) => stopGracefully(child)
+    )
+    const tail = () => output.slice(-OUTPUT_KEPT)
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return yield* new NodeProcessError({ message: `${name} exited early:\n${tail()}` })
+      }
+      const ok = yield* Effect.promise(() =>
+        fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)
+      )
+      if (ok) return { name, url, clusterPort: env["CLUSTER_RUNNER_PORT"], child, output: tail } satisfies Node
+      yield* Effect.sleep("200 millis")
+    }
+    return yield* new NodeProcessError({ message: `${name} not ready within 60 s:\n${tail()}` })
+  })

@@ -1,0 +1,32 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import { Duration, Effect, Option } from "effect"
+import { pruneClusterMessages, snowflakeCutoff } from "../src/ClusterRetention.js"
+import { eventually, person, slug, TestServerWithModel } from "./Harness.js"
+
+describe("cluster message retention", () => {
+  layer(TestServerWithModel(), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("processed trigger messages older than the retention are deleted with their replies; newer ones stay", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const ana = yield* person("Ana")
+        const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
+        const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
+        const mate = yield* ana.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher" } })
+        yield* ana.api.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: mate.id } })
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "@rhea hello" } })
+        const count = sql<{ messages: number; replies: number }>`
+          SELECT (SELECT count(*)::int FROM cluster_messages WHERE processed) AS messages,
+                 (SELECT count(*)::int FROM cluster_replies) AS replies`
+        const before = yield* eventually(Effect.map(count, (rows) => rows[0]!.messages > 0 ? Option.some(rows[0]!) : Option.none()))
+        expect(before.replies).toBeGreaterThan(0)
+        expect(yield* pruneClusterMessages(Duration.hours(1))).toBe(0)
+        expect((yield* count)[0]).toEqual(before)
+        yield* Effect.sleep("50 millis")
+        const pruned = yield* pruneClusterMessages(Duration.millis(1))
+        expect(pruned).toBe(before.messages)
+        expect((yield* count)[0]).toEqual({ messages: 0, replies: 0 })
+        expect(BigInt(snowflakeCutoff(Duration.millis(0), Date.UTC(2025, 0, 1) + 1000))).toBe(BigInt(1000) << BigInt(22))
+      }))
+  })
+})

@@ -1,0 +1,159 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import * as EventStream from "@troupe/client/EventStream"
+import type { Delivered } from "@troupe/domain/Event"
+import { Chunk, Effect, Fiber, Stream } from "effect"
+import { anaAndBen, baseUrl, durable, messageTexts, readEvents, TestServer } from "./Harness.js"
+
+const setup = Effect.gen(function*() {
+  const { ana, ben, org, room } = yield* anaAndBen
+  const listing = yield* ben.api.rooms.list({ path: { org: org.id } })
+  return { ana, ben, org, room, position: listing.position, url: yield* baseUrl }
+})
+
+describe("event stream", () => {
+  layer(TestServer(), { excludeTestServices: true, timeout: 180_000 })((it) => {
+    it.effect("reconnecting with Last-Event-ID yields exactly the missed events, in order, without duplicates", () =>
+      Effect.gen(function*() {
+        const { ana, ben, position, room, url } = yield* setup
+        const post = (text: string) => ana.api.messages.post({ path: { room: room.id }, payload: { text } })
+        for (const t of ["a1", "a2", "a3"]) yield* post(t)
+        const first = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 2, keep: durable })
+        expect(messageTexts(first)).toEqual(["a1", "a2"])
+        for (const t of ["b1", "b2", "b3", "b4"]) yield* post(t)
+        const resumed = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: first[first.length - 1]!.id,
+          count: 5,
+          keep: durable
+        })
+        expect(messageTexts(resumed)).toEqual(["a3", "b1", "b2", "b3", "b4"])
+        const ids = [...first, ...resumed].map((d) => Number(d.id))
+        expect(ids).toEqual([...ids].sort((x, y) => x - y))
+        expect(new Set(ids).size).toBe(ids.length)
+      }))
+
+    it.effect("a live stream receives events in order while they are written concurrently", () =>
+      Effect.gen(function*() {
+        const { ana, ben, position, room, url } = yield* setup
+        const reader = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: position,
+          count: 40,
+          keep: (d) => d.event.type === "message.created",
+          timeout: "20 seconds"
+        }).pipe(Effect.fork)
+        yield* Effect.all(
+          Array.from({ length: 40 }, (_, i) => ana.api.messages.post({ path: { room: room.id }, payload: { text: `c${i}` } })),
+          { concurrency: 8 }
+        )
+        const got = yield* Fiber.join(reader)
+        expect(got).toHaveLength(40)
+        expect(new Set(messageTexts(got)).size).toBe(40)
+        const seqs = got.map((d) => d.event.type === "message.created" ? d.event.message.seq : -1)
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y))
+      }))
+
+    it.effect("long-poll returns the same events with the same ids as the stream", () =>
+      Effect.gen(function*() {
+        const { ana, ben, position, room, url } = yield* setup
+        for (const t of ["p1", "p2", "p3"]) yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: t } })
+        const streamed = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 3, keep: durable })
+        const polled: Array<Delivered> = []
+        let cursor = position
+        for (let i = 0; i < 5 && polled.length < 3; i++) {
+          const batch = yield* ben.api.events.poll({ urlParams: { after: cursor, timeoutMs: 2000 } })
+          polled.push(...batch.events.filter(durable))
+          cursor = batch.cursor
+        }
+        expect(polled.map((d) => [d.id, d.event.type])).toEqual(streamed.map((d) => [d.id, d.event.type]))
+        const waiting = yield* ben.api.events.poll({ urlParams: { after: cursor, timeoutMs: 5000 } }).pipe(Effect.fork)
+        yield* Effect.sleep("300 millis")
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "p4" } })
+        const woke = yield* Fiber.join(waiting)
+        expect(messageTexts(woke.events)).toEqual(["p4"])
+        const empty = yield* ben.api.events.poll({ urlParams: { after: woke.cursor, timeoutMs: 200 } })
+        expect(empty.events.filter(durable)).toEqual([])
+      }))
+
+    it.effect("people only receive events of rooms they may see", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, position, url } = yield* setup
+        const secret = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "board", kind: "private" } })
+        yield* ana.api.messages.post({ path: { room: secret.id }, payload: { text: "private words" } })
+        const open = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "open" } })
+        yield* ben.api.rooms.join({ path: { room: open.id } })
+        yield* ana.api.messages.post({ path: { room: open.id }, payload: { text: "public words" } })
+        const got = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: position,
+          count: 5,
+          keep: durable,
+          timeout: "3 seconds"
+        })
+        expect(messageTexts(got)).toEqual(["public words"])
+        expect(got.some((d) => JSON.stringify(d).includes(secret.id))).toBe(false)
+        expect(got.map((d) => d.event.type)).toEqual(["room.created", "member.joined", "member.joined", "message.created"])
+        yield* ana.api.rooms.addMember({ path: { room: secret.id }, payload: { userId: ben.user.id } })
+        yield* ana.api.messages.post({ path: { room: secret.id }, payload: { text: "now you may" } })
+        const later = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: got[got.length - 1]!.id, count: 2, keep: durable })
+        expect(later.map((d) => d.event.type)).toEqual(["member.joined", "message.created"])
+        expect(messageTexts(later)).toEqual(["now you may"])
+      }))
+
+    it.effect("a cursor the server cannot honour gets a reset event, then live events", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { ana, ben, position, room, url } = yield* setup
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "old" } })
+        const ahead = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: "999999999", count: 1 })
+        expect(ahead.map((d) => d.event.type)).toEqual(["reset"])
+        const garbage = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: "not-an-id", count: 1 })
+        expect(garbage.map((d) => d.event.type)).toEqual(["reset"])
+        yield* sql`DELETE FROM events WHERE position <= ${Number(position) + 1}`
+        yield* sql`UPDATE event_log_state SET retained_from = GREATEST(retained_from, ${Number(position) + 2})`
+        const tooOld = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 1 })
+        expect(tooOld[0]!.event.type).toBe("reset")
+        const after = EventStream.open({ baseUrl: url, token: ben.token, lastEventId: position }).pipe(
+          Stream.filter(durable),
+          Stream.take(2),
+          Stream.runCollect,
+          Effect.map((c) => Chunk.toReadonlyArray(c)),
+          Effect.fork
+        )
+        const fiber = yield* after
+        yield* Effect.sleep("300 millis")
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "fresh" } })
+        const resumed = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
+        expect(resumed[0]!.event.type).toBe("reset")
+        expect(messageTexts(resumed)).toEqual(["fresh"])
+      }))
+
+    it.effect("typing and presence reach the room's members and carry resumable ids", () =>
+      Effect.gen(function*() {
+        const { ana, ben, room, url } = yield* setup
+        const watch = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          count: 2,
+          keep: (d) => d.event.type === "typing" || (d.event.type === "presence.changed" && d.event.userId === ana.user.id),
+          timeout: "10 seconds"
+        }).pipe(Effect.fork)
+        yield* Effect.sleep("400 millis")
+        const anaStream = yield* readEvents({ baseUrl: url, token: ana.token, count: 1, keep: () => false, timeout: "2 seconds" })
+          .pipe(Effect.fork)
+        yield* Effect.sleep("400 millis")
+        yield* ana.api.rooms.typing({ path: { room: room.id }, payload: {} })
+        const got = yield* Fiber.join(watch)
+        yield* Fiber.join(anaStream)
+        expect(got.map((d) => d.event.type).sort()).toEqual(["presence.changed", "typing"])
+        for (const d of got) expect(d.id).toMatch(/^\d+~\d+$/)
+        const typing = got.find((d) => d.event.type === "typing")!
+        const resumed = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: typing.id, count: 1, keep: durable, timeout: "1 second" })
+        expect(resumed.filter((d) => d.event.type === "reset")).toEqual([])
+      }))
+  })
+})

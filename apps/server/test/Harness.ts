@@ -1,0 +1,184 @@
+/**
+ * Test harness: a real server on a loopback port over a fresh database,
+ * and clients built from the contract.
+ */
+import { FetchHttpClient, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import * as EventStream from "@troupe/client/EventStream"
+import * as TroupeClient from "@troupe/client/TroupeClient"
+import type { Delivered } from "@troupe/domain/Event"
+import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
+import * as Database from "@troupe/store/Database"
+import { Chunk, ConfigProvider, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { randomBytes } from "node:crypto"
+import { createServer } from "node:http"
+import { HttpLive } from "../src/Server.js"
+
+/** The Redis the tests use (`REDIS_URL`, default the local server). */
+export const testRedisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
+
+/**
+ * Server settings for tests: generous limits, fast polling, in-process bus.
+ * The environment supplies only the database settings, so a `REDIS_URL` in the
+ * environment does not silently switch every test to Redis.
+ */
+export const testConfig = (overrides: Record<string, string> = {}) => {
+  const env: Record<string, string> = {}
+  for (const key of ["DATABASE_URL", "TROUPE_TEST_EMBEDDED"]) {
+    const value = process.env[key]
+    if (value !== undefined) env[key] = value
+  }
+  return Layer.setConfigProvider(
+    ConfigProvider.fromJson({
+      RATE_USER_WRITES_PER_MIN: "100000",
+      RATE_ORG_WRITES_PER_MIN: "100000",
+      RATE_LOGIN_PER_15MIN: "1000",
+      EVENT_POLL_INTERVAL: "200 millis",
+      SSE_HEARTBEAT: "1 second",
+      ...env,
+      ...overrides
+    })
+  )
+}
+
+/** Settings that put a test server on Redis, with a key prefix of its own. */
+export const redisOverrides = (prefix = `troupe-test-${randomBytes(4).toString("hex")}:`) => ({
+  REDIS_URL: testRedisUrl,
+  REDIS_PREFIX: prefix
+})
+
+/**
+ * A server on a random loopback port, over its own fresh database. Pass
+ * `redisOverrides()` to run it on Redis.
+ */
+export const TestServer = (overrides: Record<string, string> = {}) =>
+  HttpLive.pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(Database.layerTest),
+    Layer.provideMerge(FetchHttpClient.layer),
+    Layer.provide(testConfig(overrides))
+  )
+
+/** The test server's base URL. */
+export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
+  const address = server.address
+  return address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://unix"
+})
+
+/** A client, authenticated when a token is given. */
+export const client = (token?: string) =>
+  Effect.flatMap(baseUrl, (url) => TroupeClient.make({ baseUrl: url, token }))
+
+/** A unique e-mail for a test person. */
+export const email = (name: string) => `${name}.${randomBytes(4).toString("hex")}@example.com`
+
+/** Signs a new person up and returns their authenticated client. */
+export const person = (name: string) =>
+  Effect.gen(function*() {
+    const anonymous = yield* client()
+    const session = yield* anonymous.auth.signup({ payload: { email: email(name), password: "correct horse battery", name } })
+    return { ...session, api: yield* client(session.token) }
+  })
+
+/** A unique org slug. */
+export const slug = () => `org-${randomBytes(4).toString("hex")}`
+
+const parseJson = (text: string): unknown => Option.getOrUndefined(Schema.decodeUnknownOption(Schema.parseJson())(text))
+
+/** A response read by `raw`: status, headers and the body (parsed when it is JSON). */
+export interface RawResponse {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+  readonly json: unknown
+}
+
+/**
+ * Sends a request with `fetch`, bypassing the typed client, so tests can send
+ * broken requests and read headers. A string body is sent as is, anything else as JSON.
+ */
+export const raw = (
+  method: string,
+  path: string,
+  options: { readonly token?: string; readonly body?: unknown; readonly headers?: Record<string, string> } = {}
+) =>
+  Effect.flatMap(baseUrl, (url) =>
+    Effect.promise(async (): Promise<RawResponse> => {
+      const headers: Record<string, string> = { "content-type": "application/json", ...options.headers }
+      if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
+      const body = options.body === undefined
+        ? undefined
+        : typeof options.body === "string"
+        ? options.body
+        : JSON.stringify(options.body)
+      const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
+      const text = await response.text()
+      return { status: response.status, headers: response.headers, text, json: parseJson(text) }
+    }))
+
+/**
+ * Reads the event stream from `lastEventId` until `count` events matching
+ * `keep` arrived, `timeout` passed or the connection broke, and returns them.
+ */
+export const readEvents = (options: {
+  readonly baseUrl: string
+  readonly token: string
+  readonly lastEventId?: string | undefined
+  readonly count: number
+  readonly keep?: (d: Delivered) => boolean
+  readonly timeout?: Duration.DurationInput
+}) =>
+  EventStream.open({ baseUrl: options.baseUrl, token: options.token, lastEventId: options.lastEventId }).pipe(
+    Stream.filter(options.keep ?? (() => true)),
+    Stream.take(options.count),
+    Stream.interruptAfter(options.timeout ?? "10 seconds"),
+    Stream.catchAll(() => Stream.empty),
+    Stream.runCollect,
+    Effect.map((c) => Chunk.toReadonlyArray(c))
+  )
+
+/** Only durable events (not typing or presence). */
+export const durable = (d: Delivered) =>
+  d.event.type !== "typing" && d.event.type !== "presence.changed" && d.event.type !== "message.delta"
+
+/** The texts of the `message.created` events among `events`. */
+export const messageTexts = (events: ReadonlyArray<Delivered>) =>
+  events.flatMap((d) => d.event.type === "message.created" ? [d.event.message.text] : [])
+
+/**
+ * A test server whose teammates talk to a local OpenAI-compatible server
+ * (scripted by directives in messages, see `@troupe/llm/testing/FakeOpenAI`).
+ */
+export const TestServerWithModel = (overrides: Record<string, string> = {}) =>
+  Layer.unwrapScoped(
+    Effect.map(FakeOpenAI.make, (fake) =>
+      TestServer({ OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: "test-key", DEFAULT_MODEL: "gpt-4o-mini", ...overrides }).pipe(
+        Layer.provideMerge(Layer.succeed(FakeOpenAI.FakeOpenAI, fake))
+      ))
+  )
+
+/** Polls `check` every 100 ms until it returns a value, for at most `timeout`. */
+export const eventually = <A, E, R>(check: Effect.Effect<Option.Option<A>, E, R>, timeout: Duration.DurationInput = "15 seconds") =>
+  check.pipe(
+    Effect.flatMap((o) => Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail("not yet" as const)),
+    Effect.retry({ schedule: Schedule.spaced("100 millis"), while: (e) => e === "not yet" }),
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`condition not met within ${Duration.format(Duration.decode(timeout))}`) })
+  )
+
+/**
+ * `TestServerWithModel` built over `telemetry` (a tracer, span metrics,
+ * loggers), so the server's requests and turns run under it.
+ */
+export const TestServerWithTelemetry = <A, E>(telemetry: Layer.Layer<A, E>, overrides: Record<string, string> = {}) =>
+  TestServerWithModel(overrides).pipe(Layer.provide(telemetry))
+
+/** An org with a public room: Ana owns both, Ben is a member who joined the room. */
+export const anaAndBen = Effect.gen(function*() {
+  const ana = yield* person("Ana")
+  const ben = yield* person("Ben")
+  const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
+  yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } })
+  const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
+  yield* ben.api.rooms.join({ path: { room: room.id } })
+  return { ana, ben, org, room }
+})

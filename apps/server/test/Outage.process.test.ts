@@ -1,0 +1,107 @@
+import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import * as Database from "@troupe/store/Database"
+import { Effect, Fiber, Layer, Option } from "effect"
+import { randomBytes } from "node:crypto"
+import { eventually, messageTexts, readEvents, testConfig, testRedisUrl } from "./Harness.js"
+import { controlledPostgres, controlledRedis, freePort, requireRedis, startNode , anaWithRoom } from "./Processes.js"
+
+const quietLimits = { RATE_USER_WRITES_PER_MIN: "100000", RATE_ORG_WRITES_PER_MIN: "100000" }
+
+describe("outages of the servers Troupe depends on", () => {
+  it.live("Redis flushed, killed and restarted: no message is lost, the stream keeps up, the nodes recover by themselves", () =>
+    Effect.gen(function*() {
+      const redis = yield* controlledRedis
+      const database = yield* Database.makeTestDatabase
+      const env = { REDIS_URL: redis.url, REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`, ...quietLimits }
+      yield* startNode(database, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(yield* freePort) })
+      const api = yield* startNode(database, { ...env, TROUPE_ROLE: "api" })
+      const { ana, client, org, room } = yield* anaWithRoom(api.url)
+      const { position } = yield* client.rooms.list({ path: { org: org.id } })
+      const reader = yield* readEvents({
+        baseUrl: api.url,
+        token: ana.token,
+        lastEventId: position,
+        count: 20,
+        keep: (d) => d.event.type === "message.created",
+        timeout: "60 seconds"
+      }).pipe(Effect.fork)
+      yield* Effect.sleep("500 millis")
+      const texts: Array<string> = []
+      const post = (phase: string) =>
+        Effect.forEach([1, 2, 3, 4, 5], (i) => {
+          const text = `${phase} ${i}`
+          texts.push(text)
+          return client.messages.post({ path: { room: room.id }, payload: { text } })
+        }, { discard: true })
+      yield* post("before")
+      yield* redis.flush
+      yield* post("flushed")
+      yield* redis.kill
+      yield* post("down")
+      yield* redis.restart
+      yield* Effect.sleep("3 seconds")
+      yield* post("back")
+      const streamed = yield* Fiber.join(reader)
+      expect(messageTexts(streamed)).toEqual(texts)
+      const stored = yield* client.messages.list({ path: { room: room.id }, urlParams: { limit: 100 } })
+      expect(stored.messages.map((m) => m.text)).toEqual(texts)
+    }).pipe(
+      Effect.timeoutFail({ duration: "120 seconds", onTimeout: () => new Error("Redis outage scenario did not finish in 120 s") }),
+      Effect.scoped,
+      Effect.provide(Layer.merge(FetchHttpClient.layer, testConfig()))
+    ), 150_000)
+
+  it.live("Postgres restarted under load: requests answer 503 while it is down, nodes recover, no accepted message is lost", () =>
+    Effect.gen(function*() {
+      yield* requireRedis
+      const pg = yield* controlledPostgres
+      const env = {
+        REDIS_URL: testRedisUrl,
+        REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
+        ...quietLimits
+      }
+      yield* startNode(pg.url, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(yield* freePort) })
+      const api = yield* startNode(pg.url, { ...env, TROUPE_ROLE: "api" })
+      const { ana, client, room } = yield* anaWithRoom(api.url)
+      const outcomes: Array<{ text: string; status: number }> = []
+      const poster = yield* Effect.gen(function*() {
+        for (let i = 0; i < 60; i++) {
+          const text = `load ${i}`
+          const status = yield* Effect.promise(() =>
+            fetch(`${api.url}/v1/rooms/${room.id}/messages`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${ana.token}`, "content-type": "application/json" },
+              body: JSON.stringify({ text }),
+              signal: AbortSignal.timeout(10_000)
+            }).then((r) => r.status, () => 0)
+          )
+          outcomes.push({ text, status })
+          yield* Effect.sleep("100 millis")
+        }
+      }).pipe(Effect.fork)
+      yield* Effect.sleep("1500 millis")
+      yield* pg.stop
+      yield* Effect.sleep("3 seconds")
+      yield* pg.start
+      yield* Fiber.join(poster)
+      yield* eventually(
+        Effect.promise(() => fetch(`${api.url}/health/ready`).then((r) => r.ok ? Option.some(true) : Option.none(), () => Option.none())),
+        "60 seconds"
+      )
+      const after = yield* client.messages.post({ path: { room: room.id }, payload: { text: "after the restart" } })
+      expect(after.text).toBe("after the restart")
+      const statuses = new Set(outcomes.map((o) => o.status))
+      const seen = `statuses in order: ${outcomes.map((o) => o.status).join(" ")}`
+      expect([...statuses].filter((s) => s !== 201 && s !== 503), seen).toEqual([])
+      expect(outcomes.some((o) => o.status === 503), seen).toBe(true)
+      const accepted = outcomes.filter((o) => o.status === 201).map((o) => o.text)
+      const stored = yield* client.messages.list({ path: { room: room.id }, urlParams: { limit: 200 } })
+      const storedTexts = stored.messages.map((m) => m.text)
+      for (const text of accepted) expect(storedTexts).toContain(text)
+    }).pipe(
+      Effect.timeoutFail({ duration: "150 seconds", onTimeout: () => new Error("Postgres outage scenario did not finish in 150 s") }),
+      Effect.scoped,
+      Effect.provide(Layer.merge(FetchHttpClient.layer, testConfig()))
+    ), 180_000)
+})

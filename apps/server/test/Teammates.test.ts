@@ -1,0 +1,342 @@
+import { describe, expect, layer } from "@effect/vitest"
+import type { Delivered } from "@troupe/domain/Event"
+import type { TeammateId } from "@troupe/domain/Ids"
+import type { Message } from "@troupe/domain/Message"
+import type { Run, Teammate } from "@troupe/domain/Teammate"
+import { Effect, Fiber, Option } from "effect"
+import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
+
+/** An org with a room, a person (Ana) and a hired teammate in the room. */
+const setup = (busyPolicy: Teammate["busyPolicy"] = "queue", handle = "rhea") =>
+  Effect.gen(function*() {
+    const ana = yield* person("Ana")
+    const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
+    const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
+    const teammate = yield* ana.api.teammates.hire({
+      path: { org: org.id },
+      payload: { template: "researcher", handle, busyPolicy }
+    })
+    yield* ana.api.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: teammate.id } })
+    const { position } = yield* ana.api.rooms.list({ path: { org: org.id } })
+    return { ana, org, room, teammate, position, url: yield* baseUrl }
+  })
+
+type Setup = Effect.Effect.Success<ReturnType<typeof setup>>
+
+const replies = (s: Setup) =>
+  Effect.map(
+    s.ana.api.messages.list({ path: { room: s.room.id }, urlParams: { limit: 200 } }),
+    (page) => page.messages.filter((m) => m.authorKind === "teammate")
+  )
+
+/** Waits until the teammate has `n` settled runs, and returns them oldest first. */
+const settledRuns = (s: Setup, n: number, teammateId: TeammateId = s.teammate.id) =>
+  eventually(Effect.map(
+    s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: teammateId }, urlParams: {} }),
+    (runs) => {
+      const settled = runs.filter((r) => r.status !== "running")
+      return settled.length >= n && settled.length === runs.length ? Option.some([...runs].reverse()) : Option.none<Array<Run>>()
+    }
+  ), "20 seconds")
+
+const say = (s: Setup, text: string) => s.ana.api.messages.post({ path: { room: s.room.id }, payload: { text } })
+
+describe("teammates", () => {
+  layer(TestServerWithModel(), { excludeTestServices: true, timeout: 300_000 })((it) => {
+    it.effect("the catalog lists curated and code-defined kinds with instructions and tools", () =>
+      Effect.gen(function*() {
+        const ana = yield* person("Ana")
+        const catalog = yield* ana.api.teammates.catalog()
+        expect(catalog.length).toBeGreaterThanOrEqual(6)
+        for (const entry of catalog) {
+          expect(entry.instructions.length).toBeGreaterThan(40)
+          expect(entry.tools.length).toBeGreaterThan(0)
+        }
+        expect(catalog.find((e) => e.template === "standup-host")?.source).toBe("code")
+      }))
+
+    it.effect("a mention gets a streamed reply: deltas on the stream, then the final message and a completed run", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const watch = yield* readEvents({
+          baseUrl: s.url,
+          token: s.ana.token,
+          lastEventId: s.position,
+          count: 1,
+          keep: (d) => d.event.type === "run.completed",
+          timeout: "20 seconds"
+        }).pipe(Effect.fork)
+        const all = yield* readEvents({
+          baseUrl: s.url,
+          token: s.ana.token,
+          lastEventId: s.position,
+          count: 200,
+          keep: () => true,
+          timeout: "6 seconds"
+        }).pipe(Effect.fork)
+        yield* Effect.sleep("300 millis")
+        yield* say(s, "@rhea what is our launch date? [[slow:40]]")
+        yield* Fiber.join(watch)
+        const events: ReadonlyArray<Delivered> = yield* Fiber.join(all)
+        const deltas = events.flatMap((d) => d.event.type === "message.delta" ? [d.event] : [])
+        expect(deltas.length).toBeGreaterThanOrEqual(2)
+        const reply = events.flatMap((d) => d.event.type === "message.created" && d.event.message.authorKind === "teammate" ? [d.event.message] : [])
+        expect(reply).toHaveLength(1)
+        expect(reply[0]!.authorId).toBe(s.teammate.id)
+        expect(deltas.map((d) => d.text).join("")).toBe(reply[0]!.text)
+        expect(deltas.map((d) => d.offset)).toEqual(deltas.map((_, i) => deltas.slice(0, i).reduce((n, d) => n + d.text.length, 0)))
+        expect(reply[0]!.text).toContain("what is our launch date")
+        const firstDelta = events.findIndex((d) => d.event.type === "message.delta")
+        const created = events.findIndex((d) => d.event.type === "message.created" && d.event.message.authorKind === "teammate")
+        expect(firstDelta).toBeLessThan(created)
+        const [run] = yield* settledRuns(s, 1)
+        expect(run!.status).toBe("completed")
+        expect(run!.replyMessageId).toBe(reply[0]!.id)
+        expect(run!.inputTokens).toBeGreaterThan(0)
+        expect(run!.outputTokens).toBeGreaterThan(0)
+        expect(run!.steps.map((st) => st.kind)).toEqual(["model"])
+        expect(events.some((d) => d.event.type === "run.started")).toBe(true)
+      }))
+
+    it.effect("tool calls are recorded as run steps and memories keep their source message", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const asked = yield* say(s, `@rhea [[tool:remember:{"fact":"the launch is on Friday"}]]`)
+        const [run] = yield* settledRuns(s, 1)
+        expect(run!.status).toBe("completed")
+        expect(run!.steps.map((st) => [st.kind, st.name])).toEqual([["model", "gpt-4o-mini"], ["tool", "remember"], ["model", "gpt-4o-mini"]])
+        const memory = yield* s.ana.api.teammates.memory({ path: { org: s.org.id, teammate: s.teammate.id } })
+        expect(memory.entries.map((e) => [e.text, e.sourceMessageId])).toEqual([["the launch is on Friday", asked.id]])
+        const [reply] = yield* replies(s)
+        expect(reply!.text).toBe("done: remembered: the launch is on Friday")
+      }))
+
+    it.effect("direct messages with a teammate are answered without a mention", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const dm = yield* s.ana.api.teammates.openDm({ path: { org: s.org.id, teammate: s.teammate.id } })
+        const again = yield* s.ana.api.teammates.openDm({ path: { org: s.org.id, teammate: s.teammate.id } })
+        expect(again.id).toBe(dm.id)
+        yield* s.ana.api.messages.post({ path: { room: dm.id }, payload: { text: "hello there" } })
+        const reply = yield* eventually(Effect.map(
+          s.ana.api.messages.list({ path: { room: dm.id }, urlParams: {} }),
+          (p) => Option.fromNullable(p.messages.find((m) => m.authorKind === "teammate"))
+        ))
+        expect(reply.text).toContain("hello there")
+      }))
+
+    it.effect("model errors are retried; a turn that still fails says so in the room and frees the teammate", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        yield* say(s, "@rhea flaky [[500x2]]")
+        const [ok] = yield* settledRuns(s, 1)
+        expect(ok!.status).toBe("completed")
+        yield* say(s, "@rhea broken [[500]]")
+        const [, failed] = yield* settledRuns(s, 2)
+        expect(failed!.status).toBe("failed")
+        expect(failed!.error).toContain("model failed")
+        yield* say(s, "@rhea are you back?")
+        const runs = yield* settledRuns(s, 3)
+        expect(runs[2]!.status).toBe("completed")
+        const texts = (yield* replies(s)).map((m) => m.text)
+        expect(texts).toHaveLength(3)
+        expect(texts[1]).toContain("couldn't finish")
+        expect(texts[2]).toContain("are you back?")
+      }))
+
+    it.effect("busy policy queue: a message during a turn gets its own next turn", () =>
+      Effect.gen(function*() {
+        const s = yield* setup("queue")
+        yield* say(s, "@rhea first [[slow:150]]")
+        yield* Effect.sleep("250 millis")
+        yield* say(s, "@rhea second")
+        const runs = yield* settledRuns(s, 2)
+        expect(runs.map((r) => r.status)).toEqual(["completed", "completed"])
+        const texts = (yield* replies(s)).map((m) => m.text)
+        expect(texts[0]).toContain("first")
+        expect(texts[1]).toContain("second")
+      }))
+
+    it.effect("busy policy merge: messages during a turn fold into one next turn", () =>
+      Effect.gen(function*() {
+        const s = yield* setup("merge")
+        yield* say(s, "@rhea first [[slow:150]]")
+        yield* Effect.sleep("250 millis")
+        yield* say(s, "@rhea second")
+        yield* say(s, "@rhea third")
+        const runs = yield* settledRuns(s, 2)
+        yield* Effect.sleep("500 millis")
+        const after = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
+        expect(after).toHaveLength(2)
+        expect(runs.map((r) => r.triggerIds.length)).toEqual([1, 2])
+        expect((yield* replies(s))).toHaveLength(2)
+      }))
+
+    it.effect("busy policy interrupt: the running turn is cancelled and the new input answered", () =>
+      Effect.gen(function*() {
+        const s = yield* setup("interrupt")
+        yield* say(s, "@rhea long one [[slow:300]]")
+        yield* Effect.sleep("400 millis")
+        yield* say(s, "@rhea actually, this instead")
+        const runs = yield* settledRuns(s, 2)
+        expect(runs.map((r) => r.status)).toEqual(["interrupted", "completed"])
+        const texts = (yield* replies(s)).map((m) => m.text)
+        expect(texts).toHaveLength(1)
+        expect(texts[0]).toContain("this instead")
+      }))
+
+    it.effect("busy policy reject: a message during a turn gets a clear busy reply", () =>
+      Effect.gen(function*() {
+        const s = yield* setup("reject")
+        yield* say(s, "@rhea first [[slow:150]]")
+        yield* Effect.sleep("250 millis")
+        yield* say(s, "@rhea second")
+        const runs = yield* settledRuns(s, 1)
+        yield* Effect.sleep("300 millis")
+        expect(runs.map((r) => r.status)).toEqual(["completed"])
+        const texts = (yield* replies(s)).map((m) => m.text)
+        expect(texts).toHaveLength(2)
+        expect(texts.some((t) => t.includes("busy"))).toBe(true)
+        expect(texts.some((t) => t.includes("first"))).toBe(true)
+      }))
+
+    it.effect("the interrupt endpoint cancels the current turn and the teammate answers the next message", () =>
+      Effect.gen(function*() {
+        const s = yield* setup("queue")
+        yield* say(s, "@rhea long one [[slow:300]]")
+        yield* eventually(Effect.map(
+          s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} }),
+          (runs) => runs.length > 0 ? Option.some(runs) : Option.none()
+        ))
+        yield* Effect.sleep("300 millis")
+        const result = yield* s.ana.api.teammates.interrupt({ path: { org: s.org.id, teammate: s.teammate.id } })
+        expect(result.interrupted).toBe(true)
+        yield* say(s, "@rhea quick one")
+        const runs = yield* settledRuns(s, 2)
+        expect(runs.map((r) => r.status)).toEqual(["interrupted", "completed"])
+      }))
+
+    it.effect("soft mentions: in an auto room the router picks at most one teammate and says why", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const editor = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "editor" } })
+        yield* s.ana.api.teammates.addToRoom({ path: { room: s.room.id }, payload: { teammateId: editor.id } })
+        yield* s.ana.api.rooms.update({ path: { room: s.room.id }, payload: { routing: "auto" } })
+        const decisions = yield* readEvents({
+          baseUrl: s.url,
+          token: s.ana.token,
+          lastEventId: s.position,
+          count: 2,
+          keep: (d) => d.event.type === "routing.decided",
+          timeout: "15 seconds"
+        }).pipe(Effect.fork)
+        yield* Effect.sleep("300 millis")
+        yield* say(s, "could someone edit this draft for clarity and concision?")
+        yield* say(s, "lunch at noon")
+        const got = yield* Fiber.join(decisions)
+        const chosen = got.flatMap((d) => d.event.type === "routing.decided" ? [d.event.teammateId] : [])
+        expect(chosen).toEqual([editor.id, null])
+        yield* settledRuns(s, 1, editor.id)
+        const byTeammate = (yield* replies(s)).map((m) => m.authorId)
+        expect(byTeammate).toEqual([editor.id])
+      }))
+
+    it.effect("usage is counted, and at the org budget a turn is refused with a visible message and event", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        yield* say(s, "@rhea count me")
+        yield* settledRuns(s, 1)
+        const usage = yield* s.ana.api.teammates.usage({ path: { org: s.org.id } })
+        expect(usage.total.runs).toBe(1)
+        expect(usage.total.inputTokens).toBeGreaterThan(0)
+        expect(usage.teammates.map((l) => l.teammateId)).toEqual([s.teammate.id])
+        yield* s.ana.api.teammates.budget({ path: { org: s.org.id }, payload: { monthlyTokens: 1 } })
+        const limit = yield* readEvents({
+          baseUrl: s.url,
+          token: s.ana.token,
+          lastEventId: s.position,
+          count: 1,
+          keep: (d) => d.event.type === "usage.limit_reached",
+          timeout: "15 seconds"
+        }).pipe(Effect.fork)
+        yield* say(s, "@rhea one more")
+        expect((yield* Fiber.join(limit))).toHaveLength(1)
+        const texts = yield* eventually(Effect.map(replies(s), (r) => r.length === 2 ? Option.some(r.map((m) => m.text)) : Option.none()))
+        expect(texts[1]).toContain("budget")
+      }))
+
+    it.effect("a dismissed teammate stops answering and its history stays readable", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        yield* say(s, "@rhea hi")
+        yield* settledRuns(s, 1)
+        const dismissed = yield* s.ana.api.teammates.dismiss({ path: { org: s.org.id, teammate: s.teammate.id } })
+        expect(dismissed.dismissed).toBe(true)
+        yield* say(s, "@rhea still there?")
+        yield* Effect.sleep("1500 millis")
+        expect((yield* replies(s))).toHaveLength(1)
+        const runs = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
+        expect(runs).toHaveLength(1)
+      }))
+
+    it.effect("a retried post (same clientMessageId) triggers the teammate once", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const payload = { text: "@rhea only once please", clientMessageId: "retry-1" }
+        yield* s.ana.api.messages.post({ path: { room: s.room.id }, payload })
+        yield* s.ana.api.messages.post({ path: { room: s.room.id }, payload })
+        yield* settledRuns(s, 1)
+        yield* s.ana.api.messages.post({ path: { room: s.room.id }, payload })
+        yield* Effect.sleep("1000 millis")
+        const runs = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
+        expect(runs).toHaveLength(1)
+        const texts: ReadonlyArray<Message> = yield* replies(s)
+        expect(texts).toHaveLength(1)
+      }))
+
+    it.effect("a teammate hands off to another with its tool; the other answers once; both are org members", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const cora = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "coordinator" } })
+        const ed = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "editor" } })
+        for (const t of [cora, ed]) yield* s.ana.api.teammates.addToRoom({ path: { room: s.room.id }, payload: { teammateId: t.id } })
+        const members = yield* s.ana.api.orgs.members({ path: { org: s.org.id } })
+        expect(members.filter((m) => m.kind === "teammate").map((m) => m.handle).sort()).toEqual(["cora", "ed", "rhea"])
+        yield* say(s, `@cora [[tool:hand_off:{"handle":"ed","note":"please tighten the draft"}]]`)
+        const [coraRun] = yield* settledRuns(s, 1, cora.id)
+        expect(coraRun!.steps.map((st) => st.name)).toContain("hand_off")
+        const [edRun] = yield* settledRuns(s, 1, ed.id)
+        expect(edRun!.status).toBe("completed")
+        yield* Effect.sleep("1 second")
+        const authors = (yield* replies(s)).map((m) => m.authorId)
+        expect(authors).toEqual([cora.id, ed.id])
+      }))
+
+    it.effect("hiring checks its input: unknown template, missing fields, handle clashes, other orgs", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const unknown = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "nope" } }).pipe(Effect.flip)
+        expect(unknown._tag).toBe("NotFound")
+        const partial = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { handle: "solo" } }).pipe(Effect.flip)
+        expect(partial._tag).toBe("InvalidInput")
+        const clash = yield* s.ana.api.teammates.hire({
+          path: { org: s.org.id },
+          payload: { handle: s.ana.user.handle, name: "Copy", role: "Mimic" }
+        }).pipe(Effect.flip)
+        expect(clash._tag).toBe("Conflict")
+        const twice = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "researcher", handle: "rhea" } }).pipe(Effect.flip)
+        expect(twice._tag).toBe("Conflict")
+        const badPolicy = yield* raw("POST", `/v1/orgs/${s.org.id}/teammates`, {
+          token: s.ana.token,
+          body: { handle: "x1", name: "X", role: "Y", busyPolicy: "sometimes" }
+        })
+        expect(badPolicy.status).toBe(400)
+        const other = yield* person("Olga")
+        const otherOrg = yield* other.api.orgs.create({ payload: { name: "Other", slug: slug() } })
+        const foreign = yield* other.api.teammates.get({ path: { org: otherOrg.id, teammate: s.teammate.id } }).pipe(Effect.flip)
+        expect(foreign._tag).toBe("NotFound")
+        const intoOther = yield* other.api.teammates.get({ path: { org: s.org.id, teammate: s.teammate.id } }).pipe(Effect.flip)
+        expect(intoOther._tag).toBe("NotFound")
+      }))
+  })
+})

@@ -1,0 +1,460 @@
+/**
+ * The load generator: a child process that holds the SSE connections and
+ * makes the timed POSTs, so parsing a thousand streams does not share the
+ * server's event loop. Plain `node:http` with agents that do not cap sockets
+ * per origin. Driven over IPC by `main.ts` and `cluster.ts` (see `Protocol.ts`).
+ */
+import { Agent, request } from "node:http"
+import { performance } from "node:perf_hooks"
+import type {
+  Command,
+  LatencyResult,
+  Reply,
+  Request,
+  Results,
+  RoundResult,
+  ThroughputResult,
+  TurnsResult
+} from "./Protocol.js"
+import { summarize } from "./Stats.js"
+
+const streamAgent = new Agent({ keepAlive: false, maxSockets: Infinity })
+const postAgent = new Agent({ keepAlive: true, maxSockets: Infinity })
+
+/** A frame the commands care about, with its arrival time (`performance.now()`). */
+type Frame =
+  | {
+    readonly kind: "created"
+    readonly id: string
+    readonly authorKind: string
+    readonly authorId: string
+    readonly text: string
+    readonly at: number
+  }
+  | { readonly kind: "delta"; readonly teammateId: string; readonly at: number }
+
+/** Every running command that listens receives every frame from every open stream. */
+const listeners = new Set<(frame: Frame) => void>()
+
+/** Listens to frames until the returned function is called. */
+const listen = (listener: (frame: Frame) => void) => {
+  listeners.add(listener)
+  return () => {
+    listeners.delete(listener)
+  }
+}
+
+/** When any open stream last received a frame. */
+let lastFrameAt = 0
+
+/** Wall-clock epoch milliseconds for a `performance.now()` reading: the same clock in every process. */
+const epoch = (at: number) => performance.timeOrigin + at
+
+const open: Array<{ readonly close: () => void }> = []
+
+const parse = (json: string): unknown => {
+  try {
+    return JSON.parse(json)
+  } catch {
+    return undefined
+  }
+}
+
+/** The string at `path` in a parsed JSON value, if it is a string there. */
+const stringIn = (value: unknown, path: ReadonlyArray<string>): string | undefined => {
+  for (const key of path) value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined
+  return typeof value === "string" ? value : undefined
+}
+
+/** The string at `path` in a JSON text, if it parses and is a string there. */
+const stringAt = (json: string, path: ReadonlyArray<string>): string | undefined => stringIn(parse(json), path)
+
+const dataOf = (block: string) => {
+  const line = block.split("\n").find((l) => l.startsWith("data:"))
+  return line === undefined ? undefined : parse(line.slice(5))
+}
+
+/** The frame in an SSE block, if it is a message or a delta. */
+const frameOf = (block: string, at: number): Frame | undefined => {
+  if (block.includes("\nevent: message.created\n")) {
+    const message = dataOf(block)
+    const id = stringIn(message, ["event", "message", "id"])
+    if (id === undefined) return undefined
+    return {
+      kind: "created",
+      id,
+      authorKind: stringIn(message, ["event", "message", "authorKind"]) ?? "",
+      authorId: stringIn(message, ["event", "message", "authorId"]) ?? "",
+      text: stringIn(message, ["event", "message", "text"]) ?? "",
+      at
+    }
+  }
+  if (block.includes("\nevent: message.delta\n")) {
+    const teammateId = stringIn(dataOf(block), ["event", "teammateId"])
+    return teammateId === undefined ? undefined : { kind: "delta", teammateId, at }
+  }
+  return undefined
+}
+
+const openStream = (baseUrl: string, token: string, timeoutMs: number) =>
+  new Promise<{ readonly close: () => void }>((resolve, reject) => {
+    const req = request(new URL("/v1/events", baseUrl), {
+      agent: streamAgent,
+      headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" }
+    })
+    const handle = { close: () => req.destroy() }
+    const timer = setTimeout(() => {
+      req.destroy()
+      reject(new Error(`event stream not ready after ${timeoutMs} ms`))
+    }, timeoutMs)
+    req.on("response", (res) => {
+      if (res.statusCode !== 200) {
+        clearTimeout(timer)
+        res.resume()
+        reject(new Error(`event stream answered ${res.statusCode}`))
+        return
+      }
+      res.setEncoding("utf8")
+      let buffer = ""
+      let ready = false
+      res.on("data", (chunk: string) => {
+        const at = performance.now()
+        buffer += chunk
+        let end = buffer.indexOf("\n\n")
+        while (end !== -1) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          lastFrameAt = at
+          if (!ready && block.includes(": ready")) {
+            ready = true
+            clearTimeout(timer)
+            resolve(handle)
+          } else if (listeners.size > 0) {
+            const frame = frameOf(block, at)
+            if (frame !== undefined) for (const listener of listeners) listener(frame)
+          }
+          end = buffer.indexOf("\n\n")
+        }
+      })
+      res.on("error", () => {})
+    })
+    req.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    req.end()
+  })
+
+/** Posts a message; resolves with its id, or `undefined` when the server refused. */
+const post = (baseUrl: string, token: string, roomId: string, text: string) =>
+  new Promise<string | undefined>((resolve) => {
+    const body = JSON.stringify({ text })
+    const req = request(new URL(`/v1/rooms/${roomId}/messages`, baseUrl), {
+      method: "POST",
+      agent: postAgent,
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body)
+      }
+    })
+    req.setTimeout(30_000, () => req.destroy())
+    req.on("response", (res) => {
+      res.setEncoding("utf8")
+      let text = ""
+      res.on("data", (chunk: string) => (text += chunk))
+      res.on("end", () => {
+        resolve(res.statusCode === 201 ? stringAt(text, ["id"]) : undefined)
+      })
+      res.on("error", () => resolve(undefined))
+    })
+    req.on("error", () => resolve(undefined))
+    req.end(body)
+  })
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+const openAll = async (baseUrl: string, tokens: ReadonlyArray<string>, concurrency: number, timeoutMs: number) => {
+  let next = 0
+  const worker = async () => {
+    while (next < tokens.length) {
+      const token = tokens[next++]!
+      open.push(await openStream(baseUrl, token, timeoutMs))
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker))
+  return { opened: open.length }
+}
+
+/** Waits until no stream has received anything for `quietMs` (at most `timeoutMs`); returns how long it took. */
+const settle = async (quietMs: number, timeoutMs: number) => {
+  const start = performance.now()
+  while (performance.now() - lastFrameAt < quietMs && performance.now() - start < timeoutMs) await sleep(20)
+  return { waitedMs: performance.now() - start }
+}
+
+const closeAll = () => {
+  const closed = open.length
+  for (const stream of open.splice(0)) stream.close()
+  return { closed }
+}
+
+const latency = async (cmd: Extract<Command, { type: "latency" }>): Promise<LatencyResult> => {
+  const expected = open.length
+  const arrivals = new Map<string, Array<number>>()
+  let waiting: { readonly id: string; readonly done: () => void } | undefined
+  const unlisten = listen((frame) => {
+    if (frame.kind !== "created") return
+    const { at, id } = frame
+    let list = arrivals.get(id)
+    if (list === undefined) arrivals.set(id, list = [])
+    list.push(at)
+    if (waiting !== undefined && waiting.id === id && list.length >= expected) waiting.done()
+  })
+  const rtts: Array<number> = []
+  const deliveries: Array<number> = []
+  let posts = 0
+  let missing = 0
+  let errors = 0
+  const deadline = performance.now() + cmd.budgetMs
+  for (let i = 0; i < cmd.warmup + cmd.posts && performance.now() < deadline; i++) {
+    const t0 = performance.now()
+    const id = await post(cmd.baseUrl, cmd.token, cmd.roomId, `latency probe ${i}`)
+    const t1 = performance.now()
+    if (id === undefined) {
+      errors++
+      continue
+    }
+    if (expected > 0 && (arrivals.get(id)?.length ?? 0) < expected) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          waiting = undefined
+          resolve()
+        }, cmd.deliveryTimeoutMs)
+        waiting = {
+          id,
+          done: () => {
+            clearTimeout(timer)
+            waiting = undefined
+            resolve()
+          }
+        }
+      })
+    }
+    const list = arrivals.get(id) ?? []
+    arrivals.delete(id)
+    if (i < cmd.warmup) continue
+    posts++
+    rtts.push(t1 - t0)
+    for (const at of list) deliveries.push(at - t0)
+    missing += Math.max(0, expected - list.length)
+  }
+  unlisten()
+  return { posts, streams: expected, post: summarize(rtts), delivery: summarize(deliveries), missing, errors }
+}
+
+const throughput = async (cmd: Extract<Command, { type: "throughput" }>): Promise<ThroughputResult> => {
+  const sentAt = new Map<string, number>()
+  const arrivedAt = new Map<string, number>()
+  let delivered = 0
+  let lastDelivery = 0
+  // Posted messages only: teammate replies in the same rooms do not count.
+  const unlisten = listen((frame) => {
+    if (frame.kind !== "created" || arrivedAt.has(frame.id)) return
+    arrivedAt.set(frame.id, frame.at)
+    if (sentAt.has(frame.id)) {
+      delivered++
+      lastDelivery = frame.at
+    }
+  })
+  let posted = 0
+  let errors = 0
+  const every = cmd.mentionEvery ?? 0
+  const start = performance.now()
+  const end = start + cmd.durationMs
+  await Promise.all(cmd.posters.map(async (poster, p) => {
+    for (let n = 0; n < cmd.maxPerPoster && performance.now() < end; n++) {
+      const t0 = performance.now()
+      const text = poster.mention !== undefined && every > 0 && n % every === every - 1
+        ? `${poster.mention} throughput ${p}.${n}`
+        : `throughput ${p}.${n}`
+      const id = await post(cmd.baseUrl, poster.token, poster.roomId, text)
+      if (id === undefined) errors++
+      else {
+        posted++
+        sentAt.set(id, t0)
+        const at = arrivedAt.get(id)
+        if (at !== undefined) {
+          delivered++
+          lastDelivery = Math.max(lastDelivery, at)
+        }
+      }
+    }
+  }))
+  const drainBy = performance.now() + cmd.drainTimeoutMs
+  while (delivered < posted && performance.now() < drainBy) await sleep(5)
+  unlisten()
+  const latencies: Array<number> = []
+  for (const [id, t0] of sentAt) {
+    const at = arrivedAt.get(id)
+    if (at !== undefined) latencies.push(at - t0)
+  }
+  const elapsedMs = (latencies.length >= posted ? lastDelivery : performance.now()) - start
+  return { posted, delivered: latencies.length, errors, elapsedMs, delivery: summarize(latencies) }
+}
+
+/** Whether a teammate's reply is the model's answer (the fake model echoes), not an apology or a refusal. */
+const isAnswer = (text: string) => text.startsWith("echo:") || text.startsWith("done:")
+
+const turns = async (cmd: Extract<Command, { type: "turns" }>): Promise<TurnsResult> => {
+  const laneOf = new Map<string, number>()
+  cmd.lanes.forEach((lane, l) =>
+    lane.forEach((job) => {
+      if ((laneOf.get(job.teammateId) ?? l) !== l) throw new Error(`teammate ${job.teammateId} is in two lanes`)
+      laneOf.set(job.teammateId, l)
+    })
+  )
+  interface Waiting {
+    firstDelta: number | undefined
+    readonly done: (at: number, text: string) => void
+  }
+  const waiting = new Map<string, Waiting>()
+  const unlisten = listen((frame) => {
+    if (frame.kind === "delta") {
+      const w = waiting.get(frame.teammateId)
+      if (w !== undefined && w.firstDelta === undefined) w.firstDelta = frame.at
+    } else if (frame.authorKind === "teammate") {
+      waiting.get(frame.authorId)?.done(frame.at, frame.text)
+    }
+  })
+  const posts: Array<number> = []
+  const firstDeltas: Array<number> = []
+  const replies: Array<number> = []
+  let started = 0
+  let failedReplies = 0
+  let errors = 0
+  let timedOut = 0
+  let first = Number.POSITIVE_INFINITY
+  let last = 0
+  const deadline = performance.now() + cmd.budgetMs
+  await Promise.all(cmd.lanes.map(async (lane) => {
+    for (const job of lane) {
+      if (performance.now() >= deadline) return
+      let timer: NodeJS.Timeout | undefined
+      let state: Waiting | undefined
+      const replied = new Promise<{ readonly at: number; readonly text: string } | undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), cmd.turnTimeoutMs)
+        state = {
+          firstDelta: undefined,
+          done: (at, text) => {
+            clearTimeout(timer)
+            resolve({ at, text })
+          }
+        }
+      })
+      waiting.set(job.teammateId, state!)
+      started++
+      const t0 = performance.now()
+      first = Math.min(first, t0)
+      const id = await post(cmd.baseUrl, job.token, job.roomId, job.text)
+      const t1 = performance.now()
+      if (id === undefined) {
+        errors++
+        clearTimeout(timer)
+        waiting.delete(job.teammateId)
+        continue
+      }
+      posts.push(t1 - t0)
+      const reply = await replied
+      waiting.delete(job.teammateId)
+      if (reply === undefined) {
+        timedOut++
+        continue
+      }
+      last = Math.max(last, reply.at)
+      replies.push(reply.at - t0)
+      if (state!.firstDelta !== undefined) firstDeltas.push(state!.firstDelta - t0)
+      if (!isAnswer(reply.text)) failedReplies++
+    }
+  }))
+  unlisten()
+  return {
+    turns: started,
+    completed: replies.length,
+    failedReplies,
+    errors,
+    timedOut,
+    elapsedMs: replies.length === 0 ? 0 : last - first,
+    post: summarize(posts),
+    firstDelta: summarize(firstDeltas),
+    reply: summarize(replies)
+  }
+}
+
+const round = async (cmd: Extract<Command, { type: "round" }>): Promise<RoundResult> => {
+  const seen = new Map(cmd.expect.map((e) => [e.teammateId, { want: e.replies, deltas: [] as Array<number>, replies: [] as Array<number> }]))
+  let remaining = cmd.expect.reduce((n, e) => n + e.replies, 0)
+  let finished: () => void = () => {}
+  const done = new Promise<void>((resolve) => (finished = resolve))
+  const unlisten = listen((frame) => {
+    if (frame.kind === "delta") {
+      seen.get(frame.teammateId)?.deltas.push(epoch(frame.at))
+    } else if (frame.authorKind === "teammate") {
+      const t = seen.get(frame.authorId)
+      if (t === undefined) return
+      t.replies.push(epoch(frame.at))
+      if (t.replies.length <= t.want && --remaining === 0) finished()
+    }
+  })
+  const startedAt = epoch(performance.now())
+  let errors = 0
+  let next = 0
+  await Promise.all(Array.from({ length: Math.max(1, cmd.concurrency) }, async () => {
+    while (next < cmd.posts.length) {
+      const p = cmd.posts[next++]!
+      if ((await post(cmd.baseUrl, p.token, p.roomId, p.text)) === undefined) errors++
+    }
+  }))
+  const postedAt = epoch(performance.now())
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, cmd.timeoutMs)))])
+  clearTimeout(timer)
+  unlisten()
+  return {
+    startedAt,
+    postedAt,
+    errors,
+    complete: remaining <= 0,
+    teammates: [...seen].map(([teammateId, t]) => ({ teammateId, deltas: t.deltas, replies: t.replies }))
+  }
+}
+
+const run = async (command: Command): Promise<Results[Command["type"]]> => {
+  switch (command.type) {
+    case "open":
+      return openAll(command.baseUrl, command.tokens, command.concurrency, command.timeoutMs)
+    case "close":
+      return closeAll()
+    case "settle":
+      return settle(command.quietMs, command.timeoutMs)
+    case "latency":
+      return latency(command)
+    case "throughput":
+      return throughput(command)
+    case "turns":
+      return turns(command)
+    case "round":
+      return round(command)
+  }
+}
+
+process.on("message", (message: Request) => {
+  run(message.command).then(
+    (result): Reply => ({ id: message.id, ok: true, result }),
+    (error: unknown): Reply => ({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) })
+  ).then((reply) => process.send?.(reply))
+})
+process.on("disconnect", () => {
+  closeAll()
+  process.exit(0)
+})

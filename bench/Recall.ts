@@ -1,0 +1,142 @@
+/**
+ * Long-term memory recall (`TeammateRepo.recall`, Postgres full-text search)
+ * as one teammate's memories grow, next to a primary-key lookup on the same
+ * table through the same org-scoped transaction.
+ */
+import { SqlClient } from "@effect/sql"
+import type { OrgId, TeammateId } from "@troupe/domain/Ids"
+import { withOrg } from "@troupe/store/OrgScope"
+import { TeammateRepo } from "@troupe/store/TeammateRepo"
+import { Console, Effect } from "effect"
+import { performance } from "node:perf_hooks"
+import { type Summary, summarize } from "./Stats.js"
+
+/** Recall at one number of memories. */
+export interface RecallSize {
+  readonly memories: number
+  /** Seconds the bulk insert of this step took (index upkeep included). */
+  readonly insertSeconds: number
+  readonly recall: Summary
+  /** Rows the queries matched, on average (before the limit of 5). */
+  readonly matchedMean: number
+  /** Primary-key lookups of random memories: the baseline. */
+  readonly lookup: Summary
+}
+
+/** Recall at every size. */
+export interface RecallRun {
+  readonly queries: number
+  readonly repeats: number
+  readonly sizes: ReadonlyArray<RecallSize>
+}
+
+/**
+ * Words of the memories, most frequent first: a memory's words are drawn
+ * with a skew towards the front, so the first words are in many memories and
+ * the last in few, as in real notes. No English stop words (search drops them).
+ */
+const words = [...new Set((
+  "team project launch customer release budget meeting design review deadline roadmap feature bug " +
+  "deploy server database invoice contract partner hiring interview onboarding marketing campaign " +
+  "sales pipeline quarter revenue forecast support ticket incident outage latency migration backup " +
+  "security audit compliance privacy policy vendor pricing discount renewal churn feedback survey " +
+  "analytics dashboard metric report presentation workshop training offsite travel expense approval " +
+  "legal trademark patent office lease equipment laptop license subscription newsletter blog website " +
+  "mobile android iphone desktop browser extension integration webhook token password login signup " +
+  "billing payment refund shipping warehouse inventory supplier logistics forecasting planning " +
+  "strategy vision mission values culture diversity wellbeing benefits payroll bonus promotion " +
+  "retrospective sprint backlog estimate prototype mockup wireframe typography colour palette logo " +
+  "brand tagline slogan press interview podcast webinar conference booth sponsor speaker agenda " +
+  "minutes decision action owner blocker dependency risk mitigation escalation stakeholder sponsor " +
+  "executive board investor funding valuation runway burn hiring plan headcount contractor freelancer " +
+  "agency translation localisation accessibility performance benchmark profiling cache queue worker " +
+  "cluster shard replica failover snapshot archive retention deletion export import spreadsheet " +
+  "calendar holiday vacation birthday anniversary lunch dinner coffee pizza tuesday friday monday " +
+  "january february march april june july august september october november december morning evening " +
+  "berlin paris london tokyo lisbon madrid oslo vienna prague dublin zurich amsterdam copenhagen"
+).split(" "))]
+
+/** A small deterministic generator (mulberry32), so every run asks the same questions. */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/** Single words at every frequency, and two- and three-word questions, as recall gets them from messages. */
+const makeQueries = (count: number) => {
+  const next = random(7)
+  const word = () => words[Math.floor(next() * words.length)]!
+  return Array.from({ length: count }, (_, i) =>
+    i % 2 === 0 ? word() : i % 4 === 1 ? `${word()} ${word()}` : `what about the ${word()} ${word()} ${word()}?`)
+}
+
+/**
+ * For teammate `teammateId` of `orgId`: grows its memories to
+ * each of `sizes` in turn by bulk `INSERT … SELECT` (deterministic texts),
+ * then times `queries × repeats` recalls and as many primary-key lookups,
+ * interleaved.
+ */
+export const memoryRecall = (
+  orgId: OrgId,
+  teammateId: TeammateId,
+  options: { readonly sizes: ReadonlyArray<number>; readonly queries: number; readonly repeats: number }
+) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const repo = yield* Effect.provide(TeammateRepo, TeammateRepo.Default)
+    const queries = makeQueries(options.queries)
+    const sizes: Array<RecallSize> = []
+    let have = 0
+    for (const size of options.sizes) {
+      yield* Console.log(`memory recall: ${size.toLocaleString("en-US")} memories…`)
+      const began = performance.now()
+      yield* sql.withTransaction(Effect.zipRight(
+        sql`SELECT setseed(${(size % 997) / 997}::float8)`,
+        sql`INSERT INTO memories (org_id, teammate_id, text, created_at)
+          SELECT ${orgId}, ${teammateId},
+            (SELECT string_agg((${words}::text[])[1 + floor(power(random(), 2) * ${words.length}::int)::int], ' ')
+              FROM generate_series(1, 6 + g % 11)),
+            now() - make_interval(secs => g)
+          FROM generate_series(${have + 1}::int, ${size}::int) AS g`
+      ))
+      // Steady state: the index's pending entries merged, statistics fresh.
+      yield* sql`SELECT gin_clean_pending_list('memories_search'::regclass)`
+      yield* sql`ANALYZE memories`
+      const insertSeconds = (performance.now() - began) / 1000
+      have = size
+      const ids = (yield* sql<{ id: string }>`
+        SELECT id FROM memories WHERE teammate_id = ${teammateId} ORDER BY random() LIMIT ${options.queries}`).map((r) => r.id)
+      const matched = yield* Effect.forEach(queries, (q) =>
+        Effect.map(
+          sql<{ n: number }>`SELECT count(*)::int AS n FROM memories
+            WHERE teammate_id = ${teammateId} AND search @@ websearch_to_tsquery('english', ${q})`,
+          (rows) => rows[0]!.n
+        ))
+      const lookup = (id: string) =>
+        withOrg(orgId)(sql`SELECT id, text, source_message_id, created_at FROM memories WHERE id = ${id}`)
+      // Warm-up: each query and lookup once.
+      yield* Effect.forEach(queries, (q) => repo.recall(orgId, teammateId, q, 5), { discard: true })
+      yield* Effect.forEach(ids, lookup, { discard: true })
+      const recalls: Array<number> = []
+      const lookups: Array<number> = []
+      const timed = <A, E, R>(samples: Array<number>, self: Effect.Effect<A, E, R>) =>
+        Effect.suspend(() => {
+          const t0 = performance.now()
+          return Effect.tap(self, () => Effect.sync(() => samples.push(performance.now() - t0)))
+        })
+      for (let r = 0; r < options.repeats; r++) {
+        yield* Effect.forEach(queries, (q) => timed(recalls, repo.recall(orgId, teammateId, q, 5)), { discard: true })
+        yield* Effect.forEach(ids, (id) => timed(lookups, lookup(id)), { discard: true })
+      }
+      sizes.push({
+        memories: size,
+        insertSeconds,
+        recall: summarize(recalls),
+        matchedMean: matched.reduce((a, b) => a + b, 0) / Math.max(1, matched.length),
+        lookup: summarize(lookups)
+      })
+    }
+    return { queries: queries.length, repeats: options.repeats, sizes } satisfies RecallRun
+  })

@@ -1,0 +1,307 @@
+/**
+ * `npm run bench`: starts a server in-process over a fresh Postgres database,
+ * drives it from a load-generator child process, and prints message latency
+ * and throughput, teammate turn overhead and turns per second (against a
+ * fake model in a third process), and memory recall, each next to a
+ * baseline measured in the same run.
+ *
+ *   npm run bench                                # print the tables
+ *   npm run bench -- --write docs/benchmarks.md  # also rewrite the doc
+ *   npm run bench -- --quick                     # a short smoke run
+ *
+ * With `BENCH_TRACE=1` it also prints phase boundaries on stderr, in the
+ * clock a `node --cpu-prof` profile of the server uses.
+ */
+import { FetchHttpClient, HttpServer } from "@effect/platform"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { PgClient } from "@effect/sql-pg"
+import * as Database from "@troupe/store/Database"
+import { ConfigProvider, Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { randomBytes } from "node:crypto"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { performance } from "node:perf_hooks"
+import { parseArgs } from "node:util"
+import { HttpLive } from "../apps/server/src/Server.js"
+import { BenchError, type Child, forkChild } from "./Child.js"
+import { orgOwner, signup } from "./Fixtures.js"
+import type { Command, ModelCommand, ModelResults, Results } from "./Protocol.js"
+import { memoryRecall } from "./Recall.js"
+import { type BenchResults, describeMachine, document, type FanoutRun, sectionOf, summary } from "./Report.js"
+import { quiesce, withServerCpu } from "./ServerCpu.js"
+import { turnOverhead, turnThroughput } from "./Turns.js"
+
+const { values: args } = parseArgs({
+  options: { write: { type: "string" }, quick: { type: "boolean", default: false } }
+})
+
+/** How much work each phase does; every loop is also bounded in time. */
+const settings = args.quick
+  ? {
+    warmup: 5,
+    basePosts: 30,
+    fanout: [{ people: 1, streamsPerPerson: 1, posts: 20, warmup: 5 }, { people: 100, streamsPerPerson: 1, posts: 20, warmup: 5 }, {
+      people: 100,
+      streamsPerPerson: 10,
+      posts: 10,
+      warmup: 2
+    }],
+    seconds: 2,
+    turns: { count: 20, warmup: 3 },
+    team: { teammates: 100, rooms: 10, lanes: 10, budgetMs: 30_000 },
+    recall: { sizes: [1_000, 10_000], queries: 40, repeats: 2 }
+  }
+  : {
+    warmup: 20,
+    basePosts: 200,
+    fanout: [{ people: 1, streamsPerPerson: 1, posts: 200, warmup: 20 }, { people: 100, streamsPerPerson: 1, posts: 200, warmup: 20 }, {
+      people: 100,
+      streamsPerPerson: 10,
+      posts: 50,
+      warmup: 5
+    }],
+    seconds: 8,
+    turns: { count: 100, warmup: 10 },
+    team: { teammates: 1_000, rooms: 100, lanes: 20, budgetMs: 100_000 },
+    recall: { sizes: [1_000, 10_000, 100_000], queries: 40, repeats: 5 }
+  }
+
+/** How long the fake model waits before its first byte, in every teammate phase. */
+const MODEL_DELAY_MS = 50
+
+/** The pool `Database.layerTest` gives the server; the posters and inserters match it. */
+const POOL_SIZE = 10
+const CONCURRENCY = POOL_SIZE
+const PEOPLE = 100
+
+/**
+ * The test server's shape, with limits out of the way and the production feed
+ * defaults, its teammates talking to the fake model at `modelBaseURL`.
+ */
+const ServerLive = (modelBaseURL: string) => HttpLive.pipe(
+  Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+  Layer.provideMerge(Database.layerTest),
+  Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({
+    RATE_USER_WRITES_PER_MIN: "10000000",
+    RATE_ORG_WRITES_PER_MIN: "10000000",
+    RATE_LOGIN_PER_15MIN: "1000000",
+    OPENAI_BASE_URL: modelBaseURL,
+    OPENAI_API_KEY: "bench",
+    DEFAULT_MODEL: "gpt-4o-mini",
+    ...Object.fromEntries(
+      ["DATABASE_URL", "TROUPE_TEST_EMBEDDED"].flatMap((key) => {
+        const value = process.env[key]
+        return value === undefined ? [] : [[key, value]]
+      })
+    )
+  })))
+)
+
+/** With `BENCH_TRACE=1`, phase boundaries in the monotonic microseconds a `--cpu-prof` profile uses. */
+const mark = (label: string) =>
+  process.env["BENCH_TRACE"] === "1"
+    ? Console.error(`trace ${label} ${process.hrtime.bigint() / 1000n}`)
+    : Effect.void
+
+const serverUrl = Effect.map(HttpServer.HttpServer, (server) => {
+  const address = server.address
+  return address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://unix"
+})
+
+/**
+ * An org with an owner; a public room with `PEOPLE` members (the fan-out
+ * room); a quiet room for the POST baseline; and `CONCURRENCY` posters with a
+ * private room each.
+ */
+const fixtures = (url: string) =>
+  Effect.gen(function*() {
+    const owner = yield* signup(url, "Owner")
+    const org = yield* owner.api.orgs.create({ payload: { name: "Bench", slug: `bench-${randomBytes(4).toString("hex")}` } })
+    const people = yield* Effect.forEach(Array.from({ length: PEOPLE }, (_, i) => `Person${i}`), (name) => signup(url, name), {
+      concurrency: 4
+    })
+    const posters = yield* Effect.forEach(Array.from({ length: CONCURRENCY }, (_, i) => `Poster${i}`), (name) => signup(url, name), {
+      concurrency: 4
+    })
+    yield* Effect.forEach(
+      [...people, ...posters],
+      (p) => owner.api.orgs.addMember({ path: { org: org.id }, payload: { email: p.email } }),
+      { concurrency: 8, discard: true }
+    )
+    const fanoutRoom = yield* owner.api.rooms.create({ path: { org: org.id }, payload: { name: "fan-out" } })
+    yield* Effect.forEach(
+      people,
+      (p) => owner.api.rooms.addMember({ path: { room: fanoutRoom.id }, payload: { userId: p.id } }),
+      { concurrency: 8, discard: true }
+    )
+    const quietRoom = yield* owner.api.rooms.create({ path: { org: org.id }, payload: { name: "quiet", kind: "private" } })
+    const posterRooms = yield* Effect.forEach(
+      posters,
+      (p, i) =>
+        Effect.map(
+          p.api.rooms.create({ path: { org: org.id }, payload: { name: `throughput-${i}`, kind: "private" } }),
+          (room) => ({ token: p.token, roomId: room.id })
+        ),
+      { concurrency: 8 }
+    )
+    return { owner, people, fanoutRoom, quietRoom, posterRooms }
+  })
+
+/** Single-row autocommit INSERTs, `concurrency` at a time, through the server's pool. */
+const rawInserts = (sql: PgClient.PgClient, concurrency: number, seconds: number) =>
+  Effect.gen(function*() {
+    yield* sql`CREATE TABLE bench_raw_insert (
+      id bigserial PRIMARY KEY, worker int NOT NULL, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`
+    const insert = (worker: number, n: number) =>
+      sql`INSERT INTO bench_raw_insert (worker, body) VALUES (${worker}, ${`throughput ${worker}.${n}`})`
+    const workers = Array.from({ length: concurrency }, (_, i) => i)
+    const run = (until: number, max: number) =>
+      Effect.forEach(workers, (worker) =>
+        Effect.gen(function*() {
+          let n = 0
+          while (n < max && performance.now() < until) {
+            yield* insert(worker, n)
+            n++
+          }
+          return n
+        }), { concurrency: "unbounded" })
+    yield* run(performance.now() + 1000, 50)
+    const start = performance.now()
+    const counts = yield* run(start + seconds * 1000, 200_000)
+    const elapsedMs = performance.now() - start
+    yield* sql`DROP TABLE bench_raw_insert`
+    return { count: counts.reduce((a, b) => a + b, 0), elapsedMs }
+  })
+
+const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string) => Effect.gen(function*() {
+  const began = performance.now()
+  const url = yield* serverUrl
+  const sql = yield* PgClient.PgClient
+  const load = yield* forkChild<Command, Results>("./Load.ts")
+  const [pg] = yield* sql<{ version: string; sync: string }>`
+    SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync`
+  const machine = describeMachine(`${pg!.version} (synchronous_commit ${pg!.sync})`)
+
+  yield* Console.log(`server at ${url}; signing up ${PEOPLE + CONCURRENCY + 1} people…`)
+  const f = yield* fixtures(url)
+
+  const probe = (token: string, roomId: string, posts: number, warmup: number) =>
+    withServerCpu(load.call({
+      type: "latency",
+      baseUrl: url,
+      token,
+      roomId,
+      warmup,
+      posts,
+      deliveryTimeoutMs: 10_000,
+      budgetMs: 45_000
+    }))
+  const settle = Effect.zipRight(load.call({ type: "settle", quietMs: 300, timeoutMs: 60_000 }), quiesce(30_000))
+
+  yield* Console.log(`POST baseline: ${settings.basePosts} posts, no stream open…`)
+  yield* mark("baseline")
+  const [baseline, baselineCpu] = yield* probe(f.owner.token, f.quietRoom.id, settings.basePosts, settings.warmup * 2)
+  const postBaseline = { result: baseline, serverCpuMs: baselineCpu }
+
+  const fanout: Array<FanoutRun> = []
+  for (const { people, posts, streamsPerPerson, warmup } of settings.fanout) {
+    const subscribers = people * streamsPerPerson
+    yield* Console.log(`fan-out to ${subscribers} subscribers: ${posts} posts…`)
+    // Everyone's first stream before anyone's second: only a person's first
+    // stream announces them online to every open stream, so this keeps the
+    // presence burst to people × people deliveries instead of people × streams.
+    const tokens = Array.from({ length: streamsPerPerson }, () => f.people.slice(0, people).map((p) => p.token)).flat()
+    yield* load.call({ type: "open", baseUrl: url, tokens, concurrency: 50, timeoutMs: 60_000 })
+    yield* settle
+    yield* mark(`fanout-${subscribers}`)
+    const [result, serverCpuMs] = yield* probe(f.owner.token, f.fanoutRoom.id, posts, warmup)
+    yield* mark(`fanout-${subscribers}-end`)
+    yield* load.call({ type: "close" })
+    yield* quiesce(30_000)
+    fanout.push({ subscribers, people, streamsPerPerson, warmup, result, serverCpuMs })
+  }
+
+  yield* Console.log(`raw INSERT baseline: ${CONCURRENCY} at a time for ${settings.seconds} s…`)
+  yield* mark("insert")
+  const rawInsert = yield* rawInserts(sql, CONCURRENCY, settings.seconds)
+
+  yield* Console.log(`throughput: ${CONCURRENCY} posters for ${settings.seconds} s…`)
+  yield* load.call({ type: "open", baseUrl: url, tokens: f.posterRooms.map((p) => p.token), concurrency: 10, timeoutMs: 30_000 })
+  yield* settle
+  yield* mark("throughput")
+  const [throughputResult, throughputCpu] = yield* withServerCpu(load.call({
+    type: "throughput",
+    baseUrl: url,
+    posters: f.posterRooms,
+    durationMs: settings.seconds * 1000,
+    maxPerPoster: 20_000,
+    drainTimeoutMs: 15_000
+  }))
+  yield* mark("throughput-end")
+  const throughput = { result: throughputResult, serverCpuMs: throughputCpu }
+  yield* load.call({ type: "close" })
+  yield* quiesce(30_000)
+
+  const team = yield* orgOwner(url, "Teammates")
+  const ctx = { url, load, model, modelBaseURL, owner: team.owner, orgId: team.org.id, settle }
+  yield* Console.log(`turn overhead: ${settings.turns.count} turns one after the other, model answering after ${MODEL_DELAY_MS} ms…`)
+  yield* mark("turn-overhead")
+  const overhead = yield* turnOverhead(ctx, { turns: settings.turns.count, warmup: settings.turns.warmup, delayMs: MODEL_DELAY_MS })
+  yield* quiesce(30_000)
+
+  yield* Console.log(
+    `turns per second: hiring ${settings.team.teammates} teammates into ${settings.team.rooms} rooms, then one turn each, ` +
+      `${settings.team.lanes} in flight…`
+  )
+  yield* mark("turn-throughput")
+  const manyTurns = yield* turnThroughput(ctx, { ...settings.team, delayMs: MODEL_DELAY_MS })
+  yield* mark("turn-throughput-end")
+  yield* quiesce(30_000)
+
+  const archivist = yield* team.owner.api.teammates.hire({
+    path: { org: team.org.id },
+    payload: { handle: "archivist", name: "Archivist", role: "Keeps notes" }
+  })
+  yield* mark("recall")
+  const recall = yield* memoryRecall(team.org.id, archivist.id, settings.recall)
+
+  const results: BenchResults = {
+    date: new Date(),
+    machine,
+    poolSize: POOL_SIZE,
+    concurrency: CONCURRENCY,
+    baselineWarmup: settings.warmup * 2,
+    postBaseline,
+    fanout,
+    rawInsert,
+    throughput,
+    turnOverhead: overhead,
+    turnThroughput: manyTurns,
+    recall,
+    seconds: (performance.now() - began) / 1000
+  }
+  yield* Console.log(`\n${summary(results)}\n`)
+  if (args.write !== undefined) {
+    const path = args.write
+    // `npm run bench:cluster` keeps its own section of the page: carry it over.
+    const cluster = existsSync(path) ? sectionOf(readFileSync(path, "utf8"), "## Cluster") : undefined
+    yield* Effect.sync(() => writeFileSync(path, document(results) + (cluster === undefined ? "" : `\n${cluster}`)))
+    yield* Console.log(`wrote ${path}`)
+  }
+})
+
+/** The fake model first (the server's configuration points at it), then the server, then the run. */
+const main = Effect.gen(function*() {
+  const model = yield* forkChild<ModelCommand, ModelResults>("./Model.ts")
+  const { baseURL } = yield* model.call({ type: "start" })
+  yield* program(model, baseURL).pipe(Effect.provide(ServerLive(baseURL)))
+})
+
+main.pipe(
+  Effect.onInterrupt(() => Console.error("benchmark interrupted (by a signal?); no results")),
+  Effect.timeoutFail({ duration: "10 minutes", onTimeout: () => new BenchError({ message: "the benchmark ran over 10 minutes" }) }),
+  Effect.scoped,
+  Effect.provide(FetchHttpClient.layer),
+  Logger.withMinimumLogLevel(LogLevel.Warning),
+  NodeRuntime.runMain
+)

@@ -1,0 +1,313 @@
+/**
+ * The Troupe HTTP contract, declared once. The server implements it, the
+ * client SDK is derived from it and the OpenAPI document is generated from it.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "@effect/platform"
+import {
+  Conflict,
+  Forbidden,
+  InvalidInput,
+  MalformedRequest,
+  NotFound,
+  PayloadTooLarge,
+  RateLimited,
+  Unauthorized,
+  Unavailable
+} from "@troupe/domain/Errors"
+import { Delivered } from "@troupe/domain/Event"
+import { ApiKeyId, MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import {
+  EditMessageRequest,
+  Emoji,
+  MarkReadRequest,
+  Message,
+  MessageEdit,
+  MessagePage,
+  PostMessageRequest,
+  SearchHit
+} from "@troupe/domain/Message"
+import {
+  AddMemberRequest,
+  ApiKey,
+  ChangeRoleRequest,
+  CreateApiKeyRequest,
+  CreatedApiKey,
+  CreateOrgRequest,
+  Member,
+  Org
+} from "@troupe/domain/Org"
+import {
+  AddRoomMemberRequest,
+  CreateRoomRequest,
+  OpenDmRequest,
+  Room,
+  RoomInfo,
+  RoomMember,
+  ThreadSummary,
+  UpdateRoomRequest
+} from "@troupe/domain/Room"
+import {
+  AddMemoryRequest,
+  CatalogEntry,
+  CoreBlock,
+  CreateTeammateRequest,
+  MemoryEntry,
+  MemoryView,
+  PutCoreMemoryRequest,
+  Run,
+  Teammate,
+  UpdateTeammateRequest,
+  Usage
+} from "@troupe/domain/Teammate"
+import { LoginRequest, Session, SignupRequest, User } from "@troupe/domain/User"
+import { Schema } from "effect"
+import { Authentication } from "./Auth.js"
+
+/** Largest accepted request body, in bytes. */
+export const MAX_BODY_BYTES = 256 * 1024
+
+/**
+ * Reads and checks every request body before it is decoded: bodies over
+ * `MAX_BODY_BYTES` get 413 and malformed JSON gets 400, instead of a crash.
+ */
+export class RequestGuard extends HttpApiMiddleware.Tag<RequestGuard>()("@troupe/api/RequestGuard", {
+  failure: Schema.Union(MalformedRequest, PayloadTooLarge)
+}) {}
+
+const orgPath = Schema.Struct({ org: OrgId })
+const roomPath = Schema.Struct({ room: RoomId })
+const messagePath = Schema.Struct({ room: RoomId, message: MessageId })
+
+/** Liveness and readiness probes. */
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .add(
+    HttpApiEndpoint.get("ready", "/health/ready")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ready"), checks: Schema.Record({ key: Schema.String, value: Schema.String }) }))
+  )
+{}
+
+/** Sign-up, log-in and the current session. */
+export class AuthGroup extends HttpApiGroup.make("auth")
+  .add(HttpApiEndpoint.post("signup", "/auth/signup").setPayload(SignupRequest).addSuccess(Session, { status: 201 }))
+  .add(HttpApiEndpoint.post("login", "/auth/login").setPayload(LoginRequest).addSuccess(Session))
+  .add(HttpApiEndpoint.get("me", "/auth/me").addSuccess(User).middleware(Authentication))
+  .add(HttpApiEndpoint.post("logout", "/auth/logout").middleware(Authentication))
+  .prefix("/v1")
+  .annotate(OpenApi.Description, "Accounts and sessions. Tokens are bearer tokens; log-out revokes at once.")
+{}
+
+/** Orgs, members and API keys. */
+export class OrgsGroup extends HttpApiGroup.make("orgs")
+  .add(HttpApiEndpoint.post("create", "/orgs").setPayload(CreateOrgRequest).addSuccess(Org, { status: 201 }))
+  .add(HttpApiEndpoint.get("list", "/orgs").addSuccess(Schema.Array(Org)))
+  .add(HttpApiEndpoint.get("get", "/orgs/:org").setPath(orgPath).addSuccess(Org))
+  .add(HttpApiEndpoint.get("members", "/orgs/:org/members").setPath(orgPath).addSuccess(Schema.Array(Member)))
+  .add(
+    HttpApiEndpoint.post("addMember", "/orgs/:org/members").setPath(orgPath).setPayload(AddMemberRequest)
+      .addSuccess(Member, { status: 201 })
+  )
+  .add(
+    HttpApiEndpoint.patch("changeRole", "/orgs/:org/members/:user")
+      .setPath(Schema.Struct({ org: OrgId, user: UserId })).setPayload(ChangeRoleRequest).addSuccess(Member)
+  )
+  .add(
+    HttpApiEndpoint.del("removeMember", "/orgs/:org/members/:user").setPath(Schema.Struct({ org: OrgId, user: UserId }))
+  )
+  .add(
+    HttpApiEndpoint.post("createApiKey", "/orgs/:org/api-keys").setPath(orgPath).setPayload(CreateApiKeyRequest)
+      .addSuccess(CreatedApiKey, { status: 201 })
+  )
+  .add(HttpApiEndpoint.get("apiKeys", "/orgs/:org/api-keys").setPath(orgPath).addSuccess(Schema.Array(ApiKey)))
+  .add(
+    HttpApiEndpoint.del("revokeApiKey", "/orgs/:org/api-keys/:key").setPath(Schema.Struct({ org: OrgId, key: ApiKeyId }))
+  )
+  .add(
+    HttpApiEndpoint.get("search", "/orgs/:org/search").setPath(orgPath)
+      .setUrlParams(Schema.Struct({
+        q: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)))
+      }))
+      .addSuccess(Schema.Array(SearchHit))
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
+/** Rooms in an org, with the log position the listing reflects. */
+export class RoomList extends Schema.Class<RoomList>("RoomList")({
+  rooms: Schema.Array(Room),
+  /** Apply stream events with ids after this position. */
+  position: Schema.String
+}) {}
+
+/** Rooms, direct rooms and room membership. */
+export class RoomsGroup extends HttpApiGroup.make("rooms")
+  .add(
+    HttpApiEndpoint.post("create", "/orgs/:org/rooms").setPath(orgPath).setPayload(CreateRoomRequest)
+      .addSuccess(RoomInfo, { status: 201 })
+  )
+  .add(HttpApiEndpoint.get("list", "/orgs/:org/rooms").setPath(orgPath).addSuccess(RoomList))
+  .add(HttpApiEndpoint.post("openDm", "/orgs/:org/dms").setPath(orgPath).setPayload(OpenDmRequest).addSuccess(RoomInfo))
+  .add(HttpApiEndpoint.get("get", "/rooms/:room").setPath(roomPath).addSuccess(Room))
+  .add(HttpApiEndpoint.patch("update", "/rooms/:room").setPath(roomPath).setPayload(UpdateRoomRequest).addSuccess(RoomInfo))
+  .add(HttpApiEndpoint.post("archive", "/rooms/:room/archive").setPath(roomPath).addSuccess(RoomInfo))
+  .add(HttpApiEndpoint.post("join", "/rooms/:room/join").setPath(roomPath))
+  .add(HttpApiEndpoint.post("leave", "/rooms/:room/leave").setPath(roomPath))
+  .add(HttpApiEndpoint.get("members", "/rooms/:room/members").setPath(roomPath).addSuccess(Schema.Array(RoomMember)))
+  .add(HttpApiEndpoint.post("addMember", "/rooms/:room/members").setPath(roomPath).setPayload(AddRoomMemberRequest))
+  .add(
+    HttpApiEndpoint.del("removeMember", "/rooms/:room/members/:user").setPath(Schema.Struct({ room: RoomId, user: UserId }))
+  )
+  .add(HttpApiEndpoint.get("threads", "/rooms/:room/threads").setPath(roomPath).addSuccess(Schema.Array(ThreadSummary)))
+  .add(
+    HttpApiEndpoint.post("typing", "/rooms/:room/typing").setPath(roomPath)
+      .setPayload(Schema.Struct({ threadId: Schema.optional(MessageId) }))
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
+const Cursor = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+
+/** Messages, threads, edits, reactions and read markers. */
+export class MessagesGroup extends HttpApiGroup.make("messages")
+  .add(
+    HttpApiEndpoint.post("post", "/rooms/:room/messages").setPath(roomPath).setPayload(PostMessageRequest)
+      .addSuccess(Message, { status: 201 })
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/rooms/:room/messages").setPath(roomPath)
+      .setUrlParams(Schema.Struct({
+        before: Schema.optional(Cursor),
+        after: Schema.optional(Cursor),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 200))),
+        threadId: Schema.optional(MessageId)
+      }))
+      .addSuccess(MessagePage)
+  )
+  .add(HttpApiEndpoint.get("get", "/rooms/:room/messages/:message").setPath(messagePath).addSuccess(Message))
+  .add(
+    HttpApiEndpoint.patch("edit", "/rooms/:room/messages/:message").setPath(messagePath).setPayload(EditMessageRequest)
+      .addSuccess(Message)
+  )
+  .add(HttpApiEndpoint.del("delete", "/rooms/:room/messages/:message").setPath(messagePath).addSuccess(Message))
+  .add(
+    HttpApiEndpoint.get("edits", "/rooms/:room/messages/:message/edits").setPath(messagePath)
+      .addSuccess(Schema.Array(MessageEdit))
+  )
+  .add(
+    HttpApiEndpoint.put("react", "/rooms/:room/messages/:message/reactions/:emoji")
+      .setPath(Schema.Struct({ room: RoomId, message: MessageId, emoji: Emoji })).addSuccess(Message)
+  )
+  .add(
+    HttpApiEndpoint.del("unreact", "/rooms/:room/messages/:message/reactions/:emoji")
+      .setPath(Schema.Struct({ room: RoomId, message: MessageId, emoji: Emoji })).addSuccess(Message)
+  )
+  .add(HttpApiEndpoint.post("markRead", "/rooms/:room/read").setPath(roomPath).setPayload(MarkReadRequest))
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
+const teammatePath = Schema.Struct({ org: OrgId, teammate: TeammateId })
+
+/** Teammates: the catalog, hiring, rooms, runs, memory and usage. */
+export class TeammatesGroup extends HttpApiGroup.make("teammates")
+  .add(HttpApiEndpoint.get("catalog", "/catalog").addSuccess(Schema.Array(CatalogEntry)))
+  .add(
+    HttpApiEndpoint.post("hire", "/orgs/:org/teammates").setPath(orgPath).setPayload(CreateTeammateRequest)
+      .addSuccess(Teammate, { status: 201 })
+  )
+  .add(HttpApiEndpoint.get("list", "/orgs/:org/teammates").setPath(orgPath).addSuccess(Schema.Array(Teammate)))
+  .add(HttpApiEndpoint.get("get", "/orgs/:org/teammates/:teammate").setPath(teammatePath).addSuccess(Teammate))
+  .add(
+    HttpApiEndpoint.patch("update", "/orgs/:org/teammates/:teammate").setPath(teammatePath).setPayload(UpdateTeammateRequest)
+      .addSuccess(Teammate)
+  )
+  .add(HttpApiEndpoint.del("dismiss", "/orgs/:org/teammates/:teammate").setPath(teammatePath).addSuccess(Teammate))
+  .add(HttpApiEndpoint.post("openDm", "/orgs/:org/teammates/:teammate/dm").setPath(teammatePath).addSuccess(RoomInfo))
+  .add(
+    HttpApiEndpoint.post("addToRoom", "/rooms/:room/teammates").setPath(roomPath)
+      .setPayload(Schema.Struct({ teammateId: TeammateId }))
+  )
+  .add(
+    HttpApiEndpoint.get("runs", "/orgs/:org/teammates/:teammate/runs").setPath(teammatePath)
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))) }))
+      .addSuccess(Schema.Array(Run))
+  )
+  .add(
+    HttpApiEndpoint.post("interrupt", "/orgs/:org/teammates/:teammate/interrupt").setPath(teammatePath)
+      .addSuccess(Schema.Struct({ interrupted: Schema.Boolean }))
+  )
+  .add(HttpApiEndpoint.get("memory", "/orgs/:org/teammates/:teammate/memory").setPath(teammatePath).addSuccess(MemoryView))
+  .add(
+    HttpApiEndpoint.post("remember", "/orgs/:org/teammates/:teammate/memory").setPath(teammatePath)
+      .setPayload(AddMemoryRequest).addSuccess(MemoryEntry, { status: 201 })
+  )
+  .add(
+    HttpApiEndpoint.put("putCore", "/orgs/:org/teammates/:teammate/memory/core/:block")
+      .setPath(Schema.Struct({ org: OrgId, teammate: TeammateId, block: CoreBlock })).setPayload(PutCoreMemoryRequest)
+  )
+  .add(
+    HttpApiEndpoint.del("forget", "/orgs/:org/teammates/:teammate/memory/:memory")
+      .setPath(Schema.Struct({ org: OrgId, teammate: TeammateId, memory: Schema.UUID }))
+  )
+  .add(HttpApiEndpoint.get("usage", "/orgs/:org/usage").setPath(orgPath).addSuccess(Usage))
+  .add(
+    HttpApiEndpoint.put("budget", "/orgs/:org/budget").setPath(orgPath)
+      .setPayload(Schema.Struct({ monthlyTokens: Schema.NullOr(Schema.Int.pipe(Schema.positive())) }))
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
+/** A batch of events from the long-poll endpoint. */
+export class EventBatch extends Schema.Class<EventBatch>("EventBatch")({
+  events: Schema.Array(Delivered),
+  /** Pass as `after` on the next poll. */
+  cursor: Schema.String
+}) {}
+
+/** The realtime feed: Server-Sent Events and long-poll. */
+export class EventsGroup extends HttpApiGroup.make("events")
+  .add(
+    HttpApiEndpoint.get("stream", "/events")
+      .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.String) }))
+      .setUrlParams(Schema.Struct({ after: Schema.optional(Schema.String) }))
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+      .annotate(OpenApi.Description, "Server-Sent Events. Resume with the Last-Event-ID header (or ?after=).")
+  )
+  .add(
+    HttpApiEndpoint.get("poll", "/events/poll")
+      .setUrlParams(Schema.Struct({
+        after: Schema.optional(Schema.String),
+        timeoutMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 60_000)))
+      }))
+      .addSuccess(EventBatch)
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
+/** The whole contract. */
+export class TroupeApi extends HttpApi.make("troupe")
+  .add(HealthGroup)
+  .add(AuthGroup)
+  .add(OrgsGroup)
+  .add(RoomsGroup)
+  .add(MessagesGroup)
+  .add(TeammatesGroup)
+  .add(EventsGroup)
+  .addError(MalformedRequest, { status: 400 })
+  .addError(InvalidInput, { status: 422 })
+  .addError(Unauthorized, { status: 401 })
+  .addError(Forbidden, { status: 403 })
+  .addError(NotFound, { status: 404 })
+  .addError(Conflict, { status: 409 })
+  .addError(PayloadTooLarge, { status: 413 })
+  .addError(RateLimited, { status: 429 })
+  .addError(Unavailable, { status: 503 })
+  .middleware(RequestGuard)
+  .annotate(OpenApi.Title, "Troupe")
+  .annotate(OpenApi.Description, "People and AI teammates working together: rooms, messages and a resumable event stream.")
+{}

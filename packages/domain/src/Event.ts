@@ -1,0 +1,227 @@
+/**
+ * The realtime event stream. Every change a user may see is one of these
+ * events; the names in `type` are the public contract.
+ */
+import { Schema } from "effect"
+import { MessageId, OrgId, RoomId, TeammateId, UserId } from "./Ids.js"
+import { Message } from "./Message.js"
+import { RoomInfo, RoomMember } from "./Room.js"
+import { Run, Teammate } from "./Teammate.js"
+
+/** A new message or thread reply. */
+export class MessageCreated extends Schema.Class<MessageCreated>("MessageCreated")({
+  type: Schema.tag("message.created"),
+  message: Message
+}) {}
+
+/** A message's text changed. */
+export class MessageUpdated extends Schema.Class<MessageUpdated>("MessageUpdated")({
+  type: Schema.tag("message.updated"),
+  message: Message
+}) {}
+
+/** A message was deleted; `message` is the tombstone. */
+export class MessageDeleted extends Schema.Class<MessageDeleted>("MessageDeleted")({
+  type: Schema.tag("message.deleted"),
+  message: Message
+}) {}
+
+/** Reactions on a message changed; carries the new aggregate. */
+export class ReactionChanged extends Schema.Class<ReactionChanged>("ReactionChanged")({
+  type: Schema.tag("reaction.changed"),
+  roomId: RoomId,
+  messageId: MessageId,
+  userId: UserId,
+  emoji: Schema.String,
+  added: Schema.Boolean,
+  counts: Schema.Array(Schema.Struct({ emoji: Schema.String, count: Schema.Number }))
+}) {}
+
+/** A room was created (or a direct room opened). */
+export class RoomCreated extends Schema.Class<RoomCreated>("RoomCreated")({
+  type: Schema.tag("room.created"),
+  room: RoomInfo
+}) {}
+
+/** A room's name or topic changed. */
+export class RoomUpdated extends Schema.Class<RoomUpdated>("RoomUpdated")({
+  type: Schema.tag("room.updated"),
+  room: RoomInfo
+}) {}
+
+/** A room was archived. */
+export class RoomArchived extends Schema.Class<RoomArchived>("RoomArchived")({
+  type: Schema.tag("room.archived"),
+  room: RoomInfo
+}) {}
+
+/** A member joined a room. */
+export class MemberJoined extends Schema.Class<MemberJoined>("MemberJoined")({
+  type: Schema.tag("member.joined"),
+  roomId: RoomId,
+  member: RoomMember
+}) {}
+
+/** A member left (or was removed from) a room. */
+export class MemberLeft extends Schema.Class<MemberLeft>("MemberLeft")({
+  type: Schema.tag("member.left"),
+  roomId: RoomId,
+  memberId: Schema.UUID
+}) {}
+
+/** A person came online or went offline. Droppable under pressure. */
+export class PresenceChanged extends Schema.Class<PresenceChanged>("PresenceChanged")({
+  type: Schema.tag("presence.changed"),
+  userId: UserId,
+  status: Schema.Literal("online", "offline")
+}) {}
+
+/** Someone is typing in a room or thread. Droppable under pressure. */
+export class Typing extends Schema.Class<Typing>("Typing")({
+  type: Schema.tag("typing"),
+  roomId: RoomId,
+  threadId: Schema.NullOr(MessageId),
+  userId: UserId
+}) {}
+
+/**
+ * Streamed text of a teammate reply in progress. `offset` is the length of
+ * the text before this delta, so a client can tell whether it missed one;
+ * the final text always arrives as `message.created`. Not replayed.
+ */
+export class MessageDelta extends Schema.Class<MessageDelta>("MessageDelta")({
+  type: Schema.tag("message.delta"),
+  roomId: RoomId,
+  threadId: Schema.NullOr(MessageId),
+  runId: Schema.UUID,
+  teammateId: TeammateId,
+  offset: Schema.Number,
+  text: Schema.String,
+  /** True when the model call restarted: drop the partial text so far. */
+  restart: Schema.Boolean
+}) {}
+
+/** A teammate was hired, changed, dismissed, or its busy state changed. */
+export class TeammateUpdated extends Schema.Class<TeammateUpdated>("TeammateUpdated")({
+  type: Schema.tag("teammate.updated"),
+  teammate: Teammate,
+  busy: Schema.Boolean,
+  queueDepth: Schema.Number
+}) {}
+
+/** A teammate turn started. */
+export class RunStarted extends Schema.Class<RunStarted>("RunStarted")({
+  type: Schema.tag("run.started"),
+  run: Run
+}) {}
+
+/** A turn recorded a step (a model call or a tool call). */
+export class RunStepped extends Schema.Class<RunStepped>("RunStepped")({
+  type: Schema.tag("run.step"),
+  runId: Schema.UUID,
+  teammateId: TeammateId,
+  roomId: RoomId,
+  kind: Schema.Literal("model", "tool"),
+  name: Schema.String,
+  index: Schema.Number
+}) {}
+
+/** A turn completed. */
+export class RunCompleted extends Schema.Class<RunCompleted>("RunCompleted")({
+  type: Schema.tag("run.completed"),
+  run: Run
+}) {}
+
+/** A turn failed (or was interrupted or refused). */
+export class RunFailed extends Schema.Class<RunFailed>("RunFailed")({
+  type: Schema.tag("run.failed"),
+  run: Run
+}) {}
+
+/** The router decided which teammate (if any) answers a message that mentioned no one. */
+export class RoutingDecided extends Schema.Class<RoutingDecided>("RoutingDecided")({
+  type: Schema.tag("routing.decided"),
+  roomId: RoomId,
+  messageId: MessageId,
+  teammateId: Schema.NullOr(TeammateId),
+  reason: Schema.String
+}) {}
+
+/** An org or teammate reached its token limit; turns are refused. */
+export class UsageLimitReached extends Schema.Class<UsageLimitReached>("UsageLimitReached")({
+  type: Schema.tag("usage.limit_reached"),
+  teammateId: Schema.NullOr(TeammateId),
+  scope: Schema.Literal("org", "teammate"),
+  limit: Schema.Number,
+  used: Schema.Number
+}) {}
+
+/** A note was pinned in a room. */
+export class PinCreated extends Schema.Class<PinCreated>("PinCreated")({
+  type: Schema.tag("pin.created"),
+  roomId: RoomId,
+  pinId: Schema.UUID,
+  text: Schema.String
+}) {}
+
+/**
+ * The server cannot honour the client's cursor (too old, or from another
+ * history). The client must fetch a fresh snapshot and continue from its
+ * position.
+ */
+export class Reset extends Schema.Class<Reset>("Reset")({
+  type: Schema.tag("reset"),
+  reason: Schema.String
+}) {}
+
+/** Every event a client may receive. */
+export const Event = Schema.Union(
+  MessageCreated,
+  MessageUpdated,
+  MessageDeleted,
+  ReactionChanged,
+  RoomCreated,
+  RoomUpdated,
+  RoomArchived,
+  MemberJoined,
+  MemberLeft,
+  PresenceChanged,
+  Typing,
+  MessageDelta,
+  TeammateUpdated,
+  RunStarted,
+  RunStepped,
+  RunCompleted,
+  RunFailed,
+  RoutingDecided,
+  UsageLimitReached,
+  PinCreated,
+  Reset
+)
+/** Every event a client may receive. */
+export type Event = typeof Event.Type
+
+/** Events that may be dropped under pressure and are never replayed. */
+export type EphemeralEvent = PresenceChanged | Typing | MessageDelta
+
+/**
+ * An event as delivered: its id (a position in the durable log, or for
+ * ephemeral events the position they follow with a suffix), the org it
+ * belongs to and when it happened.
+ */
+export class Delivered extends Schema.Class<Delivered>("Delivered")({
+  id: Schema.String,
+  orgId: Schema.NullOr(OrgId),
+  at: Schema.Date,
+  event: Event
+}) {}
+
+/**
+ * Who may see a durable event: members of a room, every non-guest member of
+ * the org, and any listed users.
+ */
+export class Audience extends Schema.Class<Audience>("Audience")({
+  roomId: Schema.NullOr(RoomId),
+  orgWide: Schema.Boolean,
+  userIds: Schema.Array(UserId)
+}) {}

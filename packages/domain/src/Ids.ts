@@ -1,0 +1,35 @@
+/**
+ * Branded identifiers. Every id in Troupe is a UUID with a brand, so a room id
+ * can never be passed where a message id is expected.
+ */
+import { Schema } from "effect"
+
+/** A person's account id. */
+export const UserId = Schema.UUID.pipe(Schema.brand("UserId"))
+/** A person's account id. */
+export type UserId = typeof UserId.Type
+
+/** An organization (tenant) id. */
+export const OrgId = Schema.UUID.pipe(Schema.brand("OrgId"))
+/** An organization (tenant) id. */
+export type OrgId = typeof OrgId.Type
+
+/** A room id (public, private or direct). */
+export const RoomId = Schema.UUID.pipe(Schema.brand("RoomId"))
+/** A room id (public, private or direct). */
+export type RoomId = typeof RoomId.Type
+
+/** A message id. */
+export const MessageId = Schema.UUID.pipe(Schema.brand("MessageId"))
+/** A message id. */
+export type MessageId = typeof MessageId.Type
+
+/** An API key id. */
+export const ApiKeyId = Schema.UUID.pipe(Schema.brand("ApiKeyId"))
+/** An API key id. */
+export type ApiKeyId = typeof ApiKeyId.Type
+
+/** A teammate id (an AI member of an org). */
+export const TeammateId = Schema.UUID.pipe(Schema.brand("TeammateId"))
+/** A teammate id (an AI member of an org). */
+export type TeammateId = typeof TeammateId.Type

@@ -1,0 +1,88 @@
+/**
+ * Rooms: public and private rooms, and direct-message rooms.
+ */
+import { Schema } from "effect"
+import { OrgId, RoomId, UserId } from "./Ids.js"
+import { MemberKind } from "./Org.js"
+
+/** Room kinds. A `direct` room has a fixed participant set. */
+export const RoomKind = Schema.Literal("public", "private", "direct")
+/** Room kinds. A `direct` room has a fixed participant set. */
+export type RoomKind = typeof RoomKind.Type
+
+/** How a room routes messages that mention no one: to nobody, or to the best-matching teammate. */
+export const RoutingMode = Schema.Literal("off", "mentions", "auto")
+/** How a room routes messages that mention no one. */
+export type RoutingMode = typeof RoutingMode.Type
+
+/** A room as everyone sees it. */
+export class RoomInfo extends Schema.Class<RoomInfo>("RoomInfo")({
+  id: RoomId,
+  orgId: OrgId,
+  kind: RoomKind,
+  name: Schema.String,
+  topic: Schema.String,
+  archived: Schema.Boolean,
+  /** Teammate routing for messages that mention no one (default `mentions`: only explicit mentions). */
+  routing: RoutingMode,
+  createdBy: UserId,
+  createdAt: Schema.Date
+}) {}
+
+/** A room with the caller's own read state. */
+export class Room extends RoomInfo.extend<Room>("Room")({
+  /** Whether the caller is a member. */
+  joined: Schema.Boolean,
+  /** Unread top-level messages by others since the caller's room read marker. */
+  unreadCount: Schema.Number,
+  /** Unread top-level messages that mention the caller. */
+  mentionCount: Schema.Number,
+  /** Unread thread replies, summed over the room's threads. */
+  threadUnreadCount: Schema.Number,
+  /** Unread thread replies that mention the caller. */
+  threadMentionCount: Schema.Number
+}) {}
+
+/** Create a room. */
+export class CreateRoomRequest extends Schema.Class<CreateRoomRequest>("CreateRoomRequest")({
+  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(80)),
+  /** Default `public`. */
+  kind: Schema.optional(Schema.Literal("public", "private")),
+  /** Default empty. */
+  topic: Schema.optional(Schema.String.pipe(Schema.maxLength(500)))
+}) {}
+
+/** Rename a room or change its topic. */
+export class UpdateRoomRequest extends Schema.Class<UpdateRoomRequest>("UpdateRoomRequest")({
+  name: Schema.optional(Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(80))),
+  topic: Schema.optional(Schema.String.pipe(Schema.maxLength(500))),
+  routing: Schema.optional(RoutingMode)
+}) {}
+
+/** Open (or find) the direct room for a participant set. The caller is always included. */
+export class OpenDmRequest extends Schema.Class<OpenDmRequest>("OpenDmRequest")({
+  participants: Schema.Array(UserId).pipe(Schema.minItems(1), Schema.maxItems(8))
+}) {}
+
+/** A member of a room. */
+export class RoomMember extends Schema.Class<RoomMember>("RoomMember")({
+  kind: MemberKind,
+  id: Schema.UUID,
+  name: Schema.String,
+  handle: Schema.String,
+  joinedAt: Schema.Date
+}) {}
+
+/** Add a member to a room. */
+export class AddRoomMemberRequest extends Schema.Class<AddRoomMemberRequest>("AddRoomMemberRequest")({
+  userId: UserId
+}) {}
+
+/** Per-thread read state, as the thread view shows it. */
+export class ThreadSummary extends Schema.Class<ThreadSummary>("ThreadSummary")({
+  rootId: Schema.UUID,
+  replyCount: Schema.Number,
+  lastReplyAt: Schema.NullOr(Schema.Date),
+  unreadCount: Schema.Number,
+  mentionCount: Schema.Number
+}) {}

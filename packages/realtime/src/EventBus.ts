@@ -1,0 +1,112 @@
+/**
+ * Cross-process signals for the realtime feed. Durable events live in the
+ * Postgres log; the bus only carries wake-ups ("the log has grown to
+ * position N") and ephemeral events (typing, presence) that are never
+ * replayed. Losing a wake-up costs latency, never an event: readers also
+ * poll the log.
+ */
+import { Context, Effect, Layer, PubSub, Redacted, Schema, Stream } from "effect"
+import { Redis } from "ioredis"
+
+/** An ephemeral event with who may see it, as it travels between nodes. */
+export const Ephemeral = Schema.Struct({
+  /** The org the event belongs to. */
+  orgId: Schema.String,
+  /** When set, only members of this room see it; otherwise every member of the org. */
+  roomId: Schema.NullOr(Schema.String),
+  /** The encoded event (a `typing` or `presence.changed` event). */
+  event: Schema.Unknown,
+  at: Schema.Number
+})
+/** An ephemeral event with who may see it, as it travels between nodes. */
+export type Ephemeral = typeof Ephemeral.Type
+
+/** The bus: wake-ups for the durable log and ephemeral events. */
+export class EventBus extends Context.Tag("@troupe/realtime/EventBus")<EventBus, {
+  /** Announces that the log has grown (readers then read it). Never fails. */
+  readonly wake: Effect.Effect<void>
+  /** Wake-ups from every node (including this one). */
+  readonly wakes: Stream.Stream<void>
+  /** Sends an ephemeral event to every node. Never fails; may drop. */
+  readonly publish: (event: Ephemeral) => Effect.Effect<void>
+  /** Ephemeral events from every node. */
+  readonly ephemeral: Stream.Stream<Ephemeral>
+}>() {}
+
+const local = Effect.gen(function*() {
+  const wakes = yield* PubSub.sliding<void>(1)
+  const ephemeral = yield* PubSub.sliding<Ephemeral>(4096)
+  return { wakes, ephemeral }
+})
+
+/** One process: an in-memory bus. */
+export const layerMemory = Layer.scoped(
+  EventBus,
+  Effect.gen(function*() {
+    const { ephemeral, wakes } = yield* local
+    return EventBus.of({
+      wake: Effect.asVoid(PubSub.publish(wakes, undefined)),
+      wakes: Stream.fromPubSub(wakes),
+      publish: (event) => Effect.asVoid(PubSub.publish(ephemeral, event)),
+      ephemeral: Stream.fromPubSub(ephemeral)
+    })
+  })
+)
+
+/** Options for the Redis bus. */
+export interface RedisBusOptions {
+  readonly url: Redacted.Redacted
+  /** Prefix for channel names, so clusters sharing a Redis do not hear each other. */
+  readonly prefix: string
+}
+
+/** Opens an ioredis connection that fails fast while Redis is down and reconnects by itself. */
+export const connect = (url: Redacted.Redacted, name: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const redis = new Redis(Redacted.value(url), {
+        connectionName: name,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        retryStrategy: (times) => Math.min(times * 200, 2000),
+        lazyConnect: false
+      })
+      redis.on("error", () => {})
+      return redis
+    }),
+    (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
+  )
+
+/** Many processes: wake-ups and ephemeral events over Redis pub/sub. */
+export const layerRedis = (options: RedisBusOptions) =>
+  Layer.scoped(
+    EventBus,
+    Effect.gen(function*() {
+      const { ephemeral, wakes } = yield* local
+      const publisher = yield* connect(options.url, "troupe-bus-pub")
+      const subscriber = yield* connect(options.url, "troupe-bus-sub")
+      const wakeChannel = `${options.prefix}wake`
+      const ephemeralChannel = `${options.prefix}ephemeral`
+      const decode = Schema.decodeUnknownOption(Schema.parseJson(Ephemeral))
+      subscriber.on("message", (channel: string, message: string) => {
+        if (channel === wakeChannel) {
+          Effect.runSync(PubSub.publish(wakes, undefined))
+        } else if (channel === ephemeralChannel) {
+          const event = decode(message)
+          if (event._tag === "Some") Effect.runSync(PubSub.publish(ephemeral, event.value))
+        }
+      })
+      subscriber.subscribe(wakeChannel, ephemeralChannel).catch(() => {})
+      subscriber.on("ready", () => {
+        subscriber.subscribe(wakeChannel, ephemeralChannel).catch(() => {})
+      })
+      const send = (channel: string, message: string) =>
+        Effect.tryPromise(() => publisher.publish(channel, message)).pipe(Effect.ignore)
+      return EventBus.of({
+        wake: Effect.zipRight(PubSub.publish(wakes, undefined), send(wakeChannel, "1")),
+        wakes: Stream.fromPubSub(wakes),
+        publish: (event) => send(ephemeralChannel, JSON.stringify(event)),
+        ephemeral: Stream.fromPubSub(ephemeral)
+      })
+    })
+  )

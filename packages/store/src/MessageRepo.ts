@@ -1,0 +1,393 @@
+/**
+ * Messages: posting (idempotent by client message id), pages in both
+ * directions, threads, edits with history, tombstone deletes, reactions,
+ * mentions, read markers and full-text search.
+ */
+import { SqlClient } from "@effect/sql"
+import { Audience, MessageCreated, MessageDeleted, MessageUpdated, ReactionChanged } from "@troupe/domain/Event"
+import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
+import { MessageId, OrgId, RoomId, UserId } from "@troupe/domain/Ids"
+import {
+  Mention,
+  Message,
+  MessageEdit,
+  MessagePage,
+  parseMentionHandles,
+  ReactionCount,
+  SearchHit
+} from "@troupe/domain/Message"
+import type { MemberKind } from "@troupe/domain/Org"
+import type { RoomInfo } from "@troupe/domain/Room"
+import { Effect, Schema } from "effect"
+import { EventLog } from "./EventLog.js"
+import { orgScope } from "./OrgScope.js"
+import { ROOM_MARKER } from "./RoomRepo.js"
+
+/** Who writes a message. */
+export interface Author {
+  readonly kind: MemberKind
+  readonly id: string
+  readonly name: string
+}
+
+interface MessageRow {
+  readonly id: string
+  readonly orgId: string
+  readonly roomId: string
+  readonly seq: string
+  readonly threadId: string | null
+  readonly authorKind: MemberKind
+  readonly authorId: string
+  readonly authorName: string
+  readonly text: string
+  readonly clientMessageId: string | null
+  readonly replyCount: number
+  readonly lastReplyAt: Date | null
+  readonly createdAt: Date
+  readonly editedAt: Date | null
+  readonly deletedAt: Date | null
+  readonly mentions: ReadonlyArray<{ kind: MemberKind; id: string; handle: string }>
+  readonly reactions: ReadonlyArray<{ emoji: string; count: number; me: boolean }>
+}
+
+const decodeMessageId = Schema.decodeSync(MessageId)
+const decodeRoomId = Schema.decodeSync(RoomId)
+const decodeOrgId = Schema.decodeSync(OrgId)
+
+const toMessage = (row: MessageRow) =>
+  new Message({
+    id: decodeMessageId(row.id),
+    orgId: decodeOrgId(row.orgId),
+    roomId: decodeRoomId(row.roomId),
+    seq: Number(row.seq),
+    threadId: row.threadId === null ? null : decodeMessageId(row.threadId),
+    authorKind: row.authorKind,
+    authorId: row.authorId,
+    authorName: row.authorName,
+    text: row.text,
+    mentions: row.mentions.map((m) => new Mention(m)),
+    reactions: row.reactions.map((r) => new ReactionCount(r)),
+    replyCount: row.replyCount,
+    lastReplyAt: row.lastReplyAt === null ? null : new Date(row.lastReplyAt),
+    clientMessageId: row.clientMessageId,
+    createdAt: row.createdAt,
+    editedAt: row.editedAt,
+    deletedAt: row.deletedAt
+  })
+
+/** How long a client message id de-duplicates posts. */
+export const CLIENT_ID_WINDOW_HOURS = 24
+
+/** Options for reading a page. */
+export interface PageOptions {
+  readonly before?: number | undefined
+  readonly after?: number | undefined
+  readonly limit: number
+  readonly threadId?: MessageId | undefined
+}
+
+const roomAudience = (room: RoomInfo) => new Audience({ roomId: room.id, orgWide: false, userIds: [] })
+
+/** Messages and everything attached to them. */
+export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/MessageRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const { withOrg } = orgScope(sql)
+    const log = yield* EventLog
+
+    const columns = (viewer: string) =>
+      sql`m.id, m.org_id, m.room_id, m.seq, m.thread_id, m.author_kind, m.author_id, m.author_name,
+        m.text, m.client_message_id, m.reply_count, m.last_reply_at, m.created_at, m.edited_at, m.deleted_at,
+        COALESCE((SELECT json_agg(json_build_object('kind', mm.member_kind, 'id', mm.member_id, 'handle', mm.handle)
+          ORDER BY mm.handle COLLATE "C") FROM message_mentions mm WHERE mm.message_id = m.id), '[]'::json) AS mentions,
+        COALESCE((SELECT json_agg(json_build_object('emoji', x.emoji, 'count', x.count, 'me', x.me) ORDER BY x.first)
+          FROM (SELECT emoji, count(*)::int AS count, bool_or(user_id = ${viewer}::uuid) AS me, min(created_at) AS first
+                FROM reactions WHERE message_id = m.id GROUP BY emoji) x), '[]'::json) AS reactions`
+
+    const select = (viewer: string) => sql`SELECT ${columns(viewer)} FROM messages m`
+
+    const nobody = "00000000-0000-0000-0000-000000000000"
+
+    const load = (id: string, viewer = nobody) =>
+      Effect.flatMap(
+        sql<MessageRow>`${select(viewer)} WHERE m.id = ${id}`,
+        (rows) => rows.length === 0 ? Effect.fail(NotFound.of("message", id)) : Effect.succeed(toMessage(rows[0]!))
+      )
+
+    const resolveMentions = (orgId: OrgId, text: string) => {
+      const handles = parseMentionHandles(text)
+      if (handles.length === 0) return Effect.succeed([] as ReadonlyArray<{ kind: MemberKind; id: string; handle: string }>)
+      return sql<{ kind: MemberKind; id: string; handle: string }>`
+        SELECT 'user' AS kind, u.id, u.handle FROM org_members m JOIN users u ON u.id = m.user_id
+        WHERE m.org_id = ${orgId} AND u.handle = ANY(${handles as Array<string>}::text[])
+        UNION ALL
+        SELECT 'teammate' AS kind, t.id, t.handle FROM teammates t
+        WHERE t.org_id = ${orgId} AND t.dismissed_at IS NULL AND t.handle = ANY(${handles as Array<string>}::text[])`
+    }
+
+    /** Records the members `text` mentions; returns them ordered by handle. */
+    const writeMentions = (orgId: OrgId, message: { id: string; roomId: string; threadId: string | null; seq: number }, text: string) =>
+      Effect.gen(function*() {
+        const mentions = [...(yield* resolveMentions(orgId, text))].sort((a, b) => a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0)
+        if (mentions.length === 0) return mentions
+        yield* sql`INSERT INTO message_mentions ${
+          sql.insert(mentions.map((m) => ({
+            orgId,
+            messageId: message.id,
+            roomId: message.roomId,
+            threadId: message.threadId,
+            seq: message.seq,
+            memberKind: m.kind,
+            memberId: m.id,
+            handle: m.handle
+          })))
+        } ON CONFLICT DO NOTHING`
+        return mentions
+      })
+
+    /**
+     * Posts a message. A repeated `clientMessageId` from the same author
+     * within 24 hours returns the original (`created: false`).
+     */
+    const post = Effect.fn("MessageRepo.post")(function*(
+      room: RoomInfo,
+      author: Author,
+      input: { text: string; threadId?: MessageId | undefined; clientMessageId?: string | undefined }
+    ) {
+      const orgId = room.orgId
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const cmid = input.clientMessageId ?? null
+        if (cmid !== null) {
+          yield* sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${orgId}/${author.id}/${cmid}`}, 0))`
+          const prior = yield* sql<{ id: string; fresh: boolean }>`
+            SELECT id, created_at > now() - ${`${CLIENT_ID_WINDOW_HOURS} hours`}::interval AS fresh FROM messages
+            WHERE org_id = ${orgId} AND author_id = ${author.id} AND client_message_id = ${cmid} FOR UPDATE`
+          if (prior[0]?.fresh) return { message: yield* load(prior[0].id, author.id), created: false }
+          if (prior[0]) yield* sql`UPDATE messages SET client_message_id = NULL WHERE id = ${prior[0].id}`
+        }
+        // Taking the room's next position also locks the room, serialising its posts.
+        const seqRows = yield* sql<{ lastSeq: string }>`
+          UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq`
+        if (seqRows.length === 0) return yield* new Conflict({ message: "the room is archived; no new messages" })
+        const seq = Number(seqRows[0]!.lastSeq)
+        const threadId = input.threadId ?? null
+        if (threadId !== null) {
+          const root = yield* sql<{ roomId: string; threadId: string | null; deleted: boolean }>`
+            SELECT room_id, thread_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = ${threadId} FOR UPDATE`
+          if (root.length === 0 || root[0]!.roomId !== room.id) return yield* NotFound.of("thread", threadId)
+          if (root[0]!.threadId !== null) {
+            return yield* new InvalidInput({ message: "threadId must be a top-level message; replies cannot have threads" })
+          }
+          if (root[0]!.deleted) return yield* new Conflict({ message: "the thread's first message was deleted" })
+        }
+        const inserted = yield* sql<{ id: string; createdAt: Date }>`
+          INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text, client_message_id)
+          VALUES (${orgId}, ${room.id}, ${seq}, ${threadId}, ${author.kind}, ${author.id}, ${author.name}, ${input.text}, ${cmid})
+          RETURNING id, created_at`
+        const id = inserted[0]!.id
+        const mentions = yield* writeMentions(orgId, { id, roomId: room.id, threadId, seq }, input.text)
+        const events = []
+        if (threadId !== null) {
+          yield* sql`UPDATE messages SET reply_count = reply_count + 1, last_reply_at = now() WHERE id = ${threadId}`
+          events.push({ audience: roomAudience(room), event: new MessageUpdated({ message: yield* load(threadId) }) })
+        }
+        const message = new Message({
+          id: decodeMessageId(id),
+          orgId,
+          roomId: room.id,
+          seq,
+          threadId,
+          authorKind: author.kind,
+          authorId: author.id,
+          authorName: author.name,
+          text: input.text,
+          mentions: mentions.map((m) => new Mention(m)),
+          reactions: [],
+          replyCount: 0,
+          lastReplyAt: null,
+          clientMessageId: cmid,
+          createdAt: inserted[0]!.createdAt,
+          editedAt: null,
+          deletedAt: null
+        })
+        events.unshift({ audience: roomAudience(room), event: new MessageCreated({ message }) })
+        yield* log.append(orgId, events)
+        return { message, created: true }
+      }))
+    })
+
+    const get = Effect.fn("MessageRepo.get")(function*(orgId: OrgId, id: MessageId, viewer: UserId) {
+      return yield* withOrg(orgId)(load(id, viewer))
+    })
+
+    const page = Effect.fn("MessageRepo.page")(function*(room: RoomInfo, viewer: UserId, options: PageOptions) {
+      const limit = Math.max(1, Math.min(200, options.limit))
+      return yield* withOrg(room.orgId)(Effect.gen(function*() {
+        if (options.threadId !== undefined) {
+          const root = yield* sql`SELECT 1 FROM messages WHERE id = ${options.threadId} AND room_id = ${room.id} AND thread_id IS NULL`
+          if (root.length === 0) return yield* NotFound.of("thread", options.threadId)
+        }
+        const scope = options.threadId !== undefined
+          ? sql`m.room_id = ${room.id} AND m.thread_id = ${options.threadId}`
+          : sql`m.room_id = ${room.id} AND m.thread_id IS NULL`
+        const forward = options.after !== undefined && options.before === undefined
+        const bound = options.after !== undefined && options.before !== undefined
+          ? sql`m.seq > ${options.after} AND m.seq < ${options.before}`
+          : options.after !== undefined
+          ? sql`m.seq > ${options.after}`
+          : options.before !== undefined
+          ? sql`m.seq < ${options.before}`
+          : sql`true`
+        const rows = yield* sql<MessageRow>`${select(viewer)} WHERE ${scope} AND ${bound}
+          ORDER BY m.seq ${forward ? sql`ASC` : sql`DESC`} LIMIT ${limit + 1}`
+        const more = rows.length > limit
+        const taken = rows.slice(0, limit).map(toMessage)
+        const messages = forward ? taken : taken.reverse()
+        const first = messages[0]
+        const last = messages[messages.length - 1]
+        const olderExists = forward
+          ? first !== undefined && (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq < ${first.seq} LIMIT 1`).length > 0
+          : more
+        const newerExists = forward
+          ? more
+          : last !== undefined && (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq > ${last.seq} LIMIT 1`).length > 0
+        return new MessagePage({
+          messages,
+          prevCursor: olderExists && first ? String(first.seq) : null,
+          nextCursor: newerExists && last ? String(last.seq) : null
+        })
+      }))
+    })
+
+    const lockOwn = (id: MessageId) =>
+      Effect.flatMap(
+        sql<{ roomId: string; authorId: string; text: string; threadId: string | null; seq: string; deleted: boolean }>`
+          SELECT room_id, author_id, text, thread_id, seq, deleted_at IS NOT NULL AS deleted FROM messages
+          WHERE id = ${id} FOR UPDATE`,
+        (rows) => rows.length === 0 ? Effect.fail(NotFound.of("message", id)) : Effect.succeed(rows[0]!)
+      )
+
+    const edit = Effect.fn("MessageRepo.edit")(function*(room: RoomInfo, id: MessageId, actorId: string, text: string) {
+      return yield* withOrg(room.orgId)(Effect.gen(function*() {
+        const current = yield* lockOwn(id)
+        if (current.roomId !== room.id) return yield* NotFound.of("message", id)
+        if (current.authorId !== actorId) return yield* new Forbidden({ message: "only the author can edit a message" })
+        if (current.deleted) return yield* new Conflict({ message: "a deleted message cannot be edited" })
+        if (current.text === text) return yield* load(id, actorId)
+        yield* sql`INSERT INTO message_edits (org_id, message_id, text) VALUES (${room.orgId}, ${id}, ${current.text})`
+        yield* sql`UPDATE messages SET text = ${text}, edited_at = now() WHERE id = ${id}`
+        yield* sql`DELETE FROM message_mentions WHERE message_id = ${id}`
+        yield* writeMentions(room.orgId, { id, roomId: room.id, threadId: current.threadId, seq: Number(current.seq) }, text)
+        const message = yield* load(id, actorId)
+        yield* log.append(room.orgId, [{ audience: roomAudience(room), event: new MessageUpdated({ message }) }])
+        return message
+      }))
+    })
+
+    const history = Effect.fn("MessageRepo.history")(function*(room: RoomInfo, id: MessageId) {
+      return yield* withOrg(room.orgId)(Effect.gen(function*() {
+        const exists = yield* sql`SELECT 1 FROM messages WHERE id = ${id} AND room_id = ${room.id}`
+        if (exists.length === 0) return yield* NotFound.of("message", id)
+        const rows = yield* sql<{ text: string; replacedAt: Date }>`
+          SELECT text, replaced_at FROM message_edits WHERE message_id = ${id} ORDER BY replaced_at, ctid`
+        return rows.map((r) => new MessageEdit(r))
+      }))
+    })
+
+    /** Deletes a message, leaving a tombstone. Authors may delete their own; `moderator` may delete any. */
+    const remove = Effect.fn("MessageRepo.remove")(
+      function*(room: RoomInfo, id: MessageId, actorId: string, moderator: boolean) {
+        return yield* withOrg(room.orgId)(Effect.gen(function*() {
+          const current = yield* lockOwn(id)
+          if (current.roomId !== room.id) return yield* NotFound.of("message", id)
+          if (current.authorId !== actorId && !moderator) {
+            return yield* new Forbidden({ message: "only the author or an admin can delete a message" })
+          }
+          if (current.deleted) return yield* load(id, actorId)
+          yield* sql`UPDATE messages SET text = '', deleted_at = now() WHERE id = ${id}`
+          yield* sql`DELETE FROM message_edits WHERE message_id = ${id}`
+          const events = []
+          if (current.threadId !== null) {
+            yield* sql`UPDATE messages SET reply_count = GREATEST(reply_count - 1, 0) WHERE id = ${current.threadId}`
+            events.push({ audience: roomAudience(room), event: new MessageUpdated({ message: yield* load(current.threadId) }) })
+          }
+          const message = yield* load(id, actorId)
+          events.unshift({ audience: roomAudience(room), event: new MessageDeleted({ message }) })
+          yield* log.append(room.orgId, events)
+          return message
+        }))
+      }
+    )
+
+    const react = Effect.fn("MessageRepo.react")(
+      function*(room: RoomInfo, id: MessageId, userId: UserId, emoji: string, add: boolean) {
+        return yield* withOrg(room.orgId)(Effect.gen(function*() {
+          const current = yield* lockOwn(id)
+          if (current.roomId !== room.id) return yield* NotFound.of("message", id)
+          if (current.deleted && add) return yield* new Conflict({ message: "cannot react to a deleted message" })
+          const changed = add
+            ? yield* sql`INSERT INTO reactions (org_id, message_id, user_id, emoji) VALUES (${room.orgId}, ${id}, ${userId}, ${emoji})
+                ON CONFLICT DO NOTHING RETURNING 1`
+            : yield* sql`DELETE FROM reactions WHERE message_id = ${id} AND user_id = ${userId} AND emoji = ${emoji} RETURNING 1`
+          const message = yield* load(id, userId)
+          if (changed.length > 0) {
+            yield* log.append(room.orgId, [{
+              audience: roomAudience(room),
+              event: new ReactionChanged({
+                roomId: room.id,
+                messageId: id,
+                userId,
+                emoji,
+                added: add,
+                counts: message.reactions.map((r) => ({ emoji: r.emoji, count: r.count }))
+              })
+            }])
+          }
+          return message
+        }))
+      }
+    )
+
+    /** Moves the reader's room (or thread) marker forward to a message. Markers never move back. */
+    const markRead = Effect.fn("MessageRepo.markRead")(
+      function*(room: RoomInfo, userId: UserId, messageId: MessageId, threadId: MessageId | undefined) {
+        return yield* withOrg(room.orgId)(Effect.gen(function*() {
+          const rows = yield* sql<{ seq: string; threadId: string | null; id: string }>`
+            SELECT seq, thread_id, id FROM messages WHERE id = ${messageId} AND room_id = ${room.id}`
+          const target = rows[0]
+          if (!target) return yield* NotFound.of("message", messageId)
+          if (threadId === undefined && target.threadId !== null) {
+            return yield* new InvalidInput({ message: "that message is a thread reply; pass its threadId to mark the thread" })
+          }
+          if (threadId !== undefined && target.threadId !== threadId && target.id !== threadId) {
+            return yield* new InvalidInput({ message: "that message is not in the given thread" })
+          }
+          const key = threadId ?? ROOM_MARKER
+          yield* sql`INSERT INTO read_markers (org_id, user_id, room_id, thread_key, last_read_seq)
+            VALUES (${room.orgId}, ${userId}, ${room.id}, ${key}, ${Number(target.seq)})
+            ON CONFLICT (user_id, room_id, thread_key)
+            DO UPDATE SET last_read_seq = GREATEST(read_markers.last_read_seq, EXCLUDED.last_read_seq)`
+        }))
+      }
+    )
+
+    /** Full-text search over messages in `roomIds` (the rooms the caller may read). */
+    const search = Effect.fn("MessageRepo.search")(
+      function*(orgId: OrgId, viewer: UserId, roomIds: ReadonlyArray<string>, query: string, limit: number) {
+        if (roomIds.length === 0) return [] as ReadonlyArray<SearchHit>
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const rows = yield* sql<MessageRow & { snippet: string; rank: number }>`
+            SELECT ${columns(viewer)}, ts_rank(m.search, q.q) AS rank,
+              ts_headline('english', m.text, q.q, 'StartSel=<<, StopSel=>>, MaxFragments=2') AS snippet
+            FROM messages m, (SELECT websearch_to_tsquery('english', ${query}) AS q) q
+            WHERE m.room_id = ANY(${roomIds as Array<string>}::uuid[]) AND m.deleted_at IS NULL AND m.search @@ q.q
+            ORDER BY rank DESC, m.seq DESC LIMIT ${limit}`
+          return rows.map((r) => new SearchHit({ message: toMessage(r), snippet: r.snippet, rank: r.rank }))
+        }))
+      }
+    )
+
+    return { post, get, page, edit, history, remove, react, markRead, search } as const
+  }),
+  dependencies: [EventLog.Default]
+}) {}

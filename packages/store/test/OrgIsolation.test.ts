@@ -1,0 +1,90 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import type { OrgId } from "@troupe/domain/Ids"
+import { Effect, Layer } from "effect"
+import { randomBytes } from "node:crypto"
+import { AccountRepo } from "../src/AccountRepo.js"
+import * as Database from "../src/Database.js"
+import { MessageRepo } from "../src/MessageRepo.js"
+import { OrgRepo } from "../src/OrgRepo.js"
+import { withOrg } from "../src/OrgScope.js"
+import { RoomRepo } from "../src/RoomRepo.js"
+
+const Repos = Layer.mergeAll(AccountRepo.Default, OrgRepo.Default, RoomRepo.Default, MessageRepo.Default).pipe(
+  Layer.provideMerge(Database.layerTest)
+)
+
+const tables = ["org_members", "rooms", "room_members", "messages", "message_mentions", "events", "orgs"] as const
+
+/** Two orgs, each with a room and a message. */
+const seed = Effect.gen(function*() {
+  const accounts = yield* AccountRepo
+  const orgs = yield* OrgRepo
+  const rooms = yield* RoomRepo
+  const messages = yield* MessageRepo
+  const tag = randomBytes(3).toString("hex")
+  const make = (name: string) =>
+    Effect.gen(function*() {
+      const { user } = yield* accounts.signup({ email: `${name}-${tag}@example.com`, password: "long enough pw", name })
+      const org = yield* orgs.create(user, { name, slug: `${name}-${tag}` })
+      const room = yield* rooms.create(org.id, user, { name: "general", kind: "public", topic: "" })
+      yield* messages.post(room, { kind: "user", id: user.id, name }, { text: `secret of @${user.handle}` })
+      return { org, room, user }
+    })
+  return { a: yield* make("alpha"), b: yield* make("beta") }
+})
+
+const countAs = (table: string, orgId: OrgId | null) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const count = sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql(table)}`.pipe(Effect.map((rows) => rows[0]!.n))
+    return orgId === null
+      ? sql.withTransaction(Effect.zipRight(sql`SET LOCAL ROLE troupe_app`, count))
+      : withOrg(orgId)(count)
+  })
+
+describe("org isolation in the database", () => {
+  layer(Repos, { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("the app role sees nothing without an org, and only its own org with one", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { a, b } = yield* seed
+        for (const table of tables) {
+          const all = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql(table)}`)[0]!.n
+          expect(all, `${table} has rows for both orgs`).toBeGreaterThanOrEqual(2)
+          expect(yield* countAs(table, null), `${table} without org context`).toBe(0)
+          const inA = yield* countAs(table, a.org.id)
+          const inB = yield* countAs(table, b.org.id)
+          expect(inA, `${table} in org A`).toBeGreaterThan(0)
+          expect(inB, `${table} in org B`).toBeGreaterThan(0)
+          expect(inA + inB, `${table}: the two orgs partition the rows`).toBe(all)
+        }
+        const leaked = yield* withOrg(a.org.id)(
+          sql<{ text: string }>`SELECT text FROM messages WHERE room_id = ${b.room.id}`
+        )
+        expect(leaked).toEqual([])
+      }))
+
+    it.effect("the app role cannot write rows into another org", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { a, b } = yield* seed
+        const insert = withOrg(a.org.id)(
+          sql`INSERT INTO rooms (org_id, kind, name, created_by) VALUES (${b.org.id}, 'public', 'intruder', ${a.user.id})`
+        )
+        const result = yield* Effect.either(insert)
+        expect(result._tag).toBe("Left")
+        const moved = yield* withOrg(a.org.id)(
+          sql`UPDATE messages SET org_id = ${b.org.id} WHERE org_id = ${a.org.id}`
+        ).pipe(Effect.either)
+        expect(moved._tag).toBe("Left")
+        const updatedOther = yield* withOrg(a.org.id)(
+          sql`UPDATE messages SET text = 'defaced' WHERE room_id = ${b.room.id} RETURNING id`
+        )
+        expect(updatedOther).toEqual([])
+        const intact = yield* sql<{ text: string }>`SELECT text FROM messages WHERE room_id = ${b.room.id}`
+        expect(intact.map((r) => r.text)).toEqual([expect.stringContaining("secret of")])
+        const intruders = yield* sql`SELECT 1 FROM rooms WHERE name = 'intruder'`
+        expect(intruders).toEqual([])
+      }))
+  })
+})

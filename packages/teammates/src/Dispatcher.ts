@@ -1,0 +1,100 @@
+/**
+ * Turns messages into teammate triggers: @mentions of teammates in the room,
+ * every message in a direct room with a teammate, hand-offs between
+ * teammates, and (in rooms set to `auto`) the router's choice. Each trigger
+ * is recorded with an id derived from the message and the teammate, then
+ * sent to the teammate's entity as a persisted message: sending twice is
+ * harmless.
+ */
+import { Audience, RoutingDecided } from "@troupe/domain/Event"
+import type { OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
+import type { Message } from "@troupe/domain/Message"
+import type { RoomInfo } from "@troupe/domain/Room"
+import type { Teammate } from "@troupe/domain/Teammate"
+import { EventLog } from "@troupe/store/EventLog"
+import { withOrg } from "@troupe/store/OrgScope"
+import { RunRepo, type Trigger } from "@troupe/store/RunRepo"
+import { TeammateRepo } from "@troupe/store/TeammateRepo"
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import { route } from "./Router.js"
+import { TeammateEntity } from "./TeammateEntity.js"
+
+/** A stable UUID for (message, teammate), so a repeated dispatch is the same trigger. */
+export const triggerId = (messageId: string, teammateId: string) => {
+  const h = createHash("sha256").update(`${messageId}/${teammateId}`).digest("hex")
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
+
+/** How deep a chain of hand-offs may go. */
+export const MAX_HANDOFF_DEPTH = 3
+
+/** Decides and sends triggers. */
+export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/Dispatcher", {
+  effect: Effect.gen(function*() {
+    const teammates = yield* TeammateRepo
+    const runs = yield* RunRepo
+    const log = yield* EventLog
+    const client = yield* TeammateEntity.client
+
+    const send = Effect.fn("Dispatcher.send")(function*(t: Trigger) {
+      yield* runs.addTrigger(t)
+      yield* client(t.teammateId).Trigger({ triggerId: t.id, orgId: t.orgId }, { discard: true })
+    })
+
+    const trigger = (message: Message, teammate: Teammate, kind: Trigger["kind"]): Trigger => ({
+      id: triggerId(message.id, teammate.id),
+      orgId: message.orgId,
+      teammateId: teammate.id,
+      roomId: message.roomId,
+      threadId: message.threadId,
+      messageId: message.id,
+      kind
+    })
+
+    /** Sends the triggers a person's message causes; returns the teammates triggered. */
+    const dispatch = Effect.fn("Dispatcher.dispatch")(function*(room: RoomInfo, message: Message) {
+      if (message.authorKind !== "user" || message.deletedAt !== null) return [] as ReadonlyArray<TeammateId>
+      const mayTrigger = room.kind === "direct" || room.routing === "auto" || message.mentions.some((m) => m.kind === "teammate")
+      if (!mayTrigger) return []
+      const present = yield* teammates.inRoom(room.orgId, room.id)
+      if (present.length === 0) return []
+      let chosen: Array<{ teammate: Teammate; kind: Trigger["kind"] }>
+      if (room.kind === "direct") {
+        chosen = present.map((teammate) => ({ teammate, kind: "dm" as const }))
+      } else {
+        const mentioned = new Set(message.mentions.filter((m) => m.kind === "teammate").map((m) => m.id))
+        chosen = present.filter((t) => mentioned.has(t.id)).map((teammate) => ({ teammate, kind: "mention" as const }))
+        if (chosen.length === 0 && message.mentions.length === 0 && room.routing === "auto") {
+          const decision = route(message.text, present)
+          yield* withOrg(room.orgId)(log.append(room.orgId, [{
+            audience: new Audience({ roomId: room.id, orgWide: false, userIds: [] }),
+            event: new RoutingDecided({
+              roomId: room.id,
+              messageId: message.id,
+              teammateId: decision.teammate?.id ?? null,
+              reason: decision.reason
+            })
+          }]))
+          if (decision.teammate) chosen = [{ teammate: decision.teammate, kind: "routed" }]
+        }
+      }
+      for (const c of chosen) yield* send(trigger(message, c.teammate, c.kind))
+      return chosen.map((c) => c.teammate.id)
+    })
+
+    /** Hands a teammate's reply to another teammate in the same room, within the depth limit. */
+    const handOff = Effect.fn("Dispatcher.handOff")(function*(orgId: OrgId, roomId: RoomId, reply: Message, handle: string) {
+      const present = yield* teammates.inRoom(orgId, roomId)
+      const target = present.find((t) => t.handle === handle && t.id !== reply.authorId)
+      if (!target) return false
+      const depth = yield* runs.handOffDepth(orgId, reply.id)
+      if (depth >= MAX_HANDOFF_DEPTH) return false
+      yield* send(trigger(reply, target, "handoff"))
+      return true
+    })
+
+    return { dispatch, handOff } as const
+  }),
+  dependencies: [TeammateRepo.Default, RunRepo.Default, EventLog.Default]
+}) {}

@@ -1,0 +1,152 @@
+/**
+ * Built-in teammate tools: Schema-typed parameters, JSON Schema for the
+ * model, and handlers. Handlers with side effects run through the run's
+ * journal, so a redelivered turn does not act twice.
+ */
+import type { ToolSpec } from "@troupe/llm/LanguageModel"
+import type { CoreBlock, ToolName } from "@troupe/domain/Teammate"
+import { MessageRepo } from "@troupe/store/MessageRepo"
+import { RunRepo } from "@troupe/store/RunRepo"
+import { TeammateRepo } from "@troupe/store/TeammateRepo"
+import { Effect, JSONSchema, Schema } from "effect"
+import type { KindTool, ToolContext } from "./Kind.js"
+
+const Remember = Schema.Struct({ fact: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000)) })
+const Recall = Schema.Struct({ query: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)) })
+const Search = Schema.Struct({ query: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)) })
+const Pin = Schema.Struct({ text: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)) })
+const HandOff = Schema.Struct({
+  handle: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(40)),
+  note: Schema.String.pipe(Schema.maxLength(1000))
+})
+const CoreMemory = Schema.Struct({
+  block: Schema.Literal("persona", "org", "people"),
+  text: Schema.String.pipe(Schema.maxLength(4000))
+})
+
+const descriptions: Record<ToolName, { readonly description: string; readonly parameters: Schema.Schema.AnyNoContext }> = {
+  remember: { description: "Store a durable fact in your long-term memory.", parameters: Remember },
+  recall: { description: "Search your long-term memory for facts matching a query.", parameters: Recall },
+  search_messages: { description: "Full-text search of messages in rooms you belong to.", parameters: Search },
+  pin_note: { description: "Pin a short note to the room's pinboard.", parameters: Pin },
+  hand_off: { description: "Hand the conversation to another teammate in this room by @handle, with a note.", parameters: HandOff },
+  update_core_memory: { description: "Replace one of your core memory blocks (persona, org or people).", parameters: CoreMemory }
+}
+
+/** JSON Schema for a tool's parameters, as the model wants it. */
+export const jsonSchema = (schema: Schema.Schema<any, any, never>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(JSONSchema.make(schema)).filter(([key]) => key !== "$schema"))
+
+/** The specs the model sees for a teammate's tools. */
+export const toolSpecs = (names: ReadonlyArray<ToolName>, extra: ReadonlyArray<KindTool<any, any>>): ReadonlyArray<ToolSpec> => [
+  ...names.map((name) => ({ name, description: descriptions[name].description, parameters: jsonSchema(descriptions[name].parameters) })),
+  ...extra.map((t) => ({ name: t.name, description: t.description, parameters: jsonSchema(t.parameters) }))
+]
+
+/** A hand-off the turn must deliver after its reply is posted. */
+export interface HandOffRequest {
+  readonly handle: string
+  readonly note: string
+}
+
+/** Runs built-in and kind tools for one turn. */
+export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
+  effect: Effect.gen(function*() {
+    const teammates = yield* TeammateRepo
+    const messages = yield* MessageRepo
+    const runs = yield* RunRepo
+
+    const parse = <A, I>(schema: Schema.Schema<A, I>, args: string) =>
+      Effect.try(() => JSON.parse(args) as unknown).pipe(
+        Effect.flatMap(Schema.decodeUnknown(schema)),
+        Effect.mapError((e) => `invalid arguments: ${e instanceof Error ? e.message : String(e)}`)
+      )
+
+    /**
+     * Runs one tool call. Returns the text the model sees, and any hand-off.
+     * `key` identifies the call within the run for the journal.
+     */
+    const run = Effect.fn("Tools.run")(function*(
+      call: { readonly name: string; readonly arguments: string },
+      key: string,
+      allowed: ReadonlyArray<ToolName>,
+      extra: ReadonlyArray<KindTool<any, any>>,
+      ctx: ToolContext
+    ) {
+      const journal = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        runs.once(ctx.orgId, `${ctx.runId}:${key}`, effect).pipe(Effect.map((r) => r.result))
+      const kindTool = extra.find((t) => t.name === call.name)
+      if (kindTool) {
+        const input = yield* Effect.either(parse(kindTool.parameters, call.arguments))
+        if (input._tag === "Left") return { output: input.left, handOff: null }
+        const output = yield* journal(kindTool.handler(input.right, ctx))
+        return { output: JSON.stringify(output), handOff: null }
+      }
+      if (!allowed.includes(call.name as ToolName)) return { output: `unknown tool ${call.name}`, handOff: null }
+      const name = call.name as ToolName
+      const invalid = (e: string) => Effect.succeed({ output: e, handOff: null as HandOffRequest | null })
+      switch (name) {
+        case "remember":
+          return yield* Effect.matchEffect(parse(Remember, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ fact }) =>
+              journal(teammates.remember(ctx.orgId, ctx.teammateId, fact, ctx.sourceMessageId)).pipe(
+                Effect.as({ output: `remembered: ${fact}`, handOff: null })
+              )
+          })
+        case "recall":
+          return yield* Effect.matchEffect(parse(Recall, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ query }) =>
+              teammates.recall(ctx.orgId, ctx.teammateId, query, 5).pipe(
+                Effect.map((found) => ({
+                  output: found.length === 0 ? "no matching memories" : found.map((m) => `- ${m.text}`).join("\n"),
+                  handOff: null
+                }))
+              )
+          })
+        case "search_messages":
+          return yield* Effect.matchEffect(parse(Search, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ query }) =>
+              messages.search(ctx.orgId, ctx.teammateId as never, [ctx.roomId], query, 5).pipe(
+                Effect.map((hits) => ({
+                  output: hits.length === 0
+                    ? "no matching messages"
+                    : hits.map((h) => `- ${h.message.authorName}: ${h.message.text.slice(0, 300)}`).join("\n"),
+                  handOff: null
+                }))
+              )
+          })
+        case "pin_note":
+          return yield* Effect.matchEffect(parse(Pin, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ text }) =>
+              journal(teammates.pin(ctx.orgId, ctx.roomId, text, { kind: "teammate", id: ctx.teammateId })).pipe(
+                Effect.as({ output: `pinned: ${text}`, handOff: null })
+              )
+          })
+        case "update_core_memory":
+          return yield* Effect.matchEffect(parse(CoreMemory, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ block, text }) =>
+              journal(teammates.putCore(ctx.orgId, ctx.teammateId, block as CoreBlock, text)).pipe(
+                Effect.as({ output: `core memory ${block} updated`, handOff: null })
+              )
+          })
+        case "hand_off":
+          return yield* Effect.matchEffect(parse(HandOff, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ handle, note }) =>
+              Effect.succeed({
+                output: `handing off to @${handle.replace(/^@/, "")}`,
+                handOff: { handle: handle.replace(/^@/, "").toLowerCase(), note } as HandOffRequest | null
+              })
+          })
+      }
+    })
+
+    return { run } as const
+  }),
+  dependencies: [TeammateRepo.Default, MessageRepo.Default, RunRepo.Default]
+}) {}

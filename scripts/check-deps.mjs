@@ -1,0 +1,73 @@
+// Checks that workspace dependencies point one way, as the README's table
+// says, that tsconfig references mirror them exactly, and that there is no cycle.
+import { readFileSync, readdirSync } from "node:fs"
+import { join, resolve } from "node:path"
+
+const allowed = {
+  domain: [],
+  api: ["domain"],
+  client: ["api", "domain"],
+  store: ["domain"],
+  realtime: ["domain"],
+  llm: ["domain"],
+  teammates: ["domain", "store", "realtime", "llm"],
+  server: ["domain", "api", "client", "store", "realtime", "llm", "teammates"]
+}
+
+const dirs = ["packages", "apps"].flatMap((top) => readdirSync(top).map((d) => join(top, d)))
+const problems = []
+const graph = new Map()
+for (const dir of dirs) {
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
+  const name = pkg.name.replace("@troupe/", "")
+  const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })
+    .filter((d) => d.startsWith("@troupe/")).map((d) => d.replace("@troupe/", ""))
+  graph.set(name, deps)
+  for (const d of deps) {
+    if (!(allowed[name] ?? []).includes(d)) problems.push(`${name} may not depend on ${d}`)
+  }
+  const ts = JSON.parse(readFileSync(join(dir, "tsconfig.json"), "utf8"))
+  const refs = (ts.references ?? []).map((r) => resolve(dir, r.path).split("/").pop()).sort()
+  if (JSON.stringify(refs) !== JSON.stringify([...deps].sort())) {
+    problems.push(`${name}: tsconfig references [${refs}] do not match dependencies [${[...deps].sort()}]`)
+  }
+  for (const file of walk(join(dir, "src"))) {
+    const text = readFileSync(file, "utf8")
+    for (const m of text.matchAll(/from "@troupe\/([a-z]+)/g)) {
+      if (m[1] !== name && !deps.includes(m[1])) problems.push(`${file} imports @troupe/${m[1]} without declaring it`)
+    }
+    if (/from "\.\.\/\.\.\/(packages|apps)/.test(text)) problems.push(`${file} imports another package by relative path`)
+  }
+}
+
+const visiting = new Set()
+const done = new Set()
+const visit = (n, path) => {
+  if (done.has(n)) return
+  if (visiting.has(n)) return problems.push(`dependency cycle: ${[...path, n].join(" -> ")}`)
+  visiting.add(n)
+  for (const d of graph.get(n) ?? []) visit(d, [...path, n])
+  visiting.delete(n)
+  done.add(n)
+}
+for (const n of graph.keys()) visit(n, [])
+
+function* walk(dir) {
+  let entries = []
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) yield* walk(p)
+    else if (p.endsWith(".ts")) yield p
+  }
+}
+
+if (problems.length > 0) {
+  console.error(problems.join("\n"))
+  process.exit(1)
+}
+console.log(`dependency check: ${graph.size} workspaces, edges point one way, no cycles`)
