@@ -2,7 +2,7 @@
  * Who may do what: resolves the caller's role in an org and access to a
  * room, maps database outages to 503, and applies write rate limits.
  */
-import { HttpApp, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpMiddleware, HttpServerResponse } from "@effect/platform"
 import { RateLimiter } from "@effect/experimental"
 import type { SqlError } from "@effect/sql/SqlError"
 import { CurrentUser } from "@troupe/api/Auth"
@@ -11,20 +11,42 @@ import type { OrgId, RoomId } from "@troupe/domain/Ids"
 import { type Role, roleAtLeast } from "@troupe/domain/Org"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Duration, Effect, Option } from "effect"
+import { Cause, Duration, Effect, Option } from "effect"
 import { ServerConfig } from "./ServerConfig.js"
 
 /** Turns a database failure into a typed 503 the client may retry. */
 export const orUnavailable = <A, E, R>(self: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | Unavailable, R> =>
   Effect.catchIf(
     self,
-    (e): e is SqlError => typeof e === "object" && e !== null && "_tag" in e && e._tag === "SqlError",
+    (e): e is SqlError => isSqlError(e),
     (e) =>
       Effect.zipRight(
         Effect.logWarning("database unavailable", e),
         Effect.fail(new Unavailable({ message: "the database is unavailable; retry shortly" }))
       )
   ) as Effect.Effect<A, Exclude<E, SqlError> | Unavailable, R>
+
+const isSqlError = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "SqlError"
+
+/**
+ * The safety net under `orUnavailable`: a request that died of a database
+ * error some code path did not type (the SQL client and the cluster treat a
+ * lost COMMIT as a defect) answers 503, like every other database outage,
+ * rather than 500.
+ */
+export const databaseLossUnavailable = HttpMiddleware.make((app) =>
+  Effect.catchAllCause(app, (cause) => {
+    const lost = Cause.find(cause, (c) => c._tag === "Die" && isSqlError(c.defect) ? Option.some(c.defect) : Option.none())
+    if (Option.isNone(lost)) return Effect.failCause(cause)
+    return Effect.zipRight(
+      Effect.logWarning("database unavailable (untyped)", lost.value),
+      HttpServerResponse.json(
+        { _tag: "Unavailable", message: "the database is unavailable; retry shortly" },
+        { status: 503 }
+      ).pipe(Effect.orDie)
+    )
+  })
+)
 
 /** Fails with 429 and sets `Retry-After`. */
 export const rateLimited = (message: string, delay: Duration.Duration) => {

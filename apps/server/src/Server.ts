@@ -20,7 +20,7 @@ import * as Catalog from "@troupe/teammates/Catalog"
 import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { Access } from "./Access.js"
+import { Access, databaseLossUnavailable } from "./Access.js"
 import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { ClusterRetentionLive } from "./ClusterRetention.js"
 import { Feed } from "./Feed.js"
@@ -116,7 +116,8 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
  * What every request passes through, inside the server's span: an id, the
  * access log line (carrying the id, and trace ids in JSON logs) and metrics.
  */
-const observed = <E, R>(app: HttpApp.Default<E, R>) => requestId(HttpMiddleware.logger(requestMetrics(app)))
+const observed = <E, R>(app: HttpApp.Default<E, R>) =>
+  requestId(HttpMiddleware.logger(requestMetrics(databaseLossUnavailable(app))))
 
 /** Prometheus metrics at `/metrics`, next to the contract. */
 const MetricsRouteLive = HttpApiBuilder.Router.use((router) => router.get("/metrics", metricsResponse))

@@ -93,7 +93,8 @@ describe("outages of the servers Troupe depends on", () => {
       expect(after.text).toBe("after the restart")
       const statuses = new Set(outcomes.map((o) => o.status))
       const seen = `statuses in order: ${outcomes.map((o) => o.status).join(" ")}`
-      expect([...statuses].filter((s) => s !== 201 && s !== 503), seen).toEqual([])
+      const unexpected = [...statuses].filter((s) => s !== 201 && s !== 503)
+      expect(unexpected, unexpected.length > 0 ? `${seen}\napi node output:\n${api.output().slice(-4000)}` : seen).toEqual([])
       expect(outcomes.some((o) => o.status === 503), seen).toBe(true)
       const accepted = outcomes.filter((o) => o.status === 201).map((o) => o.text)
       const stored = yield* client.messages.list({ path: { room: room.id }, urlParams: { limit: 200 } })

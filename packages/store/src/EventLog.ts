@@ -8,6 +8,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
 import { Effect, Option, Schema } from "effect"
+import { transaction } from "./OrgScope.js"
 
 /** An event to append, with who may see it. */
 export interface PendingEvent {
@@ -141,7 +142,7 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
 
     /** Deletes events older than the retention period; returns how many. */
     const prune = Effect.fn("EventLog.prune")(function*(retentionSeconds: number) {
-      return yield* sql.withTransaction(Effect.gen(function*() {
+      return yield* transaction(sql)(Effect.gen(function*() {
         const rows = yield* sql<{ last: string | null }>`
           SELECT max(position) AS last FROM events WHERE created_at < now() - ${`${retentionSeconds} seconds`}::interval`
         const last = rows[0]?.last

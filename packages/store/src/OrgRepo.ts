@@ -8,7 +8,7 @@ import { ApiKeyId, OrgId, UserId } from "@troupe/domain/Ids"
 import { ApiKey, Member, Org, type Role, roleAtLeast } from "@troupe/domain/Org"
 import type { User } from "@troupe/domain/User"
 import { Effect, Option, Schema } from "effect"
-import { orgScope } from "./OrgScope.js"
+import { orgScope, transaction } from "./OrgScope.js"
 import { hashSecret, newSecret } from "./Secrets.js"
 
 interface OrgRow {
@@ -44,7 +44,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
     const { withOrg } = orgScope(sql)
 
     const create = Effect.fn("OrgRepo.create")(function*(owner: User, input: { name: string; slug: string }) {
-      return yield* sql.withTransaction(Effect.gen(function*() {
+      return yield* transaction(sql)(Effect.gen(function*() {
         const rows = yield* sql<Omit<OrgRow, "role">>`
           INSERT INTO orgs (name, slug) VALUES (${input.name}, ${input.slug})
           ON CONFLICT (slug) DO NOTHING RETURNING id, name, slug, created_at`

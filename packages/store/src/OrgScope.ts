@@ -5,15 +5,26 @@
  * change another org's rows.
  */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import type { OrgId } from "@troupe/domain/Ids"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+
+/**
+ * `sql.withTransaction`, except that a failed COMMIT or ROLLBACK (the
+ * connection lost mid-transaction) is a typed `SqlError` the caller can turn
+ * into a 503, not a defect: the SQL client itself treats those as defects.
+ */
+export const transaction = (sql: SqlClient.SqlClient) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  sql.withTransaction(self).pipe(
+    Effect.catchSomeDefect((defect) => defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none())
+  )
 
 /** Runs `self` in a transaction bound to `orgId` under row-level security. */
 export const withOrg = (orgId: OrgId) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.withTransaction(
+    transaction(sql)(
       Effect.zipRight(
         sql`SELECT set_config('role', 'troupe_app', true), set_config('troupe.org_id', ${orgId}, true)`,
         self
@@ -27,7 +38,7 @@ export const withOrg = (orgId: OrgId) =>
 export const withOrgSnapshot = (orgId: OrgId) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.withTransaction(
+    transaction(sql)(
       Effect.zipRight(
         sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`,
         Effect.zipRight(
