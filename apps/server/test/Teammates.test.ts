@@ -4,6 +4,7 @@ import type { TeammateId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import type { Run, Teammate } from "@troupe/domain/Teammate"
 import { Effect, Fiber, Option } from "effect"
+import { FakeOpenAI } from "@troupe/llm/testing/FakeOpenAI"
 import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
 
 /** An org with a room, a person (Ana) and a hired teammate in the room. */
@@ -42,7 +43,7 @@ const settledRuns = (s: Setup, n: number, teammateId: TeammateId = s.teammate.id
 const say = (s: Setup, text: string) => s.ana.api.messages.post({ path: { room: s.room.id }, payload: { text } })
 
 describe("teammates", () => {
-  layer(TestServerWithModel(), { excludeTestServices: true, timeout: 300_000 })((it) => {
+  layer(TestServerWithModel({ ALLOWED_MODELS: "gpt-4o-mini,gpt-4o,o3-mini" }), { excludeTestServices: true, timeout: 300_000 })((it) => {
     it.effect("the catalog lists curated and code-defined kinds with instructions and tools", () =>
       Effect.gen(function*() {
         const ana = yield* person("Ana")
@@ -337,6 +338,72 @@ describe("teammates", () => {
         expect(foreign._tag).toBe("NotFound")
         const intoOther = yield* other.api.teammates.get({ path: { org: s.org.id, teammate: s.teammate.id } }).pipe(Effect.flip)
         expect(intoOther._tag).toBe("NotFound")
+      }))
+
+    it.effect("the org's model policy: admins set it, hiring outside it is refused, a teammate whose model was dropped says so", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const policy = { path: { org: s.org.id } }
+        const initial = yield* s.ana.api.teammates.modelPolicy(policy)
+        expect(initial).toMatchObject({ allowedModels: null, serverAllowedModels: ["gpt-4o-mini", "gpt-4o", "o3-mini"], local: false })
+
+        const ben = yield* person("Ben")
+        yield* s.ana.api.orgs.addMember({ path: { org: s.org.id }, payload: { email: ben.user.email } })
+        const byMember = yield* ben.api.teammates.setModelPolicy({ ...policy, payload: { allowedModels: ["gpt-4o"] } }).pipe(Effect.flip)
+        expect(byMember._tag).toBe("Forbidden")
+        const offServer = yield* s.ana.api.teammates.setModelPolicy({ ...policy, payload: { allowedModels: ["gpt-4o", "big-model"] } })
+          .pipe(Effect.flip)
+        expect(offServer._tag).toBe("InvalidInput")
+        expect(offServer.message).toContain("big-model")
+        const empty = yield* raw("PUT", `/v1/orgs/${s.org.id}/model-policy`, { token: s.ana.token, body: { allowedModels: [] } })
+        expect(empty.status).toBe(400)
+        expect((yield* s.ana.api.teammates.modelPolicy(policy)).allowedModels).toBeNull()
+
+        const narrowed = yield* s.ana.api.teammates.setModelPolicy({ ...policy, payload: { allowedModels: ["gpt-4o", "o3-mini"] } })
+        expect(narrowed.allowedModels).toEqual(["gpt-4o", "o3-mini"])
+        const outside = yield* s.ana.api.teammates.hire({
+          path: { org: s.org.id },
+          payload: { template: "researcher", handle: "rex", model: "gpt-4o-mini" }
+        }).pipe(Effect.flip)
+        expect(outside._tag).toBe("InvalidInput")
+        expect(outside.message).toContain("model policy")
+        const defaulted = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "researcher", handle: "rex" } })
+        expect(defaulted.model).toBe("gpt-4o")
+
+        // Rhea was hired on gpt-4o-mini before the policy: her turn is refused, visibly.
+        yield* say(s, "@rhea are you there?")
+        const refusal = yield* eventually(Effect.map(replies(s), (r) => r.length === 1 ? Option.some(r[0]!.text) : Option.none()))
+        expect(refusal).toContain("model policy")
+
+        yield* s.ana.api.teammates.update({ path: { org: s.org.id, teammate: s.teammate.id }, payload: { model: "o3-mini" } })
+        yield* say(s, "@rhea and now?")
+        const [answered] = yield* settledRuns(s, 1)
+        expect(answered!.status).toBe("completed")
+        expect(answered!.steps[0]!.name).toBe("o3-mini")
+      }))
+
+    it.effect("a turn's context names the people in the room with their org roles", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const ben = yield* person("Ben")
+        yield* s.ana.api.orgs.addMember({ path: { org: s.org.id }, payload: { email: ben.user.email, role: "guest" } })
+        yield* s.ana.api.rooms.addMember({ path: { room: s.room.id }, payload: { userId: ben.user.id } })
+        const members = yield* s.ana.api.rooms.members({ path: { room: s.room.id } })
+        expect(members.map((m) => [m.handle, m.orgRole])).toEqual([
+          [s.ana.user.handle, "owner"],
+          ["rhea", null],
+          [ben.user.handle, "guest"]
+        ])
+        const fake = yield* FakeOpenAI
+        const before = fake.requests().length
+        yield* say(s, "@rhea who is here?")
+        yield* settledRuns(s, 1)
+        const request = fake.requests()[before] as { messages: ReadonlyArray<{ role: string; content: string }> }
+        const system = request.messages[0]!
+        expect(system.role).toBe("system")
+        expect(system.content).toContain(`Ana (@${s.ana.user.handle}, org owner)`)
+        expect(system.content).toContain(`Ben (@${ben.user.handle}, org guest)`)
+        expect(system.content).toContain("(@rhea, AI teammate)")
       }))
   })
 })

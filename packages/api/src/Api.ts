@@ -53,7 +53,9 @@ import {
   CreateTeammateRequest,
   MemoryEntry,
   MemoryView,
+  ModelPolicyView,
   PutCoreMemoryRequest,
+  PutModelPolicyRequest,
   Run,
   Teammate,
   UpdateTeammateRequest,
@@ -256,6 +258,11 @@ export class TeammatesGroup extends HttpApiGroup.make("teammates")
   .add(
     HttpApiEndpoint.put("budget", "/orgs/:org/budget").setPath(orgPath)
       .setPayload(Schema.Struct({ monthlyTokens: Schema.NullOr(Schema.Int.pipe(Schema.positive())) }))
+  )
+  .add(HttpApiEndpoint.get("modelPolicy", "/orgs/:org/model-policy").setPath(orgPath).addSuccess(ModelPolicyView))
+  .add(
+    HttpApiEndpoint.put("setModelPolicy", "/orgs/:org/model-policy").setPath(orgPath)
+      .setPayload(PutModelPolicyRequest).addSuccess(ModelPolicyView)
   )
   .middleware(Authentication)
   .prefix("/v1")

@@ -3,7 +3,7 @@
  */
 import { Schema } from "effect"
 import { OrgId, RoomId, UserId } from "./Ids.js"
-import { MemberKind } from "./Org.js"
+import { MemberKind, Role } from "./Org.js"
 
 /** Room kinds. A `direct` room has a fixed participant set. */
 export const RoomKind = Schema.Literal("public", "private", "direct")
@@ -70,7 +70,9 @@ export class RoomMember extends Schema.Class<RoomMember>("RoomMember")({
   id: Schema.UUID,
   name: Schema.String,
   handle: Schema.String,
-  joinedAt: Schema.Date
+  joinedAt: Schema.Date,
+  /** A person's role in the org (null for teammates, and where a producer did not look it up). */
+  orgRole: Schema.optionalWith(Schema.NullOr(Role), { default: () => null })
 }) {}
 
 /** Add a member to a room. */

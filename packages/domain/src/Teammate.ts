@@ -36,6 +36,9 @@ export class Teammate extends Schema.Class<Teammate>("Teammate")({
 
 const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
 
+/** A model name as given to the model endpoint. */
+export const ModelName = Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))
+
 /** Hire a teammate: from a catalog `template`, or custom with every field given. */
 export class CreateTeammateRequest extends Schema.Class<CreateTeammateRequest>("CreateTeammateRequest")({
   template: Schema.optional(Schema.String),
@@ -44,7 +47,7 @@ export class CreateTeammateRequest extends Schema.Class<CreateTeammateRequest>("
   role: Schema.optional(Text(200)),
   personality: Schema.optional(Text(2000)),
   instructions: Schema.optional(Text(8000)),
-  model: Schema.optional(Text(100)),
+  model: Schema.optional(ModelName),
   tools: Schema.optional(Schema.Array(ToolName)),
   busyPolicy: Schema.optional(BusyPolicy),
   monthlyTokenLimit: Schema.optional(Schema.NullOr(Schema.Int.pipe(Schema.positive())))
@@ -56,7 +59,7 @@ export class UpdateTeammateRequest extends Schema.Class<UpdateTeammateRequest>("
   role: Schema.optional(Text(200)),
   personality: Schema.optional(Text(2000)),
   instructions: Schema.optional(Text(8000)),
-  model: Schema.optional(Text(100)),
+  model: Schema.optional(ModelName),
   tools: Schema.optional(Schema.Array(ToolName)),
   busyPolicy: Schema.optional(BusyPolicy),
   monthlyTokenLimit: Schema.optional(Schema.NullOr(Schema.Int.pipe(Schema.positive())))
@@ -153,4 +156,22 @@ export class Usage extends Schema.Class<Usage>("Usage")({
   total: UsageLine,
   monthlyTokenBudget: Schema.NullOr(Schema.Number),
   teammates: Schema.Array(UsageLine)
+}) {}
+
+/**
+ * Which models an org's teammates may use. `allowedModels` is the org's own
+ * list (null: any the server allows); `serverAllowedModels` is the server's
+ * `ALLOWED_MODELS` (null: any). With `local` true there is no model endpoint
+ * and every teammate uses the deterministic local model.
+ */
+export class ModelPolicyView extends Schema.Class<ModelPolicyView>("ModelPolicyView")({
+  allowedModels: Schema.NullOr(Schema.Array(Schema.String)),
+  serverAllowedModels: Schema.NullOr(Schema.Array(Schema.String)),
+  defaultModel: Schema.String,
+  local: Schema.Boolean
+}) {}
+
+/** Set the org's allowed models; null lifts the org's restriction. */
+export class PutModelPolicyRequest extends Schema.Class<PutModelPolicyRequest>("PutModelPolicyRequest")({
+  allowedModels: Schema.NullOr(Schema.Array(ModelName).pipe(Schema.minItems(1), Schema.maxItems(50)))
 }) {}

@@ -78,6 +78,21 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       return Option.map(Option.fromNullable(rows[0]), (r) => r.role)
     })
 
+    /** The org's allowed models; null when the org sets no restriction. */
+    const allowedModels = Effect.fn("OrgRepo.allowedModels")(function*(orgId: OrgId) {
+      const rows = yield* withOrg(orgId)(sql<{ allowedModels: ReadonlyArray<string> | null }>`
+        SELECT allowed_models FROM orgs WHERE id = ${orgId}`)
+      if (rows.length === 0) return yield* NotFound.of("org", orgId)
+      return rows[0]!.allowedModels
+    })
+
+    const setAllowedModels = Effect.fn("OrgRepo.setAllowedModels")(
+      function*(orgId: OrgId, models: ReadonlyArray<string> | null) {
+        yield* withOrg(orgId)(sql`UPDATE orgs SET allowed_models = ${models === null ? null : [...new Set(models)]}::text[]
+          WHERE id = ${orgId}`)
+      }
+    )
+
     const get = Effect.fn("OrgRepo.get")(function*(orgId: OrgId, role: Role) {
       const rows = yield* withOrg(orgId)(
         sql<Omit<OrgRow, "role">>`SELECT id, name, slug, created_at FROM orgs WHERE id = ${orgId}`
@@ -209,6 +224,8 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       listFor,
       membershipsOf,
       roleOf,
+      allowedModels,
+      setAllowedModels,
       get,
       members,
       addMember,

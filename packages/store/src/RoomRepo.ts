@@ -278,8 +278,8 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         const room = yield* lockRoom(roomId)
         if (room.archived) return yield* new Conflict({ message: "the room is archived" })
         if (room.kind === "direct") return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
-        const people = yield* sql<{ name: string; handle: string }>`
-          SELECT u.name, u.handle FROM org_members m JOIN users u ON u.id = m.user_id
+        const people = yield* sql<{ name: string; handle: string; orgRole: Role }>`
+          SELECT u.name, u.handle, m.role AS org_role FROM org_members m JOIN users u ON u.id = m.user_id
           WHERE m.org_id = ${orgId} AND m.user_id = ${userId}`
         if (people.length === 0) return yield* NotFound.of("member", userId)
         const joined = yield* insertMember(orgId, roomId, "user", userId)
@@ -305,13 +305,24 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
     })
 
     const members = Effect.fn("RoomRepo.members")(function*(orgId: OrgId, roomId: RoomId) {
-      const rows = yield* withOrg(orgId)(sql<{ memberKind: MemberKind; memberId: string; name: string; handle: string; joinedAt: Date }>`
-        SELECT rm.member_kind, rm.member_id, COALESCE(u.name, t.name) AS name, COALESCE(u.handle, t.handle) AS handle, rm.joined_at
+      const rows = yield* withOrg(orgId)(sql<{
+        memberKind: MemberKind
+        memberId: string
+        name: string
+        handle: string
+        joinedAt: Date
+        orgRole: Role | null
+      }>`
+        SELECT rm.member_kind, rm.member_id, COALESCE(u.name, t.name) AS name, COALESCE(u.handle, t.handle) AS handle,
+          rm.joined_at, om.role AS org_role
         FROM room_members rm
         LEFT JOIN users u ON rm.member_kind = 'user' AND u.id = rm.member_id
+        LEFT JOIN org_members om ON rm.member_kind = 'user' AND om.org_id = ${orgId} AND om.user_id = rm.member_id
         LEFT JOIN teammates t ON rm.member_kind = 'teammate' AND t.id = rm.member_id
         WHERE rm.room_id = ${roomId} ORDER BY rm.joined_at, 4`)
-      return rows.map((r) => new RoomMember({ kind: r.memberKind, id: r.memberId, name: r.name, handle: r.handle, joinedAt: r.joinedAt }))
+      return rows.map((r) =>
+        new RoomMember({ kind: r.memberKind, id: r.memberId, name: r.name, handle: r.handle, joinedAt: r.joinedAt, orgRole: r.orgRole })
+      )
     })
 
     /** Rooms a person belongs to, across orgs (for event filtering). */

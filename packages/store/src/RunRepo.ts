@@ -200,20 +200,31 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
     }
 
-    /** Tokens used this month by the org and by one teammate, with their limits. */
+    /**
+     * Tokens used this month by the org and by one teammate, with their
+     * limits, and the org's allowed models (null: no org restriction).
+     */
     const budget = Effect.fn("RunRepo.budget")(function*(orgId: OrgId, teammateId: TeammateId) {
-      const rows = yield* withOrg(orgId)(sql<{ orgUsed: string; teammateUsed: string; orgLimit: string | null; teammateLimit: string | null }>`
+      const rows = yield* withOrg(orgId)(sql<{
+        orgUsed: string
+        teammateUsed: string
+        orgLimit: string | null
+        teammateLimit: string | null
+        allowedModels: ReadonlyArray<string> | null
+      }>`
         SELECT
           (SELECT COALESCE(sum(input_tokens + output_tokens), 0) FROM runs WHERE org_id = ${orgId} AND started_at >= ${monthStart()}) AS org_used,
           (SELECT COALESCE(sum(input_tokens + output_tokens), 0) FROM runs WHERE teammate_id = ${teammateId} AND started_at >= ${monthStart()}) AS teammate_used,
           (SELECT monthly_token_budget FROM orgs WHERE id = ${orgId}) AS org_limit,
-          (SELECT monthly_token_limit FROM teammates WHERE id = ${teammateId}) AS teammate_limit`)
+          (SELECT monthly_token_limit FROM teammates WHERE id = ${teammateId}) AS teammate_limit,
+          (SELECT allowed_models FROM orgs WHERE id = ${orgId}) AS allowed_models`)
       const r = rows[0]!
       return {
         orgUsed: Number(r.orgUsed),
         teammateUsed: Number(r.teammateUsed),
         orgLimit: r.orgLimit === null ? null : Number(r.orgLimit),
-        teammateLimit: r.teammateLimit === null ? null : Number(r.teammateLimit)
+        teammateLimit: r.teammateLimit === null ? null : Number(r.teammateLimit),
+        allowedModels: r.allowedModels
       }
     })
 

@@ -80,7 +80,12 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
         return d ? Deferred.succeed(d, outcome) : Effect.void
       }, { discard: true })
 
-    const refuseOverBudget = (orgId: OrgId, teammate: Teammate, trigger: { id: string; roomId: RoomId; threadId: MessageId | null }) =>
+    /**
+     * Refuses the trigger, with a message in the room, when the org or the
+     * teammate is over its token limit or the org's model policy no longer
+     * allows the teammate's model. True when refused.
+     */
+    const refuse = (orgId: OrgId, teammate: Teammate, trigger: { id: string; roomId: RoomId; threadId: MessageId | null }) =>
       Effect.gen(function*() {
         const b = yield* runs.budget(orgId, teammateId)
         const over = b.orgLimit !== null && b.orgUsed >= b.orgLimit
@@ -88,17 +93,23 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           : b.teammateLimit !== null && b.teammateUsed >= b.teammateLimit
           ? { scope: "teammate" as const, limit: b.teammateLimit, used: b.teammateUsed }
           : null
-        if (over === null) return false
-        yield* withOrg(orgId)(log.append(orgId, [{
-          audience: new Audience({ roomId: trigger.roomId, orgWide: false, userIds: [] }),
-          event: new UsageLimitReached({ teammateId, scope: over.scope, limit: over.limit, used: over.used })
-        }]))
+        const modelRefused = teammate.model !== "local" && b.allowedModels !== null && !b.allowedModels.includes(teammate.model)
+        if (over === null && !modelRefused) return false
+        if (over !== null) {
+          yield* withOrg(orgId)(log.append(orgId, [{
+            audience: new Audience({ roomId: trigger.roomId, orgWide: false, userIds: [] }),
+            event: new UsageLimitReached({ teammateId, scope: over.scope, limit: over.limit, used: over.used })
+          }]))
+        }
         yield* turn.say(
           orgId,
           teammate,
           trigger.roomId,
           trigger.threadId,
-          over.scope === "org"
+          over === null
+            ? `I can't take this on: my model "${teammate.model}" is not allowed by the org's model policy ` +
+              `(allowed: ${b.allowedModels!.join(", ")}). An admin can give me an allowed model.`
+            : over.scope === "org"
             ? `I can't take this on: the org has used its monthly budget of ${over.limit} tokens.`
             : `I can't take this on: I have used my monthly limit of ${over.limit} tokens.`,
           `refused:${trigger.id}`
@@ -132,7 +143,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           ? open.filter((t) => t.roomId === first.roomId && t.threadId === first.threadId)
           : [first]
         const ids = batch.map((t) => t.id)
-        if (yield* tracedBy(first.id)(refuseOverBudget(orgId, teammate, first))) {
+        if (yield* tracedBy(first.id)(refuse(orgId, teammate, first))) {
           yield* runs.setStatus(orgId, ids, "refused")
           yield* settle(ids, "refused")
           return true

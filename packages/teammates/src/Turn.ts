@@ -8,6 +8,7 @@
 import { MessageDelta } from "@troupe/domain/Event"
 import type { MessageId, OrgId, RoomId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
+import type { RoomMember } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
 import { type ChatMessage, LanguageModel, type ModelError, streamWithRetry, type ToolCall } from "@troupe/llm/LanguageModel"
 import { EventBus } from "@troupe/realtime/EventBus"
@@ -66,6 +67,10 @@ export const estimateCost = (model: string, inputTokens: number, outputTokens: n
 
 const encodeDelta = Schema.encodeSync(MessageDelta)
 
+/** "Ana (@ana, org admin)", "Rhea (@rhea, AI teammate)": who is in the room, for the system prompt. */
+const describeMember = (m: RoomMember) =>
+  `${m.name} (@${m.handle}, ${m.kind === "teammate" ? "AI teammate" : m.orgRole === null ? "person" : `org ${m.orgRole}`})`
+
 /** Runs turns. */
 export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
   effect: Effect.gen(function*() {
@@ -104,7 +109,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         ...Object.entries(memory.core).map(([block, text]) => `Core memory (${block}): ${text}`),
         recalled.length > 0 && `Things you remember that may be relevant:\n${recalled.map((m) => `- ${m.text}`).join("\n")}`,
         pins.length > 0 && `Pinned in this room:\n${pins.map((p) => `- ${p.text}`).join("\n")}`,
-        `People and teammates here: ${people.map((p) => `${p.name} (@${p.handle}${p.kind === "teammate" ? ", AI teammate" : ""})`).join(", ")}.`,
+        `People and teammates here: ${people.map(describeMember).join(", ")}.`,
         "Reply to the latest messages addressed to you. Be concise. Write plain text."
       ].filter((line): line is string => typeof line === "string" && line.length > 0).join("\n\n")
       const chat: Array<ChatMessage> = [{ role: "system", content: system }]

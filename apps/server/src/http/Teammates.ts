@@ -1,6 +1,6 @@
 /**
  * Teammates: the catalog, hiring and dismissing, rooms and DMs, runs,
- * interrupting a turn, memory, usage and budgets.
+ * interrupting a turn, memory, usage, budgets and the org's model policy.
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { TroupeApi } from "@troupe/api/Api"
@@ -49,7 +49,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
           if (handle === undefined || name === undefined || role === undefined) {
             return yield* new InvalidInput({ message: "a custom teammate needs a handle, a name and a role (or hire a template)" })
           }
-          const model = yield* policy.check(payload.model ?? kind?.model)
+          const model = yield* orUnavailable(policy.check(path.org, payload.model ?? kind?.model))
           return yield* committed(orUnavailable(teammates.create(path.org, a.user.id, {
             handle,
             name,
@@ -77,7 +77,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
         Effect.gen(function*() {
           yield* access.orgRole(path.org, "member", "changing teammates")
           yield* access.write(path.org)
-          const model = payload.model === undefined ? undefined : yield* policy.check(payload.model)
+          const model = payload.model === undefined ? undefined : yield* orUnavailable(policy.check(path.org, payload.model))
           return yield* committed(orUnavailable(teammates.update(path.org, path.teammate, {
             ...(payload.name !== undefined ? { name: payload.name } : {}),
             ...(payload.role !== undefined ? { role: payload.role } : {}),
@@ -158,5 +158,16 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
         Effect.gen(function*() {
           yield* access.orgRole(path.org, "admin", "setting the token budget")
           yield* orUnavailable(runs.setOrgBudget(path.org, payload.monthlyTokens))
+        }))
+      .handle("modelPolicy", ({ path }) =>
+        Effect.gen(function*() {
+          yield* access.org(path.org)
+          return yield* orUnavailable(policy.view(path.org))
+        }))
+      .handle("setModelPolicy", ({ path, payload }) =>
+        Effect.gen(function*() {
+          yield* access.orgRole(path.org, "admin", "setting the org's model policy")
+          yield* access.write(path.org)
+          return yield* orUnavailable(policy.set(path.org, payload.allowedModels))
         }))
   }))
