@@ -7,11 +7,11 @@
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import * as Database from "@troupe/store/Database"
 import { Config, Effect, Layer } from "effect"
-import { createServer } from "node:http"
 import { Role } from "./Cluster.js"
 import { HttpLive, RunnerLive } from "./Server.js"
 import { ServerConfig } from "./ServerConfig.js"
 import { TelemetryLive } from "./Telemetry.js"
+import { createHttpServer } from "./http/NodeServer.js"
 
 const Banner = Layer.effectDiscard(Effect.gen(function*() {
   const config = yield* ServerConfig
@@ -26,7 +26,7 @@ const Banner = Layer.effectDiscard(Effect.gen(function*() {
 
 const NodeServerLive = Layer.unwrapEffect(Effect.map(
   Config.all({ port: Config.integer("PORT").pipe(Config.withDefault(8787)), host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")) }),
-  ({ host, port }) => NodeHttpServer.layer(createServer, { port, host })
+  ({ host, port }) => NodeHttpServer.layer(createHttpServer, { port, host })
 ))
 
 /** What this node serves, by `TROUPE_ROLE`: the API (`all`, `api`) or only teammate entities (`runner`). */

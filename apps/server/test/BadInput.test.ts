@@ -5,7 +5,8 @@ import type { OrgId, RoomId } from "@troupe/domain/Ids"
 import { MAX_MESSAGE_LENGTH } from "@troupe/domain/Message"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
-import { anaAndBen, person, raw, type RawResponse, slug, TestServer } from "./Harness.js"
+import { request } from "node:http"
+import { anaAndBen, baseUrl, person, raw, type RawResponse, slug, TestServer } from "./Harness.js"
 
 /** Asserts a refusal: the status, and a JSON error body with a `_tag` and a `message`. */
 const expectRefused = (res: RawResponse, status: number, tag?: string) => {
@@ -14,6 +15,31 @@ const expectRefused = (res: RawResponse, status: number, tag?: string) => {
   expect(res.headers.get("content-type")).toContain("application/json")
   expect(res.json).toMatchObject({ _tag: tag ?? expect.any(String), message: expect.stringMatching(/\S/) })
 }
+
+/** POSTs `body` without Content-Length, in 16 KiB chunks (Transfer-Encoding: chunked). */
+const postChunked = (path: string, token: string, body: string) =>
+  Effect.flatMap(baseUrl, (url) =>
+    Effect.promise(() =>
+      new Promise<{ status: number; json: unknown; error?: string }>((resolve) => {
+        const req = request(`${url}${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }
+        }, (res) => {
+          let text = ""
+          res.on("data", (chunk: Buffer) => text += chunk.toString())
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || "null") }))
+        })
+        req.on("error", (e) => resolve({ status: 0, json: null, error: e.message }))
+        const bytes = Buffer.from(body)
+        const write = (offset: number): void => {
+          if (offset >= bytes.length) return void req.end()
+          const ok = req.write(bytes.subarray(offset, offset + 16 * 1024))
+          if (ok) setImmediate(() => write(offset + 16 * 1024))
+          else req.once("drain", () => write(offset + 16 * 1024))
+        }
+        write(0)
+      })
+    ))
 
 /** What a room holds, as `observer` sees it, and the event log's position. */
 const stored = (observer: TroupeClient, org: OrgId, room: RoomId) =>
@@ -145,6 +171,21 @@ describe("bad input", () => {
         expectRefused(atLimit, 400)
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
         expect((yield* ana.api.orgs.list()).map((o) => o.id)).toEqual([org.id])
+      }))
+
+    it.effect("a chunked body (no Content-Length) over the limit is a 413 the client receives; a small one is read", () =>
+      Effect.gen(function*() {
+        const { ana, org, room } = yield* world
+        const before = yield* stored(ana.api, org.id, room.id)
+        const path = `/v1/rooms/${room.id}/messages`
+        const big = yield* postChunked(path, ana.token, JSON.stringify({ text: "x".repeat(4 * MAX_BODY_BYTES) }))
+        expect(big.error).toBeUndefined()
+        expect(big.status).toBe(413)
+        expect(big.json).toMatchObject({ _tag: "PayloadTooLarge", limitBytes: MAX_BODY_BYTES })
+        expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
+        const small = yield* postChunked(path, ana.token, JSON.stringify({ text: "sent in chunks" }))
+        expect(small.status).toBe(201)
+        expect(small.json).toMatchObject({ text: "sent in chunks" })
       }))
 
     it.effect("a room id that is not a UUID is 400", () =>

@@ -11,8 +11,8 @@ import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
 import { Chunk, ConfigProvider, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
 import { randomBytes } from "node:crypto"
-import { createServer } from "node:http"
 import { HttpLive } from "../src/Server.js"
+import { createHttpServer } from "../src/http/NodeServer.js"
 
 /** The Redis the tests use (`REDIS_URL`, default the local server). */
 export const testRedisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -53,7 +53,7 @@ export const redisOverrides = (prefix = `troupe-test-${randomBytes(4).toString("
  */
 export const TestServer = (overrides: Record<string, string> = {}) =>
   HttpLive.pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(NodeHttpServer.layer(createHttpServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Database.layerTest),
     Layer.provideMerge(FetchHttpClient.layer),
     Layer.provide(testConfig(overrides))
