@@ -86,5 +86,25 @@ describe("org isolation in the database", () => {
         const intruders = yield* sql`SELECT 1 FROM rooms WHERE name = 'intruder'`
         expect(intruders).toEqual([])
       }))
+
+    it.effect("nested scopes: the same org joins one transaction; another org is isolated and the outer org comes back", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { a, b } = yield* seed
+        const txid = Effect.map(sql<{ id: string }>`SELECT txid_current()::text AS id`, (rows) => rows[0]!.id)
+        const rooms = Effect.map(sql<{ name: string; orgId: string }>`SELECT name, org_id FROM rooms`, (rows) => rows.map((r) => r.orgId))
+        const [outer, inner] = yield* withOrg(a.org.id)(Effect.all([txid, withOrg(a.org.id)(txid)]))
+        expect(inner).toBe(outer)
+        const [one, two] = yield* Effect.all([withOrg(a.org.id)(txid), withOrg(a.org.id)(txid)])
+        expect(one).not.toBe(two)
+        const seen = yield* withOrg(a.org.id)(Effect.all({
+          before: rooms,
+          nested: withOrg(b.org.id)(rooms),
+          after: rooms
+        }))
+        expect(new Set(seen.before)).toEqual(new Set([a.org.id]))
+        expect(new Set(seen.nested)).toEqual(new Set([b.org.id]))
+        expect(new Set(seen.after)).toEqual(new Set([a.org.id]))
+      }))
   })
 })

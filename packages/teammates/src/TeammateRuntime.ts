@@ -85,9 +85,13 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
      * teammate is over its token limit or the org's model policy no longer
      * allows the teammate's model. True when refused.
      */
-    const refuse = (orgId: OrgId, teammate: Teammate, trigger: { id: string; roomId: RoomId; threadId: MessageId | null }) =>
+    const refuse = (
+      orgId: OrgId,
+      teammate: Teammate,
+      trigger: { id: string; roomId: RoomId; threadId: MessageId | null },
+      b: Effect.Effect.Success<ReturnType<typeof runs.budget>>
+    ) =>
       Effect.gen(function*() {
-        const b = yield* runs.budget(orgId, teammateId)
         const over = b.orgLimit !== null && b.orgUsed >= b.orgLimit
           ? { scope: "org" as const, limit: b.orgLimit, used: b.orgUsed }
           : b.teammateLimit !== null && b.teammateUsed >= b.teammateLimit
@@ -129,9 +133,14 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
 
     const step = (orgId: OrgId) =>
       Effect.gen(function*() {
-        const open = yield* runs.open(orgId, teammateId)
-        if (open.length === 0) return false
-        const teammate = yield* teammates.get(orgId, teammateId)
+        // What to do next, read in one transaction.
+        const next = yield* withOrg(orgId)(Effect.gen(function*() {
+          const open = yield* runs.open(orgId, teammateId)
+          if (open.length === 0) return null
+          return { open, teammate: yield* teammates.get(orgId, teammateId), limits: yield* runs.budget(orgId, teammateId) }
+        }))
+        if (next === null) return false
+        const { limits, open, teammate } = next
         const first = open[0]!
         if (teammate.dismissed) {
           const ids = open.map((t) => t.id)
@@ -143,21 +152,25 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           ? open.filter((t) => t.roomId === first.roomId && t.threadId === first.threadId)
           : [first]
         const ids = batch.map((t) => t.id)
-        if (yield* tracedBy(first.id)(refuse(orgId, teammate, first))) {
+        if (yield* tracedBy(first.id)(refuse(orgId, teammate, first, limits))) {
           yield* runs.setStatus(orgId, ids, "refused")
           yield* settle(ids, "refused")
           return true
         }
-        yield* teammates.busy(orgId, teammateId, true, open.length - batch.length)
         const runId = first.id
-        yield* runs.start(orgId, {
-          id: runId,
-          teammateId,
-          roomId: first.roomId,
-          threadId: first.threadId,
-          triggerIds: ids,
-          model: teammate.model
-        })
+        // One transaction; the run's writes come before the first event append,
+        // which holds the event log's counter until commit.
+        yield* withOrg(orgId)(Effect.zipRight(
+          runs.start(orgId, {
+            id: runId,
+            teammateId,
+            roomId: first.roomId,
+            threadId: first.threadId,
+            triggerIds: ids,
+            model: teammate.model
+          }),
+          teammates.busy(orgId, teammateId, true, open.length - batch.length)
+        ))
         const startedAt = Date.now()
         const fiber = yield* turn.run({
           runId,
@@ -230,8 +243,10 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
         }
         yield* settle([ids[0]!], outcome)
         yield* settle(ids.slice(1), outcome === "done" ? "merged" : outcome)
-        const left = yield* runs.open(orgId, teammateId)
-        yield* teammates.busy(orgId, teammateId, false, left.length)
+        yield* withOrg(orgId)(Effect.gen(function*() {
+          const left = yield* runs.open(orgId, teammateId)
+          yield* teammates.busy(orgId, teammateId, false, left.length)
+        }))
         return true
       })
 

@@ -11,8 +11,10 @@ import type { Message } from "@troupe/domain/Message"
 import type { RoomMember } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
 import { type ChatMessage, LanguageModel, type ModelError, streamWithRetry, type ToolCall } from "@troupe/llm/LanguageModel"
+import { SqlClient } from "@effect/sql"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { MessageRepo } from "@troupe/store/MessageRepo"
+import { orgScope } from "@troupe/store/OrgScope"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
@@ -81,11 +83,15 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
     const runs = yield* RunRepo
     const tools = yield* Tools
     const bus = yield* EventBus
+    const { withOrg } = orgScope(yield* SqlClient.SqlClient)
 
     /** Wakes every node's event feed after a write. */
     const wake = bus.wake
 
-    const context = Effect.fn("Turn.context")(function*(input: TurnInput) {
+    /** The turn's context, read in one transaction. */
+    const context = (input: TurnInput) => withOrg(input.orgId)(readContext(input)).pipe(Effect.withSpan("Turn.context"))
+
+    const readContext = Effect.fnUntraced(function*(input: TurnInput) {
       const { teammate } = input
       const room = yield* rooms.info(input.orgId, input.roomId)
       const window = input.kind?.historyWindow ?? 30
