@@ -81,6 +81,7 @@ export const configMap: ConfigMap = {
     SSE_HEARTBEAT: "15 seconds",
     RATE_USER_WRITES_PER_MIN: "120",
     RATE_ORG_WRITES_PER_MIN: "3000",
+    ORG_CONCURRENT_WRITES: "8",
     RATE_LOGIN_PER_15MIN: "10",
     TRUST_PROXY: "true",
     CLUSTER_MESSAGE_RETENTION: "24 hours",

@@ -12,6 +12,7 @@ import { type Role, roleAtLeast } from "@troupe/domain/Org"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Cause, Duration, Effect, Option } from "effect"
+import * as OrgShare from "./OrgShare.js"
 import { ServerConfig } from "./ServerConfig.js"
 
 /** Turns a database failure into a typed 503 the client may retry. */
@@ -64,6 +65,7 @@ export class Access extends Effect.Service<Access>()("@troupe/server/Access", {
     const rooms = yield* RoomRepo
     const limiter = yield* RateLimiter.RateLimiter
     const config = yield* ServerConfig
+    const share = OrgShare.make(config.orgConcurrentWrites)
 
     /** The caller's effective role in an org; unknown orgs and orgs the caller is not in are 404. */
     const org = Effect.fn("Access.org")(function*(orgId: OrgId) {
@@ -125,12 +127,18 @@ export class Access extends Effect.Service<Access>()("@troupe/server/Access", {
       )
 
     /** Counts a write against the caller's and the org's limits. */
+    /**
+     * Counts a write against the caller's and the org's rate limits, then
+     * takes one of the org's write slots on this node for the rest of the
+     * request (waiting while the org has `ORG_CONCURRENT_WRITES` running).
+     */
     const write = Effect.fn("Access.write")(function*(orgId: OrgId) {
       const { user } = yield* CurrentUser
       const perUser = yield* consume(`w:u:${user.id}`, config.userWritesPerMinute, "1 minute")
       if (Option.isSome(perUser)) return yield* rateLimited("too many writes; slow down", perUser.value)
       const perOrg = yield* consume(`w:o:${orgId}`, config.orgWritesPerMinute, "1 minute")
       if (Option.isSome(perOrg)) return yield* rateLimited("this org is writing too fast; slow down", perOrg.value)
+      yield* share.slot(orgId)
     })
 
     /** Counts a log-in attempt against the account and the address. */
@@ -141,6 +149,6 @@ export class Access extends Effect.Service<Access>()("@troupe/server/Access", {
       }
     })
 
-    return { org, orgRole, room, member, write, login } as const
+    return { org, orgRole, room, member, write, login, share } as const
   })
 }) {}

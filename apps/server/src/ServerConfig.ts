@@ -23,6 +23,14 @@ export const ServerConfig = Config.all({
   userWritesPerMinute: Config.integer("RATE_USER_WRITES_PER_MIN").pipe(Config.withDefault(120)),
   /** Writes allowed per org per minute (`RATE_ORG_WRITES_PER_MIN`, default 3000). */
   orgWritesPerMinute: Config.integer("RATE_ORG_WRITES_PER_MIN").pipe(Config.withDefault(3000)),
+  /**
+   * Writes of one org running at once on a node (`ORG_CONCURRENT_WRITES`,
+   * default 8); more wait their turn, so one org cannot crowd out the others.
+   */
+  orgConcurrentWrites: Config.integer("ORG_CONCURRENT_WRITES").pipe(
+    Config.validate({ message: "ORG_CONCURRENT_WRITES must be at least 1", validation: (n) => n >= 1 }),
+    Config.withDefault(8)
+  ),
   /** Log-in attempts per account, and per address, per 15 minutes (`RATE_LOGIN_PER_15MIN`, default 10). */
   loginsPer15Minutes: Config.integer("RATE_LOGIN_PER_15MIN").pipe(Config.withDefault(10)),
   /**

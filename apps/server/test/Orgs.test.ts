@@ -367,4 +367,28 @@ describe("orgs", () => {
         expect(after.messages.length).toBe(6)
       }))
   })
+
+  layer(TestServer({ ORG_CONCURRENT_WRITES: "1" }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("with one write slot per org, an org's writes queue and all complete; each frees its slot", () =>
+      Effect.gen(function*() {
+        const { org, owner: ana } = yield* orgOf("Ana")
+        const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
+        for (let i = 0; i < 5; i++) yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: `one by one ${i}` } })
+        const together = yield* Effect.forEach(
+          Array.from({ length: 12 }, (_, i) => `together ${i}`),
+          (text) => ana.api.messages.post({ path: { room: room.id }, payload: { text } }),
+          { concurrency: "unbounded" }
+        )
+        expect(new Set(together.map((m) => m.text)).size).toBe(12)
+        // a write refused after taking its slot frees it too
+        const archived = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "old" } })
+        yield* ana.api.rooms.archive({ path: { room: archived.id } })
+        const refused = yield* raw("POST", `/v1/rooms/${archived.id}/messages`, { token: ana.token, body: { text: "too late" } })
+        expect(refused.status).toBe(409)
+        const after = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after" } })
+        expect(after.text).toBe("after")
+        const page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: { limit: 100 } })
+        expect(page.messages.length).toBe(18)
+      }))
+  })
 })
