@@ -176,7 +176,7 @@ export const clusterNotes = (r: ClusterResults) => {
       : `a burst of ${int(fr.planned)} at most instead of ${int(fr.target)} (quick run); `) +
     `their own delivery p99 was ` +
     `${ms(b.delivery.p99)} ms. Write rate limits were raised out of the way: with the default ` +
-    "`RATE_ORG_WRITES_PER_MIN` (3,000) that org would have been held to 50 posts/s." +
+    "`RATE_ORG_WRITES_PER_MIN` (3,000) that org would have been held to 50 posts/s. `ORG_CONCURRENT_WRITES` was at its default (8)." +
     (fr.underBurst.missing + fr.quiet.missing > 0 ? ` ${fr.underBurst.missing + fr.quiet.missing} quiet deliveries were late (over 10 s).` : "")
   ]
   const first = r.failovers[0]
