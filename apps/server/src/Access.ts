@@ -126,7 +126,6 @@ export class Access extends Effect.Service<Access>()("@troupe/server/Access", {
         Effect.catchAll((e) => Effect.succeed(e.reason === "Exceeded" ? Option.some(e.retryAfter) : Option.none<Duration.Duration>()))
       )
 
-    /** Counts a write against the caller's and the org's limits. */
     /**
      * Counts a write against the caller's and the org's rate limits, then
      * takes one of the org's write slots on this node for the rest of the
@@ -149,6 +148,6 @@ export class Access extends Effect.Service<Access>()("@troupe/server/Access", {
       }
     })
 
-    return { org, orgRole, room, member, write, login, share } as const
+    return { org, orgRole, room, member, write, login } as const
   })
 }) {}

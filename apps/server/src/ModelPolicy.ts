@@ -62,9 +62,8 @@ export const ModelPolicyLive = Layer.effect(ModelPolicy, Effect.gen(function*() 
   const listed = c.allowed.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
   const server = listed.length > 0 ? listed : null
   const serverAllows = (m: string) => server === null || server.includes(m)
-  const view = (orgId: OrgId) =>
-    Effect.map(orgs.allowedModels(orgId), (allowed) =>
-      new ModelPolicyView({ allowedModels: allowed, serverAllowedModels: server, defaultModel: local ? "local" : c.defaultModel, local }))
+  const viewOf = (allowed: ReadonlyArray<string> | null) =>
+    new ModelPolicyView({ allowedModels: allowed, serverAllowedModels: server, defaultModel: local ? "local" : c.defaultModel, local })
   return ModelPolicy.of({
     check: (orgId, requested) =>
       Effect.gen(function*() {
@@ -80,7 +79,7 @@ export const ModelPolicyLive = Layer.effect(ModelPolicy, Effect.gen(function*() 
         }
         return wanted
       }),
-    view,
+    view: (orgId) => Effect.map(orgs.allowedModels(orgId), viewOf),
     set: (orgId, models) =>
       Effect.gen(function*() {
         const refused = (models ?? []).filter((m) => !serverAllows(m))
@@ -89,8 +88,7 @@ export const ModelPolicyLive = Layer.effect(ModelPolicy, Effect.gen(function*() 
             message: `not allowed on this server: ${refused.join(", ")}; the server allows ${server!.join(", ")}`
           })
         }
-        yield* orgs.setAllowedModels(orgId, models)
-        return yield* view(orgId)
+        return viewOf(yield* orgs.setAllowedModels(orgId, models))
       })
   })
 }))

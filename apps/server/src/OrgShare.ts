@@ -6,7 +6,7 @@
  * keeps a bursting org from crowding out a quiet one, while a handful of
  * writes in flight still keep the node busy.
  */
-import { Effect, type Scope } from "effect"
+import { Effect, Exit, type Scope } from "effect"
 
 /** Per-org slots on this node. */
 export interface OrgShare {
@@ -17,42 +17,45 @@ export interface OrgShare {
 }
 
 interface Lane {
+  readonly semaphore: Effect.Semaphore
   running: number
-  readonly waiting: Array<() => void>
+  waiting: number
 }
 
-/** An `OrgShare` giving each org `limit` slots. Idle orgs hold no state. */
+/**
+ * An `OrgShare` giving each org `limit` slots: a semaphore per org (whose
+ * wait can be interrupted without losing a permit), dropped when idle.
+ */
 export const make = (limit: number): OrgShare => {
   const lanes = new Map<string, Lane>()
-  const release = (orgId: string) => {
-    const lane = lanes.get(orgId)
-    if (lane === undefined) return
-    const next = lane.waiting.shift()
-    if (next !== undefined) return next()
-    lane.running--
-    if (lane.running === 0) lanes.delete(orgId)
+  const leave = (orgId: string, lane: Lane) => {
+    if (lane.running + lane.waiting === 0) lanes.delete(orgId)
   }
-  const acquire = (orgId: string) =>
-    Effect.async<void>((resume) => {
-      let lane = lanes.get(orgId)
-      if (lane === undefined) lanes.set(orgId, lane = { running: 0, waiting: [] })
-      if (lane.running < limit) {
-        lane.running++
-        return resume(Effect.void)
-      }
-      // A released slot passes straight to the next waiter (running stays the same).
-      const wake = () => resume(Effect.void)
-      lane.waiting.push(wake)
-      return Effect.sync(() => {
-        const at = lane.waiting.indexOf(wake)
-        if (at >= 0) lane.waiting.splice(at, 1)
-      })
-    })
   return {
-    slot: (orgId) => Effect.asVoid(Effect.acquireRelease(acquire(orgId), () => Effect.sync(() => release(orgId)))),
+    slot: (orgId) =>
+      Effect.uninterruptibleMask((restore) => {
+        let lane = lanes.get(orgId)
+        if (lane === undefined) lanes.set(orgId, lane = { semaphore: Effect.unsafeMakeSemaphore(limit), running: 0, waiting: 0 })
+        const taken = lane
+        taken.waiting++
+        return Effect.flatMap(Effect.exit(restore(taken.semaphore.take(1))), (exit) => {
+          taken.waiting--
+          if (Exit.isFailure(exit)) {
+            leave(orgId, taken)
+            return Effect.asVoid(exit)
+          }
+          taken.running++
+          return Effect.addFinalizer(() =>
+            Effect.map(taken.semaphore.release(1), () => {
+              taken.running--
+              leave(orgId, taken)
+            })
+          )
+        })
+      }),
     load: (orgId) => {
       const lane = lanes.get(orgId)
-      return { running: lane?.running ?? 0, waiting: lane?.waiting.length ?? 0 }
+      return { running: lane?.running ?? 0, waiting: lane?.waiting ?? 0 }
     }
   }
 }

@@ -14,6 +14,10 @@ const hold = (share: OrgShare.OrgShare, org: string) =>
     return { started, done, fiber }
   })
 
+/** Lets a held write finish and waits for it. */
+const finish = (h: Effect.Effect.Success<ReturnType<typeof hold>>) =>
+  Effect.zipRight(Deferred.succeed(h.done, undefined), Fiber.join(h.fiber))
+
 describe("a fair share of the node per org", () => {
   it.effect("an org's writes beyond its slots wait; other orgs do not; a finished write hands its slot on", () =>
     Effect.gen(function*() {
@@ -28,14 +32,10 @@ describe("a fair share of the node per org", () => {
       yield* Effect.yieldNow()
       expect(yield* Deferred.isDone(a3.started)).toBe(false)
       expect(share.load("a")).toEqual({ running: 2, waiting: 1 })
-      yield* Deferred.succeed(a1.done, undefined)
-      yield* Fiber.join(a1.fiber)
+      yield* finish(a1)
       yield* Deferred.await(a3.started)
       expect(share.load("a")).toEqual({ running: 2, waiting: 0 })
-      for (const h of [a2, a3, b1]) {
-        yield* Deferred.succeed(h.done, undefined)
-        yield* Fiber.join(h.fiber)
-      }
+      for (const h of [a2, a3, b1]) yield* finish(h)
       expect(share.load("a")).toEqual({ running: 0, waiting: 0 })
       expect(share.load("b")).toEqual({ running: 0, waiting: 0 })
     }))
@@ -51,7 +51,23 @@ describe("a fair share of the node per org", () => {
       expect(share.load("a")).toEqual({ running: 0, waiting: 0 })
       const next = yield* hold(share, "a")
       yield* Deferred.await(next.started)
-      yield* Deferred.succeed(next.done, undefined)
-      yield* Fiber.join(next.fiber)
+      yield* finish(next)
+    }))
+
+  it.effect("a write interrupted while it waits (its client gone) leaves the queue and takes no slot", () =>
+    Effect.gen(function*() {
+      const share = OrgShare.make(1)
+      const running = yield* hold(share, "a")
+      yield* Deferred.await(running.started)
+      const gone = yield* hold(share, "a")
+      yield* Effect.yieldNow()
+      expect(share.load("a")).toEqual({ running: 1, waiting: 1 })
+      yield* Fiber.interrupt(gone.fiber)
+      expect(share.load("a")).toEqual({ running: 1, waiting: 0 })
+      yield* finish(running)
+      expect(share.load("a")).toEqual({ running: 0, waiting: 0 })
+      const next = yield* hold(share, "a")
+      yield* Deferred.await(next.started)
+      yield* finish(next)
     }))
 })

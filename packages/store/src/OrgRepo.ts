@@ -86,10 +86,14 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       return rows[0]!.allowedModels
     })
 
+    /** Sets the org's allowed models (null lifts the restriction); returns the stored list. */
     const setAllowedModels = Effect.fn("OrgRepo.setAllowedModels")(
       function*(orgId: OrgId, models: ReadonlyArray<string> | null) {
-        yield* withOrg(orgId)(sql`UPDATE orgs SET allowed_models = ${models === null ? null : [...new Set(models)]}::text[]
-          WHERE id = ${orgId}`)
+        const rows = yield* withOrg(orgId)(sql<{ allowedModels: ReadonlyArray<string> | null }>`
+          UPDATE orgs SET allowed_models = ${models === null ? null : [...new Set(models)]}::text[]
+          WHERE id = ${orgId} RETURNING allowed_models`)
+        if (rows.length === 0) return yield* NotFound.of("org", orgId)
+        return rows[0]!.allowedModels
       }
     )
 

@@ -204,7 +204,7 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
      * Tokens used this month by the org and by one teammate, with their
      * limits, and the org's allowed models (null: no org restriction).
      */
-    const budget = Effect.fn("RunRepo.budget")(function*(orgId: OrgId, teammateId: TeammateId) {
+    const limits = Effect.fn("RunRepo.limits")(function*(orgId: OrgId, teammateId: TeammateId) {
       const rows = yield* withOrg(orgId)(sql<{
         orgUsed: string
         teammateUsed: string
@@ -277,7 +277,7 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       return rows[0]?.depth ?? 0
     })
 
-    return { handOffDepth, addTrigger, trigger, open, setStatus, start, step, finish, get, list, once, budget, usage, setOrgBudget } as const
+    return { handOffDepth, addTrigger, trigger, open, setStatus, start, step, finish, get, list, once, limits, usage, setOrgBudget } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

@@ -89,7 +89,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
       orgId: OrgId,
       teammate: Teammate,
       trigger: { id: string; roomId: RoomId; threadId: MessageId | null },
-      b: Effect.Effect.Success<ReturnType<typeof runs.budget>>
+      b: Effect.Effect.Success<ReturnType<typeof runs.limits>>
     ) =>
       Effect.gen(function*() {
         const over = b.orgLimit !== null && b.orgUsed >= b.orgLimit
@@ -137,7 +137,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
         const next = yield* withOrg(orgId)(Effect.gen(function*() {
           const open = yield* runs.open(orgId, teammateId)
           if (open.length === 0) return null
-          return { open, teammate: yield* teammates.get(orgId, teammateId), limits: yield* runs.budget(orgId, teammateId) }
+          return { open, teammate: yield* teammates.get(orgId, teammateId), limits: yield* runs.limits(orgId, teammateId) }
         }))
         if (next === null) return false
         const { limits, open, teammate } = next

@@ -5,13 +5,13 @@
  * turn with the same run id (after a crash) posts the reply once and repeats
  * no side effect.
  */
+import { SqlClient } from "@effect/sql"
 import { MessageDelta } from "@troupe/domain/Event"
 import type { MessageId, OrgId, RoomId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import type { RoomMember } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
 import { type ChatMessage, LanguageModel, type ModelError, streamWithRetry, type ToolCall } from "@troupe/llm/LanguageModel"
-import { SqlClient } from "@effect/sql"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { orgScope } from "@troupe/store/OrgScope"
