@@ -7,13 +7,15 @@
  * p+2 after p knows it missed p+1 and reads it back from Postgres: a slow or
  * late subscriber never skips an event, and never sees one twice.
  */
-import { Event, Delivered, PresenceChanged, Reset } from "@troupe/domain/Event"
+import { AccessRevoked, Audience, Delivered, Event, PresenceChanged, Reset } from "@troupe/domain/Event"
+import type { OrgId, UserId } from "@troupe/domain/Ids"
+import { changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
 import { EventBus, type Ephemeral } from "@troupe/realtime/EventBus"
 import { Presence } from "@troupe/realtime/Presence"
 import { EventLog, type LoggedEvent } from "@troupe/store/EventLog"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Chunk, Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Scope, Stream, Tracer } from "effect"
+import { Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream, Tracer } from "effect"
 import { randomUUID } from "node:crypto"
 import { eventsPublished, queuedTriggers } from "./Metrics.js"
 import { ServerConfig } from "./ServerConfig.js"
@@ -21,12 +23,6 @@ import { ServerConfig } from "./ServerConfig.js"
 type Item =
   | { readonly _tag: "Logged"; readonly event: LoggedEvent }
   | { readonly _tag: "Ephemeral"; readonly event: Ephemeral }
-
-/** What a user may see, loaded when a stream opens and refreshed when their memberships change. */
-interface Visibility {
-  readonly orgs: ReadonlyMap<string, boolean>
-  readonly rooms: ReadonlySet<string>
-}
 
 const decodeUnknownEvent = Schema.decodeUnknownOption(Event)
 const decoded = new WeakMap<object, Option.Option<Event>>()
@@ -80,16 +76,51 @@ const recordDelivery = (userId: string, e: LoggedEvent) =>
         }))
   })
 
-/** A subscription: its events, and the position it has reached. */
+/** Who a subscription delivers to: a person (or an API key's bot) and the credential the stream was opened with. */
+export interface Reader {
+  readonly userId: UserId
+  readonly credential: {
+    readonly kind: "session" | "api_key"
+    readonly id: string
+    /** When the credential stops being valid (sessions), if ever. */
+    readonly expiresAt: Date | null
+  }
+}
+
+/** A step of a subscription: the events it delivers, and the log position reached once they are delivered. */
+export interface Step {
+  readonly events: ReadonlyArray<Delivered>
+  readonly position: number
+  /** The stream ends after this step: its credential was revoked or expired. */
+  readonly final: boolean
+}
+
+/** A subscription. */
 export interface Subscription {
-  readonly events: Stream.Stream<Delivered>
-  readonly position: Ref.Ref<number>
   /** The position the subscription started from (after any reset). */
   readonly startedAt: number
+  /** Any reset, and the backlog up to the node's tail, read when the subscription opened. */
+  readonly initial: Step
+  /** What follows `initial`, one step per event that reached the node. Ends after a final step. */
+  readonly live: Stream.Stream<Step>
 }
 
 /** Forks a loop of the feed's own (tailing, retention): untraced, or every poll would be a trace of its own. */
 const background = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.forkScoped(Effect.withTracerEnabled(self, false))
+
+/** Ephemeral events waiting for the log position they must follow, at most this many per node. */
+const MAX_HELD_EPHEMERAL = 10_000
+
+/** The longest single sleep: timers beyond about 24.8 days never fire. */
+const MAX_SLEEP_MS = 24 * 60 * 60 * 1000
+
+/** Sleeps until `at`, however far away. */
+const sleepUntil = (at: Date): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const left = at.getTime() - Date.now()
+    if (left <= 0) return Effect.void
+    return Effect.zipRight(Effect.sleep(Math.min(left, MAX_SLEEP_MS)), sleepUntil(at))
+  })
 
 /** The node's feed. */
 export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
@@ -107,6 +138,8 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
     )
     const tail = yield* Ref.make(initial.position)
     const kick = yield* Queue.sliding<void>(1)
+    /** Ephemeral events that must follow a log position this node has not read yet, in arrival order. */
+    let held: Array<Ephemeral> = []
     /** Queue depth per teammate, as last announced in the log (absent when zero). */
     const queued = new Map<string, number>()
     yield* Metric.modify(queuedTriggers, 0)
@@ -121,16 +154,32 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
       return Metric.set(queuedTriggers, total)
     }
 
+    const publishEphemeralItem = (event: Ephemeral) =>
+      Effect.zipRight(PubSub.publish(hub, { _tag: "Ephemeral", event }), Metric.increment(ephemeralPublished))
+
+    /** Publishes the held ephemeral events whose position the tail has passed. */
+    const release = Effect.gen(function*() {
+      if (held.length === 0) return
+      const at = yield* Ref.get(tail)
+      const ready = held.filter((e) => (e.after ?? 0) <= at)
+      if (ready.length === 0) return
+      held = held.filter((e) => (e.after ?? 0) > at)
+      for (const e of ready) yield* publishEphemeralItem(e)
+    })
+
     const drain = Effect.gen(function*() {
       while (true) {
         const from = yield* Ref.get(tail)
         const batch = yield* log.readAfter(from, 500)
         for (const event of batch) {
-          yield* Ref.set(tail, event.position)
+          // Published before the tail moves: an ephemeral event that follows
+          // this position is never published ahead of it.
           yield* PubSub.publish(hub, { _tag: "Logged", event })
+          yield* Ref.set(tail, event.position)
           yield* Metric.increment(durablePublished)
           yield* observe(event)
         }
+        yield* release
         if (batch.length < 500) return
       }
     })
@@ -145,7 +194,14 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
     }).pipe(Effect.forever, background)
 
     yield* bus.ephemeral.pipe(
-      Stream.runForEach((event) => Effect.zipRight(PubSub.publish(hub, { _tag: "Ephemeral", event }), Metric.increment(ephemeralPublished))),
+      Stream.runForEach((event) =>
+        Effect.gen(function*() {
+          if (event.after === undefined || event.after <= (yield* Ref.get(tail))) return yield* publishEphemeralItem(event)
+          if (held.length >= MAX_HELD_EPHEMERAL) held = held.slice(1)
+          held.push(event)
+          yield* Queue.offer(kick, undefined)
+        })
+      ),
       background
     )
 
@@ -161,44 +217,31 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
     /** Wakes every node's tailer: call after a transaction that appended events commits. */
     const wake = bus.wake
 
-    const loadVisibility = (userId: string) =>
+    /** What a reader may see now: their orgs with their roles, and their rooms. */
+    const loadViewer = (userId: UserId) =>
       Effect.gen(function*() {
         const memberships = yield* orgRepo.membershipsOf(userId)
         const rooms = yield* roomRepo.roomIdsOf(userId)
-        return {
-          orgs: new Map(memberships.map((m) => [m.orgId, m.role === "guest"])),
-          rooms: new Set(rooms)
-        } satisfies Visibility
+        return { userId, orgs: new Map(memberships.map((m) => [m.orgId, m.role])), rooms: new Set(rooms) } satisfies Viewer
       })
 
-    const sees = (userId: string, v: Visibility, e: LoggedEvent) => {
-      if (e.audience.userIds.includes(userId as never)) return true
-      const guest = v.orgs.get(e.orgId)
-      if (guest === undefined) return false
-      if (e.audience.orgWide && !guest) return true
-      return e.audience.roomId !== null && v.rooms.has(e.audience.roomId)
-    }
-
-    const touchesMembership = (userId: string, e: LoggedEvent) => {
-      const ev = e.delivered.event
-      return e.audience.userIds.includes(userId as never) ||
-        (ev.type === "member.joined" && ev.member.id === userId) ||
-        (ev.type === "member.left" && ev.memberId === userId) ||
-        ev.type === "room.created"
-    }
-
     /**
-     * Opens a subscription for a user from a cursor. Without a cursor it
+     * Opens a subscription for a reader from a cursor. Without a cursor it
      * starts at the current tail. A cursor outside the retained log (too old,
      * or ahead of this history) yields a `reset` event first.
+     *
+     * Every event is checked against the reader's `Viewer` as of that event:
+     * events that change the reader's access (joining or leaving an org or a
+     * room, a new role) reload it before the next delivery, and an
+     * `access.revoked` naming the stream's credential is its last event.
      */
-    const subscribe = (userId: string, cursor: Option.Option<number>) =>
+    const subscribe = (reader: Reader, cursor: Option.Option<number>) =>
       Effect.gen(function*() {
-        const subscription = yield* PubSub.subscribe(hub)
-        const visibility = yield* Ref.make(yield* loadVisibility(userId))
+        const queue = yield* PubSub.subscribe(hub)
+        let viewer: Viewer = yield* loadViewer(reader.userId)
         const head = yield* log.head()
         const tailNow = yield* Ref.get(tail)
-        const resets: Array<Delivered> = []
+        const first: Array<Delivered> = []
         let start = Option.getOrElse(cursor, () => tailNow)
         if (Option.isSome(cursor) && (start < head.retainedFrom - 1 || start > head.position)) {
           const reason = start < 0
@@ -207,70 +250,105 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
             ? "the cursor is ahead of this server's history"
             : "the cursor is older than the retained history"
           start = tailNow
-          resets.push(new Delivered({ id: String(start), orgId: null, at: new Date(), event: new Reset({ reason }) }))
+          first.push(new Delivered({ id: String(start), orgId: null, at: new Date(), event: new Reset({ reason }) }))
         }
-        const position = yield* Ref.make(start)
+        let position = start
         let ephemeralCount = 0
+        let ended = false
 
-        const replay = (until: number) =>
+        /** Delivers one logged event if the reader may see it; true when the reader's orgs changed. */
+        const deliver = (e: LoggedEvent, out: Array<Delivered>) =>
           Effect.gen(function*() {
-            const out: Array<Delivered> = []
-            while (true) {
-              const from = yield* Ref.get(position)
-              if (from >= until) return out
-              const v = yield* Ref.get(visibility)
-              const batch = yield* log.replay(
-                { userId, orgs: [...v.orgs].map(([orgId, guest]) => ({ orgId, guest })), roomIds: [...v.rooms] },
-                from,
-                until,
-                500
-              )
-              for (const e of batch) {
-                out.push(e.delivered)
-                if (touchesMembership(userId, e)) yield* Ref.set(visibility, yield* loadVisibility(userId))
+            const ev = e.delivered.event
+            if (ev.type === "access.revoked") {
+              if (ev.credentialId !== reader.credential.id) return false
+              out.push(e.delivered)
+              ended = true
+              return false
+            }
+            let orgsChanged = false
+            if (changesAccess(ev) && e.audience.userIds.includes(reader.userId)) {
+              const before = viewer.orgs
+              viewer = yield* loadViewer(reader.userId)
+              orgsChanged = before.size !== viewer.orgs.size || [...viewer.orgs.keys()].some((o) => !before.has(o))
+            }
+            if (!sees(viewer, e.orgId, e.audience)) return orgsChanged
+            out.push(e.delivered)
+            yield* recordDelivery(reader.userId, e)
+            return orgsChanged
+          })
+
+        /** Reads the log from `position` up to `until` for the reader. */
+        const replay = (until: number, out: Array<Delivered>) =>
+          Effect.gen(function*() {
+            while (position < until && !ended) {
+              const batch = yield* log.replay({ userId: reader.userId, orgIds: [...viewer.orgs.keys()] }, position, until, 500)
+              let reread = false
+              for (const e of batch.events) {
+                reread = yield* deliver(e, out)
+                position = e.position
+                // The reader's orgs changed: read the rest again with the new set.
+                if (reread || ended) break
               }
-              yield* Ref.set(position, batch.length < 500 ? until : batch[batch.length - 1]!.position)
+              if (!reread && !ended) position = batch.full && batch.last !== null ? batch.last : until
             }
           })
 
-        const handle = (item: Item): Effect.Effect<ReadonlyArray<Delivered>, unknown> =>
+        /** What one item of the node's hub gives this reader. */
+        const handle = (item: Item, out: Array<Delivered>) =>
           Effect.gen(function*() {
-            const at = yield* Ref.get(position)
+            if (ended) return
             if (item._tag === "Ephemeral") {
-              const v = yield* Ref.get(visibility)
               const e = item.event
-              if (!v.orgs.has(e.orgId) || (e.roomId !== null && !v.rooms.has(e.roomId))) return []
+              const audience = new Audience({ roomId: e.roomId as never, orgWide: e.roomId === null, userIds: [] }, true)
+              if (!sees(viewer, e.orgId as OrgId, audience)) return
               const event = decodeEvent(e.event)
-              if (Option.isNone(event)) return []
+              if (Option.isNone(event)) return
               ephemeralCount++
               // Fields were validated when the event was decoded; skip re-validating per subscriber.
-              return [new Delivered({ id: `${at}~${ephemeralCount}`, orgId: e.orgId as never, at: new Date(e.at), event: event.value }, true)]
+              out.push(
+                new Delivered({ id: `${position}~${ephemeralCount}`, orgId: e.orgId as OrgId, at: new Date(e.at), event: event.value }, true)
+              )
+              return
             }
             const e = item.event
-            if (e.position <= at) return []
-            const missed = e.position > at + 1 ? yield* replay(e.position - 1) : []
-            yield* Ref.set(position, e.position)
-            if (touchesMembership(userId, e)) yield* Ref.set(visibility, yield* loadVisibility(userId))
-            const v = yield* Ref.get(visibility)
-            if (!sees(userId, v, e)) return missed
-            yield* recordDelivery(userId, e)
-            return [...missed, e.delivered]
+            if (e.position <= position) return
+            if (e.position > position + 1) yield* replay(e.position - 1, out)
+            if (ended) return
+            yield* deliver(e, out)
+            position = e.position
           })
 
-        const backlog = yield* replay(tailNow)
-        const live = Stream.fromQueue(subscription).pipe(
-          Stream.mapEffect((item) =>
-            handle(item).pipe(
+        /**
+         * Runs `work`, retrying while the database is away. Events already
+         * collected survive a retry: the position only moves past delivered ones.
+         */
+        const step = (work: (out: Array<Delivered>) => Effect.Effect<void, unknown>) =>
+          Effect.suspend(() => {
+            const out: Array<Delivered> = []
+            return work(out).pipe(
               Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.upTo("10 seconds"))),
-              Effect.orDie
+              Effect.orDie,
+              Effect.map((): Step => ({ events: out, position, final: ended }))
             )
-          ),
-          Stream.flattenIterables
+          })
+
+        const backlog = yield* step((out) => replay(tailNow, out))
+        const expiry = reader.credential.expiresAt === null
+          ? Stream.never
+          : Stream.fromEffect(Effect.map(sleepUntil(reader.credential.expiresAt), (): Step => {
+            ephemeralCount++
+            ended = true
+            const event = new AccessRevoked({ credential: "session", credentialId: reader.credential.id, reason: "the session expired" })
+            return { events: [new Delivered({ id: `${position}~${ephemeralCount}`, orgId: null, at: new Date(), event })], position, final: true }
+          }))
+        const live = Stream.merge(Stream.fromQueue(queue).pipe(Stream.mapEffect((item) => step((out) => handle(item, out)))), expiry).pipe(
+          Stream.takeUntil((s) => s.final)
         )
         return {
-          events: Stream.concat(Stream.fromIterable([...resets, ...backlog]), live),
-          position,
-          startedAt: start
+          startedAt: start,
+          initial: { events: [...first, ...backlog.events], position: backlog.position, final: backlog.final },
+          live: backlog.final ? Stream.empty : live
         } satisfies Subscription
       })
 
@@ -323,19 +401,37 @@ export const sseFrame = (delivered: Delivered): string => {
   return frame
 }
 
-/** Collects events for a long-poll: waits up to `timeout` for the first, then takes what is ready. */
-export const collect = (subscription: Subscription, timeout: Duration.DurationInput) =>
-  subscription.events.pipe(
-    Stream.groupedWithin(500, "25 millis"),
-    Stream.take(1),
-    Stream.runCollect,
-    Effect.map((chunks) => Chunk.toReadonlyArray(Chunk.flatten(chunks))),
-    Effect.timeout(timeout),
-    Effect.orElseSucceed(() => [] as ReadonlyArray<Delivered>)
-  )
+/** Events gathered for one long-poll, and the cursor to pass on the next. */
+export interface Collected {
+  readonly events: ReadonlyArray<Delivered>
+  readonly cursor: number
+}
 
-/** Runs `f` with a subscription that is released afterwards. */
-export const withSubscription = <A, E, R>(
-  open: Effect.Effect<Subscription, unknown, Scope.Scope>,
-  f: (s: Subscription) => Effect.Effect<A, E, R>
-) => Effect.scoped(Effect.flatMap(Effect.orDie(open), f))
+/**
+ * Collects events for a long-poll. The subscription's initial step (a reset,
+ * the backlog) is answered at once; otherwise it waits up to `timeout` for a
+ * step with events, then takes what else arrives within 25 ms. Steps are
+ * taken whole or not at all, so the cursor never passes an event that was
+ * not returned, whatever the timeout.
+ */
+export const collect = (subscription: Subscription, timeout: Duration.DurationInput) =>
+  Effect.scoped(Effect.gen(function*() {
+    const events: Array<Delivered> = [...subscription.initial.events]
+    let cursor = subscription.initial.position
+    if (events.length > 0 || subscription.initial.final) return { events, cursor } satisfies Collected
+    const pull = yield* Stream.toPull(subscription.live)
+    const deadline = Date.now() + Duration.toMillis(Duration.decode(timeout))
+    let settleBy = Number.POSITIVE_INFINITY
+    while (true) {
+      const left = Math.min(deadline, settleBy) - Date.now()
+      if (left <= 0) break
+      const next = yield* pull.pipe(Effect.timeout(left), Effect.option)
+      if (Option.isNone(next)) break
+      for (const s of next.value) {
+        events.push(...s.events)
+        cursor = s.position
+      }
+      if (events.length > 0 && settleBy === Number.POSITIVE_INFINITY) settleBy = Date.now() + 25
+    }
+    return { events, cursor } satisfies Collected
+  }))

@@ -9,10 +9,20 @@ import type { Role } from "@troupe/domain/Org"
 import type { User } from "@troupe/domain/User"
 import { Context, type Option, Schema } from "effect"
 
+/** The credential a request was made with: a session, or an API key. */
+export interface Credential {
+  readonly kind: "session" | "api_key"
+  /** The session's or the key's id (never its secret). */
+  readonly id: string
+  /** When a session expires; null for API keys. */
+  readonly expiresAt: Date | null
+}
+
 /** The authenticated caller. An API key is bound to one org and role. */
 export class CurrentUser extends Context.Tag("@troupe/api/CurrentUser")<CurrentUser, {
   readonly user: User
   readonly token: string
+  readonly credential: Credential
   readonly apiKey: Option.Option<{ readonly orgId: OrgId; readonly role: Role }>
 }>() {}
 

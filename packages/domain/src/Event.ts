@@ -5,6 +5,7 @@
 import { Schema } from "effect"
 import { MessageId, OrgId, RoomId, TeammateId, UserId } from "./Ids.js"
 import { Message } from "./Message.js"
+import { Member } from "./Org.js"
 import { RoomInfo, RoomMember } from "./Room.js"
 import { Run, Teammate } from "./Teammate.js"
 
@@ -67,6 +68,56 @@ export class MemberLeft extends Schema.Class<MemberLeft>("MemberLeft")({
   type: Schema.tag("member.left"),
   roomId: RoomId,
   memberId: Schema.UUID
+}) {}
+
+/** A person joined the org (or an API key's bot was created). */
+export class OrgMemberJoined extends Schema.Class<OrgMemberJoined>("OrgMemberJoined")({
+  type: Schema.tag("org.member.joined"),
+  member: Member
+}) {}
+
+/** A person's role in the org changed. */
+export class OrgMemberUpdated extends Schema.Class<OrgMemberUpdated>("OrgMemberUpdated")({
+  type: Schema.tag("org.member.updated"),
+  member: Member
+}) {}
+
+/**
+ * A person left the org or was removed from it. The person receives this
+ * event too, as the last one of the org on their streams.
+ */
+export class OrgMemberLeft extends Schema.Class<OrgMemberLeft>("OrgMemberLeft")({
+  type: Schema.tag("org.member.left"),
+  userId: UserId,
+  /** `left` when the person removed themself, `removed` when an admin did. */
+  reason: Schema.Literal("left", "removed")
+}) {}
+
+/**
+ * The credential a stream was opened with ended: the session logged out or
+ * expired, or the API key was revoked (by an admin, or because its creator
+ * left the org). It is the stream's last event; reconnecting needs a new
+ * credential. Only streams opened with that credential receive it.
+ */
+export class AccessRevoked extends Schema.Class<AccessRevoked>("AccessRevoked")({
+  type: Schema.tag("access.revoked"),
+  credential: Schema.Literal("session", "api_key"),
+  /** The session's or the API key's id. */
+  credentialId: Schema.UUID,
+  reason: Schema.String
+}) {}
+
+/**
+ * A message mentioned a teammate that is not in the room, so the teammate
+ * did not see it. Sent to the message's author only.
+ */
+export class MentionUnanswered extends Schema.Class<MentionUnanswered>("MentionUnanswered")({
+  type: Schema.tag("mention.unanswered"),
+  roomId: RoomId,
+  messageId: MessageId,
+  teammateId: TeammateId,
+  handle: Schema.String,
+  reason: Schema.String
 }) {}
 
 /** A person came online or went offline. Droppable under pressure. */
@@ -185,6 +236,11 @@ export const Event = Schema.Union(
   RoomArchived,
   MemberJoined,
   MemberLeft,
+  OrgMemberJoined,
+  OrgMemberUpdated,
+  OrgMemberLeft,
+  AccessRevoked,
+  MentionUnanswered,
   PresenceChanged,
   Typing,
   MessageDelta,

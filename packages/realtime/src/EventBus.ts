@@ -14,9 +14,15 @@ export const Ephemeral = Schema.Struct({
   orgId: Schema.String,
   /** When set, only members of this room see it; otherwise every member of the org. */
   roomId: Schema.NullOr(Schema.String),
-  /** The encoded event (a `typing` or `presence.changed` event). */
+  /** The encoded event (`typing`, `presence.changed`, `message.delta`). */
   event: Schema.Unknown,
-  at: Schema.Number
+  at: Schema.Number,
+  /**
+   * The log position this event must follow: a node holds it back until its
+   * own tail has passed that position, so a reply's deltas never overtake the
+   * `run.started` that announced the run.
+   */
+  after: Schema.optional(Schema.Number)
 })
 /** An ephemeral event with who may see it, as it travels between nodes. */
 export type Ephemeral = typeof Ephemeral.Type

@@ -8,7 +8,10 @@ import { Conflict, Unauthorized } from "@troupe/domain/Errors"
 import { OrgId, UserId } from "@troupe/domain/Ids"
 import type { Role } from "@troupe/domain/Org"
 import { normalizeEmail, User } from "@troupe/domain/User"
+import { AccessRevoked, Audience } from "@troupe/domain/Event"
 import { Effect, Option, Schema } from "effect"
+import { EventLog } from "./EventLog.js"
+import { transaction } from "./OrgScope.js"
 import { dummyHash, hashPassword, hashSecret, newSecret, verifyPassword } from "./Secrets.js"
 
 interface UserRow {
@@ -29,6 +32,7 @@ export const toUser = (row: UserRow): User =>
 /** Who a bearer token belongs to. An API key is bound to one org and role. */
 export interface Principal {
   readonly user: User
+  readonly credential: { readonly kind: "session" | "api_key"; readonly id: string; readonly expiresAt: Date | null }
   readonly apiKey: Option.Option<{ readonly orgId: OrgId; readonly role: Role }>
 }
 
@@ -46,6 +50,7 @@ const handleBase = (name: string, email: string): string => {
 export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/AccountRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const log = yield* EventLog
 
     const uniqueHandle = Effect.fn("AccountRepo.uniqueHandle")(function*(base: string) {
       const taken = yield* sql<{ handle: string }>`SELECT handle FROM users WHERE handle LIKE ${base + "%"}`
@@ -89,25 +94,47 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
     const authenticate = Effect.fn("AccountRepo.authenticate")(function*(token: string) {
       const hash = hashSecret(token)
       if (token.startsWith("trp_k_")) {
-        const rows = yield* sql<UserRow & { orgId: string; role: Role }>`
-          SELECT u.id, u.email, u.name, u.handle, u.created_at, k.org_id, k.role
+        const rows = yield* sql<UserRow & { keyId: string; orgId: string; role: Role }>`
+          SELECT u.id, u.email, u.name, u.handle, u.created_at, k.id AS key_id, k.org_id, k.role
           FROM api_keys k JOIN users u ON u.id = k.user_id
           WHERE k.secret_hash = ${hash} AND k.revoked_at IS NULL`
         const row = rows[0]
         if (!row) return yield* new Unauthorized({ message: "unknown or revoked API key" })
-        return { user: toUser(row), apiKey: Option.some({ orgId: decodeOrgId(row.orgId), role: row.role }) } satisfies Principal
+        return {
+          user: toUser(row),
+          credential: { kind: "api_key", id: row.keyId, expiresAt: null },
+          apiKey: Option.some({ orgId: decodeOrgId(row.orgId), role: row.role })
+        } satisfies Principal
       }
-      const rows = yield* sql<UserRow>`
-        SELECT u.id, u.email, u.name, u.handle, u.created_at
+      const rows = yield* sql<UserRow & { sessionId: string; expiresAt: Date }>`
+        SELECT u.id, u.email, u.name, u.handle, u.created_at, s.id AS session_id, s.expires_at
         FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.token_hash = ${hash} AND s.revoked_at IS NULL AND s.expires_at > now()`
       const row = rows[0]
       if (!row) return yield* new Unauthorized({ message: "unknown, expired or revoked token" })
-      return { user: toUser(row), apiKey: Option.none() } satisfies Principal
+      return {
+        user: toUser(row),
+        credential: { kind: "session", id: row.sessionId, expiresAt: row.expiresAt },
+        apiKey: Option.none()
+      } satisfies Principal
     })
 
+    /**
+     * Revokes a session and, in the same transaction, logs the
+     * `access.revoked` event that ends the streams it opened on every node.
+     */
     const logout = Effect.fn("AccountRepo.logout")(function*(token: string) {
-      yield* sql`UPDATE sessions SET revoked_at = now() WHERE token_hash = ${hashSecret(token)} AND revoked_at IS NULL`
+      yield* transaction(sql)(Effect.gen(function*() {
+        const rows = yield* sql<{ id: string; userId: string }>`
+          UPDATE sessions SET revoked_at = now() WHERE token_hash = ${hashSecret(token)} AND revoked_at IS NULL
+          RETURNING id, user_id`
+        const session = rows[0]
+        if (session === undefined) return
+        yield* log.append(null, [{
+          audience: new Audience({ roomId: null, orgWide: false, userIds: [decodeUserId(session.userId)] }),
+          event: new AccessRevoked({ credential: "session", credentialId: session.id, reason: "the session logged out" })
+        }])
+      }))
     })
 
     const findByEmail = Effect.fn("AccountRepo.findByEmail")(function*(email: string) {
@@ -124,5 +151,6 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
     })
 
     return { signup, login, authenticate, logout, findByEmail, createBot } as const
-  })
+  }),
+  dependencies: [EventLog.Default]
 }) {}

@@ -7,7 +7,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { transaction } from "./OrgScope.js"
 
 /** An event to append, with who may see it. */
@@ -19,7 +19,8 @@ export interface PendingEvent {
 /** A stored event. */
 export interface LoggedEvent {
   readonly position: number
-  readonly orgId: OrgId
+  /** The org the event belongs to; null for account-level events (a log-out). */
+  readonly orgId: OrgId | null
   readonly audience: Audience
   readonly delivered: Delivered
   /** The W3C `traceparent` of the span that appended the event, if it was traced. */
@@ -36,7 +37,7 @@ export interface LogHead {
 
 interface EventRow {
   readonly position: string
-  readonly orgId: string
+  readonly orgId: string | null
   readonly roomId: string | null
   readonly orgWide: boolean
   readonly userIds: ReadonlyArray<string>
@@ -46,29 +47,46 @@ interface EventRow {
 }
 
 const encodeEvent = Schema.encodeSync(Event)
-const decodeEvent = Schema.decodeUnknownSync(Event)
-const decodeAudience = Schema.decodeUnknownSync(Audience)
-const decodeOrgId = Schema.decodeSync(OrgId)
+const decodeEvent = Schema.decodeUnknownEither(Event)
+const decodeAudience = Schema.decodeUnknownEither(Audience)
+const decodeOrgId = Schema.decodeUnknownEither(Schema.NullOr(OrgId))
 
-const toLogged = (row: EventRow): LoggedEvent => {
-  const orgId = decodeOrgId(row.orgId)
-  const position = Number(row.position)
-  return {
-    position,
-    orgId,
-    audience: decodeAudience({ roomId: row.roomId, orgWide: row.orgWide, userIds: row.userIds }),
-    delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event: decodeEvent(row.payload) }),
-    traceParent: row.traceParent
-  }
-}
+/** A stored row that does not decode: logged and skipped, so one bad row never stops a reader. */
+const toLogged = (row: EventRow): Either.Either<LoggedEvent, string> =>
+  Either.gen(function*() {
+    const position = Number(row.position)
+    const orgId = yield* decodeOrgId(row.orgId)
+    const audience = yield* decodeAudience({ roomId: row.roomId, orgWide: row.orgWide, userIds: row.userIds })
+    const event = yield* decodeEvent(row.payload)
+    return {
+      position,
+      orgId,
+      audience,
+      delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event }),
+      traceParent: row.traceParent
+    }
+  }).pipe(Either.mapLeft((e) => `event ${row.position} cannot be read: ${e.message}`))
 
-/** A filter for replay: only events this reader may see. */
+const decodeRows = (rows: ReadonlyArray<EventRow>) =>
+  Effect.gen(function*() {
+    const out: Array<LoggedEvent> = []
+    for (const row of rows) {
+      const logged = toLogged(row)
+      if (Either.isRight(logged)) out.push(logged.right)
+      else yield* Effect.logError(logged.left)
+    }
+    return out
+  })
+
+/**
+ * A coarse filter for replay: the events of the reader's orgs and the events
+ * naming the reader. The reader decides what it may see among them (see
+ * `@troupe/domain/Visibility`); this only keeps other orgs' events away.
+ */
 export interface ReplayFilter {
   readonly userId: string
-  /** Orgs the reader belongs to, and whether they are a guest there. */
-  readonly orgs: ReadonlyArray<{ readonly orgId: string; readonly guest: boolean }>
-  /** Rooms the reader is a member of. */
-  readonly roomIds: ReadonlyArray<string>
+  /** Orgs the reader belongs to. */
+  readonly orgIds: ReadonlyArray<string>
 }
 
 /** The durable, ordered event log. */
@@ -80,7 +98,7 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
      * Appends events for one org. Call it as the last statement of the
      * writing transaction: the counter row stays locked until commit.
      */
-    const append = Effect.fn("EventLog.append")(function*(orgId: OrgId, events: ReadonlyArray<PendingEvent>) {
+    const append = Effect.fn("EventLog.append")(function*(orgId: OrgId | null, events: ReadonlyArray<PendingEvent>) {
       if (events.length === 0) return [] as ReadonlyArray<number>
       const rows = yield* sql<{ position: string }>`
         UPDATE event_log_state SET position = position + ${events.length} RETURNING position`
@@ -118,25 +136,19 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
       const rows = yield* sql<EventRow>`
         SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
         FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`
-      return rows.map(toLogged)
+      return yield* decodeRows(rows)
     })
 
-    /** Events after `position` (up to `until`) that the reader may see, in order. */
+    /** Events after `position` (up to `until`) of the reader's orgs or naming the reader, in order. */
     const replay = Effect.fn("EventLog.replay")(
       function*(filter: ReplayFilter, position: number, until: number, limit: number) {
-        const orgIds = filter.orgs.map((o) => o.orgId)
-        const memberOrgs = filter.orgs.filter((o) => !o.guest).map((o) => o.orgId)
-        if (orgIds.length === 0) return [] as ReadonlyArray<LoggedEvent>
         const rows = yield* sql<EventRow>`
           SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
           FROM events
           WHERE position > ${position} AND position <= ${until}
-            AND org_id = ANY(${orgIds}::uuid[])
-            AND (${filter.userId}::uuid = ANY(user_ids)
-              OR (org_wide AND org_id = ANY(${memberOrgs}::uuid[]))
-              OR room_id = ANY(${filter.roomIds as Array<string>}::uuid[]))
+            AND (org_id = ANY(${filter.orgIds as Array<string>}::uuid[]) OR ${filter.userId}::uuid = ANY(user_ids))
           ORDER BY position LIMIT ${limit}`
-        return rows.map(toLogged)
+        return { events: yield* decodeRows(rows), last: rows.length === 0 ? null : Number(rows[rows.length - 1]!.position), full: rows.length >= limit }
       }
     )
 

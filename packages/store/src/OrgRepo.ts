@@ -7,7 +7,9 @@ import { Conflict, Forbidden, NotFound } from "@troupe/domain/Errors"
 import { ApiKeyId, OrgId, UserId } from "@troupe/domain/Ids"
 import { ApiKey, Member, Org, type Role, roleAtLeast } from "@troupe/domain/Org"
 import type { User } from "@troupe/domain/User"
+import { AccessRevoked, Audience, MemberLeft, OrgMemberJoined, OrgMemberLeft, OrgMemberUpdated } from "@troupe/domain/Event"
 import { Effect, Option, Schema } from "effect"
+import { EventLog } from "./EventLog.js"
 import { orgScope, transaction } from "./OrgScope.js"
 import { hashSecret, newSecret } from "./Secrets.js"
 
@@ -37,11 +39,31 @@ const toOrg = (row: OrgRow) =>
 const toMember = (row: MemberRow) =>
   new Member({ kind: "user", id: row.userId, name: row.name, handle: row.handle, role: row.role, joinedAt: row.joinedAt })
 
+/** Events about one person in the org: seen by every member but guests, and by the person. */
+const aboutMember = (userId: string) => new Audience({ roomId: null, orgWide: true, userIds: [decodeUserId(userId)] })
+
+/** Events for one person only. */
+const toPerson = (userId: string) => new Audience({ roomId: null, orgWide: false, userIds: [decodeUserId(userId)] })
+
+/** Roles by power, for comparing roles in SQL (`array_position` gives 1 for guest … 4 for owner). */
+const ROLES_BY_POWER = ["guest", "member", "admin", "owner"]
+
 /** Orgs and membership. */
 export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const { withOrg } = orgScope(sql)
+    const log = yield* EventLog
+
+    /** Loads one person's membership row. */
+    const memberRow = (orgId: OrgId, userId: string) =>
+      Effect.map(
+        sql<MemberRow>`
+          SELECT m.user_id, u.name, u.handle, m.role, m.joined_at
+          FROM org_members m JOIN users u ON u.id = m.user_id
+          WHERE m.org_id = ${orgId} AND m.user_id = ${userId}`,
+        (rows) => Option.fromNullable(rows[0])
+      )
 
     const create = Effect.fn("OrgRepo.create")(function*(owner: User, input: { name: string; slug: string }) {
       return yield* transaction(sql)(Effect.gen(function*() {
@@ -50,9 +72,13 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
           ON CONFLICT (slug) DO NOTHING RETURNING id, name, slug, created_at`
         if (rows.length === 0) return yield* new Conflict({ message: `the slug "${input.slug}" is taken` })
         const org = rows[0]!
-        yield* withOrg(decodeOrgId(org.id))(
-          sql`INSERT INTO org_members (org_id, user_id, role) VALUES (${org.id}, ${owner.id}, 'owner')`
-        )
+        const orgId = decodeOrgId(org.id)
+        yield* withOrg(orgId)(Effect.gen(function*() {
+          const joined = yield* sql<{ joinedAt: Date }>`
+            INSERT INTO org_members (org_id, user_id, role) VALUES (${org.id}, ${owner.id}, 'owner') RETURNING joined_at`
+          const member = toMember({ userId: owner.id, name: owner.name, handle: owner.handle, role: "owner", joinedAt: joined[0]!.joinedAt })
+          yield* log.append(orgId, [{ audience: aboutMember(owner.id), event: new OrgMemberJoined({ member }) }])
+        }))
         return toOrg({ ...org, role: "owner" })
       }))
     })
@@ -130,7 +156,9 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
           INSERT INTO org_members (org_id, user_id, role) VALUES (${orgId}, ${user.id}, ${role})
           ON CONFLICT DO NOTHING RETURNING joined_at`
         if (rows.length === 0) return yield* new Conflict({ message: `${user.email} is already a member` })
-        return toMember({ userId: user.id, name: user.name, handle: user.handle, role, joinedAt: rows[0]!.joinedAt })
+        const member = toMember({ userId: user.id, name: user.name, handle: user.handle, role, joinedAt: rows[0]!.joinedAt })
+        yield* log.append(orgId, [{ audience: aboutMember(user.id), event: new OrgMemberJoined({ member }) }])
+        return member
       }))
     })
 
@@ -156,12 +184,36 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
             return yield* new Conflict({ message: "an org must keep at least one owner" })
           }
           yield* sql`UPDATE org_members SET role = ${role} WHERE org_id = ${orgId} AND user_id = ${userId}`
-          return toMember({ ...current, role })
+          const member = toMember({ ...current, role })
+          // A key never has more power than its creator has now.
+          const capped = yield* sql<{ userId: string }>`
+            UPDATE api_keys SET role = ${role}
+            WHERE org_id = ${orgId} AND created_by = ${userId} AND revoked_at IS NULL
+              AND array_position(${ROLES_BY_POWER}::text[], role) > array_position(${ROLES_BY_POWER}::text[], ${role}::text)
+            RETURNING user_id`
+          const bots = capped.map((k) => k.userId)
+          if (bots.length > 0) {
+            yield* sql`UPDATE org_members SET role = ${role} WHERE org_id = ${orgId} AND user_id = ANY(${bots}::uuid[])`
+          }
+          const botMembers = yield* Effect.forEach(bots, (bot) => memberRow(orgId, bot))
+          yield* log.append(orgId, [
+            { audience: aboutMember(userId), event: new OrgMemberUpdated({ member }) },
+            ...botMembers.flatMap((row) =>
+              Option.isSome(row)
+                ? [{ audience: aboutMember(row.value.userId), event: new OrgMemberUpdated({ member: toMember(row.value) }) }]
+                : []
+            )
+          ])
+          return member
         }))
       }
     )
 
-    const removeMember = Effect.fn("OrgRepo.removeMember")(function*(orgId: OrgId, actorRole: Role, userId: UserId) {
+    /**
+     * Removes a person from the org and from its rooms, and revokes the API
+     * keys they hold or created; the events end their access on every stream.
+     */
+    const removeMember = Effect.fn("OrgRepo.removeMember")(function*(orgId: OrgId, actorRole: Role, actorId: UserId, userId: UserId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const rows = yield* sql<{ role: Role }>`
           SELECT role FROM org_members WHERE org_id = ${orgId} AND user_id = ${userId} FOR UPDATE`
@@ -173,9 +225,25 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
         if (current.role === "owner" && (yield* ownerCount(orgId)) <= 1) {
           return yield* new Conflict({ message: "an org must keep at least one owner" })
         }
-        yield* sql`DELETE FROM room_members WHERE org_id = ${orgId} AND member_kind = 'user' AND member_id = ${userId}`
+        const rooms = yield* sql<{ roomId: string }>`
+          DELETE FROM room_members WHERE org_id = ${orgId} AND member_kind = 'user' AND member_id = ${userId}
+          RETURNING room_id`
         yield* sql`DELETE FROM org_members WHERE org_id = ${orgId} AND user_id = ${userId}`
-        yield* sql`UPDATE api_keys SET revoked_at = now() WHERE org_id = ${orgId} AND user_id = ${userId}`
+        const keys = yield* sql<{ id: string; userId: string }>`
+          UPDATE api_keys SET revoked_at = now()
+          WHERE org_id = ${orgId} AND (user_id = ${userId} OR created_by = ${userId}) AND revoked_at IS NULL
+          RETURNING id, user_id`
+        yield* log.append(orgId, [
+          ...rooms.map((r) => ({
+            audience: new Audience({ roomId: r.roomId as never, orgWide: false, userIds: [userId] }),
+            event: new MemberLeft({ roomId: r.roomId as never, memberId: userId })
+          })),
+          ...keys.map((k) => ({
+            audience: toPerson(k.userId),
+            event: new AccessRevoked({ credential: "api_key", credentialId: k.id, reason: "the key's creator left the org" })
+          })),
+          { audience: aboutMember(userId), event: new OrgMemberLeft({ userId, reason: userId === actorId ? "left" : "removed" }) }
+        ])
       }))
     })
 
@@ -183,11 +251,15 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       function*(orgId: OrgId, bot: User, createdBy: UserId, name: string, role: Role) {
         const secret = newSecret("trp_k_")
         const rows = yield* withOrg(orgId)(Effect.gen(function*() {
-          yield* sql`INSERT INTO org_members (org_id, user_id, role) VALUES (${orgId}, ${bot.id}, ${role})`
-          return yield* sql<{ id: string; createdAt: Date }>`
+          const joined = yield* sql<{ joinedAt: Date }>`
+            INSERT INTO org_members (org_id, user_id, role) VALUES (${orgId}, ${bot.id}, ${role}) RETURNING joined_at`
+          const inserted = yield* sql<{ id: string; createdAt: Date }>`
             INSERT INTO api_keys (org_id, user_id, name, role, prefix, secret_hash, created_by)
             VALUES (${orgId}, ${bot.id}, ${name}, ${role}, ${secret.slice(0, 12)}, ${hashSecret(secret)}, ${createdBy})
             RETURNING id, created_at`
+          const member = toMember({ userId: bot.id, name: bot.name, handle: bot.handle, role, joinedAt: joined[0]!.joinedAt })
+          yield* log.append(orgId, [{ audience: aboutMember(bot.id), event: new OrgMemberJoined({ member }) }])
+          return inserted
         }))
         const key = new ApiKey({
           id: decodeKeyId(rows[0]!.id),
@@ -217,10 +289,16 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
     })
 
     const revokeApiKey = Effect.fn("OrgRepo.revokeApiKey")(function*(orgId: OrgId, keyId: ApiKeyId) {
-      const rows = yield* withOrg(orgId)(sql<{ userId: string }>`
-        UPDATE api_keys SET revoked_at = now() WHERE org_id = ${orgId} AND id = ${keyId} AND revoked_at IS NULL
-        RETURNING user_id`)
-      if (rows.length === 0) return yield* NotFound.of("API key", keyId)
+      yield* withOrg(orgId)(Effect.gen(function*() {
+        const rows = yield* sql<{ userId: string }>`
+          UPDATE api_keys SET revoked_at = now() WHERE org_id = ${orgId} AND id = ${keyId} AND revoked_at IS NULL
+          RETURNING user_id`
+        if (rows.length === 0) return yield* NotFound.of("API key", keyId)
+        yield* log.append(orgId, [{
+          audience: toPerson(rows[0]!.userId),
+          event: new AccessRevoked({ credential: "api_key", credentialId: keyId, reason: "the API key was revoked" })
+        }])
+      }))
     })
 
     return {
@@ -239,7 +317,8 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       listApiKeys,
       revokeApiKey
     } as const
-  })
+  }),
+  dependencies: [EventLog.Default]
 }) {}
 
 /** Fails with Forbidden unless `role` is at least `needed`. */

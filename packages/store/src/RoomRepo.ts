@@ -225,7 +225,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         }
         const room = toRoomInfo(rows[0]!)
         for (const p of people) yield* insertMember(orgId, room.id, "user", p.userId)
-        yield* log.append(orgId, [{ audience: audienceOf(room), event: new RoomCreated({ room }) }])
+        yield* log.append(orgId, [{ audience: audienceOf(room, ids), event: new RoomCreated({ room }) }])
         return { room, created: true }
       }))
     })
@@ -332,6 +332,18 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       return rows.map((r) => r.roomId)
     })
 
+    /**
+     * The rooms of an org a person may read: those they joined, and (unless
+     * they are a guest) every public room. The same rule as room access.
+     */
+    const readableRoomIds = Effect.fn("RoomRepo.readableRoomIds")(function*(orgId: OrgId, userId: UserId, guest: boolean) {
+      const rows = yield* withOrg(orgId)(sql<{ id: string }>`
+        SELECT r.id FROM rooms r
+        WHERE (${!guest} AND r.kind = 'public')
+          OR EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId})`)
+      return rows.map((r) => decodeRoomId(r.id))
+    })
+
     /** Per-thread read state; the counts sum to the room's thread counts. */
     const threads = Effect.fn("RoomRepo.threads")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
       const rows = yield* withOrg(orgId)(sql<{
@@ -370,7 +382,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       return toRoomInfo(rows[0]!)
     })
 
-    return { orgOf, info, list, access, accessFor, get, create, openDm, update, archive, addMember, removeMember, members, roomIdsOf, threads } as const
+    return { orgOf, info, list, access, accessFor, get, create, openDm, update, archive, addMember, removeMember, members, roomIdsOf, readableRoomIds, threads } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

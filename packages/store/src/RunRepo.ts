@@ -176,13 +176,17 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       return yield* withOrg(orgId)(loadRun(id))
     })
 
-    const list = Effect.fn("RunRepo.list")(function*(orgId: OrgId, teammateId: TeammateId, limit: number) {
-      return yield* withOrg(orgId)(Effect.gen(function*() {
-        const ids = yield* sql<{ id: string }>`SELECT id FROM runs WHERE teammate_id = ${teammateId}
-          ORDER BY started_at DESC LIMIT ${limit}`
-        return yield* Effect.forEach(ids, (r) => loadRun(r.id))
-      }))
-    })
+    /** A teammate's latest runs in the rooms given (the rooms the reader may read). */
+    const list = Effect.fn("RunRepo.list")(
+      function*(orgId: OrgId, teammateId: TeammateId, limit: number, readable: ReadonlyArray<RoomId>) {
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const ids = yield* sql<{ id: string }>`SELECT id FROM runs WHERE teammate_id = ${teammateId}
+            AND room_id = ANY(${[...readable]}::uuid[])
+            ORDER BY started_at DESC LIMIT ${limit}`
+          return yield* Effect.forEach(ids, (r) => loadRun(r.id))
+        }))
+      }
+    )
 
     /** The journalled result of a side effect, running it only the first time. */
     const once = <A, E, R>(orgId: OrgId, key: string, effect: Effect.Effect<A, E, R>) =>

@@ -5,7 +5,7 @@
 import { SqlClient } from "@effect/sql"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
 import { Audience, MemberJoined, PinCreated, RoomCreated, TeammateUpdated } from "@troupe/domain/Event"
-import { MessageId, type OrgId, type RoomId, TeammateId } from "@troupe/domain/Ids"
+import { MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { RoomMember } from "@troupe/domain/Room"
 import {
   type BusyPolicy,
@@ -207,7 +207,7 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
           SELECT id, org_id, kind, name, topic, (archived_at IS NOT NULL) AS archived, routing, created_by, created_at
           FROM rooms WHERE id = ${roomId}`
         yield* log.append(orgId, [{
-          audience: new Audience({ roomId: toRoomInfo(room[0]!).id, orgWide: false, userIds: [] }),
+          audience: new Audience({ roomId: toRoomInfo(room[0]!).id, orgWide: false, userIds: [UserId.make(user.id)] }),
           event: new RoomCreated({ room: toRoomInfo(room[0]!) })
         }])
         return { roomId, created: true }
@@ -224,35 +224,49 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       return rows.map(toTeammate)
     })
 
-    const memory = Effect.fn("TeammateRepo.memory")(function*(orgId: OrgId, id: TeammateId, limit: number) {
-      return yield* withOrg(orgId)(Effect.gen(function*() {
-        yield* load(id)
-        const core = yield* sql<{ block: string; text: string }>`SELECT block, text FROM core_memory WHERE teammate_id = ${id}`
-        const entries = yield* sql<{ id: string; text: string; sourceMessageId: string | null; createdAt: Date }>`
-          SELECT id, text, source_message_id, created_at FROM memories WHERE teammate_id = ${id}
-          ORDER BY created_at DESC LIMIT ${limit}`
-        return new MemoryView({
-          core: Object.fromEntries(core.map((c) => [c.block, c.text])),
-          entries: entries.map((e) =>
-            new MemoryEntry({ ...e, sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId) })
-          )
-        })
-      }))
-    })
+    /**
+     * The teammate's core blocks and latest memories. With `readable`, only
+     * what came from those rooms (or from no room: entries people added by
+     * hand) is shown; the teammate itself reads everything.
+     */
+    const memory = Effect.fn("TeammateRepo.memory")(
+      function*(orgId: OrgId, id: TeammateId, limit: number, readable: ReadonlyArray<RoomId> | null = null) {
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          yield* load(id)
+          const rooms = readable === null ? sql`true` : sql`(room_id IS NULL OR room_id = ANY(${[...readable]}::uuid[]))`
+          const core = yield* sql<{ block: string; text: string }>`
+            SELECT block, text FROM core_memory WHERE teammate_id = ${id} AND ${rooms}`
+          const entries = yield* sql<{ id: string; text: string; sourceMessageId: string | null; createdAt: Date }>`
+            SELECT id, text, source_message_id, created_at FROM memories WHERE teammate_id = ${id} AND ${rooms}
+            ORDER BY created_at DESC LIMIT ${limit}`
+          return new MemoryView({
+            core: Object.fromEntries(core.map((c) => [c.block, c.text])),
+            entries: entries.map((e) =>
+              new MemoryEntry({ ...e, sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId) })
+            )
+          })
+        }))
+      }
+    )
 
-    const putCore = Effect.fn("TeammateRepo.putCore")(function*(orgId: OrgId, id: TeammateId, block: CoreBlock, text: string) {
-      yield* withOrg(orgId)(Effect.zipRight(
-        load(id),
-        sql`INSERT INTO core_memory (org_id, teammate_id, block, text) VALUES (${orgId}, ${id}, ${block}, ${text})
-          ON CONFLICT (teammate_id, block) DO UPDATE SET text = EXCLUDED.text, updated_at = now()`
-      ))
-    })
+    /** Replaces a core block; `roomId` is the room the teammate wrote it from (null when a person set it). */
+    const putCore = Effect.fn("TeammateRepo.putCore")(
+      function*(orgId: OrgId, id: TeammateId, block: CoreBlock, text: string, roomId: RoomId | null) {
+        yield* withOrg(orgId)(Effect.zipRight(
+          load(id),
+          sql`INSERT INTO core_memory (org_id, teammate_id, block, text, room_id) VALUES (${orgId}, ${id}, ${block}, ${text}, ${roomId})
+            ON CONFLICT (teammate_id, block) DO UPDATE SET text = EXCLUDED.text, room_id = EXCLUDED.room_id, updated_at = now()`
+        ))
+      }
+    )
 
+    /** Stores a memory; `source` is the message (and its room) it came from, null when a person added it. */
     const remember = Effect.fn("TeammateRepo.remember")(
-      function*(orgId: OrgId, id: TeammateId, text: string, sourceMessageId: string | null) {
+      function*(orgId: OrgId, id: TeammateId, text: string, source: { messageId: string; roomId: RoomId } | null) {
+        const sourceMessageId = source?.messageId ?? null
         const rows = yield* withOrg(orgId)(sql<{ id: string; createdAt: Date }>`
-          INSERT INTO memories (org_id, teammate_id, text, source_message_id)
-          VALUES (${orgId}, ${id}, ${text}, ${sourceMessageId}) RETURNING id, created_at`)
+          INSERT INTO memories (org_id, teammate_id, text, source_message_id, room_id)
+          VALUES (${orgId}, ${id}, ${text}, ${sourceMessageId}, ${source?.roomId ?? null}) RETURNING id, created_at`)
         return new MemoryEntry({
           id: rows[0]!.id,
           text,

@@ -90,7 +90,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           return yield* Effect.matchEffect(parse(Remember, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ fact }) =>
-              journal(teammates.remember(ctx.orgId, ctx.teammateId, fact, ctx.sourceMessageId)).pipe(
+              journal(teammates.remember(ctx.orgId, ctx.teammateId, fact, { messageId: ctx.sourceMessageId, roomId: ctx.roomId })).pipe(
                 Effect.as({ output: `remembered: ${fact}`, handOff: null })
               )
           })
@@ -130,7 +130,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           return yield* Effect.matchEffect(parse(CoreMemory, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ block, text }) =>
-              journal(teammates.putCore(ctx.orgId, ctx.teammateId, block as CoreBlock, text)).pipe(
+              journal(teammates.putCore(ctx.orgId, ctx.teammateId, block as CoreBlock, text, ctx.roomId)).pipe(
                 Effect.as({ output: `core memory ${block} updated`, handOff: null })
               )
           })

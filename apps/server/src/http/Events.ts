@@ -4,7 +4,7 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { EventBatch, TroupeApi } from "@troupe/api/Api"
 import { CurrentUser } from "@troupe/api/Auth"
-import { Effect, Metric, Option, Ref, Schedule, Stream } from "effect"
+import { Effect, Metric, Schedule, Stream } from "effect"
 import { orUnavailable } from "../Access.js"
 import { collect, Feed, parseCursor, sseFrame } from "../Feed.js"
 import { eventsDelivered, sseConnections } from "../Metrics.js"
@@ -22,10 +22,10 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
     return handlers
       .handle("stream", ({ headers, urlParams }) =>
         Effect.gen(function*() {
-          const { user } = yield* CurrentUser
+          const { credential, user } = yield* CurrentUser
           const cursor = parseCursor(headers["last-event-id"] ?? urlParams.after)
           const body = Stream.unwrapScoped(Effect.gen(function*() {
-            const subscription = yield* orUnavailable(feed.subscribe(user.id, cursor))
+            const subscription = yield* orUnavailable(feed.subscribe({ userId: user.id, credential }, cursor))
             yield* Effect.acquireRelease(Metric.increment(sseConnections), () => Metric.modify(sseConnections, -1))
             const presence = yield* feed.connected(user.id)
             const heartbeat = Stream.fromSchedule(Schedule.spaced(config.heartbeat)).pipe(
@@ -36,7 +36,10 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
             return Stream.concat(
               Stream.make(start),
               Stream.merge(
-                subscription.events.pipe(Stream.tap(() => Metric.increment(sseDelivered)), Stream.map(sseFrame)),
+                Stream.concat(
+                  Stream.fromIterable(subscription.initial.events),
+                  subscription.live.pipe(Stream.mapConcat((step) => step.events))
+                ).pipe(Stream.tap(() => Metric.increment(sseDelivered)), Stream.map(sseFrame)),
                 heartbeat,
                 { haltStrategy: "left" }
               )
@@ -49,15 +52,13 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
         }))
       .handle("poll", ({ urlParams }) =>
         Effect.gen(function*() {
-          const { user } = yield* CurrentUser
+          const { credential, user } = yield* CurrentUser
           const cursor = parseCursor(urlParams.after)
           return yield* Effect.scoped(Effect.gen(function*() {
-            const subscription = yield* orUnavailable(feed.subscribe(user.id, cursor))
-            const events = yield* collect(subscription, urlParams.timeoutMs ?? 25_000)
+            const subscription = yield* orUnavailable(feed.subscribe({ userId: user.id, credential }, cursor))
+            const { cursor: reached, events } = yield* collect(subscription, urlParams.timeoutMs ?? 25_000)
             yield* Metric.incrementBy(pollDelivered, events.length)
-            const last = events[events.length - 1]
-            const position = yield* Ref.get(subscription.position)
-            return new EventBatch({ events, cursor: last !== undefined && Option.isSome(parseCursor(last.id)) ? last.id : String(position) })
+            return new EventBatch({ events, cursor: String(reached) })
           }))
         }))
   }))

@@ -22,7 +22,7 @@ export const AuthenticationLive = Layer.effect(
           const principal = yield* accounts.authenticate(value).pipe(
             Effect.catchTag("SqlError", () => Effect.fail(new Unavailable({ message: "cannot verify the token right now; retry shortly" })))
           )
-          return { user: principal.user, apiKey: principal.apiKey, token: value }
+          return { user: principal.user, apiKey: principal.apiKey, credential: principal.credential, token: value }
         })
     })
   })

@@ -12,6 +12,7 @@ import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option } from "effect"
 import { Access, orUnavailable } from "../Access.js"
+import { Feed } from "../Feed.js"
 
 /** The orgs group. */
 export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
@@ -21,12 +22,14 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
     const rooms = yield* RoomRepo
     const messages = yield* MessageRepo
     const access = yield* Access
+    const feed = yield* Feed
+    const committed = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.tap(self, () => feed.wake)
     return handlers
       .handle("create", ({ payload }) =>
         Effect.gen(function*() {
           const { apiKey, user } = yield* CurrentUser
           if (Option.isSome(apiKey)) return yield* new Forbidden({ message: "API keys cannot create orgs" })
-          return yield* orUnavailable(orgs.create(user, payload))
+          return yield* committed(orUnavailable(orgs.create(user, payload)))
         }))
       .handle("list", () =>
         Effect.gen(function*() {
@@ -56,13 +59,13 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
           if (Option.isNone(user)) {
             return yield* new NotFound({ resource: "user", message: `no account uses ${payload.email}; ask them to sign up first` })
           }
-          return yield* orUnavailable(orgs.addMember(path.org, user.value, role))
+          return yield* committed(orUnavailable(orgs.addMember(path.org, user.value, role)))
         }))
       .handle("changeRole", ({ path, payload }) =>
         Effect.gen(function*() {
           const a = yield* access.orgRole(path.org, "admin", "changing roles")
           yield* access.write(path.org)
-          return yield* orUnavailable(orgs.changeRole(path.org, a.role, path.user, payload.role))
+          return yield* committed(orUnavailable(orgs.changeRole(path.org, a.role, path.user, payload.role)))
         }))
       .handle("removeMember", ({ path }) =>
         Effect.gen(function*() {
@@ -71,7 +74,7 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
             return yield* new Forbidden({ message: "removing members needs the admin role or higher" })
           }
           yield* access.write(path.org)
-          yield* orUnavailable(orgs.removeMember(path.org, a.role, path.user))
+          yield* committed(orUnavailable(orgs.removeMember(path.org, a.role, a.user.id, path.user)))
         }))
       .handle("createApiKey", ({ path, payload }) =>
         Effect.gen(function*() {
@@ -85,7 +88,7 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
           }
           yield* access.write(path.org)
           const bot = yield* orUnavailable(accounts.createBot(payload.name))
-          const created = yield* orUnavailable(orgs.createApiKey(path.org, bot, a.user.id, payload.name, role))
+          const created = yield* committed(orUnavailable(orgs.createApiKey(path.org, bot, a.user.id, payload.name, role)))
           return new CreatedApiKey(created)
         }))
       .handle("apiKeys", ({ path }) =>
@@ -96,13 +99,12 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
       .handle("revokeApiKey", ({ path }) =>
         Effect.gen(function*() {
           yield* access.orgRole(path.org, "admin", "revoking API keys")
-          yield* orUnavailable(orgs.revokeApiKey(path.org, path.key))
+          yield* committed(orUnavailable(orgs.revokeApiKey(path.org, path.key)))
         }))
       .handle("search", ({ path, urlParams }) =>
         Effect.gen(function*() {
           const a = yield* access.org(path.org)
-          const listing = yield* orUnavailable(rooms.list(path.org, a.user.id, a.guest))
-          const readable = listing.rooms.filter((r) => r.joined || r.kind === "public").map((r) => r.id)
+          const readable = yield* orUnavailable(rooms.readableRoomIds(path.org, a.user.id, a.guest))
           return yield* orUnavailable(messages.search(path.org, a.user.id, readable, urlParams.q, urlParams.limit ?? 20))
         }))
   }))

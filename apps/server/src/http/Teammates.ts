@@ -38,6 +38,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
       .handle("hire", ({ path, payload }) =>
         Effect.gen(function*() {
           const a = yield* access.orgRole(path.org, "member", "hiring teammates")
+          if (payload.monthlyTokenLimit !== undefined) yield* access.orgRole(path.org, "admin", "setting a teammate's token limit")
           yield* access.write(path.org)
           const kind = payload.template === undefined ? undefined : catalog.find(payload.template)
           if (payload.template !== undefined && kind === undefined) {
@@ -76,6 +77,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
       .handle("update", ({ path, payload }) =>
         Effect.gen(function*() {
           yield* access.orgRole(path.org, "member", "changing teammates")
+          if (payload.monthlyTokenLimit !== undefined) yield* access.orgRole(path.org, "admin", "changing a teammate's token limit")
           yield* access.write(path.org)
           const model = payload.model === undefined ? undefined : yield* orUnavailable(policy.check(path.org, payload.model))
           return yield* committed(orUnavailable(teammates.update(path.org, path.teammate, {
@@ -112,9 +114,10 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
         }))
       .handle("runs", ({ path, urlParams }) =>
         Effect.gen(function*() {
-          yield* access.org(path.org)
+          const a = yield* access.orgRole(path.org, "member", "reading a teammate's runs")
           yield* found(path.org, path.teammate)
-          return yield* orUnavailable(runs.list(path.org, path.teammate, urlParams.limit ?? 20))
+          const readable = yield* orUnavailable(rooms.readableRoomIds(path.org, a.user.id, a.guest))
+          return yield* orUnavailable(runs.list(path.org, path.teammate, urlParams.limit ?? 20, readable))
         }))
       .handle("interrupt", ({ path }) =>
         Effect.gen(function*() {
@@ -127,8 +130,9 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
         }))
       .handle("memory", ({ path }) =>
         Effect.gen(function*() {
-          yield* access.org(path.org)
-          return yield* orUnavailable(teammates.memory(path.org, path.teammate, 100))
+          const a = yield* access.orgRole(path.org, "member", "reading a teammate's memory")
+          const readable = yield* orUnavailable(rooms.readableRoomIds(path.org, a.user.id, a.guest))
+          return yield* orUnavailable(teammates.memory(path.org, path.teammate, 100, readable))
         }))
       .handle("remember", ({ path, payload }) =>
         Effect.gen(function*() {
@@ -141,7 +145,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
         Effect.gen(function*() {
           yield* access.orgRole(path.org, "member", "editing a teammate's memory")
           yield* access.write(path.org)
-          yield* orUnavailable(teammates.putCore(path.org, path.teammate, path.block, payload.text))
+          yield* orUnavailable(teammates.putCore(path.org, path.teammate, path.block, payload.text, null))
         }))
       .handle("forget", ({ path }) =>
         Effect.gen(function*() {
@@ -151,7 +155,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
         }))
       .handle("usage", ({ path }) =>
         Effect.gen(function*() {
-          yield* access.org(path.org)
+          yield* access.orgRole(path.org, "member", "reading the org's usage")
           return yield* orUnavailable(runs.usage(path.org))
         }))
       .handle("budget", ({ path, payload }) =>

@@ -37,7 +37,7 @@ export const StandupHost = (teammates: TeammateRepo) =>
             ctx.orgId,
             ctx.teammateId,
             `Stand-up ${new Date().toISOString().slice(0, 10)} ${u.person}: yesterday ${u.yesterday}; today ${u.today}; blockers ${u.blockers || "none"}`,
-            ctx.sourceMessageId
+            { messageId: ctx.sourceMessageId, roomId: ctx.roomId }
           ).pipe(Effect.map((entry) => ({ recorded: entry.id })), Effect.orDie)
       })
     ]
