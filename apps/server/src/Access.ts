@@ -5,6 +5,7 @@
 import { HttpApp, HttpMiddleware, HttpServerResponse } from "@effect/platform"
 import { RateLimiter } from "@effect/experimental"
 import type { SqlError } from "@effect/sql/SqlError"
+import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
 import { CurrentUser } from "@troupe/api/Auth"
 import { Forbidden, NotFound, RateLimited, Unavailable } from "@troupe/domain/Errors"
 import type { OrgId, RoomId } from "@troupe/domain/Ids"
@@ -15,19 +16,23 @@ import { Cause, Duration, Effect, Option } from "effect"
 import * as OrgShare from "./OrgShare.js"
 import { ServerConfig } from "./ServerConfig.js"
 
-/** Turns a database failure into a typed 503 the client may retry. */
+/**
+ * Turns a database outage into a typed 503 the client may retry. Any other
+ * database failure is a fault, not an outage: it becomes a defect (a logged
+ * 500), never a 503 that would have clients retry forever.
+ */
 export const orUnavailable = <A, E, R>(self: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | Unavailable, R> =>
   Effect.catchIf(
     self,
     (e): e is SqlError => isSqlError(e),
     (e) =>
-      Effect.zipRight(
-        Effect.logWarning("database unavailable", e),
-        Effect.fail(new Unavailable({ message: "the database is unavailable; retry shortly" }))
-      )
+      isUnavailable(e)
+        ? Effect.zipRight(
+          Effect.logWarning("database unavailable", e),
+          Effect.fail(new Unavailable({ message: "the database is unavailable; retry shortly" }))
+        )
+        : Effect.die(e)
   ) as Effect.Effect<A, Exclude<E, SqlError> | Unavailable, R>
-
-const isSqlError = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "SqlError"
 
 /**
  * The safety net under `orUnavailable`: a request that died of a database
@@ -37,7 +42,9 @@ const isSqlError = (u: unknown) => typeof u === "object" && u !== null && "_tag"
  */
 export const databaseLossUnavailable = HttpMiddleware.make((app) =>
   Effect.catchAllCause(app, (cause) => {
-    const lost = Cause.find(cause, (c) => c._tag === "Die" && isSqlError(c.defect) ? Option.some(c.defect) : Option.none())
+    const lost = Cause.find(cause, (c) =>
+      c._tag === "Die" && isSqlError(c.defect) && isUnavailable(c.defect) ? Option.some(c.defect) : Option.none()
+    )
     if (Option.isNone(lost)) return Effect.failCause(cause)
     return Effect.zipRight(
       Effect.logWarning("database unavailable (untyped)", lost.value),
@@ -140,14 +147,24 @@ export class Access extends Effect.Service<Access>()("@troupe/server/Access", {
       yield* share.slot(orgId)
     })
 
-    /** Counts a log-in attempt against the account and the address. */
+    /** Counts a log-in attempt against the account (strict) and the client address (generous). */
     const login = Effect.fn("Access.login")(function*(email: string, address: string) {
-      for (const key of [`l:e:${email}`, `l:a:${address}`]) {
-        const over = yield* consume(key, config.loginsPer15Minutes, "15 minutes")
+      const limits = [
+        [`l:e:${email}`, config.loginsPer15Minutes],
+        [`l:a:${address}`, config.loginsPerAddressPer15Minutes]
+      ] as const
+      for (const [key, limit] of limits) {
+        const over = yield* consume(key, limit, "15 minutes")
         if (Option.isSome(over)) return yield* rateLimited("too many log-in attempts; wait and try again", over.value)
       }
     })
 
-    return { org, orgRole, room, member, write, login } as const
+    /** Counts a sign-up against the client address, on its own terms (not the log-in limits). */
+    const signup = Effect.fn("Access.signup")(function*(address: string) {
+      const over = yield* consume(`s:a:${address}`, config.signupsPerAddressPerHour, "1 hour")
+      if (Option.isSome(over)) return yield* rateLimited("too many sign-ups from this address; wait and try again", over.value)
+    })
+
+    return { org, orgRole, room, member, write, login, signup } as const
   })
 }) {}

@@ -25,6 +25,7 @@ import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { ClusterRetentionLive } from "./ClusterRetention.js"
 import { Feed } from "./Feed.js"
 import { AuthLive } from "./http/Auth.js"
+import { ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
 import { HealthLive } from "./http/Health.js"
 import { MessagesLive } from "./http/Messages.js"
@@ -129,6 +130,7 @@ export const HttpLive = HttpApiBuilder.serve(observed).pipe(
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/v1/openapi.json" })),
   Layer.provide(HttpApiBuilder.middlewareCors()),
+  Layer.provide(ErrorShapeLive),
   Layer.provide(ApiLive),
   HttpServer.withLogAddress
 )

@@ -6,7 +6,8 @@
  */
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import * as Database from "@troupe/store/Database"
-import { Config, Effect, Layer } from "effect"
+import { HttpServerError } from "@effect/platform"
+import { Cause, Config, Console, Effect, Layer, Option } from "effect"
 import { Role } from "./Cluster.js"
 import { HttpLive, RunnerLive } from "./Server.js"
 import { ServerConfig } from "./ServerConfig.js"
@@ -38,4 +39,29 @@ const MainLive = RoleLive.pipe(
   Layer.provide(TelemetryLive)
 )
 
-Layer.launch(MainLive).pipe(NodeRuntime.runMain)
+/**
+ * A start-up failure a person can fix, in one sentence: the data folder or
+ * the port is taken, the database cannot be reached. Undefined for anything
+ * else, which is reported in full.
+ */
+const explain = (cause: Cause.Cause<unknown>): string | undefined => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isNone(failure)) return undefined
+  const error = failure.value
+  if (error instanceof Database.DatabaseStartError) return error.message
+  if (error instanceof HttpServerError.ServeError) {
+    const code = typeof error.cause === "object" && error.cause !== null && "code" in error.cause ? error.cause.code : undefined
+    if (code === "EADDRINUSE") return "the HTTP port is already in use (another Troupe, or another program); stop it, or set PORT"
+    if (code === "EACCES") return "the HTTP port needs privileges this process does not have; set PORT to one above 1024"
+  }
+  return undefined
+}
+
+Layer.launch(MainLive).pipe(
+  Effect.tapErrorCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.void
+    const reason = explain(cause)
+    return reason === undefined ? Effect.logError("Troupe stopped", cause) : Console.error(`Troupe could not start: ${reason}`)
+  }),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)

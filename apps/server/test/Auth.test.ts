@@ -112,13 +112,17 @@ describe("auth", () => {
       }))
   })
 
-  layer(TestServer({ RATE_LOGIN_PER_15MIN: "3" }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(
+    TestServer({ RATE_LOGIN_PER_15MIN: "3", RATE_LOGIN_PER_ADDRESS_PER_15MIN: "5" }),
+    { excludeTestServices: true, timeout: 120_000 }
+  )((it) => {
     it.effect("the 4th log-in attempt in the window is 429 with Retry-After, even with the right password", () =>
       Effect.gen(function*() {
-        // sign-up counts as an attempt for the e-mail and the address (it reveals whether an e-mail is taken)
+        // sign-ups have a limit of their own: they do not count as log-in attempts
         const zoe = yield* person("Zoe")
         const login = (body: { email: string; password: string }) => raw("POST", "/v1/auth/login", { body })
         expect((yield* login({ email: zoe.user.email, password: "wrong password" })).status).toBe(401)
+        expect((yield* login({ email: zoe.user.email, password })).status).toBe(200)
         expect((yield* login({ email: zoe.user.email, password })).status).toBe(200)
         const limited = yield* login({ email: zoe.user.email, password })
         expect(limited.status).toBe(429)
@@ -127,7 +131,9 @@ describe("auth", () => {
         expect(retryAfter).toBeGreaterThan(0)
         expect(retryAfter).toBeLessThanOrEqual(15 * 60)
         expect(limited.json).toMatchObject({ retryAfterSeconds: retryAfter })
-        // the address is limited too: another account from here is refused, without checking its password
+        // the address has a limit of its own (5 here), shared by every account logging in from it
+        expect((yield* login({ email: email("someone"), password })).status).toBe(401)
+        expect((yield* login({ email: email("someone"), password })).status).toBe(401)
         const other = yield* login({ email: email("someone"), password })
         expect(other.status).toBe(429)
         const error = yield* Effect.flip((yield* client()).auth.login({ payload: { email: zoe.user.email, password } }))
@@ -137,7 +143,10 @@ describe("auth", () => {
       }))
   })
 
-  layer(TestServer({ RATE_LOGIN_PER_15MIN: "2", TRUST_PROXY: "true" }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(
+    TestServer({ RATE_LOGIN_PER_ADDRESS_PER_15MIN: "2", TRUST_PROXY: "true" }),
+    { excludeTestServices: true, timeout: 120_000 }
+  )((it) => {
     it.effect("behind a trusted proxy, the per-address limit counts the forwarded client address", () =>
       Effect.gen(function*() {
         const login = (address: string) =>
@@ -149,6 +158,22 @@ describe("auth", () => {
         expect((yield* login("203.0.113.7")).status).toBe(401)
         expect((yield* login("203.0.113.7")).status).toBe(429)
         expect((yield* login("198.51.100.9")).status).toBe(401)
+      }))
+  })
+
+  layer(TestServer({ RATE_SIGNUP_PER_ADDRESS_PER_HOUR: "3" }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("sign-ups are limited per address on their own terms, and do not use up the log-in limits", () =>
+      Effect.gen(function*() {
+        const signup = (name: string) =>
+          raw("POST", "/v1/auth/signup", { body: { email: email(name), password, name } })
+        const people = [yield* signup("a"), yield* signup("b"), yield* signup("c")]
+        expect(people.map((r) => r.status)).toEqual([201, 201, 201])
+        const fourth = yield* signup("d")
+        expect(fourth.status).toBe(429)
+        expect(fourth.json).toMatchObject({ _tag: "RateLimited", message: expect.stringContaining("sign-ups") })
+        const first = people[0]!.json as { user: { email: string } }
+        const login = yield* raw("POST", "/v1/auth/login", { body: { email: first.user.email, password } })
+        expect(login.status).toBe(200)
       }))
   })
 })

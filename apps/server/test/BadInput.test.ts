@@ -285,5 +285,82 @@ describe("bad input", () => {
         const reacted = yield* ana.api.messages.react({ path: { room: room.id, message: bens.id, emoji: "tada" } })
         expect(reacted.reactions.map((r) => r.emoji).sort()).toEqual(["+1", "tada"])
       }))
+
+    it.effect("deeply nested JSON is 400 on every route with a body, sign-up and log-in included, and stores nothing", () =>
+      Effect.gen(function*() {
+        const { ana, anas, org, room } = yield* world
+        const before = yield* stored(ana.api, org.id, room.id)
+        const deep = ["[".repeat(5000) + "]".repeat(5000), "{\"a\":".repeat(20000) + "1" + "}".repeat(20000)]
+        const routes: ReadonlyArray<readonly [string, string, string | undefined]> = [
+          ["POST", "/v1/auth/signup", undefined],
+          ["POST", "/v1/auth/login", undefined],
+          ["POST", "/v1/orgs", ana.token],
+          ["POST", `/v1/orgs/${org.id}/rooms`, ana.token],
+          ["POST", `/v1/rooms/${room.id}/messages`, ana.token],
+          ["PATCH", `/v1/rooms/${room.id}/messages/${anas.id}`, ana.token],
+          ["POST", `/v1/orgs/${org.id}/teammates`, ana.token],
+          ["PUT", `/v1/orgs/${org.id}/model-policy`, ana.token]
+        ]
+        for (const [method, path, token] of routes) {
+          for (const body of deep) {
+            const res = yield* raw(method, path, { body, ...(token === undefined ? {} : { token }) })
+            expectRefused(res, 400, "MalformedRequest")
+            expect(res.text.length).toBeLessThan(500)
+          }
+        }
+        expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
+      }))
+
+    it.effect("an error never echoes the rejected value: a 200 KB field and a password stay out of the answer", () =>
+      Effect.gen(function*() {
+        const { ana, room } = yield* world
+        const huge = "q".repeat(200_000)
+        const res = yield* raw("POST", `/v1/rooms/${room.id}/messages`, { token: ana.token, body: { text: huge, clientMessageId: 5 } })
+        expectRefused(res, 400, "MalformedRequest")
+        expect(res.text.length).toBeLessThan(1000)
+        expect(res.json).toMatchObject({
+          message: expect.stringMatching(/^(text|clientMessageId): /),
+          issues: expect.arrayContaining([expect.objectContaining({ path: "text" })])
+        })
+        const secret = "my very secret password that is far too long ".repeat(10)
+        const login = yield* raw("POST", "/v1/auth/login", { body: { email: "ana@example.com", password: secret } })
+        expectRefused(login, 400, "MalformedRequest")
+        expect(login.text).not.toContain("secret password")
+        expect(login.json).toMatchObject({ message: "password: expected a string at most 256 character(s) long" })
+        const broken = yield* raw("POST", "/v1/auth/login", { body: `{"email":"a@b.co","password":"hunter2hunter2" oops}` })
+        expectRefused(broken, 400, "MalformedRequest")
+        expect(broken.text).not.toContain("hunter2")
+      }))
+
+    it.effect("a lone surrogate is 400 (not 503) in text, ids and names, and stores nothing", () =>
+      Effect.gen(function*() {
+        const { ana, anas, org, room } = yield* world
+        const before = yield* stored(ana.api, org.id, room.id)
+        const messages = `/v1/rooms/${room.id}/messages`
+        for (const body of [`{"text":"\\ud800"}`, `{"text":"a\\udc00b"}`, `{"text":"ok","clientMessageId":"\\ud800"}`]) {
+          const res = yield* raw("POST", messages, { token: ana.token, body })
+          expectRefused(res, 400, "MalformedRequest")
+        }
+        expectRefused(yield* raw("PATCH", `${messages}/${anas.id}`, { token: ana.token, body: `{"text":"\\ud800"}` }), 400)
+        expectRefused(yield* raw("POST", `/v1/orgs/${org.id}/rooms`, { token: ana.token, body: `{"name":"\\udfff"}` }), 400)
+        expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
+        // a well-formed pair is an ordinary character
+        const emoji = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "launch \u{1F680}" } })
+        expect(emoji.text).toBe("launch \u{1F680}")
+      }))
+
+    it.effect("a request head over 16 KB gets a JSON 431 the client reads, not a reset", () =>
+      Effect.gen(function*() {
+        const { ana } = yield* world
+        for (const size of [20_000, 200_000]) {
+          const res = yield* Effect.either(raw("GET", "/v1/auth/me", { token: ana.token, headers: { "x-filler": "f".repeat(size) } }))
+          expect(res._tag, `${size}`).toBe("Right")
+          if (res._tag === "Right") {
+            expect(res.right.status).toBe(431)
+            expect(res.right.json).toMatchObject({ _tag: "MalformedRequest", message: expect.stringContaining("16 KiB") })
+          }
+        }
+        expect((yield* raw("GET", "/v1/auth/me", { token: ana.token })).status).toBe(200)
+      }))
   })
 })

@@ -33,6 +33,8 @@ export const testConfig = (overrides: Record<string, string> = {}) => {
       RATE_USER_WRITES_PER_MIN: "100000",
       RATE_ORG_WRITES_PER_MIN: "100000",
       RATE_LOGIN_PER_15MIN: "1000",
+      RATE_LOGIN_PER_ADDRESS_PER_15MIN: "100000",
+      RATE_SIGNUP_PER_ADDRESS_PER_HOUR: "100000",
       EVENT_POLL_INTERVAL: "200 millis",
       SSE_HEARTBEAT: "1 second",
       ...env,

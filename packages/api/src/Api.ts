@@ -159,7 +159,9 @@ export class RoomsGroup extends HttpApiGroup.make("rooms")
   .add(HttpApiEndpoint.get("members", "/rooms/:room/members").setPath(roomPath).addSuccess(Schema.Array(RoomMember)))
   .add(HttpApiEndpoint.post("addMember", "/rooms/:room/members").setPath(roomPath).setPayload(AddRoomMemberRequest))
   .add(
-    HttpApiEndpoint.del("removeMember", "/rooms/:room/members/:user").setPath(Schema.Struct({ room: RoomId, user: UserId }))
+    HttpApiEndpoint.del("removeMember", "/rooms/:room/members/:member")
+      .setPath(Schema.Struct({ room: RoomId, member: Schema.UUID }))
+      .annotate(OpenApi.Description, "Removes a person or a teammate (by its id) from the room.")
   )
   .add(HttpApiEndpoint.get("threads", "/rooms/:room/threads").setPath(roomPath).addSuccess(Schema.Array(ThreadSummary)))
   .add(

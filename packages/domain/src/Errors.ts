@@ -9,9 +9,21 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   message: Schema.String
 }) {}
 
-/** The request body is not valid JSON, or not the declared shape. */
-export class MalformedRequest extends Schema.TaggedError<MalformedRequest>()("MalformedRequest", {
+/** One field of a request that does not have the declared shape, and the rule it breaks. */
+export class FieldIssue extends Schema.Class<FieldIssue>("FieldIssue")({
+  /** Where in the path, query, headers or body, as `a.b.0` (empty for the whole value). */
+  path: Schema.String,
+  /** The rule, e.g. "expected a string at most 16000 character(s) long"; never the rejected value. */
   message: Schema.String
+}) {}
+
+/**
+ * The request is not valid JSON or HTTP, or not the declared shape. `message`
+ * names the first field and the rule it breaks; `issues` lists every field.
+ */
+export class MalformedRequest extends Schema.TaggedError<MalformedRequest>()("MalformedRequest", {
+  message: Schema.String,
+  issues: Schema.optional(Schema.Array(FieldIssue))
 }) {}
 
 /** The request body exceeds the documented limit. */

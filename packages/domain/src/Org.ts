@@ -16,7 +16,9 @@ export const roleAtLeast = (role: Role, atLeast: Role): boolean => rank[role] >=
 
 /** A URL-safe org slug. */
 export const Slug = Schema.String.pipe(
-  Schema.pattern(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/),
+  Schema.pattern(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, {
+    message: () => "expected a slug: 1–40 characters a-z, 0-9 and '-', not starting or ending with '-'"
+  }),
   Schema.annotations({ description: "1–40 characters: a-z, 0-9 and '-', not starting or ending with '-'" })
 )
 

@@ -6,14 +6,16 @@ import { UserId } from "./Ids.js"
 
 /** A handle: the name after `@` in a mention. Lower-case letters, digits, `-`, `_` and `.`. */
 export const Handle = Schema.String.pipe(
-  Schema.pattern(/^[a-z0-9][a-z0-9._-]{1,31}$/),
+  Schema.pattern(/^[a-z0-9][a-z0-9._-]{1,31}$/, {
+    message: () => "expected a handle: 2–32 characters a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+  }),
   Schema.annotations({ description: "2–32 characters: a-z, 0-9, '.', '_' or '-', starting with a letter or digit" })
 )
 
 /** An e-mail address (compared case-insensitively). */
 export const Email = Schema.String.pipe(
-  Schema.pattern(/^\s*[^\s@]+@[^\s@]+\.[^\s@]+\s*$/),
-  Schema.maxLength(254),
+  Schema.pattern(/^\s*[^\s@]+@[^\s@]+\.[^\s@]+\s*$/, { message: () => "expected an e-mail address" }),
+  Schema.maxLength(254, { message: () => "expected an e-mail address of at most 254 characters" }),
   Schema.annotations({ description: "an e-mail address" })
 )
 

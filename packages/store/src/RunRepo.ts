@@ -123,6 +123,7 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       }))
     })
 
+    /** Records a step of a run; returns the log position of its `run.step` event. */
     const step = Effect.fn("RunRepo.step")(function*(
       orgId: OrgId,
       run: { id: string; teammateId: TeammateId; roomId: RoomId },
@@ -134,10 +135,11 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
           SELECT ${orgId}, ${run.id}, COALESCE(max(idx) + 1, 0), ${s.kind}, ${s.name}, ${JSON.stringify(s.input ?? {})}::jsonb,
             ${JSON.stringify(s.output ?? null)}::jsonb
           FROM run_steps WHERE run_id = ${run.id} RETURNING idx`
-        yield* log.append(orgId, [{
+        const positions = yield* log.append(orgId, [{
           audience: roomAudience(run.roomId),
           event: new RunStepped({ runId: run.id, teammateId: run.teammateId, roomId: run.roomId, kind: s.kind, name: s.name, index: rows[0]!.idx })
         }])
+        return positions[0] ?? 0
       }))
     })
 

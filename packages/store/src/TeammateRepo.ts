@@ -158,9 +158,10 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       }))
     })
 
-    /** Publishes a teammate's busy state and queue depth. */
+    /** Publishes a teammate's busy state and queue depth; returns the event's log position. */
     const busy = Effect.fn("TeammateRepo.busy")(function*(orgId: OrgId, id: TeammateId, isBusy: boolean, queueDepth: number) {
-      yield* withOrg(orgId)(Effect.flatMap(load(id), (t) => announce(orgId, t, isBusy, queueDepth)))
+      const positions = yield* withOrg(orgId)(Effect.flatMap(load(id), (t) => announce(orgId, t, isBusy, queueDepth)))
+      return positions[positions.length - 1] ?? 0
     })
 
     const addToRoom = Effect.fn("TeammateRepo.addToRoom")(function*(orgId: OrgId, roomId: RoomId, id: TeammateId) {

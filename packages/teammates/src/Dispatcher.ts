@@ -6,12 +6,12 @@
  * sent to the teammate's entity as a persisted message: sending twice is
  * harmless.
  */
-import { Audience, RoutingDecided } from "@troupe/domain/Event"
-import type { OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
+import { Audience, MentionUnanswered, RoutingDecided } from "@troupe/domain/Event"
+import { type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import type { RoomInfo } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
-import { EventLog } from "@troupe/store/EventLog"
+import { EventLog, type PendingEvent } from "@troupe/store/EventLog"
 import { withOrg } from "@troupe/store/OrgScope"
 import { RunRepo, type Trigger } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
@@ -52,22 +52,41 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
       kind
     })
 
-    /** Sends the triggers a person's message causes; returns the teammates triggered. */
+    /**
+     * Sends the triggers a person's message causes, and tells the author
+     * (`mention.unanswered`) about each teammate they mentioned that is not in
+     * the room. Returns the teammates triggered and whether it logged events.
+     */
     const dispatch = Effect.fn("Dispatcher.dispatch")(function*(room: RoomInfo, message: Message) {
-      if (message.authorKind !== "user" || message.deletedAt !== null) return [] as ReadonlyArray<TeammateId>
-      const mayTrigger = room.kind === "direct" || room.routing === "auto" || message.mentions.some((m) => m.kind === "teammate")
-      if (!mayTrigger) return []
+      const none = { triggered: [] as ReadonlyArray<TeammateId>, logged: false }
+      if (message.authorKind !== "user" || message.deletedAt !== null) return none
+      const mentioned = message.mentions.filter((m) => m.kind === "teammate")
+      const mayTrigger = room.kind === "direct" || room.routing === "auto" || mentioned.length > 0
+      if (!mayTrigger) return none
       const present = yield* teammates.inRoom(room.orgId, room.id)
-      if (present.length === 0) return []
+      const events: Array<PendingEvent> = []
       let chosen: Array<{ teammate: Teammate; kind: Trigger["kind"] }>
       if (room.kind === "direct") {
         chosen = present.map((teammate) => ({ teammate, kind: "dm" as const }))
       } else {
-        const mentioned = new Set(message.mentions.filter((m) => m.kind === "teammate").map((m) => m.id))
-        chosen = present.filter((t) => mentioned.has(t.id)).map((teammate) => ({ teammate, kind: "mention" as const }))
-        if (chosen.length === 0 && message.mentions.length === 0 && room.routing === "auto") {
+        const here = new Set<string>(present.map((t) => t.id))
+        for (const m of mentioned.filter((m) => !here.has(m.id))) {
+          events.push({
+            audience: new Audience({ roomId: null, orgWide: false, userIds: [UserId.make(message.authorId)] }),
+            event: new MentionUnanswered({
+              roomId: room.id,
+              messageId: message.id,
+              teammateId: TeammateId.make(m.id),
+              handle: m.handle,
+              reason: `@${m.handle} is not in this room, so they did not see the message; add them to the room to ask them`
+            })
+          })
+        }
+        const asked = new Set(mentioned.map((m) => m.id))
+        chosen = present.filter((t) => asked.has(t.id)).map((teammate) => ({ teammate, kind: "mention" as const }))
+        if (chosen.length === 0 && message.mentions.length === 0 && room.routing === "auto" && present.length > 0) {
           const decision = route(message.text, present)
-          yield* withOrg(room.orgId)(log.append(room.orgId, [{
+          events.push({
             audience: new Audience({ roomId: room.id, orgWide: false, userIds: [] }),
             event: new RoutingDecided({
               roomId: room.id,
@@ -75,12 +94,13 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
               teammateId: decision.teammate?.id ?? null,
               reason: decision.reason
             })
-          }]))
+          })
           if (decision.teammate) chosen = [{ teammate: decision.teammate, kind: "routed" }]
         }
       }
+      if (events.length > 0) yield* withOrg(room.orgId)(log.append(room.orgId, events))
       for (const c of chosen) yield* send(trigger(message, c.teammate, c.kind))
-      return chosen.map((c) => c.teammate.id)
+      return { triggered: chosen.map((c) => c.teammate.id), logged: events.length > 0 }
     })
 
     /** Hands a teammate's reply to another teammate in the same room, within the depth limit. */

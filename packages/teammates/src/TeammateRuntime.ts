@@ -160,7 +160,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
         const runId = first.id
         // One transaction; the run's writes come before the first event append,
         // which holds the event log's counter until commit.
-        yield* withOrg(orgId)(Effect.zipRight(
+        const after = yield* withOrg(orgId)(Effect.zipRight(
           runs.start(orgId, {
             id: runId,
             teammateId,
@@ -179,7 +179,8 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           kind: teammate.template === null ? undefined : catalog.find(teammate.template),
           roomId: first.roomId,
           threadId: first.threadId,
-          triggerMessageIds: batch.map((t) => t.messageId)
+          triggerMessageIds: batch.map((t) => t.messageId),
+          after
         }, settings).pipe(tracedBy(first.id), Effect.fork)
         current = { fiber }
         const exit = yield* Fiber.await(fiber)

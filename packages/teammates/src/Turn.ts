@@ -35,6 +35,11 @@ export interface TurnInput {
   readonly threadId: MessageId | null
   /** The messages that triggered this turn, oldest first. */
   readonly triggerMessageIds: ReadonlyArray<string>
+  /**
+   * The log position of the run's latest event (its `run.started` and busy
+   * `teammate.updated`): streamed deltas follow it on every stream.
+   */
+  readonly after: number
 }
 
 /** What a turn produced. */
@@ -131,7 +136,13 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
      * Streams one model call, publishing deltas. Restarts the call (with a
      * `restart` delta) when it breaks mid-stream with a retryable error.
      */
-    const callModel = (input: TurnInput, chat: ReadonlyArray<ChatMessage>, settings: TurnSettings, offset: { value: number }) =>
+    const callModel = (
+      input: TurnInput,
+      chat: ReadonlyArray<ChatMessage>,
+      settings: TurnSettings,
+      offset: { value: number },
+      after: number
+    ) =>
       Effect.gen(function*() {
         const specs = toolSpecs(input.teammate.tools, input.kind?.extraTools ?? [])
         const request = { model: input.teammate.model, messages: chat, tools: specs }
@@ -161,7 +172,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
                   })
                   text += chunk.text
                   offset.value += chunk.text.length
-                  return bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(delta), at: Date.now() })
+                  return bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(delta), at: Date.now(), after })
                 }
                 case "ToolCall":
                   return Effect.sync(() => calls.push(chunk.call))
@@ -190,7 +201,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
             text: "",
             restart: true
           })
-          yield* bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(restart), at: Date.now() })
+          yield* bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(restart), at: Date.now(), after })
           yield* Effect.sleep(Duration.millis(200 * attempt))
         }
       })
@@ -204,12 +215,13 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       let inputTokens = 0
       let outputTokens = 0
       let finalText = ""
+      let after = input.after
       const runRef = { id: input.runId, teammateId: input.teammate.id, roomId: input.roomId }
       for (let call = 0; call < settings.maxModelCalls; call++) {
-        const result = yield* callModel(input, conversation, settings, offset)
+        const result = yield* callModel(input, conversation, settings, offset, after)
         inputTokens += result.usage.inputTokens
         outputTokens += result.usage.outputTokens
-        yield* runs.step(input.orgId, runRef, {
+        after = yield* runs.step(input.orgId, runRef, {
           kind: "model",
           name: input.teammate.model,
           input: { messages: conversation.length },
@@ -228,7 +240,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
             sourceMessageId: input.triggerMessageIds[input.triggerMessageIds.length - 1]!
           })
           if (outcome.handOff) handOffs.push(outcome.handOff)
-          yield* runs.step(input.orgId, runRef, { kind: "tool", name: c.name, input: safeJson(c.arguments), output: outcome.output })
+          after = yield* runs.step(input.orgId, runRef, { kind: "tool", name: c.name, input: safeJson(c.arguments), output: outcome.output })
           yield* wake
           conversation.push({ role: "tool", toolCallId: c.id, content: outcome.output })
         }

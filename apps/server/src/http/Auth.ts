@@ -26,7 +26,7 @@ export const AuthLive = HttpApiBuilder.group(TroupeApi, "auth", (handlers) =>
     return handlers
       .handle("signup", ({ payload }) =>
         Effect.gen(function*() {
-          yield* access.login(normalizeEmail(payload.email), yield* clientAddress)
+          yield* access.signup(yield* clientAddress)
           return new Session(yield* orUnavailable(accounts.signup(payload)))
         }))
       .handle("login", ({ payload }) =>

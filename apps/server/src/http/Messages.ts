@@ -29,7 +29,7 @@ export const MessagesLive = HttpApiBuilder.group(TroupeApi, "messages", (handler
           ))
           // Triggers have ids derived from the message, so a retried post re-dispatches harmlessly.
           yield* dispatcher.dispatch(a.room, result.message).pipe(
-            Effect.tap((triggered) => triggered.length > 0 ? feed.wake : Effect.void),
+            Effect.tap((d) => d.triggered.length > 0 || d.logged ? feed.wake : Effect.void),
             Effect.catchAll((e) =>
               Effect.zipRight(
                 Effect.logWarning("could not dispatch teammate triggers", e),

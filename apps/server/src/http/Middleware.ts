@@ -7,6 +7,7 @@ import { MAX_BODY_BYTES, RequestGuard } from "@troupe/api/Api"
 import { Authentication } from "@troupe/api/Auth"
 import { MalformedRequest, PayloadTooLarge, Unauthorized, Unavailable } from "@troupe/domain/Errors"
 import { AccountRepo } from "@troupe/store/AccountRepo"
+import { isUnavailable } from "@troupe/store/DatabaseError"
 import { Effect, Layer, Option, Redacted } from "effect"
 
 /** Resolves a bearer token to the caller. */
@@ -20,7 +21,10 @@ export const AuthenticationLive = Layer.effect(
           const value = Redacted.value(token)
           if (value.length === 0) return yield* new Unauthorized({ message: "missing bearer token" })
           const principal = yield* accounts.authenticate(value).pipe(
-            Effect.catchTag("SqlError", () => Effect.fail(new Unavailable({ message: "cannot verify the token right now; retry shortly" })))
+            Effect.catchTag("SqlError", (e) =>
+              isUnavailable(e)
+                ? Effect.fail(new Unavailable({ message: "cannot verify the token right now; retry shortly" }))
+                : Effect.die(e))
           )
           return { user: principal.user, apiKey: principal.apiKey, credential: principal.credential, token: value }
         })
@@ -30,19 +34,60 @@ export const AuthenticationLive = Layer.effect(
 
 const hasBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE"
 
-/** True when a parsed JSON value holds U+0000 in any string. */
-const hasNul = (value: unknown): boolean =>
-  typeof value === "string"
-    ? value.includes("\u0000")
-    : typeof value === "object" && value !== null && Object.entries(value).some(([k, v]) => k.includes("\u0000") || hasNul(v))
+/** The deepest nesting of arrays and objects a JSON body may have. */
+export const MAX_JSON_DEPTH = 32
+
+/** How deep `text` nests arrays and objects (strings skipped), counted without recursion. */
+const nesting = (text: string): number => {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // a backslash escapes the next character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 || c === 123) deepest = Math.max(deepest, ++depth)
+    else if (c === 93 || c === 125) depth--
+  }
+  return deepest
+}
+
+/** Matches a surrogate that is not half of a pair (with the `u` flag, pairs are one code point). */
+const loneSurrogate = /[\uD800-\uDFFF]/u
+
+/**
+ * The first string (key or value) in a parsed body that Postgres could not
+ * store: one holding U+0000, or ill-formed UTF-16 (a lone surrogate, which
+ * `\ud800` in JSON produces). Iterative, and the depth is already bounded.
+ */
+const badString = (value: unknown): { readonly path: string; readonly problem: "nul" | "surrogate" } | null => {
+  const stack: Array<readonly [unknown, string]> = [[value, ""]]
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return { path, problem: "nul" }
+      if (loneSurrogate.test(v)) return { path, problem: "surrogate" }
+    } else if (typeof v === "object" && v !== null) {
+      for (const [k, child] of Object.entries(v)) {
+        const at = path === "" ? k : `${path}.${k}`
+        if (k.includes("\u0000")) return { path: at, problem: "nul" }
+        if (loneSurrogate.test(k)) return { path: at, problem: "surrogate" }
+        stack.push([child, at])
+      }
+    }
+  }
+  return null
+}
 
 const nulRefused = () => new MalformedRequest({ message: "the request must not contain NUL (U+0000) characters" })
 
 /**
  * Reads the body once (the server caches it for the decoder), so oversize
- * bodies become 413 and malformed JSON becomes 400 before any handler runs.
- * NUL characters (in the URL or the body) are 400 too: Postgres text cannot
- * hold them, so they would otherwise fail in the database.
+ * bodies become 413, and malformed JSON, JSON nested deeper than
+ * `MAX_JSON_DEPTH` and strings Postgres cannot store (NUL, lone surrogates)
+ * become 400, before any handler or decoder runs. NUL in the URL is 400 too.
  */
 export const RequestGuardLive = Layer.succeed(
   RequestGuard,
@@ -70,10 +115,23 @@ export const RequestGuardLive = Layer.succeed(
     if (!type.includes("application/json")) {
       return yield* new MalformedRequest({ message: `unsupported content type "${type}"; send application/json` })
     }
+    if (nesting(text) > MAX_JSON_DEPTH) {
+      return yield* new MalformedRequest({ message: `the request body nests deeper than ${MAX_JSON_DEPTH} levels` })
+    }
     const json = yield* Effect.try({
       try: (): unknown => JSON.parse(text),
-      catch: (e) => new MalformedRequest({ message: `the request body is not valid JSON: ${(e as Error).message}` })
+      catch: (e) => {
+        // The parser's own message quotes part of the body (a password, say): keep only the position.
+        const at = String(e).match(/position (\d+)/)?.[1]
+        return new MalformedRequest({ message: `the request body is not valid JSON${at === undefined ? "" : ` (at position ${at})`}` })
+      }
     })
-    if (hasNul(json)) return yield* nulRefused()
+    const bad = badString(json)
+    if (bad?.problem === "nul") return yield* nulRefused()
+    if (bad !== null) {
+      return yield* new MalformedRequest({
+        message: `${bad.path === "" ? "the body" : bad.path} is not well-formed Unicode (it holds a lone surrogate)`
+      })
+    }
   })
 )

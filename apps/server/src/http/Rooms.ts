@@ -3,11 +3,11 @@
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { RoomList, TroupeApi } from "@troupe/api/Api"
-import { Forbidden, InvalidInput } from "@troupe/domain/Errors"
+import { Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import { Typing } from "@troupe/domain/Event"
 import { roleAtLeast } from "@troupe/domain/Org"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Access, orUnavailable } from "../Access.js"
 import { Feed } from "../Feed.js"
 
@@ -90,11 +90,17 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
       .handle("removeMember", ({ path }) =>
         Effect.gen(function*() {
           const a = yield* access.room(path.room)
-          if (path.user !== a.user.id && a.room.createdBy !== a.user.id && !roleAtLeast(a.role, "admin")) {
+          const kind = yield* orUnavailable(rooms.memberKind(a.orgId, path.room, path.member))
+          if (Option.isNone(kind)) return yield* NotFound.of("room member", path.member)
+          if (kind.value === "teammate") {
+            if (!a.isMember || a.guest) {
+              return yield* new Forbidden({ message: "only the room's members (not guests) can remove teammates from it" })
+            }
+          } else if (path.member !== a.user.id && a.room.createdBy !== a.user.id && !roleAtLeast(a.role, "admin")) {
             return yield* new Forbidden({ message: "only the room's creator or an admin can remove others" })
           }
           yield* access.write(a.orgId)
-          yield* committed(orUnavailable(rooms.removeMember(a.orgId, path.room, path.user)))
+          yield* committed(orUnavailable(rooms.removeMember(a.orgId, path.room, path.member)))
         }))
       .handle("threads", ({ path }) =>
         Effect.gen(function*() {

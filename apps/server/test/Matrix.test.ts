@@ -1,0 +1,338 @@
+/**
+ * The authorisation matrix: every endpoint of the contract against seven
+ * kinds of caller, each expecting the status docs/access.md promises. A new
+ * endpoint without a row here fails the test.
+ */
+import { describe, expect, layer } from "@effect/vitest"
+import type { HttpClient, HttpServer } from "@effect/platform"
+import { TroupeApi } from "@troupe/api/Api"
+import { Effect } from "effect"
+import { randomBytes } from "node:crypto"
+import { baseUrl, client, email, person, raw, slug, TestServer } from "./Harness.js"
+
+const actors = ["anonymous", "outsider", "guest", "member", "admin", "owner", "apiKey"] as const
+type Actor = typeof actors[number]
+
+/** Expected statuses: `rest` for every actor not named. */
+const who = (statuses: Partial<Record<Actor, number>> & { readonly rest: number }): Record<Actor, number> =>
+  Object.fromEntries(actors.map((a) => [a, statuses[a] ?? statuses.rest])) as Record<Actor, number>
+
+/** Members of the org (the API key acts as a member-role bot) get `ok`; the others the usual refusals. */
+const orgMembers = (ok: number) => who({ anonymous: 401, outsider: 404, rest: ok })
+/** Members and above (not guests). */
+const membersUp = (ok: number) => who({ anonymous: 401, outsider: 404, guest: 403, rest: ok })
+/** Admins and owners. */
+const adminsUp = (ok: number) => who({ anonymous: 401, outsider: 404, guest: 403, member: 403, apiKey: 403, rest: ok })
+
+const handle = () => `t${randomBytes(4).toString("hex")}`
+
+/**
+ * The org: Olga owns it, Adam is an admin, Mia a member, Gus a guest, and an
+ * API key (member role, made by Adam) acts as a bot. Xena is in another org.
+ * `pub` is public (everyone but Gus joined), `priv` private (everyone in it).
+ */
+const world = Effect.gen(function*() {
+  const owner = yield* person("Olga")
+  const admin = yield* person("Adam")
+  const member = yield* person("Mia")
+  const guest = yield* person("Gus")
+  const outsider = yield* person("Xena")
+  const org = yield* owner.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
+  yield* outsider.api.orgs.create({ payload: { name: "Elsewhere", slug: slug() } })
+  yield* owner.api.orgs.addMember({ path: { org: org.id }, payload: { email: admin.user.email, role: "admin" } })
+  yield* owner.api.orgs.addMember({ path: { org: org.id }, payload: { email: member.user.email } })
+  yield* owner.api.orgs.addMember({ path: { org: org.id }, payload: { email: guest.user.email, role: "guest" } })
+  const key = yield* admin.api.orgs.createApiKey({ path: { org: org.id }, payload: { name: "bot" } })
+  const bot = yield* (yield* client(key.secret)).auth.me()
+  const pub = yield* owner.api.rooms.create({ path: { org: org.id }, payload: { name: "pub" } })
+  const priv = yield* owner.api.rooms.create({ path: { org: org.id }, payload: { name: "priv", kind: "private" } })
+  for (const userId of [admin.user.id, member.user.id, bot.id]) {
+    yield* owner.api.rooms.addMember({ path: { room: pub.id }, payload: { userId } })
+  }
+  for (const userId of [admin.user.id, member.user.id, guest.user.id, bot.id]) {
+    yield* owner.api.rooms.addMember({ path: { room: priv.id }, payload: { userId } })
+  }
+  const message = yield* member.api.messages.post({ path: { room: priv.id }, payload: { text: "hello from Mia" } })
+  const teammate = yield* owner.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: handle() } })
+  const people = { owner, admin, member, guest, outsider }
+  const tokens: Record<Actor, string | undefined> = {
+    anonymous: undefined,
+    outsider: outsider.token,
+    guest: guest.token,
+    member: member.token,
+    admin: admin.token,
+    owner: owner.token,
+    apiKey: key.secret
+  }
+  const userIds: Record<Actor, string | undefined> = {
+    anonymous: undefined,
+    outsider: outsider.user.id,
+    guest: guest.user.id,
+    member: member.user.id,
+    admin: admin.user.id,
+    owner: owner.user.id,
+    apiKey: bot.id
+  }
+  /** A new person in the org, with the member role. */
+  const freshMember = Effect.gen(function*() {
+    const p = yield* person("Fresh")
+    yield* owner.api.orgs.addMember({ path: { org: org.id }, payload: { email: p.user.email } })
+    return p
+  })
+  const freshPublicRoom = owner.api.rooms.create({ path: { org: org.id }, payload: { name: `r-${handle()}` } })
+  return { org, pub, priv, message, teammate, people, tokens, userIds, freshMember, freshPublicRoom }
+})
+
+type World = Effect.Effect.Success<typeof world>
+
+interface Request {
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+  readonly path: string
+  readonly body?: unknown
+  /** Overrides the actor's token (log-out uses a fresh session). */
+  readonly token?: string | undefined
+}
+
+type Case = readonly [
+  endpoint: string,
+  request: (w: World, actor: Actor) => Effect.Effect<Request, unknown, HttpServer.HttpServer | HttpClient.HttpClient>,
+  expected: Record<Actor, number>
+]
+
+const at = (method: Request["method"], path: string, body?: unknown) => Effect.succeed<Request>({ method, path, body })
+
+const cases: ReadonlyArray<Case> = [
+  ["health.live", () => at("GET", "/health/live"), who({ rest: 200 })],
+  ["health.ready", () => at("GET", "/health/ready"), who({ rest: 200 })],
+  ["auth.signup", () => at("POST", "/v1/auth/signup", { email: email("new"), password: "long enough pw", name: "New" }), who({ rest: 201 })],
+  [
+    "auth.login",
+    (w) => at("POST", "/v1/auth/login", { email: w.people.member.user.email, password: "correct horse battery" }),
+    who({ rest: 200 })
+  ],
+  ["auth.me", () => at("GET", "/v1/auth/me"), who({ anonymous: 401, rest: 200 })],
+  [
+    "auth.logout",
+    (w, actor) =>
+      Effect.gen(function*() {
+        if (actor === "anonymous" || actor === "apiKey") return { method: "POST", path: "/v1/auth/logout" } satisfies Request
+        const anonymous = yield* client()
+        const session = yield* anonymous.auth.login({
+          payload: { email: w.people[actor].user.email, password: "correct horse battery" }
+        })
+        return { method: "POST", path: "/v1/auth/logout", token: session.token } satisfies Request
+      }),
+    who({ anonymous: 401, rest: 204 })
+  ],
+  ["orgs.create", () => at("POST", "/v1/orgs", { name: "New", slug: slug() }), who({ anonymous: 401, apiKey: 403, rest: 201 })],
+  ["orgs.list", () => at("GET", "/v1/orgs"), who({ anonymous: 401, rest: 200 })],
+  ["orgs.get", (w) => at("GET", `/v1/orgs/${w.org.id}`), orgMembers(200)],
+  ["orgs.members", (w) => at("GET", `/v1/orgs/${w.org.id}/members`), orgMembers(200)],
+  [
+    "orgs.addMember",
+    (w) => Effect.map(person("Joiner"), (p) => ({ method: "POST", path: `/v1/orgs/${w.org.id}/members`, body: { email: p.user.email } })),
+    adminsUp(201)
+  ],
+  [
+    "orgs.changeRole",
+    (w) => Effect.map(w.freshMember, (p) => ({ method: "PATCH", path: `/v1/orgs/${w.org.id}/members/${p.user.id}`, body: { role: "guest" } })),
+    adminsUp(200)
+  ],
+  [
+    "orgs.removeMember",
+    (w) => Effect.map(w.freshMember, (p) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/members/${p.user.id}` })),
+    adminsUp(204)
+  ],
+  ["orgs.createApiKey", (w) => at("POST", `/v1/orgs/${w.org.id}/api-keys`, { name: "k" }), adminsUp(201)],
+  ["orgs.apiKeys", (w) => at("GET", `/v1/orgs/${w.org.id}/api-keys`), adminsUp(200)],
+  [
+    "orgs.revokeApiKey",
+    (w) =>
+      Effect.map(
+        w.people.owner.api.orgs.createApiKey({ path: { org: w.org.id }, payload: { name: "to revoke" } }),
+        (k) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/api-keys/${k.key.id}` })
+      ),
+    adminsUp(204)
+  ],
+  ["orgs.search", (w) => at("GET", `/v1/orgs/${w.org.id}/search?q=hello`), orgMembers(200)],
+  ["rooms.create", (w) => at("POST", `/v1/orgs/${w.org.id}/rooms`, { name: "made" }), membersUp(201)],
+  ["rooms.list", (w) => at("GET", `/v1/orgs/${w.org.id}/rooms`), orgMembers(200)],
+  [
+    "rooms.openDm",
+    (w, actor) =>
+      at("POST", `/v1/orgs/${w.org.id}/dms`, { participants: [w.people[actor === "owner" ? "member" : "owner"].user.id] }),
+    orgMembers(200)
+  ],
+  ["rooms.get", (w) => at("GET", `/v1/rooms/${w.pub.id}`), who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })],
+  ["rooms.update", (w) => at("PATCH", `/v1/rooms/${w.pub.id}`, { topic: "new topic" }), who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })],
+  [
+    "rooms.archive",
+    (w) => Effect.map(w.freshPublicRoom, (r) => ({ method: "POST", path: `/v1/rooms/${r.id}/archive` })),
+    who({ anonymous: 401, outsider: 404, guest: 404, member: 403, apiKey: 403, rest: 200 })
+  ],
+  [
+    "rooms.join",
+    (w) => Effect.map(w.freshPublicRoom, (r) => ({ method: "POST", path: `/v1/rooms/${r.id}/join` })),
+    who({ anonymous: 401, outsider: 404, guest: 404, rest: 204 })
+  ],
+  [
+    "rooms.leave",
+    (w, actor) =>
+      Effect.gen(function*() {
+        const userId = w.userIds[actor]
+        const room = yield* w.people.owner.api.rooms.create({ path: { org: w.org.id }, payload: { name: "leave-me", kind: "private" } })
+        if (userId !== undefined && actor !== "outsider") {
+          yield* w.people.owner.api.rooms.addMember({ path: { room: room.id }, payload: { userId: userId as never } })
+        }
+        return { method: "POST", path: `/v1/rooms/${room.id}/leave` } satisfies Request
+      }),
+    orgMembers(204)
+  ],
+  ["rooms.members", (w) => at("GET", `/v1/rooms/${w.pub.id}/members`), who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })],
+  [
+    "rooms.addMember",
+    (w) => Effect.map(w.freshMember, (p) => ({ method: "POST", path: `/v1/rooms/${w.priv.id}/members`, body: { userId: p.user.id } })),
+    membersUp(204)
+  ],
+  [
+    "rooms.removeMember",
+    (w) =>
+      Effect.gen(function*() {
+        const room = yield* w.freshPublicRoom
+        const p = yield* w.freshMember
+        yield* w.people.owner.api.rooms.addMember({ path: { room: room.id }, payload: { userId: p.user.id } })
+        return { method: "DELETE", path: `/v1/rooms/${room.id}/members/${p.user.id}` } satisfies Request
+      }),
+    who({ anonymous: 401, outsider: 404, guest: 404, member: 403, apiKey: 403, rest: 204 })
+  ],
+  ["rooms.threads", (w) => at("GET", `/v1/rooms/${w.priv.id}/threads`), orgMembers(200)],
+  ["rooms.typing", (w) => at("POST", `/v1/rooms/${w.priv.id}/typing`, {}), orgMembers(204)],
+  ["messages.post", (w) => at("POST", `/v1/rooms/${w.priv.id}/messages`, { text: "hi" }), orgMembers(201)],
+  ["messages.list", (w) => at("GET", `/v1/rooms/${w.priv.id}/messages`), orgMembers(200)],
+  ["messages.get", (w) => at("GET", `/v1/rooms/${w.priv.id}/messages/${w.message.id}`), orgMembers(200)],
+  [
+    "messages.edit",
+    (w) => at("PATCH", `/v1/rooms/${w.priv.id}/messages/${w.message.id}`, { text: `edited ${handle()}` }),
+    who({ anonymous: 401, outsider: 404, member: 200, rest: 403 })
+  ],
+  [
+    "messages.delete",
+    (w) =>
+      Effect.map(
+        w.people.member.api.messages.post({ path: { room: w.priv.id }, payload: { text: "delete me" } }),
+        (m) => ({ method: "DELETE", path: `/v1/rooms/${w.priv.id}/messages/${m.id}` })
+      ),
+    who({ anonymous: 401, outsider: 404, guest: 403, apiKey: 403, rest: 200 })
+  ],
+  ["messages.edits", (w) => at("GET", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/edits`), orgMembers(200)],
+  ["messages.react", (w) => at("PUT", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/reactions/tada`), orgMembers(200)],
+  ["messages.unreact", (w) => at("DELETE", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/reactions/tada`), orgMembers(200)],
+  ["messages.markRead", (w) => at("POST", `/v1/rooms/${w.priv.id}/read`, { messageId: w.message.id }), orgMembers(204)],
+  ["teammates.catalog", () => at("GET", "/v1/catalog"), who({ anonymous: 401, rest: 200 })],
+  ["teammates.hire", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates`, { template: "researcher", handle: handle() }), membersUp(201)],
+  ["teammates.list", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates`), orgMembers(200)],
+  ["teammates.get", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}`), orgMembers(200)],
+  ["teammates.update", (w) => at("PATCH", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}`, { role: "Researcher" }), membersUp(200)],
+  [
+    "teammates.dismiss",
+    (w) =>
+      Effect.map(
+        w.people.owner.api.teammates.hire({ path: { org: w.org.id }, payload: { template: "researcher", handle: handle() } }),
+        (t) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/teammates/${t.id}` })
+      ),
+    adminsUp(200)
+  ],
+  ["teammates.openDm", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/dm`), orgMembers(200)],
+  ["teammates.addToRoom", (w) => at("POST", `/v1/rooms/${w.priv.id}/teammates`, { teammateId: w.teammate.id }), membersUp(204)],
+  ["teammates.runs", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/runs`), membersUp(200)],
+  ["teammates.interrupt", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/interrupt`), membersUp(200)],
+  ["teammates.memory", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory`), membersUp(200)],
+  ["teammates.remember", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory`, { text: "a fact" }), membersUp(201)],
+  ["teammates.putCore", (w) => at("PUT", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory/core/org`, { text: "core" }), membersUp(204)],
+  [
+    "teammates.forget",
+    (w) =>
+      Effect.map(
+        w.people.owner.api.teammates.remember({ path: { org: w.org.id, teammate: w.teammate.id }, payload: { text: "forget me" } }),
+        (m) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory/${m.id}` })
+      ),
+    membersUp(204)
+  ],
+  ["teammates.usage", (w) => at("GET", `/v1/orgs/${w.org.id}/usage`), membersUp(200)],
+  ["teammates.budget", (w) => at("PUT", `/v1/orgs/${w.org.id}/budget`, { monthlyTokens: 1_000_000 }), adminsUp(204)],
+  ["teammates.modelPolicy", (w) => at("GET", `/v1/orgs/${w.org.id}/model-policy`), orgMembers(200)],
+  ["teammates.setModelPolicy", (w) => at("PUT", `/v1/orgs/${w.org.id}/model-policy`, { allowedModels: null }), adminsUp(200)],
+  ["events.stream", () => at("GET", "/v1/events"), who({ anonymous: 401, rest: 200 })],
+  ["events.poll", () => at("GET", "/v1/events/poll?timeoutMs=0"), who({ anonymous: 401, rest: 200 })]
+]
+
+/** Sends `r` and returns its status; an event stream is cancelled once its status is known. */
+const statusOf = (r: Request, token: string | undefined) =>
+  Effect.gen(function*() {
+    if (r.path === "/v1/events") {
+      const url = yield* baseUrl
+      return yield* Effect.promise(async () => {
+        const controller = new AbortController()
+        const res = await fetch(`${url}${r.path}`, {
+          headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+          signal: controller.signal
+        })
+        controller.abort()
+        return res.status
+      })
+    }
+    const res = yield* raw(r.method, r.path, { ...(r.body === undefined ? {} : { body: r.body }), ...(token === undefined ? {} : { token }) })
+    expect(res.status, `${r.method} ${r.path}: ${res.text}`).toBeLessThan(500)
+    return res.status
+  })
+
+describe("the authorisation matrix", () => {
+  layer(TestServer(), { excludeTestServices: true, timeout: 300_000 })((it) => {
+    it.effect("every endpoint has a row", () =>
+      Effect.sync(() => {
+        const declared = Object.values(TroupeApi.groups).flatMap((group) =>
+          Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
+        )
+        expect(declared.length).toBe(59)
+        expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
+      }))
+
+    it.effect("every endpoint answers each kind of caller as docs/access.md says", () =>
+      Effect.gen(function*() {
+        const w = yield* world
+        const mismatches: Array<string> = []
+        for (const [endpoint, request, expected] of cases) {
+          for (const actor of actors) {
+            const r = yield* request(w, actor)
+            const status = yield* statusOf(r, "token" in r ? r.token : w.tokens[actor])
+            if (status !== expected[actor]) mismatches.push(`${endpoint} as ${actor}: ${status}, expected ${expected[actor]}`)
+          }
+        }
+        expect(mismatches).toEqual([])
+      }))
+
+    it.effect("ids of another org are 404 for its outsiders, read or write", () =>
+      Effect.gen(function*() {
+        const w = yield* world
+        const xena = w.people.outsider
+        const [theirs] = yield* xena.api.orgs.list()
+        const room = yield* xena.api.rooms.create({ path: { org: theirs!.id }, payload: { name: "theirs", kind: "private" } })
+        const msg = yield* xena.api.messages.post({ path: { room: room.id }, payload: { text: "mine" } })
+        for (const [method, path, body] of [
+          ["GET", `/v1/rooms/${room.id}`, undefined],
+          ["GET", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
+          ["PATCH", `/v1/rooms/${room.id}/messages/${msg.id}`, { text: "x" }],
+          ["DELETE", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
+          ["POST", `/v1/rooms/${room.id}/messages`, { text: "x" }],
+          ["GET", `/v1/orgs/${theirs!.id}/teammates`, undefined]
+        ] as const) {
+          for (const actor of ["owner", "apiKey"] as const) {
+            const res = yield* raw(method, path, { token: w.tokens[actor]!, ...(body === undefined ? {} : { body }) })
+            expect(res.status, `${method} ${path} as ${actor}`).toBe(404)
+          }
+        }
+        const untouched = yield* xena.api.messages.get({ path: { room: room.id, message: msg.id } })
+        expect([untouched.text, untouched.deletedAt]).toEqual(["mine", null])
+      }))
+  })
+})
