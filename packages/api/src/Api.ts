@@ -65,6 +65,34 @@ import { LoginRequest, Session, SignupRequest, User } from "@troupe/domain/User"
 import { Schema } from "effect"
 import { Authentication } from "./Auth.js"
 
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const mapRecord = (u: unknown, f: (value: unknown, key: string) => unknown): Record<string, unknown> =>
+  isRecord(u) ? Object.fromEntries(Object.entries(u).map(([k, v]) => [k, f(v, k)])) : {}
+
+/**
+ * The OpenAPI document as the server behaves: requests that do not decode are
+ * answered as `MalformedRequest` (see the server's error shaping), never as
+ * the platform's `HttpApiDecodeError`, so that error is not documented.
+ */
+const documentMalformed = (spec: Record<string, unknown>): Record<string, unknown> => {
+  const malformed = {
+    description: "MalformedRequest: not JSON, or not the declared shape (the message names the field and the rule)",
+    content: { "application/json": { schema: { $ref: "#/components/schemas/MalformedRequest" } } }
+  }
+  const paths = mapRecord(spec["paths"], (item) =>
+    mapRecord(item, (operation) =>
+      isRecord(operation) && isRecord(operation["responses"]) && operation["responses"]["400"] !== undefined
+        ? { ...operation, responses: { ...operation["responses"], "400": malformed } }
+        : operation))
+  const components = isRecord(spec["components"]) ? spec["components"] : {}
+  const schemas = Object.fromEntries(
+    Object.entries(isRecord(components["schemas"]) ? components["schemas"] : {})
+      .filter(([name]) => name !== "HttpApiDecodeError" && name !== "Issue" && name !== "PropertyKey")
+  )
+  return { ...spec, paths, components: { ...components, schemas } }
+}
+
 /** Largest accepted request body, in bytes. */
 export const MAX_BODY_BYTES = 256 * 1024
 
@@ -73,7 +101,10 @@ export const MAX_BODY_BYTES = 256 * 1024
  * `MAX_BODY_BYTES` get 413 and malformed JSON gets 400, instead of a crash.
  */
 export class RequestGuard extends HttpApiMiddleware.Tag<RequestGuard>()("@troupe/api/RequestGuard", {
-  failure: Schema.Union(MalformedRequest, PayloadTooLarge)
+  failure: Schema.Union(
+    MalformedRequest.annotations(HttpApiSchema.annotations({ status: 400 })),
+    PayloadTooLarge.annotations(HttpApiSchema.annotations({ status: 413 }))
+  )
 }) {}
 
 const orgPath = Schema.Struct({ org: OrgId })
@@ -318,5 +349,6 @@ export class TroupeApi extends HttpApi.make("troupe")
   .addError(Unavailable, { status: 503 })
   .middleware(RequestGuard)
   .annotate(OpenApi.Title, "Troupe")
+  .annotate(OpenApi.Transform, documentMalformed)
   .annotate(OpenApi.Description, "People and AI teammates working together: rooms, messages and a resumable event stream.")
 {}

@@ -2,7 +2,7 @@
  * Authentication in the contract: a bearer token (session or API key) that
  * the server resolves to the calling principal.
  */
-import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
+import { HttpApiMiddleware, HttpApiSchema, HttpApiSecurity } from "@effect/platform"
 import { Unauthorized, Unavailable } from "@troupe/domain/Errors"
 import type { OrgId } from "@troupe/domain/Ids"
 import type { Role } from "@troupe/domain/Org"
@@ -28,7 +28,10 @@ export class CurrentUser extends Context.Tag("@troupe/api/CurrentUser")<CurrentU
 
 /** Bearer authentication for every endpoint that needs a caller. */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@troupe/api/Authentication", {
-  failure: Schema.Union(Unauthorized, Unavailable),
+  failure: Schema.Union(
+    Unauthorized.annotations(HttpApiSchema.annotations({ status: 401 })),
+    Unavailable.annotations(HttpApiSchema.annotations({ status: 503 }))
+  ),
   provides: CurrentUser,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}

@@ -11,6 +11,9 @@ import { TroupeApi } from "@troupe/api/Api"
 import { FieldIssue, MalformedRequest, NotFound } from "@troupe/domain/Errors"
 import { Cause, Effect, Option } from "effect"
 
+/** Longest part of an unknown path repeated in its 404. */
+const MAX_PATH_SHOWN = 120
+
 /** Longest rule text kept from a schema's description. */
 const MAX_RULE_LENGTH = 200
 
@@ -56,6 +59,9 @@ export const ErrorShapeLive = HttpApiBuilder.middleware(TroupeApi, (app) =>
     const error: unknown = failure.value
     if (error instanceof HttpApiError.HttpApiDecodeError) return Effect.fail(toMalformed(error))
     if (!isRouteNotFound(error)) return Effect.failCause(cause)
-    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      Effect.fail(new NotFound({ resource: "route", message: `no endpoint answers ${request.method} ${request.url.split("?")[0]}` })))
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const path = request.url.split("?")[0] ?? ""
+      const shown = path.length > MAX_PATH_SHOWN ? `${path.slice(0, MAX_PATH_SHOWN)}…` : path
+      return Effect.fail(new NotFound({ resource: "route", message: `no endpoint answers ${request.method} ${shown}` }))
+    })
   }))
