@@ -1,4 +1,4 @@
-import { SqlClient } from "@effect/sql"
+import * as Database from "@troupe/store/Database"
 import { describe, expect, layer } from "@effect/vitest"
 import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
@@ -106,7 +106,7 @@ describe("event stream", () => {
 
     it.effect("a cursor the server cannot honour gets a reset event, then live events", () =>
       Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
+        const sql = yield* Database.AdminSql
         const { ana, ben, position, room, url } = yield* setup
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "old" } })
         const ahead = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: "999999999", count: 1 })

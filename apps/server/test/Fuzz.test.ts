@@ -8,7 +8,7 @@
  * `FUZZ_SEED`; `npm run fuzz` sends 100,000.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import * as Database from "@troupe/store/Database"
 import { Effect } from "effect"
 import { Agent, request } from "node:http"
 import { anaAndBen, baseUrl, person, slug, TestServer } from "./Harness.js"
@@ -340,7 +340,7 @@ const send = (agent: Agent, base: URL, f: Fuzzed) =>
 
 /** Every table's content, hashed, and the event log's position: "nothing stored changed" is this staying equal. */
 const storedState = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
+  const sql = yield* Database.AdminSql
   const tables = yield* sql<{ name: string }>`
     SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'cluster_%'
       AND tablename NOT LIKE 'effect_%' ORDER BY tablename`

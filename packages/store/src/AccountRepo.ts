@@ -69,21 +69,20 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
     const signup = Effect.fn("AccountRepo.signup")(function*(raw: { email: string; password: string; name: string }) {
       const input = { ...raw, email: normalizeEmail(raw.email) }
       const hash = yield* hashPassword(input.password)
-      const existing = yield* sql`SELECT 1 FROM users WHERE email = ${input.email}`
-      if (existing.length > 0) return yield* new Conflict({ message: `an account for ${input.email} already exists` })
       const handle = yield* uniqueHandle(handleBase(input.name, input.email))
-      const rows = yield* sql<UserRow>`INSERT INTO users (email, name, handle, password_hash)
+      // The app cannot read e-mail addresses: a taken one shows as no row inserted.
+      const rows = yield* sql<Omit<UserRow, "email">>`INSERT INTO users (email, name, handle, password_hash)
         VALUES (${input.email}, ${input.name}, ${handle}, ${hash})
         ON CONFLICT DO NOTHING
-        RETURNING id, email, name, handle, created_at`
+        RETURNING id, name, handle, created_at`
       if (rows.length === 0) return yield* new Conflict({ message: `an account for ${input.email} already exists` })
       const token = yield* issueSession(rows[0]!.id)
-      return { user: toUser(rows[0]!), token }
+      return { user: toUser({ ...rows[0]!, email: input.email }), token }
     })
 
     const login = Effect.fn("AccountRepo.login")(function*(email: string, password: string) {
       const rows = yield* sql<UserRow & { passwordHash: string | null }>`
-        SELECT id, email, name, handle, created_at, password_hash FROM users WHERE email = ${normalizeEmail(email)} AND kind = 'person'`
+        SELECT * FROM troupe_login_lookup(${normalizeEmail(email)})`
       const row = rows[0]
       const ok = yield* verifyPassword(password, row?.passwordHash ?? dummyHash)
       if (!row || !ok) return yield* new Unauthorized({ message: "wrong e-mail or password" })
@@ -95,9 +94,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       const hash = hashSecret(token)
       if (token.startsWith("trp_k_")) {
         const rows = yield* sql<UserRow & { keyId: string; orgId: string; role: Role }>`
-          SELECT u.id, u.email, u.name, u.handle, u.created_at, k.id AS key_id, k.org_id, k.role
-          FROM api_keys k JOIN users u ON u.id = k.user_id
-          WHERE k.secret_hash = ${hash} AND k.revoked_at IS NULL`
+          SELECT * FROM troupe_key_principal(${hash})`
         const row = rows[0]
         if (!row) return yield* new Unauthorized({ message: "unknown or revoked API key" })
         return {
@@ -107,9 +104,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
         } satisfies Principal
       }
       const rows = yield* sql<UserRow & { sessionId: string; expiresAt: Date }>`
-        SELECT u.id, u.email, u.name, u.handle, u.created_at, s.id AS session_id, s.expires_at
-        FROM sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.token_hash = ${hash} AND s.revoked_at IS NULL AND s.expires_at > now()`
+        SELECT * FROM troupe_session_principal(${hash})`
       const row = rows[0]
       if (!row) return yield* new Unauthorized({ message: "unknown, expired or revoked token" })
       return {
@@ -125,9 +120,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
      */
     const logout = Effect.fn("AccountRepo.logout")(function*(token: string) {
       yield* transaction(sql)(Effect.gen(function*() {
-        const rows = yield* sql<{ id: string; userId: string }>`
-          UPDATE sessions SET revoked_at = now() WHERE token_hash = ${hashSecret(token)} AND revoked_at IS NULL
-          RETURNING id, user_id`
+        const rows = yield* sql<{ id: string; userId: string }>`SELECT * FROM troupe_end_session(${hashSecret(token)})`
         const session = rows[0]
         if (session === undefined) return
         yield* log.append(null, [{
@@ -138,16 +131,16 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
     })
 
     const findByEmail = Effect.fn("AccountRepo.findByEmail")(function*(email: string) {
-      const rows = yield* sql<UserRow>`SELECT id, email, name, handle, created_at FROM users WHERE email = ${normalizeEmail(email)}`
+      const rows = yield* sql<UserRow>`SELECT * FROM troupe_find_user(${normalizeEmail(email)})`
       return Option.map(Option.fromNullable(rows[0]), toUser)
     })
 
     /** Creates the bot account an API key acts as. */
     const createBot = Effect.fn("AccountRepo.createBot")(function*(name: string) {
       const handle = yield* uniqueHandle(handleBase(name, "bot@x"))
-      const rows = yield* sql<UserRow>`INSERT INTO users (kind, name, handle) VALUES ('bot', ${name}, ${handle})
-        RETURNING id, email, name, handle, created_at`
-      return toUser(rows[0]!)
+      const rows = yield* sql<Omit<UserRow, "email">>`INSERT INTO users (kind, name, handle) VALUES ('bot', ${name}, ${handle})
+        RETURNING id, name, handle, created_at`
+      return toUser({ ...rows[0]!, email: null })
     })
 
     return { signup, login, authenticate, logout, findByEmail, createBot } as const

@@ -1,13 +1,18 @@
 /**
  * The Postgres connection: a real server from `DATABASE_URL`, or, with no
  * configuration, an embedded PostgreSQL whose data lives in a local folder.
- * Migrations from the top-level `migrations/` folder run at start-up.
+ *
+ * Two roles. `DATABASE_URL` names the admin (the tables' owner): at start-up
+ * it runs the migrations from the top-level `migrations/` folder and gives the
+ * `troupe_app` role its password, then it is closed. The application then logs
+ * in as `troupe_app`, which owns nothing, so row-level security applies to
+ * every statement it runs and none can step outside it.
  */
 import { Migrator, SqlClient } from "@effect/sql"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
-import { Config, Data, Effect, Layer, Option, Redacted, String as Str } from "effect"
-import { randomBytes } from "node:crypto"
+import { Config, Context, Data, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
+import { createHmac, randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
 import * as Path from "node:path"
@@ -56,11 +61,87 @@ export const migrate = Migrator.make({})({ loader: sqlFileLoader }).pipe(
   Effect.mapError((cause) => new DatabaseStartError({ message: `migration failed: ${cause.message}`, cause }))
 )
 
-/** A client for a Postgres URL, migrated. */
-export const layerUrl = (url: Redacted.Redacted, maxConnections = 20) =>
-  Layer.effectDiscard(migrate).pipe(
-    Layer.provideMerge(PgClient.layer({ url, maxConnections, ...clientOptions }))
+/** The role the application logs in as (see `migrations/0006_app_role.sql`). */
+export const APP_ROLE = "troupe_app"
+
+/**
+ * The app role's password: derived from the admin's credentials and server
+ * (not the database name), so every node, and every database on one server,
+ * computes the same one, and nothing stores it.
+ */
+const appPassword = (adminUrl: URL) => {
+  const server = new URL(adminUrl.toString())
+  server.pathname = "/"
+  server.search = ""
+  return createHmac("sha256", server.toString()).update(`${APP_ROLE} login`).digest("hex")
+}
+
+/** The URL the application connects with: the admin's server and database, as the app role. */
+export const appUrlOf = (adminUrl: Redacted.Redacted): Redacted.Redacted => {
+  const url = new URL(Redacted.value(adminUrl))
+  const app = new URL(url.toString())
+  app.username = APP_ROLE
+  app.password = appPassword(url)
+  return Redacted.make(app.toString())
+}
+
+/** An admin client, open for the scope. */
+const adminClient = (url: Redacted.Redacted, maxConnections = 1) =>
+  PgClient.make({ url, maxConnections, ...clientOptions }).pipe(Effect.provide(Reactivity.layer))
+
+/** Whether the app role can log in with `appUrl`. */
+const canLogIn = (appUrl: Redacted.Redacted) =>
+  Effect.scoped(Effect.flatMap(adminClient(appUrl), (sql) => sql`SELECT 1`)).pipe(
+    Effect.as(true),
+    Effect.orElseSucceed(() => false)
   )
+
+/**
+ * Prepares a database with its admin URL: runs the migrations and, unless the
+ * app role can already log in, sets its password. Returns the app's URL.
+ */
+export const prepare = (adminUrl: Redacted.Redacted) =>
+  Effect.scoped(Effect.gen(function*() {
+    const admin = yield* adminClient(adminUrl).pipe(
+      Effect.mapError((cause) => new DatabaseStartError({ message: `cannot connect to the database: ${cause.message}`, cause }))
+    )
+    yield* Effect.provideService(migrate, SqlClient.SqlClient, admin)
+    const appUrl = appUrlOf(adminUrl)
+    if (yield* canLogIn(appUrl)) return appUrl
+    const password = new URL(Redacted.value(appUrl)).password
+    // Nodes starting together may race on the role ("tuple concurrently updated"): they set the same value, so retry.
+    yield* admin.unsafe(`ALTER ROLE ${APP_ROLE} WITH LOGIN PASSWORD '${password}'`).raw.pipe(
+      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.compose(Schedule.recurs(10)))),
+      Effect.mapError((cause) =>
+        new DatabaseStartError({ message: `cannot give the ${APP_ROLE} role its password: ${cause.message}`, cause })
+      )
+    )
+    if (!(yield* canLogIn(appUrl))) {
+      return yield* new DatabaseStartError({
+        message: `the ${APP_ROLE} role cannot log in; allow it in pg_hba.conf, or set DATABASE_APP_URL to how the app should connect`
+      })
+    }
+    return appUrl
+  }))
+
+/** The app's client on a server whose admin URL is `url`, after migrating it. */
+export const layerUrl = (url: Redacted.Redacted, maxConnections = 20, appUrl: Option.Option<Redacted.Redacted> = Option.none()) =>
+  Layer.unwrapEffect(Effect.map(
+    Option.match(appUrl, {
+      onNone: () => prepare(url),
+      onSome: (given) => Effect.scoped(Effect.flatMap(adminClient(url), (admin) => Effect.provideService(migrate, SqlClient.SqlClient, admin))).pipe(
+        Effect.mapError((cause) => new DatabaseStartError({ message: `cannot migrate the database: ${cause.message}`, cause })),
+        Effect.as(given)
+      )
+    }),
+    (app) => PgClient.layer({ url: app, maxConnections, ...clientOptions })
+  ))
+
+/** The admin client (the tables' owner), for tests and tools. The server holds none once started. */
+export class AdminSql extends Context.Tag("@troupe/store/AdminSql")<AdminSql, SqlClient.SqlClient>() {}
+
+/** An admin client as a layer, for tests and tools. */
+export const layerAdmin = (url: Redacted.Redacted) => Layer.scoped(AdminSql, adminClient(url, 2))
 
 const freePort = Effect.async<number, DatabaseStartError>((resume) => {
   const server = Net.createServer()
@@ -155,13 +236,16 @@ export const layerEmbedded = (directory: string) =>
 
 /**
  * From configuration: `DATABASE_URL` when set, otherwise an embedded
- * PostgreSQL in `TROUPE_DATA_DIR` (default `.troupe`).
+ * PostgreSQL in `TROUPE_DATA_DIR` (default `.troupe`). `DATABASE_APP_URL`,
+ * when set, is how the app connects (a role with `troupe_app`'s rights); by
+ * default the server derives it from `DATABASE_URL`.
  */
 export const layerConfig = Layer.unwrapEffect(
   Effect.gen(function*() {
     const url = yield* Config.option(Config.redacted("DATABASE_URL"))
+    const appUrl = yield* Config.option(Config.redacted("DATABASE_APP_URL"))
     const maxConnections = yield* Config.integer("DATABASE_POOL_SIZE").pipe(Config.withDefault(20))
-    if (Option.isSome(url)) return layerUrl(url.value, maxConnections)
+    if (Option.isSome(url)) return layerUrl(url.value, maxConnections, appUrl)
     const dir = yield* Config.string("TROUPE_DATA_DIR").pipe(Config.withDefault(".troupe"))
     yield* Effect.logInfo(`no DATABASE_URL: using embedded PostgreSQL in ${Path.resolve(dir)}`)
     return layerEmbedded(dir)
@@ -201,8 +285,12 @@ export const makeTestDatabase = Effect.gen(function*() {
   return Redacted.make(url.toString())
 })
 
-/** A client on a fresh, migrated test database (see `makeTestDatabase`). */
-export const layerTest = Layer.unwrapScoped(Effect.map(makeTestDatabase, (url) => layerUrl(url, 10)))
+/**
+ * The app's client on a fresh, migrated test database (see
+ * `makeTestDatabase`), and an admin client (`AdminSql`) for checks that must
+ * see every row.
+ */
+export const layerTest = Layer.unwrapScoped(Effect.map(makeTestDatabase, (url) => Layer.merge(layerUrl(url, 10), layerAdmin(url))))
 
 const runAdmin = (url: Redacted.Redacted, statement: string) =>
   Effect.scoped(

@@ -8,7 +8,6 @@ import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
 import { Effect, Either, Option, Schema } from "effect"
-import { transaction } from "./OrgScope.js"
 
 /** An event to append, with who may see it. */
 export interface PendingEvent {
@@ -135,7 +134,7 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
     const readAfter = Effect.fn("EventLog.readAfter")(function*(position: number, limit: number) {
       const rows = yield* sql<EventRow>`
         SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
-        FROM events WHERE position > ${position} ORDER BY position LIMIT ${limit}`
+        FROM troupe_events_after(${position}, ${limit})`
       return yield* decodeRows(rows)
     })
 
@@ -144,25 +143,16 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
       function*(filter: ReplayFilter, position: number, until: number, limit: number) {
         const rows = yield* sql<EventRow>`
           SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
-          FROM events
-          WHERE position > ${position} AND position <= ${until}
-            AND (org_id = ANY(${filter.orgIds as Array<string>}::uuid[]) OR ${filter.userId}::uuid = ANY(user_ids))
-          ORDER BY position LIMIT ${limit}`
+          FROM troupe_events_for(${filter.userId}::uuid, ${[...filter.orgIds]}::uuid[], ${position}, ${until}, ${limit})`
         return { events: yield* decodeRows(rows), last: rows.length === 0 ? null : Number(rows[rows.length - 1]!.position), full: rows.length >= limit }
       }
     )
 
     /** Deletes events older than the retention period; returns how many. */
     const prune = Effect.fn("EventLog.prune")(function*(retentionSeconds: number) {
-      return yield* transaction(sql)(Effect.gen(function*() {
-        const rows = yield* sql<{ last: string | null }>`
-          SELECT max(position) AS last FROM events WHERE created_at < now() - ${`${retentionSeconds} seconds`}::interval`
-        const last = rows[0]?.last
-        if (last === null || last === undefined) return 0
-        const deleted = yield* sql`DELETE FROM events WHERE position <= ${last}`.raw
-        yield* sql`UPDATE event_log_state SET retained_from = GREATEST(retained_from, ${Number(last) + 1})`
-        return (deleted as { rowCount?: number }).rowCount ?? 0
-      }))
+      const rows = yield* sql<{ deleted: string }>`
+        SELECT troupe_prune_events(${`${retentionSeconds} seconds`}::interval) AS deleted`
+      return Number(rows[0]?.deleted ?? 0)
     })
 
     return { append, head, readAfter, replay, prune } as const

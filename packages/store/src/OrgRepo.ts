@@ -10,7 +10,8 @@ import type { User } from "@troupe/domain/User"
 import { AccessRevoked, Audience, MemberLeft, OrgMemberJoined, OrgMemberLeft, OrgMemberUpdated } from "@troupe/domain/Event"
 import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
-import { orgScope, transaction } from "./OrgScope.js"
+import { randomUUID } from "node:crypto"
+import { orgScope } from "./OrgScope.js"
 import { hashSecret, newSecret } from "./Secrets.js"
 
 interface OrgRow {
@@ -66,35 +67,33 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       )
 
     const create = Effect.fn("OrgRepo.create")(function*(owner: User, input: { name: string; slug: string }) {
-      return yield* transaction(sql)(Effect.gen(function*() {
+      // The id is chosen first: the new row must belong to the org the transaction is bound to.
+      const orgId = decodeOrgId(randomUUID())
+      return yield* withOrg(orgId)(Effect.gen(function*() {
         const rows = yield* sql<Omit<OrgRow, "role">>`
-          INSERT INTO orgs (name, slug) VALUES (${input.name}, ${input.slug})
+          INSERT INTO orgs (id, name, slug) VALUES (${orgId}, ${input.name}, ${input.slug})
           ON CONFLICT (slug) DO NOTHING RETURNING id, name, slug, created_at`
         if (rows.length === 0) return yield* new Conflict({ message: `the slug "${input.slug}" is taken` })
         const org = rows[0]!
-        const orgId = decodeOrgId(org.id)
-        yield* withOrg(orgId)(Effect.gen(function*() {
+        yield* Effect.gen(function*() {
           const joined = yield* sql<{ joinedAt: Date }>`
             INSERT INTO org_members (org_id, user_id, role) VALUES (${org.id}, ${owner.id}, 'owner') RETURNING joined_at`
           const member = toMember({ userId: owner.id, name: owner.name, handle: owner.handle, role: "owner", joinedAt: joined[0]!.joinedAt })
           yield* log.append(orgId, [{ audience: aboutMember(owner.id), event: new OrgMemberJoined({ member }) }])
-        }))
+        })
         return toOrg({ ...org, role: "owner" })
       }))
     })
 
     /** Orgs the user belongs to (a cross-org read of the user's own memberships). */
     const listFor = Effect.fn("OrgRepo.listFor")(function*(userId: UserId) {
-      const rows = yield* sql<OrgRow>`
-        SELECT o.id, o.name, o.slug, m.role, o.created_at
-        FROM org_members m JOIN orgs o ON o.id = m.org_id
-        WHERE m.user_id = ${userId} ORDER BY o.created_at`
+      const rows = yield* sql<OrgRow>`SELECT * FROM troupe_orgs_of(${userId})`
       return rows.map(toOrg)
     })
 
     /** The user's memberships: org id and role, for access checks and event filtering. */
     const membershipsOf = Effect.fn("OrgRepo.membershipsOf")(function*(userId: string) {
-      return yield* sql<{ orgId: string; role: Role }>`SELECT org_id, role FROM org_members WHERE user_id = ${userId}`
+      return yield* sql<{ orgId: string; role: Role }>`SELECT * FROM troupe_memberships(${userId})`
     })
 
     const roleOf = Effect.fn("OrgRepo.roleOf")(function*(orgId: OrgId, userId: UserId) {

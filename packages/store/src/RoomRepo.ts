@@ -334,8 +334,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
 
     /** Rooms a person belongs to, across orgs (for event filtering). */
     const roomIdsOf = Effect.fn("RoomRepo.roomIdsOf")(function*(userId: string) {
-      const rows = yield* sql<{ roomId: string }>`
-        SELECT room_id FROM room_members WHERE member_kind = 'user' AND member_id = ${userId}`
+      const rows = yield* sql<{ roomId: string }>`SELECT * FROM troupe_room_ids_of(${userId})`
       return rows.map((r) => r.roomId)
     })
 
@@ -377,7 +376,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
 
     /** The org a room belongs to (a system lookup; access is checked by the caller). */
     const orgOf = Effect.fn("RoomRepo.orgOf")(function*(roomId: RoomId) {
-      const rows = yield* sql<{ orgId: string }>`SELECT org_id FROM rooms WHERE id = ${roomId}`
+      const rows = yield* sql<{ orgId: string }>`SELECT * FROM troupe_room_org(${roomId})`
       if (rows.length === 0) return yield* NotFound.of("room", roomId)
       return decodeOrgId(rows[0]!.orgId)
     })

@@ -47,9 +47,10 @@ describe("org isolation in the database", () => {
     it.effect("the app role sees nothing without an org, and only its own org with one", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
+        const admin = yield* Database.AdminSql
         const { a, b } = yield* seed
         for (const table of tables) {
-          const all = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql(table)}`)[0]!.n
+          const all = (yield* admin<{ n: number }>`SELECT count(*)::int AS n FROM ${admin(table)}`)[0]!.n
           expect(all, `${table} has rows for both orgs`).toBeGreaterThanOrEqual(2)
           expect(yield* countAs(table, null), `${table} without org context`).toBe(0)
           const inA = yield* countAs(table, a.org.id)
@@ -81,9 +82,10 @@ describe("org isolation in the database", () => {
           sql`UPDATE messages SET text = 'defaced' WHERE room_id = ${b.room.id} RETURNING id`
         )
         expect(updatedOther).toEqual([])
-        const intact = yield* sql<{ text: string }>`SELECT text FROM messages WHERE room_id = ${b.room.id}`
+        const admin = yield* Database.AdminSql
+        const intact = yield* admin<{ text: string }>`SELECT text FROM messages WHERE room_id = ${b.room.id}`
         expect(intact.map((r) => r.text)).toEqual([expect.stringContaining("secret of")])
-        const intruders = yield* sql`SELECT 1 FROM rooms WHERE name = 'intruder'`
+        const intruders = yield* admin`SELECT 1 FROM rooms WHERE name = 'intruder'`
         expect(intruders).toEqual([])
       }))
 
@@ -105,6 +107,40 @@ describe("org isolation in the database", () => {
         expect(new Set(seen.before)).toEqual(new Set([a.org.id]))
         expect(new Set(seen.nested)).toEqual(new Set([b.org.id]))
         expect(new Set(seen.after)).toEqual(new Set([a.org.id]))
+      }))
+
+    it.effect("the app's own login cannot step out: no role to reset to, no e-mails, no password hashes", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const admin = yield* Database.AdminSql
+        const { a, b } = yield* seed
+        const [who] = yield* sql<{ session: string; current: string }>`SELECT session_user AS session, current_user AS current`
+        expect(who).toEqual({ session: Database.APP_ROLE, current: Database.APP_ROLE })
+        const [owner] = yield* admin<{ owner: string }>`SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'messages'`
+        expect(owner!.owner).not.toBe(Database.APP_ROLE)
+        // Inside an org's transaction, resetting the role changes nothing: the session's user is the app role.
+        const afterReset = yield* withOrg(a.org.id)(Effect.zipRight(
+          sql`RESET ROLE`,
+          sql<{ n: number }>`SELECT count(*)::int AS n FROM messages WHERE room_id = ${b.room.id}`
+        ))
+        expect(afterReset[0]!.n).toBe(0)
+        for (const role of ["postgres", "pg_read_all_data"]) {
+          const escalated = yield* withOrg(a.org.id)(sql`SELECT set_config('role', ${role}, true)`).pipe(Effect.either)
+          expect(escalated._tag, role).toBe("Left")
+        }
+        for (const statement of [
+          sql`SELECT email FROM users`,
+          sql`SELECT password_hash FROM users`,
+          sql`SELECT token_hash FROM sessions`,
+          sql`SELECT * FROM users`,
+          sql`ALTER TABLE messages DISABLE ROW LEVEL SECURITY`,
+          sql`SELECT * FROM events`.pipe(Effect.flatMap((rows) => rows.length === 0 ? Effect.fail("none") : Effect.succeed(rows)))
+        ]) {
+          expect((yield* Effect.either(statement))._tag).toBe("Left")
+        }
+        // One person can be looked up by an e-mail already known, never listed.
+        const found = yield* sql<{ id: string }>`SELECT id FROM troupe_find_user(${`alpha-`})`
+        expect(found).toEqual([])
       }))
   })
 })
