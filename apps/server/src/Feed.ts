@@ -15,7 +15,7 @@ import { Presence } from "@troupe/realtime/Presence"
 import { EventLog, type LoggedEvent } from "@troupe/store/EventLog"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream, Tracer } from "effect"
+import { Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import { eventsPublished, queuedTriggers } from "./Metrics.js"
 import { ServerConfig } from "./ServerConfig.js"
@@ -48,20 +48,13 @@ export const parseCursor = (id: string | undefined): Option.Option<number> => {
 const durablePublished = Metric.tagged(eventsPublished, "kind", "durable")
 const ephemeralPublished = Metric.tagged(eventsPublished, "kind", "ephemeral")
 
-/** The span that appended an event, from its stored W3C `traceparent`. */
-const writerSpan = (e: LoggedEvent): Option.Option<Tracer.ExternalSpan> => {
-  const match = e.traceParent?.match(/^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/)
-  if (!match) return Option.none()
-  return Option.some(Tracer.externalSpan({ traceId: match[1]!, spanId: match[2]!, sampled: (parseInt(match[3]!, 16) & 1) === 1 }))
-}
-
 /**
  * Records, in the trace of the request or turn that wrote `e`, that this node
  * handed it to a subscriber (`Feed.deliver`, linked to the subscriber's own
  * request span). Events without a stored trace context are not recorded.
  */
 const recordDelivery = (userId: string, e: LoggedEvent) =>
-  Option.match(writerSpan(e), {
+  Option.match(e.writer, {
     onNone: () => Effect.void,
     onSome: (parent) =>
       Effect.flatMap(Effect.option(Effect.currentSpan), (subscriber) =>

@@ -18,6 +18,7 @@ import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import * as Catalog from "@troupe/teammates/Catalog"
 import { Dispatcher } from "@troupe/teammates/Dispatcher"
+import * as Outbox from "@troupe/teammates/Outbox"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { Access, databaseLossUnavailable } from "./Access.js"
@@ -86,9 +87,10 @@ export const CatalogLive = Layer.unwrapEffect(
   Effect.map(TeammateRepo, (teammates) => Catalog.layer([StandupHost(teammates)]))
 ).pipe(Layer.provide(TeammateRepo.Default))
 
-/** Teammate entities on nodes that host them. */
+/** Teammate entities, the teammates' outbox and cluster retention, on nodes that host entities. */
 export const EntitiesLive = Layer.unwrapEffect(
-  Effect.map(ClusterConfig, (c) => hostsEntities(c) ? Layer.merge(TeammateRuntime.layer, ClusterRetentionLive) : Layer.empty)
+  Effect.map(ClusterConfig, (c) =>
+    hostsEntities(c) ? Layer.mergeAll(TeammateRuntime.layer, Outbox.layer, ClusterRetentionLive) : Layer.empty)
 )
 
 /** Teammate entities (where hosted) and the dispatcher that sends them triggers, in this node's cluster. */

@@ -85,10 +85,18 @@ describe("tracing", () => {
         const [turn] = named("Turn.run")
         expect(named("Turn.run")).toHaveLength(1)
         const chain = ancestors(spans, turn!)
-        // Turn.run <- Teammate(<id>).Trigger (entity) <- Teammate.client.Trigger <- Dispatcher.send <- Dispatcher.dispatch <- POST
+        // Turn.run <- Teammate(<id>).Trigger (entity) <- Teammate.client.Trigger <- Dispatcher.send <- Dispatcher.dispatch
+        //   <- Outbox.dispatch (on whichever runner holds the outbox) <- EventLog.append <- MessageRepo.post <- ... <- POST
         expect(chain[0]!.name).toMatch(/^Teammate\(.+\)\.Trigger$/)
-        expect(chain.slice(1, 4).map((x) => x.name)).toEqual(["Teammate.client.Trigger", "Dispatcher.send", "Dispatcher.dispatch"])
-        expect(idOf(chain[4]!)).toBe(idOf(post))
+        expect(chain.slice(1, 5).map((x) => x.name)).toEqual([
+          "Teammate.client.Trigger",
+          "Dispatcher.send",
+          "Dispatcher.dispatch",
+          "Outbox.dispatch"
+        ])
+        expect(chain[5]!.name).toBe("EventLog.append")
+        expect(chain.map((x) => x.name)).toContain("MessageRepo.post")
+        expect(chain.map(idOf)).toContain(idOf(post))
 
         expect(parentOf(spans, named("Turn.context")[0]!)?.name).toBe("Turn.run")
         const models = named("OpenAIModel.stream")

@@ -7,7 +7,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
-import { Effect, Either, Option, Schema } from "effect"
+import { Headers, HttpTraceContext } from "@effect/platform"
+import { Effect, Either, Option, Schema, type Tracer } from "effect"
 
 /** An event to append, with who may see it. */
 export interface PendingEvent {
@@ -22,8 +23,8 @@ export interface LoggedEvent {
   readonly orgId: OrgId | null
   readonly audience: Audience
   readonly delivered: Delivered
-  /** The W3C `traceparent` of the span that appended the event, if it was traced. */
-  readonly traceParent: string | null
+  /** The span that appended the event, if it was traced: work the event causes can join its trace. */
+  readonly writer: Option.Option<Tracer.ExternalSpan>
 }
 
 /** Where the log stands. */
@@ -62,7 +63,7 @@ const toLogged = (row: EventRow): Either.Either<LoggedEvent, string> =>
       orgId,
       audience,
       delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event }),
-      traceParent: row.traceParent
+      writer: row.traceParent === null ? Option.none() : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: row.traceParent }))
     }
   }).pipe(Either.mapLeft((e) => `event ${row.position} cannot be read: ${e.message}`))
 
@@ -105,9 +106,7 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
       const first = last - events.length + 1
       const traceParent = Option.match(yield* Effect.option(Effect.currentSpan), {
         onNone: () => null,
-        onSome: (s) => /^[0-9a-f]{32}$/.test(s.traceId) && /^[0-9a-f]{16}$/.test(s.spanId)
-          ? `00-${s.traceId}-${s.spanId}-${s.sampled ? "01" : "00"}`
-          : null
+        onSome: (span) => HttpTraceContext.toHeaders(span)["traceparent"] ?? null
       })
       yield* sql`INSERT INTO events ${
         sql.insert(events.map((e, i) => ({
@@ -155,6 +154,22 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
       return Number(rows[0]?.deleted ?? 0)
     })
 
-    return { append, head, readAfter, replay, prune } as const
+    /**
+     * The position a consumer of the log has reached (created at the log's
+     * head the first time a name is asked for).
+     */
+    const cursor = Effect.fn("EventLog.cursor")(function*(name: string) {
+      yield* sql`INSERT INTO log_cursors (name, position) SELECT ${name}, position FROM event_log_state
+        ON CONFLICT (name) DO NOTHING`
+      const rows = yield* sql<{ position: string }>`SELECT position FROM log_cursors WHERE name = ${name}`
+      return Number(rows[0]?.position ?? 0)
+    })
+
+    /** Moves a consumer's position forward (never back). */
+    const saveCursor = Effect.fn("EventLog.saveCursor")(function*(name: string, position: number) {
+      yield* sql`UPDATE log_cursors SET position = GREATEST(position, ${position}), updated_at = now() WHERE name = ${name}`
+    })
+
+    return { append, head, readAfter, replay, prune, cursor, saveCursor } as const
   })
 }) {}

@@ -56,6 +56,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
      * Sends the triggers a person's message causes, and tells the author
      * (`mention.unanswered`) about each teammate they mentioned that is not in
      * the room. Returns the teammates triggered and whether it logged events.
+     * Called by the outbox for every message people post.
      */
     const dispatch = Effect.fn("Dispatcher.dispatch")(function*(room: RoomInfo, message: Message) {
       const none = { triggered: [] as ReadonlyArray<TeammateId>, logged: false }

@@ -3,10 +3,9 @@
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { TroupeApi } from "@troupe/api/Api"
-import { InvalidInput, NotFound, Unavailable } from "@troupe/domain/Errors"
+import { InvalidInput, NotFound } from "@troupe/domain/Errors"
 import { roleAtLeast } from "@troupe/domain/Org"
 import { MessageRepo } from "@troupe/store/MessageRepo"
-import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import { Effect } from "effect"
 import { Access, orUnavailable } from "../Access.js"
 import { Feed } from "../Feed.js"
@@ -17,28 +16,16 @@ export const MessagesLive = HttpApiBuilder.group(TroupeApi, "messages", (handler
     const messages = yield* MessageRepo
     const access = yield* Access
     const feed = yield* Feed
-    const dispatcher = yield* Dispatcher
     const committed = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.tap(self, () => feed.wake)
     return handlers
       .handle("post", ({ path, payload }) =>
         Effect.gen(function*() {
           const a = yield* access.member(path.room, "post in it")
           yield* access.write(a.orgId)
+          // Teammates hear of the message from the event log (the outbox), not from this request.
           const result = yield* committed(orUnavailable(
             messages.post(a.room, { kind: "user", id: a.user.id, name: a.user.name }, payload)
           ))
-          // Triggers have ids derived from the message, so a retried post re-dispatches harmlessly.
-          yield* dispatcher.dispatch(a.room, result.message).pipe(
-            Effect.tap((d) => d.triggered.length > 0 || d.logged ? feed.wake : Effect.void),
-            Effect.catchAll((e) =>
-              Effect.zipRight(
-                Effect.logWarning("could not dispatch teammate triggers", e),
-                Effect.fail(new Unavailable({
-                  message: "the message was saved but teammates could not be notified; retry with the same clientMessageId"
-                }))
-              )
-            )
-          )
           return result.message
         }))
       .handle("list", ({ path, urlParams }) =>
