@@ -10,9 +10,8 @@ import * as TroupeClient from "@troupe/client/TroupeClient"
 import type { Delivered } from "@troupe/domain/Event"
 import * as Database from "@troupe/store/Database"
 import { Chunk, Effect, Fiber, Stream } from "effect"
-import { randomBytes } from "node:crypto"
-import { email, messageTexts, slug, testConfig, testRedisUrl } from "./Harness.js"
-import { freePort, requireRedis, startNode } from "./Processes.js"
+import { email, messageTexts, slug, testConfig } from "./Harness.js"
+import { freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 const password = "correct horse battery"
 
@@ -33,12 +32,7 @@ describe("access changes across nodes", () => {
     Effect.gen(function*() {
       yield* requireRedis
       const database = yield* Database.makeTestDatabase
-      const env = {
-        REDIS_URL: testRedisUrl,
-        REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
-        RATE_USER_WRITES_PER_MIN: "100000",
-        RATE_ORG_WRITES_PER_MIN: "100000"
-      }
+      const env = nodeEnv()
       const a = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) }, "a")
       const b = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) }, "b")
       const anonymous = yield* TroupeClient.make({ baseUrl: b.url })

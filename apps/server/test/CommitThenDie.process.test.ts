@@ -9,30 +9,16 @@ import { describe, expect, it } from "@effect/vitest"
 import * as TroupeClient from "@troupe/client/TroupeClient"
 import * as Database from "@troupe/store/Database"
 import { Context, Effect, Fiber, Layer, Option, Schedule } from "effect"
-import { randomBytes, randomUUID } from "node:crypto"
-import { email, eventually, slug, testConfig, testRedisUrl } from "./Harness.js"
-import { freePort, requireRedis, startNode } from "./Processes.js"
-
-const clusterEnv = {
-  CLUSTER_LOCK_EXPIRATION: "4 seconds",
-  CLUSTER_LOCK_REFRESH: "1 second",
-  CLUSTER_ASSIGNMENT_REFRESH: "500 millis",
-  CLUSTER_HEALTH_INTERVAL: "2 seconds",
-  CLUSTER_MESSAGE_POLL: "500 millis"
-}
+import { randomUUID } from "node:crypto"
+import { email, eventually, slug, testConfig } from "./Harness.js"
+import { fastFailover, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 describe("a node that dies right after a commit", () => {
   it.live("a stored message that mentions a teammate is answered once, though the node that stored it was killed", () =>
     Effect.gen(function*() {
       yield* requireRedis
       const database = yield* Database.makeTestDatabase
-      const env = {
-        REDIS_URL: testRedisUrl,
-        REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
-        RATE_USER_WRITES_PER_MIN: "100000",
-        RATE_ORG_WRITES_PER_MIN: "100000",
-        ...clusterEnv
-      }
+      const env = { ...nodeEnv(), ...fastFailover }
       const a = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) }, "a")
       const b = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) }, "b")
       const admin = Context.get(yield* Layer.build(Database.layerAdmin(database)), Database.AdminSql)

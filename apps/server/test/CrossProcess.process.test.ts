@@ -3,9 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as TroupeClient from "@troupe/client/TroupeClient"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber } from "effect"
-import { randomBytes } from "node:crypto"
-import { durable, email, messageTexts, readEvents, slug, testConfig, testRedisUrl } from "./Harness.js"
-import { freePort, requireRedis, startNode } from "./Processes.js"
+import { durable, email, messageTexts, readEvents, slug, testConfig } from "./Harness.js"
+import { freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 
 describe("two server processes over one Postgres and Redis", () => {
@@ -13,14 +12,7 @@ describe("two server processes over one Postgres and Redis", () => {
     Effect.gen(function*() {
       yield* requireRedis
       const database = yield* Database.makeTestDatabase
-      const env = {
-        REDIS_URL: testRedisUrl,
-        REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
-        EVENT_POLL_INTERVAL: "60 seconds",
-        RATE_USER_WRITES_PER_MIN: "100000",
-        RATE_ORG_WRITES_PER_MIN: "100000",
-        RATE_LOGIN_PER_15MIN: "1000"
-      }
+      const env = { ...nodeEnv(), EVENT_POLL_INTERVAL: "60 seconds" }
       const a = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) })
       const b = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) })
       const onA = yield* TroupeClient.make({ baseUrl: a.url })

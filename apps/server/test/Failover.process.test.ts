@@ -6,18 +6,8 @@ import type { Delivered } from "@troupe/domain/Event"
 import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
 import { Context, Effect, Fiber, Layer, Option } from "effect"
-import { randomBytes } from "node:crypto"
-import { durable, email, eventually, readEvents, slug, testConfig, testRedisUrl } from "./Harness.js"
-import { freePort, requireRedis, startNode , anaWithRoom } from "./Processes.js"
-
-/** Cluster settings tuned for fast failover (see docs/operations.md). */
-const clusterEnv = {
-  CLUSTER_LOCK_EXPIRATION: "4 seconds",
-  CLUSTER_LOCK_REFRESH: "1 second",
-  CLUSTER_ASSIGNMENT_REFRESH: "500 millis",
-  CLUSTER_HEALTH_INTERVAL: "2 seconds",
-  CLUSTER_MESSAGE_POLL: "500 millis"
-}
+import { durable, email, eventually, readEvents, slug, testConfig } from "./Harness.js"
+import { anaWithRoom, fastFailover, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 describe("failover with real node processes", () => {
   it.live("runners killed or stopped mid-turn lose nothing and every message is answered exactly once", () =>
@@ -25,15 +15,7 @@ describe("failover with real node processes", () => {
       yield* requireRedis
       const fake = yield* FakeOpenAI.make
       const database = yield* Database.makeTestDatabase
-      const env = {
-        REDIS_URL: testRedisUrl,
-        REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
-        OPENAI_BASE_URL: fake.baseURL,
-        OPENAI_API_KEY: "test-key",
-        RATE_USER_WRITES_PER_MIN: "100000",
-        RATE_ORG_WRITES_PER_MIN: "100000",
-        ...clusterEnv
-      }
+      const env = { ...nodeEnv(), ...fastFailover, OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: "test-key" }
       const runner = Effect.flatMap(freePort, (port) =>
         startNode(database, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(port) }))
       const r1 = yield* runner
@@ -108,13 +90,7 @@ describe("failover with real node processes", () => {
     Effect.gen(function*() {
       yield* requireRedis
       const database = yield* Database.makeTestDatabase
-      const env = {
-        REDIS_URL: testRedisUrl,
-        REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
-        RATE_USER_WRITES_PER_MIN: "100000",
-        RATE_ORG_WRITES_PER_MIN: "100000",
-        ...clusterEnv
-      }
+      const env = { ...nodeEnv(), ...fastFailover }
       yield* startNode(database, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(yield* freePort) })
       const api = yield* startNode(database, { ...env, TROUPE_ROLE: "api" })
       const api2 = yield* startNode(database, { ...env, TROUPE_ROLE: "api" })

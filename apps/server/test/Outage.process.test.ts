@@ -2,18 +2,15 @@ import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Layer, Option } from "effect"
-import { randomBytes } from "node:crypto"
-import { eventually, messageTexts, readEvents, testConfig, testRedisUrl } from "./Harness.js"
-import { controlledPostgres, controlledRedis, freePort, requireRedis, startNode , anaWithRoom } from "./Processes.js"
-
-const quietLimits = { RATE_USER_WRITES_PER_MIN: "100000", RATE_ORG_WRITES_PER_MIN: "100000" }
+import { eventually, messageTexts, readEvents, testConfig } from "./Harness.js"
+import { anaWithRoom, controlledPostgres, controlledRedis, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 describe("outages of the servers Troupe depends on", () => {
   it.live("Redis flushed, killed and restarted: no message is lost, the stream keeps up, the nodes recover by themselves", () =>
     Effect.gen(function*() {
       const redis = yield* controlledRedis
       const database = yield* Database.makeTestDatabase
-      const env = { REDIS_URL: redis.url, REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`, ...quietLimits }
+      const env = nodeEnv(redis.url)
       yield* startNode(database, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(yield* freePort) })
       const api = yield* startNode(database, { ...env, TROUPE_ROLE: "api" })
       const { ana, client, org, room } = yield* anaWithRoom(api.url)
@@ -56,11 +53,7 @@ describe("outages of the servers Troupe depends on", () => {
     Effect.gen(function*() {
       yield* requireRedis
       const pg = yield* controlledPostgres
-      const env = {
-        REDIS_URL: testRedisUrl,
-        REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
-        ...quietLimits
-      }
+      const env = nodeEnv()
       yield* startNode(pg.url, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(yield* freePort) })
       const api = yield* startNode(pg.url, { ...env, TROUPE_ROLE: "api" })
       const { ana, client, room } = yield* anaWithRoom(api.url)

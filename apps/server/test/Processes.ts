@@ -9,9 +9,30 @@ import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { Redis } from "ioredis"
 import * as TroupeClient from "@troupe/client/TroupeClient"
+import { randomBytes } from "node:crypto"
 import { email, slug, testRedisUrl } from "./Harness.js"
 
 export { freePort, type Node, startNode } from "../src/testing/NodeProcess.js"
+
+/** Cluster settings tuned for fast failover (see docs/operations.md). */
+export const fastFailover = {
+  CLUSTER_LOCK_EXPIRATION: "4 seconds",
+  CLUSTER_LOCK_REFRESH: "1 second",
+  CLUSTER_ASSIGNMENT_REFRESH: "500 millis",
+  CLUSTER_HEALTH_INTERVAL: "2 seconds",
+  CLUSTER_MESSAGE_POLL: "500 millis"
+}
+
+/**
+ * The environment of one test's node processes: the test Redis with a key
+ * prefix of this test's own, and write limits no scenario reaches.
+ */
+export const nodeEnv = (redisUrl = testRedisUrl) => ({
+  REDIS_URL: redisUrl,
+  REDIS_PREFIX: `troupe-test-${randomBytes(4).toString("hex")}:`,
+  RATE_USER_WRITES_PER_MIN: "100000",
+  RATE_ORG_WRITES_PER_MIN: "100000"
+})
 
 /** Fails with a clear message when Redis is not reachable at `REDIS_URL`. */
 export const requireRedis = Effect.tryPromise({
