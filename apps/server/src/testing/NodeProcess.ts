@@ -53,12 +53,12 @@ export interface Node {
 const OUTPUT_KEPT = 20_000
 
 /**
- * Starts a node with `env` (plus the database URL and a free HTTP port),
- * waits until `/health/ready` answers (60 s at most), and stops it when the
- * scope closes.
+ * Starts a node with `env` (plus the database URL, or none for the embedded
+ * database, and a free HTTP port), waits until `/health/ready` answers (60 s
+ * at most), and stops it when the scope closes.
  */
 export const startNode = (
-  database: Redacted.Redacted<string>,
+  database: Redacted.Redacted<string> | null,
   env: Record<string, string>,
   name = env["TROUPE_ROLE"] ?? "node"
 ): Effect.Effect<Node, NodeProcessError, Scope.Scope> =>
@@ -76,7 +76,7 @@ export const startNode = (
           env: {
             PATH: process.env["PATH"] ?? "",
             HOME: process.env["HOME"] ?? "/tmp",
-            DATABASE_URL: Redacted.value(database),
+            ...(database === null ? {} : { DATABASE_URL: Redacted.value(database) }),
             PORT: String(port),
             HOST: "127.0.0.1",
             ...env
