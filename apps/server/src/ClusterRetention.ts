@@ -13,11 +13,14 @@ import { Config, Duration, Effect, Layer, Schedule } from "effect"
 export const snowflakeCutoff = (age: Duration.Duration, now = Date.now()) =>
   (BigInt(Math.max(0, now - Duration.toMillis(age) - Snowflake.constEpochMillis)) << BigInt(22)).toString()
 
-/** Deletes processed cluster messages (and their replies) older than `age`, in batches; returns how many. */
-export const pruneClusterMessages = (age: Duration.Duration) =>
+/**
+ * Deletes processed cluster messages (and their replies) older than `age` at
+ * `now`, in batches; returns how many.
+ */
+export const pruneClusterMessages = (age: Duration.Duration, now = Date.now()) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const cutoff = snowflakeCutoff(age)
+    const cutoff = snowflakeCutoff(age, now)
     let total = 0
     for (let batch = 0; batch < 100; batch++) {
       const rows = yield* sql<{ n: number }>`

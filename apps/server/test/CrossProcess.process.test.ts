@@ -35,7 +35,6 @@ describe("two server processes over one Postgres and Redis", () => {
         keep: (d) => d.event.type === "message.created",
         timeout: "8 seconds"
       }).pipe(Effect.fork)
-      yield* Effect.sleep("500 millis")
       for (const text of ["one", "two", "three"]) {
         yield* anaOnB.messages.post({ path: { room: room.id }, payload: { text } })
       }

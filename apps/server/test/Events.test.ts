@@ -1,9 +1,8 @@
 import * as Database from "@troupe/store/Database"
 import { describe, expect, layer } from "@effect/vitest"
-import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
-import { Chunk, Effect, Fiber, Stream } from "effect"
-import { anaAndBen, baseUrl, durable, messageTexts, readEvents, TestServer } from "./Harness.js"
+import { Effect, Fiber } from "effect"
+import { anaAndBen, baseUrl, durable, messageTexts, readEvents, TestServer, watch } from "./Harness.js"
 
 const setup = Effect.gen(function*() {
   const { ana, ben, org, room } = yield* anaAndBen
@@ -69,12 +68,12 @@ describe("event stream", () => {
           cursor = batch.cursor
         }
         expect(polled.map((d) => [d.id, d.event.type])).toEqual(streamed.map((d) => [d.id, d.event.type]))
+        // Whether the poll is already waiting when p4 is posted or starts after it, it answers p4.
         const waiting = yield* ben.api.events.poll({ urlParams: { after: cursor, timeoutMs: 5000 } }).pipe(Effect.fork)
-        yield* Effect.sleep("300 millis")
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "p4" } })
         const woke = yield* Fiber.join(waiting)
         expect(messageTexts(woke.events)).toEqual(["p4"])
-        const empty = yield* ben.api.events.poll({ urlParams: { after: woke.cursor, timeoutMs: 200 } })
+        const empty = yield* ben.api.events.poll({ urlParams: { after: woke.cursor, timeoutMs: 0 } })
         expect(empty.events.filter(durable)).toEqual([])
       }))
 
@@ -117,17 +116,9 @@ describe("event stream", () => {
         yield* sql`UPDATE event_log_state SET retained_from = GREATEST(retained_from, ${Number(position) + 2})`
         const tooOld = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 1 })
         expect(tooOld[0]!.event.type).toBe("reset")
-        const after = EventStream.open({ baseUrl: url, token: ben.token, lastEventId: position }).pipe(
-          Stream.filter(durable),
-          Stream.take(2),
-          Stream.runCollect,
-          Effect.map((c) => Chunk.toReadonlyArray(c)),
-          Effect.fork
-        )
-        const fiber = yield* after
-        yield* Effect.sleep("300 millis")
+        const fiber = yield* watch({ baseUrl: url, token: ben.token, lastEventId: position, count: 2, keep: durable })
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "fresh" } })
-        const resumed = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
+        const resumed = yield* Fiber.join(fiber)
         expect(resumed[0]!.event.type).toBe("reset")
         expect(messageTexts(resumed)).toEqual(["fresh"])
       }))
@@ -135,25 +126,25 @@ describe("event stream", () => {
     it.effect("typing and presence reach the room's members and carry resumable ids", () =>
       Effect.gen(function*() {
         const { ana, ben, room, url } = yield* setup
-        const watch = yield* readEvents({
+        const bens = yield* watch({
           baseUrl: url,
           token: ben.token,
           count: 2,
           keep: (d) => d.event.type === "typing" || (d.event.type === "presence.changed" && d.event.userId === ana.user.id),
           timeout: "10 seconds"
-        }).pipe(Effect.fork)
-        yield* Effect.sleep("400 millis")
-        const anaStream = yield* readEvents({ baseUrl: url, token: ana.token, count: 1, keep: () => false, timeout: "2 seconds" })
-          .pipe(Effect.fork)
-        yield* Effect.sleep("400 millis")
+        })
+        // Ana's first stream brings her online; it stays open until her own typing comes back on it.
+        const anas = yield* watch({ baseUrl: url, token: ana.token, count: 1, keep: (d) => d.event.type === "typing" })
         yield* ana.api.rooms.typing({ path: { room: room.id }, payload: {} })
-        const got = yield* Fiber.join(watch)
-        yield* Fiber.join(anaStream)
+        const got = yield* Fiber.join(bens)
+        yield* Fiber.join(anas)
         expect(got.map((d) => d.event.type).sort()).toEqual(["presence.changed", "typing"])
         for (const d of got) expect(d.id).toMatch(/^\d+~\d+$/)
         const typing = got.find((d) => d.event.type === "typing")!
-        const resumed = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: typing.id, count: 1, keep: durable, timeout: "1 second" })
-        expect(resumed.filter((d) => d.event.type === "reset")).toEqual([])
+        // Resuming from an ephemeral id continues after its position: no reset, and the next message arrives.
+        const resumed = yield* watch({ baseUrl: url, token: ben.token, lastEventId: typing.id, count: 1, keep: durable })
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after typing" } })
+        expect((yield* Fiber.join(resumed)).map((d) => d.event.type)).toEqual(["message.created"])
       }))
   })
 })

@@ -1,12 +1,13 @@
 import { SqlClient } from "@effect/sql"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
+import * as EventStream from "@troupe/client/EventStream"
 import * as TroupeClient from "@troupe/client/TroupeClient"
 import type { Delivered } from "@troupe/domain/Event"
 import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
-import { Context, Effect, Fiber, Layer, Option } from "effect"
-import { durable, email, eventually, readEvents, slug, testConfig } from "./Harness.js"
+import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { durable, email, eventually, readEvents, slug, testConfig, watch } from "./Harness.js"
 import { anaWithRoom, fastFailover, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 describe("failover with real node processes", () => {
@@ -22,7 +23,7 @@ describe("failover with real node processes", () => {
       const r2 = yield* runner
       const api = yield* startNode(database, { ...env, TROUPE_ROLE: "api" })
 
-      const { client, org, room } = yield* anaWithRoom(api.url)
+      const { ana, client, org, room } = yield* anaWithRoom(api.url)
       const teammates = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => `mate${i}`), (handle) =>
         client.teammates.hire({ path: { org: org.id }, payload: { handle, name: handle, role: "Helper" } }))
       for (const t of teammates) yield* client.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: t.id } })
@@ -45,9 +46,21 @@ describe("failover with real node processes", () => {
       const answered = (n: number) =>
         eventually(Effect.map(teammateReplies, (r) => r.length >= n ? Option.some(r) : Option.none()), "90 seconds")
 
+      /** Waits until every teammate is streaming its reply to `text` (each has a delta on the stream). */
+      const allStreaming = (from: string) =>
+        EventStream.open({ baseUrl: api.url, token: ana.token, lastEventId: from }).pipe(
+          Stream.filterMap((d) => d.event.type === "message.delta" ? Option.some(d.event.teammateId) : Option.none()),
+          Stream.scan(new Set<string>(), (seen, id) => new Set([...seen, id])),
+          Stream.takeUntil((seen) => seen.size === teammates.length),
+          Stream.runDrain,
+          Effect.timeout("60 seconds")
+        )
+      const here = () => Effect.map(client.rooms.list({ path: { org: org.id } }), (l) => l.position)
+
       // 1. kill -9 a runner while every teammate is streaming a reply.
+      const beforeOne = yield* here()
       yield* client.messages.post({ path: { room: room.id }, payload: { text: `${everyone} round one [[slow:250]]` } })
-      yield* Effect.sleep("700 millis")
+      yield* allStreaming(beforeOne)
       r1.child.kill("SIGKILL")
       const killedAt = Date.now()
       const first = yield* answered(8)
@@ -62,14 +75,18 @@ describe("failover with real node processes", () => {
       // 2. SIGTERM (rolling restart): a new runner joins, the old one stops mid-turn.
       yield* runner
       yield* eventually(Effect.map(owners(), (rows) => rows.length === 2 ? Option.some(rows) : Option.none()), "40 seconds")
+      const beforeThree = yield* here()
       yield* client.messages.post({ path: { room: room.id }, payload: { text: `${everyone} round three [[slow:250]]` } })
-      yield* Effect.sleep("700 millis")
+      yield* allStreaming(beforeThree)
       r2.child.kill("SIGTERM")
       const third = yield* answered(24)
       expect(third.filter((m) => m.text.includes("round three"))).toHaveLength(8)
 
-      // Nothing answered twice, even after every redelivery has settled.
-      yield* Effect.sleep("3 seconds")
+      // Nothing answered twice, once every run has settled: a redelivered trigger whose run finished starts none.
+      yield* eventually(Effect.map(
+        Effect.forEach(teammates, (t) => client.teammates.runs({ path: { org: org.id, teammate: t.id }, urlParams: {} })),
+        (lists) => lists.every((l) => l.length === 3 && l.every((r) => r.status === "completed")) ? Option.some(lists) : Option.none()
+      ), "60 seconds")
       const final = yield* teammateReplies
       expect(final).toHaveLength(24)
       for (const round of ["round one", "round two", "round three"]) {
@@ -100,37 +117,36 @@ describe("failover with real node processes", () => {
       const org = yield* other.orgs.create({ payload: { name: "Acme", slug: slug() } })
       const room = yield* other.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
       const { position } = yield* other.rooms.list({ path: { org: org.id } })
-      const onFirst = yield* readEvents({
+      const onFirst = yield* watch({
         baseUrl: api.url,
         token: ana.token,
         lastEventId: position,
         count: 1000,
         keep: durable,
         timeout: "30 seconds"
-      }).pipe(Effect.fork)
-      yield* Effect.sleep("500 millis")
+      })
       const posted: Array<string> = []
-      const poster = yield* Effect.gen(function*() {
-        for (let i = 0; i < 20; i++) {
-          const m = yield* other.messages.post({ path: { room: room.id }, payload: { text: `note ${i}` } })
-          posted.push(m.id)
-          yield* Effect.sleep("100 millis")
-        }
-      }).pipe(Effect.fork)
-      yield* Effect.sleep("800 millis")
+      const postSome = (n: number, from: number) =>
+        Effect.forEach(Array.from({ length: n }, (_, i) => from + i), (i) =>
+          Effect.map(other.messages.post({ path: { room: room.id }, payload: { text: `note ${i}` } }), (m) => {
+            posted.push(m.id)
+          }), { discard: true })
+      // Ten notes reach the first node's stream; then it dies, and ten more are posted through the other.
+      yield* postSome(10, 0)
+      yield* readEvents({ baseUrl: api.url, token: ana.token, lastEventId: position, count: 10, keep: (d) => d.event.type === "message.created" })
       api.child.kill("SIGKILL")
-      yield* Fiber.join(poster)
+      yield* postSome(10, 10)
       const seen: ReadonlyArray<Delivered> = yield* Fiber.join(onFirst)
       expect(seen.length).toBeGreaterThan(0)
-      expect(seen.length).toBeLessThan(20)
+      expect(seen.filter((d) => d.event.type === "message.created").length).toBeLessThan(20)
       // The stream broke with the node; the client resumes from the last id it saw, on the other node.
       const after = yield* readEvents({
         baseUrl: api2.url,
         token: ana.token,
         lastEventId: seen[seen.length - 1]!.id,
-        count: 1000,
-        keep: durable,
-        timeout: "4 seconds"
+        count: 20 - seen.filter((d) => d.event.type === "message.created").length,
+        keep: (d) => d.event.type === "message.created",
+        timeout: "20 seconds"
       })
       const created = [...seen, ...after].flatMap((d) => d.event.type === "message.created" ? [d.event.message.id] : [])
       expect(created).toEqual(posted)

@@ -9,7 +9,7 @@ import * as TroupeClient from "@troupe/client/TroupeClient"
 import type { Delivered } from "@troupe/domain/Event"
 import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
-import { Chunk, ConfigProvider, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { Chunk, ConfigProvider, Deferred, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { HttpLive } from "../src/Server.js"
 import { createHttpServer } from "../src/http/NodeServer.js"
@@ -118,19 +118,19 @@ export const raw = (
       return { status: response.status, headers: response.headers, text, json: parseJson(text) }
     }))
 
-/**
- * Reads the event stream from `lastEventId` until `count` events matching
- * `keep` arrived, `timeout` passed or the connection broke, and returns them.
- */
-export const readEvents = (options: {
+/** What to read from an event stream. */
+export interface ReadOptions {
   readonly baseUrl: string
   readonly token: string
   readonly lastEventId?: string | undefined
   readonly count: number
   readonly keep?: (d: Delivered) => boolean
   readonly timeout?: Duration.DurationInput
-}) =>
-  EventStream.open({ baseUrl: options.baseUrl, token: options.token, lastEventId: options.lastEventId }).pipe(
+}
+
+/** The first `count` events matching `keep`, or fewer when `timeout` passed or the stream ended. */
+const collectFrom = (events: Stream.Stream<Delivered, EventStream.EventStreamError>, options: ReadOptions) =>
+  events.pipe(
     Stream.filter(options.keep ?? (() => true)),
     Stream.take(options.count),
     Stream.interruptAfter(options.timeout ?? "10 seconds"),
@@ -138,6 +138,32 @@ export const readEvents = (options: {
     Stream.runCollect,
     Effect.map((c) => Chunk.toReadonlyArray(c))
   )
+
+/**
+ * Reads the event stream from `lastEventId` until `count` events matching
+ * `keep` arrived, `timeout` passed or the connection broke, and returns them.
+ */
+export const readEvents = (options: ReadOptions) =>
+  Effect.scoped(Effect.flatMap(EventStream.connect(options), (c) => collectFrom(c.events, options))).pipe(
+    Effect.orElseSucceed((): ReadonlyArray<Delivered> => [])
+  )
+
+/**
+ * Opens the event stream and waits for the server's ready handshake, then
+ * reads as `readEvents` does in a fiber of its own. Act once this returns:
+ * nothing written afterwards is missed, with or without a `lastEventId`.
+ */
+export const watch = (options: ReadOptions) =>
+  Effect.gen(function*() {
+    const ready = yield* Deferred.make<void, EventStream.EventStreamError>()
+    const fiber = yield* Effect.scoped(Effect.gen(function*() {
+      const connection = yield* EventStream.connect(options).pipe(Effect.tapError((e) => Deferred.fail(ready, e)))
+      yield* Deferred.succeed(ready, undefined)
+      return yield* collectFrom(connection.events, options)
+    })).pipe(Effect.fork)
+    yield* Deferred.await(ready)
+    return fiber
+  })
 
 /** Only durable events (not typing or presence). */
 export const durable = (d: Delivered) =>

@@ -84,7 +84,15 @@ describe("metrics on an API node", () => {
         yield* scrapeUntil("troupe_sse_connections", (n) => n === 1)
 
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "@rhea first [[slow:300]]" } })
-        yield* Effect.sleep("300 millis")
+        // The first turn is streaming once its first delta reaches the stream.
+        const delta = yield* readEvents({
+          baseUrl: yield* baseUrl,
+          token: ana.token,
+          lastEventId: position,
+          count: 1,
+          keep: (d) => d.event.type === "message.delta"
+        })
+        expect(delta).toHaveLength(1)
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "@rhea second" } })
         // While the first turn streams, the second trigger waits in the teammate's queue.
         yield* scrapeUntil("troupe_teammate_queued_triggers", (n) => n === 1)

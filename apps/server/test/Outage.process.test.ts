@@ -23,7 +23,6 @@ describe("outages of the servers Troupe depends on", () => {
         keep: (d) => d.event.type === "message.created",
         timeout: "60 seconds"
       }).pipe(Effect.fork)
-      yield* Effect.sleep("500 millis")
       const texts: Array<string> = []
       const post = (phase: string) =>
         Effect.forEach([1, 2, 3, 4, 5], (i) => {
@@ -37,7 +36,6 @@ describe("outages of the servers Troupe depends on", () => {
       yield* redis.kill
       yield* post("down")
       yield* redis.restart
-      yield* Effect.sleep("3 seconds")
       yield* post("back")
       const streamed = yield* Fiber.join(reader)
       expect(messageTexts(streamed)).toEqual(texts)
@@ -58,8 +56,10 @@ describe("outages of the servers Troupe depends on", () => {
       const api = yield* startNode(pg.url, { ...env, TROUPE_ROLE: "api" })
       const { ana, client, room } = yield* anaWithRoom(api.url)
       const outcomes: Array<{ text: string; status: number }> = []
+      let posting = true
+      // Posts one after another until told to stop, through the outage and back.
       const poster = yield* Effect.gen(function*() {
-        for (let i = 0; i < 60; i++) {
+        for (let i = 0; posting; i++) {
           const text = `load ${i}`
           const status = yield* Effect.promise(() =>
             fetch(`${api.url}/v1/rooms/${room.id}/messages`, {
@@ -70,13 +70,18 @@ describe("outages of the servers Troupe depends on", () => {
             }).then((r) => r.status, () => 0)
           )
           outcomes.push({ text, status })
-          yield* Effect.sleep("100 millis")
         }
       }).pipe(Effect.fork)
-      yield* Effect.sleep("1500 millis")
+      const count = (status: number, from = 0) => outcomes.slice(from).filter((o) => o.status === status).length
+      const until = (check: () => boolean) => eventually(Effect.sync(() => check() ? Option.some(true) : Option.none()), "60 seconds")
+      yield* until(() => count(201) >= 5)
       yield* pg.stop
-      yield* Effect.sleep("3 seconds")
+      const stoppedAt = outcomes.length
+      yield* until(() => count(503, stoppedAt) >= 3)
       yield* pg.start
+      const startedAt = outcomes.length
+      yield* until(() => count(201, startedAt) >= 3)
+      posting = false
       yield* Fiber.join(poster)
       yield* eventually(
         Effect.promise(() => fetch(`${api.url}/health/ready`).then((r) => r.ok ? Option.some(true) : Option.none(), () => Option.none())),

@@ -5,6 +5,7 @@ import type { Message } from "@troupe/domain/Message"
 import type { Run, Teammate } from "@troupe/domain/Teammate"
 import { Effect, Fiber, Option } from "effect"
 import { FakeOpenAI } from "@troupe/llm/testing/FakeOpenAI"
+import * as Database from "@troupe/store/Database"
 import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
 
 /** An org with a room, a person (Ana) and a hired teammate in the room. */
@@ -42,6 +43,16 @@ const settledRuns = (s: Setup, n: number, teammateId: TeammateId = s.teammate.id
 
 const say = (s: Setup, text: string) => s.ana.api.messages.post({ path: { room: s.room.id }, payload: { text } })
 
+/** Waits until the teammate's current turn is streaming its reply (its first delta reached Ana's stream). */
+const streaming = (s: Setup) =>
+  readEvents({ baseUrl: s.url, token: s.ana.token, lastEventId: s.position, count: 1, keep: (d) => d.event.type === "message.delta" })
+    .pipe(Effect.filterOrFail((got) => got.length === 1, () => new Error("no turn started streaming")))
+
+/** The triggers recorded for a teammate (read as the tables' owner). */
+const triggersOf = (teammateId: string) =>
+  Effect.flatMap(Database.AdminSql, (sql) =>
+    sql<{ messageId: string; status: string }>`SELECT message_id, status FROM teammate_triggers WHERE teammate_id = ${teammateId}`)
+
 describe("teammates", () => {
   layer(TestServerWithModel({ ALLOWED_MODELS: "gpt-4o-mini,gpt-4o,o3-mini" }), { excludeTestServices: true, timeout: 300_000 })((it) => {
     it.effect("the catalog lists curated and code-defined kinds with instructions and tools", () =>
@@ -75,7 +86,6 @@ describe("teammates", () => {
           keep: () => true,
           timeout: "6 seconds"
         }).pipe(Effect.fork)
-        yield* Effect.sleep("300 millis")
         yield* say(s, "@rhea what is our launch date? [[slow:40]]")
         yield* Fiber.join(watch)
         const events: ReadonlyArray<Delivered> = yield* Fiber.join(all)
@@ -149,7 +159,7 @@ describe("teammates", () => {
       Effect.gen(function*() {
         const s = yield* setup("queue")
         yield* say(s, "@rhea first [[slow:150]]")
-        yield* Effect.sleep("250 millis")
+        yield* streaming(s)
         yield* say(s, "@rhea second")
         const runs = yield* settledRuns(s, 2)
         expect(runs.map((r) => r.status)).toEqual(["completed", "completed"])
@@ -162,13 +172,11 @@ describe("teammates", () => {
       Effect.gen(function*() {
         const s = yield* setup("merge")
         yield* say(s, "@rhea first [[slow:150]]")
-        yield* Effect.sleep("250 millis")
+        yield* streaming(s)
         yield* say(s, "@rhea second")
         yield* say(s, "@rhea third")
         const runs = yield* settledRuns(s, 2)
-        yield* Effect.sleep("500 millis")
-        const after = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
-        expect(after).toHaveLength(2)
+        // The second run carries both later triggers: none is left to start a third.
         expect(runs.map((r) => r.triggerIds.length)).toEqual([1, 2])
         expect((yield* replies(s))).toHaveLength(2)
       }))
@@ -177,7 +185,7 @@ describe("teammates", () => {
       Effect.gen(function*() {
         const s = yield* setup("interrupt")
         yield* say(s, "@rhea long one [[slow:300]]")
-        yield* Effect.sleep("400 millis")
+        yield* streaming(s)
         yield* say(s, "@rhea actually, this instead")
         const runs = yield* settledRuns(s, 2)
         expect(runs.map((r) => r.status)).toEqual(["interrupted", "completed"])
@@ -190,13 +198,12 @@ describe("teammates", () => {
       Effect.gen(function*() {
         const s = yield* setup("reject")
         yield* say(s, "@rhea first [[slow:150]]")
-        yield* Effect.sleep("250 millis")
+        yield* streaming(s)
         yield* say(s, "@rhea second")
+        // Both messages answered: the first by its run, the second at once with the busy reply.
+        const texts = yield* eventually(Effect.map(replies(s), (r) => r.length === 2 ? Option.some(r.map((m) => m.text)) : Option.none()))
         const runs = yield* settledRuns(s, 1)
-        yield* Effect.sleep("300 millis")
         expect(runs.map((r) => r.status)).toEqual(["completed"])
-        const texts = (yield* replies(s)).map((m) => m.text)
-        expect(texts).toHaveLength(2)
         expect(texts.some((t) => t.includes("busy"))).toBe(true)
         expect(texts.some((t) => t.includes("first"))).toBe(true)
       }))
@@ -205,11 +212,7 @@ describe("teammates", () => {
       Effect.gen(function*() {
         const s = yield* setup("queue")
         yield* say(s, "@rhea long one [[slow:300]]")
-        yield* eventually(Effect.map(
-          s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} }),
-          (runs) => runs.length > 0 ? Option.some(runs) : Option.none()
-        ))
-        yield* Effect.sleep("300 millis")
+        yield* streaming(s)
         const result = yield* s.ana.api.teammates.interrupt({ path: { org: s.org.id, teammate: s.teammate.id } })
         expect(result.interrupted).toBe(true)
         yield* say(s, "@rhea quick one")
@@ -231,7 +234,6 @@ describe("teammates", () => {
           keep: (d) => d.event.type === "routing.decided",
           timeout: "15 seconds"
         }).pipe(Effect.fork)
-        yield* Effect.sleep("300 millis")
         yield* say(s, "could someone edit this draft for clarity and concision?")
         yield* say(s, "lunch at noon")
         const got = yield* Fiber.join(decisions)
@@ -273,9 +275,16 @@ describe("teammates", () => {
         yield* settledRuns(s, 1)
         const dismissed = yield* s.ana.api.teammates.dismiss({ path: { org: s.org.id, teammate: s.teammate.id } })
         expect(dismissed.dismissed).toBe(true)
-        yield* say(s, "@rhea still there?")
-        yield* Effect.sleep("1500 millis")
-        expect((yield* replies(s))).toHaveLength(1)
+        const asked = yield* say(s, "@rhea still there?")
+        // The outbox reads messages in order: once a later message is answered, the earlier one was dispatched.
+        const rex = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "researcher", handle: "rex" } })
+        yield* s.ana.api.teammates.addToRoom({ path: { room: s.room.id }, payload: { teammateId: rex.id } })
+        yield* say(s, "@rex are you?")
+        yield* settledRuns(s, 1, rex.id)
+        expect(asked.mentions).toEqual([])
+        expect((yield* replies(s)).map((m) => m.authorId)).toEqual([s.teammate.id, rex.id])
+        const triggers = yield* triggersOf(s.teammate.id)
+        expect(triggers.map((t) => t.messageId)).not.toContain(asked.id)
         const runs = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
         expect(runs).toHaveLength(1)
       }))
@@ -288,7 +297,10 @@ describe("teammates", () => {
         yield* s.ana.api.messages.post({ path: { room: s.room.id }, payload })
         yield* settledRuns(s, 1)
         yield* s.ana.api.messages.post({ path: { room: s.room.id }, payload })
-        yield* Effect.sleep("1000 millis")
+        // Repeats return the stored message and append nothing: only one message exists for the outbox to read.
+        const stored = (yield* s.ana.api.messages.list({ path: { room: s.room.id }, urlParams: {} })).messages
+        expect(stored.filter((m) => m.clientMessageId === "retry-1")).toHaveLength(1)
+        expect(yield* triggersOf(s.teammate.id)).toHaveLength(1)
         const runs = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
         expect(runs).toHaveLength(1)
         const texts: ReadonlyArray<Message> = yield* replies(s)
@@ -308,7 +320,7 @@ describe("teammates", () => {
         expect(coraRun!.steps.map((st) => st.name)).toContain("hand_off")
         const [edRun] = yield* settledRuns(s, 1, ed.id)
         expect(edRun!.status).toBe("completed")
-        yield* Effect.sleep("1 second")
+        expect(yield* triggersOf(ed.id)).toHaveLength(1)
         const authors = (yield* replies(s)).map((m) => m.authorId)
         expect(authors).toEqual([cora.id, ed.id])
       }))

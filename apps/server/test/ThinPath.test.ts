@@ -19,7 +19,6 @@ describe("thin path", () => {
           Stream.runCollect,
           Effect.fork
         )
-        yield* Effect.sleep("300 millis")
         const posted = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "hello world" } })
         const received = Chunk.toReadonlyArray(yield* Fiber.join(stream).pipe(Effect.timeout("10 seconds")))
         expect(received).toHaveLength(1)

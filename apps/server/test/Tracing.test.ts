@@ -74,7 +74,6 @@ describe("tracing", () => {
           keep: (d) => d.event.type === "message.created" && d.event.message.authorKind === "teammate",
           timeout: "20 seconds"
         }).pipe(Effect.fork)
-        yield* Effect.sleep("300 millis")
         yield* s.ana.api.messages.post({ path: { room: s.room.id }, payload: { text: `@rhea [[tool:remember:{"fact":"we ship on Friday"}]]` } })
         expect(yield* Fiber.join(reply)).toHaveLength(1)
 
