@@ -10,8 +10,9 @@ const allowed = {
   store: ["domain"],
   realtime: ["domain"],
   llm: ["domain"],
+  feed: ["domain", "store", "realtime"],
   teammates: ["domain", "store", "realtime", "llm"],
-  server: ["domain", "api", "client", "store", "realtime", "llm", "teammates"]
+  server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates"]
 }
 
 const dirs = ["packages", "apps"].flatMap((top) => readdirSync(top).map((d) => join(top, d)))

@@ -53,29 +53,6 @@ export const modelTokens = Metric.counter("troupe_model_tokens_total", {
   incremental: true
 })
 
-/** Triggers waiting for a teammate (not counting the running turn), summed over teammates. */
-export const queuedTriggers = Metric.gauge("troupe_teammate_queued_triggers", {
-  description:
-    "Triggers waiting for their teammate (excluding running turns), summed over teammates, as last announced in the event log since this node started; cluster-wide, so aggregate nodes with max()."
-})
-
-/** Open Server-Sent Events streams on this node. */
-export const sseConnections = Metric.gauge("troupe_sse_connections", {
-  description: "Open Server-Sent Events streams on this node."
-})
-
-/** Events this node's feed took in for its subscribers, by `kind` (`durable` from the log, `ephemeral` from the bus). */
-export const eventsPublished = Metric.counter("troupe_events_published_total", {
-  description: "Events this node's feed took in and published to its subscribers, by kind (durable from the log, ephemeral from the bus).",
-  incremental: true
-})
-
-/** Events sent to clients, by `transport` (`sse`, `poll`). */
-export const eventsDelivered = Metric.counter("troupe_events_delivered_total", {
-  description: "Events sent to clients, by transport (sse, poll).",
-  incremental: true
-})
-
 /** Paths served without a trace span (scrapes and probes); they are their own route label. */
 export const untracedPaths: ReadonlyArray<string> = ["/metrics", "/health/live", "/health/ready"]
 

@@ -19,12 +19,12 @@ import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import * as Catalog from "@troupe/teammates/Catalog"
 import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import * as Outbox from "@troupe/teammates/Outbox"
+import * as Retention from "@troupe/teammates/Retention"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { Access, databaseLossUnavailable } from "./Access.js"
 import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
-import { ClusterRetentionLive } from "./ClusterRetention.js"
-import { Feed } from "./Feed.js"
+import { Feed } from "@troupe/feed/Feed"
 import { AuthLive } from "./http/Auth.js"
 import { ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
@@ -87,10 +87,10 @@ export const CatalogLive = Layer.unwrapEffect(
   Effect.map(TeammateRepo, (teammates) => Catalog.layer([StandupHost(teammates)]))
 ).pipe(Layer.provide(TeammateRepo.Default))
 
-/** Teammate entities, the teammates' outbox and cluster retention, on nodes that host entities. */
+/** Teammate entities, the teammates' outbox and the retention jobs, on nodes that host entities. */
 export const EntitiesLive = Layer.unwrapEffect(
   Effect.map(ClusterConfig, (c) =>
-    hostsEntities(c) ? Layer.mergeAll(TeammateRuntime.layer, Outbox.layer, ClusterRetentionLive) : Layer.empty)
+    hostsEntities(c) ? Layer.mergeAll(TeammateRuntime.layer, Outbox.layer, Retention.layer) : Layer.empty)
 )
 
 /** Teammate entities (where hosted) and the dispatcher that sends them triggers, in this node's cluster. */

@@ -13,10 +13,6 @@ export const ServerConfig = Config.all({
   redisUrl: Config.option(Config.redacted("REDIS_URL")),
   /** Prefix for every Redis key and channel (`REDIS_PREFIX`, default `troupe:`). */
   redisPrefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("troupe:")),
-  /** How long events stay replayable (`EVENT_RETENTION`, default 24 hours). */
-  eventRetention: Config.duration("EVENT_RETENTION").pipe(Config.withDefault(Duration.hours(24))),
-  /** How often the node polls the log when no wake-up arrives (`EVENT_POLL_INTERVAL`, default 1 second). */
-  eventPollInterval: Config.duration("EVENT_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))),
   /** SSE keep-alive interval (`SSE_HEARTBEAT`, default 15 seconds). */
   heartbeat: Config.duration("SSE_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(15))),
   /** Writes allowed per user per minute (`RATE_USER_WRITES_PER_MIN`, default 120). */

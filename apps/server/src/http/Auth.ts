@@ -8,7 +8,7 @@ import { normalizeEmail, Session } from "@troupe/domain/User"
 import { AccountRepo } from "@troupe/store/AccountRepo"
 import { Effect, Option } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "../Feed.js"
+import { Feed } from "@troupe/feed/Feed"
 import { ServerConfig } from "../ServerConfig.js"
 
 /** The auth group. */

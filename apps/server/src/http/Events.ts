@@ -4,10 +4,11 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { EventBatch, TroupeApi } from "@troupe/api/Api"
 import { CurrentUser } from "@troupe/api/Auth"
-import { Effect, Metric, Schedule, Stream } from "effect"
+import { collect, sseText } from "@troupe/feed/Delivery"
+import { Feed, parseCursor } from "@troupe/feed/Feed"
+import { eventsDelivered, sseConnections } from "@troupe/feed/FeedMetrics"
+import { Effect, Metric, Stream } from "effect"
 import { orUnavailable } from "../Access.js"
-import { collect, Feed, parseCursor, sseFrame } from "../Feed.js"
-import { eventsDelivered, sseConnections } from "../Metrics.js"
 import { ServerConfig } from "../ServerConfig.js"
 
 /** The events group. */
@@ -16,7 +17,6 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
     const feed = yield* Feed
     const config = yield* ServerConfig
     const encoder = new TextEncoder()
-    const sseDelivered = Metric.tagged(eventsDelivered, "transport", "sse")
     const pollDelivered = Metric.tagged(eventsDelivered, "transport", "poll")
     yield* Metric.modify(sseConnections, 0)
     return handlers
@@ -28,22 +28,7 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
             const subscription = yield* orUnavailable(feed.subscribe({ userId: user.id, credential }, cursor))
             yield* Effect.acquireRelease(Metric.increment(sseConnections), () => Metric.modify(sseConnections, -1))
             const presence = yield* feed.connected(user.id)
-            const heartbeat = Stream.fromSchedule(Schedule.spaced(config.heartbeat)).pipe(
-              Stream.tap(() => presence.refresh),
-              Stream.map(() => ": keep-alive\n\n")
-            )
-            const start = `retry: 2000\n: ready ${subscription.startedAt}\n\n`
-            return Stream.concat(
-              Stream.make(start),
-              Stream.merge(
-                Stream.concat(
-                  Stream.fromIterable(subscription.initial.events),
-                  subscription.live.pipe(Stream.mapConcat((step) => step.events))
-                ).pipe(Stream.tap(() => Metric.increment(sseDelivered)), Stream.map(sseFrame)),
-                heartbeat,
-                { haltStrategy: "left" }
-              )
-            )
+            return sseText(subscription, { heartbeat: config.heartbeat, onHeartbeat: presence.refresh })
           })).pipe(Stream.map((s) => encoder.encode(s)))
           return HttpServerResponse.stream(body, {
             contentType: "text/event-stream",

@@ -8,7 +8,7 @@ import { roleAtLeast } from "@troupe/domain/Org"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { Effect } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "../Feed.js"
+import { Feed } from "@troupe/feed/Feed"
 
 /** The messages group. */
 export const MessagesLive = HttpApiBuilder.group(TroupeApi, "messages", (handlers) =>

@@ -12,7 +12,7 @@ import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "../Feed.js"
+import { Feed } from "@troupe/feed/Feed"
 
 /** The orgs group. */
 export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>

@@ -9,7 +9,7 @@ import { roleAtLeast } from "@troupe/domain/Org"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "../Feed.js"
+import { Feed } from "@troupe/feed/Feed"
 
 /** The rooms group. */
 export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>

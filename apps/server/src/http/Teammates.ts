@@ -13,7 +13,7 @@ import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { Effect, Schema } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "../Feed.js"
+import { Feed } from "@troupe/feed/Feed"
 import { ModelPolicy } from "../ModelPolicy.js"
 
 /** The teammates group. */

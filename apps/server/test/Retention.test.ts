@@ -1,10 +1,11 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Duration, Effect, Option } from "effect"
-import { pruneClusterMessages, snowflakeCutoff } from "../src/ClusterRetention.js"
-import { eventually, person, slug, TestServerWithModel } from "./Harness.js"
+import { pruneClusterMessages, snowflakeCutoff } from "@troupe/teammates/Retention"
+import { EventLog } from "@troupe/store/EventLog"
+import { baseUrl, eventually, person, readEvents, slug, TestServerWithModel } from "./Harness.js"
 
-describe("cluster message retention", () => {
+describe("retention", () => {
   layer(TestServerWithModel(), { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.effect("processed trigger messages older than the retention are deleted with their replies; newer ones stay", () =>
       Effect.gen(function*() {
@@ -27,6 +28,22 @@ describe("cluster message retention", () => {
         expect(pruned).toBe(before.messages)
         expect((yield* count)[0]).toEqual({ messages: 0, replies: 0 })
         expect(BigInt(snowflakeCutoff(Duration.millis(0), Date.UTC(2025, 0, 1) + 1000))).toBe(BigInt(1000) << BigInt(22))
+      }))
+
+    it.effect("events older than the retention period are pruned and a cursor from before them gets a reset", () =>
+      Effect.gen(function*() {
+        const log = yield* Effect.provide(EventLog, EventLog.Default)
+        const ana = yield* person("Ana")
+        const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
+        const { position } = yield* ana.api.rooms.list({ path: { org: org.id } })
+        yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
+        expect(yield* log.prune(3600)).toBe(0)
+        const pruned = yield* log.prune(0)
+        expect(pruned).toBeGreaterThan(0)
+        const head = yield* log.head()
+        expect(head.retainedFrom).toBe(head.position + 1)
+        const events = yield* readEvents({ baseUrl: yield* baseUrl, token: ana.token, lastEventId: position, count: 1 })
+        expect(events.map((d) => d.event.type)).toEqual(["reset"])
       }))
   })
 })

@@ -15,10 +15,15 @@ import { Presence } from "@troupe/realtime/Presence"
 import { EventLog, type LoggedEvent } from "@troupe/store/EventLog"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream } from "effect"
+import { Config, Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
-import { eventsPublished, queuedTriggers } from "./Metrics.js"
-import { ServerConfig } from "./ServerConfig.js"
+import { eventsPublished, queuedTriggers } from "./FeedMetrics.js"
+
+/** The feed's settings. */
+export const FeedConfig = Config.all({
+  /** How often the node reads the log when no wake-up arrives (`EVENT_POLL_INTERVAL`, default 1 second). */
+  pollInterval: Config.duration("EVENT_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
+})
 
 type Item =
   | { readonly _tag: "Logged"; readonly event: LoggedEvent }
@@ -98,7 +103,7 @@ export interface Subscription {
   readonly live: Stream.Stream<Step>
 }
 
-/** Forks a loop of the feed's own (tailing, retention): untraced, or every poll would be a trace of its own. */
+/** Forks a loop of the feed's own (tailing): untraced, or every poll would be a trace of its own. */
 const background = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.forkScoped(Effect.withTracerEnabled(self, false))
 
 /** Ephemeral events waiting for the log position they must follow, at most this many per node. */
@@ -116,14 +121,14 @@ const sleepUntil = (at: Date): Effect.Effect<void> =>
   })
 
 /** The node's feed. */
-export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
+export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
   scoped: Effect.gen(function*() {
     const log = yield* EventLog
     const bus = yield* EventBus
     const orgRepo = yield* OrgRepo
     const roomRepo = yield* RoomRepo
     const presence = yield* Presence
-    const config = yield* ServerConfig
+    const config = yield* FeedConfig
 
     const hub = yield* PubSub.sliding<Item>(16_384)
     const initial = yield* log.head().pipe(
@@ -179,7 +184,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
 
     yield* bus.wakes.pipe(Stream.runForEach(() => Queue.offer(kick, undefined)), background)
     yield* Effect.gen(function*() {
-      yield* Queue.take(kick).pipe(Effect.timeout(config.eventPollInterval), Effect.ignore)
+      yield* Queue.take(kick).pipe(Effect.timeout(config.pollInterval), Effect.ignore)
       yield* Queue.takeAll(kick)
       yield* drain.pipe(
         Effect.catchAll((e) => Effect.zipRight(Effect.logWarning("event tailer cannot read the log", e), Effect.sleep("1 second")))
@@ -195,15 +200,6 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
           yield* Queue.offer(kick, undefined)
         })
       ),
-      background
-    )
-
-    const retentionSeconds = Math.max(60, Math.round(Duration.toSeconds(config.eventRetention)))
-    yield* log.prune(retentionSeconds).pipe(
-      Effect.tap((n) => n > 0 ? Effect.logInfo(`pruned ${n} events older than the retention period`) : Effect.void),
-      Effect.catchAll((e) => Effect.logWarning("event retention failed", e)),
-      Effect.repeat(Schedule.spaced("10 minutes")),
-      Effect.delay("5 seconds"),
       background
     )
 
@@ -372,59 +368,3 @@ export class Feed extends Effect.Service<Feed>()("@troupe/server/Feed", {
   })
 }) {}
 
-const eventJson = new WeakMap<Event, string>()
-const frames = new WeakMap<Delivered, string>()
-
-/**
- * Encodes one event as an SSE frame. A durable event is one object shared by
- * every subscriber on the node, so its frame is built once; an ephemeral
- * event's payload is encoded once and only its per-subscriber id varies.
- */
-export const sseFrame = (delivered: Delivered): string => {
-  const cached = frames.get(delivered)
-  if (cached !== undefined) return cached
-  let event = eventJson.get(delivered.event)
-  if (event === undefined) {
-    event = JSON.stringify(encodeEvent(delivered.event))
-    eventJson.set(delivered.event, event)
-  }
-  const data = `{"id":${JSON.stringify(delivered.id)},"orgId":${JSON.stringify(delivered.orgId)},"at":${JSON.stringify(delivered.at.toISOString())},"event":${event}}`
-  const frame = `id: ${delivered.id}\nevent: ${delivered.event.type}\ndata: ${data}\n\n`
-  frames.set(delivered, frame)
-  return frame
-}
-
-/** Events gathered for one long-poll, and the cursor to pass on the next. */
-export interface Collected {
-  readonly events: ReadonlyArray<Delivered>
-  readonly cursor: number
-}
-
-/**
- * Collects events for a long-poll. The subscription's initial step (a reset,
- * the backlog) is answered at once; otherwise it waits up to `timeout` for a
- * step with events, then takes what else arrives within 25 ms. Steps are
- * taken whole or not at all, so the cursor never passes an event that was
- * not returned, whatever the timeout.
- */
-export const collect = (subscription: Subscription, timeout: Duration.DurationInput) =>
-  Effect.scoped(Effect.gen(function*() {
-    const events: Array<Delivered> = [...subscription.initial.events]
-    let cursor = subscription.initial.position
-    if (events.length > 0 || subscription.initial.final) return { events, cursor } satisfies Collected
-    const pull = yield* Stream.toPull(subscription.live)
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(timeout))
-    let settleBy = Number.POSITIVE_INFINITY
-    while (true) {
-      const left = Math.min(deadline, settleBy) - Date.now()
-      if (left <= 0) break
-      const next = yield* pull.pipe(Effect.timeout(left), Effect.option)
-      if (Option.isNone(next)) break
-      for (const s of next.value) {
-        events.push(...s.events)
-        cursor = s.position
-      }
-      if (events.length > 0 && settleBy === Number.POSITIVE_INFINITY) settleBy = Date.now() + 25
-    }
-    return { events, cursor } satisfies Collected
-  }))

@@ -1,0 +1,101 @@
+/**
+ * How events leave a node: as Server-Sent Events (encoded with
+ * `@effect/experimental`'s `Sse` encoder) and as long-poll batches.
+ */
+import * as Sse from "@effect/experimental/Sse"
+import { Delivered, Event } from "@troupe/domain/Event"
+import { Duration, Effect, Metric, Option, Schedule, Schema, Stream } from "effect"
+import type { Subscription } from "./Feed.js"
+import { eventsDelivered } from "./FeedMetrics.js"
+
+const encodeEvent = Schema.encodeSync(Event)
+const eventJson = new WeakMap<Event, string>()
+const frames = new WeakMap<Delivered, string>()
+
+/** The JSON of a delivered event; its payload encoded once per node, however many subscribers receive it. */
+const dataOf = (delivered: Delivered) => {
+  let event = eventJson.get(delivered.event)
+  if (event === undefined) {
+    event = JSON.stringify(encodeEvent(delivered.event))
+    eventJson.set(delivered.event, event)
+  }
+  return `{"id":${JSON.stringify(delivered.id)},"orgId":${JSON.stringify(delivered.orgId)},"at":${
+    JSON.stringify(delivered.at.toISOString())
+  },"event":${event}}`
+}
+
+/**
+ * Encodes one event as an SSE frame. A durable event is one object shared by
+ * every subscriber on the node, so its frame is built once; an ephemeral
+ * event's payload is encoded once and only its per-subscriber id varies.
+ */
+export const sseFrame = (delivered: Delivered): string => {
+  const cached = frames.get(delivered)
+  if (cached !== undefined) return cached
+  const frame = Sse.encoder.write({ _tag: "Event", id: delivered.id, event: delivered.event.type, data: dataOf(delivered) })
+  frames.set(delivered, frame)
+  return frame
+}
+
+/** How long a client waits before reconnecting a broken stream (the SSE `retry` field). */
+const RECONNECT = Duration.seconds(2)
+
+const sseDelivered = Metric.tagged(eventsDelivered, "transport", "sse")
+
+/**
+ * A subscription as the text of an SSE response: first the handshake (the
+ * `retry` field and a `: ready <position>` comment, sent once the subscription
+ * is open, so a client that waits for it misses nothing), then every event,
+ * with a `: keep-alive` comment every `heartbeat` (running `onHeartbeat`).
+ * It ends after a final event (`access.revoked`).
+ */
+export const sseText = (subscription: Subscription, options: {
+  readonly heartbeat: Duration.DurationInput
+  readonly onHeartbeat: Effect.Effect<void>
+}): Stream.Stream<string> => {
+  const handshake = `retry: ${Duration.toMillis(RECONNECT)}\n: ready ${subscription.startedAt}\n\n`
+  const events = Stream.concat(
+    Stream.fromIterable(subscription.initial.events),
+    subscription.live.pipe(Stream.mapConcat((step) => step.events))
+  ).pipe(Stream.tap(() => Metric.increment(sseDelivered)), Stream.map(sseFrame))
+  const heartbeat = Stream.fromSchedule(Schedule.spaced(options.heartbeat)).pipe(
+    Stream.tap(() => options.onHeartbeat),
+    Stream.map(() => ": keep-alive\n\n")
+  )
+  return Stream.concat(Stream.make(handshake), Stream.merge(events, heartbeat, { haltStrategy: "left" }))
+}
+
+/** Events gathered for one long-poll, and the cursor to pass on the next. */
+export interface Collected {
+  readonly events: ReadonlyArray<Delivered>
+  readonly cursor: number
+}
+
+/**
+ * Collects events for a long-poll. The subscription's initial step (a reset,
+ * the backlog) is answered at once; otherwise it waits up to `timeout` for a
+ * step with events, then takes what else arrives within 25 ms. Steps are
+ * taken whole or not at all, so the cursor never passes an event that was
+ * not returned, whatever the timeout.
+ */
+export const collect = (subscription: Subscription, timeout: Duration.DurationInput) =>
+  Effect.scoped(Effect.gen(function*() {
+    const events: Array<Delivered> = [...subscription.initial.events]
+    let cursor = subscription.initial.position
+    if (events.length > 0 || subscription.initial.final) return { events, cursor } satisfies Collected
+    const pull = yield* Stream.toPull(subscription.live)
+    const deadline = Date.now() + Duration.toMillis(Duration.decode(timeout))
+    let settleBy = Number.POSITIVE_INFINITY
+    while (true) {
+      const left = Math.min(deadline, settleBy) - Date.now()
+      if (left <= 0) break
+      const next = yield* pull.pipe(Effect.timeout(left), Effect.option)
+      if (Option.isNone(next)) break
+      for (const s of next.value) {
+        events.push(...s.events)
+        cursor = s.position
+      }
+      if (events.length > 0 && settleBy === Number.POSITIVE_INFINITY) settleBy = Date.now() + 25
+    }
+    return { events, cursor } satisfies Collected
+  }))
