@@ -5,9 +5,10 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { OrgId, TeammateId } from "@troupe/domain/Ids"
+import { LogWaker } from "@troupe/store/EventLog"
 import { withOrg } from "@troupe/store/OrgScope"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { Console, Effect } from "effect"
+import { Console, Effect, Layer } from "effect"
 import { performance } from "node:perf_hooks"
 import { type Summary, summarize } from "./Stats.js"
 
@@ -85,7 +86,7 @@ export const memoryRecall = (
 ) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const repo = yield* Effect.provide(TeammateRepo, TeammateRepo.Default)
+    const repo = yield* Effect.provide(TeammateRepo, TeammateRepo.Default.pipe(Layer.provide(LogWaker.none)))
     const queries = makeQueries(options.queries)
     const sizes: Array<RecallSize> = []
     let have = 0

@@ -10,7 +10,7 @@ import { TroupeApi } from "@troupe/api/Api"
 import * as EventBus from "@troupe/realtime/EventBus"
 import * as Presence from "@troupe/realtime/Presence"
 import { AccountRepo } from "@troupe/store/AccountRepo"
-import { EventLog } from "@troupe/store/EventLog"
+import { EventLog, LogWaker } from "@troupe/store/EventLog"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
@@ -71,6 +71,9 @@ const redisOptions = (url: string) => {
   }
 }
 
+/** After a commit that appended events, every node's readers of the log are woken through the bus. */
+const LogWakerLive = Layer.effect(LogWaker, Effect.map(EventBus.EventBus, (bus) => bus.wake))
+
 /** Repositories over the SQL client. */
 export const StoreLive = Layer.mergeAll(
   AccountRepo.Default,
@@ -101,6 +104,7 @@ export const TeammatesRuntimeLive = EntitiesLive.pipe(
 
 /** Stores, realtime, model and catalog: what every role needs. */
 export const FoundationLive = Layer.mergeAll(StoreLive, RateLimiter.layer, CatalogLive).pipe(
+  Layer.provideMerge(LogWakerLive),
   Layer.provideMerge(Layer.merge(RealtimeLive, meteredModelLayer(ModelLive)))
 )
 

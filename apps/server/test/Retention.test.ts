@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { pruneClusterMessages, snowflakeCutoff } from "@troupe/teammates/Retention"
-import { EventLog } from "@troupe/store/EventLog"
+import { EventLog, LogWaker } from "@troupe/store/EventLog"
 import { baseUrl, eventually, person, readEvents, slug, TestServerWithModel } from "./Harness.js"
 
 describe("retention", () => {
@@ -32,7 +32,7 @@ describe("retention", () => {
 
     it.effect("events older than the retention period are pruned and a cursor from before them gets a reset", () =>
       Effect.gen(function*() {
-        const log = yield* Effect.provide(EventLog, EventLog.Default)
+        const log = yield* Effect.provide(EventLog, EventLog.Default.pipe(Layer.provide(LogWaker.none)))
         const ana = yield* person("Ana")
         const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
         const { position } = yield* ana.api.rooms.list({ path: { org: org.id } })

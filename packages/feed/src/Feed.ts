@@ -203,9 +203,6 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       background
     )
 
-    /** Wakes every node's tailer: call after a transaction that appended events commits. */
-    const wake = bus.wake
-
     /** What a reader may see now: their orgs with their roles, and their rooms. */
     const loadViewer = (userId: UserId) =>
       Effect.gen(function*() {
@@ -364,7 +361,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
         return { refresh: presence.refresh(userId, connectionId) }
       })
 
-    return { wake, subscribe, publishEphemeral, connected, tail: Ref.get(tail) } as const
+    return { subscribe, publishEphemeral, connected, tail: Ref.get(tail) } as const
   })
 }) {}
 

@@ -8,7 +8,8 @@ import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
 import { Headers, HttpTraceContext } from "@effect/platform"
-import { Effect, Either, Option, Schema, type Tracer } from "effect"
+import { Context, Effect, Either, Layer, Option, Schema, type Tracer } from "effect"
+import { onCommit } from "./OrgScope.js"
 
 /** An event to append, with who may see it. */
 export interface PendingEvent {
@@ -89,17 +90,30 @@ export interface ReplayFilter {
   readonly orgIds: ReadonlyArray<string>
 }
 
+/**
+ * What to do once a transaction that appended events has committed: the
+ * server wakes every node's readers of the log. Because the log runs it, no
+ * writer can forget to.
+ */
+export class LogWaker extends Context.Tag("@troupe/store/LogWaker")<LogWaker, Effect.Effect<void>>() {
+  /** Nobody to wake (readers poll): for tools and tests of the store alone. */
+  static readonly none = Layer.succeed(LogWaker, Effect.void)
+}
+
 /** The durable, ordered event log. */
 export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog", {
   effect: Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
+    const wake = yield* LogWaker
 
     /**
      * Appends events for one org. Call it as the last statement of the
-     * writing transaction: the counter row stays locked until commit.
+     * writing transaction: the counter row stays locked until commit. Readers
+     * are woken once the transaction commits.
      */
     const append = Effect.fn("EventLog.append")(function*(orgId: OrgId | null, events: ReadonlyArray<PendingEvent>) {
       if (events.length === 0) return [] as ReadonlyArray<number>
+      yield* onCommit(wake)
       const rows = yield* sql<{ position: string }>`
         UPDATE event_log_state SET position = position + ${events.length} RETURNING position`
       const last = Number(rows[0]!.position)

@@ -9,16 +9,40 @@ import { SqlError } from "@effect/sql/SqlError"
 import type { OrgId } from "@troupe/domain/Ids"
 import { Effect, FiberRef, Option } from "effect"
 
+/** Work registered to run once the outermost transaction commits (null outside any transaction). */
+const afterCommit = FiberRef.unsafeMake<Set<Effect.Effect<void>> | null>(null)
+
+/**
+ * Runs `effect` once the current transaction commits (each distinct effect
+ * once per transaction), or at once outside a transaction. A rolled-back
+ * transaction runs none of them.
+ */
+export const onCommit = (effect: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(afterCommit), (pending) => {
+    if (pending === null) return effect
+    pending.add(effect)
+    return Effect.void
+  })
+
 /**
  * `sql.withTransaction`, except that a failed COMMIT or ROLLBACK (the
  * connection lost mid-transaction) is a typed `SqlError` the caller can turn
  * into a 503, not a defect: the SQL client itself treats those as defects.
+ * The outermost transaction runs what was registered with `onCommit` after
+ * it commits.
  */
 export const transaction = (sql: SqlClient.SqlClient) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-  sql.withTransaction(self).pipe(
-    Effect.catchSomeDefect((defect) => defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none())
-  )
+  Effect.flatMap(FiberRef.get(afterCommit), (outer) => {
+    const run = sql.withTransaction(self).pipe(
+      Effect.catchSomeDefect((defect) => defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none())
+    )
+    if (outer !== null) return run
+    const pending = new Set<Effect.Effect<void>>()
+    return Effect.locally(run, afterCommit, pending).pipe(
+      Effect.tap(() => Effect.forEach(pending, (effect) => effect, { discard: true }))
+    )
+  })
 
 /** The org whose transaction the current fiber runs in, if any. */
 const currentOrg = FiberRef.unsafeMake<OrgId | null>(null)

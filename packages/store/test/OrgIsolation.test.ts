@@ -5,12 +5,14 @@ import { Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import { AccountRepo } from "../src/AccountRepo.js"
 import * as Database from "../src/Database.js"
+import { LogWaker } from "../src/EventLog.js"
 import { MessageRepo } from "../src/MessageRepo.js"
 import { OrgRepo } from "../src/OrgRepo.js"
 import { withOrg } from "../src/OrgScope.js"
 import { RoomRepo } from "../src/RoomRepo.js"
 
 const Repos = Layer.mergeAll(AccountRepo.Default, OrgRepo.Default, RoomRepo.Default, MessageRepo.Default).pipe(
+  Layer.provide(LogWaker.none),
   Layer.provideMerge(Database.layerTest)
 )
 

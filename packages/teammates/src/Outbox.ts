@@ -55,15 +55,11 @@ export const run = Effect.gen(function*() {
   const drain = Effect.gen(function*() {
     while (true) {
       const batch = yield* log.readAfter(position, BATCH)
-      let wrote = false
       for (const logged of batch) {
         const event = logged.delivered.event
         if (logged.orgId !== null && postedByPerson(event) && event.type === "message.created") {
           const message = event.message
           yield* Effect.flatMap(rooms.info(logged.orgId, message.roomId), (room) => dispatcher.dispatch(room, message)).pipe(
-            Effect.tap((d) => {
-              if (d.logged) wrote = true
-            }),
             // A room that is gone has no one to answer; anything else is retried.
             Effect.catchTag("NotFound", (e) => Effect.logWarning(`the outbox skips message ${message.id}: ${e.message}`)),
             // A database outage is waited out; other failures count towards giving up.
@@ -89,8 +85,6 @@ export const run = Effect.gen(function*() {
         attempts = 0
       }
       if (batch.length > 0) yield* log.saveCursor(CURSOR, position)
-      // Notices and routing decisions the dispatcher logged reach streams without waiting for a poll.
-      if (wrote) yield* bus.wake
       if (batch.length < BATCH) return
     }
   })

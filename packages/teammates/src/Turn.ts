@@ -90,9 +90,6 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
     const bus = yield* EventBus
     const { withOrg } = orgScope(yield* SqlClient.SqlClient)
 
-    /** Wakes every node's event feed after a write. */
-    const wake = bus.wake
-
     /** The turn's context, read in one transaction. */
     const context = (input: TurnInput) => withOrg(input.orgId)(readContext(input)).pipe(Effect.withSpan("Turn.context"))
 
@@ -227,7 +224,6 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
           input: { messages: conversation.length },
           output: { text: result.text, toolCalls: result.calls.map((c) => c.name), ...result.usage }
         })
-        yield* wake
         finalText += result.text
         if (result.calls.length === 0) break
         conversation.push({ role: "assistant", content: result.text, toolCalls: result.calls })
@@ -241,8 +237,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
           })
           if (outcome.handOff) handOffs.push(outcome.handOff)
           after = yield* runs.step(input.orgId, runRef, { kind: "tool", name: c.name, input: safeJson(c.arguments), output: outcome.output })
-          yield* wake
-          conversation.push({ role: "tool", toolCallId: c.id, content: outcome.output })
+            conversation.push({ role: "tool", toolCallId: c.id, content: outcome.output })
         }
         if (call === settings.maxModelCalls - 1) finalText += finalText ? "" : "(I ran out of steps before finishing.)"
       }
@@ -252,7 +247,6 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         { kind: "teammate", id: input.teammate.id, name: input.teammate.name },
         { text, threadId: input.threadId ?? undefined, clientMessageId: `run:${input.runId}` }
       )
-      yield* wake
       return { reply: posted.message, inputTokens, outputTokens, handOffs } satisfies TurnResult
     })
 
@@ -271,11 +265,10 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         { kind: "teammate", id: teammate.id, name: teammate.name },
         { text, threadId: threadId ?? undefined, clientMessageId: key }
       )
-      yield* wake
       return posted.message
     })
 
-    return { run, say, wake } as const
+    return { run, say } as const
   }),
   dependencies: [Tools.Default, MessageRepo.Default, RoomRepo.Default, TeammateRepo.Default, RunRepo.Default]
 }) {}

@@ -8,7 +8,6 @@ import { normalizeEmail, Session } from "@troupe/domain/User"
 import { AccountRepo } from "@troupe/store/AccountRepo"
 import { Effect, Option } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "@troupe/feed/Feed"
 import { ServerConfig } from "../ServerConfig.js"
 
 /** The auth group. */
@@ -16,7 +15,6 @@ export const AuthLive = HttpApiBuilder.group(TroupeApi, "auth", (handlers) =>
   Effect.gen(function*() {
     const accounts = yield* AccountRepo
     const access = yield* Access
-    const feed = yield* Feed
     const { trustProxy } = yield* ServerConfig
     /** The client's address: the connection's, or behind a trusted proxy the first X-Forwarded-For entry. */
     const clientAddress = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
@@ -35,6 +33,5 @@ export const AuthLive = HttpApiBuilder.group(TroupeApi, "auth", (handlers) =>
           return new Session(yield* orUnavailable(accounts.login(payload.email, payload.password)))
         }))
       .handle("me", () => Effect.map(CurrentUser, (c) => c.user))
-      .handle("logout", () =>
-        Effect.flatMap(CurrentUser, (c) => Effect.zipRight(orUnavailable(accounts.logout(c.token)), feed.wake)))
+      .handle("logout", () => Effect.flatMap(CurrentUser, (c) => orUnavailable(accounts.logout(c.token))))
   }))

@@ -8,24 +8,21 @@ import { roleAtLeast } from "@troupe/domain/Org"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { Effect } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "@troupe/feed/Feed"
 
 /** The messages group. */
 export const MessagesLive = HttpApiBuilder.group(TroupeApi, "messages", (handlers) =>
   Effect.gen(function*() {
     const messages = yield* MessageRepo
     const access = yield* Access
-    const feed = yield* Feed
-    const committed = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.tap(self, () => feed.wake)
     return handlers
       .handle("post", ({ path, payload }) =>
         Effect.gen(function*() {
           const a = yield* access.member(path.room, "post in it")
           yield* access.write(a.orgId)
           // Teammates hear of the message from the event log (the outbox), not from this request.
-          const result = yield* committed(orUnavailable(
+          const result = yield* orUnavailable(
             messages.post(a.room, { kind: "user", id: a.user.id, name: a.user.name }, payload)
-          ))
+          )
           return result.message
         }))
       .handle("list", ({ path, urlParams }) =>
@@ -52,15 +49,15 @@ export const MessagesLive = HttpApiBuilder.group(TroupeApi, "messages", (handler
         Effect.gen(function*() {
           const a = yield* access.room(path.room)
           yield* access.write(a.orgId)
-          return yield* committed(orUnavailable(messages.edit(a.room, path.message, a.user.id, payload.text)))
+          return yield* orUnavailable(messages.edit(a.room, path.message, a.user.id, payload.text))
         }))
       .handle("delete", ({ path }) =>
         Effect.gen(function*() {
           const a = yield* access.room(path.room)
           yield* access.write(a.orgId)
-          return yield* committed(orUnavailable(
+          return yield* orUnavailable(
             messages.remove(a.room, path.message, a.user.id, roleAtLeast(a.role, "admin"))
-          ))
+          )
         }))
       .handle("edits", ({ path }) =>
         Effect.gen(function*() {
@@ -71,13 +68,13 @@ export const MessagesLive = HttpApiBuilder.group(TroupeApi, "messages", (handler
         Effect.gen(function*() {
           const a = yield* access.member(path.room, "react")
           yield* access.write(a.orgId)
-          return yield* committed(orUnavailable(messages.react(a.room, path.message, a.user.id, path.emoji, true)))
+          return yield* orUnavailable(messages.react(a.room, path.message, a.user.id, path.emoji, true))
         }))
       .handle("unreact", ({ path }) =>
         Effect.gen(function*() {
           const a = yield* access.member(path.room, "react")
           yield* access.write(a.orgId)
-          return yield* committed(orUnavailable(messages.react(a.room, path.message, a.user.id, path.emoji, false)))
+          return yield* orUnavailable(messages.react(a.room, path.message, a.user.id, path.emoji, false))
         }))
       .handle("markRead", ({ path, payload }) =>
         Effect.gen(function*() {

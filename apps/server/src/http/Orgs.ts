@@ -12,7 +12,6 @@ import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "@troupe/feed/Feed"
 
 /** The orgs group. */
 export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
@@ -22,14 +21,12 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
     const rooms = yield* RoomRepo
     const messages = yield* MessageRepo
     const access = yield* Access
-    const feed = yield* Feed
-    const committed = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.tap(self, () => feed.wake)
     return handlers
       .handle("create", ({ payload }) =>
         Effect.gen(function*() {
           const { apiKey, user } = yield* CurrentUser
           if (Option.isSome(apiKey)) return yield* new Forbidden({ message: "API keys cannot create orgs" })
-          return yield* committed(orUnavailable(orgs.create(user, payload)))
+          return yield* orUnavailable(orgs.create(user, payload))
         }))
       .handle("list", () =>
         Effect.gen(function*() {
@@ -59,13 +56,13 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
           if (Option.isNone(user)) {
             return yield* new NotFound({ resource: "user", message: `no account uses ${payload.email}; ask them to sign up first` })
           }
-          return yield* committed(orUnavailable(orgs.addMember(path.org, user.value, role)))
+          return yield* orUnavailable(orgs.addMember(path.org, user.value, role))
         }))
       .handle("changeRole", ({ path, payload }) =>
         Effect.gen(function*() {
           const a = yield* access.orgRole(path.org, "admin", "changing roles")
           yield* access.write(path.org)
-          return yield* committed(orUnavailable(orgs.changeRole(path.org, a.role, path.user, payload.role)))
+          return yield* orUnavailable(orgs.changeRole(path.org, a.role, path.user, payload.role))
         }))
       .handle("removeMember", ({ path }) =>
         Effect.gen(function*() {
@@ -74,7 +71,7 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
             return yield* new Forbidden({ message: "removing members needs the admin role or higher" })
           }
           yield* access.write(path.org)
-          yield* committed(orUnavailable(orgs.removeMember(path.org, a.role, a.user.id, path.user)))
+          yield* orUnavailable(orgs.removeMember(path.org, a.role, a.user.id, path.user))
         }))
       .handle("createApiKey", ({ path, payload }) =>
         Effect.gen(function*() {
@@ -88,7 +85,7 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
           }
           yield* access.write(path.org)
           const bot = yield* orUnavailable(accounts.createBot(payload.name))
-          const created = yield* committed(orUnavailable(orgs.createApiKey(path.org, bot, a.user.id, payload.name, role)))
+          const created = yield* orUnavailable(orgs.createApiKey(path.org, bot, a.user.id, payload.name, role))
           return new CreatedApiKey(created)
         }))
       .handle("apiKeys", ({ path }) =>
@@ -99,7 +96,7 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
       .handle("revokeApiKey", ({ path }) =>
         Effect.gen(function*() {
           yield* access.orgRole(path.org, "admin", "revoking API keys")
-          yield* committed(orUnavailable(orgs.revokeApiKey(path.org, path.key)))
+          yield* orUnavailable(orgs.revokeApiKey(path.org, path.key))
         }))
       .handle("search", ({ path, urlParams }) =>
         Effect.gen(function*() {

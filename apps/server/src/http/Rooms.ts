@@ -17,13 +17,12 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
     const rooms = yield* RoomRepo
     const access = yield* Access
     const feed = yield* Feed
-    const committed = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.tap(self, () => feed.wake)
     return handlers
       .handle("create", ({ path, payload }) =>
         Effect.gen(function*() {
           const a = yield* access.orgRole(path.org, "member", "creating rooms")
           yield* access.write(path.org)
-          return yield* committed(orUnavailable(rooms.create(path.org, a.user, { name: payload.name, kind: payload.kind ?? "public", topic: payload.topic ?? "" })))
+          return yield* orUnavailable(rooms.create(path.org, a.user, { name: payload.name, kind: payload.kind ?? "public", topic: payload.topic ?? "" }))
         }))
       .handle("list", ({ path }) =>
         Effect.gen(function*() {
@@ -35,7 +34,7 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
         Effect.gen(function*() {
           const a = yield* access.org(path.org)
           yield* access.write(path.org)
-          const result = yield* committed(orUnavailable(rooms.openDm(path.org, a.user, payload.participants)))
+          const result = yield* orUnavailable(rooms.openDm(path.org, a.user, payload.participants))
           return result.room
         }))
       .handle("get", ({ path }) =>
@@ -51,7 +50,7 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
           }
           if (a.guest) return yield* new Forbidden({ message: "guests cannot change rooms" })
           yield* access.write(a.orgId)
-          return yield* committed(orUnavailable(rooms.update(a.orgId, path.room, payload)))
+          return yield* orUnavailable(rooms.update(a.orgId, path.room, payload))
         }))
       .handle("archive", ({ path }) =>
         Effect.gen(function*() {
@@ -60,20 +59,20 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
             return yield* new Forbidden({ message: "only the room's creator or an admin can archive it" })
           }
           yield* access.write(a.orgId)
-          return yield* committed(orUnavailable(rooms.archive(a.orgId, path.room)))
+          return yield* orUnavailable(rooms.archive(a.orgId, path.room))
         }))
       .handle("join", ({ path }) =>
         Effect.gen(function*() {
           const a = yield* access.room(path.room)
           if (a.room.kind !== "public") return yield* new Forbidden({ message: "only public rooms can be joined freely" })
           yield* access.write(a.orgId)
-          yield* committed(orUnavailable(rooms.addMember(a.orgId, path.room, a.user.id)))
+          yield* orUnavailable(rooms.addMember(a.orgId, path.room, a.user.id))
         }))
       .handle("leave", ({ path }) =>
         Effect.gen(function*() {
           const a = yield* access.member(path.room, "leave it")
           yield* access.write(a.orgId)
-          yield* committed(orUnavailable(rooms.removeMember(a.orgId, path.room, a.user.id)))
+          yield* orUnavailable(rooms.removeMember(a.orgId, path.room, a.user.id))
         }))
       .handle("members", ({ path }) =>
         Effect.gen(function*() {
@@ -85,7 +84,7 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
           const a = yield* access.member(path.room, "add people")
           if (a.guest) return yield* new Forbidden({ message: "guests cannot add people to rooms" })
           yield* access.write(a.orgId)
-          yield* committed(orUnavailable(rooms.addMember(a.orgId, path.room, payload.userId)))
+          yield* orUnavailable(rooms.addMember(a.orgId, path.room, payload.userId))
         }))
       .handle("removeMember", ({ path }) =>
         Effect.gen(function*() {
@@ -100,7 +99,7 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
             return yield* new Forbidden({ message: "only the room's creator or an admin can remove others" })
           }
           yield* access.write(a.orgId)
-          yield* committed(orUnavailable(rooms.removeMember(a.orgId, path.room, path.member)))
+          yield* orUnavailable(rooms.removeMember(a.orgId, path.room, path.member))
         }))
       .handle("threads", ({ path }) =>
         Effect.gen(function*() {

@@ -13,7 +13,6 @@ import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { Effect, Schema } from "effect"
 import { Access, orUnavailable } from "../Access.js"
-import { Feed } from "@troupe/feed/Feed"
 import { ModelPolicy } from "../ModelPolicy.js"
 
 /** The teammates group. */
@@ -23,11 +22,9 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
     const runs = yield* RunRepo
     const rooms = yield* RoomRepo
     const access = yield* Access
-    const feed = yield* Feed
     const catalog = yield* Catalog
     const policy = yield* ModelPolicy
     const client = yield* TeammateEntity.client
-    const committed = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.tap(self, () => feed.wake)
 
     /** The teammate, if it belongs to the org (404 otherwise, also for ids of other orgs). */
     const found = (org: Parameters<typeof teammates.get>[0], id: Parameters<typeof teammates.get>[1]) =>
@@ -51,7 +48,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
             return yield* new InvalidInput({ message: "a custom teammate needs a handle, a name and a role (or hire a template)" })
           }
           const model = yield* orUnavailable(policy.check(path.org, payload.model ?? kind?.model))
-          return yield* committed(orUnavailable(teammates.create(path.org, a.user.id, {
+          return yield* orUnavailable(teammates.create(path.org, a.user.id, {
             handle,
             name,
             role,
@@ -62,7 +59,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
             busyPolicy: payload.busyPolicy ?? kind?.busyPolicy ?? "queue",
             template: kind?.template ?? null,
             monthlyTokenLimit: payload.monthlyTokenLimit ?? null
-          })))
+          }))
         }))
       .handle("list", ({ path }) =>
         Effect.gen(function*() {
@@ -80,7 +77,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
           if (payload.monthlyTokenLimit !== undefined) yield* access.orgRole(path.org, "admin", "changing a teammate's token limit")
           yield* access.write(path.org)
           const model = payload.model === undefined ? undefined : yield* orUnavailable(policy.check(path.org, payload.model))
-          return yield* committed(orUnavailable(teammates.update(path.org, path.teammate, {
+          return yield* orUnavailable(teammates.update(path.org, path.teammate, {
             ...(payload.name !== undefined ? { name: payload.name } : {}),
             ...(payload.role !== undefined ? { role: payload.role } : {}),
             ...(payload.personality !== undefined ? { personality: payload.personality } : {}),
@@ -89,19 +86,19 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
             ...(payload.tools !== undefined ? { tools: payload.tools } : {}),
             ...(payload.busyPolicy !== undefined ? { busyPolicy: payload.busyPolicy } : {}),
             ...(payload.monthlyTokenLimit !== undefined ? { monthlyTokenLimit: payload.monthlyTokenLimit } : {})
-          })))
+          }))
         }))
       .handle("dismiss", ({ path }) =>
         Effect.gen(function*() {
           yield* access.orgRole(path.org, "admin", "dismissing teammates")
           yield* access.write(path.org)
-          return yield* committed(orUnavailable(teammates.dismiss(path.org, path.teammate)))
+          return yield* orUnavailable(teammates.dismiss(path.org, path.teammate))
         }))
       .handle("openDm", ({ path }) =>
         Effect.gen(function*() {
           const a = yield* access.org(path.org)
           yield* access.write(path.org)
-          const dm = yield* committed(orUnavailable(teammates.openDm(path.org, a.user, path.teammate)))
+          const dm = yield* orUnavailable(teammates.openDm(path.org, a.user, path.teammate))
           return yield* orUnavailable(rooms.info(path.org, Schema.decodeSync(RoomId)(dm.roomId)))
         }))
       .handle("addToRoom", ({ path, payload }) =>
@@ -110,7 +107,7 @@ export const TeammatesLive = HttpApiBuilder.group(TroupeApi, "teammates", (handl
           if (a.guest) return yield* new Forbidden({ message: "guests cannot add teammates to rooms" })
           if (a.room.kind === "direct") return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
           yield* access.write(a.orgId)
-          yield* committed(orUnavailable(teammates.addToRoom(a.orgId, path.room, payload.teammateId)))
+          yield* orUnavailable(teammates.addToRoom(a.orgId, path.room, payload.teammateId))
         }))
       .handle("runs", ({ path, urlParams }) =>
         Effect.gen(function*() {
