@@ -12,7 +12,8 @@ const allowed = {
   llm: ["domain"],
   feed: ["domain", "store", "realtime"],
   teammates: ["domain", "store", "realtime", "llm"],
-  server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates"]
+  workspace: ["domain", "store", "realtime", "llm", "teammates"],
+  server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace"]
 }
 
 const dirs = ["packages", "apps"].flatMap((top) => readdirSync(top).map((d) => join(top, d)))

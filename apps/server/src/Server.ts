@@ -22,11 +22,16 @@ import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { Access, databaseLossUnavailable } from "./Access.js"
-import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { Feed } from "@troupe/feed/Feed"
+import * as ModelConfig from "@troupe/llm/ModelConfig"
+import { Accounts } from "@troupe/workspace/Accounts"
+import { Messages } from "@troupe/workspace/Messages"
+import { Orgs } from "@troupe/workspace/Orgs"
+import { Rooms } from "@troupe/workspace/Rooms"
+import { Teammates } from "@troupe/workspace/Teammates"
+import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { AuthLive } from "./http/Auth.js"
-import { ErrorShapeLive } from "./http/ErrorShape.js"
+import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
 import { HealthLive } from "./http/Health.js"
 import { MessagesLive } from "./http/Messages.js"
@@ -36,7 +41,6 @@ import { RoomsLive } from "./http/Rooms.js"
 import { TeammatesLive } from "./http/Teammates.js"
 import { StandupHost } from "./kinds/StandupHost.js"
 import { meteredModelLayer, metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
-import { ModelLive, ModelPolicyLive } from "./ModelPolicy.js"
 import { ServerConfig } from "./ServerConfig.js"
 import { requestId } from "./Telemetry.js"
 
@@ -105,10 +109,14 @@ export const TeammatesRuntimeLive = EntitiesLive.pipe(
 /** Stores, realtime, model and catalog: what every role needs. */
 export const FoundationLive = Layer.mergeAll(StoreLive, RateLimiter.layer, CatalogLive).pipe(
   Layer.provideMerge(LogWakerLive),
-  Layer.provideMerge(Layer.merge(RealtimeLive, meteredModelLayer(ModelLive)))
+  Layer.provideMerge(Layer.merge(RealtimeLive, meteredModelLayer(ModelConfig.layerConfig)))
 )
 
-const ServicesLive = Layer.mergeAll(Access.Default, Feed.Default, ModelPolicyLive, TeammatesRuntimeLive).pipe(
+/** The workspace's use cases, which the HTTP handlers call. */
+const WorkspaceLive = Layer.mergeAll(Accounts.Default, Orgs.Default, Rooms.Default, Messages.Default, Teammates.Default)
+
+const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
+  Layer.provideMerge(TeammatesRuntimeLive),
   Layer.provideMerge(FoundationLive)
 )
 

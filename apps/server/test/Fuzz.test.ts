@@ -404,6 +404,6 @@ describe("fuzzing from the OpenAPI document", () => {
         expect(failures.slice(0, 20)).toEqual([])
         expect([...statuses.keys()].every((s) => s < 500)).toBe(true)
         expect(yield* storedState).toEqual(before)
-      }))
+      }), Math.max(180_000, budget * 30))
   })
 })

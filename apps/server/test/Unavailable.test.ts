@@ -2,7 +2,7 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { databaseLossUnavailable } from "../src/Access.js"
+import { databaseLossUnavailable } from "../src/http/ErrorShape.js"
 
 const request = HttpServerRequest.fromWeb(new Request("http://127.0.0.1/v1/rooms/r/messages", { method: "POST" }))
 const run = (app: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>

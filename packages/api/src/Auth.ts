@@ -4,27 +4,11 @@
  */
 import { HttpApiMiddleware, HttpApiSchema, HttpApiSecurity } from "@effect/platform"
 import { Unauthorized, Unavailable } from "@troupe/domain/Errors"
-import type { OrgId } from "@troupe/domain/Ids"
-import type { Role } from "@troupe/domain/Org"
-import type { User } from "@troupe/domain/User"
-import { Context, type Option, Schema } from "effect"
+import type { Caller } from "@troupe/domain/Caller"
+import { Context, Schema } from "effect"
 
-/** The credential a request was made with: a session, or an API key. */
-export interface Credential {
-  readonly kind: "session" | "api_key"
-  /** The session's or the key's id (never its secret). */
-  readonly id: string
-  /** When a session expires; null for API keys. */
-  readonly expiresAt: Date | null
-}
-
-/** The authenticated caller. An API key is bound to one org and role. */
-export class CurrentUser extends Context.Tag("@troupe/api/CurrentUser")<CurrentUser, {
-  readonly user: User
-  readonly token: string
-  readonly credential: Credential
-  readonly apiKey: Option.Option<{ readonly orgId: OrgId; readonly role: Role }>
-}>() {}
+/** The authenticated caller of a request, and the bearer token it used. */
+export class CurrentUser extends Context.Tag("@troupe/api/CurrentUser")<CurrentUser, Caller & { readonly token: string }>() {}
 
 /** Bearer authentication for every endpoint that needs a caller. */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@troupe/api/Authentication", {

@@ -8,6 +8,7 @@ import { Conflict, Unauthorized } from "@troupe/domain/Errors"
 import { OrgId, UserId } from "@troupe/domain/Ids"
 import type { Role } from "@troupe/domain/Org"
 import { normalizeEmail, User } from "@troupe/domain/User"
+import type { Caller } from "@troupe/domain/Caller"
 import { AccessRevoked, Audience } from "@troupe/domain/Event"
 import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
@@ -29,12 +30,8 @@ const decodeOrgId = Schema.decodeSync(OrgId)
 export const toUser = (row: UserRow): User =>
   new User({ id: decodeUserId(row.id), email: row.email ?? "", name: row.name, handle: row.handle, createdAt: row.createdAt })
 
-/** Who a bearer token belongs to. An API key is bound to one org and role. */
-export interface Principal {
-  readonly user: User
-  readonly credential: { readonly kind: "session" | "api_key"; readonly id: string; readonly expiresAt: Date | null }
-  readonly apiKey: Option.Option<{ readonly orgId: OrgId; readonly role: Role }>
-}
+/** Who a bearer token belongs to. */
+export type Principal = Caller
 
 /** How long a session token stays valid. */
 export const SESSION_TTL_DAYS = 30
@@ -100,7 +97,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
         return {
           user: toUser(row),
           credential: { kind: "api_key", id: row.keyId, expiresAt: null },
-          apiKey: Option.some({ orgId: decodeOrgId(row.orgId), role: row.role })
+          apiKey: { orgId: decodeOrgId(row.orgId), role: row.role }
         } satisfies Principal
       }
       const rows = yield* sql<UserRow & { sessionId: string; expiresAt: Date }>`
@@ -110,7 +107,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       return {
         user: toUser(row),
         credential: { kind: "session", id: row.sessionId, expiresAt: row.expiresAt },
-        apiKey: Option.none()
+        apiKey: null
       } satisfies Principal
     })
 

@@ -1,14 +1,20 @@
 /**
- * Every error in the contract's JSON shape (`_tag`, `message`). The platform
- * answers two cases on its own: a request that does not decode
- * (`HttpApiDecodeError`, whose messages print the rejected value, passwords
- * and 200 KB strings included) and a path no route matches (an empty 404).
- * Here the first becomes a `MalformedRequest` naming each field and the rule
- * it breaks, never the value, and the second a `NotFound`.
+ * Every error in the contract's JSON shape (`_tag`, `message`), with the
+ * HTTP details the use cases leave to the HTTP layer:
+ *
+ * - a request that does not decode (`HttpApiDecodeError`, whose messages
+ *   print the rejected value, passwords and 200 KB strings included) becomes a
+ *   `MalformedRequest` naming each field and the rule it breaks, never the value;
+ * - a path no route matches (an empty 404 from the platform) becomes a `NotFound`;
+ * - `RateLimited` gets its `Retry-After` header;
+ * - a request that died of a database outage no code path typed (the SQL
+ *   client and the cluster treat a lost COMMIT as a defect) answers 503, like
+ *   every other outage, rather than 500.
  */
-import { HttpApiBuilder, HttpApiError, HttpServerRequest } from "@effect/platform"
+import { HttpApiBuilder, HttpApiError, HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { TroupeApi } from "@troupe/api/Api"
-import { FieldIssue, MalformedRequest, NotFound } from "@troupe/domain/Errors"
+import { FieldIssue, MalformedRequest, NotFound, RateLimited } from "@troupe/domain/Errors"
+import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
 import { Cause, Effect, Option } from "effect"
 
 /** Longest part of an unknown path repeated in its 404. */
@@ -53,11 +59,18 @@ const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "
 
 /** The middleware, for `HttpApiBuilder.serve`'s layer graph. */
 export const ErrorShapeLive = HttpApiBuilder.middleware(TroupeApi, (app) =>
-  Effect.catchAllCause(app, (cause): Effect.Effect<never, MalformedRequest | NotFound, HttpServerRequest.HttpServerRequest> => {
+  Effect.catchAllCause(app, (cause): Effect.Effect<never, MalformedRequest | NotFound | RateLimited, HttpServerRequest.HttpServerRequest> => {
     const failure = Cause.failureOption(cause)
     if (Option.isNone(failure)) return Effect.failCause(cause)
     const error: unknown = failure.value
     if (error instanceof HttpApiError.HttpApiDecodeError) return Effect.fail(toMalformed(error))
+    if (error instanceof RateLimited) {
+      const retryAfter = String(error.retryAfterSeconds)
+      return Effect.zipRight(
+        HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", retryAfter))),
+        Effect.fail(error)
+      )
+    }
     if (!isRouteNotFound(error)) return Effect.failCause(cause)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const path = request.url.split("?")[0] ?? ""
@@ -65,3 +78,19 @@ export const ErrorShapeLive = HttpApiBuilder.middleware(TroupeApi, (app) =>
       return Effect.fail(new NotFound({ resource: "route", message: `no endpoint answers ${request.method} ${shown}` }))
     })
   }))
+
+/** The safety net for database outages that reached the HTTP layer as defects: 503, not 500. */
+export const databaseLossUnavailable = HttpMiddleware.make((app) =>
+  Effect.catchAllCause(app, (cause) => {
+    const lost = Cause.find(cause, (c) =>
+      c._tag === "Die" && isSqlError(c.defect) && isUnavailable(c.defect) ? Option.some(c.defect) : Option.none()
+    )
+    if (Option.isNone(lost)) return Effect.failCause(cause)
+    return Effect.zipRight(
+      Effect.logWarning("database unavailable (untyped)", lost.value),
+      HttpServerResponse.json({ _tag: "Unavailable", message: "the database is unavailable; retry shortly" }, { status: 503 }).pipe(
+        Effect.orDie
+      )
+    )
+  })
+)

@@ -8,7 +8,7 @@ import { collect, sseText } from "@troupe/feed/Delivery"
 import { Feed, parseCursor } from "@troupe/feed/Feed"
 import { eventsDelivered, sseConnections } from "@troupe/feed/FeedMetrics"
 import { Effect, Metric, Stream } from "effect"
-import { orUnavailable } from "../Access.js"
+import { orUnavailable } from "@troupe/workspace/Unavailable"
 import { ServerConfig } from "../ServerConfig.js"
 
 /** The events group. */

@@ -5,31 +5,20 @@
 import { HttpServerRequest } from "@effect/platform"
 import { MAX_BODY_BYTES, RequestGuard } from "@troupe/api/Api"
 import { Authentication } from "@troupe/api/Auth"
-import { MalformedRequest, PayloadTooLarge, Unauthorized, Unavailable } from "@troupe/domain/Errors"
-import { AccountRepo } from "@troupe/store/AccountRepo"
-import { isUnavailable } from "@troupe/store/DatabaseError"
+import { MalformedRequest, PayloadTooLarge } from "@troupe/domain/Errors"
+import { Accounts } from "@troupe/workspace/Accounts"
 import { Effect, Layer, Option, Redacted } from "effect"
 
 /** Resolves a bearer token to the caller. */
 export const AuthenticationLive = Layer.effect(
   Authentication,
-  Effect.gen(function*() {
-    const accounts = yield* AccountRepo
-    return Authentication.of({
-      bearer: (token) =>
-        Effect.gen(function*() {
-          const value = Redacted.value(token)
-          if (value.length === 0) return yield* new Unauthorized({ message: "missing bearer token" })
-          const principal = yield* accounts.authenticate(value).pipe(
-            Effect.catchTag("SqlError", (e) =>
-              isUnavailable(e)
-                ? Effect.fail(new Unavailable({ message: "cannot verify the token right now; retry shortly" }))
-                : Effect.die(e))
-          )
-          return { user: principal.user, apiKey: principal.apiKey, credential: principal.credential, token: value }
-        })
-    })
-  })
+  Effect.map(Accounts, (accounts) =>
+    Authentication.of({
+      bearer: (token) => {
+        const value = Redacted.value(token)
+        return Effect.map(accounts.authenticate(value), (caller) => ({ ...caller, token: value }))
+      }
+    }))
 )
 
 const hasBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE"

@@ -1,0 +1,113 @@
+/**
+ * Orgs: creating and listing them, their members and roles, API keys, and
+ * search across the rooms a caller can read.
+ */
+import type { Caller } from "@troupe/domain/Caller"
+import { Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
+import type { ApiKeyId, OrgId, UserId } from "@troupe/domain/Ids"
+import { CreatedApiKey, type Role, roleAtLeast } from "@troupe/domain/Org"
+import { AccountRepo } from "@troupe/store/AccountRepo"
+import { MessageRepo } from "@troupe/store/MessageRepo"
+import { OrgRepo } from "@troupe/store/OrgRepo"
+import { RoomRepo } from "@troupe/store/RoomRepo"
+import { Effect, Option } from "effect"
+import { Access } from "./Access.js"
+import { Limits } from "./Limits.js"
+import { orUnavailable } from "./Unavailable.js"
+
+/** The org use cases. */
+export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
+  effect: Effect.gen(function*() {
+    const orgs = yield* OrgRepo
+    const accounts = yield* AccountRepo
+    const rooms = yield* RoomRepo
+    const messages = yield* MessageRepo
+    const access = yield* Access
+    const limits = yield* Limits
+
+    /** People create orgs (and own them); API keys cannot. */
+    const create = Effect.fn("Orgs.create")(function*(caller: Caller, input: { name: string; slug: string }) {
+      if (caller.apiKey !== null) return yield* new Forbidden({ message: "API keys cannot create orgs" })
+      return yield* orUnavailable(orgs.create(caller.user, input))
+    })
+
+    /** The caller's orgs (an API key's one org). */
+    const list = Effect.fn("Orgs.list")(function*(caller: Caller) {
+      const all = yield* orUnavailable(orgs.listFor(caller.user.id))
+      return caller.apiKey === null ? all : all.filter((o) => o.id === caller.apiKey?.orgId)
+    })
+
+    const get = Effect.fn("Orgs.get")(function*(caller: Caller, orgId: OrgId) {
+      const a = yield* access.org(caller, orgId)
+      return yield* orUnavailable(orgs.get(orgId, a.role))
+    })
+
+    const members = Effect.fn("Orgs.members")(function*(caller: Caller, orgId: OrgId) {
+      yield* access.org(caller, orgId)
+      return yield* orUnavailable(orgs.members(orgId))
+    })
+
+    /** Admins add people by e-mail; only owners add owners. */
+    const addMember = Effect.fn("Orgs.addMember")(function*(caller: Caller, orgId: OrgId, input: { email: string; role?: Role | undefined }) {
+      const a = yield* access.orgRole(caller, orgId, "admin", "adding members")
+      const role = input.role ?? "member"
+      if (role === "owner" && a.role !== "owner") return yield* new Forbidden({ message: "only an owner can add another owner" })
+      yield* limits.write(caller, orgId)
+      const user = yield* orUnavailable(accounts.findByEmail(input.email))
+      if (Option.isNone(user)) {
+        return yield* new NotFound({ resource: "user", message: `no account uses ${input.email}; ask them to sign up first` })
+      }
+      return yield* orUnavailable(orgs.addMember(orgId, user.value, role))
+    }, Effect.scoped)
+
+    /** Admins change roles; only owners grant or change the owner role (checked with the row locked). */
+    const changeRole = Effect.fn("Orgs.changeRole")(function*(caller: Caller, orgId: OrgId, userId: UserId, role: Role) {
+      const a = yield* access.orgRole(caller, orgId, "admin", "changing roles")
+      yield* limits.write(caller, orgId)
+      return yield* orUnavailable(orgs.changeRole(orgId, a.role, userId, role))
+    }, Effect.scoped)
+
+    /** Admins remove people; anyone may leave. */
+    const removeMember = Effect.fn("Orgs.removeMember")(function*(caller: Caller, orgId: OrgId, userId: UserId) {
+      const a = yield* access.org(caller, orgId)
+      if (userId !== a.user.id && !roleAtLeast(a.role, "admin")) {
+        return yield* new Forbidden({ message: "removing members needs the admin role or higher" })
+      }
+      yield* limits.write(caller, orgId)
+      yield* orUnavailable(orgs.removeMember(orgId, a.role, a.user.id, userId))
+    }, Effect.scoped)
+
+    /** Admins (people, not keys) create keys with a role up to their own. */
+    const createApiKey = Effect.fn("Orgs.createApiKey")(function*(caller: Caller, orgId: OrgId, input: { name: string; role?: Role | undefined }) {
+      const a = yield* access.orgRole(caller, orgId, "admin", "creating API keys")
+      if (caller.apiKey !== null) return yield* new Forbidden({ message: "API keys cannot create API keys" })
+      const role = input.role ?? "member"
+      if (!roleAtLeast(a.role, role)) {
+        return yield* new InvalidInput({ message: `a key cannot have more power (${role}) than its creator (${a.role})` })
+      }
+      yield* limits.write(caller, orgId)
+      const bot = yield* orUnavailable(accounts.createBot(input.name))
+      return new CreatedApiKey(yield* orUnavailable(orgs.createApiKey(orgId, bot, a.user.id, input.name, role)))
+    }, Effect.scoped)
+
+    const apiKeys = Effect.fn("Orgs.apiKeys")(function*(caller: Caller, orgId: OrgId) {
+      yield* access.orgRole(caller, orgId, "admin", "listing API keys")
+      return yield* orUnavailable(orgs.listApiKeys(orgId))
+    })
+
+    const revokeApiKey = Effect.fn("Orgs.revokeApiKey")(function*(caller: Caller, orgId: OrgId, keyId: ApiKeyId) {
+      yield* access.orgRole(caller, orgId, "admin", "revoking API keys")
+      yield* orUnavailable(orgs.revokeApiKey(orgId, keyId))
+    })
+
+    /** Full-text search over the messages of the rooms the caller can read. */
+    const search = Effect.fn("Orgs.search")(function*(caller: Caller, orgId: OrgId, query: string, limit: number) {
+      const a = yield* access.org(caller, orgId)
+      const readable = yield* orUnavailable(rooms.readableRoomIds(orgId, a.user.id, a.guest))
+      return yield* orUnavailable(messages.search(orgId, a.user.id, readable, query, limit))
+    })
+
+    return { create, list, get, members, addMember, changeRole, removeMember, createApiKey, apiKeys, revokeApiKey, search } as const
+  }),
+  dependencies: [Access.Default, Limits.Default]
+}) {}
