@@ -8,17 +8,13 @@
  * `effect_cluster_runners_healthy` and `effect_cluster_singletons`.
  */
 import { HttpMiddleware, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { LanguageModel } from "@troupe/llm/LanguageModel"
-import { Cause, Clock, type Context, Effect, Exit, Layer, Metric, MetricBoundaries, MetricLabel, Option, Stream, Tracer } from "effect"
+import { Clock, Effect, Metric, MetricBoundaries, MetricLabel, Option, type Tracer } from "effect"
 import * as Prometheus from "./Prometheus.js"
 
 const seconds = (from: bigint, to: bigint) => Number(to - from) / 1e9
 
 const labelled = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, labels: Record<string, string>) =>
   Metric.taggedWithLabels(metric, Object.entries(labels).map(([key, value]) => MetricLabel.make(key, value)))
-
-const outcomeOf = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isSuccess(exit) ? "ok" : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "error"
 
 /** HTTP requests answered, by `method`, `route` (the route pattern, `unmatched` for unknown paths) and `status`. */
 export const httpRequests = Metric.counter("troupe_http_requests_total", {
@@ -32,26 +28,6 @@ export const httpRequestDuration = Metric.histogram(
   MetricBoundaries.fromIterable([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
   "Time to produce an HTTP response (streams: until the stream starts), by method and route pattern."
 )
-
-/** Duration of teammate turns on this node, by `outcome` (`ok`, `error`, `interrupted`). */
-export const turnDuration = Metric.histogram(
-  "troupe_turn_duration_seconds",
-  MetricBoundaries.fromIterable([0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300]),
-  "Duration of teammate turns run on this node, by outcome."
-)
-
-/** Duration of single model calls (one streamed completion), by `model` and `outcome`. */
-export const modelDuration = Metric.histogram(
-  "troupe_model_request_duration_seconds",
-  MetricBoundaries.fromIterable([0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120]),
-  "Duration of single streamed model calls, by model and outcome."
-)
-
-/** Tokens the model reported, by `model` and `type` (`input`, `output`). */
-export const modelTokens = Metric.counter("troupe_model_tokens_total", {
-  description: "Tokens reported by the model, by model and type (input, output).",
-  incremental: true
-})
 
 /** Paths served without a trace span (scrapes and probes); they are their own route label. */
 export const untracedPaths: ReadonlyArray<string> = ["/metrics", "/health/live", "/health/ready"]
@@ -88,59 +64,3 @@ export const metricsResponse = HttpMiddleware.withLoggerDisabled(Effect.map(
   (text) => HttpServerResponse.text(text, { contentType: Prometheus.contentType })
 ))
 
-/** A model that records the duration, outcome and token usage of each call. */
-export const meteredModel = (model: Context.Tag.Service<LanguageModel>): Context.Tag.Service<LanguageModel> =>
-  LanguageModel.of({
-    name: model.name,
-    stream: (request) =>
-      Stream.unwrap(Effect.map(Clock.currentTimeNanos, (start) =>
-        model.stream(request).pipe(
-          Stream.tap((chunk) =>
-            chunk._tag === "Usage"
-              ? Effect.zipRight(
-                Metric.incrementBy(labelled(modelTokens, { model: request.model, type: "input" }), chunk.inputTokens),
-                Metric.incrementBy(labelled(modelTokens, { model: request.model, type: "output" }), chunk.outputTokens)
-              )
-              : Effect.void
-          ),
-          Stream.ensuringWith((exit) =>
-            Effect.flatMap(Clock.currentTimeNanos, (end) =>
-              Metric.update(
-                labelled(modelDuration, { model: request.model, outcome: outcomeOf(exit) }),
-                seconds(start, end)
-              ))
-          )
-        )))
-  })
-
-/** The model port from `model`, metered. */
-export const meteredModelLayer = <E, R>(model: Layer.Layer<LanguageModel, E, R>): Layer.Layer<LanguageModel, E, R> =>
-  Layer.effect(LanguageModel, Effect.map(LanguageModel, meteredModel)).pipe(Layer.provide(model))
-
-/**
- * Wraps a tracer so that the end of each `Turn.run` span records the turn's
- * duration: turns run inside the teammate runtime, which the server composes
- * but does not wrap, and the span is where a turn begins and ends.
- */
-const observeTurns = (tracer: Tracer.Tracer): Tracer.Tracer =>
-  Tracer.make({
-    span(name, parent, context, links, startTime, kind, options) {
-      const span = tracer.span(name, parent, context, links, startTime, kind, options)
-      if (name !== "Turn.run") return span
-      const end = span.end.bind(span)
-      span.end = (endTime, exit) => {
-        end(endTime, exit)
-        turnDuration.unsafeUpdate(seconds(startTime, endTime), [MetricLabel.make("outcome", outcomeOf(exit))])
-      }
-      return span
-    },
-    context: (f, fiber) => tracer.context(f, fiber)
-  })
-
-/**
- * Records the span-derived metrics (turn durations) under whatever tracer is
- * in place: build it after the tracing layer, before the server.
- */
-export const SpanMetricsLive: Layer.Layer<never> = Layer.unwrapEffect(
-  Effect.map(Effect.tracer, (tracer) => Layer.setTracer(observeTurns(tracer)))
-)

@@ -3,12 +3,11 @@
  * docs, over the store, the realtime bus and presence.
  */
 import { RateLimiter } from "@effect/experimental"
-import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import { HttpApiBuilder, HttpApiScalar, type HttpApp, HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { TroupeApi } from "@troupe/api/Api"
 import * as EventBus from "@troupe/realtime/EventBus"
-import * as Presence from "@troupe/realtime/Presence"
+import * as Realtime from "@troupe/realtime/Realtime"
 import { AccountRepo } from "@troupe/store/AccountRepo"
 import { EventLog, LogWaker } from "@troupe/store/EventLog"
 import { MessageRepo } from "@troupe/store/MessageRepo"
@@ -21,8 +20,9 @@ import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 import { Feed } from "@troupe/feed/Feed"
+import * as MeteredModel from "@troupe/llm/MeteredModel"
 import * as ModelConfig from "@troupe/llm/ModelConfig"
 import { Accounts } from "@troupe/workspace/Accounts"
 import { Messages } from "@troupe/workspace/Messages"
@@ -39,41 +39,8 @@ import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
 import { OrgsLive } from "./http/Orgs.js"
 import { RoomsLive } from "./http/Rooms.js"
 import { TeammatesLive } from "./http/Teammates.js"
-import { StandupHost } from "./kinds/StandupHost.js"
-import { meteredModelLayer, metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
-import { ServerConfig } from "./ServerConfig.js"
+import { metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
 import { requestId } from "./Telemetry.js"
-
-/** Bus, presence and rate-limit store: Redis when `REDIS_URL` is set, in-process otherwise. */
-export const RealtimeLive = Layer.unwrapEffect(Effect.gen(function*() {
-  const config = yield* ServerConfig
-  if (Option.isNone(config.redisUrl)) {
-    return Layer.mergeAll(EventBus.layerMemory, Presence.layerMemory, RateLimiter.layerStoreMemory)
-  }
-  const url = config.redisUrl.value
-  yield* Effect.logInfo(`realtime over Redis with prefix ${config.redisPrefix}`)
-  return Layer.mergeAll(
-    EventBus.layerRedis({ url, prefix: config.redisPrefix }),
-    Presence.layerRedis({ url, prefix: config.redisPrefix }),
-    RateLimiterRedis.layerStore({
-      ...redisOptions(Redacted.value(url)),
-      prefix: `${config.redisPrefix}rl:`,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false
-    })
-  )
-}))
-
-const redisOptions = (url: string) => {
-  const u = new URL(url)
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    db: Number(u.pathname.slice(1) || 0),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {})
-  }
-}
 
 /** After a commit that appended events, every node's readers of the log are woken through the bus. */
 const LogWakerLive = Layer.effect(LogWaker, Effect.map(EventBus.EventBus, (bus) => bus.wake))
@@ -90,9 +57,7 @@ export const StoreLive = Layer.mergeAll(
 )
 
 /** The catalog: curated templates plus the kinds defined in code. */
-export const CatalogLive = Layer.unwrapEffect(
-  Effect.map(TeammateRepo, (teammates) => Catalog.layer([StandupHost(teammates)]))
-).pipe(Layer.provide(TeammateRepo.Default))
+export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.Default))
 
 /** Teammate entities, the teammates' outbox and the retention jobs, on nodes that host entities. */
 export const EntitiesLive = Layer.unwrapEffect(
@@ -109,7 +74,7 @@ export const TeammatesRuntimeLive = EntitiesLive.pipe(
 /** Stores, realtime, model and catalog: what every role needs. */
 export const FoundationLive = Layer.mergeAll(StoreLive, RateLimiter.layer, CatalogLive).pipe(
   Layer.provideMerge(LogWakerLive),
-  Layer.provideMerge(Layer.merge(RealtimeLive, meteredModelLayer(ModelConfig.layerConfig)))
+  Layer.provideMerge(Layer.merge(Realtime.layerConfig, MeteredModel.layer(ModelConfig.layerConfig)))
 )
 
 /** The workspace's use cases, which the HTTP handlers call. */

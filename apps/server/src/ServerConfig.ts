@@ -1,7 +1,7 @@
 /**
  * Server configuration, all from the environment with documented defaults.
  */
-import { Config, Duration, Option, Redacted } from "effect"
+import { Config, Duration } from "effect"
 
 /** HTTP listener and feed settings. */
 export const ServerConfig = Config.all({
@@ -9,10 +9,6 @@ export const ServerConfig = Config.all({
   port: Config.integer("PORT").pipe(Config.withDefault(8787)),
   /** HTTP listen address (`HOST`, default 127.0.0.1). */
   host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
-  /** Redis for cross-node fan-out, presence and rate limits (`REDIS_URL`); in-process when unset. */
-  redisUrl: Config.option(Config.redacted("REDIS_URL")),
-  /** Prefix for every Redis key and channel (`REDIS_PREFIX`, default `troupe:`). */
-  redisPrefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("troupe:")),
   /** SSE keep-alive interval (`SSE_HEARTBEAT`, default 15 seconds). */
   heartbeat: Config.duration("SSE_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(15))),
   /**
@@ -24,6 +20,3 @@ export const ServerConfig = Config.all({
 
 /** The resolved configuration. */
 export type ServerConfig = Config.Config.Success<typeof ServerConfig>
-
-/** The Redis URL, if configured. */
-export const redisUrl = (config: ServerConfig): Option.Option<Redacted.Redacted> => config.redisUrl

@@ -16,7 +16,6 @@ import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace
 import { Config, Effect, FiberRef, HashSet, Layer, Logger, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { Role } from "./Cluster.js"
-import { SpanMetricsLive } from "./Metrics.js"
 
 /** Telemetry settings. */
 export const TelemetryConfig = Config.all({
@@ -33,19 +32,16 @@ export const TelemetryConfig = Config.all({
 export const tracesUrl = (endpoint: string) => `${endpoint.replace(/\/+$/, "")}/v1/traces`
 
 /**
- * Exports every span through `spanProcessor` as service `serviceName`, and
- * keeps the span-derived metrics. Provide it below everything that should be
- * traced.
+ * Exports every span through `spanProcessor` as service `serviceName`.
+ * Provide it below everything that should be traced.
  */
 export const layerTracing = (options: { readonly serviceName: string; readonly spanProcessor: SpanProcessor }) =>
-  SpanMetricsLive.pipe(
-    Layer.provide(NodeSdk.layer(() => ({ resource: { serviceName: options.serviceName }, spanProcessor: options.spanProcessor })))
-  )
+  NodeSdk.layer(() => ({ resource: { serviceName: options.serviceName }, spanProcessor: options.spanProcessor }))
 
 /** Tracing from configuration: OTLP over HTTP when configured; otherwise spans stay in the process. */
 export const TracingLive = Layer.unwrapEffect(Effect.gen(function*() {
   const c = yield* TelemetryConfig
-  if (Option.isNone(c.endpoint)) return SpanMetricsLive
+  if (Option.isNone(c.endpoint)) return Layer.empty
   const serviceName = Option.getOrElse(c.serviceName, () => `troupe-${c.role}`)
   const url = tracesUrl(c.endpoint.value)
   yield* Effect.logInfo(`exporting traces to ${url} as ${serviceName}`)

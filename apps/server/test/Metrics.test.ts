@@ -5,10 +5,9 @@ import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Layer, Option } from "effect"
 import { createServer } from "node:http"
 import * as Net from "node:net"
-import { SpanMetricsLive } from "../src/Metrics.js"
 import { contentType } from "../src/Prometheus.js"
 import { RunnerLive } from "../src/Server.js"
-import { baseUrl, eventually, person, raw, readEvents, slug, testConfig, TestServerWithTelemetry } from "./Harness.js"
+import { baseUrl, eventually, person, raw, readEvents, slug, testConfig, TestServerWithModel } from "./Harness.js"
 
 /** The value of the series `series` (name and labels, exactly as rendered), if present. */
 const valueOf = (text: string, series: string): Option.Option<number> => {
@@ -59,7 +58,7 @@ describe("metrics on a runner node", () => {
 })
 
 describe("metrics on an API node", () => {
-  layer(TestServerWithTelemetry(SpanMetricsLive), { excludeTestServices: true, timeout: 300_000 })((it) => {
+  layer(TestServerWithModel(), { excludeTestServices: true, timeout: 300_000 })((it) => {
     it.effect("GET /metrics shows requests, turns, model calls and tokens, queued triggers, SSE connections, events and shards", () =>
       Effect.gen(function*() {
         const ana = yield* person("Ana")

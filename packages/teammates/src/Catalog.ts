@@ -2,8 +2,10 @@
  * The catalog of teammate kinds people can hire: curated templates plus any
  * kinds registered in code at start-up.
  */
-import { Context, Layer } from "effect"
+import { TeammateRepo } from "@troupe/store/TeammateRepo"
+import { Context, Effect, Layer } from "effect"
 import { type TeammateKind, toCatalogEntry } from "./Kind.js"
+import { StandupHost } from "./kinds/StandupHost.js"
 
 const data = (k: Omit<TeammateKind, "extraTools" | "source" | "model" | "historyWindow">): TeammateKind => ({
   ...k,
@@ -103,3 +105,6 @@ export const layer = (extra: ReadonlyArray<TeammateKind> = []) =>
 
 /** The public listing. */
 export const entries = (catalog: Context.Tag.Service<Catalog>) => catalog.kinds.map(toCatalogEntry)
+
+/** The catalog every server offers: the curated templates and the kinds defined in this package. */
+export const layerBuiltIn = Layer.unwrapEffect(Effect.map(TeammateRepo, (teammates) => layer([StandupHost(teammates)])))

@@ -19,7 +19,25 @@ import { EventLog } from "@troupe/store/EventLog"
 import { RunRepo, type TriggerStatus } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { withOrg } from "@troupe/store/OrgScope"
-import { Cause, Config, Context, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Layer, Option, Queue, Schedule, Schema, Tracer } from "effect"
+import {
+  Cause,
+  Config,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberRef,
+  Layer,
+  Metric,
+  MetricBoundaries,
+  Option,
+  Queue,
+  Schedule,
+  Schema,
+  Tracer
+} from "effect"
 import { Catalog } from "./Catalog.js"
 import { Dispatcher } from "./Dispatcher.js"
 import { TeammateEntity, type TriggerOutcome } from "./TeammateEntity.js"
@@ -36,6 +54,13 @@ export const TurnConfig = Config.all({
   /** Longest pause inside a streamed reply (`MODEL_IDLE_TIMEOUT`, default 30 seconds). */
   idleTimeout: Config.duration("MODEL_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
 })
+
+/** Duration of teammate turns on this node, by `outcome` (`ok`, `error`, `interrupted`). */
+export const turnDuration = Metric.histogram(
+  "troupe_turn_duration_seconds",
+  MetricBoundaries.fromIterable([0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300]),
+  "Duration of teammate turns run on this node, by outcome."
+)
 
 /** Runs `self` untraced and outside the caller's span, for work that outlives the caller. */
 const untraced = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -186,6 +211,8 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
         const exit = yield* Fiber.await(fiber)
         current = null
         const latencyMs = Date.now() - startedAt
+        const outcomeLabel = Exit.isSuccess(exit) ? "ok" : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "error"
+        yield* Metric.update(Metric.tagged(turnDuration, "outcome", outcomeLabel), latencyMs / 1000)
         let outcome: TriggerOutcome
         if (Exit.isSuccess(exit)) {
           const r = exit.value

@@ -1,10 +1,10 @@
 /**
  * An example of a teammate kind defined in code: a stand-up host with a
  * Schema-typed tool of its own that records each person's update in its
- * long-term memory. Registered in the catalog at start-up (see Server.ts).
+ * long-term memory. Part of the built-in catalog (`Catalog.layerBuiltIn`).
  */
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { defineTeammate, tool } from "@troupe/teammates/Kind"
+import { defineTeammate, tool } from "../Kind.js"
 import { Effect, Schema } from "effect"
 
 const StandupUpdate = Schema.Struct({
