@@ -146,5 +146,22 @@ describe("event stream", () => {
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after typing" } })
         expect((yield* Fiber.join(resumed)).map((d) => d.event.type)).toEqual(["message.created"])
       }))
+
+    it.effect("a malformed row in the log is skipped and logged; the nodes' tailers and the streams go on", () =>
+      Effect.gen(function*() {
+        const sql = yield* Database.AdminSql
+        const { ana, ben, position, room, url } = yield* setup
+        const fiber = yield* watch({ baseUrl: url, token: ben.token, lastEventId: position, count: 1, keep: durable })
+        // A row no event decodes from, written where the next event would go.
+        yield* sql.withTransaction(Effect.gen(function*() {
+          const [state] = yield* sql<{ position: string }>`UPDATE event_log_state SET position = position + 1 RETURNING position`
+          yield* sql`INSERT INTO events (position, org_id, org_wide, type, payload)
+            VALUES (${state!.position}, ${room.orgId}, true, 'message.created', ${JSON.stringify({ type: "message.created", message: 42 })}::jsonb)`
+        }))
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after the bad row" } })
+        expect(messageTexts(yield* Fiber.join(fiber))).toEqual(["after the bad row"])
+        const resumed = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 1, keep: durable })
+        expect(messageTexts(resumed)).toEqual(["after the bad row"])
+      }))
   })
 })

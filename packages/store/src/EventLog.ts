@@ -8,7 +8,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
 import { Headers, HttpTraceContext } from "@effect/platform"
-import { Context, Effect, Either, Layer, Option, Schema, type Tracer } from "effect"
+import { Context, Effect, Either, Layer, Option, ParseResult, Schema, type Tracer } from "effect"
 import { onCommit } from "./OrgScope.js"
 
 /** An event to append, with who may see it. */
@@ -66,7 +66,11 @@ const toLogged = (row: EventRow): Either.Either<LoggedEvent, string> =>
       delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event }),
       writer: row.traceParent === null ? Option.none() : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: row.traceParent }))
     }
-  }).pipe(Either.mapLeft((e) => `event ${row.position} cannot be read: ${e.message}`))
+  }).pipe(Either.mapLeft((e) => {
+    const [first] = ParseResult.ArrayFormatter.formatErrorSync(e)
+    const where = first === undefined || first.path.length === 0 ? "" : `${first.path.join(".")}: `
+    return `event ${row.position} cannot be read: ${where}${(first?.message ?? e.message).slice(0, 300)}`
+  }))
 
 const decodeRows = (rows: ReadonlyArray<EventRow>) =>
   Effect.gen(function*() {

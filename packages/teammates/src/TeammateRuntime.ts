@@ -39,6 +39,7 @@ import {
   Tracer
 } from "effect"
 import { Catalog } from "./Catalog.js"
+import { nextBatch, onArrival } from "./BusyPolicy.js"
 import { Dispatcher } from "./Dispatcher.js"
 import { TeammateEntity, type TriggerOutcome } from "./TeammateEntity.js"
 import { estimateCost, Turn, type TurnSettings } from "./Turn.js"
@@ -166,16 +167,15 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
         }))
         if (next === null) return false
         const { limits, open, teammate } = next
-        const first = open[0]!
+        const batch = nextBatch(teammate.busyPolicy, open)
+        const [first] = batch
+        if (first === undefined) return false
         if (teammate.dismissed) {
           const ids = open.map((t) => t.id)
           yield* runs.setStatus(orgId, ids, "refused")
           yield* settle(ids, "refused")
           return true
         }
-        const batch = teammate.busyPolicy === "merge"
-          ? open.filter((t) => t.roomId === first.roomId && t.threadId === first.threadId)
-          : [first]
         const ids = batch.map((t) => t.id)
         if (yield* tracedBy(first.id)(refuse(orgId, teammate, first, limits))) {
           yield* runs.setStatus(orgId, ids, "refused")
@@ -269,7 +269,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           })
           outcome = "failed"
         }
-        yield* settle([ids[0]!], outcome)
+        yield* settle([first.id], outcome)
         yield* settle(ids.slice(1), outcome === "done" ? "merged" : outcome)
         yield* withOrg(orgId)(Effect.gen(function*() {
           const left = yield* runs.open(orgId, teammateId)
@@ -321,7 +321,8 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           }
           if (current !== null && trigger.value.status === "pending") {
             const teammate = yield* teammates.get(orgId, teammateId)
-            if (teammate.busyPolicy === "reject") {
+            const arrival = onArrival(teammate.busyPolicy)
+            if (arrival === "reply-busy") {
               yield* runs.setStatus(orgId, [triggerId], "rejected")
               yield* turn.say(
                 orgId,
@@ -332,7 +333,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
                 `busy:${triggerId}`
               )
               yield* settle([triggerId], "rejected")
-            } else if (teammate.busyPolicy === "interrupt") {
+            } else if (arrival === "interrupt-running") {
               yield* Fiber.interrupt(current.fiber).pipe(Effect.fork)
             } else {
               const open = yield* runs.open(orgId, teammateId)
