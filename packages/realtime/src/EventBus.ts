@@ -102,10 +102,21 @@ export const layerRedis = (options: RedisBusOptions) =>
           if (event._tag === "Some") Effect.runSync(PubSub.publish(ephemeral, event.value))
         }
       })
-      subscriber.subscribe(wakeChannel, ephemeralChannel).catch(() => {})
       subscriber.on("ready", () => {
         subscriber.subscribe(wakeChannel, ephemeralChannel).catch(() => {})
       })
+      // Ready once subscribed, so nothing published after start-up is missed; with Redis down the
+      // node starts anyway (readers poll the log) and subscribes when Redis is back.
+      yield* Effect.async<void>((resume) => {
+        const subscribe = () => {
+          subscriber.subscribe(wakeChannel, ephemeralChannel).then(() => resume(Effect.void), () => {})
+        }
+        if (subscriber.status === "ready") subscribe()
+        else subscriber.once("ready", subscribe)
+      }).pipe(
+        Effect.timeout("2 seconds"),
+        Effect.catchAll(() => Effect.logWarning("Redis is not reachable: starting without cross-node wake-ups for now"))
+      )
       const send = (channel: string, message: string) =>
         Effect.tryPromise(() => publisher.publish(channel, message)).pipe(Effect.ignore)
       return EventBus.of({

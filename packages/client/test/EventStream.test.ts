@@ -1,0 +1,70 @@
+/**
+ * The SSE reader against a local server that writes the stream in awkward
+ * pieces: the handshake, frames split mid-line and joined with the
+ * handshake, keep-alive comments, and failures.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as EventStream from "@troupe/client/EventStream"
+import { Chunk, Effect, Stream } from "effect"
+import { createServer, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+
+const frame = (id: number, reason: string) =>
+  `id: ${id}\nevent: reset\ndata: ${JSON.stringify({ id: String(id), orgId: null, at: new Date(0).toISOString(), event: { type: "reset", reason } })}\n\n`
+
+/** A server that answers `/v1/events` by writing `pieces` one by one, then ending (or not). */
+const serve = (write: (res: ServerResponse, lastEventId: string | undefined) => void) =>
+  Effect.acquireRelease(
+    Effect.async<{ url: string; close: () => void }>((resume) => {
+      const server = createServer((req, res) => write(res, req.headers["last-event-id"] as string | undefined))
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({
+          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          close: () => server.close()
+        })))
+    }),
+    (s) => Effect.sync(() => s.close())
+  )
+
+const pieces = (res: ServerResponse, parts: ReadonlyArray<string>, end = true) => {
+  res.writeHead(200, { "content-type": "text/event-stream" })
+  for (const part of parts) res.write(part)
+  if (end) res.end()
+}
+
+describe("the event stream reader", () => {
+  it.scoped("waits for the handshake, then yields events however the bytes are split", () =>
+    Effect.gen(function*() {
+      const whole = frame(1, "one") + ": keep-alive\n\n" + frame(2, "two") + frame(3, "three")
+      const server = yield* serve((res, lastEventId) => {
+        expect(lastEventId).toBe("41")
+        const cut = whole.length / 2
+        pieces(res, ["retry: 2000\n: re", "ady 41\n\n" + whole.slice(0, 10), whole.slice(10, cut), whole.slice(cut)])
+      })
+      const connection = yield* EventStream.connect({ baseUrl: server.url, token: "t", lastEventId: "41" })
+      expect(connection.position).toBe("41")
+      const events = Chunk.toReadonlyArray(yield* Stream.runCollect(connection.events))
+      expect(events.map((d) => [d.id, d.event.type === "reset" ? d.event.reason : ""])).toEqual([["1", "one"], ["2", "two"], ["3", "three"]])
+    }))
+
+  it.scoped("refuses a stream that does not start with the handshake, and reports the server's refusal", () =>
+    Effect.gen(function*() {
+      const noHandshake = yield* serve((res) => pieces(res, [frame(1, "too early")]))
+      const error = yield* Effect.flip(EventStream.connect({ baseUrl: noHandshake.url, token: "t" }))
+      expect(error.message).toContain("handshake")
+      const refused = yield* serve((res) => {
+        res.writeHead(401, { "content-type": "application/json" })
+        res.end(JSON.stringify({ _tag: "Unauthorized", message: "unknown token" }))
+      })
+      const unauthorized = yield* Effect.flip(EventStream.connect({ baseUrl: refused.url, token: "t" }))
+      expect(unauthorized.status).toBe(401)
+    }))
+
+  it.scoped("a frame that is not an event fails the stream with a clear error", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((res) => pieces(res, [": ready 1\n\n", "id: 2\nevent: x\ndata: {not json}\n\n"]))
+      const connection = yield* EventStream.connect({ baseUrl: server.url, token: "t" })
+      const error = yield* Effect.flip(Stream.runDrain(connection.events))
+      expect(error.message).toBe("a frame is not an event")
+    }))
+})
