@@ -27,7 +27,9 @@ export const forkChild = <Command extends { readonly type: string }, Results ext
 ): Effect.Effect<Child<Command, Results>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => fork(fileURLToPath(new URL(script, import.meta.url)), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] })),
+      Effect.sync(() =>
+        fork(fileURLToPath(new URL(script, import.meta.url)), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+      ),
       (child) => stopGracefully(child, (c) => c.connected ? c.disconnect() : c.kill("SIGTERM"))
     )
     const pending = new Map<number, (reply: Reply) => void>()
@@ -44,7 +46,11 @@ export const forkChild = <Command extends { readonly type: string }, Results ext
       Effect.async<Results[C["type"]], BenchError>((resume) => {
         const id = nextId++
         pending.set(id, (reply) =>
-          resume(reply.ok ? Effect.succeed(reply.result as Results[C["type"]]) : Effect.fail(new BenchError({ message: reply.error }))))
+          resume(
+            reply.ok
+              ? Effect.succeed(reply.result as Results[C["type"]])
+              : Effect.fail(new BenchError({ message: reply.error }))
+          ))
         child.send({ id, command })
       })
     return { call, pid: child.pid }

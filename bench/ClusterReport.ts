@@ -162,22 +162,30 @@ export const clusterNotes = (r: ClusterResults) => {
   const fr = r.fairness
   const b = fr.burst
   const lines = [
-    `- Turns: ${int(r.teammates)} teammates in ${r.rooms} rooms, each given one mention per phase, ${r.lanes} turns in flight ` +
+    `- Turns: ${
+      int(r.teammates)
+    } teammates in ${r.rooms} rooms, each given one mention per phase, ${r.lanes} turns in flight ` +
     `(ideal with a ${r.delayMs} ms model and no overhead: ${int(r.lanes * 1000 / r.delayMs)} turns/s).` +
     r.phases.map((p) =>
       p.turns.timedOut + p.turns.failedReplies + p.turns.errors > 0
         ? ` With ${p.runners}: ${p.turns.timedOut} timed out, ${p.turns.failedReplies} failed, ${p.turns.errors} posts refused.`
         : ""
     ).join(""),
-    `- Fairness: the other org's ${fr.posters} people posted ${int(b.posted)} messages in ${(b.elapsedMs / 1000).toFixed(1)} s ` +
-    `(${int(b.posted / (b.elapsedMs / 1000))}/s, ${b.errors} refused; every ${fr.mentionEvery}th mentioned a teammate), ` +
+    `- Fairness: the other org's ${fr.posters} people posted ${int(b.posted)} messages in ${
+      (b.elapsedMs / 1000).toFixed(1)
+    } s ` +
+    `(${
+      int(b.posted / (b.elapsedMs / 1000))
+    }/s, ${b.errors} refused; every ${fr.mentionEvery}th mentioned a teammate), ` +
     (fr.planned >= fr.target
       ? `a burst of ${int(fr.planned)} planned, ${int(b.posted)} posted before the ${fr.burstSeconds} s bound; `
       : `a burst of ${int(fr.planned)} at most instead of ${int(fr.target)} (quick run); `) +
     `their own delivery p99 was ` +
     `${ms(b.delivery.p99)} ms. Write rate limits were raised out of the way: with the default ` +
     "`RATE_ORG_WRITES_PER_MIN` (3,000) that org would have been held to 50 posts/s. `ORG_CONCURRENT_WRITES` was at its default (8)." +
-    (fr.underBurst.missing + fr.quiet.missing > 0 ? ` ${fr.underBurst.missing + fr.quiet.missing} quiet deliveries were late (over 10 s).` : "")
+    (fr.underBurst.missing + fr.quiet.missing > 0
+      ? ` ${fr.underBurst.missing + fr.quiet.missing} quiet deliveries were late (over 10 s).`
+      : "")
   ]
   const first = r.failovers[0]
   if (first !== undefined) {
@@ -185,9 +193,15 @@ export const clusterNotes = (r: ClusterResults) => {
     const twice = r.failovers.reduce((n, f) => n + f.duplicates, 0)
     lines.push(
       `- Failover: ${first.teammates} teammates with a room each, ${first.queued} mentions each posted at once (each turn streams ` +
-        `for about half a second); the runner was killed about ${(first.killAfterMs / 1000).toFixed(1)} s after the first post. ` +
-        `${incomplete === 0 ? "Every turn was answered" : `${incomplete} rounds missed replies (2 minutes at most)`}, ` +
-        `${twice === 0 ? "none twice" : `${twice} twice`}. One kill per row: where the kill falls in the health-check and ` +
+        `for about half a second); the runner was killed about ${
+          (first.killAfterMs / 1000).toFixed(1)
+        } s after the first post. ` +
+        `${
+          incomplete === 0 ? "Every turn was answered" : `${incomplete} rounds missed replies (2 minutes at most)`
+        }, ` +
+        `${
+          twice === 0 ? "none twice" : `${twice} twice`
+        }. One kill per row: where the kill falls in the health-check and ` +
         "heartbeat cycles moves these figures by seconds. A killed runner's shard locks go as soon as its connection drops; " +
         "the survivors wait to learn it is gone, either from the ping health check (every `CLUSTER_HEALTH_INTERVAL`, and " +
         "in @effect/cluster 0.60 it retries a failed ping 5 times, 500 ms apart) or from its heartbeat getting older than " +
@@ -195,17 +209,32 @@ export const clusterNotes = (r: ClusterResults) => {
     )
   }
   const tuned = Object.entries(r.tuned).map(([k, v]) => `\`${k}=${v}\``).join(", ")
-  lines.push(`- Tuned settings: ${tuned}. The "defaults" rows run with no cluster variables set, i.e. the defaults in apps/server/src/Cluster.ts.`)
+  lines.push(
+    `- Tuned settings: ${tuned}. The "defaults" rows run with no cluster variables set, i.e. the defaults in apps/server/src/Cluster.ts.`
+  )
   return lines.join("\n")
 }
 
 /** The tables and notes printed at the end of a run. */
 export const clusterSummary = (r: ClusterResults) =>
-  [machineList(r.machine), "", scaleTable(r), "", fairnessTable(r), "", failoverTable(r), "", clusterNotes(r), "", `Run took ${r.seconds.toFixed(0)} s.`]
+  [
+    machineList(r.machine),
+    "",
+    scaleTable(r),
+    "",
+    fairnessTable(r),
+    "",
+    failoverTable(r),
+    "",
+    clusterNotes(r),
+    "",
+    `Run took ${r.seconds.toFixed(0)} s.`
+  ]
     .join("\n")
 
 /** The "Cluster" section of `docs/benchmarks.md`. */
-export const clusterSection = (r: ClusterResults) => `## Cluster
+export const clusterSection = (r: ClusterResults) =>
+  `## Cluster
 
 \`npm run bench:cluster\` runs Troupe as separate node processes on the loopback interface, the way it
 is deployed: an api node (\`TROUPE_ROLE=api\`, HTTP and SSE, a client-only cluster member) and runners
@@ -231,7 +260,9 @@ ratio against a baseline measured in the same run.
   identical round without a kill just before. This is done with the tuned cluster settings of the
   failover test, then on a fresh cluster with the defaults.
 
-Measured ${r.date.toISOString().slice(0, 10)} on a ${r.machine.cpus}-core machine (every node, the model, the load generators and
+Measured ${
+    r.date.toISOString().slice(0, 10)
+  } on a ${r.machine.cpus}-core machine (every node, the model, the load generators and
 Postgres and Redis all on it, so more runners add processes, not cores):
 
 ${machineList(r.machine)}

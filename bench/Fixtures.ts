@@ -25,7 +25,9 @@ export type Person = Effect.Effect.Success<ReturnType<typeof signup>>
 export const orgOwner = (url: string, name: string) =>
   Effect.gen(function*() {
     const owner = yield* signup(url, name)
-    const org = yield* owner.api.orgs.create({ payload: { name, slug: `${name.toLowerCase()}-${randomBytes(4).toString("hex")}` } })
+    const org = yield* owner.api.orgs.create({
+      payload: { name, slug: `${name.toLowerCase()}-${randomBytes(4).toString("hex")}` }
+    })
     return { owner, org }
   })
 
@@ -64,10 +66,17 @@ export const teamRooms = (
     )
     const rooms = yield* Effect.forEach(
       Array.from({ length: options.rooms }, (_, r) => r),
-      (r) => owner.api.rooms.create({ path: { org: orgId }, payload: { name: `${options.prefix}room-${r}`, kind: "private" } }),
+      (r) =>
+        owner.api.rooms.create({
+          path: { org: orgId },
+          payload: { name: `${options.prefix}room-${r}`, kind: "private" }
+        }),
       { concurrency: options.concurrency }
     )
-    const placed = rooms.map((room, r): TeamRoom => ({ roomId: room.id, mates: mates.slice(r * options.perRoom, (r + 1) * options.perRoom) }))
+    const placed = rooms.map((room, r): TeamRoom => ({
+      roomId: room.id,
+      mates: mates.slice(r * options.perRoom, (r + 1) * options.perRoom)
+    }))
     yield* Effect.forEach(
       placed.flatMap((room) => room.mates.map((mate) => ({ room: room.roomId, mate }))),
       ({ mate, room }) => owner.api.teammates.addToRoom({ path: { room }, payload: { teammateId: mate.id } }),

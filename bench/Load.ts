@@ -62,7 +62,11 @@ const parse = (json: string): unknown => {
 
 /** The string at `path` in a parsed JSON value, if it is a string there. */
 const stringIn = (value: unknown, path: ReadonlyArray<string>): string | undefined => {
-  for (const key of path) value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined
+  for (const key of path) {
+    value = typeof value === "object" && value !== null
+      ? (value as Record<string, unknown>)[key]
+      : undefined
+  }
   return typeof value === "string" ? value : undefined
 }
 
@@ -131,7 +135,7 @@ const openStream = (baseUrl: string, token: string, timeoutMs: number) =>
             resolve(handle)
           } else if (listeners.size > 0) {
             const frame = frameOf(block, at)
-            if (frame !== undefined) for (const listener of listeners) listener(frame)
+            if (frame !== undefined) { for (const listener of listeners) listener(frame) }
           }
           end = buffer.indexOf("\n\n")
         }
@@ -392,7 +396,11 @@ const turns = async (cmd: Extract<Command, { type: "turns" }>): Promise<TurnsRes
 }
 
 const round = async (cmd: Extract<Command, { type: "round" }>): Promise<RoundResult> => {
-  const seen = new Map(cmd.expect.map((e) => [e.teammateId, { want: e.replies, deltas: [] as Array<number>, replies: [] as Array<number> }]))
+  const seen = new Map(
+    cmd.expect.map((
+      e
+    ) => [e.teammateId, { want: e.replies, deltas: [] as Array<number>, replies: [] as Array<number> }])
+  )
   let remaining = cmd.expect.reduce((n, e) => n + e.replies, 0)
   let finished: () => void = () => {}
   const done = new Promise<void>((resolve) => (finished = resolve))
@@ -451,7 +459,11 @@ const run = async (command: Command): Promise<Results[Command["type"]]> => {
 process.on("message", (message: Request) => {
   run(message.command).then(
     (result): Reply => ({ id: message.id, ok: true, result }),
-    (error: unknown): Reply => ({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) })
+    (error: unknown): Reply => ({
+      id: message.id,
+      ok: false,
+      error: error instanceof Error ? error.message : String(error)
+    })
   ).then((reply) => process.send?.(reply))
 })
 process.on("disconnect", () => {

@@ -25,7 +25,11 @@ const run = async (command: ModelCommand): Promise<ModelResults[ModelCommand["ty
 process.on("message", (message: Request<ModelCommand>) => {
   run(message.command).then(
     (result): Reply => ({ id: message.id, ok: true, result }),
-    (error: unknown): Reply => ({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) })
+    (error: unknown): Reply => ({
+      id: message.id,
+      ok: false,
+      error: error instanceof Error ? error.message : String(error)
+    })
   ).then((reply) => process.send?.(reply))
 })
 process.on("disconnect", () => {

@@ -2,9 +2,9 @@
  * Real Troupe node processes on loopback for `bench/cluster.ts`, started
  * with the same launcher as the multi-process tests.
  */
-import * as NodeProcess from "../apps/server/src/testing/NodeProcess.js"
 import { Effect, type Redacted, type Scope } from "effect"
 import * as Net from "node:net"
+import * as NodeProcess from "../apps/server/src/testing/NodeProcess.js"
 import { BenchError } from "./Child.js"
 
 export { freePort, type Node } from "../apps/server/src/testing/NodeProcess.js"
@@ -24,11 +24,20 @@ export const requireRedis = (url: string) =>
     const socket = Net.connect(Number(u.port || 6379), u.hostname)
     const fail = () => {
       socket.destroy()
-      resume(Effect.fail(new BenchError({ message: `bench:cluster needs Redis at REDIS_URL=${url}; start it or point REDIS_URL at one` })))
+      resume(
+        Effect.fail(
+          new BenchError({
+            message: `bench:cluster needs Redis at REDIS_URL=${url}; start it or point REDIS_URL at one`
+          })
+        )
+      )
     }
     socket.setTimeout(2000, fail)
     socket.once("error", fail)
-    socket.once("connect", () => socket.write(u.password ? `AUTH ${decodeURIComponent(u.password)}\r\nPING\r\n` : "PING\r\n"))
+    socket.once(
+      "connect",
+      () => socket.write(u.password ? `AUTH ${decodeURIComponent(u.password)}\r\nPING\r\n` : "PING\r\n")
+    )
     socket.on("data", (d) => {
       if (d.toString().includes("+PONG")) {
         socket.destroy()

@@ -10,7 +10,7 @@ import { withOrg } from "@troupe/store/OrgScope"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { Console, Effect, Layer } from "effect"
 import { performance } from "node:perf_hooks"
-import { type Summary, summarize } from "./Stats.js"
+import { summarize, type Summary } from "./Stats.js"
 
 /** Recall at one number of memories. */
 export interface RecallSize {
@@ -36,26 +36,28 @@ export interface RecallRun {
  * with a skew towards the front, so the first words are in many memories and
  * the last in few, as in real notes. No English stop words (search drops them).
  */
-const words = [...new Set((
-  "team project launch customer release budget meeting design review deadline roadmap feature bug " +
-  "deploy server database invoice contract partner hiring interview onboarding marketing campaign " +
-  "sales pipeline quarter revenue forecast support ticket incident outage latency migration backup " +
-  "security audit compliance privacy policy vendor pricing discount renewal churn feedback survey " +
-  "analytics dashboard metric report presentation workshop training offsite travel expense approval " +
-  "legal trademark patent office lease equipment laptop license subscription newsletter blog website " +
-  "mobile android iphone desktop browser extension integration webhook token password login signup " +
-  "billing payment refund shipping warehouse inventory supplier logistics forecasting planning " +
-  "strategy vision mission values culture diversity wellbeing benefits payroll bonus promotion " +
-  "retrospective sprint backlog estimate prototype mockup wireframe typography colour palette logo " +
-  "brand tagline slogan press interview podcast webinar conference booth sponsor speaker agenda " +
-  "minutes decision action owner blocker dependency risk mitigation escalation stakeholder sponsor " +
-  "executive board investor funding valuation runway burn hiring plan headcount contractor freelancer " +
-  "agency translation localisation accessibility performance benchmark profiling cache queue worker " +
-  "cluster shard replica failover snapshot archive retention deletion export import spreadsheet " +
-  "calendar holiday vacation birthday anniversary lunch dinner coffee pizza tuesday friday monday " +
-  "january february march april june july august september october november december morning evening " +
-  "berlin paris london tokyo lisbon madrid oslo vienna prague dublin zurich amsterdam copenhagen"
-).split(" "))]
+const words = [
+  ...new Set((
+    "team project launch customer release budget meeting design review deadline roadmap feature bug " +
+    "deploy server database invoice contract partner hiring interview onboarding marketing campaign " +
+    "sales pipeline quarter revenue forecast support ticket incident outage latency migration backup " +
+    "security audit compliance privacy policy vendor pricing discount renewal churn feedback survey " +
+    "analytics dashboard metric report presentation workshop training offsite travel expense approval " +
+    "legal trademark patent office lease equipment laptop license subscription newsletter blog website " +
+    "mobile android iphone desktop browser extension integration webhook token password login signup " +
+    "billing payment refund shipping warehouse inventory supplier logistics forecasting planning " +
+    "strategy vision mission values culture diversity wellbeing benefits payroll bonus promotion " +
+    "retrospective sprint backlog estimate prototype mockup wireframe typography colour palette logo " +
+    "brand tagline slogan press interview podcast webinar conference booth sponsor speaker agenda " +
+    "minutes decision action owner blocker dependency risk mitigation escalation stakeholder sponsor " +
+    "executive board investor funding valuation runway burn hiring plan headcount contractor freelancer " +
+    "agency translation localisation accessibility performance benchmark profiling cache queue worker " +
+    "cluster shard replica failover snapshot archive retention deletion export import spreadsheet " +
+    "calendar holiday vacation birthday anniversary lunch dinner coffee pizza tuesday friday monday " +
+    "january february march april june july august september october november december morning evening " +
+    "berlin paris london tokyo lisbon madrid oslo vienna prague dublin zurich amsterdam copenhagen"
+  ).split(" "))
+]
 
 /** A small deterministic generator (mulberry32), so every run asks the same questions. */
 const random = (seed: number) => () => {
@@ -69,8 +71,11 @@ const random = (seed: number) => () => {
 const makeQueries = (count: number) => {
   const next = random(7)
   const word = () => words[Math.floor(next() * words.length)]!
-  return Array.from({ length: count }, (_, i) =>
-    i % 2 === 0 ? word() : i % 4 === 1 ? `${word()} ${word()}` : `what about the ${word()} ${word()} ${word()}?`)
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      i % 2 === 0 ? word() : i % 4 === 1 ? `${word()} ${word()}` : `what about the ${word()} ${word()} ${word()}?`
+  )
 }
 
 /**
@@ -108,7 +113,9 @@ export const memoryRecall = (
       const insertSeconds = (performance.now() - began) / 1000
       have = size
       const ids = (yield* sql<{ id: string }>`
-        SELECT id FROM memories WHERE teammate_id = ${teammateId} ORDER BY random() LIMIT ${options.queries}`).map((r) => r.id)
+        SELECT id FROM memories WHERE teammate_id = ${teammateId} ORDER BY random() LIMIT ${options.queries}`).map((
+        r
+      ) => r.id)
       const matched = yield* Effect.forEach(queries, (q) =>
         Effect.map(
           sql<{ n: number }>`SELECT count(*)::int AS n FROM memories

@@ -25,8 +25,14 @@ const revision = () => {
   const given = process.env["BENCH_REVISION"]
   if (given !== undefined && given !== "") return given
   try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"]
+    }).trim()
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"]
+    })
       .trim() !== ""
     return dirty ? `${head} with uncommitted changes` : head
   } catch {
@@ -144,7 +150,9 @@ export const latencyTable = (r: BenchResults) => {
         : `post → SSE delivery, ${f.people} people × ${f.streamsPerPerson} streams`,
       int(f.subscribers),
       int(f.result.posts),
-      f.result.missing > 0 ? `${int(f.result.delivery.count)} (${int(f.result.missing)} late)` : int(f.result.delivery.count),
+      f.result.missing > 0
+        ? `${int(f.result.delivery.count)} (${int(f.result.missing)} late)`
+        : int(f.result.delivery.count),
       ms(f.result.delivery.p50),
       ms(f.result.delivery.p99),
       ms(f.result.post.p50),
@@ -234,8 +242,20 @@ export const turnOverheadTable = (r: BenchResults) => {
   return table(
     [`one teammate, model answering after ${t.delayMs} ms`, "samples", "p50 ms", "p99 ms", "÷ model TTFT p50"],
     [
-      ["model called directly: time to first token (baseline)", int(model.count), ms(model.p50), ms(model.p99), ratio(1)],
-      ["post → first message.delta on SSE", int(delta.count), ms(delta.p50), ms(delta.p99), ratio(delta.p50 / model.p50)],
+      [
+        "model called directly: time to first token (baseline)",
+        int(model.count),
+        ms(model.p50),
+        ms(model.p99),
+        ratio(1)
+      ],
+      [
+        "post → first message.delta on SSE",
+        int(delta.count),
+        ms(delta.p50),
+        ms(delta.p99),
+        ratio(delta.p50 / model.p50)
+      ],
       [
         "turn overhead: post → first delta − model TTFT p50",
         int(delta.count),
@@ -243,8 +263,20 @@ export const turnOverheadTable = (r: BenchResults) => {
         ms(delta.p99 - model.p50),
         ratio((delta.p50 - model.p50) / model.p50)
       ],
-      ["model called directly: whole stream", int(t.modelTotal.count), ms(t.modelTotal.p50), ms(t.modelTotal.p99), ratio(t.modelTotal.p50 / model.p50)],
-      ["post → teammate's reply message on SSE", int(reply.count), ms(reply.p50), ms(reply.p99), ratio(reply.p50 / model.p50)]
+      [
+        "model called directly: whole stream",
+        int(t.modelTotal.count),
+        ms(t.modelTotal.p50),
+        ms(t.modelTotal.p99),
+        ratio(t.modelTotal.p50 / model.p50)
+      ],
+      [
+        "post → teammate's reply message on SSE",
+        int(reply.count),
+        ms(reply.p50),
+        ms(reply.p99),
+        ratio(reply.p50 / model.p50)
+      ]
     ]
   )
 }
@@ -257,9 +289,29 @@ export const turnThroughputTable = (r: BenchResults) => {
   const perSecond = t.turns.completed / (t.turns.elapsedMs / 1000)
   const tp = r.throughput.result
   return table(
-    ["turns per second", "teammates", "in flight", "count", "seconds", "per second", "server CPU ms/each", "÷ ideal", "÷ messages/s"],
     [
-      [`ideal: ${t.lanes} in flight ÷ ${t.delayMs} ms model latency`, "–", String(t.lanes), "–", "–", int(ideal), "–", ratio(1), ratio(ideal / messagesPerSecond)],
+      "turns per second",
+      "teammates",
+      "in flight",
+      "count",
+      "seconds",
+      "per second",
+      "server CPU ms/each",
+      "÷ ideal",
+      "÷ messages/s"
+    ],
+    [
+      [
+        `ideal: ${t.lanes} in flight ÷ ${t.delayMs} ms model latency`,
+        "–",
+        String(t.lanes),
+        "–",
+        "–",
+        int(ideal),
+        "–",
+        ratio(1),
+        ratio(ideal / messagesPerSecond)
+      ],
       [
         "messages posted and delivered (throughput above; baseline)",
         "–",
@@ -275,7 +327,9 @@ export const turnThroughputTable = (r: BenchResults) => {
         "teammate turns: post → reply on SSE",
         int(t.teammates),
         String(t.lanes),
-        t.turns.completed < t.turns.turns ? `${int(t.turns.completed)} of ${int(t.turns.turns)}` : int(t.turns.completed),
+        t.turns.completed < t.turns.turns
+          ? `${int(t.turns.completed)} of ${int(t.turns.turns)}`
+          : int(t.turns.completed),
         (t.turns.elapsedMs / 1000).toFixed(1),
         perSecond.toFixed(1),
         ms(t.serverCpuMs / Math.max(1, t.turns.turns)),
@@ -290,7 +344,17 @@ export const turnThroughputTable = (r: BenchResults) => {
 export const recallTable = (r: BenchResults) => {
   const first = r.recall.sizes[0]
   return table(
-    ["memory recall (best 5)", "memories", "samples", "matched rows", "p50 ms", "p95 ms", "PK lookup p95 ms", "p95 ÷ PK p95", "p95 ÷ first p95"],
+    [
+      "memory recall (best 5)",
+      "memories",
+      "samples",
+      "matched rows",
+      "p50 ms",
+      "p95 ms",
+      "PK lookup p95 ms",
+      "p95 ÷ PK p95",
+      "p95 ÷ first p95"
+    ],
     r.recall.sizes.map((s) => [
       "`TeammateRepo.recall`, full-text",
       int(s.memories),
@@ -313,25 +377,47 @@ export const teammateNotes = (r: BenchResults) => {
   const first = sizes[0]
   const last = sizes[sizes.length - 1]
   const lines = [
-    `- Turn overhead: ${int(o.turns.completed)} turns one after the other (after ${o.warmup} unmeasured); the model was then called ` +
+    `- Turn overhead: ${
+      int(o.turns.completed)
+    } turns one after the other (after ${o.warmup} unmeasured); the model was then called ` +
     `directly ${int(o.modelFirstToken.count)} times with the last turn's own request (${o.requestMessages} messages, ` +
-    `${int(o.requestBytes)} bytes). A turn cost the server ${ms(o.serverCpuMs / Math.max(1, o.turns.turns))} ms of CPU; ` +
+    `${int(o.requestBytes)} bytes). A turn cost the server ${
+      ms(o.serverCpuMs / Math.max(1, o.turns.turns))
+    } ms of CPU; ` +
     `POST p50 ${ms(o.turns.post.p50)} ms.` +
     (o.turns.timedOut + o.turns.failedReplies + o.turns.errors > 0
       ? ` ${o.turns.timedOut} timed out, ${o.turns.failedReplies} failed, ${o.turns.errors} posts refused.`
       : ""),
-    `- Turns per second: ${int(t.teammates)} teammates hired through the API into ${t.rooms} rooms in ${t.setupSeconds.toFixed(1)} s ` +
-    `(${int((t.teammates * 2 + t.rooms) / t.setupSeconds)} API calls/s); each answered one mention, ${t.lanes} turns in flight. ` +
-    `Under that load post → first delta was p50 ${ms(t.turns.firstDelta.p50)} ms, p99 ${ms(t.turns.firstDelta.p99)} ms; ` +
+    `- Turns per second: ${int(t.teammates)} teammates hired through the API into ${t.rooms} rooms in ${
+      t.setupSeconds.toFixed(1)
+    } s ` +
+    `(${
+      int((t.teammates * 2 + t.rooms) / t.setupSeconds)
+    } API calls/s); each answered one mention, ${t.lanes} turns in flight. ` +
+    `Under that load post → first delta was p50 ${ms(t.turns.firstDelta.p50)} ms, p99 ${
+      ms(t.turns.firstDelta.p99)
+    } ms; ` +
     `post → reply p50 ${ms(t.turns.reply.p50)} ms, p99 ${ms(t.turns.reply.p99)} ms` +
-    `${t.turns.timedOut + t.turns.failedReplies + t.turns.errors > 0 ? ` (${t.turns.timedOut} timed out, ${t.turns.failedReplies} failed, ${t.turns.errors} posts refused)` : ""}.`
+    `${
+      t.turns.timedOut + t.turns.failedReplies + t.turns.errors > 0
+        ? ` (${t.turns.timedOut} timed out, ${t.turns.failedReplies} failed, ${t.turns.errors} posts refused)`
+        : ""
+    }.`
   ]
   if (first !== undefined && last !== undefined && last !== first) {
     lines.push(
-      `- Memory recall: p95 ${ms(last.recall.p95)} ms at ${int(last.memories)} memories against ${ms(first.recall.p95)} ms at ` +
-        `${int(first.memories)}: ${ratio(last.recall.p95 / first.recall.p95)} for ${int(last.memories / first.memories)}× the memories, ` +
-        `while a primary-key lookup stayed at ${ms(last.lookup.p95)} ms (${ratio(last.lookup.p95 / first.lookup.p95)}). ` +
-        `${r.recall.queries} queries × ${r.recall.repeats} per size; inserting the last step took ${last.insertSeconds.toFixed(1)} s.`
+      `- Memory recall: p95 ${ms(last.recall.p95)} ms at ${int(last.memories)} memories against ${
+        ms(first.recall.p95)
+      } ms at ` +
+        `${int(first.memories)}: ${ratio(last.recall.p95 / first.recall.p95)} for ${
+          int(last.memories / first.memories)
+        }× the memories, ` +
+        `while a primary-key lookup stayed at ${ms(last.lookup.p95)} ms (${
+          ratio(last.lookup.p95 / first.lookup.p95)
+        }). ` +
+        `${r.recall.queries} queries × ${r.recall.repeats} per size; inserting the last step took ${
+          last.insertSeconds.toFixed(1)
+        } s.`
     )
   }
   return lines.join("\n")
@@ -401,7 +487,8 @@ export const summary = (r: BenchResults) => {
 }
 
 /** `docs/benchmarks.md`, with the figures of this run. */
-export const document = (r: BenchResults) => `# Benchmarks
+export const document = (r: BenchResults) =>
+  `# Benchmarks
 
 \`npm run bench\` measures how fast a message reaches the people in a room, how many messages per
 second one node persists and fans out, what a teammate turn adds to the model's own time to first
@@ -451,8 +538,12 @@ bench:cluster\` measures the same kind of figures across node processes (see [Cl
   sent (captured by the fake) sent again as many times, one at a time, from the server's process
   through the official \`openai\` client. The overhead is each turn's time minus that baseline's
   median.
-- **Turns per second.** ${int(r.turnThroughput.teammates)} custom teammates are hired through the API (8 calls at a time)
-  into ${r.turnThroughput.rooms} private rooms of ${Math.round(r.turnThroughput.teammates / r.turnThroughput.rooms)}, and each gets one mention: ${r.turnThroughput.lanes} lanes run at once, each
+- **Turns per second.** ${
+    int(r.turnThroughput.teammates)
+  } custom teammates are hired through the API (8 calls at a time)
+  into ${r.turnThroughput.rooms} private rooms of ${
+    Math.round(r.turnThroughput.teammates / r.turnThroughput.rooms)
+  }, and each gets one mention: ${r.turnThroughput.lanes} lanes run at once, each
   posting into one room at a time and waiting for the teammate's reply before the next mention (so
   the message carrying the directive is always the newest one the model sees). The rate counts
   replies from the first post to the last reply. Two baselines: the ideal, ${r.turnThroughput.lanes} turns in flight
@@ -469,7 +560,9 @@ bench:cluster\` measures the same kind of figures across node processes (see [Cl
 
 ## Results
 
-Measured ${r.date.toISOString().slice(0, 10)} on a ${r.machine.cpus}-core machine (server, clients and Postgres all on it):
+Measured ${
+    r.date.toISOString().slice(0, 10)
+  } on a ${r.machine.cpus}-core machine (server, clients and Postgres all on it):
 
 ${machineList(r.machine)}
 
@@ -478,7 +571,9 @@ ${latencyTable(r)}
 ${throughputTable(r)}
 
 Under the throughput load, post → delivery latency was p50 ${ms(r.throughput.result.delivery.p50)} ms and
-p99 ${ms(r.throughput.result.delivery.p99)} ms (${int(r.throughput.result.posted)} posts, ${r.throughput.result.errors} failed).
+p99 ${ms(r.throughput.result.delivery.p99)} ms (${
+    int(r.throughput.result.posted)
+  } posts, ${r.throughput.result.errors} failed).
 
 ### Reading the figures
 

@@ -5,14 +5,14 @@
  */
 import type { OrgId } from "@troupe/domain/Ids"
 import { Console, Effect } from "effect"
+import { performance } from "node:perf_hooks"
 import OpenAI from "openai"
 import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions"
-import { performance } from "node:perf_hooks"
 import { BenchError, type Child } from "./Child.js"
 import { laneJobs, type Person, teamRooms } from "./Fixtures.js"
 import type { Command, ModelCommand, ModelResults, Results, TurnsResult } from "./Protocol.js"
 import { withServerCpu } from "./ServerCpu.js"
-import { type Summary, summarize } from "./Stats.js"
+import { summarize, type Summary } from "./Stats.js"
 
 /** What the turn phases need from the run. */
 export interface TurnContext {
@@ -54,7 +54,9 @@ export interface TurnThroughputRun {
   readonly serverCpuMs: number
 }
 
-const isStreamingParams = (body: Readonly<Record<string, unknown>>): body is ChatCompletionCreateParamsStreaming & Readonly<Record<string, unknown>> =>
+const isStreamingParams = (
+  body: Readonly<Record<string, unknown>>
+): body is ChatCompletionCreateParamsStreaming & Readonly<Record<string, unknown>> =>
   typeof body["model"] === "string" && Array.isArray(body["messages"]) && body["stream"] === true
 
 /**
@@ -90,12 +92,21 @@ const modelDirect = (baseURL: string, body: ChatCompletionCreateParamsStreaming,
  * each time waiting for the reply. Then the model is called directly with
  * the last turn's request as many times.
  */
-export const turnOverhead = (ctx: TurnContext, options: { readonly turns: number; readonly warmup: number; readonly delayMs: number }) =>
+export const turnOverhead = (
+  ctx: TurnContext,
+  options: { readonly turns: number; readonly warmup: number; readonly delayMs: number }
+) =>
   Effect.gen(function*() {
     const [room] = yield* teamRooms(ctx.owner, ctx.orgId, { prefix: "solo", rooms: 1, perRoom: 1, concurrency: 1 })
     const lane = (label: string, count: number) =>
       laneJobs(ctx.owner.token, [room!], { lanes: 1, rounds: count, suffix: `[[delay:${options.delayMs}]]`, label })
-    yield* ctx.load.call({ type: "open", baseUrl: ctx.url, tokens: [ctx.owner.token], concurrency: 1, timeoutMs: 30_000 })
+    yield* ctx.load.call({
+      type: "open",
+      baseUrl: ctx.url,
+      tokens: [ctx.owner.token],
+      concurrency: 1,
+      timeoutMs: 30_000
+    })
     yield* ctx.settle
     const run = (label: string, count: number, budgetMs: number) =>
       ctx.load.call({ type: "turns", baseUrl: ctx.url, lanes: lane(label, count), turnTimeoutMs: 30_000, budgetMs })
@@ -109,7 +120,9 @@ export const turnOverhead = (ctx: TurnContext, options: { readonly turns: number
     if (body === undefined || !isStreamingParams(body)) {
       return yield* new BenchError({ message: "the model received no streamed request to replay" })
     }
-    yield* Console.log(`model called directly: ${options.turns} requests like the turn's (${body.messages.length} messages)…`)
+    yield* Console.log(
+      `model called directly: ${options.turns} requests like the turn's (${body.messages.length} messages)…`
+    )
     yield* modelDirect(ctx.modelBaseURL, body, Math.min(5, options.warmup))
     const direct = yield* modelDirect(ctx.modelBaseURL, body, options.turns)
     return {
@@ -131,7 +144,13 @@ export const turnOverhead = (ctx: TurnContext, options: { readonly turns: number
  */
 export const turnThroughput = (
   ctx: TurnContext,
-  options: { readonly teammates: number; readonly rooms: number; readonly lanes: number; readonly delayMs: number; readonly budgetMs: number }
+  options: {
+    readonly teammates: number
+    readonly rooms: number
+    readonly lanes: number
+    readonly delayMs: number
+    readonly budgetMs: number
+  }
 ) =>
   Effect.gen(function*() {
     const began = performance.now()
@@ -142,9 +161,20 @@ export const turnThroughput = (
       concurrency: 8
     })
     const setupSeconds = (performance.now() - began) / 1000
-    yield* ctx.load.call({ type: "open", baseUrl: ctx.url, tokens: [ctx.owner.token], concurrency: 1, timeoutMs: 30_000 })
+    yield* ctx.load.call({
+      type: "open",
+      baseUrl: ctx.url,
+      tokens: [ctx.owner.token],
+      concurrency: 1,
+      timeoutMs: 30_000
+    })
     yield* ctx.settle
-    const lanes = laneJobs(ctx.owner.token, rooms, { lanes: options.lanes, rounds: 1, suffix: `[[delay:${options.delayMs}]]`, label: "turn" })
+    const lanes = laneJobs(ctx.owner.token, rooms, {
+      lanes: options.lanes,
+      rounds: 1,
+      suffix: `[[delay:${options.delayMs}]]`,
+      label: "turn"
+    })
     const [turns, serverCpuMs] = yield* withServerCpu(
       ctx.load.call({ type: "turns", baseUrl: ctx.url, lanes, turnTimeoutMs: 60_000, budgetMs: options.budgetMs })
     )

@@ -23,7 +23,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { BenchError, type Child, forkChild } from "./Child.js"
-import { type ClusterResults, clusterSection, clusterSummary, type FailoverRun, type ScalePhase } from "./ClusterReport.js"
+import {
+  type ClusterResults,
+  clusterSection,
+  clusterSummary,
+  type FailoverRun,
+  type ScalePhase
+} from "./ClusterReport.js"
 import { laneJobs, orgOwner, signup, type TeamRoom, teamRooms } from "./Fixtures.js"
 import { freePort, type Node, requireRedis, startNode } from "./Nodes.js"
 import type { Command, ModelCommand, ModelResults, Results, RoundResult } from "./Protocol.js"
@@ -163,7 +169,9 @@ const nodesIdle = (nodes: () => ReadonlyArray<Node>, timeoutMs: number) =>
   Effect.gen(function*() {
     const start = performance.now()
     while (performance.now() - start < timeoutMs) {
-      const pids = nodes().filter((n) => n.child.exitCode === null && n.child.signalCode === null).map((n) => n.child.pid)
+      const pids = nodes().filter((n) => n.child.exitCode === null && n.child.signalCode === null).map((n) =>
+        n.child.pid
+      )
       const before = pids.map(cpuSeconds)
       yield* Effect.sleep("500 millis")
       const used = pids.map(cpuSeconds).reduce((sum: number, after, i) => sum + (after ?? 0) - (before[i] ?? 0), 0)
@@ -177,7 +185,11 @@ const makeCluster = (database: Redacted.Redacted<string>, env: Record<string, st
     const nodes: Array<Node> = []
     const addRunner = Effect.gen(function*() {
       const port = yield* freePort
-      const node = yield* startNode(`runner ${nodes.length}`, database, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(port) })
+      const node = yield* startNode(`runner ${nodes.length}`, database, {
+        ...env,
+        TROUPE_ROLE: "runner",
+        CLUSTER_RUNNER_PORT: String(port)
+      })
       nodes.push(node)
       return node
     })
@@ -219,8 +231,12 @@ const failoverRound = (
         text: `@${room.mates[0]!.handle} ${label} ${k} [[delay:${MODEL_DELAY_MS}]] [[slow:100]]`
       }))).flat()
     const expect = team.rooms.map((room) => ({ teammateId: room.mates[0]!.id, replies: options.queued }))
-    const fiber = yield* Effect.fork(load.call({ type: "round", baseUrl: cluster.api.url, posts, concurrency: 10, expect, timeoutMs: 120_000 }))
-    if (options.kill === undefined) return { round: yield* Fiber.join(fiber), killAt: undefined, victimShards: undefined }
+    const fiber = yield* Effect.fork(
+      load.call({ type: "round", baseUrl: cluster.api.url, posts, concurrency: 10, expect, timeoutMs: 120_000 })
+    )
+    if (options.kill === undefined) {
+      return { round: yield* Fiber.join(fiber), killAt: undefined, victimShards: undefined }
+    }
     yield* Effect.sleep(Duration.millis(options.killAfterMs))
     const before = yield* shardOwners(cluster.sql)
     options.kill.child.kill("SIGKILL")
@@ -245,25 +261,37 @@ const failoverFigures = (
   runnersBefore: number,
   queued: number,
   base: RoundResult,
-  killed: { readonly round: RoundResult; readonly killAt: number; readonly victimShards: ReadonlyArray<number> | undefined }
+  killed: {
+    readonly round: RoundResult
+    readonly killAt: number
+    readonly victimShards: ReadonlyArray<number> | undefined
+  }
 ): FailoverRun => {
   const shards = new Set(killed.victimShards ?? [])
   const identified = killed.victimShards !== undefined
-  const victims = new Set(killed.round.teammates.filter((t) => !identified || shards.has(shardOf(t.teammateId))).map((t) => t.teammateId))
+  const victims = new Set(
+    killed.round.teammates.filter((t) => !identified || shards.has(shardOf(t.teammateId))).map((t) => t.teammateId)
+  )
   const offset = killed.killAt - killed.round.startedAt
   const pending = killed.round.teammates.filter((t) =>
     victims.has(t.teammateId) && (t.replies.length < queued || t.replies[queued - 1]! > killed.killAt)
   )
-  const lastReply = (t: RoundResult["teammates"][number]) => t.replies[Math.min(queued, t.replies.length) - 1] ?? Number.NaN
+  const lastReply = (t: RoundResult["teammates"][number]) =>
+    t.replies[Math.min(queued, t.replies.length) - 1] ?? Number.NaN
   const resumed = pending.map((t) => {
     const next = [...t.deltas, ...t.replies].filter((at) => at > killed.killAt).sort((a, b) => a - b)[0]
     return next === undefined ? Number.NaN : next - killed.killAt
   })
   const answered = pending.map((t) => lastReply(t) - killed.killAt)
   const pendingIds = new Set(pending.map((t) => t.teammateId))
-  const baseline = base.teammates.filter((t) => pendingIds.has(t.teammateId)).map((t) => lastReply(t) - (base.startedAt + offset))
+  const baseline = base.teammates.filter((t) => pendingIds.has(t.teammateId)).map((t) =>
+    lastReply(t) - (base.startedAt + offset)
+  )
   const roundEnd = (r: RoundResult) => largest(r.teammates.map(lastReply)) - r.startedAt
-  const duplicates = [...base.teammates, ...killed.round.teammates].reduce((n, t) => n + Math.max(0, t.replies.length - queued), 0)
+  const duplicates = [...base.teammates, ...killed.round.teammates].reduce(
+    (n, t) => n + Math.max(0, t.replies.length - queued),
+    0
+  )
   return {
     settings: name,
     runnersBefore,
@@ -334,7 +362,12 @@ const program = Effect.gen(function*() {
   const teammates = settings.rooms * settings.perRoom
   yield* Console.log(`hiring ${teammates} teammates into ${settings.rooms} rooms…`)
   const { org, owner } = yield* orgOwner(url, "Load")
-  const rooms = yield* teamRooms(owner, org.id, { prefix: "mate", rooms: settings.rooms, perRoom: settings.perRoom, concurrency: 8 })
+  const rooms = yield* teamRooms(owner, org.id, {
+    prefix: "mate",
+    rooms: settings.rooms,
+    perRoom: settings.perRoom,
+    concurrency: 8
+  })
   yield* load.call({ type: "open", baseUrl: url, tokens: [owner.token], concurrency: 1, timeoutMs: 30_000 })
 
   const turns = (label: string, lanes: number, rounds: number) =>
@@ -363,13 +396,25 @@ const program = Effect.gen(function*() {
     yield* load.call({
       type: "turns",
       baseUrl: url,
-      lanes: [laneJobs(owner.token, rooms.slice(0, 1), { lanes: 1, rounds: 1, suffix: `[[delay:${MODEL_DELAY_MS}]]`, label: "hello" })[0]!.slice(0, 3)],
+      lanes: [
+        laneJobs(owner.token, rooms.slice(0, 1), {
+          lanes: 1,
+          rounds: 1,
+          suffix: `[[delay:${MODEL_DELAY_MS}]]`,
+          label: "hello"
+        })[0]!.slice(0, 3)
+      ],
       turnTimeoutMs: 30_000,
       budgetMs: 30_000
     })
     yield* turns(`warm-up ${runners}`, settings.lanes, 1)
     yield* idle
-    phases.push({ runners, rebalanceSeconds, shardSplit: split, turns: yield* turns(`runners ${runners}`, settings.lanes, 1) })
+    phases.push({
+      runners,
+      rebalanceSeconds,
+      shardSplit: split,
+      turns: yield* turns(`runners ${runners}`, settings.lanes, 1)
+    })
     yield* idle
   }
   yield* load.call({ type: "close" })
@@ -377,13 +422,19 @@ const program = Effect.gen(function*() {
   yield* Console.log("fairness: the quiet org's baseline…")
   const f = settings.fairness
   const quiet = yield* orgOwner(url, "Quiet")
-  const quietRoom = yield* quiet.owner.api.rooms.create({ path: { org: quiet.org.id }, payload: { name: "quiet", kind: "private" } })
+  const quietRoom = yield* quiet.owner.api.rooms.create({
+    path: { org: quiet.org.id },
+    payload: { name: "quiet", kind: "private" }
+  })
   const burst = yield* orgOwner(url, "Burst")
   const posters = yield* Effect.forEach(Array.from({ length: f.posters }, (_, i) => i), (i) =>
     Effect.gen(function*() {
       const poster = yield* signup(url, `Poster${i}`)
       yield* burst.owner.api.orgs.addMember({ path: { org: burst.org.id }, payload: { email: poster.email } })
-      const room = yield* poster.api.rooms.create({ path: { org: burst.org.id }, payload: { name: `burst-${i}`, kind: "private" } })
+      const room = yield* poster.api.rooms.create({
+        path: { org: burst.org.id },
+        payload: { name: `burst-${i}`, kind: "private" }
+      })
       const mate = yield* burst.owner.api.teammates.hire({
         path: { org: burst.org.id },
         payload: { handle: `burstmate${i}`, name: `Burstmate ${i}`, role: "Helper" }
@@ -392,7 +443,13 @@ const program = Effect.gen(function*() {
       return { token: poster.token, roomId: room.id, mention: `@${mate.handle} [[delay:${MODEL_DELAY_MS}]]` }
     }), { concurrency: 4 })
   yield* quietLoad.call({ type: "open", baseUrl: url, tokens: [quiet.owner.token], concurrency: 1, timeoutMs: 30_000 })
-  yield* load.call({ type: "open", baseUrl: url, tokens: posters.map((p) => p.token), concurrency: 10, timeoutMs: 30_000 })
+  yield* load.call({
+    type: "open",
+    baseUrl: url,
+    tokens: posters.map((p) => p.token),
+    concurrency: 10,
+    timeoutMs: 30_000
+  })
   yield* quietLoad.call({ type: "settle", quietMs: 300, timeoutMs: 30_000 })
   yield* idle
   const probe = (budgetMs: number) =>
@@ -407,7 +464,9 @@ const program = Effect.gen(function*() {
       budgetMs
     })
   const quietBaseline = yield* probe(60_000)
-  yield* Console.log(`fairness: ${f.posters * f.perPoster} posts from the other org (at most ${f.burstSeconds} s), probing meanwhile…`)
+  yield* Console.log(
+    `fairness: ${f.posters * f.perPoster} posts from the other org (at most ${f.burstSeconds} s), probing meanwhile…`
+  )
   const burstFiber = yield* Effect.fork(load.call({
     type: "throughput",
     baseUrl: url,
@@ -425,11 +484,15 @@ const program = Effect.gen(function*() {
   yield* idle
 
   const fo = settings.failover
-  yield* Console.log(`failover (tuned settings): ${fo.teammates} teammates, ${fo.queued} turns queued each; kill -9 of one runner, then another…`)
+  yield* Console.log(
+    `failover (tuned settings): ${fo.teammates} teammates, ${fo.queued} turns queued each; kill -9 of one runner, then another…`
+  )
   const failovers = [...yield* failoverSeries("tuned", cluster, load, url)]
 
   if (settings.defaults) {
-    yield* Console.log(`failover (default settings): a fresh database, an api node and ${RUNNER_COUNTS.length} runners…`)
+    yield* Console.log(
+      `failover (default settings): a fresh database, an api node and ${RUNNER_COUNTS.length} runners…`
+    )
     failovers.push(
       ...yield* Effect.scoped(Effect.gen(function*() {
         const db = yield* Database.makeTestDatabase
@@ -477,7 +540,10 @@ const program = Effect.gen(function*() {
 
 program.pipe(
   Effect.onInterrupt(() => Console.error("cluster benchmark interrupted (by a signal?); no results")),
-  Effect.timeoutFail({ duration: "12 minutes", onTimeout: () => new BenchError({ message: "the cluster benchmark ran over 12 minutes" }) }),
+  Effect.timeoutFail({
+    duration: "12 minutes",
+    onTimeout: () => new BenchError({ message: "the cluster benchmark ran over 12 minutes" })
+  }),
   Effect.scoped,
   Effect.provide(FetchHttpClient.layer),
   Logger.withMinimumLogLevel(LogLevel.Warning),

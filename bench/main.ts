@@ -40,7 +40,12 @@ const settings = args.quick
   ? {
     warmup: 5,
     basePosts: 30,
-    fanout: [{ people: 1, streamsPerPerson: 1, posts: 20, warmup: 5 }, { people: 100, streamsPerPerson: 1, posts: 20, warmup: 5 }, {
+    fanout: [{ people: 1, streamsPerPerson: 1, posts: 20, warmup: 5 }, {
+      people: 100,
+      streamsPerPerson: 1,
+      posts: 20,
+      warmup: 5
+    }, {
       people: 100,
       streamsPerPerson: 10,
       posts: 10,
@@ -54,7 +59,12 @@ const settings = args.quick
   : {
     warmup: 20,
     basePosts: 200,
-    fanout: [{ people: 1, streamsPerPerson: 1, posts: 200, warmup: 20 }, { people: 100, streamsPerPerson: 1, posts: 200, warmup: 20 }, {
+    fanout: [{ people: 1, streamsPerPerson: 1, posts: 200, warmup: 20 }, {
+      people: 100,
+      streamsPerPerson: 1,
+      posts: 200,
+      warmup: 20
+    }, {
       people: 100,
       streamsPerPerson: 10,
       posts: 50,
@@ -78,24 +88,25 @@ const PEOPLE = 100
  * The test server's shape, with limits out of the way and the production feed
  * defaults, its teammates talking to the fake model at `modelBaseURL`.
  */
-const ServerLive = (modelBaseURL: string) => HttpLive.pipe(
-  Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-  Layer.provideMerge(Database.layerTest),
-  Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({
-    RATE_USER_WRITES_PER_MIN: "10000000",
-    RATE_ORG_WRITES_PER_MIN: "10000000",
-    RATE_LOGIN_PER_15MIN: "1000000",
-    OPENAI_BASE_URL: modelBaseURL,
-    OPENAI_API_KEY: "bench",
-    DEFAULT_MODEL: "gpt-4o-mini",
-    ...Object.fromEntries(
-      ["DATABASE_URL", "TROUPE_TEST_EMBEDDED"].flatMap((key) => {
-        const value = process.env[key]
-        return value === undefined ? [] : [[key, value]]
-      })
-    )
-  })))
-)
+const ServerLive = (modelBaseURL: string) =>
+  HttpLive.pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provideMerge(Database.layerTest),
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({
+      RATE_USER_WRITES_PER_MIN: "10000000",
+      RATE_ORG_WRITES_PER_MIN: "10000000",
+      RATE_LOGIN_PER_15MIN: "1000000",
+      OPENAI_BASE_URL: modelBaseURL,
+      OPENAI_API_KEY: "bench",
+      DEFAULT_MODEL: "gpt-4o-mini",
+      ...Object.fromEntries(
+        ["DATABASE_URL", "TROUPE_TEST_EMBEDDED"].flatMap((key) => {
+          const value = process.env[key]
+          return value === undefined ? [] : [[key, value]]
+        })
+      )
+    })))
+  )
 
 /** With `BENCH_TRACE=1`, phase boundaries in the monotonic microseconds a `--cpu-prof` profile uses. */
 const mark = (label: string) =>
@@ -116,13 +127,22 @@ const serverUrl = Effect.map(HttpServer.HttpServer, (server) => {
 const fixtures = (url: string) =>
   Effect.gen(function*() {
     const owner = yield* signup(url, "Owner")
-    const org = yield* owner.api.orgs.create({ payload: { name: "Bench", slug: `bench-${randomBytes(4).toString("hex")}` } })
-    const people = yield* Effect.forEach(Array.from({ length: PEOPLE }, (_, i) => `Person${i}`), (name) => signup(url, name), {
+    const org = yield* owner.api.orgs.create({
+      payload: { name: "Bench", slug: `bench-${randomBytes(4).toString("hex")}` }
+    })
+    const people = yield* Effect.forEach(Array.from({ length: PEOPLE }, (_, i) => `Person${i}`), (name) =>
+      signup(url, name), {
       concurrency: 4
     })
-    const posters = yield* Effect.forEach(Array.from({ length: CONCURRENCY }, (_, i) => `Poster${i}`), (name) => signup(url, name), {
-      concurrency: 4
-    })
+    const posters = yield* Effect.forEach(
+      Array.from({ length: CONCURRENCY }, (_, i) =>
+        `Poster${i}`),
+      (name) =>
+        signup(url, name),
+      {
+        concurrency: 4
+      }
+    )
     yield* Effect.forEach(
       [...people, ...posters],
       (p) => owner.api.orgs.addMember({ path: { org: org.id }, payload: { email: p.email } }),
@@ -134,7 +154,10 @@ const fixtures = (url: string) =>
       (p) => owner.api.rooms.addMember({ path: { room: fanoutRoom.id }, payload: { userId: p.id } }),
       { concurrency: 8, discard: true }
     )
-    const quietRoom = yield* owner.api.rooms.create({ path: { org: org.id }, payload: { name: "quiet", kind: "private" } })
+    const quietRoom = yield* owner.api.rooms.create({
+      path: { org: org.id },
+      payload: { name: "quiet", kind: "private" }
+    })
     const posterRooms = yield* Effect.forEach(
       posters,
       (p, i) =>
@@ -173,122 +196,136 @@ const rawInserts = (sql: PgClient.PgClient, concurrency: number, seconds: number
     return { count: counts.reduce((a, b) => a + b, 0), elapsedMs }
   })
 
-const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string) => Effect.gen(function*() {
-  const began = performance.now()
-  const url = yield* serverUrl
-  const sql = yield* PgClient.PgClient
-  const load = yield* forkChild<Command, Results>("./Load.ts")
-  const [pg] = yield* sql<{ version: string; sync: string }>`
+const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string) =>
+  Effect.gen(function*() {
+    const began = performance.now()
+    const url = yield* serverUrl
+    const sql = yield* PgClient.PgClient
+    const load = yield* forkChild<Command, Results>("./Load.ts")
+    const [pg] = yield* sql<{ version: string; sync: string }>`
     SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync`
-  const machine = describeMachine(`${pg!.version} (synchronous_commit ${pg!.sync})`)
+    const machine = describeMachine(`${pg!.version} (synchronous_commit ${pg!.sync})`)
 
-  yield* Console.log(`server at ${url}; signing up ${PEOPLE + CONCURRENCY + 1} people…`)
-  const f = yield* fixtures(url)
+    yield* Console.log(`server at ${url}; signing up ${PEOPLE + CONCURRENCY + 1} people…`)
+    const f = yield* fixtures(url)
 
-  const probe = (token: string, roomId: string, posts: number, warmup: number) =>
-    withServerCpu(load.call({
-      type: "latency",
+    const probe = (token: string, roomId: string, posts: number, warmup: number) =>
+      withServerCpu(load.call({
+        type: "latency",
+        baseUrl: url,
+        token,
+        roomId,
+        warmup,
+        posts,
+        deliveryTimeoutMs: 10_000,
+        budgetMs: 45_000
+      }))
+    const settle = Effect.zipRight(load.call({ type: "settle", quietMs: 300, timeoutMs: 60_000 }), quiesce(30_000))
+
+    yield* Console.log(`POST baseline: ${settings.basePosts} posts, no stream open…`)
+    yield* mark("baseline")
+    const [baseline, baselineCpu] = yield* probe(f.owner.token, f.quietRoom.id, settings.basePosts, settings.warmup * 2)
+    const postBaseline = { result: baseline, serverCpuMs: baselineCpu }
+
+    const fanout: Array<FanoutRun> = []
+    for (const { people, posts, streamsPerPerson, warmup } of settings.fanout) {
+      const subscribers = people * streamsPerPerson
+      yield* Console.log(`fan-out to ${subscribers} subscribers: ${posts} posts…`)
+      // Everyone's first stream before anyone's second: only a person's first
+      // stream announces them online to every open stream, so this keeps the
+      // presence burst to people × people deliveries instead of people × streams.
+      const tokens = Array.from({ length: streamsPerPerson }, () => f.people.slice(0, people).map((p) => p.token))
+        .flat()
+      yield* load.call({ type: "open", baseUrl: url, tokens, concurrency: 50, timeoutMs: 60_000 })
+      yield* settle
+      yield* mark(`fanout-${subscribers}`)
+      const [result, serverCpuMs] = yield* probe(f.owner.token, f.fanoutRoom.id, posts, warmup)
+      yield* mark(`fanout-${subscribers}-end`)
+      yield* load.call({ type: "close" })
+      yield* quiesce(30_000)
+      fanout.push({ subscribers, people, streamsPerPerson, warmup, result, serverCpuMs })
+    }
+
+    yield* Console.log(`raw INSERT baseline: ${CONCURRENCY} at a time for ${settings.seconds} s…`)
+    yield* mark("insert")
+    const rawInsert = yield* rawInserts(sql, CONCURRENCY, settings.seconds)
+
+    yield* Console.log(`throughput: ${CONCURRENCY} posters for ${settings.seconds} s…`)
+    yield* load.call({
+      type: "open",
       baseUrl: url,
-      token,
-      roomId,
-      warmup,
-      posts,
-      deliveryTimeoutMs: 10_000,
-      budgetMs: 45_000
-    }))
-  const settle = Effect.zipRight(load.call({ type: "settle", quietMs: 300, timeoutMs: 60_000 }), quiesce(30_000))
-
-  yield* Console.log(`POST baseline: ${settings.basePosts} posts, no stream open…`)
-  yield* mark("baseline")
-  const [baseline, baselineCpu] = yield* probe(f.owner.token, f.quietRoom.id, settings.basePosts, settings.warmup * 2)
-  const postBaseline = { result: baseline, serverCpuMs: baselineCpu }
-
-  const fanout: Array<FanoutRun> = []
-  for (const { people, posts, streamsPerPerson, warmup } of settings.fanout) {
-    const subscribers = people * streamsPerPerson
-    yield* Console.log(`fan-out to ${subscribers} subscribers: ${posts} posts…`)
-    // Everyone's first stream before anyone's second: only a person's first
-    // stream announces them online to every open stream, so this keeps the
-    // presence burst to people × people deliveries instead of people × streams.
-    const tokens = Array.from({ length: streamsPerPerson }, () => f.people.slice(0, people).map((p) => p.token)).flat()
-    yield* load.call({ type: "open", baseUrl: url, tokens, concurrency: 50, timeoutMs: 60_000 })
+      tokens: f.posterRooms.map((p) => p.token),
+      concurrency: 10,
+      timeoutMs: 30_000
+    })
     yield* settle
-    yield* mark(`fanout-${subscribers}`)
-    const [result, serverCpuMs] = yield* probe(f.owner.token, f.fanoutRoom.id, posts, warmup)
-    yield* mark(`fanout-${subscribers}-end`)
+    yield* mark("throughput")
+    const [throughputResult, throughputCpu] = yield* withServerCpu(load.call({
+      type: "throughput",
+      baseUrl: url,
+      posters: f.posterRooms,
+      durationMs: settings.seconds * 1000,
+      maxPerPoster: 20_000,
+      drainTimeoutMs: 15_000
+    }))
+    yield* mark("throughput-end")
+    const throughput = { result: throughputResult, serverCpuMs: throughputCpu }
     yield* load.call({ type: "close" })
     yield* quiesce(30_000)
-    fanout.push({ subscribers, people, streamsPerPerson, warmup, result, serverCpuMs })
-  }
 
-  yield* Console.log(`raw INSERT baseline: ${CONCURRENCY} at a time for ${settings.seconds} s…`)
-  yield* mark("insert")
-  const rawInsert = yield* rawInserts(sql, CONCURRENCY, settings.seconds)
+    const team = yield* orgOwner(url, "Teammates")
+    const ctx = { url, load, model, modelBaseURL, owner: team.owner, orgId: team.org.id, settle }
+    yield* Console.log(
+      `turn overhead: ${settings.turns.count} turns one after the other, model answering after ${MODEL_DELAY_MS} ms…`
+    )
+    yield* mark("turn-overhead")
+    const overhead = yield* turnOverhead(ctx, {
+      turns: settings.turns.count,
+      warmup: settings.turns.warmup,
+      delayMs: MODEL_DELAY_MS
+    })
+    yield* quiesce(30_000)
 
-  yield* Console.log(`throughput: ${CONCURRENCY} posters for ${settings.seconds} s…`)
-  yield* load.call({ type: "open", baseUrl: url, tokens: f.posterRooms.map((p) => p.token), concurrency: 10, timeoutMs: 30_000 })
-  yield* settle
-  yield* mark("throughput")
-  const [throughputResult, throughputCpu] = yield* withServerCpu(load.call({
-    type: "throughput",
-    baseUrl: url,
-    posters: f.posterRooms,
-    durationMs: settings.seconds * 1000,
-    maxPerPoster: 20_000,
-    drainTimeoutMs: 15_000
-  }))
-  yield* mark("throughput-end")
-  const throughput = { result: throughputResult, serverCpuMs: throughputCpu }
-  yield* load.call({ type: "close" })
-  yield* quiesce(30_000)
+    yield* Console.log(
+      `turns per second: hiring ${settings.team.teammates} teammates into ${settings.team.rooms} rooms, then one turn each, ` +
+        `${settings.team.lanes} in flight…`
+    )
+    yield* mark("turn-throughput")
+    const manyTurns = yield* turnThroughput(ctx, { ...settings.team, delayMs: MODEL_DELAY_MS })
+    yield* mark("turn-throughput-end")
+    yield* quiesce(30_000)
 
-  const team = yield* orgOwner(url, "Teammates")
-  const ctx = { url, load, model, modelBaseURL, owner: team.owner, orgId: team.org.id, settle }
-  yield* Console.log(`turn overhead: ${settings.turns.count} turns one after the other, model answering after ${MODEL_DELAY_MS} ms…`)
-  yield* mark("turn-overhead")
-  const overhead = yield* turnOverhead(ctx, { turns: settings.turns.count, warmup: settings.turns.warmup, delayMs: MODEL_DELAY_MS })
-  yield* quiesce(30_000)
+    const archivist = yield* team.owner.api.teammates.hire({
+      path: { org: team.org.id },
+      payload: { handle: "archivist", name: "Archivist", role: "Keeps notes" }
+    })
+    yield* mark("recall")
+    const recall = yield* memoryRecall(team.org.id, archivist.id, settings.recall)
 
-  yield* Console.log(
-    `turns per second: hiring ${settings.team.teammates} teammates into ${settings.team.rooms} rooms, then one turn each, ` +
-      `${settings.team.lanes} in flight…`
-  )
-  yield* mark("turn-throughput")
-  const manyTurns = yield* turnThroughput(ctx, { ...settings.team, delayMs: MODEL_DELAY_MS })
-  yield* mark("turn-throughput-end")
-  yield* quiesce(30_000)
-
-  const archivist = yield* team.owner.api.teammates.hire({
-    path: { org: team.org.id },
-    payload: { handle: "archivist", name: "Archivist", role: "Keeps notes" }
+    const results: BenchResults = {
+      date: new Date(),
+      machine,
+      poolSize: POOL_SIZE,
+      concurrency: CONCURRENCY,
+      baselineWarmup: settings.warmup * 2,
+      postBaseline,
+      fanout,
+      rawInsert,
+      throughput,
+      turnOverhead: overhead,
+      turnThroughput: manyTurns,
+      recall,
+      seconds: (performance.now() - began) / 1000
+    }
+    yield* Console.log(`\n${summary(results)}\n`)
+    if (args.write !== undefined) {
+      const path = args.write
+      // `npm run bench:cluster` keeps its own section of the page: carry it over.
+      const cluster = existsSync(path) ? sectionOf(readFileSync(path, "utf8"), "## Cluster") : undefined
+      yield* Effect.sync(() => writeFileSync(path, document(results) + (cluster === undefined ? "" : `\n${cluster}`)))
+      yield* Console.log(`wrote ${path}`)
+    }
   })
-  yield* mark("recall")
-  const recall = yield* memoryRecall(team.org.id, archivist.id, settings.recall)
-
-  const results: BenchResults = {
-    date: new Date(),
-    machine,
-    poolSize: POOL_SIZE,
-    concurrency: CONCURRENCY,
-    baselineWarmup: settings.warmup * 2,
-    postBaseline,
-    fanout,
-    rawInsert,
-    throughput,
-    turnOverhead: overhead,
-    turnThroughput: manyTurns,
-    recall,
-    seconds: (performance.now() - began) / 1000
-  }
-  yield* Console.log(`\n${summary(results)}\n`)
-  if (args.write !== undefined) {
-    const path = args.write
-    // `npm run bench:cluster` keeps its own section of the page: carry it over.
-    const cluster = existsSync(path) ? sectionOf(readFileSync(path, "utf8"), "## Cluster") : undefined
-    yield* Effect.sync(() => writeFileSync(path, document(results) + (cluster === undefined ? "" : `\n${cluster}`)))
-    yield* Console.log(`wrote ${path}`)
-  }
-})
 
 /** The fake model first (the server's configuration points at it), then the server, then the run. */
 const main = Effect.gen(function*() {
@@ -299,7 +336,10 @@ const main = Effect.gen(function*() {
 
 main.pipe(
   Effect.onInterrupt(() => Console.error("benchmark interrupted (by a signal?); no results")),
-  Effect.timeoutFail({ duration: "10 minutes", onTimeout: () => new BenchError({ message: "the benchmark ran over 10 minutes" }) }),
+  Effect.timeoutFail({
+    duration: "10 minutes",
+    onTimeout: () => new BenchError({ message: "the benchmark ran over 10 minutes" })
+  }),
   Effect.scoped,
   Effect.provide(FetchHttpClient.layer),
   Logger.withMinimumLogLevel(LogLevel.Warning),

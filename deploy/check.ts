@@ -65,25 +65,45 @@ for (const name of readdirSync(k8sDirectory).filter((n) => n.endsWith(".yaml") |
 const sameLabels = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) =>
   JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b ?? {}).sort())
 
-for (const [deployment, service, budget] of [
-  [apiDeployment, apiService, apiPodDisruptionBudget],
-  [runnerDeployment, runnerService, runnerPodDisruptionBudget]
-] as const) {
+for (
+  const [deployment, service, budget] of [
+    [apiDeployment, apiService, apiPodDisruptionBudget],
+    [runnerDeployment, runnerService, runnerPodDisruptionBudget]
+  ] as const
+) {
   const name = deployment.metadata?.name ?? "?"
   const podLabels = deployment.spec?.template.metadata?.labels
-  expect(sameLabels(deployment.spec?.selector.matchLabels, podLabels), `${name}: selector does not match the pod labels`)
-  expect(sameLabels(service.spec?.selector, podLabels), `${service.metadata?.name}: Service selector does not match ${name}'s pods`)
-  expect(sameLabels(budget.spec?.selector?.matchLabels, podLabels), `${budget.metadata?.name}: PodDisruptionBudget selector does not match ${name}'s pods`)
+  expect(
+    sameLabels(deployment.spec?.selector.matchLabels, podLabels),
+    `${name}: selector does not match the pod labels`
+  )
+  expect(
+    sameLabels(service.spec?.selector, podLabels),
+    `${service.metadata?.name}: Service selector does not match ${name}'s pods`
+  )
+  expect(
+    sameLabels(budget.spec?.selector?.matchLabels, podLabels),
+    `${budget.metadata?.name}: PodDisruptionBudget selector does not match ${name}'s pods`
+  )
   const container = deployment.spec?.template.spec?.containers[0]
   const portNames = new Set((container?.ports ?? []).map((p) => p.name))
   for (const port of service.spec?.ports ?? []) {
-    expect(typeof port.targetPort !== "string" || portNames.has(port.targetPort), `${service.metadata?.name}: target port ${port.targetPort} is not a container port of ${name}`)
+    expect(
+      typeof port.targetPort !== "string" || portNames.has(port.targetPort),
+      `${service.metadata?.name}: target port ${port.targetPort} is not a container port of ${name}`
+    )
   }
   for (const probe of [container?.startupProbe, container?.readinessProbe, container?.livenessProbe]) {
     const port = probe?.httpGet?.port
-    expect(probe !== undefined && (typeof port !== "string" || portNames.has(port)), `${name}: every probe must exist and use a container port`)
+    expect(
+      probe !== undefined && (typeof port !== "string" || portNames.has(port)),
+      `${name}: every probe must exist and use a container port`
+    )
   }
-  expect((container?.envFrom ?? []).some((e) => e.configMapRef?.name === configMap.metadata?.name), `${name}: must read the ${configMap.metadata?.name} ConfigMap`)
+  expect(
+    (container?.envFrom ?? []).some((e) => e.configMapRef?.name === configMap.metadata?.name),
+    `${name}: must read the ${configMap.metadata?.name} ConfigMap`
+  )
   const env = new Map((container?.env ?? []).map((e) => [e.name, e]))
   for (const secret of ["DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY"]) {
     expect(env.get(secret)?.valueFrom?.secretKeyRef !== undefined, `${name}: ${secret} must come from a Secret`)
@@ -91,11 +111,20 @@ for (const [deployment, service, budget] of [
   expect(env.get("TROUPE_ROLE")?.value === (name === "troupe-api" ? "api" : "runner"), `${name}: wrong TROUPE_ROLE`)
 }
 const runnerEnv = new Map((runnerDeployment.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e]))
-expect(runnerEnv.get("CLUSTER_RUNNER_HOST")?.valueFrom?.fieldRef?.fieldPath === "status.podIP", "troupe-runner: CLUSTER_RUNNER_HOST must be the pod IP")
-expect(runnerEnv.get("CLUSTER_RUNNER_PORT")?.value === String(runnerPort), "troupe-runner: CLUSTER_RUNNER_PORT must be the cluster port")
+expect(
+  runnerEnv.get("CLUSTER_RUNNER_HOST")?.valueFrom?.fieldRef?.fieldPath === "status.podIP",
+  "troupe-runner: CLUSTER_RUNNER_HOST must be the pod IP"
+)
+expect(
+  runnerEnv.get("CLUSTER_RUNNER_PORT")?.value === String(runnerPort),
+  "troupe-runner: CLUSTER_RUNNER_PORT must be the cluster port"
+)
 expect(runnerService.spec?.clusterIP === "None", "troupe-runner: the runner Service must be headless")
 expect(configMap.data?.["PORT"] === String(httpPort), "troupe-config: PORT must be the container's http port")
-expect(configMap.data?.["CLUSTER_SHARDS"] !== undefined, "troupe-config: CLUSTER_SHARDS must be set once for every node")
+expect(
+  configMap.data?.["CLUSTER_SHARDS"] !== undefined,
+  "troupe-config: CLUSTER_SHARDS must be set once for every node"
+)
 for (const hpa of [apiAutoscalerCpu, apiAutoscalerSse]) {
   expect(hpa.spec?.scaleTargetRef.name === apiDeployment.metadata?.name, "the autoscaler must target troupe-api")
 }
@@ -139,11 +168,17 @@ for (const name of ["postgres", "redis", "lb", ...apis, ...runners]) {
 for (const [name, service] of Object.entries(services)) {
   for (const [dependency, condition] of Object.entries(service.depends_on ?? {})) {
     expect(services[dependency] !== undefined, `compose.yaml: ${name} depends on unknown service ${dependency}`)
-    expect(condition.condition !== undefined, `compose.yaml: ${name} must say which condition of ${dependency} it waits for`)
+    expect(
+      condition.condition !== undefined,
+      `compose.yaml: ${name} must say which condition of ${dependency} it waits for`
+    )
   }
   for (const [key, value] of Object.entries(service.environment ?? {})) {
     if (/KEY|SECRET|PASSWORD|TOKEN/.test(key)) {
-      expect(value === null || String(value).startsWith("${"), `compose.yaml: ${name}.${key} must come from the environment, not the file`)
+      expect(
+        value === null || String(value).startsWith("${"),
+        `compose.yaml: ${name}.${key} must come from the environment, not the file`
+      )
     }
     const password = key.endsWith("_URL") && value !== null ? passwordOf(String(value)) : undefined
     expect(password === undefined || password.startsWith("${"), `compose.yaml: ${name}.${key} has a literal password`)
@@ -166,14 +201,20 @@ for (const name of apis) expect(env(name)["TROUPE_ROLE"] === "api", `compose.yam
 for (const name of runners) {
   expect(env(name)["TROUPE_ROLE"] === "runner", `compose.yaml: ${name} must have TROUPE_ROLE=runner`)
   expect(env(name)["CLUSTER_RUNNER_HOST"] === name, `compose.yaml: ${name} must have CLUSTER_RUNNER_HOST=${name}`)
-  expect(/^\d+$/.test(String(env(name)["CLUSTER_RUNNER_PORT"] ?? "")), `compose.yaml: ${name} needs a fixed CLUSTER_RUNNER_PORT`)
+  expect(
+    /^\d+$/.test(String(env(name)["CLUSTER_RUNNER_PORT"] ?? "")),
+    `compose.yaml: ${name} needs a fixed CLUSTER_RUNNER_PORT`
+  )
 }
 const runnerHosts = runners.map((name) => env(name)["CLUSTER_RUNNER_HOST"])
 expect(new Set(runnerHosts).size === runners.length, "compose.yaml: runners must have distinct CLUSTER_RUNNER_HOST")
 const shardCounts = new Set([...apis, ...runners].map((name) => env(name)["CLUSTER_SHARDS"]))
 expect(shardCounts.size === 1, "compose.yaml: every node must have the same CLUSTER_SHARDS")
 for (const name of [...apis, ...runners]) {
-  expect(env(name)["DATABASE_URL"] !== undefined && env(name)["REDIS_URL"] !== undefined, `compose.yaml: ${name} needs DATABASE_URL and REDIS_URL`)
+  expect(
+    env(name)["DATABASE_URL"] !== undefined && env(name)["REDIS_URL"] !== undefined,
+    `compose.yaml: ${name} needs DATABASE_URL and REDIS_URL`
+  )
 }
 
 // --- nginx ------------------------------------------------------------------------
@@ -183,7 +224,9 @@ for (const directive of ["proxy_buffering off;", "proxy_http_version 1.1;", "pro
   expect(nginx.includes(directive), `nginx.conf: ${directive} is missing (event streams need it)`)
 }
 expect(/location = \/metrics \{\s*return 404;/.test(nginx), "nginx.conf: /metrics must not be public")
-for (const name of apis) expect(nginx.includes(`server ${name}:`), `nginx.conf: api node ${name} is not in the upstream`)
+for (const name of apis) {
+  expect(nginx.includes(`server ${name}:`), `nginx.conf: api node ${name} is not in the upstream`)
+}
 
 // --- Dockerfile -------------------------------------------------------------------
 
@@ -199,17 +242,25 @@ const workspaces = ["packages", "apps"].flatMap((top) =>
   })
 )
 for (const workspace of workspaces) {
-  expect(dockerfile.includes(`COPY ${workspace}/package.json ${workspace}/`), `Dockerfile: copy ${workspace}/package.json before npm ci`)
+  expect(
+    dockerfile.includes(`COPY ${workspace}/package.json ${workspace}/`),
+    `Dockerfile: copy ${workspace}/package.json before npm ci`
+  )
 }
-for (const [pattern, problem] of [
-  [/^FROM node:20-slim AS runtime$/m, "the runtime stage must be node:20-slim"],
-  [/npm ci\b/, "the build stage must run npm ci"],
-  [/npx tsc -b/, "the build stage must type check with tsc -b"],
-  [/^USER (?!root)\S+$/m, "the image must run as a user other than root"],
-  [/HOST=0\.0\.0\.0/, "the image must listen on 0.0.0.0"],
-  [new RegExp(`^EXPOSE .*\\b${httpPort}\\b.*\\b${runnerPort}\\b`, "m"), `the image must expose ${httpPort} and ${runnerPort}`],
-  [/^HEALTHCHECK .*\n?.*\/health\/live/m, "the image needs a HEALTHCHECK on /health/live"]
-] as const) {
+for (
+  const [pattern, problem] of [
+    [/^FROM node:20-slim AS runtime$/m, "the runtime stage must be node:20-slim"],
+    [/npm ci\b/, "the build stage must run npm ci"],
+    [/npx tsc -b/, "the build stage must type check with tsc -b"],
+    [/^USER (?!root)\S+$/m, "the image must run as a user other than root"],
+    [/HOST=0\.0\.0\.0/, "the image must listen on 0.0.0.0"],
+    [
+      new RegExp(`^EXPOSE .*\\b${httpPort}\\b.*\\b${runnerPort}\\b`, "m"),
+      `the image must expose ${httpPort} and ${runnerPort}`
+    ],
+    [/^HEALTHCHECK .*\n?.*\/health\/live/m, "the image needs a HEALTHCHECK on /health/live"]
+  ] as const
+) {
   expect(pattern.test(dockerfile), `Dockerfile: ${problem}`)
 }
 
@@ -217,4 +268,6 @@ if (problems.length > 0) {
   console.error(`check:deploy found ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}`)
   process.exit(1)
 }
-console.log(`check:deploy: ${expected.length} Kubernetes files match manifests.ts; compose, nginx and Dockerfile are consistent`)
+console.log(
+  `check:deploy: ${expected.length} Kubernetes files match manifests.ts; compose, nginx and Dockerfile are consistent`
+)

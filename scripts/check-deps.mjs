@@ -1,6 +1,6 @@
 // Checks that workspace dependencies point one way, as the README's table
 // says, that tsconfig references mirror them exactly, and that there is no cycle.
-import { readFileSync, readdirSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 
 const allowed = {
@@ -38,7 +38,9 @@ for (const dir of dirs) {
     for (const m of text.matchAll(/from "@troupe\/([a-z]+)/g)) {
       if (m[1] !== name && !deps.includes(m[1])) problems.push(`${file} imports @troupe/${m[1]} without declaring it`)
     }
-    if (/from "\.\.\/\.\.\/(packages|apps)/.test(text)) problems.push(`${file} imports another package by relative path`)
+    if (/from "\.\.\/\.\.\/(packages|apps)/.test(text)) {
+      problems.push(`${file} imports another package by relative path`)
+    }
   }
 }
 

@@ -63,4 +63,3 @@ export const metricsResponse = HttpMiddleware.withLoggerDisabled(Effect.map(
   Prometheus.scrape,
   (text) => HttpServerResponse.text(text, { contentType: Prometheus.contentType })
 ))
-

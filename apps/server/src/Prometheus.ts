@@ -55,7 +55,9 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
     const state = pair.metricState
     if (MetricState.isCounterState(state)) {
       const monotonic = MetricKeyType.isCounterKey(key.keyType) && key.keyType.incremental
-      family(metric, monotonic ? "counter" : "gauge", key.description).push(`${metric}${labels(tags)} ${number(state.count)}`)
+      family(metric, monotonic ? "counter" : "gauge", key.description).push(
+        `${metric}${labels(tags)} ${number(state.count)}`
+      )
     } else if (MetricState.isGaugeState(state)) {
       family(metric, "gauge", key.description).push(`${metric}${labels(tags)} ${number(state.value)}`)
     } else if (MetricState.isHistogramState(state)) {
@@ -71,7 +73,11 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
     } else if (MetricState.isSummaryState(state)) {
       const lines = family(metric, "summary", key.description)
       for (const [quantile, value] of state.quantiles) {
-        lines.push(`${metric}${labels([...tags, ["quantile", String(quantile)]])} ${Option.match(value, { onNone: () => "NaN", onSome: number })}`)
+        lines.push(
+          `${metric}${labels([...tags, ["quantile", String(quantile)]])} ${
+            Option.match(value, { onNone: () => "NaN", onSome: number })
+          }`
+        )
       }
       lines.push(`${metric}_sum${labels(tags)} ${number(state.sum)}`)
       lines.push(`${metric}_count${labels(tags)} ${state.count}`)

@@ -3,9 +3,20 @@
  * docs, over the store, the realtime bus and presence.
  */
 import { RateLimiter } from "@effect/experimental"
-import { HttpApiBuilder, HttpApiScalar, type HttpApp, HttpMiddleware, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import {
+  HttpApiBuilder,
+  HttpApiScalar,
+  type HttpApp,
+  HttpMiddleware,
+  HttpRouter,
+  HttpServer,
+  HttpServerResponse
+} from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { TroupeApi } from "@troupe/api/Api"
+import { Feed } from "@troupe/feed/Feed"
+import * as MeteredModel from "@troupe/llm/MeteredModel"
+import * as ModelConfig from "@troupe/llm/ModelConfig"
 import * as EventBus from "@troupe/realtime/EventBus"
 import * as Realtime from "@troupe/realtime/Realtime"
 import { AccountRepo } from "@troupe/store/AccountRepo"
@@ -20,15 +31,12 @@ import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
-import { Effect, Layer } from "effect"
-import { Feed } from "@troupe/feed/Feed"
-import * as MeteredModel from "@troupe/llm/MeteredModel"
-import * as ModelConfig from "@troupe/llm/ModelConfig"
 import { Accounts } from "@troupe/workspace/Accounts"
 import { Messages } from "@troupe/workspace/Messages"
 import { Orgs } from "@troupe/workspace/Orgs"
 import { Rooms } from "@troupe/workspace/Rooms"
 import { Teammates } from "@troupe/workspace/Teammates"
+import { Effect, Layer } from "effect"
 import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { AuthLive } from "./http/Auth.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
@@ -61,8 +69,10 @@ export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.
 
 /** Teammate entities, the teammates' outbox and the retention jobs, on nodes that host entities. */
 export const EntitiesLive = Layer.unwrapEffect(
-  Effect.map(ClusterConfig, (c) =>
-    hostsEntities(c) ? Layer.mergeAll(TeammateRuntime.layer, Outbox.layer, Retention.layer) : Layer.empty)
+  Effect.map(
+    ClusterConfig,
+    (c) => hostsEntities(c) ? Layer.mergeAll(TeammateRuntime.layer, Outbox.layer, Retention.layer) : Layer.empty
+  )
 )
 
 /** Teammate entities (where hosted) and the dispatcher that sends them triggers, in this node's cluster. */
@@ -126,7 +136,9 @@ export const RunnerLive = HttpRouter.empty.pipe(
     Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(
       Effect.timeout("2 seconds"),
       Effect.flatMap(() => HttpServerResponse.json({ status: "ready", checks: { database: "ok" } })),
-      Effect.catchAll(() => HttpServerResponse.json({ message: "the database is not reachable", _tag: "Unavailable" }, { status: 503 }))
+      Effect.catchAll(() =>
+        HttpServerResponse.json({ message: "the database is not reachable", _tag: "Unavailable" }, { status: 503 })
+      )
     )
   ),
   HttpServer.serve(observed),

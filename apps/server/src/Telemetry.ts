@@ -57,7 +57,8 @@ export const jsonLogger = Logger.withConsoleLog(jsonFormat)
 /** Replaces the console loggers (the default one, and the pretty one `runMain` installs) with {@link jsonLogger}. */
 export const layerJsonLogs = Layer.scopedDiscard(Effect.locallyScopedWith(
   FiberRef.currentLoggers,
-  (loggers) => HashSet.add(HashSet.remove(HashSet.remove(loggers, Logger.defaultLogger), Logger.prettyLoggerDefault), jsonLogger)
+  (loggers) =>
+    HashSet.add(HashSet.remove(HashSet.remove(loggers, Logger.defaultLogger), Logger.prettyLoggerDefault), jsonLogger)
 ))
 
 /** Log format from configuration. */
@@ -82,7 +83,9 @@ export const requestId = HttpMiddleware.make((app) =>
     const given = request.headers["x-request-id"]
     const id = given !== undefined && requestIdPattern.test(given) ? given : randomUUID()
     yield* Effect.annotateCurrentSpan("http.request_id", id)
-    yield* HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.setHeader(response, "x-request-id", id)))
+    yield* HttpApp.appendPreResponseHandler((_, response) =>
+      Effect.succeed(HttpServerResponse.setHeader(response, "x-request-id", id))
+    )
     return yield* Effect.annotateLogs(app, "requestId", id)
   })
 )

@@ -4,15 +4,15 @@
  * bus and rate limiter. Telemetry (log format, trace export) is set up first,
  * so everything after it logs and traces through it.
  */
+import { HttpServerError } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import * as Database from "@troupe/store/Database"
-import { HttpServerError } from "@effect/platform"
 import { Cause, Config, Console, Effect, Layer, Option } from "effect"
 import { Role } from "./Cluster.js"
+import { createHttpServer } from "./http/NodeServer.js"
 import { HttpLive, RunnerLive } from "./Server.js"
 import { ServerConfig } from "./ServerConfig.js"
 import { TelemetryLive } from "./Telemetry.js"
-import { createHttpServer } from "./http/NodeServer.js"
 
 const Banner = Layer.effectDiscard(Effect.gen(function*() {
   const config = yield* ServerConfig
@@ -26,12 +26,17 @@ const Banner = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 const NodeServerLive = Layer.unwrapEffect(Effect.map(
-  Config.all({ port: Config.integer("PORT").pipe(Config.withDefault(8787)), host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")) }),
+  Config.all({
+    port: Config.integer("PORT").pipe(Config.withDefault(8787)),
+    host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+  }),
   ({ host, port }) => NodeHttpServer.layer(createHttpServer, { port, host })
 ))
 
 /** What this node serves, by `TROUPE_ROLE`: the API (`all`, `api`) or only teammate entities (`runner`). */
-const RoleLive = Layer.unwrapEffect(Effect.map(Role, (role) => role === "runner" ? RunnerLive : Banner.pipe(Layer.provideMerge(HttpLive))))
+const RoleLive = Layer.unwrapEffect(
+  Effect.map(Role, (role) => role === "runner" ? RunnerLive : Banner.pipe(Layer.provideMerge(HttpLive)))
+)
 
 const MainLive = RoleLive.pipe(
   Layer.provide(NodeServerLive),
@@ -50,9 +55,15 @@ const explain = (cause: Cause.Cause<unknown>): string | undefined => {
   const error = failure.value
   if (error instanceof Database.DatabaseStartError) return error.message
   if (error instanceof HttpServerError.ServeError) {
-    const code = typeof error.cause === "object" && error.cause !== null && "code" in error.cause ? error.cause.code : undefined
-    if (code === "EADDRINUSE") return "the HTTP port is already in use (another Troupe, or another program); stop it, or set PORT"
-    if (code === "EACCES") return "the HTTP port needs privileges this process does not have; set PORT to one above 1024"
+    const code = typeof error.cause === "object" && error.cause !== null && "code" in error.cause
+      ? error.cause.code
+      : undefined
+    if (code === "EADDRINUSE") {
+      return "the HTTP port is already in use (another Troupe, or another program); stop it, or set PORT"
+    }
+    if (code === "EACCES") {
+      return "the HTTP port needs privileges this process does not have; set PORT to one above 1024"
+    }
   }
   return undefined
 }
@@ -61,7 +72,9 @@ Layer.launch(MainLive).pipe(
   Effect.tapErrorCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.void
     const reason = explain(cause)
-    return reason === undefined ? Effect.logError("Troupe stopped", cause) : Console.error(`Troupe could not start: ${reason}`)
+    return reason === undefined
+      ? Effect.logError("Troupe stopped", cause)
+      : Console.error(`Troupe could not start: ${reason}`)
   }),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )

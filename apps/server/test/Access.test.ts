@@ -15,7 +15,10 @@ const untilEnd = (token: string, lastEventId: string) =>
     EventStream.open({ baseUrl: url, token, lastEventId }).pipe(
       Stream.runCollect,
       Effect.map(Chunk.toReadonlyArray),
-      Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => new Error("the stream was not ended by the server") })
+      Effect.timeoutFail({
+        duration: "15 seconds",
+        onTimeout: () => new Error("the stream was not ended by the server")
+      })
     ))
 
 /** Reads a stream from `lastEventId` until a message with `text` arrives, and returns every event until then. */
@@ -95,7 +98,9 @@ describe("access on open streams", () => {
       Effect.gen(function*() {
         const s = yield* setup
         const anonymous = yield* client()
-        const second = yield* anonymous.auth.login({ payload: { email: s.ben.user.email, password: "correct horse battery" } })
+        const second = yield* anonymous.auth.login({
+          payload: { email: s.ben.user.email, password: "correct horse battery" }
+        })
         const ended = yield* untilEnd(s.ben.token, s.position).pipe(Effect.fork)
         const other = yield* untilMessage(second.token, s.position, "still here").pipe(Effect.fork)
         yield* s.ana.api.messages.post({ path: { room: s.secret.id }, payload: { text: "hello" } })
@@ -103,7 +108,11 @@ describe("access on open streams", () => {
         yield* s.ana.api.messages.post({ path: { room: s.secret.id }, payload: { text: "still here" } })
         const got = yield* Fiber.join(ended)
         expect(messageTexts(got)).toEqual(["hello"])
-        expect(got.at(-1)?.event).toMatchObject({ type: "access.revoked", credential: "session", reason: "the session logged out" })
+        expect(got.at(-1)?.event).toMatchObject({
+          type: "access.revoked",
+          credential: "session",
+          reason: "the session logged out"
+        })
         const otherGot = yield* Fiber.join(other)
         expect(messageTexts(otherGot)).toEqual(["hello", "still here"])
         expect(types(otherGot)).not.toContain("access.revoked")
@@ -121,14 +130,21 @@ describe("access on open streams", () => {
         yield* s.ana.api.orgs.revokeApiKey({ path: { org: s.org.id, key: key.key.id } })
         const got = yield* Fiber.join(ended)
         expect(got.some((d) => d.event.type === "room.created" && d.event.room.id === general.id)).toBe(true)
-        expect(got.at(-1)?.event).toMatchObject({ type: "access.revoked", credential: "api_key", credentialId: key.key.id })
+        expect(got.at(-1)?.event).toMatchObject({
+          type: "access.revoked",
+          credential: "api_key",
+          credentialId: key.key.id
+        })
       }))
 
     it.effect("a key never has more power than its creator now: demotion caps it, removal revokes it", () =>
       Effect.gen(function*() {
         const s = yield* setup
         yield* s.ana.api.orgs.changeRole({ path: { org: s.org.id, user: s.ben.user.id }, payload: { role: "admin" } })
-        const key = yield* s.ben.api.orgs.createApiKey({ path: { org: s.org.id }, payload: { name: "ops", role: "admin" } })
+        const key = yield* s.ben.api.orgs.createApiKey({
+          path: { org: s.org.id },
+          payload: { name: "ops", role: "admin" }
+        })
         const bot = yield* client(key.secret)
         expect((yield* bot.orgs.apiKeys({ path: { org: s.org.id } })).length).toBe(1)
 
@@ -178,14 +194,26 @@ describe("who sees a teammate's memory, runs and limits", () => {
         const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
         yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } })
         yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: gus.user.email, role: "guest" } })
-        const secret = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "secret", kind: "private" } })
+        const secret = yield* ana.api.rooms.create({
+          path: { org: org.id },
+          payload: { name: "secret", kind: "private" }
+        })
         const open = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "open" } })
-        const rhea = yield* ana.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: "rhea" } })
+        const rhea = yield* ana.api.teammates.hire({
+          path: { org: org.id },
+          payload: { template: "researcher", handle: "rhea" }
+        })
         for (const room of [secret, open]) {
           yield* ana.api.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: rhea.id } })
         }
-        yield* ana.api.messages.post({ path: { room: secret.id }, payload: { text: "@rhea remember that the merger is with Initech" } })
-        yield* ana.api.messages.post({ path: { room: open.id }, payload: { text: "@rhea remember that lunch is at noon" } })
+        yield* ana.api.messages.post({
+          path: { room: secret.id },
+          payload: { text: "@rhea remember that the merger is with Initech" }
+        })
+        yield* ana.api.messages.post({
+          path: { room: open.id },
+          payload: { text: "@rhea remember that lunch is at noon" }
+        })
         const path = { org: org.id, teammate: rhea.id }
         yield* eventually(Effect.map(
           ana.api.teammates.runs({ path, urlParams: {} }),
@@ -229,7 +257,10 @@ describe("who sees a teammate's memory, runs and limits", () => {
           body: { template: "researcher", handle: "rex", monthlyTokenLimit: 5 }
         })
         expect(hired.status).toBe(403)
-        const renamed = yield* ben.api.teammates.update({ path: { org: org.id, teammate: rhea.id }, payload: { name: "Rhea 2" } })
+        const renamed = yield* ben.api.teammates.update({
+          path: { org: org.id, teammate: rhea.id },
+          payload: { name: "Rhea 2" }
+        })
         expect(renamed.monthlyTokenLimit).toBe(1000)
         const changed = yield* ana.api.teammates.update({
           path: { org: org.id, teammate: rhea.id },

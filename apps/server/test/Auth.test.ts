@@ -22,10 +22,14 @@ describe("auth", () => {
       Effect.gen(function*() {
         const anonymous = yield* client()
         const address = email("case")
-        const first = yield* anonymous.auth.signup({ payload: { email: address.toUpperCase(), password, name: "Case" } })
+        const first = yield* anonymous.auth.signup({
+          payload: { email: address.toUpperCase(), password, name: "Case" }
+        })
         expect(first.user.email).toBe(address)
         for (const variant of [address, address.toUpperCase(), ` ${address} `]) {
-          const error = yield* Effect.flip(anonymous.auth.signup({ payload: { email: variant, password, name: "Other" } }))
+          const error = yield* Effect.flip(
+            anonymous.auth.signup({ payload: { email: variant, password, name: "Other" } })
+          )
           expect(error._tag).toBe("Conflict")
         }
         const res = yield* raw("POST", "/v1/auth/signup", { body: { email: address, password, name: "Other" } })
@@ -51,13 +55,17 @@ describe("auth", () => {
     it.effect("a wrong password and an unknown e-mail are both 401 with the same message", () =>
       Effect.gen(function*() {
         const kim = yield* person("Kim")
-        const wrong = yield* raw("POST", "/v1/auth/login", { body: { email: kim.user.email, password: "not the password" } })
+        const wrong = yield* raw("POST", "/v1/auth/login", {
+          body: { email: kim.user.email, password: "not the password" }
+        })
         const unknown = yield* raw("POST", "/v1/auth/login", { body: { email: email("nobody"), password } })
         expect(wrong.status).toBe(401)
         expect(unknown.status).toBe(401)
         expect(wrong.json).toMatchObject({ _tag: "Unauthorized" })
         expect(unknown.json).toEqual(wrong.json)
-        const error = yield* Effect.flip((yield* client()).auth.login({ payload: { email: kim.user.email, password: "nope" } }))
+        const error = yield* Effect.flip(
+          (yield* client()).auth.login({ payload: { email: kim.user.email, password: "nope" } })
+        )
         expect(error._tag).toBe("Unauthorized")
       }))
 
@@ -161,19 +169,21 @@ describe("auth", () => {
       }))
   })
 
-  layer(TestServer({ RATE_SIGNUP_PER_ADDRESS_PER_HOUR: "3" }), { excludeTestServices: true, timeout: 120_000 })((it) => {
-    it.effect("sign-ups are limited per address on their own terms, and do not use up the log-in limits", () =>
-      Effect.gen(function*() {
-        const signup = (name: string) =>
-          raw("POST", "/v1/auth/signup", { body: { email: email(name), password, name } })
-        const people = [yield* signup("a"), yield* signup("b"), yield* signup("c")]
-        expect(people.map((r) => r.status)).toEqual([201, 201, 201])
-        const fourth = yield* signup("d")
-        expect(fourth.status).toBe(429)
-        expect(fourth.json).toMatchObject({ _tag: "RateLimited", message: expect.stringContaining("sign-ups") })
-        const first = people[0]!.json as { user: { email: string } }
-        const login = yield* raw("POST", "/v1/auth/login", { body: { email: first.user.email, password } })
-        expect(login.status).toBe(200)
-      }))
-  })
+  layer(TestServer({ RATE_SIGNUP_PER_ADDRESS_PER_HOUR: "3" }), { excludeTestServices: true, timeout: 120_000 })(
+    (it) => {
+      it.effect("sign-ups are limited per address on their own terms, and do not use up the log-in limits", () =>
+        Effect.gen(function*() {
+          const signup = (name: string) =>
+            raw("POST", "/v1/auth/signup", { body: { email: email(name), password, name } })
+          const people = [yield* signup("a"), yield* signup("b"), yield* signup("c")]
+          expect(people.map((r) => r.status)).toEqual([201, 201, 201])
+          const fourth = yield* signup("d")
+          expect(fourth.status).toBe(429)
+          expect(fourth.json).toMatchObject({ _tag: "RateLimited", message: expect.stringContaining("sign-ups") })
+          const first = people[0]!.json as { user: { email: string } }
+          const login = yield* raw("POST", "/v1/auth/login", { body: { email: first.user.email, password } })
+          expect(login.status).toBe(200)
+        }))
+    }
+  )
 })

@@ -18,28 +18,31 @@ const expectRefused = (res: RawResponse, status: number, tag?: string) => {
 
 /** POSTs `body` without Content-Length, in 16 KiB chunks (Transfer-Encoding: chunked). */
 const postChunked = (path: string, token: string, body: string) =>
-  Effect.flatMap(baseUrl, (url) =>
-    Effect.promise(() =>
-      new Promise<{ status: number; json: unknown; error?: string }>((resolve) => {
-        const req = request(`${url}${path}`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }
-        }, (res) => {
-          let text = ""
-          res.on("data", (chunk: Buffer) => text += chunk.toString())
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || "null") }))
+  Effect.flatMap(
+    baseUrl,
+    (url) =>
+      Effect.promise(() =>
+        new Promise<{ status: number; json: unknown; error?: string }>((resolve) => {
+          const req = request(`${url}${path}`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }
+          }, (res) => {
+            let text = ""
+            res.on("data", (chunk: Buffer) => text += chunk.toString())
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || "null") }))
+          })
+          req.on("error", (e) => resolve({ status: 0, json: null, error: e.message }))
+          const bytes = Buffer.from(body)
+          const write = (offset: number): void => {
+            if (offset >= bytes.length) return void req.end()
+            const ok = req.write(bytes.subarray(offset, offset + 16 * 1024))
+            if (ok) setImmediate(() => write(offset + 16 * 1024))
+            else req.once("drain", () => write(offset + 16 * 1024))
+          }
+          write(0)
         })
-        req.on("error", (e) => resolve({ status: 0, json: null, error: e.message }))
-        const bytes = Buffer.from(body)
-        const write = (offset: number): void => {
-          if (offset >= bytes.length) return void req.end()
-          const ok = req.write(bytes.subarray(offset, offset + 16 * 1024))
-          if (ok) setImmediate(() => write(offset + 16 * 1024))
-          else req.once("drain", () => write(offset + 16 * 1024))
-        }
-        write(0)
-      })
-    ))
+      )
+  )
 
 /** What a room holds, as `observer` sees it, and the event log's position. */
 const stored = (observer: TroupeClient, org: OrgId, room: RoomId) =>
@@ -103,11 +106,25 @@ describe("bad input", () => {
         }
         expectRefused(yield* raw("POST", `/v1/rooms/${room.id}/messages`, { token: ana.token }), 400)
         expectRefused(yield* raw("POST", "/v1/auth/signup", { body: { email: "x@example.com", name: "X" } }), 400)
-        expectRefused(yield* raw("POST", "/v1/auth/signup", { body: { email: "not an email", password: "long enough", name: "X" } }), 400)
+        expectRefused(
+          yield* raw("POST", "/v1/auth/signup", {
+            body: { email: "not an email", password: "long enough", name: "X" }
+          }),
+          400
+        )
         expectRefused(yield* raw("POST", "/v1/orgs", { token: ana.token, body: { name: "No slug" } }), 400)
-        expectRefused(yield* raw("POST", "/v1/orgs", { token: ana.token, body: { name: "Bad", slug: "Has Spaces" } }), 400)
-        expectRefused(yield* raw("POST", `/v1/orgs/${org.id}/rooms`, { token: ana.token, body: { name: "x", kind: "secret" } }), 400)
-        expectRefused(yield* raw("PATCH", `/v1/orgs/${org.id}/members/${ana.user.id}`, { token: ana.token, body: { role: "god" } }), 400)
+        expectRefused(
+          yield* raw("POST", "/v1/orgs", { token: ana.token, body: { name: "Bad", slug: "Has Spaces" } }),
+          400
+        )
+        expectRefused(
+          yield* raw("POST", `/v1/orgs/${org.id}/rooms`, { token: ana.token, body: { name: "x", kind: "secret" } }),
+          400
+        )
+        expectRefused(
+          yield* raw("PATCH", `/v1/orgs/${org.id}/members/${ana.user.id}`, { token: ana.token, body: { role: "god" } }),
+          400
+        )
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
         expect((yield* ana.api.orgs.list()).map((o) => o.id)).toEqual([org.id])
         expect((yield* ana.api.rooms.list({ path: { org: org.id } })).rooms.map((r) => r.id)).toEqual([room.id])
@@ -119,11 +136,17 @@ describe("bad input", () => {
         const before = yield* stored(ana.api, org.id, room.id)
         for (const text of ["", " ", "\n\t  \n", "x".repeat(MAX_MESSAGE_LENGTH + 1)]) {
           expectRefused(yield* raw("POST", `/v1/rooms/${room.id}/messages`, { token: ana.token, body: { text } }), 400)
-          const edit = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${anas.id}`, { token: ana.token, body: { text } })
+          const edit = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${anas.id}`, {
+            token: ana.token,
+            body: { text }
+          })
           expectRefused(edit, 400)
         }
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
-        const longest = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "x".repeat(MAX_MESSAGE_LENGTH) } })
+        const longest = yield* ana.api.messages.post({
+          path: { room: room.id },
+          payload: { text: "x".repeat(MAX_MESSAGE_LENGTH) }
+        })
         expect(longest.text.length).toBe(MAX_MESSAGE_LENGTH)
       }))
 
@@ -132,17 +155,39 @@ describe("bad input", () => {
         const { ana, bens, org, room } = yield* world
         const before = yield* stored(ana.api, org.id, room.id)
         const messages = `/v1/rooms/${room.id}/messages`
-        for (const body of [`{"text":"a\\u0000b"}`, `{"text":"ok","clientMessageId":"\\u0000"}`, `{"text":"ok","\\u0000":1}`]) {
+        for (
+          const body of [
+            `{"text":"a\\u0000b"}`,
+            `{"text":"ok","clientMessageId":"\\u0000"}`,
+            `{"text":"ok","\\u0000":1}`
+          ]
+        ) {
           expectRefused(yield* raw("POST", messages, { token: ana.token, body }), 400, "MalformedRequest")
         }
-        expectRefused(yield* raw("PATCH", `${messages}/${bens.id}`, { token: ana.token, body: `{"text":"\\u0000"}` }), 400)
-        expectRefused(yield* raw("POST", "/v1/orgs", { token: ana.token, body: `{"name":"a\\u0000","slug":"${slug()}"}` }), 400)
         expectRefused(
-          yield* raw("POST", "/v1/auth/signup", { body: `{"email":"a@example.com","password":"12345678","name":"\\u0000"}` }),
+          yield* raw("PATCH", `${messages}/${bens.id}`, { token: ana.token, body: `{"text":"\\u0000"}` }),
           400
         )
-        expectRefused(yield* raw("PUT", `${messages}/${bens.id}/reactions/a%00`, { token: ana.token }), 400, "MalformedRequest")
-        expectRefused(yield* raw("GET", `/v1/orgs/${org.id}/search?q=%00`, { token: ana.token }), 400, "MalformedRequest")
+        expectRefused(
+          yield* raw("POST", "/v1/orgs", { token: ana.token, body: `{"name":"a\\u0000","slug":"${slug()}"}` }),
+          400
+        )
+        expectRefused(
+          yield* raw("POST", "/v1/auth/signup", {
+            body: `{"email":"a@example.com","password":"12345678","name":"\\u0000"}`
+          }),
+          400
+        )
+        expectRefused(
+          yield* raw("PUT", `${messages}/${bens.id}/reactions/a%00`, { token: ana.token }),
+          400,
+          "MalformedRequest"
+        )
+        expectRefused(
+          yield* raw("GET", `/v1/orgs/${org.id}/search?q=%00`, { token: ana.token }),
+          400,
+          "MalformedRequest"
+        )
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
         // an escaped backslash followed by "u0000" is ordinary text
         const literal = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "see \\u0000" } })
@@ -167,7 +212,10 @@ describe("bad input", () => {
         })
         expectRefused(orgs, 413, "PayloadTooLarge")
         // at the limit the body is read and decoded: the text is then too long for a message
-        const atLimit = yield* raw("POST", `/v1/rooms/${room.id}/messages`, { token: ana.token, body: bodyOf(MAX_BODY_BYTES) })
+        const atLimit = yield* raw("POST", `/v1/rooms/${room.id}/messages`, {
+          token: ana.token,
+          body: bodyOf(MAX_BODY_BYTES)
+        })
         expectRefused(atLimit, 400)
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
         expect((yield* ana.api.orgs.list()).map((o) => o.id)).toEqual([org.id])
@@ -191,15 +239,20 @@ describe("bad input", () => {
     it.effect("a room id that is not a UUID is 400", () =>
       Effect.gen(function*() {
         const { ana, anas, room } = yield* world
-        for (const [method, path] of [
-          ["GET", "/v1/rooms/not-a-uuid"],
-          ["GET", "/v1/rooms/123/messages"],
-          ["POST", "/v1/rooms/not-a-uuid/messages"],
-          ["PATCH", `/v1/rooms/${room.id}/messages/not-a-uuid`],
-          ["GET", `/v1/rooms/${room.id.slice(0, -1)}/messages/${anas.id}`],
-          ["GET", "/v1/orgs/acme"]
-        ] as const) {
-          const res = yield* raw(method, path, { token: ana.token, ...(method === "GET" ? {} : { body: { text: "hi" } }) })
+        for (
+          const [method, path] of [
+            ["GET", "/v1/rooms/not-a-uuid"],
+            ["GET", "/v1/rooms/123/messages"],
+            ["POST", "/v1/rooms/not-a-uuid/messages"],
+            ["PATCH", `/v1/rooms/${room.id}/messages/not-a-uuid`],
+            ["GET", `/v1/rooms/${room.id.slice(0, -1)}/messages/${anas.id}`],
+            ["GET", "/v1/orgs/acme"]
+          ] as const
+        ) {
+          const res = yield* raw(method, path, {
+            token: ana.token,
+            ...(method === "GET" ? {} : { body: { text: "hi" } })
+          })
           expectRefused(res, 400)
         }
       }))
@@ -212,7 +265,11 @@ describe("bad input", () => {
         for (const target of [randomUUID(), eveRoom.id]) {
           expectRefused(yield* raw("GET", `/v1/rooms/${target}`, { token: ana.token }), 404, "NotFound")
           expectRefused(yield* raw("GET", `/v1/rooms/${target}/messages`, { token: ana.token }), 404, "NotFound")
-          expectRefused(yield* raw("POST", `/v1/rooms/${target}/messages`, { token: ana.token, body: { text: "hi" } }), 404, "NotFound")
+          expectRefused(
+            yield* raw("POST", `/v1/rooms/${target}/messages`, { token: ana.token, body: { text: "hi" } }),
+            404,
+            "NotFound"
+          )
           expectRefused(yield* raw("POST", `/v1/rooms/${target}/join`, { token: ana.token }), 404, "NotFound")
         }
         // the refusal for another org's room reads the same as for a room that does not exist
@@ -232,7 +289,10 @@ describe("bad input", () => {
         const archived = yield* ana.api.rooms.archive({ path: { room: old.id } })
         expect(archived.archived).toBe(true)
         const before = yield* stored(ana.api, org.id, old.id)
-        const res = yield* raw("POST", `/v1/rooms/${old.id}/messages`, { token: ana.token, body: { text: "after archiving" } })
+        const res = yield* raw("POST", `/v1/rooms/${old.id}/messages`, {
+          token: ana.token,
+          body: { text: "after archiving" }
+        })
         expectRefused(res, 409, "Conflict")
         expect(yield* stored(ana.api, org.id, old.id)).toEqual(before)
         expect(before.messages.map((m) => m.text)).toEqual(["before archiving"])
@@ -242,11 +302,17 @@ describe("bad input", () => {
       Effect.gen(function*() {
         const { ana, ben, org } = yield* world
         const open = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "open" } })
-        const closed = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "closed", kind: "private" } })
+        const closed = yield* ana.api.rooms.create({
+          path: { org: org.id },
+          payload: { name: "closed", kind: "private" }
+        })
         const openBefore = yield* stored(ana.api, org.id, open.id)
         const closedBefore = yield* stored(ana.api, org.id, closed.id)
         // a public room Ben can see but has not joined: he is told to join
-        const notJoined = yield* raw("POST", `/v1/rooms/${open.id}/messages`, { token: ben.token, body: { text: "hi" } })
+        const notJoined = yield* raw("POST", `/v1/rooms/${open.id}/messages`, {
+          token: ben.token,
+          body: { text: "hi" }
+        })
         expectRefused(notJoined, 403, "Forbidden")
         // a private room Ben is not in: it is hidden from him
         const hidden = yield* raw("POST", `/v1/rooms/${closed.id}/messages`, { token: ben.token, body: { text: "hi" } })
@@ -260,15 +326,24 @@ describe("bad input", () => {
       Effect.gen(function*() {
         const { ana, ben, bens, anas, org, room } = yield* world
         const before = yield* stored(ana.api, org.id, room.id)
-        const byOwner = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${bens.id}`, { token: ana.token, body: { text: "rewritten" } })
+        const byOwner = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${bens.id}`, {
+          token: ana.token,
+          body: { text: "rewritten" }
+        })
         expectRefused(byOwner, 403, "Forbidden")
-        const byMember = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${anas.id}`, { token: ben.token, body: { text: "rewritten" } })
+        const byMember = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${anas.id}`, {
+          token: ben.token,
+          body: { text: "rewritten" }
+        })
         expectRefused(byMember, 403, "Forbidden")
         const deleteByMember = yield* raw("DELETE", `/v1/rooms/${room.id}/messages/${anas.id}`, { token: ben.token })
         expectRefused(deleteByMember, 403, "Forbidden")
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
         expect(yield* ana.api.messages.edits({ path: { room: room.id, message: bens.id } })).toEqual([])
-        const unknown = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${randomUUID()}`, { token: ana.token, body: { text: "x" } })
+        const unknown = yield* raw("PATCH", `/v1/rooms/${room.id}/messages/${randomUUID()}`, {
+          token: ana.token,
+          body: { text: "x" }
+        })
         expectRefused(unknown, 404, "NotFound")
       }))
 
@@ -315,7 +390,10 @@ describe("bad input", () => {
       Effect.gen(function*() {
         const { ana, room } = yield* world
         const huge = "q".repeat(200_000)
-        const res = yield* raw("POST", `/v1/rooms/${room.id}/messages`, { token: ana.token, body: { text: huge, clientMessageId: 5 } })
+        const res = yield* raw("POST", `/v1/rooms/${room.id}/messages`, {
+          token: ana.token,
+          body: { text: huge, clientMessageId: 5 }
+        })
         expectRefused(res, 400, "MalformedRequest")
         expect(res.text.length).toBeLessThan(1000)
         expect(res.json).toMatchObject({
@@ -327,7 +405,9 @@ describe("bad input", () => {
         expectRefused(login, 400, "MalformedRequest")
         expect(login.text).not.toContain("secret password")
         expect(login.json).toMatchObject({ message: "password: expected a string at most 256 character(s) long" })
-        const broken = yield* raw("POST", "/v1/auth/login", { body: `{"email":"a@b.co","password":"hunter2hunter2" oops}` })
+        const broken = yield* raw("POST", "/v1/auth/login", {
+          body: `{"email":"a@b.co","password":"hunter2hunter2" oops}`
+        })
         expectRefused(broken, 400, "MalformedRequest")
         expect(broken.text).not.toContain("hunter2")
       }))
@@ -337,12 +417,20 @@ describe("bad input", () => {
         const { ana, anas, org, room } = yield* world
         const before = yield* stored(ana.api, org.id, room.id)
         const messages = `/v1/rooms/${room.id}/messages`
-        for (const body of [`{"text":"\\ud800"}`, `{"text":"a\\udc00b"}`, `{"text":"ok","clientMessageId":"\\ud800"}`]) {
+        for (
+          const body of [`{"text":"\\ud800"}`, `{"text":"a\\udc00b"}`, `{"text":"ok","clientMessageId":"\\ud800"}`]
+        ) {
           const res = yield* raw("POST", messages, { token: ana.token, body })
           expectRefused(res, 400, "MalformedRequest")
         }
-        expectRefused(yield* raw("PATCH", `${messages}/${anas.id}`, { token: ana.token, body: `{"text":"\\ud800"}` }), 400)
-        expectRefused(yield* raw("POST", `/v1/orgs/${org.id}/rooms`, { token: ana.token, body: `{"name":"\\udfff"}` }), 400)
+        expectRefused(
+          yield* raw("PATCH", `${messages}/${anas.id}`, { token: ana.token, body: `{"text":"\\ud800"}` }),
+          400
+        )
+        expectRefused(
+          yield* raw("POST", `/v1/orgs/${org.id}/rooms`, { token: ana.token, body: `{"name":"\\udfff"}` }),
+          400
+        )
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
         // a well-formed pair is an ordinary character
         const emoji = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "launch \u{1F680}" } })
@@ -353,11 +441,16 @@ describe("bad input", () => {
       Effect.gen(function*() {
         const { ana } = yield* world
         for (const size of [20_000, 200_000]) {
-          const res = yield* Effect.either(raw("GET", "/v1/auth/me", { token: ana.token, headers: { "x-filler": "f".repeat(size) } }))
+          const res = yield* Effect.either(
+            raw("GET", "/v1/auth/me", { token: ana.token, headers: { "x-filler": "f".repeat(size) } })
+          )
           expect(res._tag, `${size}`).toBe("Right")
           if (res._tag === "Right") {
             expect(res.right.status).toBe(431)
-            expect(res.right.json).toMatchObject({ _tag: "MalformedRequest", message: expect.stringContaining("16 KiB") })
+            expect(res.right.json).toMatchObject({
+              _tag: "MalformedRequest",
+              message: expect.stringContaining("16 KiB")
+            })
           }
         }
         expect((yield* raw("GET", "/v1/auth/me", { token: ana.token })).status).toBe(200)

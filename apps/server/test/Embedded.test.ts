@@ -26,10 +26,16 @@ describe("embedded PostgreSQL default", () => {
           timeout: "60 seconds"
         }).pipe(Effect.fork)
         // Every message is sent twice with the same client id, concurrently.
-        const sends = Array.from({ length: total }, (_, i) => ({ room: rooms[i % 3]!, text: `m${i}`, clientMessageId: `k${i}` }))
+        const sends = Array.from(
+          { length: total },
+          (_, i) => ({ room: rooms[i % 3]!, text: `m${i}`, clientMessageId: `k${i}` })
+        )
         const results = yield* Effect.all(
           [...sends, ...sends].map((s) =>
-            ana.api.messages.post({ path: { room: s.room.id }, payload: { text: s.text, clientMessageId: s.clientMessageId } })
+            ana.api.messages.post({
+              path: { room: s.room.id },
+              payload: { text: s.text, clientMessageId: s.clientMessageId }
+            })
           ),
           { concurrency: 16 }
         )

@@ -1,6 +1,6 @@
-import * as Database from "@troupe/store/Database"
 import { describe, expect, layer } from "@effect/vitest"
 import type { Delivered } from "@troupe/domain/Event"
+import * as Database from "@troupe/store/Database"
 import { Effect, Fiber } from "effect"
 import { anaAndBen, baseUrl, durable, messageTexts, readEvents, TestServer, watch } from "./Harness.js"
 
@@ -17,7 +17,13 @@ describe("event stream", () => {
         const { ana, ben, position, room, url } = yield* setup
         const post = (text: string) => ana.api.messages.post({ path: { room: room.id }, payload: { text } })
         for (const t of ["a1", "a2", "a3"]) yield* post(t)
-        const first = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 2, keep: durable })
+        const first = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: position,
+          count: 2,
+          keep: durable
+        })
         expect(messageTexts(first)).toEqual(["a1", "a2"])
         for (const t of ["b1", "b2", "b3", "b4"]) yield* post(t)
         const resumed = yield* readEvents({
@@ -45,7 +51,10 @@ describe("event stream", () => {
           timeout: "20 seconds"
         }).pipe(Effect.fork)
         yield* Effect.all(
-          Array.from({ length: 40 }, (_, i) => ana.api.messages.post({ path: { room: room.id }, payload: { text: `c${i}` } })),
+          Array.from(
+            { length: 40 },
+            (_, i) => ana.api.messages.post({ path: { room: room.id }, payload: { text: `c${i}` } })
+          ),
           { concurrency: 8 }
         )
         const got = yield* Fiber.join(reader)
@@ -58,8 +67,16 @@ describe("event stream", () => {
     it.effect("long-poll returns the same events with the same ids as the stream", () =>
       Effect.gen(function*() {
         const { ana, ben, position, room, url } = yield* setup
-        for (const t of ["p1", "p2", "p3"]) yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: t } })
-        const streamed = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 3, keep: durable })
+        for (const t of ["p1", "p2", "p3"]) {
+          yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: t } })
+        }
+        const streamed = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: position,
+          count: 3,
+          keep: durable
+        })
         const polled: Array<Delivered> = []
         let cursor = position
         for (let i = 0; i < 5 && polled.length < 3; i++) {
@@ -80,7 +97,10 @@ describe("event stream", () => {
     it.effect("people only receive events of rooms they may see", () =>
       Effect.gen(function*() {
         const { ana, ben, org, position, url } = yield* setup
-        const secret = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "board", kind: "private" } })
+        const secret = yield* ana.api.rooms.create({
+          path: { org: org.id },
+          payload: { name: "board", kind: "private" }
+        })
         yield* ana.api.messages.post({ path: { room: secret.id }, payload: { text: "private words" } })
         const open = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "open" } })
         yield* ben.api.rooms.join({ path: { room: open.id } })
@@ -95,10 +115,21 @@ describe("event stream", () => {
         })
         expect(messageTexts(got)).toEqual(["public words"])
         expect(got.some((d) => JSON.stringify(d).includes(secret.id))).toBe(false)
-        expect(got.map((d) => d.event.type)).toEqual(["room.created", "member.joined", "member.joined", "message.created"])
+        expect(got.map((d) => d.event.type)).toEqual([
+          "room.created",
+          "member.joined",
+          "member.joined",
+          "message.created"
+        ])
         yield* ana.api.rooms.addMember({ path: { room: secret.id }, payload: { userId: ben.user.id } })
         yield* ana.api.messages.post({ path: { room: secret.id }, payload: { text: "now you may" } })
-        const later = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: got[got.length - 1]!.id, count: 2, keep: durable })
+        const later = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: got[got.length - 1]!.id,
+          count: 2,
+          keep: durable
+        })
         expect(later.map((d) => d.event.type)).toEqual(["member.joined", "message.created"])
         expect(messageTexts(later)).toEqual(["now you may"])
       }))
@@ -130,7 +161,8 @@ describe("event stream", () => {
           baseUrl: url,
           token: ben.token,
           count: 2,
-          keep: (d) => d.event.type === "typing" || (d.event.type === "presence.changed" && d.event.userId === ana.user.id),
+          keep: (d) =>
+            d.event.type === "typing" || (d.event.type === "presence.changed" && d.event.userId === ana.user.id),
           timeout: "10 seconds"
         })
         // Ana's first stream brings her online; it stays open until her own typing comes back on it.
@@ -142,7 +174,13 @@ describe("event stream", () => {
         for (const d of got) expect(d.id).toMatch(/^\d+~\d+$/)
         const typing = got.find((d) => d.event.type === "typing")!
         // Resuming from an ephemeral id continues after its position: no reset, and the next message arrives.
-        const resumed = yield* watch({ baseUrl: url, token: ben.token, lastEventId: typing.id, count: 1, keep: durable })
+        const resumed = yield* watch({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: typing.id,
+          count: 1,
+          keep: durable
+        })
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after typing" } })
         expect((yield* Fiber.join(resumed)).map((d) => d.event.type)).toEqual(["message.created"])
       }))
@@ -154,13 +192,23 @@ describe("event stream", () => {
         const fiber = yield* watch({ baseUrl: url, token: ben.token, lastEventId: position, count: 1, keep: durable })
         // A row no event decodes from, written where the next event would go.
         yield* sql.withTransaction(Effect.gen(function*() {
-          const [state] = yield* sql<{ position: string }>`UPDATE event_log_state SET position = position + 1 RETURNING position`
+          const [state] = yield* sql<
+            { position: string }
+          >`UPDATE event_log_state SET position = position + 1 RETURNING position`
           yield* sql`INSERT INTO events (position, org_id, org_wide, type, payload)
-            VALUES (${state!.position}, ${room.orgId}, true, 'message.created', ${JSON.stringify({ type: "message.created", message: 42 })}::jsonb)`
+            VALUES (${state!.position}, ${room.orgId}, true, 'message.created', ${
+            JSON.stringify({ type: "message.created", message: 42 })
+          }::jsonb)`
         }))
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after the bad row" } })
         expect(messageTexts(yield* Fiber.join(fiber))).toEqual(["after the bad row"])
-        const resumed = yield* readEvents({ baseUrl: url, token: ben.token, lastEventId: position, count: 1, keep: durable })
+        const resumed = yield* readEvents({
+          baseUrl: url,
+          token: ben.token,
+          lastEventId: position,
+          count: 1,
+          keep: durable
+        })
         expect(messageTexts(resumed)).toEqual(["after the bad row"])
       }))
   })

@@ -52,7 +52,9 @@ const isObject = (u: unknown): u is JsonSchema => typeof u === "object" && u !==
 
 /** The operations of an OpenAPI document, with `$ref`s resolved. */
 const operationsOf = (spec: JsonSchema): ReadonlyArray<Operation> => {
-  const schemas = isObject(spec["components"]) && isObject(spec["components"]["schemas"]) ? spec["components"]["schemas"] : {}
+  const schemas = isObject(spec["components"]) && isObject(spec["components"]["schemas"])
+    ? spec["components"]["schemas"]
+    : {}
   const resolve = (s: unknown): JsonSchema => {
     if (!isObject(s)) return {}
     const ref = s["$ref"]
@@ -65,15 +67,22 @@ const operationsOf = (spec: JsonSchema): ReadonlyArray<Operation> => {
     for (const [method, op] of Object.entries(item)) {
       if (!isObject(op)) continue
       const params = Array.isArray(op["parameters"]) ? op["parameters"].filter(isObject) : []
-      const content = isObject(op["requestBody"]) && isObject(op["requestBody"]["content"]) ? op["requestBody"]["content"] : {}
+      const content = isObject(op["requestBody"]) && isObject(op["requestBody"]["content"])
+        ? op["requestBody"]["content"]
+        : {}
       const json = isObject(content["application/json"]) ? content["application/json"] : undefined
       out.push({
         id: String(op["operationId"]),
         method: method.toUpperCase(),
         path,
         pathParams: params.filter((p) => p["in"] === "path").map((p) => String(p["name"])),
-        idParams: params.filter((p) => p["in"] === "path" && resolve(p["schema"])["format"] === "uuid").map((p) => String(p["name"])),
-        query: params.filter((p) => p["in"] === "query").map((p) => ({ name: String(p["name"]), schema: resolve(p["schema"]) })),
+        idParams: params.filter((p) => p["in"] === "path" && resolve(p["schema"])["format"] === "uuid").map((p) =>
+          String(p["name"])
+        ),
+        query: params.filter((p) => p["in"] === "query").map((p) => ({
+          name: String(p["name"]),
+          schema: resolve(p["schema"])
+        })),
         body: json === undefined ? undefined : resolve(json["schema"]),
         secured: Array.isArray(op["security"]) && op["security"].length > 0
       })
@@ -87,10 +96,10 @@ const typesOf = (schema: JsonSchema, resolve: (s: unknown) => JsonSchema): Reado
   const types = new Set<string>()
   const walk = (s: JsonSchema) => {
     if (typeof s["type"] === "string") types.add(s["type"] === "integer" ? "number" : s["type"])
-    if (Array.isArray(s["enum"])) for (const v of s["enum"]) types.add(v === null ? "null" : typeof v)
+    if (Array.isArray(s["enum"])) { for (const v of s["enum"]) types.add(v === null ? "null" : typeof v) }
     for (const key of ["anyOf", "oneOf", "allOf"]) {
       const options = s[key]
-      if (Array.isArray(options)) for (const o of options) walk(resolve(o))
+      if (Array.isArray(options)) { for (const o of options) walk(resolve(o)) }
     }
     if (s["$ref"] !== undefined) walk(resolve(s))
   }
@@ -117,7 +126,22 @@ const junkIds = [
   "1e999"
 ]
 
-const cursorJunk = ["", "~", "12~", "~3", "-5", "1e5", "99999999999999999999", "0x10", "12~3~4", "%00", "NaN", "abc", "1.5", "%ED%A0%80"]
+const cursorJunk = [
+  "",
+  "~",
+  "12~",
+  "~3",
+  "-5",
+  "1e5",
+  "99999999999999999999",
+  "0x10",
+  "12~3~4",
+  "%00",
+  "NaN",
+  "abc",
+  "1.5",
+  "%ED%A0%80"
+]
 const numberJunk = ["abc", "-1", "0", "1e309", "99999999999", "1.5", "", "NaN", "Infinity", "%00", "0x10", "1,2"]
 const stringJunk = ["", " ", "x".repeat(5000), "%00", "%ED%A0%80", "%F0%9F%9A%80", "'", "\"", "<script>", "%E2%80%AE"]
 
@@ -135,13 +159,21 @@ const wrongValue = (rng: Rng, allowed: ReadonlySet<string>): Json => {
 }
 
 /** A plausible value for a schema (it may or may not be valid). */
-const sample = (rng: Rng, schema: JsonSchema, resolve: (s: unknown) => JsonSchema, ids: ReadonlyArray<string>, depth = 0): Json => {
+const sample = (
+  rng: Rng,
+  schema: JsonSchema,
+  resolve: (s: unknown) => JsonSchema,
+  ids: ReadonlyArray<string>,
+  depth = 0
+): Json => {
   const types = [...typesOf(schema, resolve)]
   if (Array.isArray(schema["enum"])) return rng.pick(schema["enum"] as ReadonlyArray<Json>)
   const type = types.length === 0 ? "string" : rng.pick(types)
   switch (type) {
     case "string":
-      return schema["format"] === "uuid" ? rng.pick(ids) : rng.pick(["hello", "x", "@mia hi", "launch \u{1F680}", "a b"])
+      return schema["format"] === "uuid"
+        ? rng.pick(ids)
+        : rng.pick(["hello", "x", "@mia hi", "launch \u{1F680}", "a b"])
     case "number":
       return rng.pick([1, 5, 100])
     case "boolean":
@@ -155,7 +187,9 @@ const sample = (rng: Rng, schema: JsonSchema, resolve: (s: unknown) => JsonSchem
     default: {
       const properties = isObject(schema["properties"]) ? schema["properties"] : {}
       if (depth > 3) return {}
-      return Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, sample(rng, resolve(v), resolve, ids, depth + 1)]))
+      return Object.fromEntries(
+        Object.entries(properties).map(([k, v]) => [k, sample(rng, resolve(v), resolve, ids, depth + 1)])
+      )
     }
   }
 }
@@ -216,7 +250,11 @@ const fuzz = (
   for (const q of op.query) {
     if (!rng.chance(0.7)) continue
     const types = typesOf(q.schema, resolve)
-    const junk = q.name === "after" ? cursorJunk : types.has("number") || q.schema["type"] === "string" && q.name !== "q" ? numberJunk : stringJunk
+    const junk = q.name === "after"
+      ? cursorJunk
+      : types.has("number") || q.schema["type"] === "string" && q.name !== "q"
+      ? numberJunk
+      : stringJunk
     query.push(`${q.name}=${rng.chance(0.8) ? wire(rng.pick(junk)) : "1"}`)
   }
   // A long-poll waits for its timeout: keep it short.
@@ -228,7 +266,16 @@ const fuzz = (
   // The foreign id belongs to the outsider: only the org's own people may aim at it.
   const token = breaker === "foreign" || rng.chance(0.8) ? rng.pick(tokens.insiders) : tokens.outsider
   if (breaker === "auth") {
-    const bad = rng.pick(["", "Bearer", "Bearer ", "Bearer trp_s_nope", "Basic YTpi", "Bearer " + "t".repeat(10_000), "bearer trp_k_x", "Bearer \u00ff\u00fe"])
+    const bad = rng.pick([
+      "",
+      "Bearer",
+      "Bearer ",
+      "Bearer trp_s_nope",
+      "Basic YTpi",
+      "Bearer " + "t".repeat(10_000),
+      "bearer trp_k_x",
+      "Bearer \u00ff\u00fe"
+    ])
     if (bad !== "") headers["authorization"] = bad
     labels.push("bad token")
   } else if (op.secured) headers["authorization"] = `Bearer ${token}`
@@ -244,7 +291,18 @@ const fuzz = (
     if (breaker === "body") {
       const properties = isObject(schema["properties"]) ? Object.keys(schema["properties"]) : []
       const required = Array.isArray(schema["required"]) ? schema["required"].map(String) : []
-      const kind = rng.pick(["type", "missing", "nesting", "size", "surrogate", "nul", "syntax", "shape", "contentType", "empty"])
+      const kind = rng.pick([
+        "type",
+        "missing",
+        "nesting",
+        "size",
+        "surrogate",
+        "nul",
+        "syntax",
+        "shape",
+        "contentType",
+        "empty"
+      ])
       labels.push(`body ${kind}`)
       const obj = isObject(value) ? { ...value } : {}
       switch (kind) {
@@ -282,13 +340,26 @@ const fuzz = (
           text = JSON.stringify({ ...obj, [rng.pick(properties.length > 0 ? properties : ["x"])]: "a\u0000b" })
           break
         case "syntax":
-          text = rng.pick([text.slice(0, Math.max(1, text.length - 1)), `${text} trailing`, text.replace(/"/g, "'"), `\uFEFF${text}`, "{", "nul", "{\"a\":}"])
+          text = rng.pick([
+            text.slice(0, Math.max(1, text.length - 1)),
+            `${text} trailing`,
+            text.replace(/"/g, "'"),
+            `\uFEFF${text}`,
+            "{",
+            "nul",
+            "{\"a\":}"
+          ])
           break
         case "shape":
           text = rng.pick(["null", "[]", "\"string\"", "42", "true"])
           break
         case "contentType":
-          headers["content-type"] = rng.pick(["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data; boundary=x"])
+          headers["content-type"] = rng.pick([
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/xml",
+            "multipart/form-data; boundary=x"
+          ])
           break
         case "empty":
           text = ""
@@ -327,14 +398,26 @@ const send = (agent: Agent, base: URL, f: Fuzzed) =>
       res.on("data", (chunk: Buffer) => {
         if (text.length < 8192) text += chunk.toString()
       })
-      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, contentType: res.headers["content-type"] ?? "", text, error: undefined })))
+      res.on("end", () =>
+        resume(
+          Effect.succeed({
+            status: res.statusCode ?? 0,
+            contentType: res.headers["content-type"] ?? "",
+            text,
+            error: undefined
+          })
+        ))
       if (stream) {
         req.destroy()
-        resume(Effect.succeed({ status: res.statusCode ?? 0, contentType: "text/event-stream", text: "", error: undefined }))
+        resume(
+          Effect.succeed({ status: res.statusCode ?? 0, contentType: "text/event-stream", text: "", error: undefined })
+        )
       }
     })
     req.on("error", (e) => resume(Effect.succeed({ status: 0, contentType: "", text: "", error: e.message })))
-    if (f.body !== undefined) req.write(f.body)
+    if (f.body !== undefined) {
+      req.write(f.body)
+    }
     req.end()
   })
 
@@ -356,54 +439,79 @@ const storedState = Effect.gen(function*() {
 
 describe("fuzzing from the OpenAPI document", () => {
   layer(TestServer(), { excludeTestServices: true, timeout: 600_000 })((it) => {
-    it.effect(`${budget} malformed requests: no 5xx, no reset, documented errors, nothing stored changes`, () =>
-      Effect.gen(function*() {
-        const { ana, ben, org, room } = yield* anaAndBen
-        const message = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "hello world" } })
-        const teammate = yield* ana.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: "rhea" } })
-        const key = yield* ana.api.orgs.createApiKey({ path: { org: org.id }, payload: { name: "ci" } })
-        const memory = yield* ana.api.teammates.remember({ path: { org: org.id, teammate: teammate.id }, payload: { text: "a fact" } })
-        const eve = yield* person("Eve")
-        const eveOrg = yield* eve.api.orgs.create({ payload: { name: "Elsewhere", slug: slug() } })
-        const eveRoom = yield* eve.api.rooms.create({ path: { org: eveOrg.id }, payload: { name: "theirs" } })
-        const ids = [org.id, room.id, message.id, teammate.id, key.key.id, ana.user.id, ben.user.id, memory.id, eveRoom.id]
-        const url = new URL(yield* baseUrl)
-        const specText = yield* Effect.promise(() => fetch(`${url.origin}/v1/openapi.json`).then((r) => r.text()))
-        const spec: unknown = JSON.parse(specText)
-        const operations = operationsOf(isObject(spec) ? spec : {})
-        expect(operations.length).toBe(59)
-        const components = isObject(spec) && isObject(spec["components"]) && isObject(spec["components"]["schemas"])
-          ? spec["components"]["schemas"]
-          : {}
-        const resolve = (s: unknown): JsonSchema => {
-          if (!isObject(s)) return {}
-          const ref = s["$ref"]
-          return typeof ref === "string" ? resolve(components[ref.replace("#/components/schemas/", "")]) : s
-        }
+    it.effect(
+      `${budget} malformed requests: no 5xx, no reset, documented errors, nothing stored changes`,
+      () =>
+        Effect.gen(function*() {
+          const { ana, ben, org, room } = yield* anaAndBen
+          const message = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "hello world" } })
+          const teammate = yield* ana.api.teammates.hire({
+            path: { org: org.id },
+            payload: { template: "researcher", handle: "rhea" }
+          })
+          const key = yield* ana.api.orgs.createApiKey({ path: { org: org.id }, payload: { name: "ci" } })
+          const memory = yield* ana.api.teammates.remember({
+            path: { org: org.id, teammate: teammate.id },
+            payload: { text: "a fact" }
+          })
+          const eve = yield* person("Eve")
+          const eveOrg = yield* eve.api.orgs.create({ payload: { name: "Elsewhere", slug: slug() } })
+          const eveRoom = yield* eve.api.rooms.create({ path: { org: eveOrg.id }, payload: { name: "theirs" } })
+          const ids = [
+            org.id,
+            room.id,
+            message.id,
+            teammate.id,
+            key.key.id,
+            ana.user.id,
+            ben.user.id,
+            memory.id,
+            eveRoom.id
+          ]
+          const url = new URL(yield* baseUrl)
+          const specText = yield* Effect.promise(() => fetch(`${url.origin}/v1/openapi.json`).then((r) => r.text()))
+          const spec: unknown = JSON.parse(specText)
+          const operations = operationsOf(isObject(spec) ? spec : {})
+          expect(operations.length).toBe(59)
+          const components = isObject(spec) && isObject(spec["components"]) && isObject(spec["components"]["schemas"])
+            ? spec["components"]["schemas"]
+            : {}
+          const resolve = (s: unknown): JsonSchema => {
+            if (!isObject(s)) return {}
+            const ref = s["$ref"]
+            return typeof ref === "string" ? resolve(components[ref.replace("#/components/schemas/", "")]) : s
+          }
 
-        const before = yield* storedState
-        const rng = prng(seed)
-        const tokens = { insiders: [ana.token, ana.token, ben.token, key.secret], outsider: eve.token }
-        const requests = Array.from({ length: budget }, (_, i) => fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve))
-        const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
-        const failures: Array<string> = []
-        const statuses = new Map<number, number>()
-        yield* Effect.forEach(requests, (f) =>
-          Effect.map(send(agent, url, f), (o) => {
-            statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1)
-            if (o.error !== undefined) failures.push(`${f.label}: connection error ${o.error}`)
-            else if (o.status >= 500) failures.push(`${f.label}: ${o.status} ${o.text.slice(0, 300)}`)
-            else if (o.status >= 400) {
-              const json: unknown = o.contentType.includes("application/json") ? JSON.parse(o.text || "null") : null
-              if (!isObject(json) || typeof json["_tag"] !== "string" || typeof json["message"] !== "string") {
-                failures.push(`${f.label}: ${o.status} without the JSON error shape: ${o.text.slice(0, 200)}`)
-              } else if (o.text.length > 4096) failures.push(`${f.label}: ${o.status} error of ${o.text.length} bytes`)
-            } else if (f.method !== "GET") failures.push(`${f.label}: a write was accepted (${o.status})`)
-          }), { concurrency, discard: true })
-        agent.destroy()
-        expect(failures.slice(0, 20)).toEqual([])
-        expect([...statuses.keys()].every((s) => s < 500)).toBe(true)
-        expect(yield* storedState).toEqual(before)
-      }), Math.max(180_000, budget * 30))
+          const before = yield* storedState
+          const rng = prng(seed)
+          const tokens = { insiders: [ana.token, ana.token, ben.token, key.secret], outsider: eve.token }
+          const requests = Array.from(
+            { length: budget },
+            (_, i) => fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve)
+          )
+          const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
+          const failures: Array<string> = []
+          const statuses = new Map<number, number>()
+          yield* Effect.forEach(requests, (f) =>
+            Effect.map(send(agent, url, f), (o) => {
+              statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1)
+              if (o.error !== undefined) failures.push(`${f.label}: connection error ${o.error}`)
+              else if (o.status >= 500) failures.push(`${f.label}: ${o.status} ${o.text.slice(0, 300)}`)
+              else if (o.status >= 400) {
+                const json: unknown = o.contentType.includes("application/json") ? JSON.parse(o.text || "null") : null
+                if (!isObject(json) || typeof json["_tag"] !== "string" || typeof json["message"] !== "string") {
+                  failures.push(`${f.label}: ${o.status} without the JSON error shape: ${o.text.slice(0, 200)}`)
+                } else if (o.text.length > 4096) {
+                  failures.push(`${f.label}: ${o.status} error of ${o.text.length} bytes`)
+                }
+              } else if (f.method !== "GET") failures.push(`${f.label}: a write was accepted (${o.status})`)
+            }), { concurrency, discard: true })
+          agent.destroy()
+          expect(failures.slice(0, 20)).toEqual([])
+          expect([...statuses.keys()].every((s) => s < 500)).toBe(true)
+          expect(yield* storedState).toEqual(before)
+        }),
+      Math.max(180_000, budget * 30)
+    )
   })
 })

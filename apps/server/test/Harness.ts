@@ -11,8 +11,8 @@ import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
 import { Chunk, ConfigProvider, Deferred, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
 import { randomBytes } from "node:crypto"
-import { HttpLive } from "../src/Server.js"
 import { createHttpServer } from "../src/http/NodeServer.js"
+import { HttpLive } from "../src/Server.js"
 
 /** The Redis the tests use (`REDIS_URL`, default the local server). */
 export const testRedisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -68,8 +68,7 @@ export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
 })
 
 /** A client, authenticated when a token is given. */
-export const client = (token?: string) =>
-  Effect.flatMap(baseUrl, (url) => TroupeClient.make({ baseUrl: url, token }))
+export const client = (token?: string) => Effect.flatMap(baseUrl, (url) => TroupeClient.make({ baseUrl: url, token }))
 
 /** A unique e-mail for a test person. */
 export const email = (name: string) => `${name}.${randomBytes(4).toString("hex")}@example.com`
@@ -78,7 +77,9 @@ export const email = (name: string) => `${name}.${randomBytes(4).toString("hex")
 export const person = (name: string) =>
   Effect.gen(function*() {
     const anonymous = yield* client()
-    const session = yield* anonymous.auth.signup({ payload: { email: email(name), password: "correct horse battery", name } })
+    const session = yield* anonymous.auth.signup({
+      payload: { email: email(name), password: "correct horse battery", name }
+    })
     return { ...session, api: yield* client(session.token) }
   })
 
@@ -180,17 +181,28 @@ export const messageTexts = (events: ReadonlyArray<Delivered>) =>
 export const TestServerWithModel = (overrides: Record<string, string> = {}) =>
   Layer.unwrapScoped(
     Effect.map(FakeOpenAI.make, (fake) =>
-      TestServer({ OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: "test-key", DEFAULT_MODEL: "gpt-4o-mini", ...overrides }).pipe(
+      TestServer({
+        OPENAI_BASE_URL: fake.baseURL,
+        OPENAI_API_KEY: "test-key",
+        DEFAULT_MODEL: "gpt-4o-mini",
+        ...overrides
+      }).pipe(
         Layer.provideMerge(Layer.succeed(FakeOpenAI.FakeOpenAI, fake))
       ))
   )
 
 /** Polls `check` every 100 ms until it returns a value, for at most `timeout`. */
-export const eventually = <A, E, R>(check: Effect.Effect<Option.Option<A>, E, R>, timeout: Duration.DurationInput = "15 seconds") =>
+export const eventually = <A, E, R>(
+  check: Effect.Effect<Option.Option<A>, E, R>,
+  timeout: Duration.DurationInput = "15 seconds"
+) =>
   check.pipe(
     Effect.flatMap((o) => Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail("not yet" as const)),
     Effect.retry({ schedule: Schedule.spaced("100 millis"), while: (e) => e === "not yet" }),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`condition not met within ${Duration.format(Duration.decode(timeout))}`) })
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`condition not met within ${Duration.format(Duration.decode(timeout))}`)
+    })
   )
 
 /**

@@ -3,8 +3,8 @@
  * kinds of caller, each expecting the status docs/access.md promises. A new
  * endpoint without a row here fails the test.
  */
-import { describe, expect, layer } from "@effect/vitest"
 import type { HttpClient, HttpServer } from "@effect/platform"
+import { describe, expect, layer } from "@effect/vitest"
 import { TroupeApi } from "@troupe/api/Api"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
@@ -53,7 +53,10 @@ const world = Effect.gen(function*() {
     yield* owner.api.rooms.addMember({ path: { room: priv.id }, payload: { userId } })
   }
   const message = yield* member.api.messages.post({ path: { room: priv.id }, payload: { text: "hello from Mia" } })
-  const teammate = yield* owner.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: handle() } })
+  const teammate = yield* owner.api.teammates.hire({
+    path: { org: org.id },
+    payload: { template: "researcher", handle: handle() }
+  })
   const people = { owner, admin, member, guest, outsider }
   const tokens: Record<Actor, string | undefined> = {
     anonymous: undefined,
@@ -104,7 +107,11 @@ const at = (method: Request["method"], path: string, body?: unknown) => Effect.s
 const cases: ReadonlyArray<Case> = [
   ["health.live", () => at("GET", "/health/live"), who({ rest: 200 })],
   ["health.ready", () => at("GET", "/health/ready"), who({ rest: 200 })],
-  ["auth.signup", () => at("POST", "/v1/auth/signup", { email: email("new"), password: "long enough pw", name: "New" }), who({ rest: 201 })],
+  [
+    "auth.signup",
+    () => at("POST", "/v1/auth/signup", { email: email("new"), password: "long enough pw", name: "New" }),
+    who({ rest: 201 })
+  ],
   [
     "auth.login",
     (w) => at("POST", "/v1/auth/login", { email: w.people.member.user.email, password: "correct horse battery" }),
@@ -115,7 +122,9 @@ const cases: ReadonlyArray<Case> = [
     "auth.logout",
     (w, actor) =>
       Effect.gen(function*() {
-        if (actor === "anonymous" || actor === "apiKey") return { method: "POST", path: "/v1/auth/logout" } satisfies Request
+        if (actor === "anonymous" || actor === "apiKey") {
+          return { method: "POST", path: "/v1/auth/logout" } satisfies Request
+        }
         const anonymous = yield* client()
         const session = yield* anonymous.auth.login({
           payload: { email: w.people[actor].user.email, password: "correct horse battery" }
@@ -124,18 +133,30 @@ const cases: ReadonlyArray<Case> = [
       }),
     who({ anonymous: 401, rest: 204 })
   ],
-  ["orgs.create", () => at("POST", "/v1/orgs", { name: "New", slug: slug() }), who({ anonymous: 401, apiKey: 403, rest: 201 })],
+  [
+    "orgs.create",
+    () => at("POST", "/v1/orgs", { name: "New", slug: slug() }),
+    who({ anonymous: 401, apiKey: 403, rest: 201 })
+  ],
   ["orgs.list", () => at("GET", "/v1/orgs"), who({ anonymous: 401, rest: 200 })],
   ["orgs.get", (w) => at("GET", `/v1/orgs/${w.org.id}`), orgMembers(200)],
   ["orgs.members", (w) => at("GET", `/v1/orgs/${w.org.id}/members`), orgMembers(200)],
   [
     "orgs.addMember",
-    (w) => Effect.map(person("Joiner"), (p) => ({ method: "POST", path: `/v1/orgs/${w.org.id}/members`, body: { email: p.user.email } })),
+    (w) =>
+      Effect.map(
+        person("Joiner"),
+        (p) => ({ method: "POST", path: `/v1/orgs/${w.org.id}/members`, body: { email: p.user.email } })
+      ),
     adminsUp(201)
   ],
   [
     "orgs.changeRole",
-    (w) => Effect.map(w.freshMember, (p) => ({ method: "PATCH", path: `/v1/orgs/${w.org.id}/members/${p.user.id}`, body: { role: "guest" } })),
+    (w) =>
+      Effect.map(
+        w.freshMember,
+        (p) => ({ method: "PATCH", path: `/v1/orgs/${w.org.id}/members/${p.user.id}`, body: { role: "guest" } })
+      ),
     adminsUp(200)
   ],
   [
@@ -160,11 +181,21 @@ const cases: ReadonlyArray<Case> = [
   [
     "rooms.openDm",
     (w, actor) =>
-      at("POST", `/v1/orgs/${w.org.id}/dms`, { participants: [w.people[actor === "owner" ? "member" : "owner"].user.id] }),
+      at("POST", `/v1/orgs/${w.org.id}/dms`, {
+        participants: [w.people[actor === "owner" ? "member" : "owner"].user.id]
+      }),
     orgMembers(200)
   ],
-  ["rooms.get", (w) => at("GET", `/v1/rooms/${w.pub.id}`), who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })],
-  ["rooms.update", (w) => at("PATCH", `/v1/rooms/${w.pub.id}`, { topic: "new topic" }), who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })],
+  [
+    "rooms.get",
+    (w) => at("GET", `/v1/rooms/${w.pub.id}`),
+    who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })
+  ],
+  [
+    "rooms.update",
+    (w) => at("PATCH", `/v1/rooms/${w.pub.id}`, { topic: "new topic" }),
+    who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })
+  ],
   [
     "rooms.archive",
     (w) => Effect.map(w.freshPublicRoom, (r) => ({ method: "POST", path: `/v1/rooms/${r.id}/archive` })),
@@ -180,7 +211,10 @@ const cases: ReadonlyArray<Case> = [
     (w, actor) =>
       Effect.gen(function*() {
         const userId = w.userIds[actor]
-        const room = yield* w.people.owner.api.rooms.create({ path: { org: w.org.id }, payload: { name: "leave-me", kind: "private" } })
+        const room = yield* w.people.owner.api.rooms.create({
+          path: { org: w.org.id },
+          payload: { name: "leave-me", kind: "private" }
+        })
         if (userId !== undefined && actor !== "outsider") {
           yield* w.people.owner.api.rooms.addMember({ path: { room: room.id }, payload: { userId: userId as never } })
         }
@@ -188,10 +222,18 @@ const cases: ReadonlyArray<Case> = [
       }),
     orgMembers(204)
   ],
-  ["rooms.members", (w) => at("GET", `/v1/rooms/${w.pub.id}/members`), who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })],
+  [
+    "rooms.members",
+    (w) => at("GET", `/v1/rooms/${w.pub.id}/members`),
+    who({ anonymous: 401, outsider: 404, guest: 404, rest: 200 })
+  ],
   [
     "rooms.addMember",
-    (w) => Effect.map(w.freshMember, (p) => ({ method: "POST", path: `/v1/rooms/${w.priv.id}/members`, body: { userId: p.user.id } })),
+    (w) =>
+      Effect.map(
+        w.freshMember,
+        (p) => ({ method: "POST", path: `/v1/rooms/${w.priv.id}/members`, body: { userId: p.user.id } })
+      ),
     membersUp(204)
   ],
   [
@@ -225,35 +267,73 @@ const cases: ReadonlyArray<Case> = [
     who({ anonymous: 401, outsider: 404, guest: 403, apiKey: 403, rest: 200 })
   ],
   ["messages.edits", (w) => at("GET", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/edits`), orgMembers(200)],
-  ["messages.react", (w) => at("PUT", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/reactions/tada`), orgMembers(200)],
-  ["messages.unreact", (w) => at("DELETE", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/reactions/tada`), orgMembers(200)],
+  [
+    "messages.react",
+    (w) => at("PUT", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/reactions/tada`),
+    orgMembers(200)
+  ],
+  [
+    "messages.unreact",
+    (w) => at("DELETE", `/v1/rooms/${w.priv.id}/messages/${w.message.id}/reactions/tada`),
+    orgMembers(200)
+  ],
   ["messages.markRead", (w) => at("POST", `/v1/rooms/${w.priv.id}/read`, { messageId: w.message.id }), orgMembers(204)],
   ["teammates.catalog", () => at("GET", "/v1/catalog"), who({ anonymous: 401, rest: 200 })],
-  ["teammates.hire", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates`, { template: "researcher", handle: handle() }), membersUp(201)],
+  [
+    "teammates.hire",
+    (w) => at("POST", `/v1/orgs/${w.org.id}/teammates`, { template: "researcher", handle: handle() }),
+    membersUp(201)
+  ],
   ["teammates.list", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates`), orgMembers(200)],
   ["teammates.get", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}`), orgMembers(200)],
-  ["teammates.update", (w) => at("PATCH", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}`, { role: "Researcher" }), membersUp(200)],
+  [
+    "teammates.update",
+    (w) => at("PATCH", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}`, { role: "Researcher" }),
+    membersUp(200)
+  ],
   [
     "teammates.dismiss",
     (w) =>
       Effect.map(
-        w.people.owner.api.teammates.hire({ path: { org: w.org.id }, payload: { template: "researcher", handle: handle() } }),
+        w.people.owner.api.teammates.hire({
+          path: { org: w.org.id },
+          payload: { template: "researcher", handle: handle() }
+        }),
         (t) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/teammates/${t.id}` })
       ),
     adminsUp(200)
   ],
   ["teammates.openDm", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/dm`), orgMembers(200)],
-  ["teammates.addToRoom", (w) => at("POST", `/v1/rooms/${w.priv.id}/teammates`, { teammateId: w.teammate.id }), membersUp(204)],
+  [
+    "teammates.addToRoom",
+    (w) => at("POST", `/v1/rooms/${w.priv.id}/teammates`, { teammateId: w.teammate.id }),
+    membersUp(204)
+  ],
   ["teammates.runs", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/runs`), membersUp(200)],
-  ["teammates.interrupt", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/interrupt`), membersUp(200)],
+  [
+    "teammates.interrupt",
+    (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/interrupt`),
+    membersUp(200)
+  ],
   ["teammates.memory", (w) => at("GET", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory`), membersUp(200)],
-  ["teammates.remember", (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory`, { text: "a fact" }), membersUp(201)],
-  ["teammates.putCore", (w) => at("PUT", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory/core/org`, { text: "core" }), membersUp(204)],
+  [
+    "teammates.remember",
+    (w) => at("POST", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory`, { text: "a fact" }),
+    membersUp(201)
+  ],
+  [
+    "teammates.putCore",
+    (w) => at("PUT", `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory/core/org`, { text: "core" }),
+    membersUp(204)
+  ],
   [
     "teammates.forget",
     (w) =>
       Effect.map(
-        w.people.owner.api.teammates.remember({ path: { org: w.org.id, teammate: w.teammate.id }, payload: { text: "forget me" } }),
+        w.people.owner.api.teammates.remember({
+          path: { org: w.org.id, teammate: w.teammate.id },
+          payload: { text: "forget me" }
+        }),
         (m) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/teammates/${w.teammate.id}/memory/${m.id}` })
       ),
     membersUp(204)
@@ -261,7 +341,11 @@ const cases: ReadonlyArray<Case> = [
   ["teammates.usage", (w) => at("GET", `/v1/orgs/${w.org.id}/usage`), membersUp(200)],
   ["teammates.budget", (w) => at("PUT", `/v1/orgs/${w.org.id}/budget`, { monthlyTokens: 1_000_000 }), adminsUp(204)],
   ["teammates.modelPolicy", (w) => at("GET", `/v1/orgs/${w.org.id}/model-policy`), orgMembers(200)],
-  ["teammates.setModelPolicy", (w) => at("PUT", `/v1/orgs/${w.org.id}/model-policy`, { allowedModels: null }), adminsUp(200)],
+  [
+    "teammates.setModelPolicy",
+    (w) => at("PUT", `/v1/orgs/${w.org.id}/model-policy`, { allowedModels: null }),
+    adminsUp(200)
+  ],
   ["events.stream", () => at("GET", "/v1/events"), who({ anonymous: 401, rest: 200 })],
   ["events.poll", () => at("GET", "/v1/events/poll?timeoutMs=0"), who({ anonymous: 401, rest: 200 })]
 ]
@@ -281,7 +365,10 @@ const statusOf = (r: Request, token: string | undefined) =>
         return res.status
       })
     }
-    const res = yield* raw(r.method, r.path, { ...(r.body === undefined ? {} : { body: r.body }), ...(token === undefined ? {} : { token }) })
+    const res = yield* raw(r.method, r.path, {
+      ...(r.body === undefined ? {} : { body: r.body }),
+      ...(token === undefined ? {} : { token })
+    })
     expect(res.status, `${r.method} ${r.path}: ${res.text}`).toBeLessThan(500)
     return res.status
   })
@@ -305,7 +392,9 @@ describe("the authorisation matrix", () => {
           for (const actor of actors) {
             const r = yield* request(w, actor)
             const status = yield* statusOf(r, "token" in r ? r.token : w.tokens[actor])
-            if (status !== expected[actor]) mismatches.push(`${endpoint} as ${actor}: ${status}, expected ${expected[actor]}`)
+            if (status !== expected[actor]) {
+              mismatches.push(`${endpoint} as ${actor}: ${status}, expected ${expected[actor]}`)
+            }
           }
         }
         expect(mismatches).toEqual([])
@@ -316,16 +405,21 @@ describe("the authorisation matrix", () => {
         const w = yield* world
         const xena = w.people.outsider
         const [theirs] = yield* xena.api.orgs.list()
-        const room = yield* xena.api.rooms.create({ path: { org: theirs!.id }, payload: { name: "theirs", kind: "private" } })
+        const room = yield* xena.api.rooms.create({
+          path: { org: theirs!.id },
+          payload: { name: "theirs", kind: "private" }
+        })
         const msg = yield* xena.api.messages.post({ path: { room: room.id }, payload: { text: "mine" } })
-        for (const [method, path, body] of [
-          ["GET", `/v1/rooms/${room.id}`, undefined],
-          ["GET", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
-          ["PATCH", `/v1/rooms/${room.id}/messages/${msg.id}`, { text: "x" }],
-          ["DELETE", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
-          ["POST", `/v1/rooms/${room.id}/messages`, { text: "x" }],
-          ["GET", `/v1/orgs/${theirs!.id}/teammates`, undefined]
-        ] as const) {
+        for (
+          const [method, path, body] of [
+            ["GET", `/v1/rooms/${room.id}`, undefined],
+            ["GET", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
+            ["PATCH", `/v1/rooms/${room.id}/messages/${msg.id}`, { text: "x" }],
+            ["DELETE", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
+            ["POST", `/v1/rooms/${room.id}/messages`, { text: "x" }],
+            ["GET", `/v1/orgs/${theirs!.id}/teammates`, undefined]
+          ] as const
+        ) {
           for (const actor of ["owner", "apiKey"] as const) {
             const res = yield* raw(method, path, { token: w.tokens[actor]!, ...(body === undefined ? {} : { body }) })
             expect(res.status, `${method} ${path} as ${actor}`).toBe(404)

@@ -33,14 +33,20 @@ describe("messages", () => {
         expect(page.nextCursor).toBeNull()
         seen.unshift(...page.messages.map((m) => m.text))
         while (page.prevCursor !== null) {
-          page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: { limit: 5, before: Number(page.prevCursor) } })
+          page = yield* ana.api.messages.list({
+            path: { room: room.id },
+            urlParams: { limit: 5, before: Number(page.prevCursor) }
+          })
           seen.unshift(...page.messages.map((m) => m.text))
         }
         expect(seen).toEqual(Array.from({ length: 23 }, (_, i) => `m${i + 1}`))
         const forward: Array<string> = []
         let cursor: string | null = "0"
         while (cursor !== null) {
-          const p: MessagePage = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: { limit: 7, after: Number(cursor) } })
+          const p: MessagePage = yield* ana.api.messages.list({
+            path: { room: room.id },
+            urlParams: { limit: 7, after: Number(cursor) }
+          })
           forward.push(...p.messages.map((m) => m.text))
           cursor = p.nextCursor
         }
@@ -59,7 +65,10 @@ describe("messages", () => {
         expect(top.messages[0]!.lastReplyAt).not.toBeNull()
         const thread = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: { threadId: root.id } })
         expect(thread.messages.map((m) => m.text)).toEqual(["r1", "r2"])
-        const nested = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "x", threadId: r1.id } }).pipe(
+        const nested = yield* ana.api.messages.post({
+          path: { room: room.id },
+          payload: { text: "x", threadId: r1.id }
+        }).pipe(
           Effect.flip
         )
         expect(nested._tag).toBe("InvalidInput")
@@ -78,17 +87,25 @@ describe("messages", () => {
         expect(v3.editedAt).not.toBeNull()
         const edits = yield* ben.api.messages.edits({ path: { room: room.id, message: m.id } })
         expect(edits.map((e) => e.text)).toEqual(["v1", "v2"])
-        const denied = yield* ben.api.messages.edit({ path: { room: room.id, message: m.id }, payload: { text: "hijack" } })
+        const denied = yield* ben.api.messages.edit({
+          path: { room: room.id, message: m.id },
+          payload: { text: "hijack" }
+        })
           .pipe(Effect.flip)
         expect(denied._tag).toBe("Forbidden")
-        const deniedDelete = yield* ben.api.messages.delete({ path: { room: room.id, message: m.id } }).pipe(Effect.flip)
+        const deniedDelete = yield* ben.api.messages.delete({ path: { room: room.id, message: m.id } }).pipe(
+          Effect.flip
+        )
         expect(deniedDelete._tag).toBe("Forbidden")
         const gone = yield* ana.api.messages.delete({ path: { room: room.id, message: m.id } })
         expect(gone.deletedAt).not.toBeNull()
         expect(gone.text).toBe("")
         const page = yield* ben.api.messages.list({ path: { room: room.id }, urlParams: {} })
         expect(page.messages.map((x) => [x.id, x.text, x.deletedAt !== null])).toEqual([[m.id, "", true]])
-        const editDeleted = yield* ana.api.messages.edit({ path: { room: room.id, message: m.id }, payload: { text: "zombie" } })
+        const editDeleted = yield* ana.api.messages.edit({
+          path: { room: room.id, message: m.id },
+          payload: { text: "zombie" }
+        })
           .pipe(Effect.flip)
         expect(editDeleted._tag).toBe("Conflict")
       }))
@@ -118,15 +135,24 @@ describe("messages", () => {
           payload: { text: `hey @${ben.user.handle}, and @nobody-here, mail me at x@y.com` }
         })
         expect(m.mentions.map((x) => [x.kind, x.id, x.handle])).toEqual([["user", ben.user.id, ben.user.handle]])
-        const edited = yield* ana.api.messages.edit({ path: { room: room.id, message: m.id }, payload: { text: `thanks @${ana.user.handle}.` } })
+        const edited = yield* ana.api.messages.edit({
+          path: { room: room.id, message: m.id },
+          payload: { text: `thanks @${ana.user.handle}.` }
+        })
         expect(edited.mentions.map((x) => x.id)).toEqual([ana.user.id])
       }))
 
     it.effect("search finds messages in rooms the caller can read, and nothing else", () =>
       Effect.gen(function*() {
         const { ana, ben, org, room } = yield* setup
-        const secret = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "board", kind: "private" } })
-        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "the quarterly forecasting numbers" } })
+        const secret = yield* ana.api.rooms.create({
+          path: { org: org.id },
+          payload: { name: "board", kind: "private" }
+        })
+        yield* ana.api.messages.post({
+          path: { room: room.id },
+          payload: { text: "the quarterly forecasting numbers" }
+        })
         yield* ana.api.messages.post({ path: { room: secret.id }, payload: { text: "forecast of the layoffs" } })
         const benHits = yield* ben.api.orgs.search({ path: { org: org.id }, urlParams: { q: "forecast" } })
         expect(benHits.map((h) => h.message.roomId)).toEqual([room.id])
@@ -139,10 +165,14 @@ describe("messages", () => {
       Effect.gen(function*() {
         const { ana, ben, org } = yield* setup
         const first = yield* ana.api.rooms.openDm({ path: { org: org.id }, payload: { participants: [ben.user.id] } })
-        const again = yield* ben.api.rooms.openDm({ path: { org: org.id }, payload: { participants: [ana.user.id, ben.user.id] } })
+        const again = yield* ben.api.rooms.openDm({
+          path: { org: org.id },
+          payload: { participants: [ana.user.id, ben.user.id] }
+        })
         expect(again.id).toBe(first.id)
         expect(first.kind).toBe("direct")
-        const alone = yield* ana.api.rooms.openDm({ path: { org: org.id }, payload: { participants: [ana.user.id] } }).pipe(Effect.flip)
+        const alone = yield* ana.api.rooms.openDm({ path: { org: org.id }, payload: { participants: [ana.user.id] } })
+          .pipe(Effect.flip)
         expect(alone._tag).toBe("InvalidInput")
       }))
 
@@ -154,7 +184,9 @@ describe("messages", () => {
         expect(denied._tag).toBe("Forbidden")
         const archived = yield* ana.api.rooms.archive({ path: { room: room.id } })
         expect(archived.archived).toBe(true)
-        const refused = yield* ben.api.messages.post({ path: { room: room.id }, payload: { text: "after" } }).pipe(Effect.flip)
+        const refused = yield* ben.api.messages.post({ path: { room: room.id }, payload: { text: "after" } }).pipe(
+          Effect.flip
+        )
         expect(refused._tag).toBe("Conflict")
         const page = yield* ben.api.messages.list({ path: { room: room.id }, urlParams: {} })
         expect(page.messages.map((m) => m.text)).toEqual(["before"])

@@ -22,7 +22,10 @@ const scrape = Effect.map(raw("GET", "/metrics"), (r) => {
 
 /** Scrapes until `series` has a value that satisfies `ok`, and returns the scrape. */
 const scrapeUntil = (series: string, ok: (n: number) => boolean) =>
-  eventually(Effect.map(scrape, (r) => Option.filter(valueOf(r.text, series), ok).pipe(Option.as(r.text))), "20 seconds")
+  eventually(
+    Effect.map(scrape, (r) => Option.filter(valueOf(r.text, series), ok).pipe(Option.as(r.text))),
+    "20 seconds"
+  )
 
 const freePort = Effect.async<number>((resume) => {
   const server = Net.createServer()
@@ -50,9 +53,13 @@ describe("metrics on a runner node", () => {
         const text = yield* scrapeUntil("effect_cluster_shards", (n) => n > 0)
         const response = yield* scrape
         expect(response.headers.get("content-type")).toBe(contentType)
-        expect(valueOf(text, `troupe_http_requests_total{method="GET",route="/health/live",status="200"}`)).toEqual(Option.some(1))
+        expect(valueOf(text, `troupe_http_requests_total{method="GET",route="/health/live",status="200"}`)).toEqual(
+          Option.some(1)
+        )
         expect(text).toContain("# TYPE effect_cluster_shards gauge")
-        expect(response.text).toMatch(/^troupe_http_requests_total\{method="GET",route="\/metrics",status="200"\} \d+$/m)
+        expect(response.text).toMatch(
+          /^troupe_http_requests_total\{method="GET",route="\/metrics",status="200"\} \d+$/m
+        )
       }))
   })
 })
@@ -64,7 +71,10 @@ describe("metrics on an API node", () => {
         const ana = yield* person("Ana")
         const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
         const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
-        const teammate = yield* ana.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: "rhea" } })
+        const teammate = yield* ana.api.teammates.hire({
+          path: { org: org.id },
+          payload: { template: "researcher", handle: "rhea" }
+        })
         yield* ana.api.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: teammate.id } })
         const { position } = yield* ana.api.rooms.list({ path: { org: org.id } })
 
@@ -101,19 +111,28 @@ describe("metrics on an API node", () => {
         expect(valueOf(text, `troupe_http_requests_total{method="POST",route="/v1/rooms/:room/messages",status="201"}`))
           .toEqual(Option.some(2))
         expect(text).toContain("# TYPE troupe_http_request_duration_seconds histogram")
-        expect(valueOf(text, `troupe_http_request_duration_seconds_count{method="POST",route="/v1/rooms/:room/messages"}`))
+        expect(
+          valueOf(text, `troupe_http_request_duration_seconds_count{method="POST",route="/v1/rooms/:room/messages"}`)
+        )
           .toEqual(Option.some(2))
         expect(text).toContain("# TYPE troupe_turn_duration_seconds histogram")
         expect(valueOf(text, `troupe_turn_duration_seconds_bucket{outcome="ok",le="+Inf"}`)).toEqual(Option.some(2))
-        expect(valueOf(text, `troupe_model_request_duration_seconds_count{model="gpt-4o-mini",outcome="ok"}`)).toEqual(Option.some(2))
+        expect(valueOf(text, `troupe_model_request_duration_seconds_count{model="gpt-4o-mini",outcome="ok"}`)).toEqual(
+          Option.some(2)
+        )
         for (const type of ["input", "output"]) {
-          expect(Option.getOrElse(valueOf(text, `troupe_model_tokens_total{model="gpt-4o-mini",type="${type}"}`), () => 0))
+          expect(
+            Option.getOrElse(valueOf(text, `troupe_model_tokens_total{model="gpt-4o-mini",type="${type}"}`), () => 0)
+          )
             .toBeGreaterThan(0)
         }
         expect(text).toContain("# TYPE troupe_model_tokens_total counter")
-        expect(Option.getOrElse(valueOf(text, `troupe_events_published_total{kind="durable"}`), () => 0)).toBeGreaterThan(0)
-        expect(Option.getOrElse(valueOf(text, `troupe_events_published_total{kind="ephemeral"}`), () => 0)).toBeGreaterThan(0)
-        expect(Option.getOrElse(valueOf(text, `troupe_events_delivered_total{transport="sse"}`), () => 0)).toBeGreaterThan(0)
+        expect(Option.getOrElse(valueOf(text, `troupe_events_published_total{kind="durable"}`), () => 0))
+          .toBeGreaterThan(0)
+        expect(Option.getOrElse(valueOf(text, `troupe_events_published_total{kind="ephemeral"}`), () => 0))
+          .toBeGreaterThan(0)
+        expect(Option.getOrElse(valueOf(text, `troupe_events_delivered_total{transport="sse"}`), () => 0))
+          .toBeGreaterThan(0)
         expect(Option.getOrElse(valueOf(text, "effect_cluster_shards"), () => 0)).toBeGreaterThan(0)
         expect(text).toMatch(/^troupe_http_requests_total\{method="GET",route="\/metrics",status="200"\} \d+$/m)
 
@@ -123,13 +142,18 @@ describe("metrics on an API node", () => {
         const poll = yield* raw("GET", `/v1/events/poll?after=${position}&timeoutMs=1000`, { token: ana.token })
         expect(poll.status).toBe(200)
         const delivered = yield* scrapeUntil(`troupe_events_delivered_total{transport="poll"}`, (n) => n > 0)
-        expect(delivered).toMatch(/^troupe_http_requests_total\{method="GET",route="\/v1\/events\/poll",status="200"\} 1$/m)
+        expect(delivered).toMatch(
+          /^troupe_http_requests_total\{method="GET",route="\/v1\/events\/poll",status="200"\} 1$/m
+        )
       }))
 
     it.effect("unknown paths are counted under one route label", () =>
       Effect.gen(function*() {
         expect((yield* raw("GET", "/no/such/path/12345")).status).toBe(404)
-        const text = yield* scrapeUntil(`troupe_http_requests_total{method="GET",route="unmatched",status="404"}`, (n) => n >= 1)
+        const text = yield* scrapeUntil(
+          `troupe_http_requests_total{method="GET",route="unmatched",status="404"}`,
+          (n) => n >= 1
+        )
         expect(text).not.toContain("12345")
       }))
   })

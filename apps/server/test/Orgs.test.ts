@@ -60,7 +60,9 @@ describe("orgs", () => {
         const absent = yield* raw("GET", `/v1/orgs/${missing}`, { token: eve.token })
         expect(absent.status).toBe(404)
         expect(hidden.text.replace(org.id, "ID")).toBe(absent.text.replace(missing, "ID"))
-        const error = yield* Effect.flip(eve.api.orgs.addMember({ path: { org: org.id }, payload: { email: eve.user.email } }))
+        const error = yield* Effect.flip(
+          eve.api.orgs.addMember({ path: { org: org.id }, payload: { email: eve.user.email } })
+        )
         expect(error._tag).toBe("NotFound")
       }))
 
@@ -78,7 +80,9 @@ describe("orgs", () => {
         expect(added.json).toMatchObject({ kind: "user", id: ben.user.id, role: "member", handle: ben.user.handle })
         expect((yield* ben.api.orgs.get({ path: { org: org.id } })).role).toBe("member")
 
-        const forbidden = yield* Effect.flip(ben.api.orgs.addMember({ path: { org: org.id }, payload: { email: cat.user.email } }))
+        const forbidden = yield* Effect.flip(
+          ben.api.orgs.addMember({ path: { org: org.id }, payload: { email: cat.user.email } })
+        )
         expect(forbidden._tag).toBe("Forbidden")
         expect(yield* Effect.flip(cat.api.orgs.get({ path: { org: org.id } }))).toMatchObject({ _tag: "NotFound" })
 
@@ -88,11 +92,16 @@ describe("orgs", () => {
         })
         expect(unknown.status).toBe(404)
         expect(unknown.json).toMatchObject({ _tag: "NotFound", message: expect.any(String) })
-        const twice = yield* Effect.flip(ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } }))
+        const twice = yield* Effect.flip(
+          ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } })
+        )
         expect(twice._tag).toBe("Conflict")
 
         yield* ana.api.orgs.changeRole({ path: { org: org.id, user: ben.user.id }, payload: { role: "admin" } })
-        const cats = yield* ben.api.orgs.addMember({ path: { org: org.id }, payload: { email: cat.user.email, role: "admin" } })
+        const cats = yield* ben.api.orgs.addMember({
+          path: { org: org.id },
+          payload: { email: cat.user.email, role: "admin" }
+        })
         expect(cats.role).toBe("admin")
         const ownerByAdmin = yield* Effect.flip(
           ben.api.orgs.addMember({ path: { org: org.id }, payload: { email: dan.user.email, role: "owner" } })
@@ -133,7 +142,10 @@ describe("orgs", () => {
         )
         expect(byMember._tag).toBe("Forbidden")
         // an admin may change non-owner roles
-        const catAdmin = yield* ben.api.orgs.changeRole({ path: { org: org.id, user: cat.user.id }, payload: { role: "admin" } })
+        const catAdmin = yield* ben.api.orgs.changeRole({
+          path: { org: org.id, user: cat.user.id },
+          payload: { role: "admin" }
+        })
         expect(catAdmin.role).toBe("admin")
 
         const demoteLast = yield* raw("PATCH", `/v1/orgs/${org.id}/members/${ana.user.id}`, {
@@ -146,10 +158,16 @@ describe("orgs", () => {
         expect(removeLast.status).toBe(409)
         expect((yield* ana.api.orgs.get({ path: { org: org.id } })).role).toBe("owner")
 
-        const benOwner = yield* ana.api.orgs.changeRole({ path: { org: org.id, user: ben.user.id }, payload: { role: "owner" } })
+        const benOwner = yield* ana.api.orgs.changeRole({
+          path: { org: org.id, user: ben.user.id },
+          payload: { role: "owner" }
+        })
         expect(benOwner.role).toBe("owner")
         // with two owners, one may step down
-        const anaAdmin = yield* ana.api.orgs.changeRole({ path: { org: org.id, user: ana.user.id }, payload: { role: "admin" } })
+        const anaAdmin = yield* ana.api.orgs.changeRole({
+          path: { org: org.id, user: ana.user.id },
+          payload: { role: "admin" }
+        })
         expect(anaAdmin.role).toBe("admin")
         const benLast = yield* Effect.flip(ben.api.orgs.removeMember({ path: { org: org.id, user: ben.user.id } }))
         expect(benLast._tag).toBe("Conflict")
@@ -203,7 +221,10 @@ describe("orgs", () => {
         yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: gus.user.email, role: "guest" } })
         const lobby = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "lobby" } })
         const general = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
-        const secret = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "secret", kind: "private" } })
+        const secret = yield* ana.api.rooms.create({
+          path: { org: org.id },
+          payload: { name: "secret", kind: "private" }
+        })
         yield* ana.api.messages.post({ path: { room: general.id }, payload: { text: "members only" } })
         yield* ana.api.rooms.addMember({ path: { room: lobby.id }, payload: { userId: gus.user.id } })
 
@@ -235,7 +256,10 @@ describe("orgs", () => {
         yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email, role: "admin" } })
         const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
 
-        const created = yield* raw("POST", `/v1/orgs/${org.id}/api-keys`, { token: ben.token, body: { name: "ci bot" } })
+        const created = yield* raw("POST", `/v1/orgs/${org.id}/api-keys`, {
+          token: ben.token,
+          body: { name: "ci bot" }
+        })
         expect(created.status).toBe(201)
         const { key, secret } = Schema.decodeUnknownSync(CreatedApiKey)(created.json)
         expect(key.role).toBe("member")
@@ -260,7 +284,10 @@ describe("orgs", () => {
         const page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: {} })
         expect(page.messages.map((m) => [m.text, m.authorName])).toEqual([["build passed", "ci bot"]])
 
-        const addMember = yield* raw("POST", `/v1/orgs/${org.id}/members`, { token: secret, body: { email: ana.user.email } })
+        const addMember = yield* raw("POST", `/v1/orgs/${org.id}/members`, {
+          token: secret,
+          body: { email: ana.user.email }
+        })
         expect(addMember.status).toBe(403)
         expect(addMember.json).toMatchObject({ _tag: "Forbidden" })
         expect(yield* Effect.flip(bot.orgs.createApiKey({ path: { org: org.id }, payload: { name: "child" } })))
@@ -298,7 +325,10 @@ describe("orgs", () => {
           ben.api.orgs.createApiKey({ path: { org: org.id }, payload: { name: "root", role: "owner" } })
         )
         expect(tooStrong._tag).toBe("InvalidInput")
-        const created = yield* ben.api.orgs.createApiKey({ path: { org: org.id }, payload: { name: "ops", role: "admin" } })
+        const created = yield* ben.api.orgs.createApiKey({
+          path: { org: org.id },
+          payload: { name: "ops", role: "admin" }
+        })
         expect(created.key.role).toBe("admin")
         const bot = yield* client(created.secret)
         const added = yield* bot.orgs.addMember({ path: { org: org.id }, payload: { email: cat.user.email } })
@@ -342,7 +372,10 @@ describe("orgs", () => {
           const message = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: `message ${i}` } })
           accepted.push(message.id)
         }
-        const limited = yield* raw("POST", `/v1/rooms/${room.id}/messages`, { token: ana.token, body: { text: "one too many" } })
+        const limited = yield* raw("POST", `/v1/rooms/${room.id}/messages`, {
+          token: ana.token,
+          body: { text: "one too many" }
+        })
         expect(limited.status).toBe(429)
         expect(limited.json).toMatchObject({ _tag: "RateLimited", message: expect.any(String) })
         const retryAfter = Number(limited.headers.get("retry-after"))
@@ -373,7 +406,9 @@ describe("orgs", () => {
       Effect.gen(function*() {
         const { org, owner: ana } = yield* orgOf("Ana")
         const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
-        for (let i = 0; i < 5; i++) yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: `one by one ${i}` } })
+        for (let i = 0; i < 5; i++) {
+          yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: `one by one ${i}` } })
+        }
         const together = yield* Effect.forEach(
           Array.from({ length: 12 }, (_, i) => `together ${i}`),
           (text) => ana.api.messages.post({ path: { room: room.id }, payload: { text } }),
@@ -383,7 +418,10 @@ describe("orgs", () => {
         // a write refused after taking its slot frees it too
         const archived = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "old" } })
         yield* ana.api.rooms.archive({ path: { room: archived.id } })
-        const refused = yield* raw("POST", `/v1/rooms/${archived.id}/messages`, { token: ana.token, body: { text: "too late" } })
+        const refused = yield* raw("POST", `/v1/rooms/${archived.id}/messages`, {
+          token: ana.token,
+          body: { text: "too late" }
+        })
         expect(refused.status).toBe(409)
         const after = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after" } })
         expect(after.text).toBe("after")

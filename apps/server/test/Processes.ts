@@ -2,14 +2,14 @@
  * Real server processes for multi-node tests: each runs `src/main.ts` with
  * its own port, sharing one database and one Redis.
  */
+import * as TroupeClient from "@troupe/client/TroupeClient"
 import { Effect, Redacted } from "effect"
-import { freePort } from "../src/testing/NodeProcess.js"
+import { Redis } from "ioredis"
 import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Redis } from "ioredis"
-import * as TroupeClient from "@troupe/client/TroupeClient"
-import { randomBytes } from "node:crypto"
+import { freePort } from "../src/testing/NodeProcess.js"
 import { email, slug, testRedisUrl } from "./Harness.js"
 
 export { freePort, type Node, startNode } from "../src/testing/NodeProcess.js"
@@ -72,7 +72,10 @@ export const controlledPostgres = Effect.gen(function*() {
     onError: () => {}
   })
   yield* Effect.promise(() => pg.initialise())
-  yield* Effect.acquireRelease(Effect.promise(() => pg.start()), () => Effect.promise(() => pg.stop()).pipe(Effect.ignore))
+  yield* Effect.acquireRelease(
+    Effect.promise(() => pg.start()),
+    () => Effect.promise(() => pg.stop()).pipe(Effect.ignore)
+  )
   yield* Effect.promise(() => pg.createDatabase("troupe"))
   return {
     url: Redacted.make(`postgres://postgres:troupe@127.0.0.1:${port}/troupe`),
@@ -125,7 +128,9 @@ export const controlledRedis = Effect.gen(function*() {
 export const anaWithRoom = (baseUrl: string) =>
   Effect.gen(function*() {
     const anonymous = yield* TroupeClient.make({ baseUrl })
-    const ana = yield* anonymous.auth.signup({ payload: { email: email("ana"), password: "correct horse battery", name: "Ana" } })
+    const ana = yield* anonymous.auth.signup({
+      payload: { email: email("ana"), password: "correct horse battery", name: "Ana" }
+    })
     const client = yield* TroupeClient.make({ baseUrl, token: ana.token })
     const org = yield* client.orgs.create({ payload: { name: "Acme", slug: slug() } })
     const room = yield* client.rooms.create({ path: { org: org.id }, payload: { name: "general" } })

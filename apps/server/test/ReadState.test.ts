@@ -16,7 +16,10 @@ const who = fc.constantFrom<Who>(0, 1)
 const index = fc.nat({ max: 50 })
 const action: fc.Arbitrary<Action> = fc.oneof(
   { arbitrary: fc.record({ _tag: fc.constant("post" as const), by: who, mention: fc.boolean() }), weight: 4 },
-  { arbitrary: fc.record({ _tag: fc.constant("reply" as const), by: who, root: index, mention: fc.boolean() }), weight: 4 },
+  {
+    arbitrary: fc.record({ _tag: fc.constant("reply" as const), by: who, root: index, mention: fc.boolean() }),
+    weight: 4
+  },
   { arbitrary: fc.record({ _tag: fc.constant("delete" as const), pick: index }), weight: 1 },
   { arbitrary: fc.record({ _tag: fc.constant("markRoom" as const), who, pick: index }), weight: 2 },
   { arbitrary: fc.record({ _tag: fc.constant("markThread" as const), who, root: index, pick: index }), weight: 2 }
@@ -51,8 +54,16 @@ describe("read state", () => {
           for (const a of actions) {
             switch (a._tag) {
               case "post": {
-                const message = yield* people[a.by].api.messages.post({ path: { room: room.id }, payload: { text: text(a.mention, a.by) } })
-                model.messages.push({ message, author: a.by, mentions: new Set(a.mention ? [a.by === 0 ? 1 : 0] : []), deleted: false })
+                const message = yield* people[a.by].api.messages.post({
+                  path: { room: room.id },
+                  payload: { text: text(a.mention, a.by) }
+                })
+                model.messages.push({
+                  message,
+                  author: a.by,
+                  mentions: new Set(a.mention ? [a.by === 0 ? 1 : 0] : []),
+                  deleted: false
+                })
                 break
               }
               case "reply": {
@@ -63,14 +74,21 @@ describe("read state", () => {
                   path: { room: room.id },
                   payload: { text: text(a.mention, a.by), threadId: root.id }
                 })
-                model.messages.push({ message, author: a.by, mentions: new Set(a.mention ? [a.by === 0 ? 1 : 0] : []), deleted: false })
+                model.messages.push({
+                  message,
+                  author: a.by,
+                  mentions: new Set(a.mention ? [a.by === 0 ? 1 : 0] : []),
+                  deleted: false
+                })
                 break
               }
               case "delete": {
                 const live = model.messages.filter((m) => !m.deleted)
                 if (live.length === 0) break
                 const target = live[a.pick % live.length]!
-                yield* people[target.author].api.messages.delete({ path: { room: room.id, message: target.message.id } })
+                yield* people[target.author].api.messages.delete({
+                  path: { room: room.id, message: target.message.id }
+                })
                 target.deleted = true
                 break
               }
@@ -78,7 +96,10 @@ describe("read state", () => {
                 const top = model.messages.filter((m) => m.message.threadId === null)
                 if (top.length === 0) break
                 const target = top[a.pick % top.length]!.message
-                yield* people[a.who].api.messages.markRead({ path: { room: room.id }, payload: { messageId: target.id } })
+                yield* people[a.who].api.messages.markRead({
+                  path: { room: room.id },
+                  payload: { messageId: target.id }
+                })
                 model.room[a.who] = Math.max(model.room[a.who], target.seq)
                 break
               }
@@ -106,7 +127,9 @@ describe("read state", () => {
               !m.deleted && m.author !== w && m.message.seq > marker
             const expectTop = model.messages.filter((m) => m.message.threadId === null && unread(m, model.room[w]))
             const threadMarker = (m: Model["messages"][number]) => model.threads[w].get(m.message.threadId!) ?? 0
-            const expectReplies = model.messages.filter((m) => m.message.threadId !== null && unread(m, threadMarker(m)))
+            const expectReplies = model.messages.filter((m) =>
+              m.message.threadId !== null && unread(m, threadMarker(m))
+            )
             const view = yield* people[w].api.rooms.get({ path: { room: room.id } })
             const threads = yield* people[w].api.rooms.threads({ path: { room: room.id } })
             const label = `seed ${SEED} run ${run} person ${w}: ${JSON.stringify(actions)}`
@@ -123,7 +146,9 @@ describe("read state", () => {
             expect(view.threadMentionCount, label).toBe(expectReplies.filter((m) => m.mentions.has(w)).length)
             expect(threads.reduce((n, t) => n + t.unreadCount, 0), label).toBe(view.threadUnreadCount)
             expect(threads.reduce((n, t) => n + t.mentionCount, 0), label).toBe(view.threadMentionCount)
-            const listed = (yield* people[w].api.rooms.list({ path: { org: org.id } })).rooms.find((r) => r.id === room.id)!
+            const listed = (yield* people[w].api.rooms.list({ path: { org: org.id } })).rooms.find((r) =>
+              r.id === room.id
+            )!
             expect([listed.unreadCount, listed.mentionCount, listed.threadUnreadCount], label)
               .toEqual([view.unreadCount, view.mentionCount, view.threadUnreadCount])
           }

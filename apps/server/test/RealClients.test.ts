@@ -15,7 +15,9 @@ import { anaAndBen, baseUrl, messageTexts, raw, TestServer } from "./Harness.js"
 
 /** Follows long-poll cursors from `after` with one `timeoutMs` until `done` holds for what was gathered. */
 const followPolls = (
-  poll: (after: string) => Effect.Effect<{ readonly events: ReadonlyArray<Delivered>; readonly cursor: string }, unknown>,
+  poll: (
+    after: string
+  ) => Effect.Effect<{ readonly events: ReadonlyArray<Delivered>; readonly cursor: string }, unknown>,
   after: string,
   done: (events: ReadonlyArray<Delivered>) => boolean
 ) =>
@@ -58,22 +60,29 @@ describe("what real clients rely on", () => {
     it.effect("a teammate's deltas never reach a stream before its run.started and busy teammate.updated", () =>
       Effect.gen(function*() {
         const { ana, org, room } = yield* anaAndBen
-        const rhea = yield* ana.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: "rhea" } })
+        const rhea = yield* ana.api.teammates.hire({
+          path: { org: org.id },
+          payload: { template: "researcher", handle: "rhea" }
+        })
         yield* ana.api.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: rhea.id } })
         const { position } = yield* ana.api.rooms.list({ path: { org: org.id } })
         const runs = 3
-        const stream = yield* EventStream.open({ baseUrl: yield* baseUrl, token: ana.token, lastEventId: position }).pipe(
-          Stream.takeUntil((() => {
-            let completed = 0
-            return (d: Delivered) => d.event.type === "run.completed" && ++completed === runs
-          })()),
-          Stream.runCollect,
-          Effect.map(Chunk.toReadonlyArray),
-          Effect.timeout("30 seconds"),
-          Effect.fork
-        )
+        const stream = yield* EventStream.open({ baseUrl: yield* baseUrl, token: ana.token, lastEventId: position })
+          .pipe(
+            Stream.takeUntil((() => {
+              let completed = 0
+              return (d: Delivered) => d.event.type === "run.completed" && ++completed === runs
+            })()),
+            Stream.runCollect,
+            Effect.map(Chunk.toReadonlyArray),
+            Effect.timeout("30 seconds"),
+            Effect.fork
+          )
         for (let i = 0; i < runs; i++) {
-          yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: `@rhea tell me about topic ${i} in some detail` } })
+          yield* ana.api.messages.post({
+            path: { room: room.id },
+            payload: { text: `@rhea tell me about topic ${i} in some detail` }
+          })
         }
         const got = yield* Fiber.join(stream)
         const deltas = got.filter((d) => d.event.type === "message.delta")
@@ -82,7 +91,8 @@ describe("what real clients rely on", () => {
           if (d.event.type !== "message.delta") continue
           const runId = d.event.runId
           const before = got.slice(0, i)
-          expect(before.some((e) => e.event.type === "run.started" && e.event.run.id === runId), "run.started first").toBe(true)
+          expect(before.some((e) => e.event.type === "run.started" && e.event.run.id === runId), "run.started first")
+            .toBe(true)
           expect(
             before.some((e) => e.event.type === "teammate.updated" && e.event.busy && e.event.teammate.id === rhea.id),
             "busy first"
@@ -93,7 +103,10 @@ describe("what real clients rely on", () => {
     it.effect("a teammate can be removed from a room; a mention of a teammate not in the room tells its author", () =>
       Effect.gen(function*() {
         const { ana, ben, org, room } = yield* anaAndBen
-        const rhea = yield* ana.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: "rhea" } })
+        const rhea = yield* ana.api.teammates.hire({
+          path: { org: org.id },
+          payload: { template: "researcher", handle: "rhea" }
+        })
         yield* ana.api.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: rhea.id } })
         const { position } = yield* ana.api.rooms.list({ path: { org: org.id } })
         const removed = yield* raw("DELETE", `/v1/rooms/${room.id}/members/${rhea.id}`, { token: ben.token })
@@ -103,7 +116,10 @@ describe("what real clients rely on", () => {
         const again = yield* raw("DELETE", `/v1/rooms/${room.id}/members/${rhea.id}`, { token: ben.token })
         expect(again.status).toBe(404)
 
-        const asked = yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "@rhea are you there?" } })
+        const asked = yield* ana.api.messages.post({
+          path: { room: room.id },
+          payload: { text: "@rhea are you there?" }
+        })
         const read = (token: string, until: (d: Delivered) => boolean) =>
           Effect.flatMap(baseUrl, (url) =>
             EventStream.open({ baseUrl: url, token, lastEventId: position }).pipe(
@@ -118,7 +134,10 @@ describe("what real clients rely on", () => {
         expect(anas.at(-1)?.event).toMatchObject({ messageId: asked.id, teammateId: rhea.id, handle: "rhea" })
         // Posted after the notice, so Ben's stream has passed the notice's position when it reaches the marker.
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "marker" } })
-        const bens = yield* read(ben.token, (d) => d.event.type === "message.created" && d.event.message.text === "marker")
+        const bens = yield* read(
+          ben.token,
+          (d) => d.event.type === "message.created" && d.event.message.text === "marker"
+        )
         expect(bens.some((d) => d.event.type === "mention.unanswered")).toBe(false)
         const runs = yield* ana.api.teammates.runs({ path: { org: org.id, teammate: rhea.id }, urlParams: {} })
         expect(runs).toEqual([])
@@ -141,7 +160,10 @@ describe("the HTTP server before and after the application is attached", () => {
       request({ host: "127.0.0.1", port, path: "/v1/auth/me" }, (res) => {
         let body = ""
         res.on("data", (chunk: Buffer) => body += chunk.toString())
-        res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body })))
+        res.on(
+          "end",
+          () => resume(Effect.succeed({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], body }))
+        )
       }).end()
     })
 

@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Option } from "effect"
-import { pruneClusterMessages, snowflakeCutoff } from "@troupe/teammates/Retention"
 import { EventLog, LogWaker } from "@troupe/store/EventLog"
+import { pruneClusterMessages, snowflakeCutoff } from "@troupe/teammates/Retention"
+import { Duration, Effect, Layer, Option } from "effect"
 import { baseUrl, eventually, person, readEvents, slug, TestServerWithModel } from "./Harness.js"
 
 describe("retention", () => {
@@ -19,7 +19,9 @@ describe("retention", () => {
         const count = sql<{ messages: number; replies: number }>`
           SELECT (SELECT count(*)::int FROM cluster_messages WHERE processed) AS messages,
                  (SELECT count(*)::int FROM cluster_replies) AS replies`
-        const before = yield* eventually(Effect.map(count, (rows) => rows[0]!.messages > 0 ? Option.some(rows[0]!) : Option.none()))
+        const before = yield* eventually(
+          Effect.map(count, (rows) => rows[0]!.messages > 0 ? Option.some(rows[0]!) : Option.none())
+        )
         expect(before.replies).toBeGreaterThan(0)
         expect(yield* pruneClusterMessages(Duration.hours(1))).toBe(0)
         expect((yield* count)[0]).toEqual(before)
@@ -27,7 +29,9 @@ describe("retention", () => {
         const pruned = yield* pruneClusterMessages(Duration.minutes(1), Date.now() + 60 * 60 * 1000)
         expect(pruned).toBe(before.messages)
         expect((yield* count)[0]).toEqual({ messages: 0, replies: 0 })
-        expect(BigInt(snowflakeCutoff(Duration.millis(0), Date.UTC(2025, 0, 1) + 1000))).toBe(BigInt(1000) << BigInt(22))
+        expect(BigInt(snowflakeCutoff(Duration.millis(0), Date.UTC(2025, 0, 1) + 1000))).toBe(
+          BigInt(1000) << BigInt(22)
+        )
       }))
 
     it.effect("events older than the retention period are pruned and a cursor from before them gets a reset", () =>

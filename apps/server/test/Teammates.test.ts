@@ -3,9 +3,9 @@ import type { Delivered } from "@troupe/domain/Event"
 import type { TeammateId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import type { Run, Teammate } from "@troupe/domain/Teammate"
-import { Effect, Fiber, Option } from "effect"
 import { FakeOpenAI } from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
+import { Effect, Fiber, Option } from "effect"
 import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
 
 /** An org with a room, a person (Ana) and a hired teammate in the room. */
@@ -33,28 +33,47 @@ const replies = (s: Setup) =>
 
 /** Waits until the teammate has `n` settled runs, and returns them oldest first. */
 const settledRuns = (s: Setup, n: number, teammateId: TeammateId = s.teammate.id) =>
-  eventually(Effect.map(
-    s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: teammateId }, urlParams: {} }),
-    (runs) => {
-      const settled = runs.filter((r) => r.status !== "running")
-      return settled.length >= n && settled.length === runs.length ? Option.some([...runs].reverse()) : Option.none<Array<Run>>()
-    }
-  ), "20 seconds")
+  eventually(
+    Effect.map(
+      s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: teammateId }, urlParams: {} }),
+      (runs) => {
+        const settled = runs.filter((r) => r.status !== "running")
+        return settled.length >= n && settled.length === runs.length
+          ? Option.some([...runs].reverse())
+          : Option.none<Array<Run>>()
+      }
+    ),
+    "20 seconds"
+  )
 
 const say = (s: Setup, text: string) => s.ana.api.messages.post({ path: { room: s.room.id }, payload: { text } })
 
 /** Waits until the teammate's current turn is streaming its reply (its first delta reached Ana's stream). */
 const streaming = (s: Setup) =>
-  readEvents({ baseUrl: s.url, token: s.ana.token, lastEventId: s.position, count: 1, keep: (d) => d.event.type === "message.delta" })
+  readEvents({
+    baseUrl: s.url,
+    token: s.ana.token,
+    lastEventId: s.position,
+    count: 1,
+    keep: (d) => d.event.type === "message.delta"
+  })
     .pipe(Effect.filterOrFail((got) => got.length === 1, () => new Error("no turn started streaming")))
 
 /** The triggers recorded for a teammate (read as the tables' owner). */
 const triggersOf = (teammateId: string) =>
-  Effect.flatMap(Database.AdminSql, (sql) =>
-    sql<{ messageId: string; status: string }>`SELECT message_id, status FROM teammate_triggers WHERE teammate_id = ${teammateId}`)
+  Effect.flatMap(
+    Database.AdminSql,
+    (sql) =>
+      sql<
+        { messageId: string; status: string }
+      >`SELECT message_id, status FROM teammate_triggers WHERE teammate_id = ${teammateId}`
+  )
 
 describe("teammates", () => {
-  layer(TestServerWithModel({ ALLOWED_MODELS: "gpt-4o-mini,gpt-4o,o3-mini" }), { excludeTestServices: true, timeout: 300_000 })((it) => {
+  layer(TestServerWithModel({ ALLOWED_MODELS: "gpt-4o-mini,gpt-4o,o3-mini" }), {
+    excludeTestServices: true,
+    timeout: 300_000
+  })((it) => {
     it.effect("the catalog lists curated and code-defined kinds with instructions and tools", () =>
       Effect.gen(function*() {
         const ana = yield* person("Ana")
@@ -91,14 +110,20 @@ describe("teammates", () => {
         const events: ReadonlyArray<Delivered> = yield* Fiber.join(all)
         const deltas = events.flatMap((d) => d.event.type === "message.delta" ? [d.event] : [])
         expect(deltas.length).toBeGreaterThanOrEqual(2)
-        const reply = events.flatMap((d) => d.event.type === "message.created" && d.event.message.authorKind === "teammate" ? [d.event.message] : [])
+        const reply = events.flatMap((d) =>
+          d.event.type === "message.created" && d.event.message.authorKind === "teammate" ? [d.event.message] : []
+        )
         expect(reply).toHaveLength(1)
         expect(reply[0]!.authorId).toBe(s.teammate.id)
         expect(deltas.map((d) => d.text).join("")).toBe(reply[0]!.text)
-        expect(deltas.map((d) => d.offset)).toEqual(deltas.map((_, i) => deltas.slice(0, i).reduce((n, d) => n + d.text.length, 0)))
+        expect(deltas.map((d) => d.offset)).toEqual(
+          deltas.map((_, i) => deltas.slice(0, i).reduce((n, d) => n + d.text.length, 0))
+        )
         expect(reply[0]!.text).toContain("what is our launch date")
         const firstDelta = events.findIndex((d) => d.event.type === "message.delta")
-        const created = events.findIndex((d) => d.event.type === "message.created" && d.event.message.authorKind === "teammate")
+        const created = events.findIndex((d) =>
+          d.event.type === "message.created" && d.event.message.authorKind === "teammate"
+        )
         expect(firstDelta).toBeLessThan(created)
         const [run] = yield* settledRuns(s, 1)
         expect(run!.status).toBe("completed")
@@ -115,7 +140,10 @@ describe("teammates", () => {
         const asked = yield* say(s, `@rhea [[tool:remember:{"fact":"the launch is on Friday"}]]`)
         const [run] = yield* settledRuns(s, 1)
         expect(run!.status).toBe("completed")
-        expect(run!.steps.map((st) => [st.kind, st.name])).toEqual([["model", "gpt-4o-mini"], ["tool", "remember"], ["model", "gpt-4o-mini"]])
+        expect(run!.steps.map((st) => [st.kind, st.name])).toEqual([["model", "gpt-4o-mini"], ["tool", "remember"], [
+          "model",
+          "gpt-4o-mini"
+        ]])
         const memory = yield* s.ana.api.teammates.memory({ path: { org: s.org.id, teammate: s.teammate.id } })
         expect(memory.entries.map((e) => [e.text, e.sourceMessageId])).toEqual([["the launch is on Friday", asked.id]])
         const [reply] = yield* replies(s)
@@ -178,7 +206,7 @@ describe("teammates", () => {
         const runs = yield* settledRuns(s, 2)
         // The second run carries both later triggers: none is left to start a third.
         expect(runs.map((r) => r.triggerIds.length)).toEqual([1, 2])
-        expect((yield* replies(s))).toHaveLength(2)
+        expect(yield* replies(s)).toHaveLength(2)
       }))
 
     it.effect("busy policy interrupt: the running turn is cancelled and the new input answered", () =>
@@ -201,7 +229,9 @@ describe("teammates", () => {
         yield* streaming(s)
         yield* say(s, "@rhea second")
         // Both messages answered: the first by its run, the second at once with the busy reply.
-        const texts = yield* eventually(Effect.map(replies(s), (r) => r.length === 2 ? Option.some(r.map((m) => m.text)) : Option.none()))
+        const texts = yield* eventually(
+          Effect.map(replies(s), (r) => r.length === 2 ? Option.some(r.map((m) => m.text)) : Option.none())
+        )
         const runs = yield* settledRuns(s, 1)
         expect(runs.map((r) => r.status)).toEqual(["completed"])
         expect(texts.some((t) => t.includes("busy"))).toBe(true)
@@ -263,8 +293,10 @@ describe("teammates", () => {
           timeout: "15 seconds"
         }).pipe(Effect.fork)
         yield* say(s, "@rhea one more")
-        expect((yield* Fiber.join(limit))).toHaveLength(1)
-        const texts = yield* eventually(Effect.map(replies(s), (r) => r.length === 2 ? Option.some(r.map((m) => m.text)) : Option.none()))
+        expect(yield* Fiber.join(limit)).toHaveLength(1)
+        const texts = yield* eventually(
+          Effect.map(replies(s), (r) => r.length === 2 ? Option.some(r.map((m) => m.text)) : Option.none())
+        )
         expect(texts[1]).toContain("budget")
       }))
 
@@ -277,7 +309,10 @@ describe("teammates", () => {
         expect(dismissed.dismissed).toBe(true)
         const asked = yield* say(s, "@rhea still there?")
         // The outbox reads messages in order: once a later message is answered, the earlier one was dispatched.
-        const rex = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "researcher", handle: "rex" } })
+        const rex = yield* s.ana.api.teammates.hire({
+          path: { org: s.org.id },
+          payload: { template: "researcher", handle: "rex" }
+        })
         yield* s.ana.api.teammates.addToRoom({ path: { room: s.room.id }, payload: { teammateId: rex.id } })
         yield* say(s, "@rex are you?")
         yield* settledRuns(s, 1, rex.id)
@@ -285,7 +320,10 @@ describe("teammates", () => {
         expect((yield* replies(s)).map((m) => m.authorId)).toEqual([s.teammate.id, rex.id])
         const triggers = yield* triggersOf(s.teammate.id)
         expect(triggers.map((t) => t.messageId)).not.toContain(asked.id)
-        const runs = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
+        const runs = yield* s.ana.api.teammates.runs({
+          path: { org: s.org.id, teammate: s.teammate.id },
+          urlParams: {}
+        })
         expect(runs).toHaveLength(1)
       }))
 
@@ -301,7 +339,10 @@ describe("teammates", () => {
         const stored = (yield* s.ana.api.messages.list({ path: { room: s.room.id }, urlParams: {} })).messages
         expect(stored.filter((m) => m.clientMessageId === "retry-1")).toHaveLength(1)
         expect(yield* triggersOf(s.teammate.id)).toHaveLength(1)
-        const runs = yield* s.ana.api.teammates.runs({ path: { org: s.org.id, teammate: s.teammate.id }, urlParams: {} })
+        const runs = yield* s.ana.api.teammates.runs({
+          path: { org: s.org.id, teammate: s.teammate.id },
+          urlParams: {}
+        })
         expect(runs).toHaveLength(1)
         const texts: ReadonlyArray<Message> = yield* replies(s)
         expect(texts).toHaveLength(1)
@@ -312,7 +353,9 @@ describe("teammates", () => {
         const s = yield* setup()
         const cora = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "coordinator" } })
         const ed = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "editor" } })
-        for (const t of [cora, ed]) yield* s.ana.api.teammates.addToRoom({ path: { room: s.room.id }, payload: { teammateId: t.id } })
+        for (const t of [cora, ed]) {
+          yield* s.ana.api.teammates.addToRoom({ path: { room: s.room.id }, payload: { teammateId: t.id } })
+        }
         const members = yield* s.ana.api.orgs.members({ path: { org: s.org.id } })
         expect(members.filter((m) => m.kind === "teammate").map((m) => m.handle).sort()).toEqual(["cora", "ed", "rhea"])
         yield* say(s, `@cora [[tool:hand_off:{"handle":"ed","note":"please tighten the draft"}]]`)
@@ -328,16 +371,22 @@ describe("teammates", () => {
     it.effect("hiring checks its input: unknown template, missing fields, handle clashes, other orgs", () =>
       Effect.gen(function*() {
         const s = yield* setup()
-        const unknown = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "nope" } }).pipe(Effect.flip)
+        const unknown = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "nope" } })
+          .pipe(Effect.flip)
         expect(unknown._tag).toBe("NotFound")
-        const partial = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { handle: "solo" } }).pipe(Effect.flip)
+        const partial = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { handle: "solo" } }).pipe(
+          Effect.flip
+        )
         expect(partial._tag).toBe("InvalidInput")
         const clash = yield* s.ana.api.teammates.hire({
           path: { org: s.org.id },
           payload: { handle: s.ana.user.handle, name: "Copy", role: "Mimic" }
         }).pipe(Effect.flip)
         expect(clash._tag).toBe("Conflict")
-        const twice = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "researcher", handle: "rhea" } }).pipe(Effect.flip)
+        const twice = yield* s.ana.api.teammates.hire({
+          path: { org: s.org.id },
+          payload: { template: "researcher", handle: "rhea" }
+        }).pipe(Effect.flip)
         expect(twice._tag).toBe("Conflict")
         const badPolicy = yield* raw("POST", `/v1/orgs/${s.org.id}/teammates`, {
           token: s.ana.token,
@@ -346,9 +395,13 @@ describe("teammates", () => {
         expect(badPolicy.status).toBe(400)
         const other = yield* person("Olga")
         const otherOrg = yield* other.api.orgs.create({ payload: { name: "Other", slug: slug() } })
-        const foreign = yield* other.api.teammates.get({ path: { org: otherOrg.id, teammate: s.teammate.id } }).pipe(Effect.flip)
+        const foreign = yield* other.api.teammates.get({ path: { org: otherOrg.id, teammate: s.teammate.id } }).pipe(
+          Effect.flip
+        )
         expect(foreign._tag).toBe("NotFound")
-        const intoOther = yield* other.api.teammates.get({ path: { org: s.org.id, teammate: s.teammate.id } }).pipe(Effect.flip)
+        const intoOther = yield* other.api.teammates.get({ path: { org: s.org.id, teammate: s.teammate.id } }).pipe(
+          Effect.flip
+        )
         expect(intoOther._tag).toBe("NotFound")
       }))
 
@@ -357,21 +410,35 @@ describe("teammates", () => {
         const s = yield* setup()
         const policy = { path: { org: s.org.id } }
         const initial = yield* s.ana.api.teammates.modelPolicy(policy)
-        expect(initial).toMatchObject({ allowedModels: null, serverAllowedModels: ["gpt-4o-mini", "gpt-4o", "o3-mini"], local: false })
+        expect(initial).toMatchObject({
+          allowedModels: null,
+          serverAllowedModels: ["gpt-4o-mini", "gpt-4o", "o3-mini"],
+          local: false
+        })
 
         const ben = yield* person("Ben")
         yield* s.ana.api.orgs.addMember({ path: { org: s.org.id }, payload: { email: ben.user.email } })
-        const byMember = yield* ben.api.teammates.setModelPolicy({ ...policy, payload: { allowedModels: ["gpt-4o"] } }).pipe(Effect.flip)
+        const byMember = yield* ben.api.teammates.setModelPolicy({ ...policy, payload: { allowedModels: ["gpt-4o"] } })
+          .pipe(Effect.flip)
         expect(byMember._tag).toBe("Forbidden")
-        const offServer = yield* s.ana.api.teammates.setModelPolicy({ ...policy, payload: { allowedModels: ["gpt-4o", "big-model"] } })
+        const offServer = yield* s.ana.api.teammates.setModelPolicy({
+          ...policy,
+          payload: { allowedModels: ["gpt-4o", "big-model"] }
+        })
           .pipe(Effect.flip)
         expect(offServer._tag).toBe("InvalidInput")
         expect(offServer.message).toContain("big-model")
-        const empty = yield* raw("PUT", `/v1/orgs/${s.org.id}/model-policy`, { token: s.ana.token, body: { allowedModels: [] } })
+        const empty = yield* raw("PUT", `/v1/orgs/${s.org.id}/model-policy`, {
+          token: s.ana.token,
+          body: { allowedModels: [] }
+        })
         expect(empty.status).toBe(400)
         expect((yield* s.ana.api.teammates.modelPolicy(policy)).allowedModels).toBeNull()
 
-        const narrowed = yield* s.ana.api.teammates.setModelPolicy({ ...policy, payload: { allowedModels: ["gpt-4o", "o3-mini"] } })
+        const narrowed = yield* s.ana.api.teammates.setModelPolicy({
+          ...policy,
+          payload: { allowedModels: ["gpt-4o", "o3-mini"] }
+        })
         expect(narrowed.allowedModels).toEqual(["gpt-4o", "o3-mini"])
         const outside = yield* s.ana.api.teammates.hire({
           path: { org: s.org.id },
@@ -379,15 +446,23 @@ describe("teammates", () => {
         }).pipe(Effect.flip)
         expect(outside._tag).toBe("InvalidInput")
         expect(outside.message).toContain("model policy")
-        const defaulted = yield* s.ana.api.teammates.hire({ path: { org: s.org.id }, payload: { template: "researcher", handle: "rex" } })
+        const defaulted = yield* s.ana.api.teammates.hire({
+          path: { org: s.org.id },
+          payload: { template: "researcher", handle: "rex" }
+        })
         expect(defaulted.model).toBe("gpt-4o")
 
         // Rhea was hired on gpt-4o-mini before the policy: her turn is refused, visibly.
         yield* say(s, "@rhea are you there?")
-        const refusal = yield* eventually(Effect.map(replies(s), (r) => r.length === 1 ? Option.some(r[0]!.text) : Option.none()))
+        const refusal = yield* eventually(
+          Effect.map(replies(s), (r) => r.length === 1 ? Option.some(r[0]!.text) : Option.none())
+        )
         expect(refusal).toContain("model policy")
 
-        yield* s.ana.api.teammates.update({ path: { org: s.org.id, teammate: s.teammate.id }, payload: { model: "o3-mini" } })
+        yield* s.ana.api.teammates.update({
+          path: { org: s.org.id, teammate: s.teammate.id },
+          payload: { model: "o3-mini" }
+        })
         yield* say(s, "@rhea and now?")
         const [answered] = yield* settledRuns(s, 1)
         expect(answered!.status).toBe("completed")

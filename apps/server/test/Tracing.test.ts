@@ -9,11 +9,12 @@ const exporter = new InMemorySpanExporter()
 const logLines: Array<string> = []
 
 /** Spans kept in memory, and JSON log lines kept in an array (the format `LOG_FORMAT=json` writes). */
-const TelemetryTest = layerTracing({ serviceName: "troupe-test", spanProcessor: new SimpleSpanProcessor(exporter) }).pipe(
-  Layer.provide(Logger.add(Logger.map(jsonFormat, (line) => {
-    logLines.push(line)
-  })))
-)
+const TelemetryTest = layerTracing({ serviceName: "troupe-test", spanProcessor: new SimpleSpanProcessor(exporter) })
+  .pipe(
+    Layer.provide(Logger.add(Logger.map(jsonFormat, (line) => {
+      logLines.push(line)
+    })))
+  )
 
 const idOf = (s: ReadableSpan) => s.spanContext().spanId
 const traceOf = (s: ReadableSpan) => s.spanContext().traceId
@@ -44,18 +45,26 @@ const postSpan = (roomId: string, requestId?: string) =>
  * ends only once the turn settled), and returns the trace.
  */
 const traceWith = (root: ReadableSpan, names: ReadonlyArray<string>) =>
-  eventually(Effect.sync(() => {
-    const spans = exporter.getFinishedSpans().filter((s) => traceOf(s) === traceOf(root))
-    const complete = names.every((n) => spans.some((s) => s.name === n)) &&
-      spans.filter((s) => s.name === "Turn.run").every((turn) => ancestors(spans, turn).some((a) => idOf(a) === idOf(root)))
-    return complete ? Option.some(spans) : Option.none()
-  }), "20 seconds")
+  eventually(
+    Effect.sync(() => {
+      const spans = exporter.getFinishedSpans().filter((s) => traceOf(s) === traceOf(root))
+      const complete = names.every((n) => spans.some((s) => s.name === n)) &&
+        spans.filter((s) => s.name === "Turn.run").every((turn) =>
+          ancestors(spans, turn).some((a) => idOf(a) === idOf(root))
+        )
+      return complete ? Option.some(spans) : Option.none()
+    }),
+    "20 seconds"
+  )
 
 const setup = Effect.gen(function*() {
   const ana = yield* person("Ana")
   const org = yield* ana.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
   const room = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
-  const teammate = yield* ana.api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher", handle: "rhea" } })
+  const teammate = yield* ana.api.teammates.hire({
+    path: { org: org.id },
+    payload: { template: "researcher", handle: "rhea" }
+  })
   yield* ana.api.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: teammate.id } })
   const { position } = yield* ana.api.rooms.list({ path: { org: org.id } })
   return { ana, room, position, url: yield* baseUrl }
@@ -74,11 +83,20 @@ describe("tracing", () => {
           keep: (d) => d.event.type === "message.created" && d.event.message.authorKind === "teammate",
           timeout: "20 seconds"
         }).pipe(Effect.fork)
-        yield* s.ana.api.messages.post({ path: { room: s.room.id }, payload: { text: `@rhea [[tool:remember:{"fact":"we ship on Friday"}]]` } })
+        yield* s.ana.api.messages.post({
+          path: { room: s.room.id },
+          payload: { text: `@rhea [[tool:remember:{"fact":"we ship on Friday"}]]` }
+        })
         expect(yield* Fiber.join(reply)).toHaveLength(1)
 
         const post = yield* eventually(Effect.sync(() => Option.fromNullable(postSpan(s.room.id))))
-        const spans = yield* traceWith(post, ["Turn.run", "Turn.context", "Tools.run", "OpenAIModel.stream", "Feed.deliver"])
+        const spans = yield* traceWith(post, [
+          "Turn.run",
+          "Turn.context",
+          "Tools.run",
+          "OpenAIModel.stream",
+          "Feed.deliver"
+        ])
         const named = (name: string) => spans.filter((x) => x.name === name)
 
         const [turn] = named("Turn.run")
@@ -122,7 +140,9 @@ describe("tracing", () => {
             body: { text },
             headers: { "x-request-id": `turn-${i}-${s.room.id}` }
           })
-          const post = yield* eventually(Effect.sync(() => Option.fromNullable(postSpan(s.room.id, `turn-${i}-${s.room.id}`))))
+          const post = yield* eventually(
+            Effect.sync(() => Option.fromNullable(postSpan(s.room.id, `turn-${i}-${s.room.id}`)))
+          )
           const spans = yield* traceWith(post, ["Turn.run", "OpenAIModel.stream"])
           const turns = spans.filter((x) => x.name === "Turn.run")
           expect(turns).toHaveLength(1)

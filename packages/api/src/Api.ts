@@ -80,11 +80,17 @@ const documentMalformed = (spec: Record<string, unknown>): Record<string, unknow
     description: "MalformedRequest: not JSON, or not the declared shape (the message names the field and the rule)",
     content: { "application/json": { schema: { $ref: "#/components/schemas/MalformedRequest" } } }
   }
-  const paths = mapRecord(spec["paths"], (item) =>
-    mapRecord(item, (operation) =>
-      isRecord(operation) && isRecord(operation["responses"]) && operation["responses"]["400"] !== undefined
-        ? { ...operation, responses: { ...operation["responses"], "400": malformed } }
-        : operation))
+  const paths = mapRecord(
+    spec["paths"],
+    (item) =>
+      mapRecord(
+        item,
+        (operation) =>
+          isRecord(operation) && isRecord(operation["responses"]) && operation["responses"]["400"] !== undefined
+            ? { ...operation, responses: { ...operation["responses"], "400": malformed } }
+            : operation
+      )
+  )
   const components = isRecord(spec["components"]) ? spec["components"] : {}
   const schemas = Object.fromEntries(
     Object.entries(isRecord(components["schemas"]) ? components["schemas"] : {})
@@ -116,7 +122,12 @@ export class HealthGroup extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
   .add(
     HttpApiEndpoint.get("ready", "/health/ready")
-      .addSuccess(Schema.Struct({ status: Schema.Literal("ready"), checks: Schema.Record({ key: Schema.String, value: Schema.String }) }))
+      .addSuccess(
+        Schema.Struct({
+          status: Schema.Literal("ready"),
+          checks: Schema.Record({ key: Schema.String, value: Schema.String })
+        })
+      )
   )
 {}
 
@@ -153,7 +164,9 @@ export class OrgsGroup extends HttpApiGroup.make("orgs")
   )
   .add(HttpApiEndpoint.get("apiKeys", "/orgs/:org/api-keys").setPath(orgPath).addSuccess(Schema.Array(ApiKey)))
   .add(
-    HttpApiEndpoint.del("revokeApiKey", "/orgs/:org/api-keys/:key").setPath(Schema.Struct({ org: OrgId, key: ApiKeyId }))
+    HttpApiEndpoint.del("revokeApiKey", "/orgs/:org/api-keys/:key").setPath(
+      Schema.Struct({ org: OrgId, key: ApiKeyId })
+    )
   )
   .add(
     HttpApiEndpoint.get("search", "/orgs/:org/search").setPath(orgPath)
@@ -183,7 +196,9 @@ export class RoomsGroup extends HttpApiGroup.make("rooms")
   .add(HttpApiEndpoint.get("list", "/orgs/:org/rooms").setPath(orgPath).addSuccess(RoomList))
   .add(HttpApiEndpoint.post("openDm", "/orgs/:org/dms").setPath(orgPath).setPayload(OpenDmRequest).addSuccess(RoomInfo))
   .add(HttpApiEndpoint.get("get", "/rooms/:room").setPath(roomPath).addSuccess(Room))
-  .add(HttpApiEndpoint.patch("update", "/rooms/:room").setPath(roomPath).setPayload(UpdateRoomRequest).addSuccess(RoomInfo))
+  .add(
+    HttpApiEndpoint.patch("update", "/rooms/:room").setPath(roomPath).setPayload(UpdateRoomRequest).addSuccess(RoomInfo)
+  )
   .add(HttpApiEndpoint.post("archive", "/rooms/:room/archive").setPath(roomPath).addSuccess(RoomInfo))
   .add(HttpApiEndpoint.post("join", "/rooms/:room/join").setPath(roomPath))
   .add(HttpApiEndpoint.post("leave", "/rooms/:room/leave").setPath(roomPath))
@@ -256,7 +271,9 @@ export class TeammatesGroup extends HttpApiGroup.make("teammates")
   .add(HttpApiEndpoint.get("list", "/orgs/:org/teammates").setPath(orgPath).addSuccess(Schema.Array(Teammate)))
   .add(HttpApiEndpoint.get("get", "/orgs/:org/teammates/:teammate").setPath(teammatePath).addSuccess(Teammate))
   .add(
-    HttpApiEndpoint.patch("update", "/orgs/:org/teammates/:teammate").setPath(teammatePath).setPayload(UpdateTeammateRequest)
+    HttpApiEndpoint.patch("update", "/orgs/:org/teammates/:teammate").setPath(teammatePath).setPayload(
+      UpdateTeammateRequest
+    )
       .addSuccess(Teammate)
   )
   .add(HttpApiEndpoint.del("dismiss", "/orgs/:org/teammates/:teammate").setPath(teammatePath).addSuccess(Teammate))
@@ -267,14 +284,18 @@ export class TeammatesGroup extends HttpApiGroup.make("teammates")
   )
   .add(
     HttpApiEndpoint.get("runs", "/orgs/:org/teammates/:teammate/runs").setPath(teammatePath)
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))) }))
+      .setUrlParams(
+        Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))) })
+      )
       .addSuccess(Schema.Array(Run))
   )
   .add(
     HttpApiEndpoint.post("interrupt", "/orgs/:org/teammates/:teammate/interrupt").setPath(teammatePath)
       .addSuccess(Schema.Struct({ interrupted: Schema.Boolean }))
   )
-  .add(HttpApiEndpoint.get("memory", "/orgs/:org/teammates/:teammate/memory").setPath(teammatePath).addSuccess(MemoryView))
+  .add(
+    HttpApiEndpoint.get("memory", "/orgs/:org/teammates/:teammate/memory").setPath(teammatePath).addSuccess(MemoryView)
+  )
   .add(
     HttpApiEndpoint.post("remember", "/orgs/:org/teammates/:teammate/memory").setPath(teammatePath)
       .setPayload(AddMemoryRequest).addSuccess(MemoryEntry, { status: 201 })
@@ -350,5 +371,8 @@ export class TroupeApi extends HttpApi.make("troupe")
   .middleware(RequestGuard)
   .annotate(OpenApi.Title, "Troupe")
   .annotate(OpenApi.Transform, documentMalformed)
-  .annotate(OpenApi.Description, "People and AI teammates working together: rooms, messages and a resumable event stream.")
+  .annotate(
+    OpenApi.Description,
+    "People and AI teammates working together: rooms, messages and a resumable event stream."
+  )
 {}

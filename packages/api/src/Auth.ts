@@ -3,12 +3,14 @@
  * the server resolves to the calling principal.
  */
 import { HttpApiMiddleware, HttpApiSchema, HttpApiSecurity } from "@effect/platform"
-import { Unauthorized, Unavailable } from "@troupe/domain/Errors"
 import type { Caller } from "@troupe/domain/Caller"
+import { Unauthorized, Unavailable } from "@troupe/domain/Errors"
 import { Context, Schema } from "effect"
 
 /** The authenticated caller of a request, and the bearer token it used. */
-export class CurrentUser extends Context.Tag("@troupe/api/CurrentUser")<CurrentUser, Caller & { readonly token: string }>() {}
+export class CurrentUser
+  extends Context.Tag("@troupe/api/CurrentUser")<CurrentUser, Caller & { readonly token: string }>()
+{}
 
 /** Bearer authentication for every endpoint that needs a caller. */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@troupe/api/Authentication", {

@@ -60,7 +60,10 @@ export const connect = (options: StreamOptions): Effect.Effect<Connection, Event
     })
     if (!response.ok || response.body === null) {
       const text = yield* Effect.promise(() => response.text().catch(() => ""))
-      return yield* new EventStreamError({ message: `the event stream answered ${response.status}: ${text}`, status: response.status })
+      return yield* new EventStreamError({
+        message: `the event stream answered ${response.status}: ${text}`,
+        status: response.status
+      })
     }
     const reader = response.body.getReader()
     const decoder = new TextDecoder()
@@ -77,7 +80,9 @@ export const connect = (options: StreamOptions): Effect.Effect<Connection, Event
         return yield* new EventStreamError({ message: "the event stream did not start with its handshake" })
       }
       const chunk = yield* read
-      if (Option.isNone(chunk)) return yield* new EventStreamError({ message: "the event stream ended before it was ready" })
+      if (Option.isNone(chunk)) {
+        return yield* new EventStreamError({ message: "the event stream ended before it was ready" })
+      }
       head += chunk.value
     }
     const rest = head.slice(match[0].length)
@@ -89,23 +94,33 @@ export const connect = (options: StreamOptions): Effect.Effect<Connection, Event
     const feed = (text: string) =>
       Effect.suspend(() => {
         const error = parser.feed(text)
-        if (error !== undefined) return Effect.fail(new EventStreamError({ message: "an event was too large", cause: error }))
+        if (error !== undefined) {
+          return Effect.fail(new EventStreamError({ message: "an event was too large", cause: error }))
+        }
         const out = parsed
         parsed = []
         return Effect.succeed(out)
       })
     const chunks = Stream.concat(
       Stream.make(rest),
-      Stream.repeatEffectOption(Effect.flatMap(read, Option.match({
-        onNone: () => Effect.fail(Option.none<EventStreamError>()),
-        onSome: Effect.succeed
-      })).pipe(Effect.mapError((e) => Option.isOption(e) ? e : Option.some(e))))
+      Stream.repeatEffectOption(
+        Effect.flatMap(
+          read,
+          Option.match({
+            onNone: () => Effect.fail(Option.none<EventStreamError>()),
+            onSome: Effect.succeed
+          })
+        ).pipe(Effect.mapError((e) => Option.isOption(e) ? e : Option.some(e)))
+      )
     )
     const events = chunks.pipe(
       Stream.mapEffect(feed),
       Stream.flattenIterables,
       Stream.mapEffect((event) =>
-        Effect.mapError(decodeDelivered(event.data), (cause) => new EventStreamError({ message: "a frame is not an event", cause }))
+        Effect.mapError(
+          decodeDelivered(event.data),
+          (cause) => new EventStreamError({ message: "a frame is not an event", cause })
+        )
       )
     )
     return { position: match[1] ?? "", events } satisfies Connection

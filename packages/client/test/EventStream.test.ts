@@ -10,7 +10,9 @@ import { createServer, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 
 const frame = (id: number, reason: string) =>
-  `id: ${id}\nevent: reset\ndata: ${JSON.stringify({ id: String(id), orgId: null, at: new Date(0).toISOString(), event: { type: "reset", reason } })}\n\n`
+  `id: ${id}\nevent: reset\ndata: ${
+    JSON.stringify({ id: String(id), orgId: null, at: new Date(0).toISOString(), event: { type: "reset", reason } })
+  }\n\n`
 
 /** A server that answers `/v1/events` by writing `pieces` one by one, then ending (or not). */
 const serve = (write: (res: ServerResponse, lastEventId: string | undefined) => void) =>
@@ -44,7 +46,10 @@ describe("the event stream reader", () => {
       const connection = yield* EventStream.connect({ baseUrl: server.url, token: "t", lastEventId: "41" })
       expect(connection.position).toBe("41")
       const events = Chunk.toReadonlyArray(yield* Stream.runCollect(connection.events))
-      expect(events.map((d) => [d.id, d.event.type === "reset" ? d.event.reason : ""])).toEqual([["1", "one"], ["2", "two"], ["3", "three"]])
+      expect(events.map((d) => [d.id, d.event.type === "reset" ? d.event.reason : ""])).toEqual([["1", "one"], [
+        "2",
+        "two"
+      ], ["3", "three"]])
     }))
 
   it.scoped("refuses a stream that does not start with the handshake, and reports the server's refusal", () =>

@@ -12,7 +12,14 @@ export const BusyPolicy = Schema.Literal("queue", "merge", "interrupt", "reject"
 export type BusyPolicy = typeof BusyPolicy.Type
 
 /** Tools a teammate can be given. */
-export const ToolName = Schema.Literal("remember", "recall", "search_messages", "pin_note", "hand_off", "update_core_memory")
+export const ToolName = Schema.Literal(
+  "remember",
+  "recall",
+  "search_messages",
+  "pin_note",
+  "hand_off",
+  "update_core_memory"
+)
 /** Tools a teammate can be given. */
 export type ToolName = typeof ToolName.Type
 

@@ -28,7 +28,13 @@ describe("who sees an event", () => {
     ["a room event, to a member of the room", viewer("member", [room]), org, audience({ roomId: room }), true],
     ["a room event, to a guest in the room", viewer("guest", [room]), org, audience({ roomId: room }), true],
     ["a room event, to a member of the org not in the room", viewer("owner"), org, audience({ roomId: room }), false],
-    ["a room event, to someone who left the org but kept the room id", viewer(null, [room]), org, audience({ roomId: room }), false],
+    [
+      "a room event, to someone who left the org but kept the room id",
+      viewer(null, [room]),
+      org,
+      audience({ roomId: room }),
+      false
+    ],
     ["an event naming the reader, after they left the org", viewer(null), org, audience({ userIds: [me] }), true],
     ["an event naming someone else", viewer("guest"), org, audience({ userIds: [someone] }), false],
     ["an account event naming the reader", viewer(null), null, audience({ userIds: [me] }), true],
@@ -39,7 +45,14 @@ describe("who sees an event", () => {
   }
 
   it("only membership, role and room events change what a reader may see", () => {
-    const member = new RoomMember({ kind: "user", id: me, name: "Me", handle: "me", joinedAt: new Date(), orgRole: "member" })
+    const member = new RoomMember({
+      kind: "user",
+      id: me,
+      name: "Me",
+      handle: "me",
+      joinedAt: new Date(),
+      orgRole: "member"
+    })
     expect(changesAccess(new MemberJoined({ roomId: room, member }))).toBe(true)
     expect(changesAccess(new OrgMemberLeft({ userId: me, reason: "removed" }))).toBe(true)
     expect(changesAccess(new Reset({ reason: "x" }))).toBe(false)

@@ -32,7 +32,12 @@ const dataOf = (delivered: Delivered) => {
 export const sseFrame = (delivered: Delivered): string => {
   const cached = frames.get(delivered)
   if (cached !== undefined) return cached
-  const frame = Sse.encoder.write({ _tag: "Event", id: delivered.id, event: delivered.event.type, data: dataOf(delivered) })
+  const frame = Sse.encoder.write({
+    _tag: "Event",
+    id: delivered.id,
+    event: delivered.event.type,
+    data: dataOf(delivered)
+  })
   frames.set(delivered, frame)
   return frame
 }

@@ -10,7 +10,7 @@
 import { AccessRevoked, Audience, Delivered, Event, PresenceChanged, Reset } from "@troupe/domain/Event"
 import type { OrgId, UserId } from "@troupe/domain/Ids"
 import { changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
-import { EventBus, type Ephemeral } from "@troupe/realtime/EventBus"
+import { type Ephemeral, EventBus } from "@troupe/realtime/EventBus"
 import { Presence } from "@troupe/realtime/Presence"
 import { EventLog, type LoggedEvent } from "@troupe/store/EventLog"
 import { OrgRepo } from "@troupe/store/OrgRepo"
@@ -187,14 +187,18 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       yield* Queue.take(kick).pipe(Effect.timeout(config.pollInterval), Effect.ignore)
       yield* Queue.takeAll(kick)
       yield* drain.pipe(
-        Effect.catchAll((e) => Effect.zipRight(Effect.logWarning("event tailer cannot read the log", e), Effect.sleep("1 second")))
+        Effect.catchAll((e) =>
+          Effect.zipRight(Effect.logWarning("event tailer cannot read the log", e), Effect.sleep("1 second"))
+        )
       )
     }).pipe(Effect.forever, background)
 
     yield* bus.ephemeral.pipe(
       Stream.runForEach((event) =>
         Effect.gen(function*() {
-          if (event.after === undefined || event.after <= (yield* Ref.get(tail))) return yield* publishEphemeralItem(event)
+          if (event.after === undefined || event.after <= (yield* Ref.get(tail))) {
+            return yield* publishEphemeralItem(event)
+          }
           if (held.length >= MAX_HELD_EPHEMERAL) held = held.slice(1)
           held.push(event)
           yield* Queue.offer(kick, undefined)
@@ -208,7 +212,11 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       Effect.gen(function*() {
         const memberships = yield* orgRepo.membershipsOf(userId)
         const rooms = yield* roomRepo.roomIdsOf(userId)
-        return { userId, orgs: new Map(memberships.map((m) => [m.orgId, m.role])), rooms: new Set(rooms) } satisfies Viewer
+        return {
+          userId,
+          orgs: new Map(memberships.map((m) => [m.orgId, m.role])),
+          rooms: new Set(rooms)
+        } satisfies Viewer
       })
 
     /**
@@ -268,7 +276,12 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
         const replay = (until: number, out: Array<Delivered>) =>
           Effect.gen(function*() {
             while (position < until && !ended) {
-              const batch = yield* log.replay({ userId: reader.userId, orgIds: [...viewer.orgs.keys()] }, position, until, 500)
+              const batch = yield* log.replay(
+                { userId: reader.userId, orgIds: [...viewer.orgs.keys()] },
+                position,
+                until,
+                500
+              )
               let reread = false
               for (const e of batch.events) {
                 reread = yield* deliver(e, out)
@@ -286,14 +299,22 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
             if (ended) return
             if (item._tag === "Ephemeral") {
               const e = item.event
-              const audience = new Audience({ roomId: e.roomId as never, orgWide: e.roomId === null, userIds: [] }, true)
+              const audience = new Audience(
+                { roomId: e.roomId as never, orgWide: e.roomId === null, userIds: [] },
+                true
+              )
               if (!sees(viewer, e.orgId as OrgId, audience)) return
               const event = decodeEvent(e.event)
               if (Option.isNone(event)) return
               ephemeralCount++
               // Fields were validated when the event was decoded; skip re-validating per subscriber.
               out.push(
-                new Delivered({ id: `${position}~${ephemeralCount}`, orgId: e.orgId as OrgId, at: new Date(e.at), event: event.value }, true)
+                new Delivered({
+                  id: `${position}~${ephemeralCount}`,
+                  orgId: e.orgId as OrgId,
+                  at: new Date(e.at),
+                  event: event.value
+                }, true)
               )
               return
             }
@@ -325,10 +346,21 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           : Stream.fromEffect(Effect.map(sleepUntil(reader.credential.expiresAt), (): Step => {
             ephemeralCount++
             ended = true
-            const event = new AccessRevoked({ credential: "session", credentialId: reader.credential.id, reason: "the session expired" })
-            return { events: [new Delivered({ id: `${position}~${ephemeralCount}`, orgId: null, at: new Date(), event })], position, final: true }
+            const event = new AccessRevoked({
+              credential: "session",
+              credentialId: reader.credential.id,
+              reason: "the session expired"
+            })
+            return {
+              events: [new Delivered({ id: `${position}~${ephemeralCount}`, orgId: null, at: new Date(), event })],
+              position,
+              final: true
+            }
           }))
-        const live = Stream.merge(Stream.fromQueue(queue).pipe(Stream.mapEffect((item) => step((out) => handle(item, out)))), expiry).pipe(
+        const live = Stream.merge(
+          Stream.fromQueue(queue).pipe(Stream.mapEffect((item) => step((out) => handle(item, out)))),
+          expiry
+        ).pipe(
           Stream.takeUntil((s) => s.final)
         )
         return {
@@ -356,7 +388,8 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           })
         if (online) yield* announce("online")
         yield* Effect.addFinalizer(() =>
-          Effect.flatMap(presence.disconnect(userId, connectionId), (offline) => offline ? announce("offline") : Effect.void)
+          Effect.flatMap(presence.disconnect(userId, connectionId), (offline) =>
+            offline ? announce("offline") : Effect.void)
         )
         return { refresh: presence.refresh(userId, connectionId) }
       })
@@ -364,4 +397,3 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
     return { subscribe, publishEphemeral, connected, tail: Ref.get(tail) } as const
   })
 }) {}
-

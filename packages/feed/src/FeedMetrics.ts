@@ -17,7 +17,8 @@ export const sseConnections = Metric.gauge("troupe_sse_connections", {
 
 /** Events this node's feed took in for its subscribers, by `kind` (`durable` from the log, `ephemeral` from the bus). */
 export const eventsPublished = Metric.counter("troupe_events_published_total", {
-  description: "Events this node's feed took in and published to its subscribers, by kind (durable from the log, ephemeral from the bus).",
+  description:
+    "Events this node's feed took in and published to its subscribers, by kind (durable from the log, ephemeral from the bus).",
   incremental: true
 })
 

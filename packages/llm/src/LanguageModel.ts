@@ -106,7 +106,9 @@ export const withTimeouts = (
     let started = false
     const next = Effect.gen(function*() {
       // Before the first chunk the deadline is fixed; afterwards each wait gets the idle budget.
-      const duration = started ? options.idle : Duration.millis(Math.max(0, deadline - (yield* Clock.currentTimeMillis)))
+      const duration = started
+        ? options.idle
+        : Duration.millis(Math.max(0, deadline - (yield* Clock.currentTimeMillis)))
       const chunk = yield* pull.pipe(
         Effect.timeoutFail({
           duration,

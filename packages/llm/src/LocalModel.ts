@@ -83,7 +83,10 @@ export const reply = (request: CompletionRequest): Reply => {
   if (fact !== undefined && request.tools.some((tool) => tool.name === "remember")) {
     return { _tag: "Call", name: "remember", arguments: JSON.stringify({ fact }) }
   }
-  return { _tag: "Text", text: lastUser >= 0 ? `${label}You said: ${gist(user)}` : `${label}Hello! Nothing to answer yet.` }
+  return {
+    _tag: "Text",
+    text: lastUser >= 0 ? `${label}You said: ${gist(user)}` : `${label}Hello! Nothing to answer yet.`
+  }
 }
 
 /** Builds the local model. */
@@ -109,7 +112,9 @@ export const make = (options: LocalModelOptions = {}): Context.Tag.Service<Langu
       )
       const usage: ModelChunk = { _tag: "Usage", inputTokens, outputTokens: estimateTokens(answer.text) }
       return Stream.concat(deltas, Stream.succeed(usage))
-    }).pipe(Stream.withSpan("LocalModel.stream", { attributes: { "llm.model": request.model, "llm.provider": "local" } }))
+    }).pipe(
+      Stream.withSpan("LocalModel.stream", { attributes: { "llm.model": request.model, "llm.provider": "local" } })
+    )
   return LanguageModel.of({ name: "local", stream })
 }
 

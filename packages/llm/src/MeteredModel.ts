@@ -42,7 +42,10 @@ export const metered = (model: Context.Tag.Service<LanguageModel>): Context.Tag.
           ),
           Stream.ensuringWith((exit) =>
             Effect.flatMap(Clock.currentTimeNanos, (end) =>
-              Metric.update(labelled(modelDuration, { model: request.model, outcome: outcomeOf(exit) }), Number(end - start) / 1e9))
+              Metric.update(
+                labelled(modelDuration, { model: request.model, outcome: outcomeOf(exit) }),
+                Number(end - start) / 1e9
+              ))
           )
         )))
   })

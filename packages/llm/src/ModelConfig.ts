@@ -35,14 +35,16 @@ export type ModelConfig = Config.Config.Success<typeof ModelConfig>
 export const usesEndpoint = (c: ModelConfig) => Option.isSome(c.apiKey) || Option.isSome(c.baseUrl)
 
 /** The model port from configuration: the endpoint when one is configured, the local model otherwise. */
-export const layerConfig: Layer.Layer<LanguageModel, ConfigError.ConfigError> = Layer.unwrapEffect(Effect.gen(function*() {
-  const c = yield* ModelConfig
-  if (!usesEndpoint(c)) {
-    yield* Effect.logInfo("no OPENAI_API_KEY or OPENAI_BASE_URL: teammates use the deterministic local model")
-    return LocalModel.layer
-  }
-  return OpenAIModel.layer({
-    baseURL: Option.getOrElse(c.baseUrl, () => "https://api.openai.com/v1"),
-    apiKey: Option.getOrElse(c.apiKey, () => Redacted.make("not-needed"))
+export const layerConfig: Layer.Layer<LanguageModel, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const c = yield* ModelConfig
+    if (!usesEndpoint(c)) {
+      yield* Effect.logInfo("no OPENAI_API_KEY or OPENAI_BASE_URL: teammates use the deterministic local model")
+      return LocalModel.layer
+    }
+    return OpenAIModel.layer({
+      baseURL: Option.getOrElse(c.baseUrl, () => "https://api.openai.com/v1"),
+      apiKey: Option.getOrElse(c.apiKey, () => Redacted.make("not-needed"))
+    })
   })
-}))
+)

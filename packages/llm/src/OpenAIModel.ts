@@ -54,18 +54,33 @@ export const toModelError = (error: unknown): ModelError => {
   if (error instanceof APIError) {
     const status = error.status
     if (status === 429) {
-      return new ModelError({ reason: "RateLimited", retryable: true, retryAfterMs: retryAfterMs(error.headers), message })
+      return new ModelError({
+        reason: "RateLimited",
+        retryable: true,
+        retryAfterMs: retryAfterMs(error.headers),
+        message
+      })
     }
     if (status === 408) return new ModelError({ reason: "Timeout", retryable: true, message })
     // No status: an error object sent inside the event stream.
-    if (status === undefined || status >= 500) return new ModelError({ reason: "ServerError", retryable: true, message })
+    if (status === undefined || status >= 500) {
+      return new ModelError({ reason: "ServerError", retryable: true, message })
+    }
     return new ModelError({ reason: "BadRequest", retryable: false, message })
   }
   if (error instanceof SyntaxError) {
-    return new ModelError({ reason: "Malformed", retryable: true, message: `Unparsable data from the model: ${message}` })
+    return new ModelError({
+      reason: "Malformed",
+      retryable: true,
+      message: `Unparsable data from the model: ${message}`
+    })
   }
   // Sockets closed or reset while the body streams in.
-  return new ModelError({ reason: "Unavailable", retryable: true, message: `Connection to the model failed: ${message}` })
+  return new ModelError({
+    reason: "Unavailable",
+    retryable: true,
+    message: `Connection to the model failed: ${message}`
+  })
 }
 
 const malformed = (message: string) => new ModelError({ reason: "Malformed", retryable: true, message })
@@ -161,7 +176,11 @@ class Assembler {
     for (const index of [...this.calls.keys()].sort((a, b) => a - b)) {
       const call = this.calls.get(index)!
       if (call.id === "" || call.name === "") return malformed(`Tool call ${index} has no id or name`)
-      const complete: ToolCall = { id: call.id, name: call.name, arguments: call.arguments === "" ? "{}" : call.arguments }
+      const complete: ToolCall = {
+        id: call.id,
+        name: call.name,
+        arguments: call.arguments === "" ? "{}" : call.arguments
+      }
       out.push({ _tag: "ToolCall", call: complete })
     }
     this.calls.clear()

@@ -62,7 +62,8 @@ export const layerRedis = (options: { readonly url: Redacted.Redacted; readonly 
     Effect.gen(function*() {
       const redis = yield* connect(options.url, "troupe-presence")
       const key = (userId: string) => `${options.prefix}presence:${userId}`
-      const run = <A>(f: () => Promise<A>, fallback: A) => Effect.tryPromise(f).pipe(Effect.orElseSucceed(() => fallback))
+      const run = <A>(f: () => Promise<A>, fallback: A) =>
+        Effect.tryPromise(f).pipe(Effect.orElseSucceed(() => fallback))
       return Presence.of({
         connect: (userId, connectionId) =>
           run(async () => {

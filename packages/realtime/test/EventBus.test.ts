@@ -44,7 +44,8 @@ describe("the event bus", () => {
     Effect.gen(function*() {
       const prefix = `troupe-test-${randomBytes(4).toString("hex")}:`
       // Each layer is ready once subscribed to its channels.
-      const node = Effect.map(Layer.build(EventBus.layerRedis({ url: redisUrl, prefix })), (ctx) => Context.get(ctx, EventBus.EventBus))
+      const node = Effect.map(Layer.build(EventBus.layerRedis({ url: redisUrl, prefix })), (ctx) =>
+        Context.get(ctx, EventBus.EventBus))
       const a = yield* node
       const b = yield* node
       const wakes = yield* take(b.wakes, 1)

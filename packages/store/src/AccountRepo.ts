@@ -4,12 +4,12 @@
  * not org-scoped.
  */
 import { SqlClient } from "@effect/sql"
+import type { Caller } from "@troupe/domain/Caller"
 import { Conflict, Unauthorized } from "@troupe/domain/Errors"
+import { AccessRevoked, Audience } from "@troupe/domain/Event"
 import { OrgId, UserId } from "@troupe/domain/Ids"
 import type { Role } from "@troupe/domain/Org"
 import { normalizeEmail, User } from "@troupe/domain/User"
-import type { Caller } from "@troupe/domain/Caller"
-import { AccessRevoked, Audience } from "@troupe/domain/Event"
 import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
 import { transaction } from "./OrgScope.js"
@@ -28,7 +28,13 @@ const decodeOrgId = Schema.decodeSync(OrgId)
 
 /** Maps a `users` row to the public record. */
 export const toUser = (row: UserRow): User =>
-  new User({ id: decodeUserId(row.id), email: row.email ?? "", name: row.name, handle: row.handle, createdAt: row.createdAt })
+  new User({
+    id: decodeUserId(row.id),
+    email: row.email ?? "",
+    name: row.name,
+    handle: row.handle,
+    createdAt: row.createdAt
+  })
 
 /** Who a bearer token belongs to. */
 export type Principal = Caller
@@ -53,7 +59,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       const taken = yield* sql<{ handle: string }>`SELECT handle FROM users WHERE handle LIKE ${base + "%"}`
       const set = new Set(taken.map((r) => r.handle))
       if (!set.has(base)) return base
-      for (let i = 2; ; i++) if (!set.has(`${base}${i}`)) return `${base}${i}`
+      for (let i = 2;; i++) if (!set.has(`${base}${i}`)) return `${base}${i}`
     })
 
     const issueSession = Effect.fn("AccountRepo.issueSession")(function*(userId: string) {
@@ -122,7 +128,11 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
         if (session === undefined) return
         yield* log.append(null, [{
           audience: new Audience({ roomId: null, orgWide: false, userIds: [decodeUserId(session.userId)] }),
-          event: new AccessRevoked({ credential: "session", credentialId: session.id, reason: "the session logged out" })
+          event: new AccessRevoked({
+            credential: "session",
+            credentialId: session.id,
+            reason: "the session logged out"
+          })
         }])
       }))
     })
@@ -135,7 +145,9 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
     /** Creates the bot account an API key acts as. */
     const createBot = Effect.fn("AccountRepo.createBot")(function*(name: string) {
       const handle = yield* uniqueHandle(handleBase(name, "bot@x"))
-      const rows = yield* sql<Omit<UserRow, "email">>`INSERT INTO users (kind, name, handle) VALUES ('bot', ${name}, ${handle})
+      const rows = yield* sql<
+        Omit<UserRow, "email">
+      >`INSERT INTO users (kind, name, handle) VALUES ('bot', ${name}, ${handle})
         RETURNING id, name, handle, created_at`
       return toUser({ ...rows[0]!, email: null })
     })

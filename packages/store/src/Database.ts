@@ -8,8 +8,8 @@
  * in as `troupe_app`, which owns nothing, so row-level security applies to
  * every statement it runs and none can step outside it.
  */
-import { Migrator, SqlClient } from "@effect/sql"
 import * as Reactivity from "@effect/experimental/Reactivity"
+import { Migrator, SqlClient } from "@effect/sql"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { Config, Context, Data, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
 import { createHmac, randomBytes } from "node:crypto"
@@ -31,7 +31,8 @@ export const migrationsDirectory = fileURLToPath(new URL("../../../migrations", 
 export const sqlFileLoader: Migrator.Loader = Effect.gen(function*() {
   const files = yield* Effect.tryPromise({
     try: () => Fs.readdir(migrationsDirectory),
-    catch: (cause) => new Migrator.MigrationError({ reason: "failed", message: `cannot read ${migrationsDirectory}: ${cause}` })
+    catch: (cause) =>
+      new Migrator.MigrationError({ reason: "failed", message: `cannot read ${migrationsDirectory}: ${cause}` })
   })
   return files
     .map((file) => file.match(/^(\d+)_([^.]+)\.sql$/))
@@ -56,7 +57,9 @@ const clientOptions = {
 /** Runs the migrations against the current client. */
 export const migrate = Migrator.make({})({ loader: sqlFileLoader }).pipe(
   Effect.tap((applied) =>
-    applied.length > 0 ? Effect.logInfo(`applied migrations: ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}`) : Effect.void
+    applied.length > 0
+      ? Effect.logInfo(`applied migrations: ${applied.map(([id, name]) => `${id}_${name}`).join(", ")}`)
+      : Effect.void
   ),
   Effect.mapError((cause) => new DatabaseStartError({ message: `migration failed: ${cause.message}`, cause }))
 )
@@ -103,7 +106,9 @@ const canLogIn = (appUrl: Redacted.Redacted) =>
 export const prepare = (adminUrl: Redacted.Redacted) =>
   Effect.scoped(Effect.gen(function*() {
     const admin = yield* adminClient(adminUrl).pipe(
-      Effect.mapError((cause) => new DatabaseStartError({ message: `cannot connect to the database: ${cause.message}`, cause }))
+      Effect.mapError((cause) =>
+        new DatabaseStartError({ message: `cannot connect to the database: ${cause.message}`, cause })
+      )
     )
     yield* Effect.provideService(migrate, SqlClient.SqlClient, admin)
     const appUrl = appUrlOf(adminUrl)
@@ -118,21 +123,31 @@ export const prepare = (adminUrl: Redacted.Redacted) =>
     )
     if (!(yield* canLogIn(appUrl))) {
       return yield* new DatabaseStartError({
-        message: `the ${APP_ROLE} role cannot log in; allow it in pg_hba.conf, or set DATABASE_APP_URL to how the app should connect`
+        message:
+          `the ${APP_ROLE} role cannot log in; allow it in pg_hba.conf, or set DATABASE_APP_URL to how the app should connect`
       })
     }
     return appUrl
   }))
 
 /** The app's client on a server whose admin URL is `url`, after migrating it. */
-export const layerUrl = (url: Redacted.Redacted, maxConnections = 20, appUrl: Option.Option<Redacted.Redacted> = Option.none()) =>
+export const layerUrl = (
+  url: Redacted.Redacted,
+  maxConnections = 20,
+  appUrl: Option.Option<Redacted.Redacted> = Option.none()
+) =>
   Layer.unwrapEffect(Effect.map(
     Option.match(appUrl, {
       onNone: () => prepare(url),
-      onSome: (given) => Effect.scoped(Effect.flatMap(adminClient(url), (admin) => Effect.provideService(migrate, SqlClient.SqlClient, admin))).pipe(
-        Effect.mapError((cause) => new DatabaseStartError({ message: `cannot migrate the database: ${cause.message}`, cause })),
-        Effect.as(given)
-      )
+      onSome: (given) =>
+        Effect.scoped(
+          Effect.flatMap(adminClient(url), (admin) => Effect.provideService(migrate, SqlClient.SqlClient, admin))
+        ).pipe(
+          Effect.mapError((cause) =>
+            new DatabaseStartError({ message: `cannot migrate the database: ${cause.message}`, cause })
+          ),
+          Effect.as(given)
+        )
     }),
     (app) => PgClient.layer({ url: app, maxConnections, ...clientOptions })
   ))
@@ -184,7 +199,8 @@ export const startEmbedded = (directory: string) =>
     const holder = yield* runningPostmaster(dataDir)
     if (holder !== null) {
       return yield* new DatabaseStartError({
-        message: `the data folder ${Path.resolve(directory)} is in use by another running Troupe (process ${holder}); ` +
+        message:
+          `the data folder ${Path.resolve(directory)} is in use by another running Troupe (process ${holder}); ` +
           "stop that one first, or set TROUPE_DATA_DIR to another folder"
       })
     }
@@ -211,7 +227,8 @@ export const startEmbedded = (directory: string) =>
       yield* Effect.promise(() => Fs.mkdir(directory, { recursive: true }))
       yield* Effect.tryPromise({
         try: () => pg.initialise(),
-        catch: (cause) => new DatabaseStartError({ message: `cannot initialise embedded Postgres in ${dataDir}`, cause })
+        catch: (cause) =>
+          new DatabaseStartError({ message: `cannot initialise embedded Postgres in ${dataDir}`, cause })
       })
     }
     yield* Effect.acquireRelease(
@@ -290,7 +307,9 @@ export const makeTestDatabase = Effect.gen(function*() {
  * `makeTestDatabase`), and an admin client (`AdminSql`) for checks that must
  * see every row.
  */
-export const layerTest = Layer.unwrapScoped(Effect.map(makeTestDatabase, (url) => Layer.merge(layerUrl(url, 10), layerAdmin(url))))
+export const layerTest = Layer.unwrapScoped(
+  Effect.map(makeTestDatabase, (url) => Layer.merge(layerUrl(url, 10), layerAdmin(url)))
+)
 
 const runAdmin = (url: Redacted.Redacted, statement: string) =>
   Effect.scoped(

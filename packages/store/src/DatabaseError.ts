@@ -21,8 +21,17 @@ const unavailableStates = [
 ]
 
 /** Node socket errors and driver messages that mean the connection is gone or was never made. */
-const connectionCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
-const connectionMessages = /connection terminated|connection error|not queryable|timeout exceeded when trying to connect|failed to acquire connection|failed to connect|the database system is|server closed the connection/i
+const connectionCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN"
+])
+const connectionMessages =
+  /connection terminated|connection error|not queryable|timeout exceeded when trying to connect|failed to acquire connection|failed to connect|the database system is|server closed the connection/i
 
 const causeOf = (u: unknown): { readonly code?: unknown; readonly message?: unknown } | undefined =>
   typeof u === "object" && u !== null ? u : undefined

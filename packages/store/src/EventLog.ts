@@ -4,10 +4,10 @@
  * does); positions come from one counter row locked until commit, so they are
  * contiguous and commit in order. Any node can replay any range.
  */
+import { Headers, HttpTraceContext } from "@effect/platform"
 import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
-import { Headers, HttpTraceContext } from "@effect/platform"
 import { Context, Effect, Either, Layer, Option, ParseResult, Schema, type Tracer } from "effect"
 import { onCommit } from "./OrgScope.js"
 
@@ -64,7 +64,9 @@ const toLogged = (row: EventRow): Either.Either<LoggedEvent, string> =>
       orgId,
       audience,
       delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event }),
-      writer: row.traceParent === null ? Option.none() : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: row.traceParent }))
+      writer: row.traceParent === null
+        ? Option.none()
+        : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: row.traceParent }))
     }
   }).pipe(Either.mapLeft((e) => {
     const [first] = ParseResult.ArrayFormatter.formatErrorSync(e)
@@ -160,8 +162,14 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
       function*(filter: ReplayFilter, position: number, until: number, limit: number) {
         const rows = yield* sql<EventRow>`
           SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
-          FROM troupe_events_for(${filter.userId}::uuid, ${[...filter.orgIds]}::uuid[], ${position}, ${until}, ${limit})`
-        return { events: yield* decodeRows(rows), last: rows.length === 0 ? null : Number(rows[rows.length - 1]!.position), full: rows.length >= limit }
+          FROM troupe_events_for(${filter.userId}::uuid, ${[
+          ...filter.orgIds
+        ]}::uuid[], ${position}, ${until}, ${limit})`
+        return {
+          events: yield* decodeRows(rows),
+          last: rows.length === 0 ? null : Number(rows[rows.length - 1]!.position),
+          full: rows.length >= limit
+        }
       }
     )
 

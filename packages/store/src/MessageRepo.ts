@@ -4,8 +4,8 @@
  * mentions, read markers and full-text search.
  */
 import { SqlClient } from "@effect/sql"
-import { Audience, MessageCreated, MessageDeleted, MessageUpdated, ReactionChanged } from "@troupe/domain/Event"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
+import { Audience, MessageCreated, MessageDeleted, MessageUpdated, ReactionChanged } from "@troupe/domain/Event"
 import { MessageId, OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import {
   Mention,
@@ -116,7 +116,9 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
 
     const resolveMentions = (orgId: OrgId, text: string) => {
       const handles = parseMentionHandles(text)
-      if (handles.length === 0) return Effect.succeed([] as ReadonlyArray<{ kind: MemberKind; id: string; handle: string }>)
+      if (handles.length === 0) {
+        return Effect.succeed([] as ReadonlyArray<{ kind: MemberKind; id: string; handle: string }>)
+      }
       return sql<{ kind: MemberKind; id: string; handle: string }>`
         SELECT 'user' AS kind, u.id, u.handle FROM org_members m JOIN users u ON u.id = m.user_id
         WHERE m.org_id = ${orgId} AND u.handle = ANY(${handles as Array<string>}::text[])
@@ -126,9 +128,15 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
     }
 
     /** Records the members `text` mentions; returns them ordered by handle. */
-    const writeMentions = (orgId: OrgId, message: { id: string; roomId: string; threadId: string | null; seq: number }, text: string) =>
+    const writeMentions = (
+      orgId: OrgId,
+      message: { id: string; roomId: string; threadId: string | null; seq: number },
+      text: string
+    ) =>
       Effect.gen(function*() {
-        const mentions = [...(yield* resolveMentions(orgId, text))].sort((a, b) => a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0)
+        const mentions = [...(yield* resolveMentions(orgId, text))].sort((a, b) =>
+          a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0
+        )
         if (mentions.length === 0) return mentions
         yield* sql`INSERT INTO message_mentions ${
           sql.insert(mentions.map((m) => ({
@@ -176,7 +184,9 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
             SELECT room_id, thread_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = ${threadId} FOR UPDATE`
           if (root.length === 0 || root[0]!.roomId !== room.id) return yield* NotFound.of("thread", threadId)
           if (root[0]!.threadId !== null) {
-            return yield* new InvalidInput({ message: "threadId must be a top-level message; replies cannot have threads" })
+            return yield* new InvalidInput({
+              message: "threadId must be a top-level message; replies cannot have threads"
+            })
           }
           if (root[0]!.deleted) return yield* new Conflict({ message: "the thread's first message was deleted" })
         }
@@ -224,7 +234,8 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
       const limit = Math.max(1, Math.min(200, options.limit))
       return yield* withOrg(room.orgId)(Effect.gen(function*() {
         if (options.threadId !== undefined) {
-          const root = yield* sql`SELECT 1 FROM messages WHERE id = ${options.threadId} AND room_id = ${room.id} AND thread_id IS NULL`
+          const root =
+            yield* sql`SELECT 1 FROM messages WHERE id = ${options.threadId} AND room_id = ${room.id} AND thread_id IS NULL`
           if (root.length === 0) return yield* NotFound.of("thread", options.threadId)
         }
         const scope = options.threadId !== undefined
@@ -246,11 +257,13 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
         const first = messages[0]
         const last = messages[messages.length - 1]
         const olderExists = forward
-          ? first !== undefined && (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq < ${first.seq} LIMIT 1`).length > 0
+          ? first !== undefined &&
+            (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq < ${first.seq} LIMIT 1`).length > 0
           : more
         const newerExists = forward
           ? more
-          : last !== undefined && (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq > ${last.seq} LIMIT 1`).length > 0
+          : last !== undefined &&
+            (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq > ${last.seq} LIMIT 1`).length > 0
         return new MessagePage({
           messages,
           prevCursor: olderExists && first ? String(first.seq) : null,
@@ -277,7 +290,11 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
         yield* sql`INSERT INTO message_edits (org_id, message_id, text) VALUES (${room.orgId}, ${id}, ${current.text})`
         yield* sql`UPDATE messages SET text = ${text}, edited_at = now() WHERE id = ${id}`
         yield* sql`DELETE FROM message_mentions WHERE message_id = ${id}`
-        yield* writeMentions(room.orgId, { id, roomId: room.id, threadId: current.threadId, seq: Number(current.seq) }, text)
+        yield* writeMentions(
+          room.orgId,
+          { id, roomId: room.id, threadId: current.threadId, seq: Number(current.seq) },
+          text
+        )
         const message = yield* load(id, actorId)
         yield* log.append(room.orgId, [{ audience: roomAudience(room), event: new MessageUpdated({ message }) }])
         return message
@@ -309,7 +326,10 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           const events = []
           if (current.threadId !== null) {
             yield* sql`UPDATE messages SET reply_count = GREATEST(reply_count - 1, 0) WHERE id = ${current.threadId}`
-            events.push({ audience: roomAudience(room), event: new MessageUpdated({ message: yield* load(current.threadId) }) })
+            events.push({
+              audience: roomAudience(room),
+              event: new MessageUpdated({ message: yield* load(current.threadId) })
+            })
           }
           const message = yield* load(id, actorId)
           events.unshift({ audience: roomAudience(room), event: new MessageDeleted({ message }) })
@@ -357,7 +377,9 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           const target = rows[0]
           if (!target) return yield* NotFound.of("message", messageId)
           if (threadId === undefined && target.threadId !== null) {
-            return yield* new InvalidInput({ message: "that message is a thread reply; pass its threadId to mark the thread" })
+            return yield* new InvalidInput({
+              message: "that message is a thread reply; pass its threadId to mark the thread"
+            })
           }
           if (threadId !== undefined && target.threadId !== threadId && target.id !== threadId) {
             return yield* new InvalidInput({ message: "that message is not in the given thread" })

@@ -4,13 +4,20 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Conflict, Forbidden, NotFound } from "@troupe/domain/Errors"
+import {
+  AccessRevoked,
+  Audience,
+  MemberLeft,
+  OrgMemberJoined,
+  OrgMemberLeft,
+  OrgMemberUpdated
+} from "@troupe/domain/Event"
 import { ApiKeyId, OrgId, UserId } from "@troupe/domain/Ids"
 import { ApiKey, Member, Org, type Role, roleAtLeast } from "@troupe/domain/Org"
 import type { User } from "@troupe/domain/User"
-import { AccessRevoked, Audience, MemberLeft, OrgMemberJoined, OrgMemberLeft, OrgMemberUpdated } from "@troupe/domain/Event"
 import { Effect, Option, Schema } from "effect"
-import { EventLog } from "./EventLog.js"
 import { randomUUID } from "node:crypto"
+import { EventLog } from "./EventLog.js"
 import { orgScope } from "./OrgScope.js"
 import { hashSecret, newSecret } from "./Secrets.js"
 
@@ -38,7 +45,14 @@ const toOrg = (row: OrgRow) =>
   new Org({ id: decodeOrgId(row.id), name: row.name, slug: row.slug, role: row.role, createdAt: row.createdAt })
 
 const toMember = (row: MemberRow) =>
-  new Member({ kind: "user", id: row.userId, name: row.name, handle: row.handle, role: row.role, joinedAt: row.joinedAt })
+  new Member({
+    kind: "user",
+    id: row.userId,
+    name: row.name,
+    handle: row.handle,
+    role: row.role,
+    joinedAt: row.joinedAt
+  })
 
 /** Events about one person in the org: seen by every member but guests, and by the person. */
 const aboutMember = (userId: string) => new Audience({ roomId: null, orgWide: true, userIds: [decodeUserId(userId)] })
@@ -78,7 +92,13 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
         yield* Effect.gen(function*() {
           const joined = yield* sql<{ joinedAt: Date }>`
             INSERT INTO org_members (org_id, user_id, role) VALUES (${org.id}, ${owner.id}, 'owner') RETURNING joined_at`
-          const member = toMember({ userId: owner.id, name: owner.name, handle: owner.handle, role: "owner", joinedAt: joined[0]!.joinedAt })
+          const member = toMember({
+            userId: owner.id,
+            name: owner.name,
+            handle: owner.handle,
+            role: "owner",
+            joinedAt: joined[0]!.joinedAt
+          })
           yield* log.append(orgId, [{ audience: aboutMember(owner.id), event: new OrgMemberJoined({ member }) }])
         })
         return toOrg({ ...org, role: "owner" })
@@ -143,7 +163,14 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
         return [
           ...people.map(toMember),
           ...teammates.map((t) =>
-            new Member({ kind: "teammate", id: t.id, name: t.name, handle: t.handle, role: "member", joinedAt: t.createdAt })
+            new Member({
+              kind: "teammate",
+              id: t.id,
+              name: t.name,
+              handle: t.handle,
+              role: "member",
+              joinedAt: t.createdAt
+            })
           )
         ]
       }))
@@ -155,7 +182,13 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
           INSERT INTO org_members (org_id, user_id, role) VALUES (${orgId}, ${user.id}, ${role})
           ON CONFLICT DO NOTHING RETURNING joined_at`
         if (rows.length === 0) return yield* new Conflict({ message: `${user.email} is already a member` })
-        const member = toMember({ userId: user.id, name: user.name, handle: user.handle, role, joinedAt: rows[0]!.joinedAt })
+        const member = toMember({
+          userId: user.id,
+          name: user.name,
+          handle: user.handle,
+          role,
+          joinedAt: rows[0]!.joinedAt
+        })
         yield* log.append(orgId, [{ audience: aboutMember(user.id), event: new OrgMemberJoined({ member }) }])
         return member
       }))
@@ -199,7 +232,10 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
             { audience: aboutMember(userId), event: new OrgMemberUpdated({ member }) },
             ...botMembers.flatMap((row) =>
               Option.isSome(row)
-                ? [{ audience: aboutMember(row.value.userId), event: new OrgMemberUpdated({ member: toMember(row.value) }) }]
+                ? [{
+                  audience: aboutMember(row.value.userId),
+                  event: new OrgMemberUpdated({ member: toMember(row.value) })
+                }]
                 : []
             )
           ])
@@ -212,39 +248,48 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
      * Removes a person from the org and from its rooms, and revokes the API
      * keys they hold or created; the events end their access on every stream.
      */
-    const removeMember = Effect.fn("OrgRepo.removeMember")(function*(orgId: OrgId, actorRole: Role, actorId: UserId, userId: UserId) {
-      return yield* withOrg(orgId)(Effect.gen(function*() {
-        const rows = yield* sql<{ role: Role }>`
+    const removeMember = Effect.fn("OrgRepo.removeMember")(
+      function*(orgId: OrgId, actorRole: Role, actorId: UserId, userId: UserId) {
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const rows = yield* sql<{ role: Role }>`
           SELECT role FROM org_members WHERE org_id = ${orgId} AND user_id = ${userId} FOR UPDATE`
-        const current = rows[0]
-        if (!current) return yield* NotFound.of("member", userId)
-        if (current.role === "owner" && actorRole !== "owner") {
-          return yield* new Forbidden({ message: "only an owner can remove an owner" })
-        }
-        if (current.role === "owner" && (yield* ownerCount(orgId)) <= 1) {
-          return yield* new Conflict({ message: "an org must keep at least one owner" })
-        }
-        const rooms = yield* sql<{ roomId: string }>`
+          const current = rows[0]
+          if (!current) return yield* NotFound.of("member", userId)
+          if (current.role === "owner" && actorRole !== "owner") {
+            return yield* new Forbidden({ message: "only an owner can remove an owner" })
+          }
+          if (current.role === "owner" && (yield* ownerCount(orgId)) <= 1) {
+            return yield* new Conflict({ message: "an org must keep at least one owner" })
+          }
+          const rooms = yield* sql<{ roomId: string }>`
           DELETE FROM room_members WHERE org_id = ${orgId} AND member_kind = 'user' AND member_id = ${userId}
           RETURNING room_id`
-        yield* sql`DELETE FROM org_members WHERE org_id = ${orgId} AND user_id = ${userId}`
-        const keys = yield* sql<{ id: string; userId: string }>`
+          yield* sql`DELETE FROM org_members WHERE org_id = ${orgId} AND user_id = ${userId}`
+          const keys = yield* sql<{ id: string; userId: string }>`
           UPDATE api_keys SET revoked_at = now()
           WHERE org_id = ${orgId} AND (user_id = ${userId} OR created_by = ${userId}) AND revoked_at IS NULL
           RETURNING id, user_id`
-        yield* log.append(orgId, [
-          ...rooms.map((r) => ({
-            audience: new Audience({ roomId: r.roomId as never, orgWide: false, userIds: [userId] }),
-            event: new MemberLeft({ roomId: r.roomId as never, memberId: userId })
-          })),
-          ...keys.map((k) => ({
-            audience: toPerson(k.userId),
-            event: new AccessRevoked({ credential: "api_key", credentialId: k.id, reason: "the key's creator left the org" })
-          })),
-          { audience: aboutMember(userId), event: new OrgMemberLeft({ userId, reason: userId === actorId ? "left" : "removed" }) }
-        ])
-      }))
-    })
+          yield* log.append(orgId, [
+            ...rooms.map((r) => ({
+              audience: new Audience({ roomId: r.roomId as never, orgWide: false, userIds: [userId] }),
+              event: new MemberLeft({ roomId: r.roomId as never, memberId: userId })
+            })),
+            ...keys.map((k) => ({
+              audience: toPerson(k.userId),
+              event: new AccessRevoked({
+                credential: "api_key",
+                credentialId: k.id,
+                reason: "the key's creator left the org"
+              })
+            })),
+            {
+              audience: aboutMember(userId),
+              event: new OrgMemberLeft({ userId, reason: userId === actorId ? "left" : "removed" })
+            }
+          ])
+        }))
+      }
+    )
 
     const createApiKey = Effect.fn("OrgRepo.createApiKey")(
       function*(orgId: OrgId, bot: User, createdBy: UserId, name: string, role: Role) {
@@ -256,7 +301,13 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
             INSERT INTO api_keys (org_id, user_id, name, role, prefix, secret_hash, created_by)
             VALUES (${orgId}, ${bot.id}, ${name}, ${role}, ${secret.slice(0, 12)}, ${hashSecret(secret)}, ${createdBy})
             RETURNING id, created_at`
-          const member = toMember({ userId: bot.id, name: bot.name, handle: bot.handle, role, joinedAt: joined[0]!.joinedAt })
+          const member = toMember({
+            userId: bot.id,
+            name: bot.name,
+            handle: bot.handle,
+            role,
+            joinedAt: joined[0]!.joinedAt
+          })
           yield* log.append(orgId, [{ audience: aboutMember(bot.id), event: new OrgMemberJoined({ member }) }])
           return inserted
         }))
@@ -282,9 +333,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
         createdAt: Date
       }>`SELECT id, name, role, prefix, created_by, created_at FROM api_keys
          WHERE org_id = ${orgId} AND revoked_at IS NULL ORDER BY created_at`)
-      return rows.map((r) =>
-        new ApiKey({ ...r, id: decodeKeyId(r.id), createdBy: decodeUserId(r.createdBy) })
-      )
+      return rows.map((r) => new ApiKey({ ...r, id: decodeKeyId(r.id), createdBy: decodeUserId(r.createdBy) }))
     })
 
     const revokeApiKey = Effect.fn("OrgRepo.revokeApiKey")(function*(orgId: OrgId, keyId: ApiKeyId) {

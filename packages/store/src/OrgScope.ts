@@ -31,29 +31,32 @@ export const onCommit = (effect: Effect.Effect<void>): Effect.Effect<void> =>
  * The outermost transaction runs what was registered with `onCommit` after
  * it commits.
  */
-export const transaction = (sql: SqlClient.SqlClient) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-  Effect.flatMap(FiberRef.get(afterCommit), (outer) => {
-    const run = sql.withTransaction(self).pipe(
-      Effect.catchSomeDefect((defect) => defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none())
-    )
-    if (outer !== null) return run
-    const pending = new Set<Effect.Effect<void>>()
-    return Effect.locally(run, afterCommit, pending).pipe(
-      Effect.tap(() => Effect.forEach(pending, (effect) => effect, { discard: true }))
-    )
-  })
+export const transaction =
+  (sql: SqlClient.SqlClient) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    Effect.flatMap(FiberRef.get(afterCommit), (outer) => {
+      const run = sql.withTransaction(self).pipe(
+        Effect.catchSomeDefect((defect) =>
+          defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none()
+        )
+      )
+      if (outer !== null) return run
+      const pending = new Set<Effect.Effect<void>>()
+      return Effect.locally(run, afterCommit, pending).pipe(
+        Effect.tap(() => Effect.forEach(pending, (effect) => effect, { discard: true }))
+      )
+    })
 
 /** The org whose transaction the current fiber runs in, if any. */
 const currentOrg = FiberRef.unsafeMake<OrgId | null>(null)
 
-const bound = (sql: SqlClient.SqlClient, orgId: OrgId, isolation: "read committed" | "repeatable read") =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-  transaction(sql)(Effect.gen(function*() {
-    if (isolation === "repeatable read") yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`
-    yield* sql`SELECT set_config('role', 'troupe_app', true), set_config('troupe.org_id', ${orgId}, true)`
-    return yield* Effect.locally(self, currentOrg, orgId)
-  }))
+const bound =
+  (sql: SqlClient.SqlClient, orgId: OrgId, isolation: "read committed" | "repeatable read") =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    transaction(sql)(Effect.gen(function*() {
+      if (isolation === "repeatable read") yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`
+      yield* sql`SELECT set_config('role', 'troupe_app', true), set_config('troupe.org_id', ${orgId}, true)`
+      return yield* Effect.locally(self, currentOrg, orgId)
+    }))
 
 /**
  * Runs `self` in a transaction bound to `orgId` under row-level security.
@@ -63,29 +66,31 @@ const bound = (sql: SqlClient.SqlClient, orgId: OrgId, isolation: "read committe
  * statement then fails the whole batch. Inside another org's transaction it
  * is a savepoint, and the outer org is restored after it.
  */
-export const withOrg = (orgId: OrgId) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
-  Effect.flatMap(FiberRef.get(currentOrg), (inside) => {
-    if (inside === orgId) return self
-    return Effect.flatMap(SqlClient.SqlClient, (sql) => {
-      const inner = bound(sql, orgId, "read committed")(self)
-      // Inside another org's transaction this is a savepoint, and a released
-      // savepoint keeps its settings: put the outer org back afterwards.
-      return inside === null
-        ? inner
-        : Effect.flatMap(Effect.exit(inner), (exit) =>
-          Effect.zipRight(sql`SELECT set_config('troupe.org_id', ${inside}, true)`, exit))
+export const withOrg =
+  (orgId: OrgId) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+    Effect.flatMap(FiberRef.get(currentOrg), (inside) => {
+      if (inside === orgId) return self
+      return Effect.flatMap(SqlClient.SqlClient, (sql) => {
+        const inner = bound(sql, orgId, "read committed")(self)
+        // Inside another org's transaction this is a savepoint, and a released
+        // savepoint keeps its settings: put the outer org back afterwards.
+        return inside === null
+          ? inner
+          : Effect.flatMap(
+            Effect.exit(inner),
+            (exit) => Effect.zipRight(sql`SELECT set_config('troupe.org_id', ${inside}, true)`, exit)
+          )
+      })
     })
-  })
 
 /**
  * Like `withOrg`, but the whole transaction sees one snapshot, so state read
  * in it and the event position read with it agree. It must be the outermost
  * transaction (the isolation level can only be set first).
  */
-export const withOrgSnapshot = (orgId: OrgId) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => bound(sql, orgId, "repeatable read")(self))
+export const withOrgSnapshot =
+  (orgId: OrgId) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) => bound(sql, orgId, "repeatable read")(self))
 
 /**
  * `withOrg` and `withOrgSnapshot` bound to one client, for repositories: their

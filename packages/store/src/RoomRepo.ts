@@ -3,8 +3,8 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { Fragment } from "@effect/sql/Statement"
-import { Audience, MemberJoined, MemberLeft, RoomArchived, RoomCreated, RoomUpdated } from "@troupe/domain/Event"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
+import { Audience, MemberJoined, MemberLeft, RoomArchived, RoomCreated, RoomUpdated } from "@troupe/domain/Event"
 import { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import type { MemberKind, Role } from "@troupe/domain/Org"
 import { Room, RoomInfo, RoomKind, RoomMember, type RoutingMode, ThreadSummary } from "@troupe/domain/Room"
@@ -134,15 +134,17 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       }))
     })
 
-    const access = Effect.fn("RoomRepo.access")(function*(orgId: OrgId, roomId: RoomId, userId: UserId, guest: boolean) {
-      const rows = yield* withOrg(orgId)(sql<RoomRow & { joined: boolean }>`
+    const access = Effect.fn("RoomRepo.access")(
+      function*(orgId: OrgId, roomId: RoomId, userId: UserId, guest: boolean) {
+        const rows = yield* withOrg(orgId)(sql<RoomRow & { joined: boolean }>`
         SELECT ${roomColumns}, EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id
           AND rm.member_kind = 'user' AND rm.member_id = ${userId}) AS joined
         FROM rooms r WHERE r.id = ${roomId}`)
-      const row = rows[0]
-      if (!row || (!row.joined && (row.kind !== "public" || guest))) return yield* NotFound.of("room", roomId)
-      return { room: toRoomInfo(row), isMember: row.joined } satisfies RoomAccess
-    })
+        const row = rows[0]
+        if (!row || (!row.joined && (row.kind !== "public" || guest))) return yield* NotFound.of("room", roomId)
+        return { room: toRoomInfo(row), isMember: row.joined } satisfies RoomAccess
+      }
+    )
 
     /**
      * In one statement: the caller's role in the org (null when not a member),
@@ -200,35 +202,43 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       }
     )
 
-    const openDm = Effect.fn("RoomRepo.openDm")(function*(orgId: OrgId, creator: User, participants: ReadonlyArray<UserId>) {
-      const ids = [...new Set([creator.id, ...participants])].sort()
-      if (ids.length < 2) return yield* new InvalidInput({ message: "a direct room needs at least one other participant" })
-      return yield* withOrg(orgId)(Effect.gen(function*() {
-        const people = yield* sql<{ userId: string; name: string; handle: string }>`
+    const openDm = Effect.fn("RoomRepo.openDm")(
+      function*(orgId: OrgId, creator: User, participants: ReadonlyArray<UserId>) {
+        const ids = [...new Set([creator.id, ...participants])].sort()
+        if (ids.length < 2) {
+          return yield* new InvalidInput({ message: "a direct room needs at least one other participant" })
+        }
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const people = yield* sql<{ userId: string; name: string; handle: string }>`
           SELECT m.user_id, u.name, u.handle FROM org_members m JOIN users u ON u.id = m.user_id
           WHERE m.org_id = ${orgId} AND m.user_id = ANY(${ids}::uuid[]) ORDER BY u.name`
-        if (people.length !== ids.length) {
-          const known = new Set(people.map((p) => p.userId))
-          return yield* NotFound.of("member", ids.find((id) => !known.has(id))!)
-        }
-        const key = ids.join(",")
-        const existing = yield* sql<RoomRow>`SELECT ${roomColumns} FROM rooms r WHERE r.org_id = ${orgId} AND r.dm_key = ${key}`
-        if (existing.length > 0) return { room: toRoomInfo(existing[0]!), created: false }
-        const rows = yield* sql<RoomRow>`
+          if (people.length !== ids.length) {
+            const known = new Set(people.map((p) => p.userId))
+            return yield* NotFound.of("member", ids.find((id) => !known.has(id))!)
+          }
+          const key = ids.join(",")
+          const existing = yield* sql<
+            RoomRow
+          >`SELECT ${roomColumns} FROM rooms r WHERE r.org_id = ${orgId} AND r.dm_key = ${key}`
+          if (existing.length > 0) return { room: toRoomInfo(existing[0]!), created: false }
+          const rows = yield* sql<RoomRow>`
           INSERT INTO rooms (org_id, kind, name, dm_key, created_by)
           VALUES (${orgId}, 'direct', ${people.map((p) => p.name).join(", ")}, ${key}, ${creator.id})
           ON CONFLICT (org_id, dm_key) DO NOTHING
           RETURNING id, org_id, kind, name, topic, false AS archived, routing, created_by, created_at`
-        if (rows.length === 0) {
-          const again = yield* sql<RoomRow>`SELECT ${roomColumns} FROM rooms r WHERE r.org_id = ${orgId} AND r.dm_key = ${key}`
-          return { room: toRoomInfo(again[0]!), created: false }
-        }
-        const room = toRoomInfo(rows[0]!)
-        for (const p of people) yield* insertMember(orgId, room.id, "user", p.userId)
-        yield* log.append(orgId, [{ audience: audienceOf(room, ids), event: new RoomCreated({ room }) }])
-        return { room, created: true }
-      }))
-    })
+          if (rows.length === 0) {
+            const again = yield* sql<
+              RoomRow
+            >`SELECT ${roomColumns} FROM rooms r WHERE r.org_id = ${orgId} AND r.dm_key = ${key}`
+            return { room: toRoomInfo(again[0]!), created: false }
+          }
+          const room = toRoomInfo(rows[0]!)
+          for (const p of people) yield* insertMember(orgId, room.id, "user", p.userId)
+          yield* log.append(orgId, [{ audience: audienceOf(room, ids), event: new RoomCreated({ room }) }])
+          return { room, created: true }
+        }))
+      }
+    )
 
     const lockRoom = (roomId: RoomId) =>
       Effect.flatMap(
@@ -277,7 +287,9 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const room = yield* lockRoom(roomId)
         if (room.archived) return yield* new Conflict({ message: "the room is archived" })
-        if (room.kind === "direct") return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
+        if (room.kind === "direct") {
+          return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
+        }
         const people = yield* sql<{ name: string; handle: string; orgRole: Role }>`
           SELECT u.name, u.handle, m.role AS org_role FROM org_members m JOIN users u ON u.id = m.user_id
           WHERE m.org_id = ${orgId} AND m.user_id = ${userId}`
@@ -285,7 +297,10 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         const joined = yield* insertMember(orgId, roomId, "user", userId)
         if (joined.length === 0) return false
         const member = new RoomMember({ kind: "user", id: userId, ...people[0]!, joinedAt: joined[0]!.joinedAt })
-        yield* log.append(orgId, [{ audience: audienceOf(room, [userId]), event: new MemberJoined({ roomId, member }) }])
+        yield* log.append(orgId, [{
+          audience: audienceOf(room, [userId]),
+          event: new MemberJoined({ roomId, member })
+        }])
         return true
       }))
     })
@@ -301,7 +316,9 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
     const removeMember = Effect.fn("RoomRepo.removeMember")(function*(orgId: OrgId, roomId: RoomId, memberId: string) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const room = yield* lockRoom(roomId)
-        if (room.kind === "direct") return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
+        if (room.kind === "direct") {
+          return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
+        }
         const rows = yield* sql<{ memberKind: MemberKind }>`DELETE FROM room_members WHERE room_id = ${roomId}
           AND member_id = ${memberId} RETURNING member_kind`
         const removed = rows[0]
@@ -328,7 +345,14 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         LEFT JOIN teammates t ON rm.member_kind = 'teammate' AND t.id = rm.member_id
         WHERE rm.room_id = ${roomId} ORDER BY rm.joined_at, 4`)
       return rows.map((r) =>
-        new RoomMember({ kind: r.memberKind, id: r.memberId, name: r.name, handle: r.handle, joinedAt: r.joinedAt, orgRole: r.orgRole })
+        new RoomMember({
+          kind: r.memberKind,
+          id: r.memberId,
+          name: r.name,
+          handle: r.handle,
+          joinedAt: r.joinedAt,
+          orgRole: r.orgRole
+        })
       )
     })
 
@@ -342,13 +366,15 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
      * The rooms of an org a person may read: those they joined, and (unless
      * they are a guest) every public room. The same rule as room access.
      */
-    const readableRoomIds = Effect.fn("RoomRepo.readableRoomIds")(function*(orgId: OrgId, userId: UserId, guest: boolean) {
-      const rows = yield* withOrg(orgId)(sql<{ id: string }>`
+    const readableRoomIds = Effect.fn("RoomRepo.readableRoomIds")(
+      function*(orgId: OrgId, userId: UserId, guest: boolean) {
+        const rows = yield* withOrg(orgId)(sql<{ id: string }>`
         SELECT r.id FROM rooms r
         WHERE (${!guest} AND r.kind = 'public')
           OR EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId})`)
-      return rows.map((r) => decodeRoomId(r.id))
-    })
+        return rows.map((r) => decodeRoomId(r.id))
+      }
+    )
 
     /** Per-thread read state; the counts sum to the room's thread counts. */
     const threads = Effect.fn("RoomRepo.threads")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
@@ -388,7 +414,25 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       return toRoomInfo(rows[0]!)
     })
 
-    return { orgOf, info, list, access, accessFor, get, create, openDm, update, archive, addMember, removeMember, members, memberKind, roomIdsOf, readableRoomIds, threads } as const
+    return {
+      orgOf,
+      info,
+      list,
+      access,
+      accessFor,
+      get,
+      create,
+      openDm,
+      update,
+      archive,
+      addMember,
+      removeMember,
+      members,
+      memberKind,
+      roomIdsOf,
+      readableRoomIds,
+      threads
+    } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

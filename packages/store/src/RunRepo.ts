@@ -23,7 +23,15 @@ export interface Trigger {
 }
 
 /** Trigger statuses. */
-export type TriggerStatus = "pending" | "running" | "done" | "merged" | "rejected" | "interrupted" | "failed" | "refused"
+export type TriggerStatus =
+  | "pending"
+  | "running"
+  | "done"
+  | "merged"
+  | "rejected"
+  | "interrupted"
+  | "failed"
+  | "refused"
 
 interface RunRow {
   readonly id: string
@@ -60,7 +68,9 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
           input_tokens, output_tokens, cost_usd, latency_ms, error, reply_message_id, started_at, finished_at
           FROM runs WHERE id = ${id}`
         if (rows.length === 0) return yield* NotFound.of("run", id)
-        const steps = yield* sql<{ idx: number; kind: "model" | "tool"; name: string; input: unknown; output: unknown; createdAt: Date }>`
+        const steps = yield* sql<
+          { idx: number; kind: "model" | "tool"; name: string; input: unknown; output: unknown; createdAt: Date }
+        >`
           SELECT idx, kind, name, input, output, created_at FROM run_steps WHERE run_id = ${id} ORDER BY idx`
         const r = rows[0]!
         return decodeRun({
@@ -68,7 +78,14 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
           costUsd: Number(r.costUsd),
           startedAt: r.startedAt.toISOString(),
           finishedAt: r.finishedAt?.toISOString() ?? null,
-          steps: steps.map((s) => ({ index: s.idx, kind: s.kind, name: s.name, input: s.input, output: s.output, at: s.createdAt.toISOString() }))
+          steps: steps.map((s) => ({
+            index: s.idx,
+            kind: s.kind,
+            name: s.name,
+            input: s.input,
+            output: s.output,
+            at: s.createdAt.toISOString()
+          }))
         })
       })
 
@@ -100,19 +117,30 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
     const setStatus = Effect.fn("RunRepo.setStatus")(
       function*(orgId: OrgId, ids: ReadonlyArray<string>, status: TriggerStatus, runId: string | null = null) {
         if (ids.length === 0) return
-        yield* withOrg(orgId)(sql`UPDATE teammate_triggers SET status = ${status}, run_id = COALESCE(${runId}::uuid, run_id),
-          updated_at = now() WHERE id = ANY(${[...ids]}::uuid[])`)
+        yield* withOrg(orgId)(
+          sql`UPDATE teammate_triggers SET status = ${status}, run_id = COALESCE(${runId}::uuid, run_id),
+          updated_at = now() WHERE id = ANY(${[...ids]}::uuid[])`
+        )
       }
     )
 
     /** Starts (or, after a crash, restarts) a run. */
     const start = Effect.fn("RunRepo.start")(function*(
       orgId: OrgId,
-      run: { id: string; teammateId: TeammateId; roomId: RoomId; threadId: MessageId | null; triggerIds: ReadonlyArray<string>; model: string }
+      run: {
+        id: string
+        teammateId: TeammateId
+        roomId: RoomId
+        threadId: MessageId | null
+        triggerIds: ReadonlyArray<string>
+        model: string
+      }
     ) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
         yield* sql`INSERT INTO runs (id, org_id, teammate_id, room_id, thread_id, trigger_ids, status, model)
-          VALUES (${run.id}, ${orgId}, ${run.teammateId}, ${run.roomId}, ${run.threadId}, ${[...run.triggerIds]}::uuid[], 'running', ${run.model})
+          VALUES (${run.id}, ${orgId}, ${run.teammateId}, ${run.roomId}, ${run.threadId}, ${[
+          ...run.triggerIds
+        ]}::uuid[], 'running', ${run.model})
           ON CONFLICT (id) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL`
         yield* sql`DELETE FROM run_steps WHERE run_id = ${run.id}`
         yield* sql`UPDATE teammate_triggers SET status = 'running', run_id = ${run.id}, updated_at = now()
@@ -132,12 +160,21 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const rows = yield* sql<{ idx: number }>`
           INSERT INTO run_steps (org_id, run_id, idx, kind, name, input, output)
-          SELECT ${orgId}, ${run.id}, COALESCE(max(idx) + 1, 0), ${s.kind}, ${s.name}, ${JSON.stringify(s.input ?? {})}::jsonb,
+          SELECT ${orgId}, ${run.id}, COALESCE(max(idx) + 1, 0), ${s.kind}, ${s.name}, ${
+          JSON.stringify(s.input ?? {})
+        }::jsonb,
             ${JSON.stringify(s.output ?? null)}::jsonb
           FROM run_steps WHERE run_id = ${run.id} RETURNING idx`
         const positions = yield* log.append(orgId, [{
           audience: roomAudience(run.roomId),
-          event: new RunStepped({ runId: run.id, teammateId: run.teammateId, roomId: run.roomId, kind: s.kind, name: s.name, index: rows[0]!.idx })
+          event: new RunStepped({
+            runId: run.id,
+            teammateId: run.teammateId,
+            roomId: run.roomId,
+            kind: s.kind,
+            name: s.name,
+            index: rows[0]!.idx
+          })
         }])
         return positions[0] ?? 0
       }))
@@ -193,7 +230,9 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
     /** The journalled result of a side effect, running it only the first time. */
     const once = <A, E, R>(orgId: OrgId, key: string, effect: Effect.Effect<A, E, R>) =>
       Effect.gen(function*() {
-        const prior = yield* withOrg(orgId)(sql<{ result: unknown }>`SELECT result FROM tool_journal WHERE key = ${key}`)
+        const prior = yield* withOrg(orgId)(
+          sql<{ result: unknown }>`SELECT result FROM tool_journal WHERE key = ${key}`
+        )
         if (prior.length > 0) return { result: prior[0]!.result, replayed: true }
         const result = yield* effect
         yield* withOrg(orgId)(sql`INSERT INTO tool_journal (org_id, key, result)
@@ -236,12 +275,18 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
 
     const usage = Effect.fn("RunRepo.usage")(function*(orgId: OrgId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
-        const lines = yield* sql<{ teammateId: string; runs: number; inputTokens: string; outputTokens: string; costUsd: string }>`
+        const lines = yield* sql<
+          { teammateId: string; runs: number; inputTokens: string; outputTokens: string; costUsd: string }
+        >`
           SELECT teammate_id, count(*)::int AS runs, COALESCE(sum(input_tokens), 0) AS input_tokens,
             COALESCE(sum(output_tokens), 0) AS output_tokens, COALESCE(sum(cost_usd), 0) AS cost_usd
           FROM runs WHERE org_id = ${orgId} AND started_at >= ${monthStart()} GROUP BY teammate_id ORDER BY teammate_id`
-        const org = yield* sql<{ budget: string | null }>`SELECT monthly_token_budget AS budget FROM orgs WHERE id = ${orgId}`
-        const toLine = (l: { teammateId: string | null; runs: number; inputTokens: string; outputTokens: string; costUsd: string }) =>
+        const org = yield* sql<
+          { budget: string | null }
+        >`SELECT monthly_token_budget AS budget FROM orgs WHERE id = ${orgId}`
+        const toLine = (
+          l: { teammateId: string | null; runs: number; inputTokens: string; outputTokens: string; costUsd: string }
+        ) =>
           Schema.decodeUnknownSync(UsageLine)({
             teammateId: l.teammateId,
             runs: l.runs,
@@ -283,8 +328,22 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       return rows[0]?.depth ?? 0
     })
 
-    return { handOffDepth, addTrigger, trigger, open, setStatus, start, step, finish, get, list, once, limits, usage, setOrgBudget } as const
+    return {
+      handOffDepth,
+      addTrigger,
+      trigger,
+      open,
+      setStatus,
+      start,
+      step,
+      finish,
+      get,
+      list,
+      once,
+      limits,
+      usage,
+      setOrgBudget
+    } as const
   }),
   dependencies: [EventLog.Default]
 }) {}
-

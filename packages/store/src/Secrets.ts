@@ -20,8 +20,12 @@ const derive = (password: string, salt: Buffer) =>
 
 /** Hashes a password as `scrypt$N$r$p$salt$key` (base64 parts). */
 export const hashPassword = (password: string) =>
-  Effect.flatMap(Effect.sync(() => randomBytes(16)), (salt) =>
-    Effect.map(derive(password, salt), (key) => `scrypt$${N}$${r}$${p}$${salt.toString("base64")}$${key.toString("base64")}`))
+  Effect.flatMap(
+    Effect.sync(() => randomBytes(16)),
+    (salt) =>
+      Effect.map(derive(password, salt), (key) =>
+        `scrypt$${N}$${r}$${p}$${salt.toString("base64")}$${key.toString("base64")}`)
+  )
 
 /** Checks a password against a stored hash in constant time. */
 export const verifyPassword = (password: string, stored: string) => {
@@ -33,7 +37,9 @@ export const verifyPassword = (password: string, stored: string) => {
 }
 
 /** A password hash that no password matches, for constant-time misses. */
-export const dummyHash = `scrypt$${N}$${r}$${p}$${randomBytes(16).toString("base64")}$${randomBytes(32).toString("base64")}`
+export const dummyHash = `scrypt$${N}$${r}$${p}$${randomBytes(16).toString("base64")}$${
+  randomBytes(32).toString("base64")
+}`
 
 /** A new random secret with a readable prefix (`trp_s_…` for sessions, `trp_k_…` for API keys). */
 export const newSecret = (prefix: "trp_s_" | "trp_k_") => prefix + randomBytes(32).toString("base64url")

@@ -133,8 +133,12 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
               name = ${patch.name ?? current.name}, role = ${patch.role ?? current.role},
               personality = ${patch.personality ?? current.personality},
               instructions = ${patch.instructions ?? current.instructions}, model = ${patch.model ?? current.model},
-              tools = ${[...(patch.tools ?? current.tools)]}::text[], busy_policy = ${patch.busyPolicy ?? current.busyPolicy},
-              monthly_token_limit = ${patch.monthlyTokenLimit === undefined ? current.monthlyTokenLimit : patch.monthlyTokenLimit},
+              tools = ${[...(patch.tools ?? current.tools)]}::text[], busy_policy = ${
+            patch.busyPolicy ?? current.busyPolicy
+          },
+              monthly_token_limit = ${
+            patch.monthlyTokenLimit === undefined ? current.monthlyTokenLimit : patch.monthlyTokenLimit
+          },
               updated_at = now()
             WHERE id = ${id} RETURNING ${columns}`
           const teammate = toTeammate(rows[0]!)
@@ -159,10 +163,12 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
     })
 
     /** Publishes a teammate's busy state and queue depth; returns the event's log position. */
-    const busy = Effect.fn("TeammateRepo.busy")(function*(orgId: OrgId, id: TeammateId, isBusy: boolean, queueDepth: number) {
-      const positions = yield* withOrg(orgId)(Effect.flatMap(load(id), (t) => announce(orgId, t, isBusy, queueDepth)))
-      return positions[positions.length - 1] ?? 0
-    })
+    const busy = Effect.fn("TeammateRepo.busy")(
+      function*(orgId: OrgId, id: TeammateId, isBusy: boolean, queueDepth: number) {
+        const positions = yield* withOrg(orgId)(Effect.flatMap(load(id), (t) => announce(orgId, t, isBusy, queueDepth)))
+        return positions[positions.length - 1] ?? 0
+      }
+    )
 
     const addToRoom = Effect.fn("TeammateRepo.addToRoom")(function*(orgId: OrgId, roomId: RoomId, id: TeammateId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
@@ -176,7 +182,13 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
           INSERT INTO room_members (org_id, room_id, member_kind, member_id) VALUES (${orgId}, ${roomId}, 'teammate', ${id})
           ON CONFLICT DO NOTHING RETURNING joined_at`
         if (joined.length === 0) return false
-        const member = new RoomMember({ kind: "teammate", id, name: teammate.name, handle: teammate.handle, joinedAt: joined[0]!.joinedAt })
+        const member = new RoomMember({
+          kind: "teammate",
+          id,
+          name: teammate.name,
+          handle: teammate.handle,
+          joinedAt: joined[0]!.joinedAt
+        })
         yield* log.append(orgId, [{
           audience: new Audience({ roomId, orgWide: rooms[0]!.kind === "public", userIds: [] }),
           event: new MemberJoined({ roomId, member })
@@ -186,34 +198,40 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
     })
 
     /** Opens (or finds) the direct room between a person and a teammate. */
-    const openDm = Effect.fn("TeammateRepo.openDm")(function*(orgId: OrgId, user: { id: string; name: string }, id: TeammateId) {
-      return yield* withOrg(orgId)(Effect.gen(function*() {
-        const teammate = yield* load(id)
-        if (teammate.dismissed) return yield* new Conflict({ message: "the teammate was dismissed" })
-        const key = `${user.id},t:${id}`
-        const existing = yield* sql<{ id: string }>`SELECT id FROM rooms WHERE org_id = ${orgId} AND dm_key = ${key}`
-        if (existing.length > 0) return { roomId: existing[0]!.id, created: false }
-        const rows = yield* sql<{ id: string }>`
+    const openDm = Effect.fn("TeammateRepo.openDm")(
+      function*(orgId: OrgId, user: { id: string; name: string }, id: TeammateId) {
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const teammate = yield* load(id)
+          if (teammate.dismissed) return yield* new Conflict({ message: "the teammate was dismissed" })
+          const key = `${user.id},t:${id}`
+          const existing = yield* sql<{ id: string }>`SELECT id FROM rooms WHERE org_id = ${orgId} AND dm_key = ${key}`
+          if (existing.length > 0) return { roomId: existing[0]!.id, created: false }
+          const rows = yield* sql<{ id: string }>`
           INSERT INTO rooms (org_id, kind, name, dm_key, created_by)
           VALUES (${orgId}, 'direct', ${`${user.name}, ${teammate.name}`}, ${key}, ${user.id})
           ON CONFLICT (org_id, dm_key) DO NOTHING RETURNING id`
-        if (rows.length === 0) {
-          const again = yield* sql<{ id: string }>`SELECT id FROM rooms WHERE org_id = ${orgId} AND dm_key = ${key}`
-          return { roomId: again[0]!.id, created: false }
-        }
-        const roomId = rows[0]!.id
-        yield* sql`INSERT INTO room_members (org_id, room_id, member_kind, member_id) VALUES
+          if (rows.length === 0) {
+            const again = yield* sql<{ id: string }>`SELECT id FROM rooms WHERE org_id = ${orgId} AND dm_key = ${key}`
+            return { roomId: again[0]!.id, created: false }
+          }
+          const roomId = rows[0]!.id
+          yield* sql`INSERT INTO room_members (org_id, room_id, member_kind, member_id) VALUES
           (${orgId}, ${roomId}, 'user', ${user.id}), (${orgId}, ${roomId}, 'teammate', ${id})`
-        const room = yield* sql<Parameters<typeof toRoomInfo>[0]>`
+          const room = yield* sql<Parameters<typeof toRoomInfo>[0]>`
           SELECT id, org_id, kind, name, topic, (archived_at IS NOT NULL) AS archived, routing, created_by, created_at
           FROM rooms WHERE id = ${roomId}`
-        yield* log.append(orgId, [{
-          audience: new Audience({ roomId: toRoomInfo(room[0]!).id, orgWide: false, userIds: [UserId.make(user.id)] }),
-          event: new RoomCreated({ room: toRoomInfo(room[0]!) })
-        }])
-        return { roomId, created: true }
-      }))
-    })
+          yield* log.append(orgId, [{
+            audience: new Audience({
+              roomId: toRoomInfo(room[0]!).id,
+              orgWide: false,
+              userIds: [UserId.make(user.id)]
+            }),
+            event: new RoomCreated({ room: toRoomInfo(room[0]!) })
+          }])
+          return { roomId, created: true }
+        }))
+      }
+    )
 
     /** Active teammates in a room. */
     const inRoom = Effect.fn("TeammateRepo.inRoom")(function*(orgId: OrgId, roomId: RoomId) {
@@ -234,7 +252,9 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       function*(orgId: OrgId, id: TeammateId, limit: number, readable: ReadonlyArray<RoomId> | null = null) {
         return yield* withOrg(orgId)(Effect.gen(function*() {
           yield* load(id)
-          const rooms = readable === null ? sql`true` : sql`(room_id IS NULL OR room_id = ANY(${[...readable]}::uuid[]))`
+          const rooms = readable === null
+            ? sql`true`
+            : sql`(room_id IS NULL OR room_id = ANY(${[...readable]}::uuid[]))`
           const core = yield* sql<{ block: string; text: string }>`
             SELECT block, text FROM core_memory WHERE teammate_id = ${id} AND ${rooms}`
           const entries = yield* sql<{ id: string; text: string; sourceMessageId: string | null; createdAt: Date }>`
@@ -243,7 +263,10 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
           return new MemoryView({
             core: Object.fromEntries(core.map((c) => [c.block, c.text])),
             entries: entries.map((e) =>
-              new MemoryEntry({ ...e, sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId) })
+              new MemoryEntry({
+                ...e,
+                sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId)
+              })
             )
           })
         }))
@@ -278,19 +301,28 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
     )
 
     /** Long-term memories matching `query` (full-text, best first). */
-    const recall = Effect.fn("TeammateRepo.recall")(function*(orgId: OrgId, id: TeammateId, query: string, limit: number) {
-      const rows = yield* withOrg(orgId)(sql<{ id: string; text: string; sourceMessageId: string | null; createdAt: Date }>`
+    const recall = Effect.fn("TeammateRepo.recall")(
+      function*(orgId: OrgId, id: TeammateId, query: string, limit: number) {
+        const rows = yield* withOrg(orgId)(
+          sql<{ id: string; text: string; sourceMessageId: string | null; createdAt: Date }>`
         SELECT m.id, m.text, m.source_message_id, m.created_at
         FROM memories m, websearch_to_tsquery('english', ${query}) q
         WHERE m.teammate_id = ${id} AND m.search @@ q
-        ORDER BY ts_rank(m.search, q) DESC, m.created_at DESC LIMIT ${limit}`)
-      return rows.map((e) =>
-        new MemoryEntry({ ...e, sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId) })
-      )
-    })
+        ORDER BY ts_rank(m.search, q) DESC, m.created_at DESC LIMIT ${limit}`
+        )
+        return rows.map((e) =>
+          new MemoryEntry({
+            ...e,
+            sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId)
+          })
+        )
+      }
+    )
 
     const forget = Effect.fn("TeammateRepo.forget")(function*(orgId: OrgId, id: TeammateId, memoryId: string) {
-      const rows = yield* withOrg(orgId)(sql`DELETE FROM memories WHERE teammate_id = ${id} AND id = ${memoryId} RETURNING id`)
+      const rows = yield* withOrg(orgId)(
+        sql`DELETE FROM memories WHERE teammate_id = ${id} AND id = ${memoryId} RETURNING id`
+      )
       if (rows.length === 0) return yield* NotFound.of("memory", memoryId)
     })
 
@@ -310,7 +342,9 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
 
     const pins = Effect.fn("TeammateRepo.pins")(function*(orgId: OrgId, roomId: RoomId) {
       return yield* withOrg(orgId)(
-        sql<{ id: string; text: string }>`SELECT id, text FROM pins WHERE room_id = ${roomId} ORDER BY created_at LIMIT 20`
+        sql<
+          { id: string; text: string }
+        >`SELECT id, text FROM pins WHERE room_id = ${roomId} ORDER BY created_at LIMIT 20`
       )
     })
 

@@ -38,7 +38,9 @@ const seed = Effect.gen(function*() {
 
 const countAs = (table: string, orgId: OrgId | null) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => {
-    const count = sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql(table)}`.pipe(Effect.map((rows) => rows[0]!.n))
+    const count = sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql(table)}`.pipe(
+      Effect.map((rows) => rows[0]!.n)
+    )
     return orgId === null
       ? sql.withTransaction(Effect.zipRight(sql`SET LOCAL ROLE troupe_app`, count))
       : withOrg(orgId)(count)
@@ -96,7 +98,10 @@ describe("org isolation in the database", () => {
         const sql = yield* SqlClient.SqlClient
         const { a, b } = yield* seed
         const txid = Effect.map(sql<{ id: string }>`SELECT txid_current()::text AS id`, (rows) => rows[0]!.id)
-        const rooms = Effect.map(sql<{ name: string; orgId: string }>`SELECT name, org_id FROM rooms`, (rows) => rows.map((r) => r.orgId))
+        const rooms = Effect.map(
+          sql<{ name: string; orgId: string }>`SELECT name, org_id FROM rooms`,
+          (rows) => rows.map((r) => r.orgId)
+        )
         const [outer, inner] = yield* withOrg(a.org.id)(Effect.all([txid, withOrg(a.org.id)(txid)]))
         expect(inner).toBe(outer)
         const [one, two] = yield* Effect.all([withOrg(a.org.id)(txid), withOrg(a.org.id)(txid)])
@@ -116,9 +121,13 @@ describe("org isolation in the database", () => {
         const sql = yield* SqlClient.SqlClient
         const admin = yield* Database.AdminSql
         const { a, b } = yield* seed
-        const [who] = yield* sql<{ session: string; current: string }>`SELECT session_user AS session, current_user AS current`
+        const [who] = yield* sql<
+          { session: string; current: string }
+        >`SELECT session_user AS session, current_user AS current`
         expect(who).toEqual({ session: Database.APP_ROLE, current: Database.APP_ROLE })
-        const [owner] = yield* admin<{ owner: string }>`SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'messages'`
+        const [owner] = yield* admin<
+          { owner: string }
+        >`SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'messages'`
         expect(owner!.owner).not.toBe(Database.APP_ROLE)
         // Inside an org's transaction, resetting the role changes nothing: the session's user is the app role.
         const afterReset = yield* withOrg(a.org.id)(Effect.zipRight(
@@ -130,14 +139,18 @@ describe("org isolation in the database", () => {
           const escalated = yield* withOrg(a.org.id)(sql`SELECT set_config('role', ${role}, true)`).pipe(Effect.either)
           expect(escalated._tag, role).toBe("Left")
         }
-        for (const statement of [
-          sql`SELECT email FROM users`,
-          sql`SELECT password_hash FROM users`,
-          sql`SELECT token_hash FROM sessions`,
-          sql`SELECT * FROM users`,
-          sql`ALTER TABLE messages DISABLE ROW LEVEL SECURITY`,
-          sql`SELECT * FROM events`.pipe(Effect.flatMap((rows) => rows.length === 0 ? Effect.fail("none") : Effect.succeed(rows)))
-        ]) {
+        for (
+          const statement of [
+            sql`SELECT email FROM users`,
+            sql`SELECT password_hash FROM users`,
+            sql`SELECT token_hash FROM sessions`,
+            sql`SELECT * FROM users`,
+            sql`ALTER TABLE messages DISABLE ROW LEVEL SECURITY`,
+            sql`SELECT * FROM events`.pipe(
+              Effect.flatMap((rows) => rows.length === 0 ? Effect.fail("none") : Effect.succeed(rows))
+            )
+          ]
+        ) {
           expect((yield* Effect.either(statement))._tag).toBe("Left")
         }
         // One person can be looked up by an e-mail already known, never listed.

@@ -40,7 +40,9 @@ const event: fc.Arbitrary<Generated> = fc.oneof(
 const viewer: fc.Arbitrary<Viewer> = fc.record({
   user: fc.constantFrom(...users),
   memberships: fc.subarray(orgs).chain((inOrgs) =>
-    fc.tuple(...inOrgs.map((o) => fc.constantFrom<Role>("owner", "admin", "member", "guest").map((role) => [o, role] as const)))
+    fc.tuple(
+      ...inOrgs.map((o) => fc.constantFrom<Role>("owner", "admin", "member", "guest").map((role) => [o, role] as const))
+    )
   ),
   rooms: fc.subarray(rooms.map((r) => r.id))
 }).map(({ memberships, rooms, user }) => ({
@@ -50,7 +52,11 @@ const viewer: fc.Arbitrary<Viewer> = fc.record({
 }))
 
 const audienceOf = (e: Generated) =>
-  new Audience({ roomId: e.roomId === null ? null : RoomId.make(e.roomId), orgWide: e.orgWide, userIds: e.userIds.map((u) => UserId.make(u)) })
+  new Audience({
+    roomId: e.roomId === null ? null : RoomId.make(e.roomId),
+    orgWide: e.orgWide,
+    userIds: e.userIds.map((u) => UserId.make(u))
+  })
 
 const Log = EventLog.Default.pipe(Layer.provide(LogWaker.none), Layer.provideMerge(Database.layerTest))
 
@@ -60,7 +66,10 @@ describe("replay against the visibility rule", () => {
       Effect.gen(function*() {
         const log = yield* EventLog
         const admin = yield* Database.AdminSql
-        const samples = fc.sample(fc.tuple(fc.array(event, { minLength: 1, maxLength: 40 }), viewer), { numRuns: 25, seed: 20261129 })
+        const samples = fc.sample(fc.tuple(fc.array(event, { minLength: 1, maxLength: 40 }), viewer), {
+          numRuns: 25,
+          seed: 20261129
+        })
         for (const [events, reader] of samples) {
           const from = (yield* log.head()).position
           yield* admin.withTransaction(Effect.gen(function*() {
@@ -72,14 +81,25 @@ describe("replay against the visibility rule", () => {
             }
           }))
           const until = from + events.length
-          const replayed = yield* log.replay({ userId: reader.userId, orgIds: [...reader.orgs.keys()] }, from, until, 1000)
+          const replayed = yield* log.replay(
+            { userId: reader.userId, orgIds: [...reader.orgs.keys()] },
+            from,
+            until,
+            1000
+          )
           const kept = new Set(replayed.events.map((e) => e.position))
-          const shown = events.flatMap((e, i) => sees(reader, e.orgId === null ? null : OrgId.make(e.orgId), audienceOf(e)) ? [from + i + 1] : [])
-          for (const position of shown) expect(kept.has(position), `event ${position} is visible but was not replayed`).toBe(true)
+          const shown = events.flatMap((e, i) =>
+            sees(reader, e.orgId === null ? null : OrgId.make(e.orgId), audienceOf(e)) ? [from + i + 1] : []
+          )
+          for (const position of shown) {
+            expect(kept.has(position), `event ${position} is visible but was not replayed`).toBe(true)
+          }
           const foreign = events.flatMap((e, i) =>
             (e.orgId === null || !reader.orgs.has(e.orgId)) && !e.userIds.includes(reader.userId) ? [from + i + 1] : []
           )
-          for (const position of foreign) expect(kept.has(position), `event ${position} of another org was replayed`).toBe(false)
+          for (const position of foreign) {
+            expect(kept.has(position), `event ${position} of another org was replayed`).toBe(false)
+          }
         }
       }))
   })

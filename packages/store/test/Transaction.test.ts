@@ -20,7 +20,9 @@ layer(Database.layerTest, { excludeTestServices: true })((it) => {
         })).pipe(Effect.exit)
         expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "SqlError").toBe(true)
         // The pool may hand out the dead connection once more before it notices.
-        const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM lost_commit_probe`.pipe(Effect.retry({ times: 3 }))
+        const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM lost_commit_probe`.pipe(
+          Effect.retry({ times: 3 })
+        )
         expect(row!.n).toBe(0)
       }))
   })

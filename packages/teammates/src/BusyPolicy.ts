@@ -39,5 +39,7 @@ export interface Waiting {
 export const nextBatch = <T extends Waiting>(policy: BusyPolicy, waiting: ReadonlyArray<T>): ReadonlyArray<T> => {
   const [first] = waiting
   if (first === undefined) return []
-  return policy === "merge" ? waiting.filter((t) => t.roomId === first.roomId && t.threadId === first.threadId) : [first]
+  return policy === "merge"
+    ? waiting.filter((t) => t.roomId === first.roomId && t.threadId === first.threadId)
+    : [first]
 }

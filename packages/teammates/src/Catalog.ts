@@ -33,8 +33,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     handle: "sam",
     role: "Meeting scribe",
     personality: "Precise and brief.",
-    instructions:
-      "Summarise discussions into decisions, open questions and action items with owners. " +
+    instructions: "Summarise discussions into decisions, open questions and action items with owners. " +
       "Pin the decisions so the room keeps them. Never invent owners or dates.",
     tools: ["search_messages", "pin_note", "remember"],
     busyPolicy: "merge"

@@ -79,7 +79,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
               messageId: message.id,
               teammateId: TeammateId.make(m.id),
               handle: m.handle,
-              reason: `@${m.handle} is not in this room, so they did not see the message; add them to the room to ask them`
+              reason:
+                `@${m.handle} is not in this room, so they did not see the message; add them to the room to ask them`
             })
           })
         }
@@ -105,15 +106,17 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
     })
 
     /** Hands a teammate's reply to another teammate in the same room, within the depth limit. */
-    const handOff = Effect.fn("Dispatcher.handOff")(function*(orgId: OrgId, roomId: RoomId, reply: Message, handle: string) {
-      const present = yield* teammates.inRoom(orgId, roomId)
-      const target = present.find((t) => t.handle === handle && t.id !== reply.authorId)
-      if (!target) return false
-      const depth = yield* runs.handOffDepth(orgId, reply.id)
-      if (depth >= MAX_HANDOFF_DEPTH) return false
-      yield* send(trigger(reply, target, "handoff"))
-      return true
-    })
+    const handOff = Effect.fn("Dispatcher.handOff")(
+      function*(orgId: OrgId, roomId: RoomId, reply: Message, handle: string) {
+        const present = yield* teammates.inRoom(orgId, roomId)
+        const target = present.find((t) => t.handle === handle && t.id !== reply.authorId)
+        if (!target) return false
+        const depth = yield* runs.handOffDepth(orgId, reply.id)
+        if (depth >= MAX_HANDOFF_DEPTH) return false
+        yield* send(trigger(reply, target, "handoff"))
+        return true
+      }
+    )
 
     return { dispatch, handOff } as const
   }),

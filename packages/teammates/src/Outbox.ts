@@ -59,27 +59,31 @@ export const run = Effect.gen(function*() {
         const event = logged.delivered.event
         if (logged.orgId !== null && postedByPerson(event) && event.type === "message.created") {
           const message = event.message
-          yield* Effect.flatMap(rooms.info(logged.orgId, message.roomId), (room) => dispatcher.dispatch(room, message)).pipe(
-            // A room that is gone has no one to answer; anything else is retried.
-            Effect.catchTag("NotFound", (e) => Effect.logWarning(`the outbox skips message ${message.id}: ${e.message}`)),
-            // A database outage is waited out; other failures count towards giving up.
-            Effect.tapError((e) => Effect.sync(() => isSqlError(e) ? undefined : attempts++)),
-            Effect.catchAll((e) =>
-              attempts >= MAX_ATTEMPTS
-                ? Effect.zipRight(
-                  Effect.sync(() => attempts = 0),
-                  Effect.logError(`the outbox gives up on message ${message.id} after ${MAX_ATTEMPTS} attempts`, e)
-                )
-                : Effect.fail(e)
-            ),
-            // The message's triggers and turns join the trace of the request that posted it.
-            Effect.withSpan("Outbox.dispatch", {
-              kind: "consumer",
-              attributes: { "event.id": logged.delivered.id, "message.id": message.id },
-              ...Option.match(logged.writer, { onNone: () => ({ root: true }), onSome: (parent) => ({ parent }) })
-            }),
-            Effect.withTracerEnabled(true)
-          )
+          yield* Effect.flatMap(rooms.info(logged.orgId, message.roomId), (room) => dispatcher.dispatch(room, message))
+            .pipe(
+              // A room that is gone has no one to answer; anything else is retried.
+              Effect.catchTag(
+                "NotFound",
+                (e) => Effect.logWarning(`the outbox skips message ${message.id}: ${e.message}`)
+              ),
+              // A database outage is waited out; other failures count towards giving up.
+              Effect.tapError((e) => Effect.sync(() => isSqlError(e) ? undefined : attempts++)),
+              Effect.catchAll((e) =>
+                attempts >= MAX_ATTEMPTS
+                  ? Effect.zipRight(
+                    Effect.sync(() => attempts = 0),
+                    Effect.logError(`the outbox gives up on message ${message.id} after ${MAX_ATTEMPTS} attempts`, e)
+                  )
+                  : Effect.fail(e)
+              ),
+              // The message's triggers and turns join the trace of the request that posted it.
+              Effect.withSpan("Outbox.dispatch", {
+                kind: "consumer",
+                attributes: { "event.id": logged.delivered.id, "message.id": message.id },
+                ...Option.match(logged.writer, { onNone: () => ({ root: true }), onSome: (parent) => ({ parent }) })
+              }),
+              Effect.withTracerEnabled(true)
+            )
         }
         position = logged.position
         attempts = 0
@@ -91,7 +95,9 @@ export const run = Effect.gen(function*() {
 
   return yield* Effect.gen(function*() {
     yield* drain.pipe(
-      Effect.catchAllCause((cause) => Effect.zipRight(Effect.logWarning("the teammates' outbox cannot read the log", cause), Effect.sleep("1 second")))
+      Effect.catchAllCause((cause) =>
+        Effect.zipRight(Effect.logWarning("the teammates' outbox cannot read the log", cause), Effect.sleep("1 second"))
+      )
     )
     yield* Queue.take(kick).pipe(Effect.timeout(interval), Effect.ignore)
   }).pipe(Effect.forever, Effect.withTracerEnabled(false))

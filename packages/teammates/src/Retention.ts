@@ -59,11 +59,12 @@ const EventRetentionLive = Layer.unwrapEffect(Effect.map(RetentionConfig, (confi
   ClusterCron.make({
     name: "EventRetention",
     cron: every10Minutes,
-    execute: Effect.flatMap(EventLog, (log) => log.prune(Math.max(60, Math.round(Duration.toSeconds(config.events))))).pipe(
-      Effect.tap((n) => n > 0 ? Effect.logInfo(`pruned ${n} events older than the retention period`) : Effect.void),
-      Effect.catchAll((e) => Effect.logWarning("event retention failed", e)),
-      Effect.withTracerEnabled(false)
-    )
+    execute: Effect.flatMap(EventLog, (log) => log.prune(Math.max(60, Math.round(Duration.toSeconds(config.events)))))
+      .pipe(
+        Effect.tap((n) => n > 0 ? Effect.logInfo(`pruned ${n} events older than the retention period`) : Effect.void),
+        Effect.catchAll((e) => Effect.logWarning("event retention failed", e)),
+        Effect.withTracerEnabled(false)
+      )
   })))
 
 /** The cluster mailboxes' retention, once per cluster. */

@@ -16,7 +16,9 @@ const stop = new Set(
 
 const words = (text: string) =>
   new Set(
-    text.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 3 && !stop.has(w)).map((w) => w.replace(/(ing|ed|es|s)$/, ""))
+    text.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 3 && !stop.has(w)).map((w) =>
+      w.replace(/(ing|ed|es|s)$/, "")
+    )
   )
 
 /** A routing decision. */

@@ -12,13 +12,13 @@
  * crash the message is redelivered to the new owner, which resumes.
  */
 import { Entity } from "@effect/cluster"
-import { UsageLimitReached, Audience } from "@troupe/domain/Event"
+import { Audience, UsageLimitReached } from "@troupe/domain/Event"
 import { type MessageId, OrgId, type RoomId, TeammateId } from "@troupe/domain/Ids"
 import type { Teammate } from "@troupe/domain/Teammate"
 import { EventLog } from "@troupe/store/EventLog"
+import { withOrg } from "@troupe/store/OrgScope"
 import { RunRepo, type TriggerStatus } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { withOrg } from "@troupe/store/OrgScope"
 import {
   Cause,
   Config,
@@ -38,8 +38,8 @@ import {
   Schema,
   Tracer
 } from "effect"
-import { Catalog } from "./Catalog.js"
 import { nextBatch, onArrival } from "./BusyPolicy.js"
+import { Catalog } from "./Catalog.js"
 import { Dispatcher } from "./Dispatcher.js"
 import { TeammateEntity, type TriggerOutcome } from "./TeammateEntity.js"
 import { estimateCost, Turn, type TurnSettings } from "./Turn.js"
@@ -123,7 +123,8 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           : b.teammateLimit !== null && b.teammateUsed >= b.teammateLimit
           ? { scope: "teammate" as const, limit: b.teammateLimit, used: b.teammateUsed }
           : null
-        const modelRefused = teammate.model !== "local" && b.allowedModels !== null && !b.allowedModels.includes(teammate.model)
+        const modelRefused = teammate.model !== "local" && b.allowedModels !== null &&
+          !b.allowedModels.includes(teammate.model)
         if (over === null && !modelRefused) return false
         if (over !== null) {
           yield* withOrg(orgId)(log.append(orgId, [{
@@ -163,7 +164,11 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
         const next = yield* withOrg(orgId)(Effect.gen(function*() {
           const open = yield* runs.open(orgId, teammateId)
           if (open.length === 0) return null
-          return { open, teammate: yield* teammates.get(orgId, teammateId), limits: yield* runs.limits(orgId, teammateId) }
+          return {
+            open,
+            teammate: yield* teammates.get(orgId, teammateId),
+            limits: yield* runs.limits(orgId, teammateId)
+          }
         }))
         if (next === null) return false
         const { limits, open, teammate } = next
@@ -285,7 +290,10 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
             Effect.catchAllCause((cause) =>
               Cause.isInterruptedOnly(cause)
                 ? Effect.failCause(cause)
-                : Effect.zipRight(Effect.logError("teammate loop error", cause), Effect.as(Effect.sleep("1 second"), true))
+                : Effect.zipRight(
+                  Effect.logError("teammate loop error", cause),
+                  Effect.as(Effect.sleep("1 second"), true)
+                )
             )
           )
           if (!worked) yield* Queue.take(signal)

@@ -3,8 +3,8 @@
  * model, and handlers. Handlers with side effects run through the run's
  * journal, so a redelivered turn does not act twice.
  */
-import type { ToolSpec } from "@troupe/llm/LanguageModel"
 import type { CoreBlock, ToolName } from "@troupe/domain/Teammate"
+import type { ToolSpec } from "@troupe/llm/LanguageModel"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
@@ -24,13 +24,22 @@ const CoreMemory = Schema.Struct({
   text: Schema.String.pipe(Schema.maxLength(4000))
 })
 
-const descriptions: Record<ToolName, { readonly description: string; readonly parameters: Schema.Schema.AnyNoContext }> = {
+const descriptions: Record<
+  ToolName,
+  { readonly description: string; readonly parameters: Schema.Schema.AnyNoContext }
+> = {
   remember: { description: "Store a durable fact in your long-term memory.", parameters: Remember },
   recall: { description: "Search your long-term memory for facts matching a query.", parameters: Recall },
   search_messages: { description: "Full-text search of messages in rooms you belong to.", parameters: Search },
   pin_note: { description: "Pin a short note to the room's pinboard.", parameters: Pin },
-  hand_off: { description: "Hand the conversation to another teammate in this room by @handle, with a note.", parameters: HandOff },
-  update_core_memory: { description: "Replace one of your core memory blocks (persona, org or people).", parameters: CoreMemory }
+  hand_off: {
+    description: "Hand the conversation to another teammate in this room by @handle, with a note.",
+    parameters: HandOff
+  },
+  update_core_memory: {
+    description: "Replace one of your core memory blocks (persona, org or people).",
+    parameters: CoreMemory
+  }
 }
 
 /** JSON Schema for a tool's parameters, as the model wants it. */
@@ -38,8 +47,15 @@ export const jsonSchema = (schema: Schema.Schema<any, any, never>): Record<strin
   Object.fromEntries(Object.entries(JSONSchema.make(schema)).filter(([key]) => key !== "$schema"))
 
 /** The specs the model sees for a teammate's tools. */
-export const toolSpecs = (names: ReadonlyArray<ToolName>, extra: ReadonlyArray<KindTool<any, any>>): ReadonlyArray<ToolSpec> => [
-  ...names.map((name) => ({ name, description: descriptions[name].description, parameters: jsonSchema(descriptions[name].parameters) })),
+export const toolSpecs = (
+  names: ReadonlyArray<ToolName>,
+  extra: ReadonlyArray<KindTool<any, any>>
+): ReadonlyArray<ToolSpec> => [
+  ...names.map((name) => ({
+    name,
+    description: descriptions[name].description,
+    parameters: jsonSchema(descriptions[name].parameters)
+  })),
   ...extra.map((t) => ({ name: t.name, description: t.description, parameters: jsonSchema(t.parameters) }))
 ]
 
@@ -90,7 +106,12 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           return yield* Effect.matchEffect(parse(Remember, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ fact }) =>
-              journal(teammates.remember(ctx.orgId, ctx.teammateId, fact, { messageId: ctx.sourceMessageId, roomId: ctx.roomId })).pipe(
+              journal(
+                teammates.remember(ctx.orgId, ctx.teammateId, fact, {
+                  messageId: ctx.sourceMessageId,
+                  roomId: ctx.roomId
+                })
+              ).pipe(
                 Effect.as({ output: `remembered: ${fact}`, handOff: null })
               )
           })

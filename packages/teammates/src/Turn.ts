@@ -11,7 +11,13 @@ import type { MessageId, OrgId, RoomId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import type { RoomMember } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
-import { type ChatMessage, LanguageModel, type ModelError, streamWithRetry, type ToolCall } from "@troupe/llm/LanguageModel"
+import {
+  type ChatMessage,
+  LanguageModel,
+  type ModelError,
+  streamWithRetry,
+  type ToolCall
+} from "@troupe/llm/LanguageModel"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { orgScope } from "@troupe/store/OrgScope"
@@ -23,7 +29,9 @@ import type { TeammateKind } from "./Kind.js"
 import { type HandOffRequest, Tools, toolSpecs } from "./Tools.js"
 
 /** Why a turn could not finish. */
-export class TurnFailed extends Data.TaggedError("TurnFailed")<{ readonly message: string; readonly cause?: unknown }> {}
+export class TurnFailed
+  extends Data.TaggedError("TurnFailed")<{ readonly message: string; readonly cause?: unknown }>
+{}
 
 /** What a turn works on. */
 export interface TurnInput {
@@ -76,7 +84,9 @@ const encodeDelta = Schema.encodeSync(MessageDelta)
 
 /** "Ana (@ana, org admin)", "Rhea (@rhea, AI teammate)": who is in the room, for the system prompt. */
 const describeMember = (m: RoomMember) =>
-  `${m.name} (@${m.handle}, ${m.kind === "teammate" ? "AI teammate" : m.orgRole === null ? "person" : `org ${m.orgRole}`})`
+  `${m.name} (@${m.handle}, ${
+    m.kind === "teammate" ? "AI teammate" : m.orgRole === null ? "person" : `org ${m.orgRole}`
+  })`
 
 /** Runs turns. */
 export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
@@ -97,7 +107,10 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       const { teammate } = input
       const room = yield* rooms.info(input.orgId, input.roomId)
       const window = input.kind?.historyWindow ?? 30
-      const page = yield* messages.page(room, teammate.id as never, { limit: window, threadId: input.threadId ?? undefined })
+      const page = yield* messages.page(room, teammate.id as never, {
+        limit: window,
+        threadId: input.threadId ?? undefined
+      })
       const history = input.threadId === null
         ? page.messages
         : [yield* messages.get(input.orgId, input.threadId, teammate.id as never), ...page.messages]
@@ -115,7 +128,8 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         teammate.personality && `Personality: ${teammate.personality}`,
         teammate.instructions && `Instructions: ${teammate.instructions}`,
         ...Object.entries(memory.core).map(([block, text]) => `Core memory (${block}): ${text}`),
-        recalled.length > 0 && `Things you remember that may be relevant:\n${recalled.map((m) => `- ${m.text}`).join("\n")}`,
+        recalled.length > 0 &&
+        `Things you remember that may be relevant:\n${recalled.map((m) => `- ${m.text}`).join("\n")}`,
         pins.length > 0 && `Pinned in this room:\n${pins.map((p) => `- ${p.text}`).join("\n")}`,
         `People and teammates here: ${people.map(describeMember).join(", ")}.`,
         "Reply to the latest messages addressed to you. Be concise. Write plain text."
@@ -169,7 +183,13 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
                   })
                   text += chunk.text
                   offset.value += chunk.text.length
-                  return bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(delta), at: Date.now(), after })
+                  return bus.publish({
+                    orgId: input.orgId,
+                    roomId: input.roomId,
+                    event: encodeDelta(delta),
+                    at: Date.now(),
+                    after
+                  })
                 }
                 case "ToolCall":
                   return Effect.sync(() => calls.push(chunk.call))
@@ -198,7 +218,13 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
             text: "",
             restart: true
           })
-          yield* bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(restart), at: Date.now(), after })
+          yield* bus.publish({
+            orgId: input.orgId,
+            roomId: input.roomId,
+            event: encodeDelta(restart),
+            at: Date.now(),
+            after
+          })
           yield* Effect.sleep(Duration.millis(200 * attempt))
         }
       })
@@ -228,16 +254,27 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         if (result.calls.length === 0) break
         conversation.push({ role: "assistant", content: result.text, toolCalls: result.calls })
         for (const [i, c] of result.calls.entries()) {
-          const outcome = yield* tools.run(c, `${call}:${i}:${c.name}`, input.teammate.tools, input.kind?.extraTools ?? [], {
-            orgId: input.orgId,
-            teammateId: input.teammate.id,
-            roomId: input.roomId,
-            runId: input.runId,
-            sourceMessageId: input.triggerMessageIds[input.triggerMessageIds.length - 1]!
-          })
+          const outcome = yield* tools.run(
+            c,
+            `${call}:${i}:${c.name}`,
+            input.teammate.tools,
+            input.kind?.extraTools ?? [],
+            {
+              orgId: input.orgId,
+              teammateId: input.teammate.id,
+              roomId: input.roomId,
+              runId: input.runId,
+              sourceMessageId: input.triggerMessageIds[input.triggerMessageIds.length - 1]!
+            }
+          )
           if (outcome.handOff) handOffs.push(outcome.handOff)
-          after = yield* runs.step(input.orgId, runRef, { kind: "tool", name: c.name, input: safeJson(c.arguments), output: outcome.output })
-            conversation.push({ role: "tool", toolCallId: c.id, content: outcome.output })
+          after = yield* runs.step(input.orgId, runRef, {
+            kind: "tool",
+            name: c.name,
+            input: safeJson(c.arguments),
+            output: outcome.output
+          })
+          conversation.push({ role: "tool", toolCallId: c.id, content: outcome.output })
         }
         if (call === settings.maxModelCalls - 1) finalText += finalText ? "" : "(I ran out of steps before finishing.)"
       }

@@ -17,10 +17,12 @@ export class Accounts extends Effect.Service<Accounts>()("@troupe/workspace/Acco
     const limits = yield* Limits
 
     /** Creates an account and its first session; sign-ups are limited per client `address`. */
-    const signup = Effect.fn("Accounts.signup")(function*(input: { email: string; password: string; name: string }, address: string) {
-      yield* limits.signup(address)
-      return new Session(yield* orUnavailable(accounts.signup(input)))
-    })
+    const signup = Effect.fn("Accounts.signup")(
+      function*(input: { email: string; password: string; name: string }, address: string) {
+        yield* limits.signup(address)
+        return new Session(yield* orUnavailable(accounts.signup(input)))
+      }
+    )
 
     /** A new session for the right password; attempts are limited per account and per client `address`. */
     const login = Effect.fn("Accounts.login")(function*(input: { email: string; password: string }, address: string) {

@@ -51,7 +51,9 @@ export class Limits extends Effect.Service<Limits>()("@troupe/workspace/Limits",
     const consume = (key: string, limit: number, window: Duration.DurationInput) =>
       limiter.consume({ key, limit, window, algorithm: "fixed-window", onExceeded: "fail" }).pipe(
         Effect.map(() => Option.none<Duration.Duration>()),
-        Effect.catchAll((e) => Effect.succeed(e.reason === "Exceeded" ? Option.some(e.retryAfter) : Option.none<Duration.Duration>()))
+        Effect.catchAll((e) =>
+          Effect.succeed(e.reason === "Exceeded" ? Option.some(e.retryAfter) : Option.none<Duration.Duration>())
+        )
       )
 
     /**
@@ -82,7 +84,9 @@ export class Limits extends Effect.Service<Limits>()("@troupe/workspace/Limits",
     /** Counts a sign-up against the client address, on its own terms (not the log-in limits). */
     const signup = Effect.fn("Limits.signup")(function*(address: string) {
       const over = yield* consume(`s:a:${address}`, config.signupsPerAddressPerHour, "1 hour")
-      if (Option.isSome(over)) return yield* refuse("too many sign-ups from this address; wait and try again", over.value)
+      if (Option.isSome(over)) {
+        return yield* refuse("too many sign-ups from this address; wait and try again", over.value)
+      }
     })
 
     return { write, login, signup } as const

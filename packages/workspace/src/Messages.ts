@@ -24,7 +24,9 @@ export class Messages extends Effect.Service<Messages>()("@troupe/workspace/Mess
     const post = Effect.fn("Messages.post")(function*(caller: Caller, roomId: RoomId, input: PostMessageRequest) {
       const a = yield* access.member(caller, roomId, "post in it")
       yield* limits.write(caller, a.orgId)
-      const result = yield* orUnavailable(messages.post(a.room, { kind: "user", id: a.user.id, name: a.user.name }, input))
+      const result = yield* orUnavailable(
+        messages.post(a.room, { kind: "user", id: a.user.id, name: a.user.name }, input)
+      )
       return result.message
     }, Effect.scoped)
 
@@ -45,11 +47,14 @@ export class Messages extends Effect.Service<Messages>()("@troupe/workspace/Mess
     })
 
     /** Authors edit their own messages (checked with the row locked). */
-    const edit = Effect.fn("Messages.edit")(function*(caller: Caller, roomId: RoomId, messageId: MessageId, text: string) {
-      const a = yield* access.room(caller, roomId)
-      yield* limits.write(caller, a.orgId)
-      return yield* orUnavailable(messages.edit(a.room, messageId, a.user.id, text))
-    }, Effect.scoped)
+    const edit = Effect.fn("Messages.edit")(
+      function*(caller: Caller, roomId: RoomId, messageId: MessageId, text: string) {
+        const a = yield* access.room(caller, roomId)
+        yield* limits.write(caller, a.orgId)
+        return yield* orUnavailable(messages.edit(a.room, messageId, a.user.id, text))
+      },
+      Effect.scoped
+    )
 
     /** Authors delete their own messages, admins any; a tombstone stays. */
     const remove = Effect.fn("Messages.remove")(function*(caller: Caller, roomId: RoomId, messageId: MessageId) {
@@ -64,11 +69,14 @@ export class Messages extends Effect.Service<Messages>()("@troupe/workspace/Mess
     })
 
     /** Room members add or remove their reaction. */
-    const react = Effect.fn("Messages.react")(function*(caller: Caller, roomId: RoomId, messageId: MessageId, emoji: string, add: boolean) {
-      const a = yield* access.member(caller, roomId, "react")
-      yield* limits.write(caller, a.orgId)
-      return yield* orUnavailable(messages.react(a.room, messageId, a.user.id, emoji, add))
-    }, Effect.scoped)
+    const react = Effect.fn("Messages.react")(
+      function*(caller: Caller, roomId: RoomId, messageId: MessageId, emoji: string, add: boolean) {
+        const a = yield* access.member(caller, roomId, "react")
+        yield* limits.write(caller, a.orgId)
+        return yield* orUnavailable(messages.react(a.room, messageId, a.user.id, emoji, add))
+      },
+      Effect.scoped
+    )
 
     /** Moves the caller's room (or thread) read marker forward. */
     const markRead = Effect.fn("Messages.markRead")(

@@ -23,24 +23,37 @@ export class ModelPolicy extends Effect.Service<ModelPolicy>()("@troupe/workspac
     const serverAllows = (m: string) => server === null || server.includes(m)
     const serverList = server === null ? "any" : server.join(", ")
     const viewOf = (allowed: ReadonlyArray<string> | null) =>
-      new ModelPolicyView({ allowedModels: allowed, serverAllowedModels: server, defaultModel: local ? "local" : c.defaultModel, local })
+      new ModelPolicyView({
+        allowedModels: allowed,
+        serverAllowedModels: server,
+        defaultModel: local ? "local" : c.defaultModel,
+        local
+      })
 
     /**
      * The model to store for a teammate of the org: the requested one if both
      * lists allow it; with none requested, the default if allowed, else the
      * org's first allowed model.
      */
-    const check = (orgId: OrgId, requested: string | undefined): Effect.Effect<string, InvalidInput | NotFound | SqlError> =>
+    const check = (
+      orgId: OrgId,
+      requested: string | undefined
+    ): Effect.Effect<string, InvalidInput | NotFound | SqlError> =>
       Effect.gen(function*() {
         if (local) return "local"
         const org = yield* orgs.allowedModels(orgId)
         const allows = (m: string) => serverAllows(m) && (org === null || org.includes(m))
-        const wanted = requested ?? (allows(c.defaultModel) ? c.defaultModel : org?.find(serverAllows) ?? c.defaultModel)
+        const wanted = requested ??
+          (allows(c.defaultModel) ? c.defaultModel : org?.find(serverAllows) ?? c.defaultModel)
         if (!serverAllows(wanted)) {
-          return yield* new InvalidInput({ message: `model "${wanted}" is not allowed on this server; allowed: ${serverList}` })
+          return yield* new InvalidInput({
+            message: `model "${wanted}" is not allowed on this server; allowed: ${serverList}`
+          })
         }
         if (org !== null && !org.includes(wanted)) {
-          return yield* new InvalidInput({ message: `model "${wanted}" is not allowed by the org's model policy; allowed: ${org.join(", ")}` })
+          return yield* new InvalidInput({
+            message: `model "${wanted}" is not allowed by the org's model policy; allowed: ${org.join(", ")}`
+          })
         }
         return wanted
       })
@@ -53,7 +66,9 @@ export class ModelPolicy extends Effect.Service<ModelPolicy>()("@troupe/workspac
       Effect.gen(function*() {
         const refused = (models ?? []).filter((m) => !serverAllows(m))
         if (refused.length > 0) {
-          return yield* new InvalidInput({ message: `not allowed on this server: ${refused.join(", ")}; the server allows ${serverList}` })
+          return yield* new InvalidInput({
+            message: `not allowed on this server: ${refused.join(", ")}; the server allows ${serverList}`
+          })
         }
         return viewOf(yield* orgs.setAllowedModels(orgId, models))
       })

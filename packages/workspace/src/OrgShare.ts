@@ -35,7 +35,9 @@ export const make = (limit: number): OrgShare => {
     slot: (orgId) =>
       Effect.uninterruptibleMask((restore) => {
         let lane = lanes.get(orgId)
-        if (lane === undefined) lanes.set(orgId, lane = { semaphore: Effect.unsafeMakeSemaphore(limit), running: 0, waiting: 0 })
+        if (lane === undefined) {
+          lanes.set(orgId, lane = { semaphore: Effect.unsafeMakeSemaphore(limit), running: 0, waiting: 0 })
+        }
         const taken = lane
         taken.waiting++
         return Effect.flatMap(Effect.exit(restore(taken.semaphore.take(1))), (exit) => {

@@ -48,24 +48,35 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
     })
 
     /** Admins add people by e-mail; only owners add owners. */
-    const addMember = Effect.fn("Orgs.addMember")(function*(caller: Caller, orgId: OrgId, input: { email: string; role?: Role | undefined }) {
-      const a = yield* access.orgRole(caller, orgId, "admin", "adding members")
-      const role = input.role ?? "member"
-      if (role === "owner" && a.role !== "owner") return yield* new Forbidden({ message: "only an owner can add another owner" })
-      yield* limits.write(caller, orgId)
-      const user = yield* orUnavailable(accounts.findByEmail(input.email))
-      if (Option.isNone(user)) {
-        return yield* new NotFound({ resource: "user", message: `no account uses ${input.email}; ask them to sign up first` })
-      }
-      return yield* orUnavailable(orgs.addMember(orgId, user.value, role))
-    }, Effect.scoped)
+    const addMember = Effect.fn("Orgs.addMember")(
+      function*(caller: Caller, orgId: OrgId, input: { email: string; role?: Role | undefined }) {
+        const a = yield* access.orgRole(caller, orgId, "admin", "adding members")
+        const role = input.role ?? "member"
+        if (role === "owner" && a.role !== "owner") {
+          return yield* new Forbidden({ message: "only an owner can add another owner" })
+        }
+        yield* limits.write(caller, orgId)
+        const user = yield* orUnavailable(accounts.findByEmail(input.email))
+        if (Option.isNone(user)) {
+          return yield* new NotFound({
+            resource: "user",
+            message: `no account uses ${input.email}; ask them to sign up first`
+          })
+        }
+        return yield* orUnavailable(orgs.addMember(orgId, user.value, role))
+      },
+      Effect.scoped
+    )
 
     /** Admins change roles; only owners grant or change the owner role (checked with the row locked). */
-    const changeRole = Effect.fn("Orgs.changeRole")(function*(caller: Caller, orgId: OrgId, userId: UserId, role: Role) {
-      const a = yield* access.orgRole(caller, orgId, "admin", "changing roles")
-      yield* limits.write(caller, orgId)
-      return yield* orUnavailable(orgs.changeRole(orgId, a.role, userId, role))
-    }, Effect.scoped)
+    const changeRole = Effect.fn("Orgs.changeRole")(
+      function*(caller: Caller, orgId: OrgId, userId: UserId, role: Role) {
+        const a = yield* access.orgRole(caller, orgId, "admin", "changing roles")
+        yield* limits.write(caller, orgId)
+        return yield* orUnavailable(orgs.changeRole(orgId, a.role, userId, role))
+      },
+      Effect.scoped
+    )
 
     /** Admins remove people; anyone may leave. */
     const removeMember = Effect.fn("Orgs.removeMember")(function*(caller: Caller, orgId: OrgId, userId: UserId) {
@@ -78,17 +89,22 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
     }, Effect.scoped)
 
     /** Admins (people, not keys) create keys with a role up to their own. */
-    const createApiKey = Effect.fn("Orgs.createApiKey")(function*(caller: Caller, orgId: OrgId, input: { name: string; role?: Role | undefined }) {
-      const a = yield* access.orgRole(caller, orgId, "admin", "creating API keys")
-      if (caller.apiKey !== null) return yield* new Forbidden({ message: "API keys cannot create API keys" })
-      const role = input.role ?? "member"
-      if (!roleAtLeast(a.role, role)) {
-        return yield* new InvalidInput({ message: `a key cannot have more power (${role}) than its creator (${a.role})` })
-      }
-      yield* limits.write(caller, orgId)
-      const bot = yield* orUnavailable(accounts.createBot(input.name))
-      return new CreatedApiKey(yield* orUnavailable(orgs.createApiKey(orgId, bot, a.user.id, input.name, role)))
-    }, Effect.scoped)
+    const createApiKey = Effect.fn("Orgs.createApiKey")(
+      function*(caller: Caller, orgId: OrgId, input: { name: string; role?: Role | undefined }) {
+        const a = yield* access.orgRole(caller, orgId, "admin", "creating API keys")
+        if (caller.apiKey !== null) return yield* new Forbidden({ message: "API keys cannot create API keys" })
+        const role = input.role ?? "member"
+        if (!roleAtLeast(a.role, role)) {
+          return yield* new InvalidInput({
+            message: `a key cannot have more power (${role}) than its creator (${a.role})`
+          })
+        }
+        yield* limits.write(caller, orgId)
+        const bot = yield* orUnavailable(accounts.createBot(input.name))
+        return new CreatedApiKey(yield* orUnavailable(orgs.createApiKey(orgId, bot, a.user.id, input.name, role)))
+      },
+      Effect.scoped
+    )
 
     const apiKeys = Effect.fn("Orgs.apiKeys")(function*(caller: Caller, orgId: OrgId) {
       yield* access.orgRole(caller, orgId, "admin", "listing API keys")
@@ -107,7 +123,19 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
       return yield* orUnavailable(messages.search(orgId, a.user.id, readable, query, limit))
     })
 
-    return { create, list, get, members, addMember, changeRole, removeMember, createApiKey, apiKeys, revokeApiKey, search } as const
+    return {
+      create,
+      list,
+      get,
+      members,
+      addMember,
+      changeRole,
+      removeMember,
+      createApiKey,
+      apiKeys,
+      revokeApiKey,
+      search
+    } as const
   }),
   dependencies: [Access.Default, Limits.Default]
 }) {}

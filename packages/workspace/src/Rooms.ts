@@ -29,7 +29,9 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
     const create = Effect.fn("Rooms.create")(function*(caller: Caller, orgId: OrgId, input: CreateRoomRequest) {
       const a = yield* access.orgRole(caller, orgId, "member", "creating rooms")
       yield* limits.write(caller, orgId)
-      return yield* orUnavailable(rooms.create(orgId, a.user, { name: input.name, kind: input.kind ?? "public", topic: input.topic ?? "" }))
+      return yield* orUnavailable(
+        rooms.create(orgId, a.user, { name: input.name, kind: input.kind ?? "public", topic: input.topic ?? "" })
+      )
     }, Effect.scoped)
 
     /** The caller's rooms and the public ones they may join, with the log position the listing reflects. */
@@ -39,11 +41,14 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
     })
 
     /** The direct room of the caller and `participants` (the same one for the same people). */
-    const openDm = Effect.fn("Rooms.openDm")(function*(caller: Caller, orgId: OrgId, participants: ReadonlyArray<UserId>) {
-      const a = yield* access.org(caller, orgId)
-      yield* limits.write(caller, orgId)
-      return (yield* orUnavailable(rooms.openDm(orgId, a.user, participants))).room
-    }, Effect.scoped)
+    const openDm = Effect.fn("Rooms.openDm")(
+      function*(caller: Caller, orgId: OrgId, participants: ReadonlyArray<UserId>) {
+        const a = yield* access.org(caller, orgId)
+        yield* limits.write(caller, orgId)
+        return (yield* orUnavailable(rooms.openDm(orgId, a.user, participants))).room
+      },
+      Effect.scoped
+    )
 
     const get = Effect.fn("Rooms.get")(function*(caller: Caller, roomId: RoomId) {
       const a = yield* access.room(caller, roomId)
@@ -127,7 +132,21 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
       yield* bus.publish({ orgId: a.orgId, roomId, event: encodeTyping(event), at: Date.now() })
     })
 
-    return { create, list, openDm, get, update, archive, join, leave, members, addMember, removeMember, threads, typing } as const
+    return {
+      create,
+      list,
+      openDm,
+      get,
+      update,
+      archive,
+      join,
+      leave,
+      members,
+      addMember,
+      removeMember,
+      threads,
+      typing
+    } as const
   }),
   dependencies: [Access.Default, Limits.Default]
 }) {}

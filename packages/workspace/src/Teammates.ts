@@ -49,13 +49,18 @@ export class Teammates extends Effect.Service<Teammates>()("@troupe/workspace/Te
       yield* limits.write(caller, orgId)
       const kind = input.template === undefined ? undefined : catalog.find(input.template)
       if (input.template !== undefined && kind === undefined) {
-        return yield* new NotFound({ resource: "template", message: `no catalog template is called "${input.template}"` })
+        return yield* new NotFound({
+          resource: "template",
+          message: `no catalog template is called "${input.template}"`
+        })
       }
       const handle = input.handle ?? kind?.handle
       const name = input.name ?? kind?.name
       const role = input.role ?? kind?.role
       if (handle === undefined || name === undefined || role === undefined) {
-        return yield* new InvalidInput({ message: "a custom teammate needs a handle, a name and a role (or hire a template)" })
+        return yield* new InvalidInput({
+          message: "a custom teammate needs a handle, a name and a role (or hire a template)"
+        })
       }
       const model = yield* orUnavailable(policy.check(orgId, input.model ?? kind?.model))
       return yield* orUnavailable(teammates.create(orgId, a.user.id, {
@@ -83,22 +88,25 @@ export class Teammates extends Effect.Service<Teammates>()("@troupe/workspace/Te
     })
 
     /** Members change a teammate; its token limit is the admins'. */
-    const update = Effect.fn("Teammates.update")(function*(caller: Caller, orgId: OrgId, id: TeammateId, patch: UpdateTeammateRequest) {
-      yield* access.orgRole(caller, orgId, "member", "changing teammates")
-      yield* limitsChange(caller, orgId, patch.monthlyTokenLimit, "changing a teammate's token limit")
-      yield* limits.write(caller, orgId)
-      const model = patch.model === undefined ? undefined : yield* orUnavailable(policy.check(orgId, patch.model))
-      return yield* orUnavailable(teammates.update(orgId, id, {
-        ...(patch.name !== undefined ? { name: patch.name } : {}),
-        ...(patch.role !== undefined ? { role: patch.role } : {}),
-        ...(patch.personality !== undefined ? { personality: patch.personality } : {}),
-        ...(patch.instructions !== undefined ? { instructions: patch.instructions } : {}),
-        ...(model !== undefined ? { model } : {}),
-        ...(patch.tools !== undefined ? { tools: patch.tools } : {}),
-        ...(patch.busyPolicy !== undefined ? { busyPolicy: patch.busyPolicy } : {}),
-        ...(patch.monthlyTokenLimit !== undefined ? { monthlyTokenLimit: patch.monthlyTokenLimit } : {})
-      }))
-    }, Effect.scoped)
+    const update = Effect.fn("Teammates.update")(
+      function*(caller: Caller, orgId: OrgId, id: TeammateId, patch: UpdateTeammateRequest) {
+        yield* access.orgRole(caller, orgId, "member", "changing teammates")
+        yield* limitsChange(caller, orgId, patch.monthlyTokenLimit, "changing a teammate's token limit")
+        yield* limits.write(caller, orgId)
+        const model = patch.model === undefined ? undefined : yield* orUnavailable(policy.check(orgId, patch.model))
+        return yield* orUnavailable(teammates.update(orgId, id, {
+          ...(patch.name !== undefined ? { name: patch.name } : {}),
+          ...(patch.role !== undefined ? { role: patch.role } : {}),
+          ...(patch.personality !== undefined ? { personality: patch.personality } : {}),
+          ...(patch.instructions !== undefined ? { instructions: patch.instructions } : {}),
+          ...(model !== undefined ? { model } : {}),
+          ...(patch.tools !== undefined ? { tools: patch.tools } : {}),
+          ...(patch.busyPolicy !== undefined ? { busyPolicy: patch.busyPolicy } : {}),
+          ...(patch.monthlyTokenLimit !== undefined ? { monthlyTokenLimit: patch.monthlyTokenLimit } : {})
+        }))
+      },
+      Effect.scoped
+    )
 
     const dismiss = Effect.fn("Teammates.dismiss")(function*(caller: Caller, orgId: OrgId, id: TeammateId) {
       yield* access.orgRole(caller, orgId, "admin", "dismissing teammates")
@@ -117,7 +125,9 @@ export class Teammates extends Effect.Service<Teammates>()("@troupe/workspace/Te
     /** Room members (not guests) add teammates to rooms other than direct ones. */
     const addToRoom = Effect.fn("Teammates.addToRoom")(function*(caller: Caller, roomId: RoomId, id: TeammateId) {
       const a = yield* access.contributor(caller, roomId, "add teammates to rooms")
-      if (a.room.kind === "direct") return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
+      if (a.room.kind === "direct") {
+        return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
+      }
       yield* limits.write(caller, a.orgId)
       yield* orUnavailable(teammates.addToRoom(a.orgId, roomId, id))
     }, Effect.scoped)
@@ -144,24 +154,32 @@ export class Teammates extends Effect.Service<Teammates>()("@troupe/workspace/Te
       return yield* orUnavailable(teammates.memory(orgId, id, 100, yield* readable(a)))
     })
 
-    const remember = Effect.fn("Teammates.remember")(function*(caller: Caller, orgId: OrgId, id: TeammateId, text: string) {
-      yield* access.orgRole(caller, orgId, "member", "editing a teammate's memory")
-      yield* found(orgId, id)
-      yield* limits.write(caller, orgId)
-      return yield* orUnavailable(teammates.remember(orgId, id, text, null))
-    }, Effect.scoped)
+    const remember = Effect.fn("Teammates.remember")(
+      function*(caller: Caller, orgId: OrgId, id: TeammateId, text: string) {
+        yield* access.orgRole(caller, orgId, "member", "editing a teammate's memory")
+        yield* found(orgId, id)
+        yield* limits.write(caller, orgId)
+        return yield* orUnavailable(teammates.remember(orgId, id, text, null))
+      },
+      Effect.scoped
+    )
 
-    const putCore = Effect.fn("Teammates.putCore")(function*(caller: Caller, orgId: OrgId, id: TeammateId, block: CoreBlock, text: string) {
-      yield* access.orgRole(caller, orgId, "member", "editing a teammate's memory")
-      yield* limits.write(caller, orgId)
-      yield* orUnavailable(teammates.putCore(orgId, id, block, text, null))
-    }, Effect.scoped)
+    const putCore = Effect.fn("Teammates.putCore")(
+      function*(caller: Caller, orgId: OrgId, id: TeammateId, block: CoreBlock, text: string) {
+        yield* access.orgRole(caller, orgId, "member", "editing a teammate's memory")
+        yield* limits.write(caller, orgId)
+        yield* orUnavailable(teammates.putCore(orgId, id, block, text, null))
+      },
+      Effect.scoped
+    )
 
-    const forget = Effect.fn("Teammates.forget")(function*(caller: Caller, orgId: OrgId, id: TeammateId, memoryId: string) {
-      yield* access.orgRole(caller, orgId, "member", "editing a teammate's memory")
-      yield* found(orgId, id)
-      yield* orUnavailable(teammates.forget(orgId, id, memoryId))
-    })
+    const forget = Effect.fn("Teammates.forget")(
+      function*(caller: Caller, orgId: OrgId, id: TeammateId, memoryId: string) {
+        yield* access.orgRole(caller, orgId, "member", "editing a teammate's memory")
+        yield* found(orgId, id)
+        yield* orUnavailable(teammates.forget(orgId, id, memoryId))
+      }
+    )
 
     const usage = Effect.fn("Teammates.usage")(function*(caller: Caller, orgId: OrgId) {
       yield* access.orgRole(caller, orgId, "member", "reading the org's usage")
@@ -178,11 +196,14 @@ export class Teammates extends Effect.Service<Teammates>()("@troupe/workspace/Te
       return yield* orUnavailable(policy.view(orgId))
     })
 
-    const setModelPolicy = Effect.fn("Teammates.setModelPolicy")(function*(caller: Caller, orgId: OrgId, models: ReadonlyArray<string> | null) {
-      yield* access.orgRole(caller, orgId, "admin", "setting the org's model policy")
-      yield* limits.write(caller, orgId)
-      return yield* orUnavailable(policy.set(orgId, models))
-    }, Effect.scoped)
+    const setModelPolicy = Effect.fn("Teammates.setModelPolicy")(
+      function*(caller: Caller, orgId: OrgId, models: ReadonlyArray<string> | null) {
+        yield* access.orgRole(caller, orgId, "admin", "setting the org's model policy")
+        yield* limits.write(caller, orgId)
+        return yield* orUnavailable(policy.set(orgId, models))
+      },
+      Effect.scoped
+    )
 
     return {
       catalog: entries(catalog),

@@ -11,7 +11,14 @@
  *   client and the cluster treat a lost COMMIT as a defect) answers 503, like
  *   every other outage, rather than 500.
  */
-import { HttpApiBuilder, HttpApiError, HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import {
+  HttpApiBuilder,
+  HttpApiError,
+  HttpApp,
+  HttpMiddleware,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
 import { TroupeApi } from "@troupe/api/Api"
 import { FieldIssue, MalformedRequest, NotFound, RateLimited } from "@troupe/domain/Errors"
 import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
@@ -58,37 +65,50 @@ export const toMalformed = (error: HttpApiError.HttpApiDecodeError) => {
 const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "RouteNotFound"
 
 /** The middleware, for `HttpApiBuilder.serve`'s layer graph. */
-export const ErrorShapeLive = HttpApiBuilder.middleware(TroupeApi, (app) =>
-  Effect.catchAllCause(app, (cause): Effect.Effect<never, MalformedRequest | NotFound | RateLimited, HttpServerRequest.HttpServerRequest> => {
-    const failure = Cause.failureOption(cause)
-    if (Option.isNone(failure)) return Effect.failCause(cause)
-    const error: unknown = failure.value
-    if (error instanceof HttpApiError.HttpApiDecodeError) return Effect.fail(toMalformed(error))
-    if (error instanceof RateLimited) {
-      const retryAfter = String(error.retryAfterSeconds)
-      return Effect.zipRight(
-        HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", retryAfter))),
-        Effect.fail(error)
-      )
-    }
-    if (!isRouteNotFound(error)) return Effect.failCause(cause)
-    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const path = request.url.split("?")[0] ?? ""
-      const shown = path.length > MAX_PATH_SHOWN ? `${path.slice(0, MAX_PATH_SHOWN)}…` : path
-      return Effect.fail(new NotFound({ resource: "route", message: `no endpoint answers ${request.method} ${shown}` }))
-    })
-  }))
+export const ErrorShapeLive = HttpApiBuilder.middleware(
+  TroupeApi,
+  (app) =>
+    Effect.catchAllCause(
+      app,
+      (cause): Effect.Effect<never, MalformedRequest | NotFound | RateLimited, HttpServerRequest.HttpServerRequest> => {
+        const failure = Cause.failureOption(cause)
+        if (Option.isNone(failure)) return Effect.failCause(cause)
+        const error: unknown = failure.value
+        if (error instanceof HttpApiError.HttpApiDecodeError) return Effect.fail(toMalformed(error))
+        if (error instanceof RateLimited) {
+          const retryAfter = String(error.retryAfterSeconds)
+          return Effect.zipRight(
+            HttpApp.appendPreResponseHandler((_request, response) =>
+              Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", retryAfter))
+            ),
+            Effect.fail(error)
+          )
+        }
+        if (!isRouteNotFound(error)) return Effect.failCause(cause)
+        return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          const path = request.url.split("?")[0] ?? ""
+          const shown = path.length > MAX_PATH_SHOWN ? `${path.slice(0, MAX_PATH_SHOWN)}…` : path
+          return Effect.fail(
+            new NotFound({ resource: "route", message: `no endpoint answers ${request.method} ${shown}` })
+          )
+        })
+      }
+    )
+)
 
 /** The safety net for database outages that reached the HTTP layer as defects: 503, not 500. */
 export const databaseLossUnavailable = HttpMiddleware.make((app) =>
   Effect.catchAllCause(app, (cause) => {
     const lost = Cause.find(cause, (c) =>
-      c._tag === "Die" && isSqlError(c.defect) && isUnavailable(c.defect) ? Option.some(c.defect) : Option.none()
-    )
-    if (Option.isNone(lost)) return Effect.failCause(cause)
+      c._tag === "Die" && isSqlError(c.defect) && isUnavailable(c.defect) ? Option.some(c.defect) : Option.none())
+    if (Option.isNone(lost)) {
+      return Effect.failCause(cause)
+    }
     return Effect.zipRight(
       Effect.logWarning("database unavailable (untyped)", lost.value),
-      HttpServerResponse.json({ _tag: "Unavailable", message: "the database is unavailable; retry shortly" }, { status: 503 }).pipe(
+      HttpServerResponse.json({ _tag: "Unavailable", message: "the database is unavailable; retry shortly" }, {
+        status: 503
+      }).pipe(
         Effect.orDie
       )
     )

@@ -7,8 +7,8 @@ import { CurrentUser } from "@troupe/api/Auth"
 import { collect, sseText } from "@troupe/feed/Delivery"
 import { Feed, parseCursor } from "@troupe/feed/Feed"
 import { eventsDelivered, sseConnections } from "@troupe/feed/FeedMetrics"
-import { Effect, Metric, Stream } from "effect"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
+import { Effect, Metric, Stream } from "effect"
 import { ServerConfig } from "../ServerConfig.js"
 
 /** The events group. */

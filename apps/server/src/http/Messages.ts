@@ -22,12 +22,18 @@ export const MessagesLive = HttpApiBuilder.group(TroupeApi, "messages", (handler
             threadId: urlParams.threadId
           })))
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (c) => messages.get(c, path.room, path.message)))
-      .handle("edit", ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => messages.edit(c, path.room, path.message, payload.text)))
-      .handle("delete", ({ path }) => Effect.flatMap(CurrentUser, (c) => messages.remove(c, path.room, path.message)))
+      .handle("edit", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, (c) => messages.edit(c, path.room, path.message, payload.text)))
+      .handle("delete", ({ path }) =>
+        Effect.flatMap(CurrentUser, (c) => messages.remove(c, path.room, path.message)))
       .handle("edits", ({ path }) => Effect.flatMap(CurrentUser, (c) => messages.edits(c, path.room, path.message)))
-      .handle("react", ({ path }) => Effect.flatMap(CurrentUser, (c) => messages.react(c, path.room, path.message, path.emoji, true)))
+      .handle("react", ({ path }) =>
+        Effect.flatMap(CurrentUser, (c) =>
+          messages.react(c, path.room, path.message, path.emoji, true)))
       .handle("unreact", ({ path }) =>
-        Effect.flatMap(CurrentUser, (c) => messages.react(c, path.room, path.message, path.emoji, false)))
+        Effect.flatMap(CurrentUser, (c) =>
+          messages.react(c, path.room, path.message, path.emoji, false)))
       .handle("markRead", ({ path, payload }) =>
-        Effect.flatMap(CurrentUser, (c) => messages.markRead(c, path.room, payload.messageId, payload.threadId)))
+        Effect.flatMap(CurrentUser, (c) =>
+          messages.markRead(c, path.room, payload.messageId, payload.threadId)))
   }))

@@ -112,7 +112,9 @@ export const RequestGuardLive = Layer.succeed(
       catch: (e) => {
         // The parser's own message quotes part of the body (a password, say): keep only the position.
         const at = String(e).match(/position (\d+)/)?.[1]
-        return new MalformedRequest({ message: `the request body is not valid JSON${at === undefined ? "" : ` (at position ${at})`}` })
+        return new MalformedRequest({
+          message: `the request body is not valid JSON${at === undefined ? "" : ` (at position ${at})`}`
+        })
       }
     })
     const bad = badString(json)

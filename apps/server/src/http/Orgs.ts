@@ -16,13 +16,26 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
       .handle("list", () => Effect.flatMap(CurrentUser, (c) => orgs.list(c)))
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.get(c, path.org)))
       .handle("members", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.members(c, path.org)))
-      .handle("addMember", ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.addMember(c, path.org, payload)))
+      .handle("addMember", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, (c) => orgs.addMember(c, path.org, payload)))
       .handle("changeRole", ({ path, payload }) =>
-        Effect.flatMap(CurrentUser, (c) => orgs.changeRole(c, path.org, path.user, payload.role)))
-      .handle("removeMember", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.removeMember(c, path.org, path.user)))
-      .handle("createApiKey", ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.createApiKey(c, path.org, payload)))
-      .handle("apiKeys", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.apiKeys(c, path.org)))
-      .handle("revokeApiKey", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.revokeApiKey(c, path.org, path.key)))
-      .handle("search", ({ path, urlParams }) =>
-        Effect.flatMap(CurrentUser, (c) => orgs.search(c, path.org, urlParams.q, urlParams.limit ?? 20)))
+        Effect.flatMap(CurrentUser, (c) =>
+          orgs.changeRole(c, path.org, path.user, payload.role)))
+      .handle("removeMember", ({ path }) =>
+        Effect.flatMap(CurrentUser, (c) =>
+          orgs.removeMember(c, path.org, path.user)))
+      .handle("createApiKey", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, (c) =>
+          orgs.createApiKey(c, path.org, payload)))
+      .handle("apiKeys", ({ path }) =>
+        Effect.flatMap(CurrentUser, (c) => orgs.apiKeys(c, path.org)))
+      .handle(
+        "revokeApiKey",
+        ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.revokeApiKey(c, path.org, path.key))
+      )
+      .handle(
+        "search",
+        ({ path, urlParams }) =>
+          Effect.flatMap(CurrentUser, (c) => orgs.search(c, path.org, urlParams.q, urlParams.limit ?? 20))
+      )
   }))

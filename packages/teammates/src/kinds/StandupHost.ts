@@ -4,8 +4,8 @@
  * long-term memory. Part of the built-in catalog (`Catalog.layerBuiltIn`).
  */
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { defineTeammate, tool } from "../Kind.js"
 import { Effect, Schema } from "effect"
+import { defineTeammate, tool } from "../Kind.js"
 
 const StandupUpdate = Schema.Struct({
   person: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(80)),
@@ -36,7 +36,9 @@ export const StandupHost = (teammates: TeammateRepo) =>
           teammates.remember(
             ctx.orgId,
             ctx.teammateId,
-            `Stand-up ${new Date().toISOString().slice(0, 10)} ${u.person}: yesterday ${u.yesterday}; today ${u.today}; blockers ${u.blockers || "none"}`,
+            `Stand-up ${
+              new Date().toISOString().slice(0, 10)
+            } ${u.person}: yesterday ${u.yesterday}; today ${u.today}; blockers ${u.blockers || "none"}`,
             { messageId: ctx.sourceMessageId, roomId: ctx.roomId }
           ).pipe(Effect.map((entry) => ({ recorded: entry.id })), Effect.orDie)
       })
