@@ -7,6 +7,13 @@
  * that is not there.
  */
 import { SqlError } from "@effect/sql/SqlError"
+import { Data } from "effect"
+
+/**
+ * A row that does not have the shape its query promises: corrupt data, or a
+ * query that drifted from its schema. A fault, never an outage.
+ */
+export class RowError extends Data.TaggedError("RowError")<{ readonly message: string; readonly cause?: unknown }> {}
 
 /** SQLSTATE classes and codes that mean "the database is not available right now". */
 const unavailableStates = [

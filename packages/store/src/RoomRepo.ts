@@ -6,64 +6,69 @@ import type { Fragment } from "@effect/sql/Statement"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import { Audience, MemberJoined, MemberLeft, RoomArchived, RoomCreated, RoomUpdated } from "@troupe/domain/Event"
 import { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
-import type { MemberKind, Role } from "@troupe/domain/Org"
-import { Room, RoomInfo, RoomKind, RoomMember, type RoutingMode, ThreadSummary } from "@troupe/domain/Room"
+import { MemberKind, Role } from "@troupe/domain/Org"
+import { Room, RoomInfo, RoomKind, RoomMember, RoutingMode, ThreadSummary } from "@troupe/domain/Room"
 import type { User } from "@troupe/domain/User"
 import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
+import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
 
 /** The read marker key for a room itself (thread markers use the root's id). */
 export const ROOM_MARKER = "00000000-0000-0000-0000-000000000000"
 
-interface RoomRow {
-  readonly id: string
-  readonly orgId: string
-  readonly kind: RoomKind
-  readonly name: string
-  readonly topic: string
-  readonly archived: boolean
-  readonly routing: RoutingMode
-  readonly createdBy: string
-  readonly createdAt: Date
-}
-
-interface CountedRoomRow extends RoomRow {
-  readonly joined: boolean
-  readonly unreadCount: number
-  readonly mentionCount: number
-  readonly threadUnreadCount: number
-  readonly threadMentionCount: number
-}
-
-const decodeRoomId = Schema.decodeSync(RoomId)
-const decodeOrgId = Schema.decodeSync(OrgId)
-const decodeUserId = Schema.decodeSync(UserId)
-
-const infoFields = (row: RoomRow) => ({
-  id: decodeRoomId(row.id),
-  orgId: decodeOrgId(row.orgId),
-  kind: row.kind,
-  name: row.name,
-  topic: row.topic,
-  archived: row.archived,
-  routing: row.routing,
-  createdBy: decodeUserId(row.createdBy),
-  createdAt: row.createdAt
+/** A `rooms` row, as `roomColumns` selects it. */
+const RoomRow = Schema.Struct({
+  id: RoomId,
+  orgId: OrgId,
+  kind: RoomKind,
+  name: Schema.String,
+  topic: Schema.String,
+  archived: Schema.Boolean,
+  routing: RoutingMode,
+  createdBy: UserId,
+  createdAt: Schema.DateFromSelf
 })
 
-/** Maps a `rooms` row to its public record. */
-export const toRoomInfo = (row: RoomRow) => new RoomInfo(infoFields(row))
+/** A room with a reader's membership and counts. */
+const CountedRoomRow = Schema.Struct({
+  ...RoomRow.fields,
+  joined: Schema.Boolean,
+  unreadCount: Schema.Number,
+  mentionCount: Schema.Number,
+  threadUnreadCount: Schema.Number,
+  threadMentionCount: Schema.Number
+})
 
-const toRoom = (row: CountedRoomRow) =>
-  new Room({
-    ...infoFields(row),
-    joined: row.joined,
-    unreadCount: row.unreadCount,
-    mentionCount: row.mentionCount,
-    threadUnreadCount: row.threadUnreadCount,
-    threadMentionCount: row.threadMentionCount
-  })
+/** The caller's role and membership, and the room's columns (null when the room does not exist). */
+const AccessRow = Schema.Struct({ role: Schema.NullOr(Role), joined: Schema.Boolean, id: Schema.NullOr(RoomId) })
+
+
+const MemberRow = Schema.Struct({
+  kind: MemberKind,
+  id: Schema.UUID,
+  name: Schema.String,
+  handle: Schema.String,
+  joinedAt: Schema.DateFromSelf,
+  orgRole: Schema.NullOr(Role)
+})
+const PersonRow = Schema.Struct({ userId: UserId, name: Schema.String, handle: Schema.String })
+const Joined = Schema.Struct({ joinedAt: Schema.DateFromSelf })
+const KindRow = Schema.Struct({ memberKind: MemberKind })
+const ThreadRow = Schema.Struct({
+  rootId: Schema.UUID,
+  replyCount: Schema.Number,
+  lastReplyAt: Schema.NullOr(Schema.DateFromSelf),
+  unreadCount: Schema.Number,
+  mentionCount: Schema.Number
+})
+const Position = Schema.Struct({ position: Schema.NumberFromString })
+
+const roomRow = Rows.one("room", RoomRow)
+const maybeRoom = Rows.first("room", RoomRow)
+
+/** Maps a `rooms` row to its public record. */
+export const toRoomInfo = (row: typeof RoomRow.Type) => new RoomInfo(row)
 
 /** What a caller may do with a room. */
 export interface RoomAccess {
@@ -90,7 +95,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
      * own marker for replies). Counts are zero in rooms the reader has not joined.
      */
     const countedRooms = (userId: string, where: Fragment) =>
-      sql<CountedRoomRow>`
+      Rows.all("room", CountedRoomRow)(sql`
         SELECT ${roomColumns}, (rm.member_id IS NOT NULL) AS joined,
           CASE WHEN rm.member_id IS NULL THEN 0 ELSE (
             SELECT count(*) FROM messages m
@@ -116,9 +121,9 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId}
         LEFT JOIN read_markers rk ON rk.user_id = ${userId} AND rk.room_id = r.id AND rk.thread_key = ${ROOM_MARKER}
         WHERE ${where}
-        ORDER BY r.created_at, r.id`
+        ORDER BY r.created_at, r.id`)
 
-    const positionNow = sql<{ position: string }>`SELECT position FROM event_log_state`
+    const positionNow = Rows.one("log position", Position)(sql`SELECT position FROM event_log_state`)
 
     /** Rooms the reader belongs to, plus joinable public rooms (not for guests), with the log position they reflect. */
     const list = Effect.fn("RoomRepo.list")(function*(orgId: OrgId, userId: UserId, guest: boolean) {
@@ -129,20 +134,23 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
             ? sql`rm.member_id IS NOT NULL`
             : sql`(rm.member_id IS NOT NULL OR (r.kind = 'public' AND r.archived_at IS NULL))`
         )
-        const position = yield* positionNow
-        return { rooms: rows.map(toRoom), position: Number(position[0]!.position) }
+        const { position } = yield* positionNow
+        return { rooms: rows.map((r) => new Room(r)), position }
       }))
     })
 
     const access = Effect.fn("RoomRepo.access")(
       function*(orgId: OrgId, roomId: RoomId, userId: UserId, guest: boolean) {
-        const rows = yield* withOrg(orgId)(sql<RoomRow & { joined: boolean }>`
-        SELECT ${roomColumns}, EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id
-          AND rm.member_kind = 'user' AND rm.member_id = ${userId}) AS joined
-        FROM rooms r WHERE r.id = ${roomId}`)
-        const row = rows[0]
-        if (!row || (!row.joined && (row.kind !== "public" || guest))) return yield* NotFound.of("room", roomId)
-        return { room: toRoomInfo(row), isMember: row.joined } satisfies RoomAccess
+        const found = yield* withOrg(orgId)(
+          Rows.first("room", Schema.Struct({ ...RoomRow.fields, joined: Schema.Boolean }))(sql`
+            SELECT ${roomColumns}, EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id
+              AND rm.member_kind = 'user' AND rm.member_id = ${userId}) AS joined
+            FROM rooms r WHERE r.id = ${roomId}`)
+        )
+        if (Option.isNone(found)) return yield* NotFound.of("room", roomId)
+        const { joined, ...room } = found.value
+        if (!joined && (room.kind !== "public" || guest)) return yield* NotFound.of("room", roomId)
+        return { room: toRoomInfo(room), isMember: joined } satisfies RoomAccess
       }
     )
 
@@ -151,7 +159,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
      * the room (null when unknown) and whether the caller joined it.
      */
     const accessFor = Effect.fn("RoomRepo.accessFor")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
-      const rows = yield* withOrg(orgId)(sql<{ role: Role | null } & Partial<RoomRow> & { joined: boolean | null }>`
+      const rows = yield* withOrg(orgId)(sql`
         SELECT m.role, r.id, r.org_id, r.kind, r.name, r.topic, (r.archived_at IS NOT NULL) AS archived, r.routing,
           r.created_by, r.created_at,
           EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user'
@@ -159,39 +167,37 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         FROM (SELECT 1) one
         LEFT JOIN org_members m ON m.org_id = ${orgId} AND m.user_id = ${userId}
         LEFT JOIN rooms r ON r.id = ${roomId}`)
-      const row = rows[0]!
-      return {
-        role: row.role,
-        room: row.id === undefined || row.id === null ? null : toRoomInfo(row as RoomRow),
-        joined: row.joined === true
-      }
+      const row = yield* Rows.one("room access", AccessRow)(Effect.succeed(rows))
+      const room = row.id === null ? null : toRoomInfo(yield* roomRow(Effect.succeed(rows)))
+      return { role: row.role, room, joined: row.joined }
     })
 
     const get = Effect.fn("RoomRepo.get")(function*(orgId: OrgId, roomId: RoomId, userId: UserId, guest: boolean) {
       yield* access(orgId, roomId, userId, guest)
-      const rows = yield* withOrg(orgId)(countedRooms(userId, sql`r.id = ${roomId}`))
-      return toRoom(rows[0]!)
+      const [row] = yield* withOrg(orgId)(countedRooms(userId, sql`r.id = ${roomId}`))
+      if (row === undefined) return yield* NotFound.of("room", roomId)
+      return new Room(row)
     })
 
+    /** Adds a member; none when they already were one. */
     const insertMember = (orgId: OrgId, roomId: RoomId, kind: MemberKind, memberId: string) =>
-      sql<{ joinedAt: Date }>`INSERT INTO room_members (org_id, room_id, member_kind, member_id)
-        VALUES (${orgId}, ${roomId}, ${kind}, ${memberId}) ON CONFLICT DO NOTHING RETURNING joined_at`
+      Rows.first("room member", Joined)(sql`INSERT INTO room_members (org_id, room_id, member_kind, member_id)
+        VALUES (${orgId}, ${roomId}, ${kind}, ${memberId}) ON CONFLICT DO NOTHING RETURNING joined_at`)
 
     const create = Effect.fn("RoomRepo.create")(
       function*(orgId: OrgId, creator: User, input: { name: string; kind: "public" | "private"; topic: string }) {
         return yield* withOrg(orgId)(Effect.gen(function*() {
-          const rows = yield* sql<RoomRow>`
+          const room = toRoomInfo(yield* roomRow(sql`
             INSERT INTO rooms (org_id, kind, name, topic, created_by)
             VALUES (${orgId}, ${input.kind}, ${input.name}, ${input.topic}, ${creator.id})
-            RETURNING id, org_id, kind, name, topic, false AS archived, routing, created_by, created_at`
-          const room = toRoomInfo(rows[0]!)
+            RETURNING id, org_id, kind, name, topic, false AS archived, routing, created_by, created_at`))
           const joined = yield* insertMember(orgId, room.id, "user", creator.id)
           const member = new RoomMember({
             kind: "user",
             id: creator.id,
             name: creator.name,
             handle: creator.handle,
-            joinedAt: joined[0]!.joinedAt
+            joinedAt: Option.match(joined, { onNone: () => room.createdAt, onSome: (j) => j.joinedAt })
           })
           yield* log.append(orgId, [
             { audience: audienceOf(room, [creator.id]), event: new RoomCreated({ room }) },
@@ -209,30 +215,24 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
           return yield* new InvalidInput({ message: "a direct room needs at least one other participant" })
         }
         return yield* withOrg(orgId)(Effect.gen(function*() {
-          const people = yield* sql<{ userId: string; name: string; handle: string }>`
-          SELECT m.user_id, u.name, u.handle FROM org_members m JOIN users u ON u.id = m.user_id
-          WHERE m.org_id = ${orgId} AND m.user_id = ANY(${ids}::uuid[]) ORDER BY u.name`
-          if (people.length !== ids.length) {
-            const known = new Set(people.map((p) => p.userId))
-            return yield* NotFound.of("member", ids.find((id) => !known.has(id))!)
-          }
+          const people = yield* Rows.all("member", PersonRow)(sql`
+            SELECT m.user_id, u.name, u.handle FROM org_members m JOIN users u ON u.id = m.user_id
+            WHERE m.org_id = ${orgId} AND m.user_id = ANY(${ids}::uuid[]) ORDER BY u.name`)
+          const known = new Set<string>(people.map((p) => p.userId))
+          const unknown = ids.find((id) => !known.has(id))
+          if (unknown !== undefined) return yield* NotFound.of("member", unknown)
           const key = ids.join(",")
-          const existing = yield* sql<
-            RoomRow
-          >`SELECT ${roomColumns} FROM rooms r WHERE r.org_id = ${orgId} AND r.dm_key = ${key}`
-          if (existing.length > 0) return { room: toRoomInfo(existing[0]!), created: false }
-          const rows = yield* sql<RoomRow>`
-          INSERT INTO rooms (org_id, kind, name, dm_key, created_by)
-          VALUES (${orgId}, 'direct', ${people.map((p) => p.name).join(", ")}, ${key}, ${creator.id})
-          ON CONFLICT (org_id, dm_key) DO NOTHING
-          RETURNING id, org_id, kind, name, topic, false AS archived, routing, created_by, created_at`
-          if (rows.length === 0) {
-            const again = yield* sql<
-              RoomRow
-            >`SELECT ${roomColumns} FROM rooms r WHERE r.org_id = ${orgId} AND r.dm_key = ${key}`
-            return { room: toRoomInfo(again[0]!), created: false }
-          }
-          const room = toRoomInfo(rows[0]!)
+          const byKey = sql`SELECT ${roomColumns} FROM rooms r WHERE r.org_id = ${orgId} AND r.dm_key = ${key}`
+          const existing = yield* maybeRoom(byKey)
+          if (Option.isSome(existing)) return { room: toRoomInfo(existing.value), created: false }
+          const inserted = yield* maybeRoom(sql`
+            INSERT INTO rooms (org_id, kind, name, dm_key, created_by)
+            VALUES (${orgId}, 'direct', ${people.map((p) => p.name).join(", ")}, ${key}, ${creator.id})
+            ON CONFLICT (org_id, dm_key) DO NOTHING
+            RETURNING id, org_id, kind, name, topic, false AS archived, routing, created_by, created_at`)
+          // Opened at the same moment by someone else: theirs is the room.
+          if (Option.isNone(inserted)) return { room: toRoomInfo(yield* roomRow(byKey)), created: false }
+          const room = toRoomInfo(inserted.value)
           for (const p of people) yield* insertMember(orgId, room.id, "user", p.userId)
           yield* log.append(orgId, [{ audience: audienceOf(room, ids), event: new RoomCreated({ room }) }])
           return { room, created: true }
@@ -242,8 +242,8 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
 
     const lockRoom = (roomId: RoomId) =>
       Effect.flatMap(
-        sql<RoomRow>`SELECT ${roomColumns} FROM rooms r WHERE r.id = ${roomId} FOR UPDATE`,
-        (rows) => rows.length === 0 ? Effect.fail(NotFound.of("room", roomId)) : Effect.succeed(toRoomInfo(rows[0]!))
+        maybeRoom(sql`SELECT ${roomColumns} FROM rooms r WHERE r.id = ${roomId} FOR UPDATE`),
+        Option.match({ onNone: () => Effect.fail(NotFound.of("room", roomId)), onSome: (row) => Effect.succeed(toRoomInfo(row)) })
       )
 
     const update = Effect.fn("RoomRepo.update")(
@@ -258,11 +258,10 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
           if (current.kind === "direct" && patch.name !== undefined) {
             return yield* new InvalidInput({ message: "direct rooms cannot be renamed" })
           }
-          const rows = yield* sql<RoomRow>`
+          const room = toRoomInfo(yield* roomRow(sql`
             UPDATE rooms r SET name = ${patch.name ?? current.name}, topic = ${patch.topic ?? current.topic},
               routing = ${patch.routing ?? current.routing}
-            WHERE r.id = ${roomId} RETURNING ${roomColumns}`
-          const room = toRoomInfo(rows[0]!)
+            WHERE r.id = ${roomId} RETURNING ${roomColumns}`))
           yield* log.append(orgId, [{ audience: audienceOf(room), event: new RoomUpdated({ room }) }])
           return room
         }))
@@ -274,9 +273,9 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         const current = yield* lockRoom(roomId)
         if (current.archived) return current
         if (current.kind === "direct") return yield* new InvalidInput({ message: "direct rooms cannot be archived" })
-        const rows = yield* sql<RoomRow>`
-          UPDATE rooms r SET archived_at = now() WHERE r.id = ${roomId} RETURNING ${roomColumns}`
-        const room = toRoomInfo(rows[0]!)
+        const room = toRoomInfo(
+          yield* roomRow(sql`UPDATE rooms r SET archived_at = now() WHERE r.id = ${roomId} RETURNING ${roomColumns}`)
+        )
         yield* log.append(orgId, [{ audience: audienceOf(room), event: new RoomArchived({ room }) }])
         return room
       }))
@@ -290,13 +289,13 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         if (room.kind === "direct") {
           return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
         }
-        const people = yield* sql<{ name: string; handle: string; orgRole: Role }>`
+        const person = yield* Rows.first("member", Schema.Struct({ name: Schema.String, handle: Schema.String, orgRole: Role }))(sql`
           SELECT u.name, u.handle, m.role AS org_role FROM org_members m JOIN users u ON u.id = m.user_id
-          WHERE m.org_id = ${orgId} AND m.user_id = ${userId}`
-        if (people.length === 0) return yield* NotFound.of("member", userId)
+          WHERE m.org_id = ${orgId} AND m.user_id = ${userId}`)
+        if (Option.isNone(person)) return yield* NotFound.of("member", userId)
         const joined = yield* insertMember(orgId, roomId, "user", userId)
-        if (joined.length === 0) return false
-        const member = new RoomMember({ kind: "user", id: userId, ...people[0]!, joinedAt: joined[0]!.joinedAt })
+        if (Option.isNone(joined)) return false
+        const member = new RoomMember({ kind: "user", id: userId, ...person.value, joinedAt: joined.value.joinedAt })
         yield* log.append(orgId, [{
           audience: audienceOf(room, [userId]),
           event: new MemberJoined({ roomId, member })
@@ -307,9 +306,9 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
 
     /** Whether a person or a teammate is in the room. */
     const memberKind = Effect.fn("RoomRepo.memberKind")(function*(orgId: OrgId, roomId: RoomId, memberId: string) {
-      const rows = yield* withOrg(orgId)(sql<{ memberKind: MemberKind }>`
-        SELECT member_kind FROM room_members WHERE room_id = ${roomId} AND member_id = ${memberId}`)
-      return Option.fromNullable(rows[0]?.memberKind)
+      const row = yield* withOrg(orgId)(Rows.first("room member", KindRow)(sql`
+        SELECT member_kind FROM room_members WHERE room_id = ${roomId} AND member_id = ${memberId}`))
+      return Option.map(row, (r) => r.memberKind)
     })
 
     /** Removes a person or a teammate from a room. */
@@ -319,46 +318,29 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         if (room.kind === "direct") {
           return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
         }
-        const rows = yield* sql<{ memberKind: MemberKind }>`DELETE FROM room_members WHERE room_id = ${roomId}
-          AND member_id = ${memberId} RETURNING member_kind`
-        const removed = rows[0]
-        if (removed === undefined) return yield* NotFound.of("room member", memberId)
-        const person = removed.memberKind === "user" ? [decodeUserId(memberId)] : []
+        const removed = yield* Rows.first("room member", KindRow)(sql`DELETE FROM room_members WHERE room_id = ${roomId}
+          AND member_id = ${memberId} RETURNING member_kind`)
+        if (Option.isNone(removed)) return yield* NotFound.of("room member", memberId)
+        const person = removed.value.memberKind === "user" ? [UserId.make(memberId)] : []
         yield* log.append(orgId, [{ audience: audienceOf(room, person), event: new MemberLeft({ roomId, memberId }) }])
       }))
     })
 
     const members = Effect.fn("RoomRepo.members")(function*(orgId: OrgId, roomId: RoomId) {
-      const rows = yield* withOrg(orgId)(sql<{
-        memberKind: MemberKind
-        memberId: string
-        name: string
-        handle: string
-        joinedAt: Date
-        orgRole: Role | null
-      }>`
-        SELECT rm.member_kind, rm.member_id, COALESCE(u.name, t.name) AS name, COALESCE(u.handle, t.handle) AS handle,
-          rm.joined_at, om.role AS org_role
+      const rows = yield* withOrg(orgId)(Rows.all("room member", MemberRow)(sql`
+        SELECT rm.member_kind AS kind, rm.member_id AS id, COALESCE(u.name, t.name) AS name,
+          COALESCE(u.handle, t.handle) AS handle, rm.joined_at, om.role AS org_role
         FROM room_members rm
         LEFT JOIN users u ON rm.member_kind = 'user' AND u.id = rm.member_id
         LEFT JOIN org_members om ON rm.member_kind = 'user' AND om.org_id = ${orgId} AND om.user_id = rm.member_id
         LEFT JOIN teammates t ON rm.member_kind = 'teammate' AND t.id = rm.member_id
-        WHERE rm.room_id = ${roomId} ORDER BY rm.joined_at, 4`)
-      return rows.map((r) =>
-        new RoomMember({
-          kind: r.memberKind,
-          id: r.memberId,
-          name: r.name,
-          handle: r.handle,
-          joinedAt: r.joinedAt,
-          orgRole: r.orgRole
-        })
-      )
+        WHERE rm.room_id = ${roomId} ORDER BY rm.joined_at, 4`))
+      return rows.map((r) => new RoomMember(r))
     })
 
     /** Rooms a person belongs to, across orgs (for event filtering). */
     const roomIdsOf = Effect.fn("RoomRepo.roomIdsOf")(function*(userId: string) {
-      const rows = yield* sql<{ roomId: string }>`SELECT * FROM troupe_room_ids_of(${userId})`
+      const rows = yield* Rows.all("room", Schema.Struct({ roomId: RoomId }))(sql`SELECT * FROM troupe_room_ids_of(${userId})`)
       return rows.map((r) => r.roomId)
     })
 
@@ -368,23 +350,17 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
      */
     const readableRoomIds = Effect.fn("RoomRepo.readableRoomIds")(
       function*(orgId: OrgId, userId: UserId, guest: boolean) {
-        const rows = yield* withOrg(orgId)(sql<{ id: string }>`
+        const rows = yield* withOrg(orgId)(Rows.all("room", Schema.Struct({ id: RoomId }))(sql`
         SELECT r.id FROM rooms r
         WHERE (${!guest} AND r.kind = 'public')
-          OR EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId})`)
-        return rows.map((r) => decodeRoomId(r.id))
+          OR EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId})`))
+        return rows.map((r) => r.id)
       }
     )
 
     /** Per-thread read state; the counts sum to the room's thread counts. */
     const threads = Effect.fn("RoomRepo.threads")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
-      const rows = yield* withOrg(orgId)(sql<{
-        rootId: string
-        replyCount: number
-        lastReplyAt: Date | null
-        unreadCount: number
-        mentionCount: number
-      }>`
+      const rows = yield* withOrg(orgId)(Rows.all("thread", ThreadRow)(sql`
         SELECT root.id AS root_id, root.reply_count, root.last_reply_at,
           (SELECT count(*) FROM messages m
             WHERE m.thread_id = root.id AND m.deleted_at IS NULL AND m.author_id <> ${userId}
@@ -396,22 +372,22 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         LEFT JOIN read_markers tk ON tk.user_id = ${userId} AND tk.room_id = ${roomId} AND tk.thread_key = root.id
         WHERE root.room_id = ${roomId} AND root.thread_id IS NULL
           AND EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = root.id)
-        ORDER BY root.seq`)
+        ORDER BY root.seq`))
       return rows.map((r) => new ThreadSummary(r))
     })
 
     /** The org a room belongs to (a system lookup; access is checked by the caller). */
     const orgOf = Effect.fn("RoomRepo.orgOf")(function*(roomId: RoomId) {
-      const rows = yield* sql<{ orgId: string }>`SELECT * FROM troupe_room_org(${roomId})`
-      if (rows.length === 0) return yield* NotFound.of("room", roomId)
-      return decodeOrgId(rows[0]!.orgId)
+      const row = yield* Rows.first("room", Schema.Struct({ orgId: OrgId }))(sql`SELECT * FROM troupe_room_org(${roomId})`)
+      if (Option.isNone(row)) return yield* NotFound.of("room", roomId)
+      return row.value.orgId
     })
 
     /** A room's public record, without access checks (for the teammate runtime). */
     const info = Effect.fn("RoomRepo.info")(function*(orgId: OrgId, roomId: RoomId) {
-      const rows = yield* withOrg(orgId)(sql<RoomRow>`SELECT ${roomColumns} FROM rooms r WHERE r.id = ${roomId}`)
-      if (rows.length === 0) return yield* NotFound.of("room", roomId)
-      return toRoomInfo(rows[0]!)
+      const row = yield* withOrg(orgId)(maybeRoom(sql`SELECT ${roomColumns} FROM rooms r WHERE r.id = ${roomId}`))
+      if (Option.isNone(row)) return yield* NotFound.of("room", roomId)
+      return toRoomInfo(row.value)
     })
 
     return {

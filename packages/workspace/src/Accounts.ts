@@ -42,7 +42,8 @@ export class Accounts extends Effect.Service<Accounts>()("@troupe/workspace/Acco
         Effect.catchTag("SqlError", (e) =>
           isUnavailable(e)
             ? Effect.fail(new Unavailable({ message: "cannot verify the token right now; retry shortly" }))
-            : Effect.die(e))
+            : Effect.die(e)),
+        Effect.catchTag("RowError", Effect.die)
       )
     })
 

@@ -1,24 +1,24 @@
 /**
- * Database outages as the typed `Unavailable` the API answers 503 with. Any
- * other database failure is a fault, not an outage: it becomes a defect (a
- * logged 500), never a 503 that would have clients retry forever.
+ * Database failures as the API reports them: an outage is the typed
+ * `Unavailable` (503, retry later); any other failure of the database, or a
+ * row that does not read as its schema says, is a fault: a logged defect
+ * (500), never a 503 that would have clients retry forever.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Unavailable } from "@troupe/domain/Errors"
-import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
+import { isSqlError, isUnavailable, RowError } from "@troupe/store/DatabaseError"
 import { Effect } from "effect"
 
 const outage = new Unavailable({ message: "the database is unavailable; retry shortly" })
 
+/** Whether `e` is a failure of the database layer (a statement, a connection, or a row). */
+const isStoreFailure = (e: unknown): e is SqlError | RowError => isSqlError(e) || e instanceof RowError
+
 /** Turns a database outage into `Unavailable`, and any other database failure into a defect. */
 export const orUnavailable = <A, E, R>(
-  self: Effect.Effect<A, E | SqlError, R>
-): Effect.Effect<A, Exclude<E, SqlError> | Unavailable, R> =>
-  Effect.catchIf(
-    self,
-    (e): e is SqlError => isSqlError(e),
-    (e) =>
-      isUnavailable(e)
-        ? Effect.zipRight(Effect.logWarning("database unavailable", e), Effect.fail(outage))
-        : Effect.die(e)
-  ) as Effect.Effect<A, Exclude<E, SqlError> | Unavailable, R> // catchIf cannot narrow E by the refinement's complement
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, Exclude<E, SqlError | RowError> | Unavailable, R> =>
+  Effect.catchIf(self, isStoreFailure, (e) =>
+    isSqlError(e) && isUnavailable(e)
+      ? Effect.zipRight(Effect.logWarning("database unavailable", e), Effect.fail(outage))
+      : Effect.die(e)) as Effect.Effect<A, Exclude<E, SqlError | RowError> | Unavailable, R> // eslint-disable-line @typescript-eslint/consistent-type-assertions -- catchIf cannot narrow E by a refinement's complement
