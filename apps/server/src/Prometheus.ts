@@ -89,8 +89,7 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
     }
   }
   const out: Array<string> = []
-  for (const metric of [...families.keys()].sort()) {
-    const f = families.get(metric)!
+  for (const [metric, f] of [...families].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (f.help !== undefined) out.push(`# HELP ${metric} ${escapeHelp(f.help)}`)
     out.push(`# TYPE ${metric} ${f.type}`)
     out.push(...f.lines)

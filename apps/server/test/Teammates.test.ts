@@ -183,6 +183,34 @@ describe("teammates", () => {
         expect(texts[2]).toContain("are you back?")
       }))
 
+    it.effect("a reply whose stream breaks midway is restarted: streams are told to drop it, and it is posted once", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const fake = yield* FakeOpenAI
+        const seen = yield* readEvents({
+          baseUrl: s.url,
+          token: s.ana.token,
+          lastEventId: s.position,
+          count: 2,
+          keep: (d) =>
+            (d.event.type === "message.delta" && d.event.restart) ||
+            (d.event.type === "message.created" && d.event.message.authorKind === "teammate"),
+          timeout: "20 seconds"
+        }).pipe(Effect.fork)
+        yield* say(s, "@rhea cut [[brokenx1]] short")
+        const [restart, created] = yield* Fiber.join(seen)
+        expect(restart?.event.type === "message.delta" && restart.event.offset).toBe(0)
+        expect(created?.event.type === "message.created" && created.event.message.text).toBe(
+          "echo: Ana: @rhea cut short"
+        )
+        const [run] = yield* settledRuns(s, 1)
+        expect(run!.status).toBe("completed")
+        expect((yield* replies(s)).map((m) => m.text)).toEqual(["echo: Ana: @rhea cut short"])
+        // The broken call and its restart: two requests, not a nested retry loop's more.
+        const calls = fake.requests().filter((r) => JSON.stringify(r).includes("cut [[brokenx1]] short"))
+        expect(calls).toHaveLength(2)
+      }))
+
     it.effect("busy policy queue: a message during a turn gets its own next turn", () =>
       Effect.gen(function*() {
         const s = yield* setup("queue")

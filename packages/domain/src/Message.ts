@@ -109,7 +109,7 @@ const mentionPattern = /(?:^|[^\w@.])@([a-z0-9][a-z0-9._-]{1,31})/gi
 export const parseMentionHandles = (text: string): ReadonlyArray<string> => {
   const seen = new Set<string>()
   for (const match of text.matchAll(mentionPattern)) {
-    const handle = match[1]!.toLowerCase().replace(/[.]+$/, "")
+    const handle = (match[1] ?? "").toLowerCase().replace(/[.]+$/, "")
     if (handle.length >= 2) seen.add(handle)
   }
   return [...seen]

@@ -8,7 +8,7 @@
  * late subscriber never skips an event, and never sees one twice.
  */
 import { AccessRevoked, Audience, Delivered, Event, PresenceChanged, Reset } from "@troupe/domain/Event"
-import type { OrgId, UserId } from "@troupe/domain/Ids"
+import type { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
 import { type Ephemeral, EventBus } from "@troupe/realtime/EventBus"
 import { Presence } from "@troupe/realtime/Presence"
@@ -300,10 +300,10 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
             if (item._tag === "Ephemeral") {
               const e = item.event
               const audience = new Audience(
-                { roomId: e.roomId as never, orgWide: e.roomId === null, userIds: [] },
+                { roomId: e.roomId, orgWide: e.roomId === null, userIds: [] },
                 true
               )
-              if (!sees(viewer, e.orgId as OrgId, audience)) return
+              if (!sees(viewer, e.orgId, audience)) return
               const event = decodeEvent(e.event)
               if (Option.isNone(event)) return
               ephemeralCount++
@@ -311,7 +311,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
               out.push(
                 new Delivered({
                   id: `${position}~${ephemeralCount}`,
-                  orgId: e.orgId as OrgId,
+                  orgId: e.orgId,
                   at: new Date(e.at),
                   event: event.value
                 }, true)
@@ -371,11 +371,11 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       })
 
     /** Publishes an ephemeral event (typing, presence) to every node. */
-    const publishEphemeral = (orgId: string, roomId: string | null, event: Event) =>
+    const publishEphemeral = (orgId: OrgId, roomId: RoomId | null, event: Event) =>
       bus.publish({ orgId, roomId, event: encodeEvent(event), at: Date.now() })
 
     /** Marks a stream open for presence; announces the person online if it is their first. */
-    const connected = (userId: string) =>
+    const connected = (userId: UserId) =>
       Effect.gen(function*() {
         const connectionId = randomUUID()
         const online = yield* presence.connect(userId, connectionId)
@@ -383,7 +383,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           Effect.gen(function*() {
             const memberships = yield* orgRepo.membershipsOf(userId).pipe(Effect.orElseSucceed(() => []))
             for (const m of memberships) {
-              yield* publishEphemeral(m.orgId, null, new PresenceChanged({ userId: userId as never, status }))
+              yield* publishEphemeral(m.orgId, null, new PresenceChanged({ userId, status }))
             }
           })
         if (online) yield* announce("online")

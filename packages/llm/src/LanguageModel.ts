@@ -1,9 +1,8 @@
 /**
  * The language-model port used by teammates: a streaming chat completion with
- * tool calls, a small error taxonomy, and a retry helper that only retries
- * while nothing has been streamed yet.
+ * tool calls, a small error taxonomy, and one retry schedule for a call.
  */
-import { Chunk, Clock, Context, Data, Duration, Effect, Option, Random, Stream } from "effect"
+import { Chunk, Clock, Context, Data, Duration, Effect, Option, Schedule, Stream } from "effect"
 
 /** A tool the model may call: a name, what it does, and its parameters as a JSON Schema object. */
 export interface ToolSpec {
@@ -62,7 +61,11 @@ export class LanguageModel extends Context.Tag("@troupe/llm/LanguageModel")<Lang
 
 /** Options of {@link withRetry}; every field has a default. */
 export interface RetryOptions {
-  /** Attempts in all, including the first (default 3). */
+  /**
+   * Attempts in all, including the first (default 3). This bounds every
+   * retry of the call together: failures before the first chunk and, with
+   * `onRestart`, restarts of a reply that broke midway.
+   */
   readonly maxAttempts?: number | undefined
   /** Delay before the second attempt; doubles each time (default 250 millis). */
   readonly baseDelay?: Duration.DurationInput | undefined
@@ -72,6 +75,34 @@ export interface RetryOptions {
   readonly firstChunkTimeout?: Duration.DurationInput | undefined
   /** The longest wait between two chunks once the first has arrived (default 30 seconds). */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * Without it, a stream that fails after a chunk went out is not retried
+   * (the chunks cannot be taken back). With it, such a stream is retried too:
+   * `onRestart` runs before the new attempt so the consumer can discard what
+   * the broken one gave it.
+   */
+  readonly onRestart?: Effect.Effect<void> | undefined
+}
+
+/**
+ * When to try a failed model call again: exponential backoff from
+ * `baseDelay` with ±20% jitter, capped at `maxDelay`, or exactly the
+ * provider's `retryAfterMs` when it gave one; only retryable errors, and at
+ * most `maxAttempts` attempts in all.
+ */
+export const retrySchedule = (options: RetryOptions = {}): Schedule.Schedule<ModelError, ModelError> => {
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
+  const maxDelay = Duration.decode(options.maxDelay ?? Duration.seconds(10))
+  return Schedule.exponential(options.baseDelay ?? Duration.millis(250)).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((_, delay) => Duration.min(delay, maxDelay)),
+    Schedule.intersect(Schedule.recurs(maxAttempts - 1)),
+    Schedule.whileInput((error: ModelError) => error.retryable),
+    Schedule.passthrough,
+    Schedule.modifyDelay((error, delay) =>
+      error.retryAfterMs === undefined ? delay : Duration.millis(error.retryAfterMs)
+    )
+  )
 }
 
 /** Options of {@link withTimeouts}. */
@@ -123,53 +154,49 @@ export const withTimeouts = (
   }))
 
 /**
- * Runs `make()` with per-attempt timeouts and retries retryable failures with
- * exponential backoff (with a little jitter), or after the provider's
- * `retryAfterMs` when it gave one. A failure after the first chunk was
- * emitted is surfaced as-is: text already went out, so a retry would repeat it.
+ * Runs `make()` with per-attempt timeouts, trying again on retryable failures
+ * by {@link retrySchedule}. One schedule governs the whole call, so
+ * `maxAttempts` is the most calls the model ever gets for it. A failure
+ * after the first chunk went out is surfaced as-is unless `onRestart` is
+ * given (see {@link RetryOptions}).
  */
 export const withRetry = (
   make: () => Stream.Stream<ModelChunk, ModelError>,
   options: RetryOptions = {}
 ): Stream.Stream<ModelChunk, ModelError> => {
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
-  const baseDelay = Duration.toMillis(options.baseDelay ?? Duration.millis(250))
-  const maxDelay = Duration.toMillis(options.maxDelay ?? Duration.seconds(10))
   const timeouts: TimeoutOptions = {
     firstChunk: options.firstChunkTimeout ?? Duration.seconds(60),
     idle: options.idleTimeout ?? Duration.seconds(30)
   }
-  const attempt = (n: number): Stream.Stream<ModelChunk, ModelError> =>
-    Stream.suspend(() => {
-      let emitted = false
-      return withTimeouts(make(), timeouts).pipe(
-        Stream.mapChunks((chunk) => {
-          if (Chunk.isNonEmpty(chunk)) emitted = true
-          return chunk
-        }),
-        Stream.catchAll((error) => {
-          if (emitted || !error.retryable || n >= maxAttempts) return Stream.fail(error)
-          const delay = error.retryAfterMs !== undefined
-            ? Effect.succeed(error.retryAfterMs)
-            : Effect.map(
-              Random.nextRange(0.8, 1.2),
-              (jitter) => Math.min(maxDelay, baseDelay * 2 ** (n - 1)) * jitter
-            )
-          return Stream.unwrap(
-            delay.pipe(
-              Effect.tap((ms) =>
-                Effect.logDebug("Retrying model call").pipe(
-                  Effect.annotateLogs({ attempt: n + 1, reason: error.reason, delayMs: Math.round(ms) })
+  const { onRestart } = options
+  return Stream.unwrap(Effect.map(Schedule.driver(retrySchedule(options)), (driver) => {
+    const attempt = (afterOutput: boolean): Stream.Stream<ModelChunk, ModelError> =>
+      Stream.suspend(() => {
+        let emitted = false
+        const body = withTimeouts(make(), timeouts).pipe(
+          Stream.mapChunks((chunk) => {
+            if (Chunk.isNonEmpty(chunk)) emitted = true
+            return chunk
+          }),
+          Stream.catchAll((error) =>
+            emitted && onRestart === undefined
+              ? Stream.fail(error)
+              : Stream.unwrap(
+                driver.next(error).pipe(
+                  Effect.tap(() =>
+                    Effect.logDebug("Retrying model call").pipe(
+                      Effect.annotateLogs({ reason: error.reason, afterOutput: emitted })
+                    )
+                  ),
+                  Effect.match({ onFailure: () => Stream.fail(error), onSuccess: () => attempt(emitted) })
                 )
-              ),
-              Effect.flatMap((ms) => Effect.sleep(Duration.millis(ms))),
-              Effect.as(attempt(n + 1))
-            )
+              )
           )
-        })
-      )
-    })
-  return attempt(1)
+        )
+        return afterOutput && onRestart !== undefined ? Stream.unwrap(Effect.as(onRestart, body)) : body
+      })
+    return attempt(false)
+  }))
 }
 
 /** {@link withRetry} for one request to a model. */

@@ -75,7 +75,7 @@ export const reply = (request: CompletionRequest): Reply => {
       result = message
     }
   }
-  const user = lastUser >= 0 ? messages[lastUser]!.content : ""
+  const user = messages[lastUser]?.content ?? ""
   if (result !== undefined) {
     return { _tag: "Text", text: `${label}Noted: ${factOf(user) ?? factFromToolResult(messages, result)}.` }
   }

@@ -173,8 +173,7 @@ class Assembler {
   /** The complete tool calls gathered so far, in index order. */
   flush(): Array<ModelChunk> | ModelError {
     const out: Array<ModelChunk> = []
-    for (const index of [...this.calls.keys()].sort((a, b) => a - b)) {
-      const call = this.calls.get(index)!
+    for (const [index, call] of [...this.calls].sort(([a], [b]) => a - b)) {
       if (call.id === "" || call.name === "") return malformed(`Tool call ${index} has no id or name`)
       const complete: ToolCall = {
         id: call.id,

@@ -82,3 +82,44 @@ it.effect("times out a missing first chunk and an idle stream", () =>
     const outcome = yield* Fiber.join(stalled)
     assert.isTrue(Either.isLeft(outcome) && outcome.left.reason === "Timeout")
   }))
+
+/** A stream factory whose attempts follow `script`: each entry fails after emitting its chunks; past the end, "ok". */
+const scripted = (script: ReadonlyArray<ReadonlyArray<ModelChunk>>) => {
+  let attempts = 0
+  const make = () =>
+    Stream.suspend(() => {
+      const before = script[attempts]
+      attempts++
+      return before === undefined
+        ? Stream.make(delta("ok"))
+        : Stream.concat(Stream.fromIterable(before), Stream.fail(serverError))
+    })
+  return { make, attempts: () => attempts }
+}
+
+it.effect("with onRestart, a reply broken midway is restarted, and one budget bounds every attempt", () =>
+  Effect.gen(function*() {
+    // Attempt 1 fails before any chunk, attempt 2 midway, attempt 3 succeeds.
+    const script = [[], [delta("part")]]
+    let restarts = 0
+    const onRestart = Effect.sync(() => restarts++)
+    const source = scripted(script)
+    const fiber = yield* Effect.fork(
+      Stream.runCollect(withRetry(source.make, { baseDelay: "1 millis", maxAttempts: 3, onRestart }))
+    )
+    yield* TestClock.adjust("1 second")
+    const chunks = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+    assert.deepStrictEqual(chunks, [delta("part"), delta("ok")])
+    assert.strictEqual(source.attempts(), 3)
+    // Only the attempt after the broken reply was preceded by a restart.
+    assert.strictEqual(restarts, 1)
+
+    // The same failures with two attempts in all: the call fails after the second, not 2 × 2 calls.
+    const short = scripted(script)
+    const failed = yield* Effect.fork(
+      Effect.either(Stream.runCollect(withRetry(short.make, { baseDelay: "1 millis", maxAttempts: 2, onRestart })))
+    )
+    yield* TestClock.adjust("1 second")
+    assert.deepStrictEqual(yield* Fiber.join(failed), Either.left(serverError))
+    assert.strictEqual(short.attempts(), 2)
+  }))

@@ -5,15 +5,16 @@
  * replayed. Losing a wake-up costs latency, never an event: readers also
  * poll the log.
  */
+import { OrgId, RoomId } from "@troupe/domain/Ids"
 import { Context, Effect, Layer, PubSub, Redacted, Schema, Stream } from "effect"
 import { Redis } from "ioredis"
 
 /** An ephemeral event with who may see it, as it travels between nodes. */
 export const Ephemeral = Schema.Struct({
   /** The org the event belongs to. */
-  orgId: Schema.String,
+  orgId: OrgId,
   /** When set, only members of this room see it; otherwise every member of the org. */
-  roomId: Schema.NullOr(Schema.String),
+  roomId: Schema.NullOr(RoomId),
   /** The encoded event (`typing`, `presence.changed`, `message.delta`). */
   event: Schema.Unknown,
   at: Schema.Number,

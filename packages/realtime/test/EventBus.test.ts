@@ -4,6 +4,7 @@
  * for two nodes).
  */
 import { describe, expect, it } from "@effect/vitest"
+import { OrgId } from "@troupe/domain/Ids"
 import * as EventBus from "@troupe/realtime/EventBus"
 import { Chunk, Context, Deferred, Effect, Fiber, Layer, Redacted, Stream } from "effect"
 import { randomBytes } from "node:crypto"
@@ -25,7 +26,8 @@ const take = <A>(stream: Stream.Stream<A>, n: number) =>
     return fiber
   })
 
-const ephemeral = (n: number) => ({ orgId: "org", roomId: null, event: { type: "typing", n }, at: n, after: n })
+const org = OrgId.make("00000000-0000-4000-8000-000000000001")
+const ephemeral = (n: number) => ({ orgId: org, roomId: null, event: { type: "typing", n }, at: n, after: n })
 
 describe("the event bus", () => {
   it.scoped("in one process: wake-ups and ephemeral events reach every subscriber", () =>
@@ -53,6 +55,6 @@ describe("the event bus", () => {
       yield* a.wake
       yield* a.publish(ephemeral(7))
       expect(yield* Fiber.join(wakes)).toHaveLength(1)
-      expect((yield* Fiber.join(events))[0]).toMatchObject({ orgId: "org", at: 7, after: 7 })
+      expect((yield* Fiber.join(events))[0]).toMatchObject({ orgId: org, at: 7, after: 7 })
     }))
 })

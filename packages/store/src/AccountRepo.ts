@@ -78,13 +78,17 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
         VALUES (${input.email}, ${input.name}, ${handle}, ${hash})
         ON CONFLICT DO NOTHING
         RETURNING id, name, handle, created_at`)
-      if (Option.isNone(created)) return yield* new Conflict({ message: `an account for ${input.email} already exists` })
+      if (Option.isNone(created)) {
+        return yield* new Conflict({ message: `an account for ${input.email} already exists` })
+      }
       const token = yield* issueSession(created.value.id)
       return { user: toUser({ ...created.value, email: input.email }), token }
     })
 
     const login = Effect.fn("AccountRepo.login")(function*(email: string, password: string) {
-      const found = yield* Rows.first("user", LoginRow)(sql`SELECT * FROM troupe_login_lookup(${normalizeEmail(email)})`)
+      const found = yield* Rows.first("user", LoginRow)(
+        sql`SELECT * FROM troupe_login_lookup(${normalizeEmail(email)})`
+      )
       const row = Option.getOrNull(found)
       const ok = yield* verifyPassword(password, row?.passwordHash ?? dummyHash)
       if (row === null || !ok) return yield* new Unauthorized({ message: "wrong e-mail or password" })
@@ -104,7 +108,9 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
           apiKey: { orgId: row.orgId, role: row.role }
         } satisfies Principal
       }
-      const found = yield* Rows.first("session", SessionPrincipalRow)(sql`SELECT * FROM troupe_session_principal(${hash})`)
+      const found = yield* Rows.first("session", SessionPrincipalRow)(
+        sql`SELECT * FROM troupe_session_principal(${hash})`
+      )
       if (Option.isNone(found)) return yield* new Unauthorized({ message: "unknown, expired or revoked token" })
       const row = found.value
       return {
@@ -120,7 +126,9 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
      */
     const logout = Effect.fn("AccountRepo.logout")(function*(token: string) {
       yield* transaction(sql)(Effect.gen(function*() {
-        const ended = yield* Rows.first("session", EndedSession)(sql`SELECT * FROM troupe_end_session(${hashSecret(token)})`)
+        const ended = yield* Rows.first("session", EndedSession)(
+          sql`SELECT * FROM troupe_end_session(${hashSecret(token)})`
+        )
         if (Option.isNone(ended)) return
         const session = ended.value
         yield* log.append(null, [{
@@ -142,8 +150,10 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
     /** Creates the bot account an API key acts as. */
     const createBot = Effect.fn("AccountRepo.createBot")(function*(name: string) {
       const handle = yield* uniqueHandle(handleBase(name, "bot@x"))
-      const bot = yield* Rows.one("user", UserRow)(sql`INSERT INTO users (kind, name, handle) VALUES ('bot', ${name}, ${handle})
-        RETURNING id, name, handle, created_at`)
+      const bot = yield* Rows.one("user", UserRow)(
+        sql`INSERT INTO users (kind, name, handle) VALUES ('bot', ${name}, ${handle})
+        RETURNING id, name, handle, created_at`
+      )
       return toUser(bot)
     })
 

@@ -35,16 +35,17 @@ export const sqlFileLoader: Migrator.Loader = Effect.gen(function*() {
       new Migrator.MigrationError({ reason: "failed", message: `cannot read ${migrationsDirectory}: ${cause}` })
   })
   return files
-    .map((file) => file.match(/^(\d+)_([^.]+)\.sql$/))
-    .filter((m): m is RegExpMatchArray => m !== null)
-    .map((m): Migrator.ResolvedMigration => [
-      Number(m[1]),
-      m[2]!,
-      Effect.succeed(Effect.flatMap(
-        Effect.promise(() => Fs.readFile(Path.join(migrationsDirectory, m[0]), "utf8")),
-        (text) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(text).raw)
-      ))
-    ])
+    .flatMap((file): Array<Migrator.ResolvedMigration> => {
+      const [, id, name] = file.match(/^(\d+)_([^.]+)\.sql$/) ?? []
+      return id === undefined || name === undefined ? [] : [[
+        Number(id),
+        name,
+        Effect.succeed(Effect.flatMap(
+          Effect.promise(() => Fs.readFile(Path.join(migrationsDirectory, file), "utf8")),
+          (text) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(text).raw)
+        ))
+      ]]
+    })
     .sort(([a], [b]) => a - b)
 })
 

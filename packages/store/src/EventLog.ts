@@ -9,6 +9,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
 import { Context, Effect, Either, Layer, Option, ParseResult, Schema, type Tracer } from "effect"
+import * as Rows from "./internal/Rows.js"
 import { onCommit } from "./OrgScope.js"
 
 /** An event to append, with who may see it. */
@@ -46,6 +47,9 @@ interface EventRow {
   readonly createdAt: Date
   readonly traceParent: string | null
 }
+
+const Position = Schema.Struct({ position: Schema.NumberFromString })
+const Head = Schema.Struct({ position: Schema.NumberFromString, retainedFrom: Schema.NumberFromString })
 
 const encodeEvent = Schema.encodeSync(Event)
 const decodeEvent = Schema.decodeUnknownEither(Event)
@@ -118,11 +122,12 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
      * are woken once the transaction commits.
      */
     const append = Effect.fn("EventLog.append")(function*(orgId: OrgId | null, events: ReadonlyArray<PendingEvent>) {
-      if (events.length === 0) return [] as ReadonlyArray<number>
+      if (events.length === 0) return []
       yield* onCommit(wake)
-      const rows = yield* sql<{ position: string }>`
-        UPDATE event_log_state SET position = position + ${events.length} RETURNING position`
-      const last = Number(rows[0]!.position)
+      const { position: last } = yield* sql`
+        UPDATE event_log_state SET position = position + ${events.length} RETURNING position`.pipe(
+        Rows.one("event log state", Position)
+      )
       const first = last - events.length + 1
       const traceParent = Option.match(yield* Effect.option(Effect.currentSpan), {
         onNone: () => null,
@@ -144,9 +149,10 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
     })
 
     const head = Effect.fn("EventLog.head")(function*() {
-      const rows = yield* sql<{ position: string; retainedFrom: string }>`
-        SELECT position, retained_from FROM event_log_state`
-      return { position: Number(rows[0]!.position), retainedFrom: Number(rows[0]!.retainedFrom) } satisfies LogHead
+      const head: LogHead = yield* sql`SELECT position, retained_from FROM event_log_state`.pipe(
+        Rows.one("event log state", Head)
+      )
+      return head
     })
 
     /** Every event after `position`, in order, up to `limit` (for node tailers). */
@@ -167,7 +173,7 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
         ]}::uuid[], ${position}, ${until}, ${limit})`
         return {
           events: yield* decodeRows(rows),
-          last: rows.length === 0 ? null : Number(rows[rows.length - 1]!.position),
+          last: rows.length === 0 ? null : Number(rows[rows.length - 1]?.position),
           full: rows.length >= limit
         }
       }
@@ -175,9 +181,11 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
 
     /** Deletes events older than the retention period; returns how many. */
     const prune = Effect.fn("EventLog.prune")(function*(retentionSeconds: number) {
-      const rows = yield* sql<{ deleted: string }>`
-        SELECT troupe_prune_events(${`${retentionSeconds} seconds`}::interval) AS deleted`
-      return Number(rows[0]?.deleted ?? 0)
+      const { deleted } = yield* sql`
+        SELECT troupe_prune_events(${`${retentionSeconds} seconds`}::interval) AS deleted`.pipe(
+        Rows.one("pruned count", Schema.Struct({ deleted: Schema.NumberFromString }))
+      )
+      return deleted
     })
 
     /**

@@ -6,7 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import { Audience, MessageCreated, MessageDeleted, MessageUpdated, ReactionChanged } from "@troupe/domain/Event"
-import { MessageId, OrgId, RoomId, UserId } from "@troupe/domain/Ids"
+import { MessageId, OrgId, RoomId, type TeammateId, UserId } from "@troupe/domain/Ids"
 import {
   Mention,
   Message,
@@ -16,10 +16,11 @@ import {
   ReactionCount,
   SearchHit
 } from "@troupe/domain/Message"
-import type { MemberKind } from "@troupe/domain/Org"
+import { MemberKind } from "@troupe/domain/Org"
 import type { RoomInfo } from "@troupe/domain/Room"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
+import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
 import { ROOM_MARKER } from "./RoomRepo.js"
 
@@ -30,50 +31,46 @@ export interface Author {
   readonly name: string
 }
 
-interface MessageRow {
-  readonly id: string
-  readonly orgId: string
-  readonly roomId: string
-  readonly seq: string
-  readonly threadId: string | null
-  readonly authorKind: MemberKind
-  readonly authorId: string
-  readonly authorName: string
-  readonly text: string
-  readonly clientMessageId: string | null
-  readonly replyCount: number
-  readonly lastReplyAt: Date | null
-  readonly createdAt: Date
-  readonly editedAt: Date | null
-  readonly deletedAt: Date | null
-  readonly mentions: ReadonlyArray<{ kind: MemberKind; id: string; handle: string }>
-  readonly reactions: ReadonlyArray<{ emoji: string; count: number; me: boolean }>
-}
+/** A `messages` row with its mentions and the viewer's reactions, as `columns` selects it. */
+const MessageRow = Schema.Struct({
+  id: MessageId,
+  orgId: OrgId,
+  roomId: RoomId,
+  seq: Schema.NumberFromString,
+  threadId: Schema.NullOr(MessageId),
+  authorKind: MemberKind,
+  authorId: Schema.UUID,
+  authorName: Schema.String,
+  text: Schema.String,
+  clientMessageId: Schema.NullOr(Schema.String),
+  replyCount: Schema.Number,
+  lastReplyAt: Schema.NullOr(Schema.DateFromSelf),
+  createdAt: Schema.DateFromSelf,
+  editedAt: Schema.NullOr(Schema.DateFromSelf),
+  deletedAt: Schema.NullOr(Schema.DateFromSelf),
+  mentions: Schema.Array(Mention),
+  reactions: Schema.Array(ReactionCount)
+})
+const messageRows = Rows.all("message", MessageRow)
+const maybeMessage = Rows.first("message", MessageRow)
+const SearchRow = Schema.Struct({ ...MessageRow.fields, snippet: Schema.String, rank: Schema.Number })
+const MentionRow = Schema.Struct({ kind: MemberKind, id: Schema.UUID, handle: Schema.String })
+const Prior = Schema.Struct({ id: MessageId, fresh: Schema.Boolean })
+const LastSeq = Schema.Struct({ lastSeq: Schema.NumberFromString })
+const ThreadRoot = Schema.Struct({ roomId: RoomId, threadId: Schema.NullOr(MessageId), deleted: Schema.Boolean })
+const Inserted = Schema.Struct({ id: MessageId, createdAt: Schema.DateFromSelf })
+const Locked = Schema.Struct({
+  roomId: RoomId,
+  authorId: Schema.UUID,
+  text: Schema.String,
+  threadId: Schema.NullOr(MessageId),
+  seq: Schema.NumberFromString,
+  deleted: Schema.Boolean
+})
+const EditRow = Schema.Struct({ text: Schema.String, replacedAt: Schema.DateFromSelf })
+const Target = Schema.Struct({ seq: Schema.NumberFromString, threadId: Schema.NullOr(MessageId), id: MessageId })
 
-const decodeMessageId = Schema.decodeSync(MessageId)
-const decodeRoomId = Schema.decodeSync(RoomId)
-const decodeOrgId = Schema.decodeSync(OrgId)
-
-const toMessage = (row: MessageRow) =>
-  new Message({
-    id: decodeMessageId(row.id),
-    orgId: decodeOrgId(row.orgId),
-    roomId: decodeRoomId(row.roomId),
-    seq: Number(row.seq),
-    threadId: row.threadId === null ? null : decodeMessageId(row.threadId),
-    authorKind: row.authorKind,
-    authorId: row.authorId,
-    authorName: row.authorName,
-    text: row.text,
-    mentions: row.mentions.map((m) => new Mention(m)),
-    reactions: row.reactions.map((r) => new ReactionCount(r)),
-    replyCount: row.replyCount,
-    lastReplyAt: row.lastReplyAt === null ? null : new Date(row.lastReplyAt),
-    clientMessageId: row.clientMessageId,
-    createdAt: row.createdAt,
-    editedAt: row.editedAt,
-    deletedAt: row.deletedAt
-  })
+const toMessage = (row: typeof MessageRow.Type) => new Message(row)
 
 /** How long a client message id de-duplicates posts. */
 export const CLIENT_ID_WINDOW_HOURS = 24
@@ -109,22 +106,24 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
     const nobody = "00000000-0000-0000-0000-000000000000"
 
     const load = (id: string, viewer = nobody) =>
-      Effect.flatMap(
-        sql<MessageRow>`${select(viewer)} WHERE m.id = ${id}`,
-        (rows) => rows.length === 0 ? Effect.fail(NotFound.of("message", id)) : Effect.succeed(toMessage(rows[0]!))
+      sql`${select(viewer)} WHERE m.id = ${id}`.pipe(
+        maybeMessage,
+        Effect.flatMap((found) =>
+          Option.isNone(found) ? Effect.fail(NotFound.of("message", id)) : Effect.succeed(toMessage(found.value))
+        )
       )
 
     const resolveMentions = (orgId: OrgId, text: string) => {
       const handles = parseMentionHandles(text)
-      if (handles.length === 0) {
-        return Effect.succeed([] as ReadonlyArray<{ kind: MemberKind; id: string; handle: string }>)
-      }
-      return sql<{ kind: MemberKind; id: string; handle: string }>`
+      if (handles.length === 0) return Effect.succeed<ReadonlyArray<typeof MentionRow.Type>>([])
+      return sql`
         SELECT 'user' AS kind, u.id, u.handle FROM org_members m JOIN users u ON u.id = m.user_id
-        WHERE m.org_id = ${orgId} AND u.handle = ANY(${handles as Array<string>}::text[])
+        WHERE m.org_id = ${orgId} AND u.handle = ANY(${[...handles]}::text[])
         UNION ALL
         SELECT 'teammate' AS kind, t.id, t.handle FROM teammates t
-        WHERE t.org_id = ${orgId} AND t.dismissed_at IS NULL AND t.handle = ANY(${handles as Array<string>}::text[])`
+        WHERE t.org_id = ${orgId} AND t.dismissed_at IS NULL AND t.handle = ANY(${[...handles]}::text[])`.pipe(
+        Rows.all("mention", MentionRow)
+      )
     }
 
     /** Records the members `text` mentions; returns them ordered by handle. */
@@ -167,34 +166,42 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
         const cmid = input.clientMessageId ?? null
         if (cmid !== null) {
           yield* sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${orgId}/${author.id}/${cmid}`}, 0))`
-          const prior = yield* sql<{ id: string; fresh: boolean }>`
+          const prior = yield* sql`
             SELECT id, created_at > now() - ${`${CLIENT_ID_WINDOW_HOURS} hours`}::interval AS fresh FROM messages
-            WHERE org_id = ${orgId} AND author_id = ${author.id} AND client_message_id = ${cmid} FOR UPDATE`
-          if (prior[0]?.fresh) return { message: yield* load(prior[0].id, author.id), created: false }
-          if (prior[0]) yield* sql`UPDATE messages SET client_message_id = NULL WHERE id = ${prior[0].id}`
+            WHERE org_id = ${orgId} AND author_id = ${author.id} AND client_message_id = ${cmid} FOR UPDATE`.pipe(
+            Rows.first("message", Prior)
+          )
+          if (Option.isSome(prior)) {
+            if (prior.value.fresh) return { message: yield* load(prior.value.id, author.id), created: false }
+            yield* sql`UPDATE messages SET client_message_id = NULL WHERE id = ${prior.value.id}`
+          }
         }
         // Taking the room's next position also locks the room, serialising its posts.
-        const seqRows = yield* sql<{ lastSeq: string }>`
+        const next = yield* sql`
           UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq`
-        if (seqRows.length === 0) return yield* new Conflict({ message: "the room is archived; no new messages" })
-        const seq = Number(seqRows[0]!.lastSeq)
+          .pipe(
+            Rows.first("room position", LastSeq)
+          )
+        if (Option.isNone(next)) return yield* new Conflict({ message: "the room is archived; no new messages" })
+        const seq = next.value.lastSeq
         const threadId = input.threadId ?? null
         if (threadId !== null) {
-          const root = yield* sql<{ roomId: string; threadId: string | null; deleted: boolean }>`
+          const root = yield* sql`
             SELECT room_id, thread_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = ${threadId} FOR UPDATE`
-          if (root.length === 0 || root[0]!.roomId !== room.id) return yield* NotFound.of("thread", threadId)
-          if (root[0]!.threadId !== null) {
+            .pipe(Rows.first("thread root", ThreadRoot))
+          if (Option.isNone(root) || root.value.roomId !== room.id) return yield* NotFound.of("thread", threadId)
+          if (root.value.threadId !== null) {
             return yield* new InvalidInput({
               message: "threadId must be a top-level message; replies cannot have threads"
             })
           }
-          if (root[0]!.deleted) return yield* new Conflict({ message: "the thread's first message was deleted" })
+          if (root.value.deleted) return yield* new Conflict({ message: "the thread's first message was deleted" })
         }
-        const inserted = yield* sql<{ id: string; createdAt: Date }>`
+        const inserted = yield* sql`
           INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text, client_message_id)
           VALUES (${orgId}, ${room.id}, ${seq}, ${threadId}, ${author.kind}, ${author.id}, ${author.name}, ${input.text}, ${cmid})
-          RETURNING id, created_at`
-        const id = inserted[0]!.id
+          RETURNING id, created_at`.pipe(Rows.one("message", Inserted))
+        const id = inserted.id
         const mentions = yield* writeMentions(orgId, { id, roomId: room.id, threadId, seq }, input.text)
         const events = []
         if (threadId !== null) {
@@ -202,7 +209,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           events.push({ audience: roomAudience(room), event: new MessageUpdated({ message: yield* load(threadId) }) })
         }
         const message = new Message({
-          id: decodeMessageId(id),
+          id,
           orgId,
           roomId: room.id,
           seq,
@@ -216,7 +223,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           replyCount: 0,
           lastReplyAt: null,
           clientMessageId: cmid,
-          createdAt: inserted[0]!.createdAt,
+          createdAt: inserted.createdAt,
           editedAt: null,
           deletedAt: null
         })
@@ -226,11 +233,16 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
       }))
     })
 
-    const get = Effect.fn("MessageRepo.get")(function*(orgId: OrgId, id: MessageId, viewer: UserId) {
+    const get = Effect.fn("MessageRepo.get")(function*(orgId: OrgId, id: MessageId, viewer: UserId | TeammateId) {
       return yield* withOrg(orgId)(load(id, viewer))
     })
 
-    const page = Effect.fn("MessageRepo.page")(function*(room: RoomInfo, viewer: UserId, options: PageOptions) {
+    /** A page of a room (or thread); `viewer` is whose reactions read as `me`. */
+    const page = Effect.fn("MessageRepo.page")(function*(
+      room: RoomInfo,
+      viewer: UserId | TeammateId,
+      options: PageOptions
+    ) {
       const limit = Math.max(1, Math.min(200, options.limit))
       return yield* withOrg(room.orgId)(Effect.gen(function*() {
         if (options.threadId !== undefined) {
@@ -249,8 +261,8 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           : options.before !== undefined
           ? sql`m.seq < ${options.before}`
           : sql`true`
-        const rows = yield* sql<MessageRow>`${select(viewer)} WHERE ${scope} AND ${bound}
-          ORDER BY m.seq ${forward ? sql`ASC` : sql`DESC`} LIMIT ${limit + 1}`
+        const rows = yield* sql`${select(viewer)} WHERE ${scope} AND ${bound}
+          ORDER BY m.seq ${forward ? sql`ASC` : sql`DESC`} LIMIT ${limit + 1}`.pipe(messageRows)
         const more = rows.length > limit
         const taken = rows.slice(0, limit).map(toMessage)
         const messages = forward ? taken : taken.reverse()
@@ -273,11 +285,13 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
     })
 
     const lockOwn = (id: MessageId) =>
-      Effect.flatMap(
-        sql<{ roomId: string; authorId: string; text: string; threadId: string | null; seq: string; deleted: boolean }>`
+      sql`
           SELECT room_id, author_id, text, thread_id, seq, deleted_at IS NOT NULL AS deleted FROM messages
-          WHERE id = ${id} FOR UPDATE`,
-        (rows) => rows.length === 0 ? Effect.fail(NotFound.of("message", id)) : Effect.succeed(rows[0]!)
+          WHERE id = ${id} FOR UPDATE`.pipe(
+        Rows.first("message", Locked),
+        Effect.flatMap((found) =>
+          Option.isNone(found) ? Effect.fail(NotFound.of("message", id)) : Effect.succeed(found.value)
+        )
       )
 
     const edit = Effect.fn("MessageRepo.edit")(function*(room: RoomInfo, id: MessageId, actorId: string, text: string) {
@@ -292,7 +306,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
         yield* sql`DELETE FROM message_mentions WHERE message_id = ${id}`
         yield* writeMentions(
           room.orgId,
-          { id, roomId: room.id, threadId: current.threadId, seq: Number(current.seq) },
+          { id, roomId: room.id, threadId: current.threadId, seq: current.seq },
           text
         )
         const message = yield* load(id, actorId)
@@ -305,8 +319,10 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
       return yield* withOrg(room.orgId)(Effect.gen(function*() {
         const exists = yield* sql`SELECT 1 FROM messages WHERE id = ${id} AND room_id = ${room.id}`
         if (exists.length === 0) return yield* NotFound.of("message", id)
-        const rows = yield* sql<{ text: string; replacedAt: Date }>`
-          SELECT text, replaced_at FROM message_edits WHERE message_id = ${id} ORDER BY replaced_at, ctid`
+        const rows = yield* sql`
+          SELECT text, replaced_at FROM message_edits WHERE message_id = ${id} ORDER BY replaced_at, ctid`.pipe(
+          Rows.all("message edit", EditRow)
+        )
         return rows.map((r) => new MessageEdit(r))
       }))
     })
@@ -372,10 +388,12 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
     const markRead = Effect.fn("MessageRepo.markRead")(
       function*(room: RoomInfo, userId: UserId, messageId: MessageId, threadId: MessageId | undefined) {
         return yield* withOrg(room.orgId)(Effect.gen(function*() {
-          const rows = yield* sql<{ seq: string; threadId: string | null; id: string }>`
-            SELECT seq, thread_id, id FROM messages WHERE id = ${messageId} AND room_id = ${room.id}`
-          const target = rows[0]
-          if (!target) return yield* NotFound.of("message", messageId)
+          const found = yield* sql`
+            SELECT seq, thread_id, id FROM messages WHERE id = ${messageId} AND room_id = ${room.id}`.pipe(
+            Rows.first("message", Target)
+          )
+          if (Option.isNone(found)) return yield* NotFound.of("message", messageId)
+          const target = found.value
           if (threadId === undefined && target.threadId !== null) {
             return yield* new InvalidInput({
               message: "that message is a thread reply; pass its threadId to mark the thread"
@@ -386,25 +404,36 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           }
           const key = threadId ?? ROOM_MARKER
           yield* sql`INSERT INTO read_markers (org_id, user_id, room_id, thread_key, last_read_seq)
-            VALUES (${room.orgId}, ${userId}, ${room.id}, ${key}, ${Number(target.seq)})
+            VALUES (${room.orgId}, ${userId}, ${room.id}, ${key}, ${target.seq})
             ON CONFLICT (user_id, room_id, thread_key)
             DO UPDATE SET last_read_seq = GREATEST(read_markers.last_read_seq, EXCLUDED.last_read_seq)`
         }))
       }
     )
 
-    /** Full-text search over messages in `roomIds` (the rooms the caller may read). */
+    /**
+     * Full-text search over messages in `roomIds` (the rooms the caller may
+     * read). `viewer` is the member (person or teammate) whose reactions read as `me`.
+     */
     const search = Effect.fn("MessageRepo.search")(
-      function*(orgId: OrgId, viewer: UserId, roomIds: ReadonlyArray<string>, query: string, limit: number) {
-        if (roomIds.length === 0) return [] as ReadonlyArray<SearchHit>
+      function*(
+        orgId: OrgId,
+        viewer: UserId | TeammateId,
+        roomIds: ReadonlyArray<string>,
+        query: string,
+        limit: number
+      ) {
+        if (roomIds.length === 0) return []
         return yield* withOrg(orgId)(Effect.gen(function*() {
-          const rows = yield* sql<MessageRow & { snippet: string; rank: number }>`
+          const rows = yield* sql`
             SELECT ${columns(viewer)}, ts_rank(m.search, q.q) AS rank,
               ts_headline('english', m.text, q.q, 'StartSel=<<, StopSel=>>, MaxFragments=2') AS snippet
             FROM messages m, (SELECT websearch_to_tsquery('english', ${query}) AS q) q
-            WHERE m.room_id = ANY(${roomIds as Array<string>}::uuid[]) AND m.deleted_at IS NULL AND m.search @@ q.q
-            ORDER BY rank DESC, m.seq DESC LIMIT ${limit}`
-          return rows.map((r) => new SearchHit({ message: toMessage(r), snippet: r.snippet, rank: r.rank }))
+            WHERE m.room_id = ANY(${[...roomIds]}::uuid[]) AND m.deleted_at IS NULL AND m.search @@ q.q
+            ORDER BY rank DESC, m.seq DESC LIMIT ${limit}`.pipe(Rows.all("message", SearchRow))
+          return rows.map(({ rank, snippet, ...message }) =>
+            new SearchHit({ message: toMessage(message), snippet, rank })
+          )
         }))
       }
     )

@@ -61,7 +61,14 @@ const RoomRef = Schema.Struct({ roomId: RoomId })
 const toOrg = (row: typeof OrgRow.Type) => new Org(row)
 
 const toMember = (row: typeof MemberRow.Type) =>
-  new Member({ kind: "user", id: row.userId, name: row.name, handle: row.handle, role: row.role, joinedAt: row.joinedAt })
+  new Member({
+    kind: "user",
+    id: row.userId,
+    name: row.name,
+    handle: row.handle,
+    role: row.role,
+    joinedAt: row.joinedAt
+  })
 
 /** Events about one person in the org: seen by every member but guests, and by the person. */
 const aboutMember = (userId: UserId) => new Audience({ roomId: null, orgWide: true, userIds: [userId] })
@@ -124,7 +131,9 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
 
     /** The org's allowed models; null when the org sets no restriction. */
     const allowedModels = Effect.fn("OrgRepo.allowedModels")(function*(orgId: OrgId) {
-      const row = yield* withOrg(orgId)(Rows.first("org", ModelsRow)(sql`SELECT allowed_models FROM orgs WHERE id = ${orgId}`))
+      const row = yield* withOrg(orgId)(
+        Rows.first("org", ModelsRow)(sql`SELECT allowed_models FROM orgs WHERE id = ${orgId}`)
+      )
       if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
       return row.value.allowedModels
     })
@@ -132,9 +141,11 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
     /** Sets the org's allowed models (null lifts the restriction); returns the stored list. */
     const setAllowedModels = Effect.fn("OrgRepo.setAllowedModels")(
       function*(orgId: OrgId, models: ReadonlyArray<string> | null) {
-        const row = yield* withOrg(orgId)(Rows.first("org", ModelsRow)(sql`
+        const row = yield* withOrg(orgId)(
+          Rows.first("org", ModelsRow)(sql`
           UPDATE orgs SET allowed_models = ${models === null ? null : [...new Set(models)]}::text[]
-          WHERE id = ${orgId} RETURNING allowed_models`))
+          WHERE id = ${orgId} RETURNING allowed_models`)
+        )
         if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
         return row.value.allowedModels
       }
@@ -188,7 +199,9 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
 
     const ownerCount = (orgId: OrgId) =>
       Effect.map(
-        Rows.one("count", Count)(sql`SELECT count(*)::int AS n FROM org_members WHERE org_id = ${orgId} AND role = 'owner'`),
+        Rows.one("count", Count)(
+          sql`SELECT count(*)::int AS n FROM org_members WHERE org_id = ${orgId} AND role = 'owner'`
+        ),
         (row) => row.n
       )
 
@@ -299,9 +312,11 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
     )
 
     const listApiKeys = Effect.fn("OrgRepo.listApiKeys")(function*(orgId: OrgId) {
-      const rows = yield* withOrg(orgId)(Rows.all("API key", ApiKeyRow)(sql`
+      const rows = yield* withOrg(orgId)(
+        Rows.all("API key", ApiKeyRow)(sql`
         SELECT id, name, role, prefix, created_by, created_at FROM api_keys
-        WHERE org_id = ${orgId} AND revoked_at IS NULL ORDER BY created_at`))
+        WHERE org_id = ${orgId} AND revoked_at IS NULL ORDER BY created_at`)
+      )
       return rows.map((r) => new ApiKey(r))
     })
 

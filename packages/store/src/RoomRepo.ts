@@ -18,7 +18,7 @@ import { orgScope } from "./OrgScope.js"
 export const ROOM_MARKER = "00000000-0000-0000-0000-000000000000"
 
 /** A `rooms` row, as `roomColumns` selects it. */
-const RoomRow = Schema.Struct({
+export const RoomRow = Schema.Struct({
   id: RoomId,
   orgId: OrgId,
   kind: RoomKind,
@@ -42,7 +42,6 @@ const CountedRoomRow = Schema.Struct({
 
 /** The caller's role and membership, and the room's columns (null when the room does not exist). */
 const AccessRow = Schema.Struct({ role: Schema.NullOr(Role), joined: Schema.Boolean, id: Schema.NullOr(RoomId) })
-
 
 const MemberRow = Schema.Struct({
   kind: MemberKind,
@@ -187,10 +186,12 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
     const create = Effect.fn("RoomRepo.create")(
       function*(orgId: OrgId, creator: User, input: { name: string; kind: "public" | "private"; topic: string }) {
         return yield* withOrg(orgId)(Effect.gen(function*() {
-          const room = toRoomInfo(yield* roomRow(sql`
+          const room = toRoomInfo(
+            yield* roomRow(sql`
             INSERT INTO rooms (org_id, kind, name, topic, created_by)
             VALUES (${orgId}, ${input.kind}, ${input.name}, ${input.topic}, ${creator.id})
-            RETURNING id, org_id, kind, name, topic, false AS archived, routing, created_by, created_at`))
+            RETURNING id, org_id, kind, name, topic, false AS archived, routing, created_by, created_at`)
+          )
           const joined = yield* insertMember(orgId, room.id, "user", creator.id)
           const member = new RoomMember({
             kind: "user",
@@ -243,7 +244,10 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
     const lockRoom = (roomId: RoomId) =>
       Effect.flatMap(
         maybeRoom(sql`SELECT ${roomColumns} FROM rooms r WHERE r.id = ${roomId} FOR UPDATE`),
-        Option.match({ onNone: () => Effect.fail(NotFound.of("room", roomId)), onSome: (row) => Effect.succeed(toRoomInfo(row)) })
+        Option.match({
+          onNone: () => Effect.fail(NotFound.of("room", roomId)),
+          onSome: (row) => Effect.succeed(toRoomInfo(row))
+        })
       )
 
     const update = Effect.fn("RoomRepo.update")(
@@ -258,10 +262,12 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
           if (current.kind === "direct" && patch.name !== undefined) {
             return yield* new InvalidInput({ message: "direct rooms cannot be renamed" })
           }
-          const room = toRoomInfo(yield* roomRow(sql`
+          const room = toRoomInfo(
+            yield* roomRow(sql`
             UPDATE rooms r SET name = ${patch.name ?? current.name}, topic = ${patch.topic ?? current.topic},
               routing = ${patch.routing ?? current.routing}
-            WHERE r.id = ${roomId} RETURNING ${roomColumns}`))
+            WHERE r.id = ${roomId} RETURNING ${roomColumns}`)
+          )
           yield* log.append(orgId, [{ audience: audienceOf(room), event: new RoomUpdated({ room }) }])
           return room
         }))
@@ -289,7 +295,10 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         if (room.kind === "direct") {
           return yield* new Forbidden({ message: "direct rooms have a fixed set of participants" })
         }
-        const person = yield* Rows.first("member", Schema.Struct({ name: Schema.String, handle: Schema.String, orgRole: Role }))(sql`
+        const person = yield* Rows.first(
+          "member",
+          Schema.Struct({ name: Schema.String, handle: Schema.String, orgRole: Role })
+        )(sql`
           SELECT u.name, u.handle, m.role AS org_role FROM org_members m JOIN users u ON u.id = m.user_id
           WHERE m.org_id = ${orgId} AND m.user_id = ${userId}`)
         if (Option.isNone(person)) return yield* NotFound.of("member", userId)
@@ -306,8 +315,10 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
 
     /** Whether a person or a teammate is in the room. */
     const memberKind = Effect.fn("RoomRepo.memberKind")(function*(orgId: OrgId, roomId: RoomId, memberId: string) {
-      const row = yield* withOrg(orgId)(Rows.first("room member", KindRow)(sql`
-        SELECT member_kind FROM room_members WHERE room_id = ${roomId} AND member_id = ${memberId}`))
+      const row = yield* withOrg(orgId)(
+        Rows.first("room member", KindRow)(sql`
+        SELECT member_kind FROM room_members WHERE room_id = ${roomId} AND member_id = ${memberId}`)
+      )
       return Option.map(row, (r) => r.memberKind)
     })
 
@@ -327,20 +338,24 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
     })
 
     const members = Effect.fn("RoomRepo.members")(function*(orgId: OrgId, roomId: RoomId) {
-      const rows = yield* withOrg(orgId)(Rows.all("room member", MemberRow)(sql`
+      const rows = yield* withOrg(orgId)(
+        Rows.all("room member", MemberRow)(sql`
         SELECT rm.member_kind AS kind, rm.member_id AS id, COALESCE(u.name, t.name) AS name,
           COALESCE(u.handle, t.handle) AS handle, rm.joined_at, om.role AS org_role
         FROM room_members rm
         LEFT JOIN users u ON rm.member_kind = 'user' AND u.id = rm.member_id
         LEFT JOIN org_members om ON rm.member_kind = 'user' AND om.org_id = ${orgId} AND om.user_id = rm.member_id
         LEFT JOIN teammates t ON rm.member_kind = 'teammate' AND t.id = rm.member_id
-        WHERE rm.room_id = ${roomId} ORDER BY rm.joined_at, 4`))
+        WHERE rm.room_id = ${roomId} ORDER BY rm.joined_at, 4`)
+      )
       return rows.map((r) => new RoomMember(r))
     })
 
     /** Rooms a person belongs to, across orgs (for event filtering). */
     const roomIdsOf = Effect.fn("RoomRepo.roomIdsOf")(function*(userId: string) {
-      const rows = yield* Rows.all("room", Schema.Struct({ roomId: RoomId }))(sql`SELECT * FROM troupe_room_ids_of(${userId})`)
+      const rows = yield* Rows.all("room", Schema.Struct({ roomId: RoomId }))(
+        sql`SELECT * FROM troupe_room_ids_of(${userId})`
+      )
       return rows.map((r) => r.roomId)
     })
 
@@ -350,17 +365,20 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
      */
     const readableRoomIds = Effect.fn("RoomRepo.readableRoomIds")(
       function*(orgId: OrgId, userId: UserId, guest: boolean) {
-        const rows = yield* withOrg(orgId)(Rows.all("room", Schema.Struct({ id: RoomId }))(sql`
+        const rows = yield* withOrg(orgId)(
+          Rows.all("room", Schema.Struct({ id: RoomId }))(sql`
         SELECT r.id FROM rooms r
         WHERE (${!guest} AND r.kind = 'public')
-          OR EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId})`))
+          OR EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId})`)
+        )
         return rows.map((r) => r.id)
       }
     )
 
     /** Per-thread read state; the counts sum to the room's thread counts. */
     const threads = Effect.fn("RoomRepo.threads")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
-      const rows = yield* withOrg(orgId)(Rows.all("thread", ThreadRow)(sql`
+      const rows = yield* withOrg(orgId)(
+        Rows.all("thread", ThreadRow)(sql`
         SELECT root.id AS root_id, root.reply_count, root.last_reply_at,
           (SELECT count(*) FROM messages m
             WHERE m.thread_id = root.id AND m.deleted_at IS NULL AND m.author_id <> ${userId}
@@ -372,13 +390,16 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
         LEFT JOIN read_markers tk ON tk.user_id = ${userId} AND tk.room_id = ${roomId} AND tk.thread_key = root.id
         WHERE root.room_id = ${roomId} AND root.thread_id IS NULL
           AND EXISTS (SELECT 1 FROM messages r WHERE r.thread_id = root.id)
-        ORDER BY root.seq`))
+        ORDER BY root.seq`)
+      )
       return rows.map((r) => new ThreadSummary(r))
     })
 
     /** The org a room belongs to (a system lookup; access is checked by the caller). */
     const orgOf = Effect.fn("RoomRepo.orgOf")(function*(roomId: RoomId) {
-      const row = yield* Rows.first("room", Schema.Struct({ orgId: OrgId }))(sql`SELECT * FROM troupe_room_org(${roomId})`)
+      const row = yield* Rows.first("room", Schema.Struct({ orgId: OrgId }))(
+        sql`SELECT * FROM troupe_room_org(${roomId})`
+      )
       if (Option.isNone(row)) return yield* NotFound.of("room", roomId)
       return row.value.orgId
     })

@@ -5,53 +5,72 @@
 import { SqlClient } from "@effect/sql"
 import { NotFound } from "@troupe/domain/Errors"
 import { Audience, RunCompleted, RunFailed, RunStarted, RunStepped } from "@troupe/domain/Event"
-import type { MessageId, OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
-import { Run, Usage, UsageLine } from "@troupe/domain/Teammate"
-import { Effect, Schema } from "effect"
+import { MessageId, OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
+import { Run, RunStep, Usage, UsageLine } from "@troupe/domain/Teammate"
+import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
+import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
 
 /** What makes a teammate act. */
-export interface Trigger {
-  readonly id: string
-  readonly orgId: OrgId
-  readonly teammateId: TeammateId
-  readonly roomId: RoomId
-  readonly threadId: MessageId | null
-  readonly messageId: MessageId
-  readonly kind: "mention" | "dm" | "handoff" | "routed"
-}
+export const Trigger = Schema.Struct({
+  id: Schema.UUID,
+  orgId: OrgId,
+  teammateId: TeammateId,
+  roomId: RoomId,
+  threadId: Schema.NullOr(MessageId),
+  messageId: MessageId,
+  kind: Schema.Literal("mention", "dm", "handoff", "routed")
+})
+/** What makes a teammate act. */
+export type Trigger = typeof Trigger.Type
 
 /** Trigger statuses. */
-export type TriggerStatus =
-  | "pending"
-  | "running"
-  | "done"
-  | "merged"
-  | "rejected"
-  | "interrupted"
-  | "failed"
-  | "refused"
+export const TriggerStatus = Schema.Literal(
+  "pending",
+  "running",
+  "done",
+  "merged",
+  "rejected",
+  "interrupted",
+  "failed",
+  "refused"
+)
+/** Trigger statuses. */
+export type TriggerStatus = typeof TriggerStatus.Type
 
-interface RunRow {
-  readonly id: string
-  readonly teammateId: string
-  readonly roomId: string
-  readonly threadId: string | null
-  readonly triggerIds: ReadonlyArray<string>
-  readonly status: Run["status"]
-  readonly model: string
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly costUsd: string
-  readonly latencyMs: number | null
-  readonly error: string | null
-  readonly replyMessageId: string | null
-  readonly startedAt: Date
-  readonly finishedAt: Date | null
-}
-
-const decodeRun = Schema.decodeUnknownSync(Run)
+/** A `runs` row; its steps are read separately. */
+const RunRow = Schema.Struct({
+  ...Schema.Struct(Run.fields).omit("steps").fields,
+  costUsd: Schema.NumberFromString,
+  startedAt: Schema.DateFromSelf,
+  finishedAt: Schema.NullOr(Schema.DateFromSelf)
+})
+const StepRow = Schema.Struct({
+  idx: Schema.Number,
+  kind: RunStep.fields.kind,
+  name: Schema.String,
+  input: Schema.Unknown,
+  output: Schema.Unknown,
+  createdAt: Schema.DateFromSelf
+})
+const TriggerRow = Schema.Struct({ ...Trigger.fields, status: TriggerStatus })
+const TriggerWithRun = Schema.Struct({ ...TriggerRow.fields, runId: Schema.NullOr(Schema.UUID) })
+const Totals = Schema.Struct({
+  orgUsed: Schema.NumberFromString,
+  teammateUsed: Schema.NumberFromString,
+  orgLimit: Schema.NullOr(Schema.NumberFromString),
+  teammateLimit: Schema.NullOr(Schema.NumberFromString),
+  allowedModels: Schema.NullOr(Schema.Array(Schema.String))
+})
+const UsageRow = Schema.Struct({
+  teammateId: TeammateId,
+  runs: Schema.Number,
+  inputTokens: Schema.NumberFromString,
+  outputTokens: Schema.NumberFromString,
+  costUsd: Schema.NumberFromString
+})
+const Budget = Schema.Struct({ budget: Schema.NullOr(Schema.NumberFromString) })
 
 const roomAudience = (roomId: RoomId) => new Audience({ roomId, orgWide: false, userIds: [] })
 
@@ -64,28 +83,17 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
 
     const loadRun = (id: string) =>
       Effect.gen(function*() {
-        const rows = yield* sql<RunRow>`SELECT id, teammate_id, room_id, thread_id, trigger_ids, status, model,
+        const found = yield* sql`SELECT id, teammate_id, room_id, thread_id, trigger_ids, status, model,
           input_tokens, output_tokens, cost_usd, latency_ms, error, reply_message_id, started_at, finished_at
-          FROM runs WHERE id = ${id}`
-        if (rows.length === 0) return yield* NotFound.of("run", id)
-        const steps = yield* sql<
-          { idx: number; kind: "model" | "tool"; name: string; input: unknown; output: unknown; createdAt: Date }
-        >`
-          SELECT idx, kind, name, input, output, created_at FROM run_steps WHERE run_id = ${id} ORDER BY idx`
-        const r = rows[0]!
-        return decodeRun({
-          ...r,
-          costUsd: Number(r.costUsd),
-          startedAt: r.startedAt.toISOString(),
-          finishedAt: r.finishedAt?.toISOString() ?? null,
-          steps: steps.map((s) => ({
-            index: s.idx,
-            kind: s.kind,
-            name: s.name,
-            input: s.input,
-            output: s.output,
-            at: s.createdAt.toISOString()
-          }))
+          FROM runs WHERE id = ${id}`.pipe(Rows.first("run", RunRow))
+        if (Option.isNone(found)) return yield* NotFound.of("run", id)
+        const steps = yield* sql`
+          SELECT idx, kind, name, input, output, created_at FROM run_steps WHERE run_id = ${id} ORDER BY idx`.pipe(
+          Rows.all("run step", StepRow)
+        )
+        return new Run({
+          ...found.value,
+          steps: steps.map(({ createdAt, idx, ...s }) => new RunStep({ ...s, index: idx, at: createdAt }))
         })
       })
 
@@ -99,19 +107,19 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
     })
 
     const trigger = Effect.fn("RunRepo.trigger")(function*(orgId: OrgId, id: string) {
-      const rows = yield* withOrg(orgId)(sql<Trigger & { status: TriggerStatus; runId: string | null }>`
+      const found = yield* withOrg(orgId)(sql`
         SELECT id, org_id, teammate_id, room_id, thread_id, message_id, kind, status, run_id
-        FROM teammate_triggers WHERE id = ${id}`)
-      if (rows.length === 0) return yield* NotFound.of("trigger", id)
-      return rows[0]!
+        FROM teammate_triggers WHERE id = ${id}`.pipe(Rows.first("trigger", TriggerWithRun)))
+      if (Option.isNone(found)) return yield* NotFound.of("trigger", id)
+      return found.value
     })
 
     /** Triggers not yet finished, oldest first. */
     const open = Effect.fn("RunRepo.open")(function*(orgId: OrgId, teammateId: TeammateId) {
-      return yield* withOrg(orgId)(sql<Trigger & { status: TriggerStatus }>`
+      return yield* withOrg(orgId)(sql`
         SELECT id, org_id, teammate_id, room_id, thread_id, message_id, kind, status
         FROM teammate_triggers WHERE teammate_id = ${teammateId} AND status IN ('pending', 'running')
-        ORDER BY created_at, id`)
+        ORDER BY created_at, id`.pipe(Rows.all("trigger", TriggerRow)))
     })
 
     const setStatus = Effect.fn("RunRepo.setStatus")(
@@ -158,13 +166,15 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       s: { kind: "model" | "tool"; name: string; input: unknown; output: unknown }
     ) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
-        const rows = yield* sql<{ idx: number }>`
+        const { idx } = yield* sql`
           INSERT INTO run_steps (org_id, run_id, idx, kind, name, input, output)
           SELECT ${orgId}, ${run.id}, COALESCE(max(idx) + 1, 0), ${s.kind}, ${s.name}, ${
           JSON.stringify(s.input ?? {})
         }::jsonb,
             ${JSON.stringify(s.output ?? null)}::jsonb
-          FROM run_steps WHERE run_id = ${run.id} RETURNING idx`
+          FROM run_steps WHERE run_id = ${run.id} RETURNING idx`.pipe(
+          Rows.one("run step", Schema.Struct({ idx: Schema.Number }))
+        )
         const positions = yield* log.append(orgId, [{
           audience: roomAudience(run.roomId),
           event: new RunStepped({
@@ -173,7 +183,7 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
             roomId: run.roomId,
             kind: s.kind,
             name: s.name,
-            index: rows[0]!.idx
+            index: idx
           })
         }])
         return positions[0] ?? 0
@@ -219,9 +229,9 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
     const list = Effect.fn("RunRepo.list")(
       function*(orgId: OrgId, teammateId: TeammateId, limit: number, readable: ReadonlyArray<RoomId>) {
         return yield* withOrg(orgId)(Effect.gen(function*() {
-          const ids = yield* sql<{ id: string }>`SELECT id FROM runs WHERE teammate_id = ${teammateId}
+          const ids = yield* sql`SELECT id FROM runs WHERE teammate_id = ${teammateId}
             AND room_id = ANY(${[...readable]}::uuid[])
-            ORDER BY started_at DESC LIMIT ${limit}`
+            ORDER BY started_at DESC LIMIT ${limit}`.pipe(Rows.all("run", Schema.Struct({ id: Schema.UUID })))
           return yield* Effect.forEach(ids, (r) => loadRun(r.id))
         }))
       }
@@ -231,13 +241,16 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
     const once = <A, E, R>(orgId: OrgId, key: string, effect: Effect.Effect<A, E, R>) =>
       Effect.gen(function*() {
         const prior = yield* withOrg(orgId)(
-          sql<{ result: unknown }>`SELECT result FROM tool_journal WHERE key = ${key}`
+          sql`SELECT result FROM tool_journal WHERE key = ${key}`.pipe(
+            Rows.first("tool journal", Schema.Struct({ result: Schema.Unknown }))
+          )
         )
-        if (prior.length > 0) return { result: prior[0]!.result, replayed: true }
+        if (Option.isSome(prior)) return { result: prior.value.result, replayed: true }
         const result = yield* effect
         yield* withOrg(orgId)(sql`INSERT INTO tool_journal (org_id, key, result)
           VALUES (${orgId}, ${key}, ${JSON.stringify(result ?? null)}::jsonb) ON CONFLICT (key) DO NOTHING`)
-        return { result: result as unknown, replayed: false }
+        const unknown: unknown = result
+        return { result: unknown, replayed: false }
       })
 
     const monthStart = () => {
@@ -250,62 +263,39 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
      * limits, and the org's allowed models (null: no org restriction).
      */
     const limits = Effect.fn("RunRepo.limits")(function*(orgId: OrgId, teammateId: TeammateId) {
-      const rows = yield* withOrg(orgId)(sql<{
-        orgUsed: string
-        teammateUsed: string
-        orgLimit: string | null
-        teammateLimit: string | null
-        allowedModels: ReadonlyArray<string> | null
-      }>`
+      return yield* withOrg(orgId)(sql`
         SELECT
           (SELECT COALESCE(sum(input_tokens + output_tokens), 0) FROM runs WHERE org_id = ${orgId} AND started_at >= ${monthStart()}) AS org_used,
           (SELECT COALESCE(sum(input_tokens + output_tokens), 0) FROM runs WHERE teammate_id = ${teammateId} AND started_at >= ${monthStart()}) AS teammate_used,
           (SELECT monthly_token_budget FROM orgs WHERE id = ${orgId}) AS org_limit,
           (SELECT monthly_token_limit FROM teammates WHERE id = ${teammateId}) AS teammate_limit,
-          (SELECT allowed_models FROM orgs WHERE id = ${orgId}) AS allowed_models`)
-      const r = rows[0]!
-      return {
-        orgUsed: Number(r.orgUsed),
-        teammateUsed: Number(r.teammateUsed),
-        orgLimit: r.orgLimit === null ? null : Number(r.orgLimit),
-        teammateLimit: r.teammateLimit === null ? null : Number(r.teammateLimit),
-        allowedModels: r.allowedModels
-      }
+          (SELECT allowed_models FROM orgs WHERE id = ${orgId}) AS allowed_models`.pipe(Rows.one("usage", Totals)))
     })
 
     const usage = Effect.fn("RunRepo.usage")(function*(orgId: OrgId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
-        const lines = yield* sql<
-          { teammateId: string; runs: number; inputTokens: string; outputTokens: string; costUsd: string }
-        >`
+        const lines = yield* sql`
           SELECT teammate_id, count(*)::int AS runs, COALESCE(sum(input_tokens), 0) AS input_tokens,
             COALESCE(sum(output_tokens), 0) AS output_tokens, COALESCE(sum(cost_usd), 0) AS cost_usd
           FROM runs WHERE org_id = ${orgId} AND started_at >= ${monthStart()} GROUP BY teammate_id ORDER BY teammate_id`
-        const org = yield* sql<
-          { budget: string | null }
-        >`SELECT monthly_token_budget AS budget FROM orgs WHERE id = ${orgId}`
-        const toLine = (
-          l: { teammateId: string | null; runs: number; inputTokens: string; outputTokens: string; costUsd: string }
-        ) =>
-          Schema.decodeUnknownSync(UsageLine)({
-            teammateId: l.teammateId,
-            runs: l.runs,
-            inputTokens: Number(l.inputTokens),
-            outputTokens: Number(l.outputTokens),
-            costUsd: Number(l.costUsd)
-          })
+          .pipe(
+            Rows.all("usage", UsageRow)
+          )
+        const org = yield* sql`SELECT monthly_token_budget AS budget FROM orgs WHERE id = ${orgId}`.pipe(
+          Rows.first("org", Budget)
+        )
         const sum = (f: (l: (typeof lines)[number]) => number) => lines.reduce((n, l) => n + f(l), 0)
         return new Usage({
           month: monthStart().toISOString().slice(0, 7),
-          monthlyTokenBudget: org[0]?.budget == null ? null : Number(org[0].budget),
-          total: toLine({
+          monthlyTokenBudget: Option.match(org, { onNone: () => null, onSome: (o) => o.budget }),
+          total: new UsageLine({
             teammateId: null,
             runs: sum((l) => l.runs),
-            inputTokens: String(sum((l) => Number(l.inputTokens))),
-            outputTokens: String(sum((l) => Number(l.outputTokens))),
-            costUsd: String(sum((l) => Number(l.costUsd)))
+            inputTokens: sum((l) => l.inputTokens),
+            outputTokens: sum((l) => l.outputTokens),
+            costUsd: sum((l) => l.costUsd)
           }),
-          teammates: lines.map(toLine)
+          teammates: lines.map((l) => new UsageLine(l))
         })
       }))
     })
@@ -316,7 +306,7 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
 
     /** How many hand-offs led to this message. */
     const handOffDepth = Effect.fn("RunRepo.handOffDepth")(function*(orgId: OrgId, messageId: string) {
-      const rows = yield* withOrg(orgId)(sql<{ depth: number | null }>`
+      const { depth } = yield* withOrg(orgId)(sql`
         WITH RECURSIVE chain(message_id, depth) AS (
           SELECT ${messageId}::uuid, 0
           UNION ALL
@@ -324,8 +314,10 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
           JOIN runs r ON r.reply_message_id = c.message_id
           JOIN teammate_triggers t ON t.id = ANY(r.trigger_ids) AND t.kind = 'handoff'
           WHERE c.depth < 10
-        ) SELECT max(depth)::int AS depth FROM chain`)
-      return rows[0]?.depth ?? 0
+        ) SELECT max(depth)::int AS depth FROM chain`.pipe(
+        Rows.one("hand-off chain", Schema.Struct({ depth: Schema.NullOr(Schema.Number) }))
+      ))
+      return depth ?? 0
     })
 
     return {

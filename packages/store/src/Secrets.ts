@@ -29,10 +29,12 @@ export const hashPassword = (password: string) =>
 
 /** Checks a password against a stored hash in constant time. */
 export const verifyPassword = (password: string, stored: string) => {
-  const parts = stored.split("$")
-  if (parts.length !== 6 || parts[0] !== "scrypt") return Effect.succeed(false)
-  const salt = Buffer.from(parts[4]!, "base64")
-  const expected = Buffer.from(parts[5]!, "base64")
+  const [scheme, , , , saltText, keyText, ...rest] = stored.split("$")
+  if (scheme !== "scrypt" || saltText === undefined || keyText === undefined || rest.length > 0) {
+    return Effect.succeed(false)
+  }
+  const salt = Buffer.from(saltText, "base64")
+  const expected = Buffer.from(keyText, "base64")
   return Effect.map(derive(password, salt), (key) => key.length === expected.length && timingSafeEqual(key, expected))
 }
 

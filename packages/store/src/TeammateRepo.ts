@@ -5,37 +5,44 @@
 import { SqlClient } from "@effect/sql"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
 import { Audience, MemberJoined, PinCreated, RoomCreated, TeammateUpdated } from "@troupe/domain/Event"
-import { MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
-import { RoomMember } from "@troupe/domain/Room"
-import {
-  type BusyPolicy,
-  type CoreBlock,
-  MemoryEntry,
-  MemoryView,
-  Teammate,
-  type ToolName
-} from "@troupe/domain/Teammate"
-import { Effect, Schema } from "effect"
+import { MessageId, OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { RoomKind, RoomMember } from "@troupe/domain/Room"
+import { BusyPolicy, type CoreBlock, MemoryEntry, MemoryView, Teammate, ToolName } from "@troupe/domain/Teammate"
+import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
+import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
-import { toRoomInfo } from "./RoomRepo.js"
+import { RoomRow, toRoomInfo } from "./RoomRepo.js"
 
-interface TeammateRow {
-  readonly id: string
-  readonly orgId: string
-  readonly handle: string
-  readonly name: string
-  readonly role: string
-  readonly personality: string
-  readonly instructions: string
-  readonly model: string
-  readonly tools: ReadonlyArray<ToolName>
-  readonly busyPolicy: BusyPolicy
-  readonly template: string | null
-  readonly monthlyTokenLimit: string | null
-  readonly createdAt: Date
-  readonly dismissedAt: Date | null
-}
+/** A `teammates` row, as `columns` selects it. */
+const TeammateRow = Schema.Struct({
+  ...Schema.Struct(Teammate.fields).omit("monthlyTokenLimit", "createdAt", "dismissed").fields,
+  monthlyTokenLimit: Schema.NullOr(Schema.NumberFromString),
+  createdAt: Schema.DateFromSelf,
+  dismissedAt: Schema.NullOr(Schema.DateFromSelf)
+})
+
+const toTeammate = ({ dismissedAt, ...row }: typeof TeammateRow.Type): Teammate =>
+  new Teammate({ ...row, dismissed: dismissedAt !== null })
+
+const teammateRows = Rows.all("teammate", TeammateRow)
+const teammateRow = Rows.one("teammate", TeammateRow)
+const maybeTeammate = Rows.first("teammate", TeammateRow)
+
+const MemoryRow = Schema.Struct({
+  id: Schema.UUID,
+  text: Schema.String,
+  sourceMessageId: Schema.NullOr(MessageId),
+  createdAt: Schema.DateFromSelf
+})
+const memoryRows = Rows.all("memory", MemoryRow)
+const CoreRow = Schema.Struct({ block: Schema.String, text: Schema.String })
+const IdRow = Schema.Struct({ id: Schema.UUID })
+const idRow = Rows.one("id", IdRow)
+const maybeId = Rows.first("id", IdRow)
+const RoomGate = Schema.Struct({ archived: Schema.Boolean, kind: RoomKind })
+const Joined = Schema.Struct({ joinedAt: Schema.DateFromSelf })
+const PinRow = Schema.Struct({ id: Schema.UUID, text: Schema.String })
 
 /** Everything that defines a teammate. */
 export interface TeammateFields {
@@ -51,27 +58,7 @@ export interface TeammateFields {
   readonly monthlyTokenLimit: number | null
 }
 
-const decode = Schema.decodeUnknownSync(Teammate)
 const decodeTeammateId = Schema.decodeSync(TeammateId)
-const decodeMessageId = Schema.decodeSync(MessageId)
-
-const toTeammate = (row: TeammateRow): Teammate =>
-  decode({
-    id: row.id,
-    orgId: row.orgId,
-    handle: row.handle,
-    name: row.name,
-    role: row.role,
-    personality: row.personality,
-    instructions: row.instructions,
-    model: row.model,
-    tools: row.tools,
-    busyPolicy: row.busyPolicy,
-    template: row.template,
-    monthlyTokenLimit: row.monthlyTokenLimit === null ? null : Number(row.monthlyTokenLimit),
-    createdAt: row.createdAt.toISOString(),
-    dismissed: row.dismissedAt !== null
-  })
 
 const orgWide = new Audience({ roomId: null, orgWide: true, userIds: [] })
 
@@ -85,9 +72,11 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       monthly_token_limit, created_at, dismissed_at`
 
     const load = (id: string) =>
-      Effect.flatMap(
-        sql<TeammateRow>`SELECT ${columns} FROM teammates WHERE id = ${id}`,
-        (rows) => rows.length === 0 ? Effect.fail(NotFound.of("teammate", id)) : Effect.succeed(toTeammate(rows[0]!))
+      sql`SELECT ${columns} FROM teammates WHERE id = ${id}`.pipe(
+        maybeTeammate,
+        Effect.flatMap((found) =>
+          Option.isNone(found) ? Effect.fail(NotFound.of("teammate", id)) : Effect.succeed(toTeammate(found.value))
+        )
       )
 
     const announce = (orgId: OrgId, teammate: Teammate, busy = false, queueDepth = 0) =>
@@ -98,15 +87,17 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
         const clash = yield* sql`SELECT 1 FROM org_members m JOIN users u ON u.id = m.user_id
           WHERE m.org_id = ${orgId} AND u.handle = ${f.handle}`
         if (clash.length > 0) return yield* new Conflict({ message: `@${f.handle} is already a person in this org` })
-        const rows = yield* sql<TeammateRow>`
+        const inserted = yield* sql`
           INSERT INTO teammates (org_id, handle, name, role, personality, instructions, model, tools, busy_policy,
             template, monthly_token_limit, created_by)
           VALUES (${orgId}, ${f.handle}, ${f.name}, ${f.role}, ${f.personality}, ${f.instructions}, ${f.model},
             ${[...f.tools]}::text[], ${f.busyPolicy}, ${f.template}, ${f.monthlyTokenLimit}, ${createdBy})
           ON CONFLICT (org_id, handle) DO NOTHING
-          RETURNING ${columns}`
-        if (rows.length === 0) return yield* new Conflict({ message: `a teammate is already called @${f.handle}` })
-        const teammate = toTeammate(rows[0]!)
+          RETURNING ${columns}`.pipe(maybeTeammate)
+        if (Option.isNone(inserted)) {
+          return yield* new Conflict({ message: `a teammate is already called @${f.handle}` })
+        }
+        const teammate = toTeammate(inserted.value)
         yield* announce(orgId, teammate)
         return teammate
       }))
@@ -118,7 +109,7 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
 
     const list = Effect.fn("TeammateRepo.list")(function*(orgId: OrgId) {
       const rows = yield* withOrg(orgId)(
-        sql<TeammateRow>`SELECT ${columns} FROM teammates WHERE org_id = ${orgId} ORDER BY created_at, handle`
+        sql`SELECT ${columns} FROM teammates WHERE org_id = ${orgId} ORDER BY created_at, handle`.pipe(teammateRows)
       )
       return rows.map(toTeammate)
     })
@@ -128,7 +119,7 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
         return yield* withOrg(orgId)(Effect.gen(function*() {
           const current = yield* load(id)
           if (current.dismissed) return yield* new Conflict({ message: "the teammate was dismissed" })
-          const rows = yield* sql<TeammateRow>`
+          const row = yield* sql`
             UPDATE teammates SET
               name = ${patch.name ?? current.name}, role = ${patch.role ?? current.role},
               personality = ${patch.personality ?? current.personality},
@@ -140,8 +131,8 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
             patch.monthlyTokenLimit === undefined ? current.monthlyTokenLimit : patch.monthlyTokenLimit
           },
               updated_at = now()
-            WHERE id = ${id} RETURNING ${columns}`
-          const teammate = toTeammate(rows[0]!)
+            WHERE id = ${id} RETURNING ${columns}`.pipe(teammateRow)
+          const teammate = toTeammate(row)
           yield* announce(orgId, teammate)
           return teammate
         }))
@@ -152,11 +143,13 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
     const dismiss = Effect.fn("TeammateRepo.dismiss")(function*(orgId: OrgId, id: TeammateId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
         yield* load(id)
-        const rows = yield* sql<TeammateRow>`
-          UPDATE teammates SET dismissed_at = COALESCE(dismissed_at, now()) WHERE id = ${id} RETURNING ${columns}`
+        const row = yield* sql`
+          UPDATE teammates SET dismissed_at = COALESCE(dismissed_at, now()) WHERE id = ${id} RETURNING ${columns}`.pipe(
+          teammateRow
+        )
         yield* sql`UPDATE teammate_triggers SET status = 'refused', updated_at = now()
           WHERE teammate_id = ${id} AND status = 'pending'`
-        const teammate = toTeammate(rows[0]!)
+        const teammate = toTeammate(row)
         yield* announce(orgId, teammate)
         return teammate
       }))
@@ -174,23 +167,25 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const teammate = yield* load(id)
         if (teammate.dismissed) return yield* new Conflict({ message: "the teammate was dismissed" })
-        const rooms = yield* sql<{ archived: boolean; kind: string }>`
-          SELECT archived_at IS NOT NULL AS archived, kind FROM rooms WHERE id = ${roomId} FOR UPDATE`
-        if (rooms.length === 0) return yield* NotFound.of("room", roomId)
-        if (rooms[0]!.archived) return yield* new Conflict({ message: "the room is archived" })
-        const joined = yield* sql<{ joinedAt: Date }>`
+        const gate = yield* sql`
+          SELECT archived_at IS NOT NULL AS archived, kind FROM rooms WHERE id = ${roomId} FOR UPDATE`.pipe(
+          Rows.first("room", RoomGate)
+        )
+        if (Option.isNone(gate)) return yield* NotFound.of("room", roomId)
+        if (gate.value.archived) return yield* new Conflict({ message: "the room is archived" })
+        const joined = yield* sql`
           INSERT INTO room_members (org_id, room_id, member_kind, member_id) VALUES (${orgId}, ${roomId}, 'teammate', ${id})
-          ON CONFLICT DO NOTHING RETURNING joined_at`
-        if (joined.length === 0) return false
+          ON CONFLICT DO NOTHING RETURNING joined_at`.pipe(Rows.first("room member", Joined))
+        if (Option.isNone(joined)) return false
         const member = new RoomMember({
           kind: "teammate",
           id,
           name: teammate.name,
           handle: teammate.handle,
-          joinedAt: joined[0]!.joinedAt
+          joinedAt: joined.value.joinedAt
         })
         yield* log.append(orgId, [{
-          audience: new Audience({ roomId, orgWide: rooms[0]!.kind === "public", userIds: [] }),
+          audience: new Audience({ roomId, orgWide: gate.value.kind === "public", userIds: [] }),
           event: new MemberJoined({ roomId, member })
         }])
         return true
@@ -204,29 +199,25 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
           const teammate = yield* load(id)
           if (teammate.dismissed) return yield* new Conflict({ message: "the teammate was dismissed" })
           const key = `${user.id},t:${id}`
-          const existing = yield* sql<{ id: string }>`SELECT id FROM rooms WHERE org_id = ${orgId} AND dm_key = ${key}`
-          if (existing.length > 0) return { roomId: existing[0]!.id, created: false }
-          const rows = yield* sql<{ id: string }>`
+          const existing = sql`SELECT id FROM rooms WHERE org_id = ${orgId} AND dm_key = ${key}`
+          const found = yield* maybeId(existing)
+          if (Option.isSome(found)) return { roomId: found.value.id, created: false }
+          const inserted = yield* sql`
           INSERT INTO rooms (org_id, kind, name, dm_key, created_by)
           VALUES (${orgId}, 'direct', ${`${user.name}, ${teammate.name}`}, ${key}, ${user.id})
-          ON CONFLICT (org_id, dm_key) DO NOTHING RETURNING id`
-          if (rows.length === 0) {
-            const again = yield* sql<{ id: string }>`SELECT id FROM rooms WHERE org_id = ${orgId} AND dm_key = ${key}`
-            return { roomId: again[0]!.id, created: false }
-          }
-          const roomId = rows[0]!.id
+          ON CONFLICT (org_id, dm_key) DO NOTHING RETURNING id`.pipe(maybeId)
+          if (Option.isNone(inserted)) return { roomId: (yield* idRow(existing)).id, created: false }
+          const roomId = inserted.value.id
           yield* sql`INSERT INTO room_members (org_id, room_id, member_kind, member_id) VALUES
           (${orgId}, ${roomId}, 'user', ${user.id}), (${orgId}, ${roomId}, 'teammate', ${id})`
-          const room = yield* sql<Parameters<typeof toRoomInfo>[0]>`
+          const room = toRoomInfo(
+            yield* sql`
           SELECT id, org_id, kind, name, topic, (archived_at IS NOT NULL) AS archived, routing, created_by, created_at
-          FROM rooms WHERE id = ${roomId}`
+          FROM rooms WHERE id = ${roomId}`.pipe(Rows.one("room", RoomRow))
+          )
           yield* log.append(orgId, [{
-            audience: new Audience({
-              roomId: toRoomInfo(room[0]!).id,
-              orgWide: false,
-              userIds: [UserId.make(user.id)]
-            }),
-            event: new RoomCreated({ room: toRoomInfo(room[0]!) })
+            audience: new Audience({ roomId: room.id, orgWide: false, userIds: [UserId.make(user.id)] }),
+            event: new RoomCreated({ room })
           }])
           return { roomId, created: true }
         }))
@@ -235,11 +226,11 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
 
     /** Active teammates in a room. */
     const inRoom = Effect.fn("TeammateRepo.inRoom")(function*(orgId: OrgId, roomId: RoomId) {
-      const rows = yield* withOrg(orgId)(sql<TeammateRow>`
+      const rows = yield* withOrg(orgId)(sql`
         SELECT ${columns} FROM teammates t
         WHERE t.dismissed_at IS NULL AND EXISTS (SELECT 1 FROM room_members rm
           WHERE rm.room_id = ${roomId} AND rm.member_kind = 'teammate' AND rm.member_id = t.id)
-        ORDER BY t.created_at`)
+        ORDER BY t.created_at`.pipe(teammateRows))
       return rows.map(toTeammate)
     })
 
@@ -255,19 +246,16 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
           const rooms = readable === null
             ? sql`true`
             : sql`(room_id IS NULL OR room_id = ANY(${[...readable]}::uuid[]))`
-          const core = yield* sql<{ block: string; text: string }>`
-            SELECT block, text FROM core_memory WHERE teammate_id = ${id} AND ${rooms}`
-          const entries = yield* sql<{ id: string; text: string; sourceMessageId: string | null; createdAt: Date }>`
+          const core = yield* sql`
+            SELECT block, text FROM core_memory WHERE teammate_id = ${id} AND ${rooms}`.pipe(
+            Rows.all("core memory", CoreRow)
+          )
+          const entries = yield* sql`
             SELECT id, text, source_message_id, created_at FROM memories WHERE teammate_id = ${id} AND ${rooms}
-            ORDER BY created_at DESC LIMIT ${limit}`
+            ORDER BY created_at DESC LIMIT ${limit}`.pipe(memoryRows)
           return new MemoryView({
             core: Object.fromEntries(core.map((c) => [c.block, c.text])),
-            entries: entries.map((e) =>
-              new MemoryEntry({
-                ...e,
-                sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId)
-              })
-            )
+            entries: entries.map((e) => new MemoryEntry(e))
           })
         }))
       }
@@ -288,15 +276,11 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
     const remember = Effect.fn("TeammateRepo.remember")(
       function*(orgId: OrgId, id: TeammateId, text: string, source: { messageId: string; roomId: RoomId } | null) {
         const sourceMessageId = source?.messageId ?? null
-        const rows = yield* withOrg(orgId)(sql<{ id: string; createdAt: Date }>`
+        const row = yield* withOrg(orgId)(sql`
           INSERT INTO memories (org_id, teammate_id, text, source_message_id, room_id)
-          VALUES (${orgId}, ${id}, ${text}, ${sourceMessageId}, ${source?.roomId ?? null}) RETURNING id, created_at`)
-        return new MemoryEntry({
-          id: rows[0]!.id,
-          text,
-          sourceMessageId: sourceMessageId === null ? null : decodeMessageId(sourceMessageId),
-          createdAt: rows[0]!.createdAt
-        })
+          VALUES (${orgId}, ${id}, ${text}, ${sourceMessageId}, ${source?.roomId ?? null})
+          RETURNING id, text, source_message_id, created_at`.pipe(Rows.one("memory", MemoryRow)))
+        return new MemoryEntry(row)
       }
     )
 
@@ -304,18 +288,13 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
     const recall = Effect.fn("TeammateRepo.recall")(
       function*(orgId: OrgId, id: TeammateId, query: string, limit: number) {
         const rows = yield* withOrg(orgId)(
-          sql<{ id: string; text: string; sourceMessageId: string | null; createdAt: Date }>`
+          sql`
         SELECT m.id, m.text, m.source_message_id, m.created_at
         FROM memories m, websearch_to_tsquery('english', ${query}) q
         WHERE m.teammate_id = ${id} AND m.search @@ q
-        ORDER BY ts_rank(m.search, q) DESC, m.created_at DESC LIMIT ${limit}`
+        ORDER BY ts_rank(m.search, q) DESC, m.created_at DESC LIMIT ${limit}`.pipe(memoryRows)
         )
-        return rows.map((e) =>
-          new MemoryEntry({
-            ...e,
-            sourceMessageId: e.sourceMessageId === null ? null : decodeMessageId(e.sourceMessageId)
-          })
-        )
+        return rows.map((e) => new MemoryEntry(e))
       }
     )
 
@@ -329,22 +308,22 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
     const pin = Effect.fn("TeammateRepo.pin")(
       function*(orgId: OrgId, roomId: RoomId, text: string, author: { kind: "user" | "teammate"; id: string }) {
         return yield* withOrg(orgId)(Effect.gen(function*() {
-          const rows = yield* sql<{ id: string }>`INSERT INTO pins (org_id, room_id, text, author_kind, author_id)
-            VALUES (${orgId}, ${roomId}, ${text}, ${author.kind}, ${author.id}) RETURNING id`
+          const { id } = yield* sql`INSERT INTO pins (org_id, room_id, text, author_kind, author_id)
+            VALUES (${orgId}, ${roomId}, ${text}, ${author.kind}, ${author.id}) RETURNING id`.pipe(idRow)
           yield* log.append(orgId, [{
             audience: new Audience({ roomId, orgWide: false, userIds: [] }),
-            event: new PinCreated({ roomId, pinId: rows[0]!.id, text })
+            event: new PinCreated({ roomId, pinId: id, text })
           }])
-          return rows[0]!.id
+          return id
         }))
       }
     )
 
     const pins = Effect.fn("TeammateRepo.pins")(function*(orgId: OrgId, roomId: RoomId) {
       return yield* withOrg(orgId)(
-        sql<
-          { id: string; text: string }
-        >`SELECT id, text FROM pins WHERE room_id = ${roomId} ORDER BY created_at LIMIT 20`
+        sql`SELECT id, text FROM pins WHERE room_id = ${roomId} ORDER BY created_at LIMIT 20`.pipe(
+          Rows.all("pin", PinRow)
+        )
       )
     })
 

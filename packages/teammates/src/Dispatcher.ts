@@ -59,7 +59,8 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
      * Called by the outbox for every message people post.
      */
     const dispatch = Effect.fn("Dispatcher.dispatch")(function*(room: RoomInfo, message: Message) {
-      const none = { triggered: [] as ReadonlyArray<TeammateId>, logged: false }
+      const triggered: ReadonlyArray<TeammateId> = []
+      const none = { triggered, logged: false }
       if (message.authorKind !== "user" || message.deletedAt !== null) return none
       const mentioned = message.mentions.filter((m) => m.kind === "teammate")
       const mayTrigger = room.kind === "direct" || room.routing === "auto" || mentioned.length > 0

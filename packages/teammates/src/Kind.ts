@@ -5,7 +5,7 @@
  */
 import type { OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
 import { type BusyPolicy, CatalogEntry, type ToolName } from "@troupe/domain/Teammate"
-import type { Effect, Schema } from "effect"
+import { type Effect, Either, type ParseResult, Schema } from "effect"
 
 /** What a tool handler knows about the turn it runs in. */
 export interface ToolContext {
@@ -16,12 +16,28 @@ export interface ToolContext {
   readonly sourceMessageId: string
 }
 
-/** A tool a code-defined kind brings: typed parameters and a handler. */
-export interface KindTool<A = never, I = never> {
+/** What `tool` is given: typed parameters and a handler of them. */
+export interface KindToolDefinition<A, I> {
   readonly name: string
   readonly description: string
   readonly parameters: Schema.Schema<A, I>
   readonly handler: (input: A, context: ToolContext) => Effect.Effect<unknown>
+}
+
+/**
+ * A tool a code-defined kind brings. Its input type stays inside: `prepare`
+ * decodes the model's arguments with the tool's schema and gives back the
+ * handler's work, not yet run (the turn runs it through the journal).
+ */
+export interface KindTool {
+  readonly name: string
+  readonly description: string
+  /** The parameters' schema, for the JSON Schema the model sees. */
+  readonly parameters: Schema.Schema.AnyNoContext
+  readonly prepare: (
+    args: unknown,
+    context: ToolContext
+  ) => Either.Either<Effect.Effect<unknown>, ParseResult.ParseError>
 }
 
 /** A teammate kind. */
@@ -39,7 +55,7 @@ export interface TeammateKind {
   /** How many recent messages the turn reads (default 30). */
   readonly historyWindow?: number | undefined
   /** Tools of its own, defined in code. */
-  readonly extraTools: ReadonlyArray<KindTool<any, any>>
+  readonly extraTools: ReadonlyArray<KindTool>
   readonly source: "data" | "code"
 }
 
@@ -47,7 +63,7 @@ export interface TeammateKind {
  * Defines a teammate kind in TypeScript. Register it by passing it to the
  * server's catalog at start-up; people then hire it by its `template` name.
  */
-export const defineTeammate = <const Tools extends ReadonlyArray<KindTool<any, any>> = []>(definition: {
+export const defineTeammate = (definition: {
   readonly template: string
   readonly name: string
   readonly handle: string
@@ -58,7 +74,7 @@ export const defineTeammate = <const Tools extends ReadonlyArray<KindTool<any, a
   readonly busyPolicy?: BusyPolicy
   readonly model?: string
   readonly historyWindow?: number
-  readonly extraTools?: Tools
+  readonly extraTools?: ReadonlyArray<KindTool>
 }): TeammateKind => ({
   template: definition.template,
   name: definition.name,
@@ -75,7 +91,15 @@ export const defineTeammate = <const Tools extends ReadonlyArray<KindTool<any, a
 })
 
 /** A typed tool for `defineTeammate`. */
-export const tool = <A, I>(t: KindTool<A, I>): KindTool<A, I> => t
+export const tool = <A, I>(t: KindToolDefinition<A, I>): KindTool => {
+  const decode = Schema.decodeUnknownEither(t.parameters)
+  return {
+    name: t.name,
+    description: t.description,
+    parameters: t.parameters,
+    prepare: (args, context) => Either.map(decode(args), (input) => t.handler(input, context))
+  }
+}
 
 /** The catalog entry a kind is listed as. */
 export const toCatalogEntry = (kind: TeammateKind) =>

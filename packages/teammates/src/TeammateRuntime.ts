@@ -17,7 +17,7 @@ import { type MessageId, OrgId, type RoomId, TeammateId } from "@troupe/domain/I
 import type { Teammate } from "@troupe/domain/Teammate"
 import { EventLog } from "@troupe/store/EventLog"
 import { withOrg } from "@troupe/store/OrgScope"
-import { RunRepo, type TriggerStatus } from "@troupe/store/RunRepo"
+import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import {
   Cause,
@@ -41,7 +41,7 @@ import {
 import { nextBatch, onArrival } from "./BusyPolicy.js"
 import { Catalog } from "./Catalog.js"
 import { Dispatcher } from "./Dispatcher.js"
-import { TeammateEntity, type TriggerOutcome } from "./TeammateEntity.js"
+import { TeammateEntity, TriggerOutcome } from "./TeammateEntity.js"
 import { estimateCost, Turn, type TurnSettings } from "./Turn.js"
 
 /** Turn settings from configuration. */
@@ -67,7 +67,7 @@ export const turnDuration = Metric.histogram(
 const untraced = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.locallyWith(Effect.withTracerEnabled(self, false), FiberRef.currentContext, Context.omit(Tracer.ParentSpan))
 
-const finalStatuses: ReadonlyArray<TriggerStatus> = ["done", "merged", "rejected", "interrupted", "failed", "refused"]
+const isSettled = Schema.is(TriggerOutcome)
 
 const reasonOf = (cause: Cause.Cause<unknown>) => {
   const failure = Cause.failureOption(cause)
@@ -139,7 +139,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           trigger.threadId,
           over === null
             ? `I can't take this on: my model "${teammate.model}" is not allowed by the org's model policy ` +
-              `(allowed: ${b.allowedModels!.join(", ")}). An admin can give me an allowed model.`
+              `(allowed: ${(b.allowedModels ?? []).join(", ")}). An admin can give me an allowed model.`
             : over.scope === "org"
             ? `I can't take this on: the org has used its monthly budget of ${over.limit} tokens.`
             : `I can't take this on: I have used my monthly limit of ${over.limit} tokens.`,
@@ -210,6 +210,7 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
           roomId: first.roomId,
           threadId: first.threadId,
           triggerMessageIds: batch.map((t) => t.messageId),
+          sourceMessageId: (batch[batch.length - 1] ?? first).messageId,
           after
         }, settings).pipe(tracedBy(first.id), Effect.fork)
         current = { fiber }
@@ -322,10 +323,11 @@ export const TeammateRuntimeLive = TeammateEntity.toLayer(
             spans.delete(triggerId)
             return "refused" as const
           }
-          if (finalStatuses.includes(trigger.value.status)) {
+          const status = trigger.value.status
+          if (isSettled(status)) {
             waiting.delete(triggerId)
             spans.delete(triggerId)
-            return trigger.value.status as TriggerOutcome
+            return status
           }
           if (current !== null && trigger.value.status === "pending") {
             const teammate = yield* teammates.get(orgId, teammateId)

@@ -3,12 +3,12 @@
  * model, and handlers. Handlers with side effects run through the run's
  * journal, so a redelivered turn does not act twice.
  */
-import type { CoreBlock, ToolName } from "@troupe/domain/Teammate"
+import { CoreBlock, type ToolName } from "@troupe/domain/Teammate"
 import type { ToolSpec } from "@troupe/llm/LanguageModel"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { Effect, JSONSchema, Schema } from "effect"
+import { Effect, Either, JSONSchema, Schema } from "effect"
 import type { KindTool, ToolContext } from "./Kind.js"
 
 const Remember = Schema.Struct({ fact: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000)) })
@@ -20,7 +20,7 @@ const HandOff = Schema.Struct({
   note: Schema.String.pipe(Schema.maxLength(1000))
 })
 const CoreMemory = Schema.Struct({
-  block: Schema.Literal("persona", "org", "people"),
+  block: CoreBlock,
   text: Schema.String.pipe(Schema.maxLength(4000))
 })
 
@@ -43,13 +43,13 @@ const descriptions: Record<
 }
 
 /** JSON Schema for a tool's parameters, as the model wants it. */
-export const jsonSchema = (schema: Schema.Schema<any, any, never>): Record<string, unknown> =>
+export const jsonSchema = (schema: Schema.Schema.AnyNoContext): Record<string, unknown> =>
   Object.fromEntries(Object.entries(JSONSchema.make(schema)).filter(([key]) => key !== "$schema"))
 
 /** The specs the model sees for a teammate's tools. */
 export const toolSpecs = (
   names: ReadonlyArray<ToolName>,
-  extra: ReadonlyArray<KindTool<any, any>>
+  extra: ReadonlyArray<KindTool>
 ): ReadonlyArray<ToolSpec> => [
   ...names.map((name) => ({
     name,
@@ -72,11 +72,10 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
     const messages = yield* MessageRepo
     const runs = yield* RunRepo
 
+    const invalidArguments = (e: unknown) => `invalid arguments: ${e instanceof Error ? e.message : String(e)}`
+    const json = (args: string) => Effect.try({ try: (): unknown => JSON.parse(args), catch: invalidArguments })
     const parse = <A, I>(schema: Schema.Schema<A, I>, args: string) =>
-      Effect.try(() => JSON.parse(args) as unknown).pipe(
-        Effect.flatMap(Schema.decodeUnknown(schema)),
-        Effect.mapError((e) => `invalid arguments: ${e instanceof Error ? e.message : String(e)}`)
-      )
+      Effect.flatMap(json(args), (input) => Effect.mapError(Schema.decodeUnknown(schema)(input), invalidArguments))
 
     /**
      * Runs one tool call. Returns the text the model sees, and any hand-off.
@@ -86,21 +85,25 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
       call: { readonly name: string; readonly arguments: string },
       key: string,
       allowed: ReadonlyArray<ToolName>,
-      extra: ReadonlyArray<KindTool<any, any>>,
+      extra: ReadonlyArray<KindTool>,
       ctx: ToolContext
     ) {
       const journal = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         runs.once(ctx.orgId, `${ctx.runId}:${key}`, effect).pipe(Effect.map((r) => r.result))
       const kindTool = extra.find((t) => t.name === call.name)
       if (kindTool) {
-        const input = yield* Effect.either(parse(kindTool.parameters, call.arguments))
-        if (input._tag === "Left") return { output: input.left, handOff: null }
-        const output = yield* journal(kindTool.handler(input.right, ctx))
+        const prepared = Either.flatMap(
+          yield* Effect.either(json(call.arguments)),
+          (input) => Either.mapLeft(kindTool.prepare(input, ctx), invalidArguments)
+        )
+        if (Either.isLeft(prepared)) return { output: prepared.left, handOff: null }
+        const output = yield* journal(prepared.right)
         return { output: JSON.stringify(output), handOff: null }
       }
-      if (!allowed.includes(call.name as ToolName)) return { output: `unknown tool ${call.name}`, handOff: null }
-      const name = call.name as ToolName
-      const invalid = (e: string) => Effect.succeed({ output: e, handOff: null as HandOffRequest | null })
+      const name = allowed.find((n) => n === call.name)
+      if (name === undefined) return { output: `unknown tool ${call.name}`, handOff: null }
+      const none: HandOffRequest | null = null
+      const invalid = (e: string) => Effect.succeed({ output: e, handOff: none })
       switch (name) {
         case "remember":
           return yield* Effect.matchEffect(parse(Remember, call.arguments), {
@@ -130,7 +133,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           return yield* Effect.matchEffect(parse(Search, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ query }) =>
-              messages.search(ctx.orgId, ctx.teammateId as never, [ctx.roomId], query, 5).pipe(
+              messages.search(ctx.orgId, ctx.teammateId, [ctx.roomId], query, 5).pipe(
                 Effect.map((hits) => ({
                   output: hits.length === 0
                     ? "no matching messages"
@@ -151,7 +154,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           return yield* Effect.matchEffect(parse(CoreMemory, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ block, text }) =>
-              journal(teammates.putCore(ctx.orgId, ctx.teammateId, block as CoreBlock, text, ctx.roomId)).pipe(
+              journal(teammates.putCore(ctx.orgId, ctx.teammateId, block, text, ctx.roomId)).pipe(
                 Effect.as({ output: `core memory ${block} updated`, handOff: null })
               )
           })
@@ -161,7 +164,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
             onSuccess: ({ handle, note }) =>
               Effect.succeed({
                 output: `handing off to @${handle.replace(/^@/, "")}`,
-                handOff: { handle: handle.replace(/^@/, "").toLowerCase(), note } as HandOffRequest | null
+                handOff: { handle: handle.replace(/^@/, "").toLowerCase(), note }
               })
           })
       }

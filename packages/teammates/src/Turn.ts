@@ -11,20 +11,14 @@ import type { MessageId, OrgId, RoomId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import type { RoomMember } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
-import {
-  type ChatMessage,
-  LanguageModel,
-  type ModelError,
-  streamWithRetry,
-  type ToolCall
-} from "@troupe/llm/LanguageModel"
+import { type ChatMessage, LanguageModel, streamWithRetry, type ToolCall } from "@troupe/llm/LanguageModel"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { orgScope } from "@troupe/store/OrgScope"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { Data, Duration, Effect, Option, Schema, Stream } from "effect"
+import { Data, Duration, Effect, Either, Option, Schema, Stream } from "effect"
 import type { TeammateKind } from "./Kind.js"
 import { type HandOffRequest, Tools, toolSpecs } from "./Tools.js"
 
@@ -43,6 +37,8 @@ export interface TurnInput {
   readonly threadId: MessageId | null
   /** The messages that triggered this turn, oldest first. */
   readonly triggerMessageIds: ReadonlyArray<string>
+  /** The latest of them: what the turn's memories and tool calls name as their source. */
+  readonly sourceMessageId: string
   /**
    * The log position of the run's latest event (its `run.started` and busy
    * `teammate.updated`): streamed deltas follow it on every stream.
@@ -107,13 +103,13 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       const { teammate } = input
       const room = yield* rooms.info(input.orgId, input.roomId)
       const window = input.kind?.historyWindow ?? 30
-      const page = yield* messages.page(room, teammate.id as never, {
+      const page = yield* messages.page(room, teammate.id, {
         limit: window,
         threadId: input.threadId ?? undefined
       })
       const history = input.threadId === null
         ? page.messages
-        : [yield* messages.get(input.orgId, input.threadId, teammate.id as never), ...page.messages]
+        : [yield* messages.get(input.orgId, input.threadId, teammate.id), ...page.messages]
       const latest = history.filter((m) => input.triggerMessageIds.includes(m.id)).map((m) => m.text).join(" ")
       const memory = yield* teammates.memory(input.orgId, teammate.id, 0)
       const recalled = latest.trim().length > 0
@@ -144,8 +140,9 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
     })
 
     /**
-     * Streams one model call, publishing deltas. Restarts the call (with a
-     * `restart` delta) when it breaks mid-stream with a retryable error.
+     * Streams one model call, publishing deltas. A reply that breaks midway
+     * with a retryable error is restarted (a `restart` delta tells streams to
+     * drop its text); `MODEL_ATTEMPTS` bounds all attempts of the call.
      */
     const callModel = (
       input: TurnInput,
@@ -157,76 +154,60 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       Effect.gen(function*() {
         const specs = toolSpecs(input.teammate.tools, input.kind?.extraTools ?? [])
         const request = { model: input.teammate.model, messages: chat, tools: specs }
-        let attempt = 0
-        while (true) {
-          attempt++
-          let text = ""
-          const calls: Array<ToolCall> = []
-          let usage = { inputTokens: 0, outputTokens: 0 }
-          const start = offset.value
-          const outcome = yield* streamWithRetry(model, request, {
-            maxAttempts: settings.modelAttempts,
-            firstChunkTimeout: settings.firstChunkTimeout,
-            idleTimeout: settings.idleTimeout
-          }).pipe(
-            Stream.runForEach((chunk) => {
-              switch (chunk._tag) {
-                case "Delta": {
-                  const delta = new MessageDelta({
-                    roomId: input.roomId,
-                    threadId: input.threadId,
-                    runId: input.runId,
-                    teammateId: input.teammate.id,
-                    offset: offset.value,
-                    text: chunk.text,
-                    restart: false
-                  })
-                  text += chunk.text
-                  offset.value += chunk.text.length
-                  return bus.publish({
-                    orgId: input.orgId,
-                    roomId: input.roomId,
-                    event: encodeDelta(delta),
-                    at: Date.now(),
-                    after
-                  })
-                }
-                case "ToolCall":
-                  return Effect.sync(() => calls.push(chunk.call))
-                case "Usage":
-                  return Effect.sync(() => {
-                    usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens }
-                  })
-              }
-            }),
-            Effect.either
-          )
-          if (outcome._tag === "Right") return { text, calls, usage }
-          const error: ModelError = outcome.left
-          // streamWithRetry already retried failures before the first token; restart only broken replies.
-          if (!error.retryable || offset.value === start || attempt >= settings.modelAttempts) {
-            return yield* new TurnFailed({ message: `the model failed: ${error.message}`, cause: error })
-          }
-          yield* Effect.logWarning(`model stream broke mid-reply; restarting (${error.reason})`)
-          offset.value = start
-          const restart = new MessageDelta({
+        const start = offset.value
+        const publish = (delta: MessageDelta) =>
+          bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(delta), at: Date.now(), after })
+        const delta = (text: string, restart: boolean) =>
+          new MessageDelta({
             roomId: input.roomId,
             threadId: input.threadId,
             runId: input.runId,
             teammateId: input.teammate.id,
-            offset: start,
-            text: "",
-            restart: true
+            offset: offset.value,
+            text,
+            restart
           })
-          yield* bus.publish({
-            orgId: input.orgId,
-            roomId: input.roomId,
-            event: encodeDelta(restart),
-            at: Date.now(),
-            after
-          })
-          yield* Effect.sleep(Duration.millis(200 * attempt))
+        let text = ""
+        const calls: Array<ToolCall> = []
+        let usage = { inputTokens: 0, outputTokens: 0 }
+        const restart = Effect.suspend(() => {
+          text = ""
+          calls.length = 0
+          usage = { inputTokens: 0, outputTokens: 0 }
+          offset.value = start
+          return Effect.zipRight(
+            Effect.logWarning("model stream broke mid-reply; restarting"),
+            publish(delta("", true))
+          )
+        })
+        const outcome = yield* streamWithRetry(model, request, {
+          maxAttempts: settings.modelAttempts,
+          firstChunkTimeout: settings.firstChunkTimeout,
+          idleTimeout: settings.idleTimeout,
+          onRestart: restart
+        }).pipe(
+          Stream.runForEach((chunk) => {
+            switch (chunk._tag) {
+              case "Delta": {
+                const event = delta(chunk.text, false)
+                text += chunk.text
+                offset.value += chunk.text.length
+                return publish(event)
+              }
+              case "ToolCall":
+                return Effect.sync(() => calls.push(chunk.call))
+              case "Usage":
+                return Effect.sync(() => {
+                  usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens }
+                })
+            }
+          }),
+          Effect.either
+        )
+        if (Either.isLeft(outcome)) {
+          return yield* new TurnFailed({ message: `the model failed: ${outcome.left.message}`, cause: outcome.left })
         }
+        return { text, calls, usage }
       })
 
     /** Runs a whole turn. */
@@ -264,7 +245,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
               teammateId: input.teammate.id,
               roomId: input.roomId,
               runId: input.runId,
-              sourceMessageId: input.triggerMessageIds[input.triggerMessageIds.length - 1]!
+              sourceMessageId: input.sourceMessageId
             }
           )
           if (outcome.handOff) handOffs.push(outcome.handOff)

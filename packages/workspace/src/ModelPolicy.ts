@@ -9,6 +9,7 @@ import type { OrgId } from "@troupe/domain/Ids"
 import { ModelPolicyView } from "@troupe/domain/Teammate"
 import { LanguageModel } from "@troupe/llm/LanguageModel"
 import { ModelConfig, usesEndpoint } from "@troupe/llm/ModelConfig"
+import type { RowError } from "@troupe/store/DatabaseError"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { Effect } from "effect"
 
@@ -38,7 +39,7 @@ export class ModelPolicy extends Effect.Service<ModelPolicy>()("@troupe/workspac
     const check = (
       orgId: OrgId,
       requested: string | undefined
-    ): Effect.Effect<string, InvalidInput | NotFound | SqlError> =>
+    ): Effect.Effect<string, InvalidInput | NotFound | SqlError | RowError> =>
       Effect.gen(function*() {
         if (local) return "local"
         const org = yield* orgs.allowedModels(orgId)

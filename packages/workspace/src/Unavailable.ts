@@ -11,14 +11,13 @@ import { Effect } from "effect"
 
 const outage = new Unavailable({ message: "the database is unavailable; retry shortly" })
 
-/** Whether `e` is a failure of the database layer (a statement, a connection, or a row). */
-const isStoreFailure = (e: unknown): e is SqlError | RowError => isSqlError(e) || e instanceof RowError
-
 /** Turns a database outage into `Unavailable`, and any other database failure into a defect. */
-export const orUnavailable = <A, E, R>(
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, Exclude<E, SqlError | RowError> | Unavailable, R> =>
-  Effect.catchIf(self, isStoreFailure, (e) =>
-    isSqlError(e) && isUnavailable(e)
-      ? Effect.zipRight(Effect.logWarning("database unavailable", e), Effect.fail(outage))
-      : Effect.die(e)) as Effect.Effect<A, Exclude<E, SqlError | RowError> | Unavailable, R> // eslint-disable-line @typescript-eslint/consistent-type-assertions -- catchIf cannot narrow E by a refinement's complement
+export const orUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.catchIf(
+    self,
+    (e): e is Extract<E, SqlError | RowError> => isSqlError(e) || e instanceof RowError,
+    (e) =>
+      isSqlError(e) && isUnavailable(e)
+        ? Effect.zipRight(Effect.logWarning("database unavailable", e), Effect.fail(outage))
+        : Effect.die(e)
+  )

@@ -53,8 +53,8 @@ const loneSurrogate = /[\uD800-\uDFFF]/u
  */
 const badString = (value: unknown): { readonly path: string; readonly problem: "nul" | "surrogate" } | null => {
   const stack: Array<readonly [unknown, string]> = [[value, ""]]
-  while (stack.length > 0) {
-    const [v, path] = stack.pop()!
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, path] = next
     if (typeof v === "string") {
       if (v.includes("\u0000")) return { path, problem: "nul" }
       if (loneSurrogate.test(v)) return { path, problem: "surrogate" }
@@ -94,7 +94,7 @@ export const RequestGuardLive = Layer.succeed(
     const text = yield* request.text.pipe(
       HttpServerRequest.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
       Effect.mapError((e) => {
-        const cause = (e as { cause?: unknown }).cause
+        const cause = e.cause
         return cause instanceof Error && cause.message === "maxBytes exceeded"
           ? tooLarge
           : new MalformedRequest({ message: "the request body could not be read" })

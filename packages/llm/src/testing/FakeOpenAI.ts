@@ -9,7 +9,8 @@
  * - `[[400]]`: 400 (a request the server rejects)
  * - `[[delay:MS]]`: wait MS millis before the first byte
  * - `[[slow:MS]]`: wait MS millis between chunks
- * - `[[broken]]`: send the role chunk and two text chunks, then destroy the socket
+ * - `[[broken]]`: send the role chunk and two text chunks, then destroy the socket;
+ *   `[[brokenxN]]`: so for the first N requests carrying that message, then normal
  * - `[[truncated]]`: stream text, then `[DONE]` without any finish reason
  * - `[[garbage]]`: send one text chunk, then data that is not JSON
  * - `[[tool:NAME:JSON]]`: call tool NAME with arguments JSON; once the request
@@ -42,6 +43,7 @@ interface Directives {
   readonly delay: number
   readonly slow: number
   readonly broken: boolean
+  readonly brokenFirst?: number
   readonly truncated: boolean
   readonly garbage: boolean
   readonly tool?: { readonly name: string; readonly arguments: string }
@@ -60,6 +62,7 @@ const textOf = (content: unknown): string => {
 const parseDirectives = (text: string): Directives => {
   let status: number | undefined
   let failFirst: number | undefined
+  let brokenFirst: number | undefined
   let delay = 0
   let slow = 0
   let broken = false
@@ -70,11 +73,13 @@ const parseDirectives = (text: string): Directives => {
     const [kind = "", ...rest] = body.split(":")
     const arg = rest.join(":")
     const times = /^500x(\d+)$/.exec(kind)
+    const breaks = /^brokenx(\d+)$/.exec(kind)
     if (kind === "429" || kind === "500" || kind === "400") status = Number(kind)
     else if (times !== null) failFirst = Number(times[1])
     else if (kind === "delay") delay = Number(arg) || 0
     else if (kind === "slow") slow = Number(arg) || 0
     else if (kind === "broken") broken = true
+    else if (breaks !== null) brokenFirst = Number(breaks[1])
     else if (kind === "truncated") truncated = true
     else if (kind === "garbage") garbage = true
     else if (kind === "tool") {
@@ -87,6 +92,7 @@ const parseDirectives = (text: string): Directives => {
   return {
     ...(status !== undefined ? { status } : {}),
     ...(failFirst !== undefined ? { failFirst } : {}),
+    ...(brokenFirst !== undefined ? { brokenFirst } : {}),
     ...(tool !== undefined ? { tool } : {}),
     delay,
     slow,
@@ -238,11 +244,12 @@ export const make: Effect.Effect<FakeServer, never, Scope.Scope> = Effect.gen(fu
     }
     frames.push("[DONE]")
 
+    const breaks = script.broken || (script.brokenFirst !== undefined && count <= script.brokenFirst)
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
     for (const [index, frame] of frames.entries()) {
       if (index > 0 && script.slow > 0) await sleep(script.slow)
       if (closed) return
-      if (script.broken && index === 3) {
+      if (breaks && index === 3) {
         // Let the client read what was sent before the connection drops.
         await sleep(20)
         res.socket?.destroy()

@@ -23,8 +23,10 @@ export const all = <A, I>(what: string, schema: Schema.Schema<A, I>) => {
 export const first = <A, I>(what: string, schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknown(schema)
   return <E, R>(query: Effect.Effect<ReadonlyArray<unknown>, E, R>): Effect.Effect<Option.Option<A>, E | RowError, R> =>
-    Effect.flatMap(query, (rows) =>
-      rows.length === 0 ? Effect.succeedNone : Effect.asSome(Effect.mapError(decode(rows[0]), rowError(what))))
+    Effect.flatMap(
+      query,
+      (rows) => rows.length === 0 ? Effect.succeedNone : Effect.asSome(Effect.mapError(decode(rows[0]), rowError(what)))
+    )
 }
 
 /** The one row `query` must return (an `INSERT … RETURNING`, an aggregate): its absence is a `RowError` too. */
