@@ -13,7 +13,8 @@ const allowed = {
   feed: ["domain", "store", "realtime"],
   teammates: ["domain", "store", "realtime", "llm"],
   workspace: ["domain", "store", "realtime", "llm", "teammates"],
-  server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace"]
+  server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace"],
+  bench: ["domain", "client", "store", "llm", "server"]
 }
 
 const dirs = ["packages", "apps"].flatMap((top) => readdirSync(top).map((d) => join(top, d)))

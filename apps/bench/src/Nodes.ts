@@ -2,12 +2,12 @@
  * Real Troupe node processes on loopback for `bench/cluster.ts`, started
  * with the same launcher as the multi-process tests.
  */
+import * as NodeProcess from "@troupe/server/testing/NodeProcess"
 import { Effect, type Redacted, type Scope } from "effect"
 import * as Net from "node:net"
-import * as NodeProcess from "../apps/server/src/testing/NodeProcess.js"
 import { BenchError } from "./Child.js"
 
-export { freePort, type Node } from "../apps/server/src/testing/NodeProcess.js"
+export { freePort, type Node } from "@troupe/server/testing/NodeProcess"
 
 /** Starts a node named `name` (see `NodeProcess.startNode`). */
 export const startNode = (

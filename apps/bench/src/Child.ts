@@ -3,10 +3,10 @@
  * typed request/reply call into it. The child exits when the channel closes
  * (the scope closing, or this process dying); it is killed if it lingers.
  */
+import { stopGracefully } from "@troupe/server/testing/NodeProcess"
 import { Data, Effect, type Scope } from "effect"
 import { fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { stopGracefully } from "../apps/server/src/testing/NodeProcess.js"
 import type { Reply } from "./Protocol.js"
 
 /** A benchmark step that failed. */
