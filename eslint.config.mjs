@@ -40,13 +40,5 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-assertions": ["error", { assertionStyle: "never" }],
       "@typescript-eslint/no-non-null-assertion": "error"
     }
-  },
-  {
-    // The benchmarks are tooling, held to the tests' rules: their loops index arrays they just filled.
-    files: ["apps/bench/src/**/*.ts"],
-    rules: {
-      "@typescript-eslint/consistent-type-assertions": "off",
-      "@typescript-eslint/no-non-null-assertion": "off"
-    }
   }
 )

@@ -48,6 +48,8 @@ export const forkChild = <Command extends { readonly type: string }, Results ext
         pending.set(id, (reply) =>
           resume(
             reply.ok
+              // The child answers a command with that command's result: the IPC channel cannot carry the type.
+              // eslint-disable-next-line @typescript-eslint/consistent-type-assertions
               ? Effect.succeed(reply.result as Results[C["type"]])
               : Effect.fail(new BenchError({ message: reply.error }))
           ))

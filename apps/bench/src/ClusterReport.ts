@@ -157,129 +157,48 @@ export const failoverTable = (r: ClusterResults) =>
     ])
   )
 
-/** Notes under the tables. */
-export const clusterNotes = (r: ClusterResults) => {
+/** What the cluster runs did besides their figures: sizes, failures, settings. */
+export const clusterFacts = (r: ClusterResults) => {
   const fr = r.fairness
   const b = fr.burst
-  const lines = [
-    `- Turns: ${
-      int(r.teammates)
-    } teammates in ${r.rooms} rooms, each given one mention per phase, ${r.lanes} turns in flight ` +
-    `(ideal with a ${r.delayMs} ms model and no overhead: ${int(r.lanes * 1000 / r.delayMs)} turns/s).` +
-    r.phases.map((p) =>
-      p.turns.timedOut + p.turns.failedReplies + p.turns.errors > 0
-        ? ` With ${p.runners}: ${p.turns.timedOut} timed out, ${p.turns.failedReplies} failed, ${p.turns.errors} posts refused.`
-        : ""
-    ).join(""),
-    `- Fairness: the other org's ${fr.posters} people posted ${int(b.posted)} messages in ${
-      (b.elapsedMs / 1000).toFixed(1)
-    } s ` +
-    `(${
-      int(b.posted / (b.elapsedMs / 1000))
-    }/s, ${b.errors} refused; every ${fr.mentionEvery}th mentioned a teammate), ` +
-    (fr.planned >= fr.target
-      ? `a burst of ${int(fr.planned)} planned, ${int(b.posted)} posted before the ${fr.burstSeconds} s bound; `
-      : `a burst of ${int(fr.planned)} at most instead of ${int(fr.target)} (quick run); `) +
-    `their own delivery p99 was ` +
-    `${ms(b.delivery.p99)} ms. Write rate limits were raised out of the way: with the default ` +
-    "`RATE_ORG_WRITES_PER_MIN` (3,000) that org would have been held to 50 posts/s. `ORG_CONCURRENT_WRITES` was at its default (8)." +
-    (fr.underBurst.missing + fr.quiet.missing > 0
-      ? ` ${fr.underBurst.missing + fr.quiet.missing} quiet deliveries were late (over 10 s).`
-      : "")
-  ]
   const first = r.failovers[0]
+  const rows = [
+    ["turns: teammates, rooms, in flight", `${int(r.teammates)}, ${r.rooms}, ${r.lanes}`],
+    ["turns: ideal turns/s (in flight ÷ model latency)", int(r.lanes * 1000 / r.delayMs)],
+    ...r.phases.map((p) => [
+      `turns with ${p.runners}: timed out, failed, posts refused`,
+      `${p.turns.timedOut}, ${p.turns.failedReplies}, ${p.turns.errors}`
+    ]),
+    [
+      "fairness: bursting org's posters, posts (planned), seconds",
+      `${fr.posters}, ${int(b.posted)} (${int(fr.planned)}), ${(b.elapsedMs / 1000).toFixed(1)}`
+    ],
+    [
+      "fairness: bursting org's posts/s, refused, its own delivery p99 ms",
+      `${int(b.posted / (b.elapsedMs / 1000))}, ${b.errors}, ${ms(b.delivery.p99)}`
+    ],
+    ["fairness: every Nth burst post mentions a teammate", String(fr.mentionEvery)],
+    ["fairness: quiet deliveries later than 10 s", String(fr.underBurst.missing + fr.quiet.missing)]
+  ]
   if (first !== undefined) {
-    const incomplete = r.failovers.filter((f) => !f.complete).length
-    const twice = r.failovers.reduce((n, f) => n + f.duplicates, 0)
-    lines.push(
-      `- Failover: ${first.teammates} teammates with a room each, ${first.queued} mentions each posted at once (each turn streams ` +
-        `for about half a second); the runner was killed about ${
-          (first.killAfterMs / 1000).toFixed(1)
-        } s after the first post. ` +
-        `${
-          incomplete === 0 ? "Every turn was answered" : `${incomplete} rounds missed replies (2 minutes at most)`
-        }, ` +
-        `${
-          twice === 0 ? "none twice" : `${twice} twice`
-        }. One kill per row: where the kill falls in the health-check and ` +
-        "heartbeat cycles moves these figures by seconds. A killed runner's shard locks go as soon as its connection drops; " +
-        "the survivors wait to learn it is gone, either from the ping health check (every `CLUSTER_HEALTH_INTERVAL`, and " +
-        "in @effect/cluster 0.60 it retries a failed ping 5 times, 500 ms apart) or from its heartbeat getting older than " +
-        "`CLUSTER_LOCK_EXPIRATION`, then take its shards at their next assignment refresh and read its mailboxes."
+    rows.push(
+      [
+        "failover: teammates, mentions each, kill after s",
+        `${first.teammates}, ${first.queued}, ${(first.killAfterMs / 1000).toFixed(1)}`
+      ],
+      ["failover: rounds with missing replies", String(r.failovers.filter((f) => !f.complete).length)],
+      ["failover: replies posted twice", String(r.failovers.reduce((n, f) => n + f.duplicates, 0))]
     )
   }
-  const tuned = Object.entries(r.tuned).map(([k, v]) => `\`${k}=${v}\``).join(", ")
-  lines.push(
-    `- Tuned settings: ${tuned}. The "defaults" rows run with no cluster variables set, i.e. the defaults in apps/server/src/Cluster.ts.`
+  rows.push(
+    ["tuned cluster settings", Object.entries(r.tuned).map(([k, v]) => `\`${k}=${v}\``).join(", ")],
+    ["run took, s", r.seconds.toFixed(0)]
   )
-  return lines.join("\n")
+  return table(["cluster runs", "value"], rows)
 }
 
-/** The tables and notes printed at the end of a run. */
+/** The figures of a cluster run: the machine, then tables only (docs/benchmarks.md explains them). */
 export const clusterSummary = (r: ClusterResults) =>
-  [
-    machineList(r.machine),
-    "",
-    scaleTable(r),
-    "",
-    fairnessTable(r),
-    "",
-    failoverTable(r),
-    "",
-    clusterNotes(r),
-    "",
-    `Run took ${r.seconds.toFixed(0)} s.`
-  ]
-    .join("\n")
-
-/** The "Cluster" section of `docs/benchmarks.md`. */
-export const clusterSection = (r: ClusterResults) =>
-  `## Cluster
-
-\`npm run bench:cluster\` runs Troupe as separate node processes on the loopback interface, the way it
-is deployed: an api node (\`TROUPE_ROLE=api\`, HTTP and SSE, a client-only cluster member) and runners
-(\`TROUPE_ROLE=runner\`, hosting the teammate entities), sharing one fresh Postgres database and Redis
-(under a key prefix of their own), with the fake OpenAI-compatible model in a process of its own
-answering after ${r.delayMs} ms. The load generators are two more processes. Each figure is again a
-ratio against a baseline measured in the same run.
-
-- **Runners.** Runners join one at a time; after each, the benchmark waits until the shard locks
-  (Postgres advisory locks, counted in \`pg_locks\` by holding connection) are spread over all of
-  them and stable. Then every teammate gets one mention, ${r.lanes} turns in flight (one room at a
-  time per lane, so the model's directive is always in the newest message); turns/s counts replies
-  from the first post to the last reply, and post → first delta is the time from just before the
-  POST to the teammate's first \`message.delta\` on the owner's stream.
-- **Fairness.** A person of a quiet org posts one message at a time into a room of theirs and times
-  post → SSE delivery on their own stream, alone and then while another org's people post as fast
-  as they can (each into their own room, with their streams open).
-- **Failover.** Teammates with a room each get ${r.failovers[0]?.queued ?? 3} mentions at once, and a runner is
-  killed with \`kill -9\` while their turns run and wait; once the shards have settled on the
-  survivors, the same again with another runner. The killed runner's teammates are the ones whose
-  shards its Postgres connection held. The figure is the time from the kill until every one of
-  them has answered every queued mention, against the same teammates from the same moment in an
-  identical round without a kill just before. This is done with the tuned cluster settings of the
-  failover test, then on a fresh cluster with the defaults.
-
-Measured ${
-    r.date.toISOString().slice(0, 10)
-  } on a ${r.machine.cpus}-core machine (every node, the model, the load generators and
-Postgres and Redis all on it, so more runners add processes, not cores):
-
-${machineList(r.machine)}
-
-${scaleTable(r)}
-
-${fairnessTable(r)}
-
-${failoverTable(r)}
-
-${clusterNotes(r)}
-
-\`\`\`sh
-npm run bench:cluster                                # prints the tables
-npm run bench:cluster -- --write docs/benchmarks.md  # and replaces this section
-\`\`\`
-
-It needs Postgres at \`DATABASE_URL\` and Redis at \`REDIS_URL\` (default \`redis://127.0.0.1:6379\`), and
-took ${r.seconds.toFixed(0)} s on the machine above.
-`
+  [machineList(r.machine), "", scaleTable(r), "", fairnessTable(r), "", failoverTable(r), "", clusterFacts(r)].join(
+    "\n"
+  )

@@ -101,7 +101,7 @@ export const laneJobs = (
   rooms.forEach((room, r) => {
     for (let round = 0; round < options.rounds; round++) {
       for (const mate of room.mates) {
-        lanes[r % lanes.length]!.push({
+        lanes[r % lanes.length]?.push({
           token,
           roomId: room.roomId,
           teammateId: mate.id,

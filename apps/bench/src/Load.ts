@@ -60,12 +60,12 @@ const parse = (json: string): unknown => {
   }
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
+
 /** The string at `path` in a parsed JSON value, if it is a string there. */
 const stringIn = (value: unknown, path: ReadonlyArray<string>): string | undefined => {
   for (const key of path) {
-    value = typeof value === "object" && value !== null
-      ? (value as Record<string, unknown>)[key]
-      : undefined
+    value = isRecord(value) ? value[key] : undefined
   }
   return typeof value === "string" ? value : undefined
 }
@@ -182,7 +182,8 @@ const openAll = async (baseUrl: string, tokens: ReadonlyArray<string>, concurren
   let next = 0
   const worker = async () => {
     while (next < tokens.length) {
-      const token = tokens[next++]!
+      const token = tokens[next++]
+      if (token === undefined) return
       open.push(await openStream(baseUrl, token, timeoutMs))
     }
   }
@@ -344,19 +345,19 @@ const turns = async (cmd: Extract<Command, { type: "turns" }>): Promise<TurnsRes
   await Promise.all(cmd.lanes.map(async (lane) => {
     for (const job of lane) {
       if (performance.now() >= deadline) return
-      let timer: NodeJS.Timeout | undefined
-      let state: Waiting | undefined
+      let settle: (reply: { readonly at: number; readonly text: string } | undefined) => void = () => {}
       const replied = new Promise<{ readonly at: number; readonly text: string } | undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), cmd.turnTimeoutMs)
-        state = {
-          firstDelta: undefined,
-          done: (at, text) => {
-            clearTimeout(timer)
-            resolve({ at, text })
-          }
-        }
+        settle = resolve
       })
-      waiting.set(job.teammateId, state!)
+      const timer = setTimeout(() => settle(undefined), cmd.turnTimeoutMs)
+      const state: Waiting = {
+        firstDelta: undefined,
+        done: (at, text) => {
+          clearTimeout(timer)
+          settle({ at, text })
+        }
+      }
+      waiting.set(job.teammateId, state)
       started++
       const t0 = performance.now()
       first = Math.min(first, t0)
@@ -377,7 +378,7 @@ const turns = async (cmd: Extract<Command, { type: "turns" }>): Promise<TurnsRes
       }
       last = Math.max(last, reply.at)
       replies.push(reply.at - t0)
-      if (state!.firstDelta !== undefined) firstDeltas.push(state!.firstDelta - t0)
+      if (state.firstDelta !== undefined) firstDeltas.push(state.firstDelta - t0)
       if (!isAnswer(reply.text)) failedReplies++
     }
   }))
@@ -397,9 +398,11 @@ const turns = async (cmd: Extract<Command, { type: "turns" }>): Promise<TurnsRes
 
 const round = async (cmd: Extract<Command, { type: "round" }>): Promise<RoundResult> => {
   const seen = new Map(
-    cmd.expect.map((
-      e
-    ) => [e.teammateId, { want: e.replies, deltas: [] as Array<number>, replies: [] as Array<number> }])
+    cmd.expect.map((e) => {
+      const deltas: Array<number> = []
+      const replies: Array<number> = []
+      return [e.teammateId, { want: e.replies, deltas, replies }]
+    })
   )
   let remaining = cmd.expect.reduce((n, e) => n + e.replies, 0)
   let finished: () => void = () => {}
@@ -419,7 +422,8 @@ const round = async (cmd: Extract<Command, { type: "round" }>): Promise<RoundRes
   let next = 0
   await Promise.all(Array.from({ length: Math.max(1, cmd.concurrency) }, async () => {
     while (next < cmd.posts.length) {
-      const p = cmd.posts[next++]!
+      const p = cmd.posts[next++]
+      if (p === undefined) return
       if ((await post(cmd.baseUrl, p.token, p.roomId, p.text)) === undefined) errors++
     }
   }))

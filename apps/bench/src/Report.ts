@@ -110,9 +110,9 @@ export const int = (x: number) => Math.round(x).toLocaleString("en-US")
 
 /** A Markdown table whose columns also line up as plain text. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
   const line = (cells: ReadonlyArray<string>) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`
   const rule = `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`
   return [line(header), rule, ...rows.map(line)].join("\n")
 }
@@ -207,33 +207,23 @@ export const throughputTable = (r: BenchResults) => {
   )
 }
 
-/** Figures derived from the tables that explain them, as Markdown bullets. */
-export const reading = (r: BenchResults) => {
-  const { insertsPerSecond, messagesPerSecond } = rates(r)
+/** Server CPU per message and per delivery, derived from the runs above. */
+export const costTable = (r: BenchResults) => {
   const t = r.throughput
-  const cores = t.serverCpuMs / t.result.elapsedMs
   const baseCpu = r.postBaseline.serverCpuMs / (r.postBaseline.result.posts + r.baselineWarmup)
-  const widest = r.fanout[r.fanout.length - 1]
-  const lines = [
-    `- Throughput: the pool that did ${int(insertsPerSecond)} single-row INSERTs/s carried ${int(messagesPerSecond)} ` +
-    `messages/s, while the server process kept ${cores.toFixed(2)} cores busy, about ` +
-    `${ms(t.serverCpuMs / Math.max(1, t.result.posted))} ms of server CPU per message.`
+  const rows = [
+    ["server CPU per post, no stream open (latency baseline run)", ms(baseCpu)],
+    ["server CPU per message (throughput run)", ms(t.serverCpuMs / Math.max(1, t.result.posted))],
+    ["server cores busy during the throughput run", (t.serverCpuMs / t.result.elapsedMs).toFixed(2)]
   ]
-  if (widest !== undefined) {
-    const cpu = widest.serverCpuMs / (widest.result.posts + widest.warmup)
-    lines.push(
-      `- Fan-out: with ${int(widest.subscribers)} streams open, a post cost ${ms(cpu)} ms of server CPU against ` +
-        `${ms(baseCpu)} ms with none, about ${ms((cpu - baseCpu) / widest.subscribers)} ms per delivery.`
-    )
+  for (const f of r.fanout) {
+    if (f.subscribers <= 1) continue
+    const cpu = f.serverCpuMs / (f.result.posts + f.warmup)
+    rows.push([`server CPU per delivery, ${int(f.subscribers)} streams open`, ms((cpu - baseCpu) / f.subscribers)])
   }
-  lines.push(
-    "- With one subscriber the frame can arrive before the POST's own response (the server wakes the feed " +
-      "when the transaction commits, then answers), so that ratio stays close to 1."
-  )
-  return lines.join("\n")
+  return table(["cost", "ms"], rows)
 }
 
-/** Turn overhead: the model called directly, then a turn's post → first delta, and the difference. */
 export const turnOverheadTable = (r: BenchResults) => {
   const t = r.turnOverhead
   const model = t.modelFirstToken
@@ -369,58 +359,31 @@ export const recallTable = (r: BenchResults) => {
   )
 }
 
-/** Notes under the teammate tables. */
-export const teammateNotes = (r: BenchResults) => {
+/** What the teammate runs did besides their latencies: counts, failures, set-up, server CPU. */
+export const teammateFacts = (r: BenchResults) => {
   const o = r.turnOverhead
   const t = r.turnThroughput
-  const sizes = r.recall.sizes
-  const first = sizes[0]
-  const last = sizes[sizes.length - 1]
-  const lines = [
-    `- Turn overhead: ${
-      int(o.turns.completed)
-    } turns one after the other (after ${o.warmup} unmeasured); the model was then called ` +
-    `directly ${int(o.modelFirstToken.count)} times with the last turn's own request (${o.requestMessages} messages, ` +
-    `${int(o.requestBytes)} bytes). A turn cost the server ${
-      ms(o.serverCpuMs / Math.max(1, o.turns.turns))
-    } ms of CPU; ` +
-    `POST p50 ${ms(o.turns.post.p50)} ms.` +
-    (o.turns.timedOut + o.turns.failedReplies + o.turns.errors > 0
-      ? ` ${o.turns.timedOut} timed out, ${o.turns.failedReplies} failed, ${o.turns.errors} posts refused.`
-      : ""),
-    `- Turns per second: ${int(t.teammates)} teammates hired through the API into ${t.rooms} rooms in ${
-      t.setupSeconds.toFixed(1)
-    } s ` +
-    `(${
-      int((t.teammates * 2 + t.rooms) / t.setupSeconds)
-    } API calls/s); each answered one mention, ${t.lanes} turns in flight. ` +
-    `Under that load post → first delta was p50 ${ms(t.turns.firstDelta.p50)} ms, p99 ${
-      ms(t.turns.firstDelta.p99)
-    } ms; ` +
-    `post → reply p50 ${ms(t.turns.reply.p50)} ms, p99 ${ms(t.turns.reply.p99)} ms` +
-    `${
-      t.turns.timedOut + t.turns.failedReplies + t.turns.errors > 0
-        ? ` (${t.turns.timedOut} timed out, ${t.turns.failedReplies} failed, ${t.turns.errors} posts refused)`
-        : ""
-    }.`
-  ]
-  if (first !== undefined && last !== undefined && last !== first) {
-    lines.push(
-      `- Memory recall: p95 ${ms(last.recall.p95)} ms at ${int(last.memories)} memories against ${
-        ms(first.recall.p95)
-      } ms at ` +
-        `${int(first.memories)}: ${ratio(last.recall.p95 / first.recall.p95)} for ${
-          int(last.memories / first.memories)
-        }× the memories, ` +
-        `while a primary-key lookup stayed at ${ms(last.lookup.p95)} ms (${
-          ratio(last.lookup.p95 / first.lookup.p95)
-        }). ` +
-        `${r.recall.queries} queries × ${r.recall.repeats} per size; inserting the last step took ${
-          last.insertSeconds.toFixed(1)
-        } s.`
-    )
-  }
-  return lines.join("\n")
+  const last = r.recall.sizes[r.recall.sizes.length - 1]
+  const failures = (x: { timedOut: number; failedReplies: number; errors: number }) =>
+    `${x.timedOut} timed out, ${x.failedReplies} failed, ${x.errors} posts refused`
+  return table(["teammate runs", "value"], [
+    ["turn overhead: turns measured (after unmeasured warm-up)", `${int(o.turns.completed)} (${o.warmup})`],
+    ["turn overhead: server CPU per turn, ms", ms(o.serverCpuMs / Math.max(1, o.turns.turns))],
+    ["turn overhead: POST p50, ms", ms(o.turns.post.p50)],
+    [
+      "turn overhead: direct model calls, request size",
+      `${int(o.modelFirstToken.count)}, ${o.requestMessages} messages, ${int(o.requestBytes)} bytes`
+    ],
+    ["turn overhead: failures", failures(o.turns)],
+    [
+      "turns/s: hiring set-up, s (API calls/s)",
+      `${t.setupSeconds.toFixed(1)} (${int((t.teammates * 2 + t.rooms) / t.setupSeconds)})`
+    ],
+    ["turns/s: post → first delta p50 / p99, ms", `${ms(t.turns.firstDelta.p50)} / ${ms(t.turns.firstDelta.p99)}`],
+    ["turns/s: failures", failures(t.turns)],
+    ["recall: queries × repeats per size", `${r.recall.queries} × ${r.recall.repeats}`],
+    ["recall: seconds to insert the last step", last === undefined ? "–" : last.insertSeconds.toFixed(1)]
+  ])
 }
 
 /** The machine as one Markdown list. */
@@ -434,37 +397,10 @@ export const machineList = (m: Machine) =>
     `- code: ${m.revision}`
   ].join("\n")
 
-/**
- * The section of a Markdown page that starts with the line `heading` and
- * runs to the next heading of the same level, or `undefined`.
- */
-export const sectionOf = (page: string, heading: string): string | undefined => {
-  const lines = page.split("\n")
-  const start = lines.findIndex((line) => line.trim() === heading)
-  if (start < 0) return undefined
-  const level = heading.slice(0, heading.indexOf(" ") + 1)
-  const end = lines.findIndex((line, i) => i > start && line.startsWith(level) && !line.startsWith(`${level}#`))
-  return `${lines.slice(start, end < 0 ? lines.length : end).join("\n").trimEnd()}\n`
-}
-
-/** `page` with its section `heading` replaced by `section` (which starts with that heading), or with it appended. */
-export const withSection = (page: string, heading: string, section: string): string => {
-  const old = sectionOf(page, heading)
-  if (old === undefined) return `${page.trimEnd()}\n\n${section.trimEnd()}\n`
-  const at = page.indexOf(old.trimEnd())
-  return `${page.slice(0, at)}${section.trimEnd()}${page.slice(at + old.trimEnd().length)}`
-}
-
-/** The tables and notes printed at the end of a run. */
+/** The figures of a run: the machine, then tables only (docs/benchmarks.md explains them). */
 export const summary = (r: BenchResults) => {
   const t = r.throughput.result
-  const notes = [
-    `Throughput run: ${r.concurrency} posters, ${int(t.posted)} posts, ${t.errors} failed; ` +
-    `post → delivery under that load p50 ${ms(t.delivery.p50)} ms, p99 ${ms(t.delivery.p99)} ms.`,
-    `Server Postgres pool: ${r.poolSize} connections. Run took ${r.seconds.toFixed(0)} s.`
-  ]
   const errors = r.fanout.reduce((n, f) => n + f.result.errors, r.postBaseline.result.errors)
-  if (errors > 0) notes.push(`${errors} latency posts failed and were skipped.`)
   return [
     machineList(r.machine),
     "",
@@ -472,9 +408,15 @@ export const summary = (r: BenchResults) => {
     "",
     throughputTable(r),
     "",
-    ...notes,
+    costTable(r),
     "",
-    reading(r),
+    table(["run", "value"], [
+      ["throughput: posters, posts, failed", `${r.concurrency}, ${int(t.posted)}, ${t.errors}`],
+      ["throughput: post → delivery p50 / p99 under load, ms", `${ms(t.delivery.p50)} / ${ms(t.delivery.p99)}`],
+      ["latency posts that failed", String(errors)],
+      ["server Postgres pool, connections", String(r.poolSize)],
+      ["run took, s", r.seconds.toFixed(0)]
+    ]),
     "",
     turnOverheadTable(r),
     "",
@@ -482,126 +424,19 @@ export const summary = (r: BenchResults) => {
     "",
     recallTable(r),
     "",
-    teammateNotes(r)
+    teammateFacts(r)
   ].join("\n")
 }
 
-/** `docs/benchmarks.md`, with the figures of this run. */
-export const document = (r: BenchResults) =>
-  `# Benchmarks
-
-\`npm run bench\` measures how fast a message reaches the people in a room, how many messages per
-second one node persists and fans out, what a teammate turn adds to the model's own time to first
-token, how many turns per second one node completes across a thousand teammates, and how memory
-recall grows with the number of memories. Every figure is printed next to a baseline measured in
-the same run on the same machine and database, because absolute milliseconds say more about the
-machine than about Troupe: **compare the ratio columns**, not the milliseconds. \`npm run
-bench:cluster\` measures the same kind of figures across node processes (see [Cluster](#cluster)).
-
-## How it is measured
-
-- The benchmark starts the server in-process with the same layer graph as the tests
-  (\`HttpLive\` over a fresh Postgres database on the server at \`DATABASE_URL\`, dropped
-  afterwards; in-process bus and rate-limit store; ${r.poolSize} pooled connections), with write
-  rate limits raised out of the way and info logging off. The clients run in a child process
-  (\`bench/Load.ts\`) so that they do not share the server's event loop: SSE streams and POSTs
-  over \`node:http\` with no per-origin socket cap, on the loopback interface.
-- **Latency.** One person posts sequentially into a room whose members have streams open on
-  \`GET /v1/events\`. Each post waits until every stream has the \`message.created\` frame for
-  it (10 s at most, then counted as late). Latency is the time from just before the POST to the
-  frame's arrival, and p50/p99 are over every (post, subscriber) pair. 1 and 100 subscribers are
-  1 and 100 people with one stream each; 1,000 subscribers are the same 100 people with ten
-  streams each (every stream of a person receives every room event). Opening streams makes the
-  server announce people online to every open stream, so each phase starts only once the streams
-  have gone quiet and the server is idle. The baseline is the POST round-trip into a room with no
-  stream open anywhere.
-- **Throughput.** ${r.concurrency} posters post as fast as they can, each into a private room of its own
-  with one stream open (the poster's), for a fixed time; the rate counts messages from the first
-  POST to the arrival of the last frame. The baseline is single-row \`INSERT\`s (autocommit) into a
-  plain table, ${r.concurrency} at a time, through the server's own connection pool.
-- **Server CPU** is the CPU time of the server's process (the clients run in another) during a
-  phase, divided by the posts made in it (warm-up posts included): it shows where the time goes
-  when the ratios grow.
-- A post is several statements in one transaction (access checks, the room's sequence, the
-  message, its event in the log, whose counter row every writer takes in turn, and the commit)
-  plus authentication, the wake-up and the fan-out, so the throughput ratio is the price of all of
-  that relative to the cheapest durable write the same database can do.
-- **Teammates** answer through the fake OpenAI-compatible model (\`@troupe/llm/testing/FakeOpenAI\`)
-  running in a third process, told by a \`[[delay:${r.turnOverhead.delayMs}]]\` directive in each message to wait
-  ${r.turnOverhead.delayMs} ms before its first byte (then it streams four chunks at once).
-- **Turn overhead.** The owner mentions one teammate in a private room, one message at a time,
-  waiting for the reply before the next, with their stream open. The time from just before the
-  POST to the first \`message.delta\` on the stream includes everything a turn does before the
-  model answers (the post, the trigger, the persisted cluster message, the run's bookkeeping,
-  the context: history, memory, recall, pins, members) and after (publishing the delta and
-  delivering it). The baseline is the model's own time to first token: the request the last turn
-  sent (captured by the fake) sent again as many times, one at a time, from the server's process
-  through the official \`openai\` client. The overhead is each turn's time minus that baseline's
-  median.
-- **Turns per second.** ${
-    int(r.turnThroughput.teammates)
-  } custom teammates are hired through the API (8 calls at a time)
-  into ${r.turnThroughput.rooms} private rooms of ${
-    Math.round(r.turnThroughput.teammates / r.turnThroughput.rooms)
-  }, and each gets one mention: ${r.turnThroughput.lanes} lanes run at once, each
-  posting into one room at a time and waiting for the teammate's reply before the next mention (so
-  the message carrying the directive is always the newest one the model sees). The rate counts
-  replies from the first post to the last reply. Two baselines: the ideal, ${r.turnThroughput.lanes} turns in flight
-  each taking only the model's ${r.turnThroughput.delayMs} ms, which shows how far the machine is from being bound by
-  the model; and the messages per second of the throughput phase, the primary one, because on two
-  shared cores a turn is bound by CPU, and a turn is two messages plus the work around them.
-- **Memory recall.** One teammate's memories grow by bulk \`INSERT … SELECT\` into \`memories\`
-  (texts of 6 to 16 words drawn with a skew from a vocabulary of about 200, so common words are in
-  many memories), to each size in turn; after each, the index's pending entries are merged and the
-  table analysed. Then ${r.recall.queries} queries (single words at every frequency, two- and three-word
-  questions) go through \`TeammateRepo.recall(org, teammate, query, 5)\` ${r.recall.repeats} times each, interleaved
-  with as many primary-key lookups of random memories in the same org-scoped transaction (the
-  baseline).
-
-## Results
-
-Measured ${
-    r.date.toISOString().slice(0, 10)
-  } on a ${r.machine.cpus}-core machine (server, clients and Postgres all on it):
-
-${machineList(r.machine)}
-
-${latencyTable(r)}
-
-${throughputTable(r)}
-
-Under the throughput load, post → delivery latency was p50 ${ms(r.throughput.result.delivery.p50)} ms and
-p99 ${ms(r.throughput.result.delivery.p99)} ms (${
-    int(r.throughput.result.posted)
-  } posts, ${r.throughput.result.errors} failed).
-
-### Reading the figures
-
-${reading(r)}
-
-### Teammates
-
-${turnOverheadTable(r)}
-
-${turnThroughputTable(r)}
-
-${recallTable(r)}
-
-${teammateNotes(r)}
-
-These figures come from a small ${r.machine.cpus}-core machine that runs the server, the clients and
-Postgres at once; on other hardware the milliseconds will differ, and the ratio columns are what
-to compare between runs and machines.
-
-## Run it
-
-\`\`\`sh
-npm run bench                                # prints the tables
-npm run bench -- --write docs/benchmarks.md  # and rewrites this page with the new figures
-\`\`\`
-
-It needs Postgres at \`DATABASE_URL\` (default \`postgres://postgres@127.0.0.1:5432/test\`), where it
-creates and drops a database of its own, takes under five minutes on the machine above (this run:
-${r.seconds.toFixed(0)} s), and opens about a thousand loopback connections. \`--quick\` makes every phase
-smaller (100 teammates, recall up to 10,000 memories) for a smoke run.
-`
+/**
+ * `page` with the figures between its `<!-- figures:NAME -->` and
+ * `<!-- /figures:NAME -->` markers replaced; undefined when the page lacks them.
+ */
+export const withFigures = (page: string, name: string, figures: string): string | undefined => {
+  const open = `<!-- figures:${name} -->`
+  const close = `<!-- /figures:${name} -->`
+  const start = page.indexOf(open)
+  const end = page.indexOf(close)
+  if (start < 0 || end < start) return undefined
+  return `${page.slice(0, start + open.length)}\n\n${figures.trimEnd()}\n\n${page.slice(end)}`
+}

@@ -16,7 +16,7 @@ export interface Summary {
 export const percentile = (sorted: ReadonlyArray<number>, p: number): number => {
   if (sorted.length === 0) return Number.NaN
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length))
-  return sorted[Math.min(sorted.length, rank) - 1]!
+  return sorted[Math.min(sorted.length, rank) - 1] ?? Number.NaN
 }
 
 /** Summarises samples. */
@@ -29,6 +29,6 @@ export const summarize = (samples: ReadonlyArray<number>): Summary => {
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     mean: sorted.length === 0 ? Number.NaN : sum / sorted.length,
-    max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!
+    max: sorted[sorted.length - 1] ?? Number.NaN
   }
 }

@@ -98,8 +98,9 @@ export const turnOverhead = (
 ) =>
   Effect.gen(function*() {
     const [room] = yield* teamRooms(ctx.owner, ctx.orgId, { prefix: "solo", rooms: 1, perRoom: 1, concurrency: 1 })
+    if (room === undefined) return yield* new BenchError({ message: "the solo room was not created" })
     const lane = (label: string, count: number) =>
-      laneJobs(ctx.owner.token, [room!], { lanes: 1, rounds: count, suffix: `[[delay:${options.delayMs}]]`, label })
+      laneJobs(ctx.owner.token, [room], { lanes: 1, rounds: count, suffix: `[[delay:${options.delayMs}]]`, label })
     yield* ctx.load.call({
       type: "open",
       baseUrl: ctx.url,

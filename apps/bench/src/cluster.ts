@@ -23,17 +23,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { BenchError, type Child, forkChild } from "./Child.js"
-import {
-  type ClusterResults,
-  clusterSection,
-  clusterSummary,
-  type FailoverRun,
-  type ScalePhase
-} from "./ClusterReport.js"
+import { type ClusterResults, clusterSummary, type FailoverRun, type ScalePhase } from "./ClusterReport.js"
 import { laneJobs, orgOwner, signup, type TeamRoom, teamRooms } from "./Fixtures.js"
 import { freePort, type Node, requireRedis, startNode } from "./Nodes.js"
 import type { Command, ModelCommand, ModelResults, Results, RoundResult } from "./Protocol.js"
-import { describeMachine, withSection } from "./Report.js"
+import { describeMachine, withFigures } from "./Report.js"
 
 const { values: args } = parseArgs({
   options: { write: { type: "string" }, quick: { type: "boolean", default: false } }
@@ -94,6 +88,8 @@ const nodeEnv = (modelBaseURL: string, redisPrefix: string) => ({
   RATE_USER_WRITES_PER_MIN: "10000000",
   RATE_ORG_WRITES_PER_MIN: "10000000",
   RATE_LOGIN_PER_15MIN: "1000000",
+  RATE_LOGIN_PER_ADDRESS_PER_15MIN: "1000000",
+  RATE_SIGNUP_PER_ADDRESS_PER_HOUR: "1000000",
   DATABASE_POOL_SIZE: "10",
   LOG_FORMAT: "json"
 })
@@ -224,13 +220,15 @@ const failoverRound = (
   options: { readonly queued: number; readonly killAfterMs: number; readonly kill: Node | undefined }
 ) =>
   Effect.gen(function*() {
+    // The first teammate of each room answers.
+    const firsts = team.rooms.flatMap((room) => room.mates.slice(0, 1).map((mate) => ({ room, mate })))
     const posts = Array.from({ length: options.queued }, (_, k) =>
-      team.rooms.map((room) => ({
+      firsts.map(({ mate, room }) => ({
         token: team.owner.token,
         roomId: room.roomId,
-        text: `@${room.mates[0]!.handle} ${label} ${k} [[delay:${MODEL_DELAY_MS}]] [[slow:100]]`
+        text: `@${mate.handle} ${label} ${k} [[delay:${MODEL_DELAY_MS}]] [[slow:100]]`
       }))).flat()
-    const expect = team.rooms.map((room) => ({ teammateId: room.mates[0]!.id, replies: options.queued }))
+    const expect = firsts.map(({ mate }) => ({ teammateId: mate.id, replies: options.queued }))
     const fiber = yield* Effect.fork(
       load.call({ type: "round", baseUrl: cluster.api.url, posts, concurrency: 10, expect, timeoutMs: 120_000 })
     )
@@ -274,7 +272,7 @@ const failoverFigures = (
   )
   const offset = killed.killAt - killed.round.startedAt
   const pending = killed.round.teammates.filter((t) =>
-    victims.has(t.teammateId) && (t.replies.length < queued || t.replies[queued - 1]! > killed.killAt)
+    victims.has(t.teammateId) && (t.replies.length < queued || (t.replies[queued - 1] ?? Infinity) > killed.killAt)
   )
   const lastReply = (t: RoundResult["teammates"][number]) =>
     t.replies[Math.min(queued, t.replies.length) - 1] ?? Number.NaN
@@ -354,7 +352,7 @@ const program = Effect.gen(function*() {
   const cluster = yield* makeCluster(database, env)
   const [pg] = yield* cluster.sql<{ version: string; sync: string }>`
     SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync`
-  const machine = describeMachine(`${pg!.version} (synchronous_commit ${pg!.sync})`)
+  const machine = describeMachine(`${pg?.version ?? "?"} (synchronous_commit ${pg?.sync ?? "?"})`)
   let split = (yield* shardsSettled(cluster.sql, 1)).split
   const idle = nodesIdle(cluster.nodes, 60_000)
   const url = cluster.api.url
@@ -396,14 +394,12 @@ const program = Effect.gen(function*() {
     yield* load.call({
       type: "turns",
       baseUrl: url,
-      lanes: [
-        laneJobs(owner.token, rooms.slice(0, 1), {
-          lanes: 1,
-          rounds: 1,
-          suffix: `[[delay:${MODEL_DELAY_MS}]]`,
-          label: "hello"
-        })[0]!.slice(0, 3)
-      ],
+      lanes: laneJobs(owner.token, rooms.slice(0, 1), {
+        lanes: 1,
+        rounds: 1,
+        suffix: `[[delay:${MODEL_DELAY_MS}]]`,
+        label: "hello"
+      }).slice(0, 1).map((lane) => lane.slice(0, 3)),
       turnTimeoutMs: 30_000,
       budgetMs: 30_000
     })
@@ -532,9 +528,12 @@ const program = Effect.gen(function*() {
   yield* Console.log(`\n${clusterSummary(results)}\n`)
   if (args.write !== undefined) {
     const path = args.write
-    const page = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n"
-    yield* Effect.sync(() => writeFileSync(path, withSection(page, "## Cluster", clusterSection(results))))
-    yield* Console.log(`wrote the Cluster section of ${path}`)
+    const page = withFigures(existsSync(path) ? readFileSync(path, "utf8") : "", "cluster", clusterSummary(results))
+    if (page === undefined) {
+      return yield* new BenchError({ message: `${path} has no <!-- figures:cluster --> markers to write between` })
+    }
+    yield* Effect.sync(() => writeFileSync(path, page))
+    yield* Console.log(`wrote the cluster figures of ${path}`)
   }
 })
 

@@ -27,7 +27,7 @@ import { BenchError, type Child, forkChild } from "./Child.js"
 import { orgOwner, signup } from "./Fixtures.js"
 import type { Command, ModelCommand, ModelResults, Results } from "./Protocol.js"
 import { memoryRecall } from "./Recall.js"
-import { type BenchResults, describeMachine, document, type FanoutRun, sectionOf, summary } from "./Report.js"
+import { type BenchResults, describeMachine, type FanoutRun, summary, withFigures } from "./Report.js"
 import { quiesce, withServerCpu } from "./ServerCpu.js"
 import { turnOverhead, turnThroughput } from "./Turns.js"
 
@@ -96,6 +96,8 @@ const ServerLive = (modelBaseURL: string) =>
       RATE_USER_WRITES_PER_MIN: "10000000",
       RATE_ORG_WRITES_PER_MIN: "10000000",
       RATE_LOGIN_PER_15MIN: "1000000",
+      RATE_LOGIN_PER_ADDRESS_PER_15MIN: "1000000",
+      RATE_SIGNUP_PER_ADDRESS_PER_HOUR: "1000000",
       OPENAI_BASE_URL: modelBaseURL,
       OPENAI_API_KEY: "bench",
       DEFAULT_MODEL: "gpt-4o-mini",
@@ -204,7 +206,7 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
     const load = yield* forkChild<Command, Results>("./Load.ts")
     const [pg] = yield* sql<{ version: string; sync: string }>`
     SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync`
-    const machine = describeMachine(`${pg!.version} (synchronous_commit ${pg!.sync})`)
+    const machine = describeMachine(`${pg?.version ?? "?"} (synchronous_commit ${pg?.sync ?? "?"})`)
 
     yield* Console.log(`server at ${url}; signing up ${PEOPLE + CONCURRENCY + 1} people…`)
     const f = yield* fixtures(url)
@@ -320,10 +322,14 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
     yield* Console.log(`\n${summary(results)}\n`)
     if (args.write !== undefined) {
       const path = args.write
-      // `npm run bench:cluster` keeps its own section of the page: carry it over.
-      const cluster = existsSync(path) ? sectionOf(readFileSync(path, "utf8"), "## Cluster") : undefined
-      yield* Effect.sync(() => writeFileSync(path, document(results) + (cluster === undefined ? "" : `\n${cluster}`)))
-      yield* Console.log(`wrote ${path}`)
+      const page = withFigures(existsSync(path) ? readFileSync(path, "utf8") : "", "single-node", summary(results))
+      if (page === undefined) {
+        return yield* new BenchError({
+          message: `${path} has no <!-- figures:single-node --> markers to write between`
+        })
+      }
+      yield* Effect.sync(() => writeFileSync(path, page))
+      yield* Console.log(`wrote the single-node figures of ${path}`)
     }
   })
 

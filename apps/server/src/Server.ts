@@ -19,12 +19,8 @@ import * as MeteredModel from "@troupe/llm/MeteredModel"
 import * as ModelConfig from "@troupe/llm/ModelConfig"
 import * as EventBus from "@troupe/realtime/EventBus"
 import * as Realtime from "@troupe/realtime/Realtime"
-import { AccountRepo } from "@troupe/store/AccountRepo"
-import { EventLog, LogWaker } from "@troupe/store/EventLog"
-import { MessageRepo } from "@troupe/store/MessageRepo"
-import { OrgRepo } from "@troupe/store/OrgRepo"
-import { RoomRepo } from "@troupe/store/RoomRepo"
-import { RunRepo } from "@troupe/store/RunRepo"
+import { LogWaker } from "@troupe/store/EventLog"
+import * as Store from "@troupe/store/Store"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import * as Catalog from "@troupe/teammates/Catalog"
 import { Dispatcher } from "@troupe/teammates/Dispatcher"
@@ -54,15 +50,7 @@ import { requestId } from "./Telemetry.js"
 const LogWakerLive = Layer.effect(LogWaker, Effect.map(EventBus.EventBus, (bus) => bus.wake))
 
 /** Repositories over the SQL client. */
-export const StoreLive = Layer.mergeAll(
-  AccountRepo.Default,
-  OrgRepo.Default,
-  RoomRepo.Default,
-  MessageRepo.Default,
-  TeammateRepo.Default,
-  RunRepo.Default,
-  EventLog.Default
-)
+export const StoreLive = Store.layer
 
 /** The catalog: curated templates plus the kinds defined in code. */
 export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.Default))

@@ -1,0 +1,24 @@
+/**
+ * Every repository and the event log, over a SQL client: what a node, a
+ * benchmark or a test that works with stored records provides. Needs a
+ * `LogWaker` (what to do after a commit that appended events).
+ */
+import { Layer } from "effect"
+import { AccountRepo } from "./AccountRepo.js"
+import { EventLog } from "./EventLog.js"
+import { MessageRepo } from "./MessageRepo.js"
+import { OrgRepo } from "./OrgRepo.js"
+import { RoomRepo } from "./RoomRepo.js"
+import { RunRepo } from "./RunRepo.js"
+import { TeammateRepo } from "./TeammateRepo.js"
+
+/** All repositories and the event log. */
+export const layer = Layer.mergeAll(
+  AccountRepo.Default,
+  OrgRepo.Default,
+  RoomRepo.Default,
+  MessageRepo.Default,
+  TeammateRepo.Default,
+  RunRepo.Default,
+  EventLog.Default
+)
