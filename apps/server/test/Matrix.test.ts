@@ -398,7 +398,7 @@ describe("the authorisation matrix", () => {
           }
         }
         expect(mismatches).toEqual([])
-      }))
+      }), 240_000)
 
     it.effect("ids of another org are 404 for its outsiders, read or write", () =>
       Effect.gen(function*() {
