@@ -9,9 +9,9 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import * as Database from "@troupe/store/Database"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Agent, request } from "node:http"
-import { anaAndBen, baseUrl, person, slug, TestServer } from "./Harness.js"
+import { anaAndBen, baseUrl, eventually, person, slug, TestServer } from "./Harness.js"
 
 const budget = Number(process.env["FUZZ_REQUESTS"] ?? 10_000)
 const seed = Number(process.env["FUZZ_SEED"] ?? 20_261_129)
@@ -482,12 +482,21 @@ describe("fuzzing from the OpenAPI document", () => {
             return typeof ref === "string" ? resolve(components[ref.replace("#/components/schemas/", "")]) : s
           }
 
+          // The teammates' outbox records how far it has read the log: let it catch up with the set-up first.
+          yield* eventually(Effect.map(
+            Effect.flatMap(Database.AdminSql, (sql) =>
+              sql<{ caught: boolean }>`SELECT (SELECT position FROM log_cursors WHERE name = 'teammates')
+                >= (SELECT position FROM event_log_state) AS caught`),
+            (rows) =>
+              rows[0]?.caught === true ? Option.some(true) : Option.none()
+          ))
           const before = yield* storedState
           const rng = prng(seed)
           const tokens = { insiders: [ana.token, ana.token, ben.token, key.secret], outsider: eve.token }
           const requests = Array.from(
             { length: budget },
-            (_, i) => fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve)
+            (_, i) =>
+              fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve)
           )
           const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
           const failures: Array<string> = []
