@@ -16,6 +16,7 @@ import { FetchHttpClient, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { HttpLive } from "@troupe/server/Server"
+import { TelemetryLive } from "@troupe/server/Telemetry"
 import * as Database from "@troupe/store/Database"
 import { ConfigProvider, Console, Effect, Layer, Logger, LogLevel } from "effect"
 import { randomBytes } from "node:crypto"
@@ -92,7 +93,10 @@ const ServerLive = (modelBaseURL: string) =>
   HttpLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Database.layerTest),
+    // Logs and tracing as a node sets them up (no trace export: no spans).
+    Layer.provide(TelemetryLive),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({
+      LOG_LEVEL: "warn",
       RATE_USER_WRITES_PER_MIN: "10000000",
       RATE_ORG_WRITES_PER_MIN: "10000000",
       RATE_LOGIN_PER_15MIN: "1000000",

@@ -5,15 +5,19 @@
  *   collector; spans then go to `<endpoint>/v1/traces` as service
  *   `OTEL_SERVICE_NAME` (default `troupe-<role>`). The exporter itself also
  *   honours the standard `OTEL_EXPORTER_OTLP_HEADERS` for collector auth.
- * - `LOG_FORMAT=json` writes one JSON object per log line to stdout, with the
- *   current trace and span ids (`effect.traceId`, `effect.spanId`) and, in a
- *   request, its `requestId`; the default is the pretty console logger.
+ *   Off means off: no spans are made, so an unexported trace costs nothing.
+ * - `LOG_FORMAT=json` writes one JSON object per log line to stdout, with, in a
+ *   request, its `requestId` and, when traces are exported, the current trace
+ *   and span ids (`effect.traceId`, `effect.spanId`); the default is the
+ *   pretty console logger.
+ * - `LOG_LEVEL` is the least severe level written (default `info`, which
+ *   includes one access line per request; `warn` leaves those out).
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { HttpApp, HttpMiddleware, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Config, Effect, FiberRef, HashSet, Layer, Logger, Option } from "effect"
+import { Config, Effect, FiberRef, HashSet, Layer, Logger, LogLevel, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { Role } from "./Cluster.js"
 
@@ -25,7 +29,9 @@ export const TelemetryConfig = Config.all({
   serviceName: Config.option(Config.string("OTEL_SERVICE_NAME")),
   role: Role,
   /** Log line format (`LOG_FORMAT`: `pretty`, the default, or `json`). */
-  logFormat: Config.literal("pretty", "json")("LOG_FORMAT").pipe(Config.withDefault("pretty" as const))
+  logFormat: Config.literal("pretty", "json")("LOG_FORMAT").pipe(Config.withDefault("pretty" as const)),
+  /** The least severe level logged (`LOG_LEVEL`: `all`, `trace`, `debug`, `info` (default), `warn`, `error`, `fatal`, `off`). */
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
 })
 
 /** Where an OTLP/HTTP exporter sends traces, given the collector's base URL (as the OTLP spec defines it). */
@@ -38,10 +44,10 @@ export const tracesUrl = (endpoint: string) => `${endpoint.replace(/\/+$/, "")}/
 export const layerTracing = (options: { readonly serviceName: string; readonly spanProcessor: SpanProcessor }) =>
   NodeSdk.layer(() => ({ resource: { serviceName: options.serviceName }, spanProcessor: options.spanProcessor }))
 
-/** Tracing from configuration: OTLP over HTTP when configured; otherwise spans stay in the process. */
+/** Tracing from configuration: OTLP over HTTP when configured; otherwise no spans at all. */
 export const TracingLive = Layer.unwrapEffect(Effect.gen(function*() {
   const c = yield* TelemetryConfig
-  if (Option.isNone(c.endpoint)) return Layer.empty
+  if (Option.isNone(c.endpoint)) return Layer.setTracerEnabled(false)
   const serviceName = Option.getOrElse(c.serviceName, () => `troupe-${c.role}`)
   const url = tracesUrl(c.endpoint.value)
   yield* Effect.logInfo(`exporting traces to ${url} as ${serviceName}`)
@@ -61,9 +67,12 @@ export const layerJsonLogs = Layer.scopedDiscard(Effect.locallyScopedWith(
     HashSet.add(HashSet.remove(HashSet.remove(loggers, Logger.defaultLogger), Logger.prettyLoggerDefault), jsonLogger)
 ))
 
-/** Log format from configuration. */
+/** Log format and level from configuration. */
 export const LoggingLive = Layer.unwrapEffect(
-  Effect.map(TelemetryConfig, (c) => c.logFormat === "json" ? layerJsonLogs : Layer.empty)
+  Effect.map(
+    TelemetryConfig,
+    (c) => Layer.merge(c.logFormat === "json" ? layerJsonLogs : Layer.empty, Logger.minimumLogLevel(c.logLevel))
+  )
 )
 
 /** Logs, then tracing (so tracing's own start-up line is already in the chosen format). */

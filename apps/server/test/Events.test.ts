@@ -2,7 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import type { Delivered } from "@troupe/domain/Event"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber } from "effect"
-import { anaAndBen, baseUrl, durable, messageTexts, readEvents, TestServer, watch } from "./Harness.js"
+import { anaAndBen, baseUrl, durable, messageTexts, raw, readEvents, TestServer, watch } from "./Harness.js"
 
 const setup = Effect.gen(function*() {
   const { ana, ben, org, room } = yield* anaAndBen
@@ -92,6 +92,31 @@ describe("event stream", () => {
         expect(messageTexts(woke.events)).toEqual(["p4"])
         const empty = yield* ben.api.events.poll({ urlParams: { after: woke.cursor, timeoutMs: 0 } })
         expect(empty.events.filter(durable)).toEqual([])
+      }))
+
+    it.effect("long-poll pages a backlog: at most limit events each, in order, none missed or repeated", () =>
+      Effect.gen(function*() {
+        const { ana, ben, position, room } = yield* setup
+        const texts = Array.from({ length: 12 }, (_, i) => `page ${i}`)
+        for (const text of texts) yield* ana.api.messages.post({ path: { room: room.id }, payload: { text } })
+        const pages: Array<ReadonlyArray<Delivered>> = []
+        let cursor = position
+        while (pages.flat().filter(durable).length < texts.length) {
+          const batch = yield* ben.api.events.poll({ urlParams: { after: cursor, timeoutMs: 0, limit: 5 } })
+          expect(batch.events.length).toBeLessThanOrEqual(5)
+          expect(batch.events.length).toBeGreaterThan(0)
+          pages.push(batch.events)
+          cursor = batch.cursor
+        }
+        expect(messageTexts(pages.flat())).toEqual(texts)
+        expect(pages.length).toBeGreaterThanOrEqual(3)
+        // A limit outside 1–1,000 is refused.
+        for (const limit of ["0", "1001", "ten"]) {
+          const refused = yield* raw("GET", `/v1/events/poll?after=${cursor}&timeoutMs=0&limit=${limit}`, {
+            token: ben.token
+          })
+          expect([refused.status, refused.text]).toEqual([400, expect.stringContaining("limit")])
+        }
       }))
 
     it.effect("people only receive events of rooms they may see", () =>

@@ -342,7 +342,9 @@ export class EventsGroup extends HttpApiGroup.make("events")
     HttpApiEndpoint.get("poll", "/events/poll")
       .setUrlParams(Schema.Struct({
         after: Schema.optional(Schema.String),
-        timeoutMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 60_000)))
+        timeoutMs: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 60_000))),
+        /** The most events one poll returns (1–1,000, default 500); a backlog comes in pages. */
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)))
       }))
       .addSuccess(EventBatch)
   )

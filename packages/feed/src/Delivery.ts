@@ -11,6 +11,8 @@ import { eventsDelivered } from "./FeedMetrics.js"
 const encodeEvent = Schema.encodeSync(Event)
 const eventJson = new WeakMap<Event, string>()
 const frames = new WeakMap<Delivered, string>()
+const frameBytes = new WeakMap<Delivered, Uint8Array>()
+const utf8 = new TextEncoder()
 
 /** The JSON of a delivered event; its payload encoded once per node, however many subscribers receive it. */
 const dataOf = (delivered: Delivered) => {
@@ -42,30 +44,56 @@ export const sseFrame = (delivered: Delivered): string => {
   return frame
 }
 
+/** An event's SSE frame as bytes, encoded once per node for a durable event. */
+const bytesOf = (delivered: Delivered): Uint8Array => {
+  let bytes = frameBytes.get(delivered)
+  if (bytes === undefined) {
+    bytes = utf8.encode(sseFrame(delivered))
+    frameBytes.set(delivered, bytes)
+  }
+  return bytes
+}
+
+/** The frames of a step's events as one chunk of bytes: one write to the socket however many events. */
+const stepBytes = (events: ReadonlyArray<Delivered>): Uint8Array => {
+  const [only] = events
+  if (events.length === 1 && only !== undefined) return bytesOf(only)
+  const parts = events.map(bytesOf)
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
 /** How long a client waits before reconnecting a broken stream (the SSE `retry` field). */
 const RECONNECT = Duration.seconds(2)
 
 const sseDelivered = Metric.tagged(eventsDelivered, "transport", "sse")
 
+const keepAlive = utf8.encode(": keep-alive\n\n")
+
 /**
- * A subscription as the text of an SSE response: first the handshake (the
+ * A subscription as the body of an SSE response: first the handshake (the
  * `retry` field and a `: ready <position>` comment, sent once the subscription
- * is open, so a client that waits for it misses nothing), then every event,
- * with a `: keep-alive` comment every `heartbeat` (running `onHeartbeat`).
- * It ends after a final event (`access.revoked`).
+ * is open, so a client that waits for it misses nothing), then the events,
+ * a chunk per step, with a `: keep-alive` comment every `heartbeat` (running
+ * `onHeartbeat`). It ends after a final event (`access.revoked`).
  */
-export const sseText = (subscription: Subscription, options: {
+export const sseBody = (subscription: Subscription, options: {
   readonly heartbeat: Duration.DurationInput
   readonly onHeartbeat: Effect.Effect<void>
-}): Stream.Stream<string> => {
-  const handshake = `retry: ${Duration.toMillis(RECONNECT)}\n: ready ${subscription.startedAt}\n\n`
-  const events = Stream.concat(
-    Stream.fromIterable(subscription.initial.events),
-    subscription.live.pipe(Stream.mapConcat((step) => step.events))
-  ).pipe(Stream.tap(() => Metric.increment(sseDelivered)), Stream.map(sseFrame))
+}): Stream.Stream<Uint8Array> => {
+  const handshake = utf8.encode(`retry: ${Duration.toMillis(RECONNECT)}\n: ready ${subscription.startedAt}\n\n`)
+  const events = Stream.concat(Stream.make(subscription.initial), subscription.live).pipe(
+    Stream.filter((step) => step.events.length > 0),
+    Stream.mapEffect((step) => Effect.as(Metric.incrementBy(sseDelivered, step.events.length), stepBytes(step.events)))
+  )
   const heartbeat = Stream.fromSchedule(Schedule.spaced(options.heartbeat)).pipe(
     Stream.tap(() => options.onHeartbeat),
-    Stream.map(() => ": keep-alive\n\n")
+    Stream.as(keepAlive)
   )
   return Stream.concat(Stream.make(handshake), Stream.merge(events, heartbeat, { haltStrategy: "left" }))
 }

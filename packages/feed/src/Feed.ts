@@ -15,7 +15,7 @@ import { Presence } from "@troupe/realtime/Presence"
 import { EventLog, type LoggedEvent } from "@troupe/store/EventLog"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Config, Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream } from "effect"
+import { Chunk, Config, Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import { eventsPublished, queuedTriggers } from "./FeedMetrics.js"
 
@@ -83,6 +83,15 @@ export interface Reader {
     /** When the credential stops being valid (sessions), if ever. */
     readonly expiresAt: Date | null
   }
+}
+
+/** How a subscription starts. */
+export interface SubscribeOptions {
+  /**
+   * At most this many events in the initial step (a long-poll page); the
+   * rest follow. Unbounded by default (a stream sends the whole backlog).
+   */
+  readonly backlogLimit?: number | undefined
 }
 
 /** A step of a subscription: the events it delivers, and the log position reached once they are delivered. */
@@ -229,7 +238,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
      * room, a new role) reload it before the next delivery, and an
      * `access.revoked` naming the stream's credential is its last event.
      */
-    const subscribe = (reader: Reader, cursor: Option.Option<number>) =>
+    const subscribe = (reader: Reader, cursor: Option.Option<number>, options: SubscribeOptions = {}) =>
       Effect.gen(function*() {
         const queue = yield* PubSub.subscribe(hub)
         let viewer: Viewer = yield* loadViewer(reader.userId)
@@ -272,26 +281,50 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
             return orgsChanged
           })
 
-        /** Reads the log from `position` up to `until` for the reader. */
-        const replay = (until: number, out: Array<Delivered>) =>
+        /** Reads the log from `position` up to `until` for the reader, stopping once `out` holds `limit` events. */
+        const replay = (until: number, out: Array<Delivered>, limit = Number.POSITIVE_INFINITY) =>
           Effect.gen(function*() {
-            while (position < until && !ended) {
+            while (position < until && !ended && out.length < limit) {
               const batch = yield* log.replay(
                 { userId: reader.userId, orgIds: [...viewer.orgs.keys()] },
                 position,
                 until,
-                500
+                Math.min(500, Math.max(1, limit - out.length))
               )
-              let reread = false
+              let stop = false
               for (const e of batch.events) {
-                reread = yield* deliver(e, out)
-                position = e.position
                 // The reader's orgs changed: read the rest again with the new set.
-                if (reread || ended) break
+                stop = yield* deliver(e, out)
+                position = e.position
+                if (stop || ended || out.length >= limit) {
+                  stop = true
+                  break
+                }
               }
-              if (!reread && !ended) position = batch.full && batch.last !== null ? batch.last : until
+              if (!stop && !ended) position = batch.full && batch.last !== null ? batch.last : until
             }
           })
+
+        /**
+         * The common case, decided without I/O: an ephemeral event, or the
+         * next logged event when it neither changes the reader's access nor
+         * carries a trace to record the delivery in. False when the item needs
+         * `handle` (a gap to replay, an access change, a revocation, a trace).
+         */
+        const handleNow = (item: Item, out: Array<Delivered>): boolean => {
+          if (ended) return true
+          if (item._tag === "Ephemeral") return false
+          const e = item.event
+          if (e.position <= position) return true
+          if (e.position > position + 1 || Option.isSome(e.writer)) return false
+          const ev = e.delivered.event
+          if (ev.type === "access.revoked" || (changesAccess(ev) && e.audience.userIds.includes(reader.userId))) {
+            return false
+          }
+          if (sees(viewer, e.orgId, e.audience)) out.push(e.delivered)
+          position = e.position
+          return true
+        }
 
         /** What one item of the node's hub gives this reader. */
         const handle = (item: Item, out: Array<Delivered>) =>
@@ -330,17 +363,39 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
          * Runs `work`, retrying while the database is away. Events already
          * collected survive a retry: the position only moves past delivered ones.
          */
-        const step = (work: (out: Array<Delivered>) => Effect.Effect<void, unknown>) =>
-          Effect.suspend(() => {
-            const out: Array<Delivered> = []
-            return work(out).pipe(
+        const step = (work: (out: Array<Delivered>) => Effect.Effect<void, unknown>, out: Array<Delivered> = []) =>
+          Effect.suspend(() =>
+            work(out).pipe(
               Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.upTo("10 seconds"))),
               Effect.orDie,
               Effect.map((): Step => ({ events: out, position, final: ended }))
             )
+          )
+
+        /**
+         * The items that reached the node since the last pull, as one step:
+         * under load a reader gets many events in one write. Items are
+         * handled in order; from the first that needs I/O on, `handle` does it.
+         */
+        const stepOf = (items: Chunk.Chunk<Item>) =>
+          Effect.suspend(() => {
+            const out: Array<Delivered> = []
+            const all = Chunk.toReadonlyArray(items)
+            const slow = all.findIndex((item) => !handleNow(item, out))
+            if (slow < 0) return Effect.succeed(Chunk.of<Step>({ events: out, position, final: ended }))
+            // `next` survives a retry of the step: an item is handled once, however often the database fails.
+            let next = slow
+            const work = (more: Array<Delivered>) =>
+              Effect.gen(function*() {
+                for (; next < all.length; next++) {
+                  const item = all[next]
+                  if (item !== undefined) yield* handle(item, more)
+                }
+              })
+            return Effect.map(step(work, out), Chunk.of)
           })
 
-        const backlog = yield* step((out) => replay(tailNow, out))
+        const backlog = yield* step((out) => replay(tailNow, out, options.backlogLimit))
         const expiry = reader.credential.expiresAt === null
           ? Stream.never
           : Stream.fromEffect(Effect.map(sleepUntil(reader.credential.expiresAt), (): Step => {
@@ -358,7 +413,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
             }
           }))
         const live = Stream.merge(
-          Stream.fromQueue(queue).pipe(Stream.mapEffect((item) => step((out) => handle(item, out)))),
+          Stream.fromQueue(queue).pipe(Stream.mapChunksEffect(stepOf)),
           expiry
         ).pipe(
           Stream.takeUntil((s) => s.final)

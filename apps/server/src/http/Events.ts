@@ -4,7 +4,7 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { EventBatch, TroupeApi } from "@troupe/api/Api"
 import { CurrentUser } from "@troupe/api/Auth"
-import { collect, sseText } from "@troupe/feed/Delivery"
+import { collect, sseBody } from "@troupe/feed/Delivery"
 import { Feed, parseCursor } from "@troupe/feed/Feed"
 import { eventsDelivered, sseConnections } from "@troupe/feed/FeedMetrics"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
@@ -16,7 +16,6 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
   Effect.gen(function*() {
     const feed = yield* Feed
     const config = yield* ServerConfig
-    const encoder = new TextEncoder()
     const pollDelivered = Metric.tagged(eventsDelivered, "transport", "poll")
     yield* Metric.modify(sseConnections, 0)
     return handlers
@@ -28,8 +27,8 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
             const subscription = yield* orUnavailable(feed.subscribe({ userId: user.id, credential }, cursor))
             yield* Effect.acquireRelease(Metric.increment(sseConnections), () => Metric.modify(sseConnections, -1))
             const presence = yield* feed.connected(user.id)
-            return sseText(subscription, { heartbeat: config.heartbeat, onHeartbeat: presence.refresh })
-          })).pipe(Stream.map((s) => encoder.encode(s)))
+            return sseBody(subscription, { heartbeat: config.heartbeat, onHeartbeat: presence.refresh })
+          }))
           return HttpServerResponse.stream(body, {
             contentType: "text/event-stream",
             headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
@@ -40,7 +39,9 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
           const { credential, user } = yield* CurrentUser
           const cursor = parseCursor(urlParams.after)
           return yield* Effect.scoped(Effect.gen(function*() {
-            const subscription = yield* orUnavailable(feed.subscribe({ userId: user.id, credential }, cursor))
+            const subscription = yield* orUnavailable(
+              feed.subscribe({ userId: user.id, credential }, cursor, { backlogLimit: urlParams.limit ?? 500 })
+            )
             const { cursor: reached, events } = yield* collect(subscription, urlParams.timeoutMs ?? 25_000)
             yield* Metric.incrementBy(pollDelivered, events.length)
             return new EventBatch({ events, cursor: String(reached) })
