@@ -11,6 +11,7 @@ import type {
   LatencyResult,
   Reply,
   Request,
+  RequestsResult,
   Results,
   RoundResult,
   ThroughputResult,
@@ -441,6 +442,36 @@ const round = async (cmd: Extract<Command, { type: "round" }>): Promise<RoundRes
   }
 }
 
+/** One authenticated GET; resolves with whether it answered 200. */
+const get = (baseUrl: string, token: string, path: string) =>
+  new Promise<boolean>((resolve) => {
+    const req = request(new URL(path, baseUrl), {
+      method: "GET",
+      agent: postAgent,
+      headers: { authorization: `Bearer ${token}` }
+    })
+    req.setTimeout(30_000, () => req.destroy())
+    req.on("response", (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode === 200))
+      res.on("error", () => resolve(false))
+    })
+    req.on("error", () => resolve(false))
+    req.end()
+  })
+
+const requests = async (cmd: Extract<Command, { type: "requests" }>): Promise<RequestsResult> => {
+  for (let i = 0; i < cmd.warmup; i++) await get(cmd.baseUrl, cmd.token, cmd.path)
+  const samples: Array<number> = []
+  let failed = 0
+  for (let i = 0; i < cmd.count; i++) {
+    const start = performance.now()
+    if (!(await get(cmd.baseUrl, cmd.token, cmd.path))) failed++
+    samples.push(performance.now() - start)
+  }
+  return { count: cmd.count, failed, latency: summarize(samples) }
+}
+
 const run = async (command: Command): Promise<Results[Command["type"]]> => {
   switch (command.type) {
     case "open":
@@ -457,6 +488,8 @@ const run = async (command: Command): Promise<Results[Command["type"]]> => {
       return turns(command)
     case "round":
       return round(command)
+    case "requests":
+      return requests(command)
   }
 }
 

@@ -101,7 +101,24 @@ export interface Round {
 }
 
 /** A request to the load generator. */
-export type Command = OpenStreams | CloseStreams | Settle | Latency | Throughput | Turns | Round
+/** Sends `count` GETs of `path` one after the other (after `warmup` unmeasured ones). */
+export interface Requests {
+  readonly type: "requests"
+  readonly baseUrl: string
+  readonly token: string
+  readonly path: string
+  readonly warmup: number
+  readonly count: number
+}
+
+/** The outcome of `Requests`. */
+export interface RequestsResult {
+  readonly count: number
+  readonly failed: number
+  readonly latency: Summary
+}
+
+export type Command = OpenStreams | CloseStreams | Settle | Latency | Throughput | Turns | Round | Requests
 
 /** The outcome of `Latency`. */
 export interface LatencyResult {
@@ -173,6 +190,7 @@ export interface Results {
   readonly throughput: ThroughputResult
   readonly turns: TurnsResult
   readonly round: RoundResult
+  readonly requests: RequestsResult
 }
 
 /** Asks the model process for its base URL (once it listens). */

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as Os from "node:os"
-import type { LatencyResult, ThroughputResult } from "./Protocol.js"
+import type { LatencyResult, RequestsResult, ThroughputResult } from "./Protocol.js"
 import type { RecallRun } from "./Recall.js"
 import type { TurnOverheadRun, TurnThroughputRun } from "./Turns.js"
 
@@ -91,6 +91,12 @@ export interface BenchResults {
   readonly baselineWarmup: number
   /** POST round-trips with no stream open: the latency baseline. */
   readonly postBaseline: Run<LatencyResult>
+  /** Authenticated one-read GETs (`GET /v1/auth/me`), warm-up included in the CPU: the floor of any request. */
+  readonly floor: Run<RequestsResult> & {
+    readonly warmup: number
+    /** The same requests with the access line written (`LOG_LEVEL=info`, JSON to /dev/null). */
+    readonly logged: Run<RequestsResult>
+  }
   readonly fanout: ReadonlyArray<FanoutRun>
   /** Single-row INSERTs through the server's pool: the throughput baseline. */
   readonly rawInsert: { readonly count: number; readonly elapsedMs: number }
@@ -211,8 +217,17 @@ export const throughputTable = (r: BenchResults) => {
 export const costTable = (r: BenchResults) => {
   const t = r.throughput
   const baseCpu = r.postBaseline.serverCpuMs / (r.postBaseline.result.posts + r.baselineWarmup)
+  const floorCpu = r.floor.serverCpuMs / (r.floor.result.count + r.floor.warmup)
+  const loggedCpu = r.floor.logged.serverCpuMs / (r.floor.logged.result.count + r.floor.warmup)
   const rows = [
     ["server CPU per post, no stream open (latency baseline run)", ms(baseCpu)],
+    [
+      "server CPU per request, `GET /v1/auth/me` (one indexed read: the floor of an authenticated request)",
+      ms(floorCpu)
+    ],
+    ["server CPU per post ÷ per `GET /v1/auth/me`", ratio(baseCpu / floorCpu)],
+    ["server CPU per `GET /v1/auth/me` with its access line (`LOG_LEVEL=info`, JSON)", ms(loggedCpu)],
+    ["the access line's cost per request (difference of the two above)", ms(loggedCpu - floorCpu)],
     ["server CPU per message (throughput run)", ms(t.serverCpuMs / Math.max(1, t.result.posted))],
     ["server cores busy during the throughput run", (t.serverCpuMs / t.result.elapsedMs).toFixed(2)]
   ]

@@ -18,9 +18,9 @@ import { PgClient } from "@effect/sql-pg"
 import { HttpLive } from "@troupe/server/Server"
 import { TelemetryLive } from "@troupe/server/Telemetry"
 import * as Database from "@troupe/store/Database"
-import { ConfigProvider, Console, Effect, Layer, Logger, LogLevel } from "effect"
+import { ConfigProvider, Console, Effect, FiberRef, HashSet, Layer, Logger, LogLevel } from "effect"
 import { randomBytes } from "node:crypto"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs"
 import { createServer } from "node:http"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
@@ -86,6 +86,22 @@ const CONCURRENCY = POOL_SIZE
 const PEOPLE = 100
 
 /**
+ * The server's log lines in the benchmark: JSON (as a node writes them with
+ * `LOG_FORMAT=json`) to /dev/null, from `logSink.level` up. The server runs
+ * at `LOG_LEVEL=info`; the sink holds warnings only, except in the phase that
+ * measures what the per-request access line (info) costs.
+ */
+const logSink = { level: LogLevel.Warning }
+const SinkLogs = Layer.unwrapEffect(Effect.sync(() => {
+  const devNull = openSync("/dev/null", "w")
+  const logger = Logger.jsonLogger.pipe(
+    Logger.map((line) => writeSync(devNull, `${line}\n`)),
+    Logger.filterLogLevel((level) => LogLevel.greaterThanEqual(level, logSink.level))
+  )
+  return Layer.scopedDiscard(Effect.locallyScopedWith(FiberRef.currentLoggers, () => HashSet.make(logger)))
+}))
+
+/**
  * The test server's shape, with limits out of the way and the production feed
  * defaults, its teammates talking to the fake model at `modelBaseURL`.
  */
@@ -93,10 +109,11 @@ const ServerLive = (modelBaseURL: string) =>
   HttpLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Database.layerTest),
-    // Logs and tracing as a node sets them up (no trace export: no spans).
+    // Logs and tracing as a node sets them up (no trace export: no spans), lines into the sink.
+    Layer.provide(SinkLogs),
     Layer.provide(TelemetryLive),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: "info",
       RATE_USER_WRITES_PER_MIN: "10000000",
       RATE_ORG_WRITES_PER_MIN: "10000000",
       RATE_LOGIN_PER_15MIN: "1000000",
@@ -232,6 +249,32 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
     yield* mark("baseline")
     const [baseline, baselineCpu] = yield* probe(f.owner.token, f.quietRoom.id, settings.basePosts, settings.warmup * 2)
     const postBaseline = { result: baseline, serverCpuMs: baselineCpu }
+    yield* quiesce(30_000)
+
+    const floorWarmup = settings.warmup * 2
+    /** `GET /v1/auth/me` one after the other, with the server's CPU time. */
+    const floorRun = withServerCpu(load.call({
+      type: "requests",
+      baseUrl: url,
+      token: f.owner.token,
+      path: "/v1/auth/me",
+      warmup: floorWarmup,
+      count: settings.basePosts
+    }))
+    yield* Console.log(`request floor: ${settings.basePosts} GET /v1/auth/me…`)
+    const [floorResult, floorCpu] = yield* floorRun
+    yield* quiesce(30_000)
+    yield* Console.log(`request floor with its access line: ${settings.basePosts} GET /v1/auth/me…`)
+    logSink.level = LogLevel.Info
+    const [loggedResult, loggedCpu] = yield* floorRun.pipe(Effect.ensuring(Effect.sync(() => {
+      logSink.level = LogLevel.Warning
+    })))
+    const floor = {
+      result: floorResult,
+      serverCpuMs: floorCpu,
+      warmup: floorWarmup,
+      logged: { result: loggedResult, serverCpuMs: loggedCpu }
+    }
 
     const fanout: Array<FanoutRun> = []
     for (const { people, posts, streamsPerPerson, warmup } of settings.fanout) {
@@ -315,6 +358,7 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
       concurrency: CONCURRENCY,
       baselineWarmup: settings.warmup * 2,
       postBaseline,
+      floor,
       fanout,
       rawInsert,
       throughput,

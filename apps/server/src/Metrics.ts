@@ -7,8 +7,9 @@
  * (live entities by type), `effect_cluster_runners`,
  * `effect_cluster_runners_healthy` and `effect_cluster_singletons`.
  */
-import { HttpMiddleware, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Metric, MetricBoundaries, MetricLabel, Option, type Tracer } from "effect"
+import { HttpApi, HttpMiddleware, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { TroupeApi } from "@troupe/api/Api"
+import { Clock, Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
 import * as Prometheus from "./Prometheus.js"
 
 const seconds = (from: bigint, to: bigint) => Number(to - from) / 1e9
@@ -32,28 +33,75 @@ export const httpRequestDuration = Metric.histogram(
 /** Paths served without a trace span (scrapes and probes); they are their own route label. */
 export const untracedPaths: ReadonlyArray<string> = ["/metrics", "/health/live", "/health/ready"]
 
-const routeOf = (request: HttpServerRequest.HttpServerRequest, span: Option.Option<Tracer.Span>) => {
-  const route = Option.flatMap(span, (s) => Option.fromNullable(s.attributes.get("http.route")))
-  if (Option.isSome(route) && typeof route.value === "string") return route.value
-  const path = request.url.split("?")[0] ?? ""
-  return untracedPaths.includes(path) ? path : "unmatched"
+interface RoutePattern {
+  readonly method: string
+  readonly pattern: string
+  readonly regex: RegExp
+}
+
+const routePattern = (method: string, pattern: string): RoutePattern => ({
+  method,
+  pattern,
+  regex: new RegExp(
+    `^${
+      pattern.split("/").map((part) => part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("/")
+    }$`
+  )
+})
+
+/**
+ * The route patterns a request can match: the contract's endpoints and the
+ * server's own pages. Taken from the contract rather than from the router's
+ * span, so labels are right whether or not traces are made.
+ */
+const routes: ReadonlyArray<RoutePattern> = (() => {
+  const out: Array<RoutePattern> = []
+  HttpApi.reflect(TroupeApi, {
+    onGroup: () => undefined,
+    onEndpoint: ({ endpoint }) => out.push(routePattern(endpoint.method, endpoint.path))
+  })
+  for (const path of ["/docs", "/v1/openapi.json", ...untracedPaths]) out.push(routePattern("GET", path))
+  return out
+})()
+
+/** The request's route pattern, `unmatched` for unknown paths (so ids never become labels). */
+export const routeOf = (method: string, url: string): string => {
+  const path = url.split("?")[0] ?? ""
+  return routes.find((r) => r.method === method && r.regex.test(path))?.pattern ?? "unmatched"
+}
+
+/** The labelled series, made once per label set rather than once per request. */
+const series = new Map<
+  string,
+  { readonly requests: typeof httpRequests; readonly duration: typeof httpRequestDuration }
+>()
+const seriesOf = (method: string, route: string, status: string) => {
+  const key = `${method} ${route} ${status}`
+  let found = series.get(key)
+  if (found === undefined) {
+    found = {
+      requests: labelled(httpRequests, { method, route, status }),
+      duration: labelled(httpRequestDuration, { method, route })
+    }
+    series.set(key, found)
+  }
+  return found
 }
 
 /**
- * Counts and times every request. The route pattern comes from the router,
- * which sets `http.route` on the request's span: apply this middleware
- * inside the server's tracing (as `HttpServer.serve` does with its middleware).
+ * Counts and times every request, labelled by its route pattern.
  */
 export const requestMetrics = HttpMiddleware.make((app) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const start = yield* Clock.currentTimeNanos
     const exit = yield* Effect.exit(app)
-    const route = routeOf(request, yield* Effect.option(Effect.currentSpan))
     const status = HttpServerError.exitResponse(exit).status
     const elapsed = seconds(start, yield* Clock.currentTimeNanos)
-    yield* Metric.increment(labelled(httpRequests, { method: request.method, route, status: String(status) }))
-    yield* Metric.update(labelled(httpRequestDuration, { method: request.method, route }), elapsed)
+    const metrics = seriesOf(request.method, routeOf(request.method, request.url), String(status))
+    yield* Metric.increment(metrics.requests)
+    yield* Metric.update(metrics.duration, elapsed)
     return yield* exit
   })
 )

@@ -1,10 +1,11 @@
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { describe, expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Layer, Option } from "effect"
 import { createServer } from "node:http"
 import * as Net from "node:net"
+import { routeOf } from "../src/Metrics.js"
 import { contentType } from "../src/Prometheus.js"
 import { RunnerLive } from "../src/Server.js"
 import { baseUrl, eventually, person, raw, readEvents, slug, testConfig, TestServerWithModel } from "./Harness.js"
@@ -43,6 +44,24 @@ const TestRunner = Layer.unwrapEffect(Effect.map(freePort, (port) =>
     Layer.provideMerge(Database.layerTest),
     Layer.provide(testConfig({ TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(port) }))
   )))
+
+describe("route labels", () => {
+  // Taken from the contract, not from the router's span: they hold when no spans are made (no trace exporter).
+  it("are the contract's route patterns, by method, with ids and query strings left out", () => {
+    expect(routeOf("POST", "/v1/rooms/0b7c/messages?x=1")).toBe("/v1/rooms/:room/messages")
+    expect(routeOf("GET", "/v1/rooms/0b7c/messages/9f2a")).toBe("/v1/rooms/:room/messages/:message")
+    expect(routeOf("GET", "/v1/events/poll?after=3")).toBe("/v1/events/poll")
+    expect(routeOf("GET", "/metrics")).toBe("/metrics")
+    expect(routeOf("GET", "/v1/openapi.json")).toBe("/v1/openapi.json")
+  })
+
+  it("are `unmatched` for unknown paths, extra segments and methods a path does not answer", () => {
+    expect(routeOf("GET", "/no/such/path/12345")).toBe("unmatched")
+    expect(routeOf("GET", "/v1/rooms/0b7c/messages/9f2a/extra")).toBe("unmatched")
+    expect(routeOf("DELETE", "/v1/events/poll")).toBe("unmatched")
+    expect(routeOf("GET", "/v1/rooms//messages")).toBe("unmatched")
+  })
+})
 
 describe("metrics on a runner node", () => {
   layer(TestRunner, { excludeTestServices: true, timeout: 120_000 })((it) => {

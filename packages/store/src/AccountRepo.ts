@@ -26,7 +26,7 @@ const UserRow = Schema.Struct({
 })
 
 /** Maps a `users` row to the public record (bots have no e-mail). */
-const toUser = (row: typeof UserRow.Type): User => new User({ ...row, email: row.email ?? "" })
+const toUser = (row: typeof UserRow.Type): User => new User({ ...row, email: row.email ?? "" }, true)
 
 const LoginRow = Schema.Struct({ ...UserRow.fields, passwordHash: Schema.NullOr(Schema.String) })
 const KeyPrincipalRow = Schema.Struct({ ...UserRow.fields, keyId: Schema.UUID, orgId: OrgId, role: Role })

@@ -67,7 +67,7 @@ const toLogged = (row: EventRow): Either.Either<LoggedEvent, string> =>
       position,
       orgId,
       audience,
-      delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event }),
+      delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event }, true),
       writer: row.traceParent === null
         ? Option.none()
         : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: row.traceParent }))
@@ -124,27 +124,33 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
     const append = Effect.fn("EventLog.append")(function*(orgId: OrgId | null, events: ReadonlyArray<PendingEvent>) {
       if (events.length === 0) return []
       yield* onCommit(wake)
-      const { position: last } = yield* sql`
-        UPDATE event_log_state SET position = position + ${events.length} RETURNING position`.pipe(
-        Rows.one("event log state", Position)
-      )
-      const first = last - events.length + 1
       const traceParent = Option.match(yield* Effect.option(Effect.currentSpan), {
         onNone: () => null,
         onSome: (span) => HttpTraceContext.toHeaders(span)["traceparent"] ?? null
       })
-      yield* sql`INSERT INTO events ${
-        sql.insert(events.map((e, i) => ({
-          position: first + i,
-          orgId,
-          roomId: e.audience.roomId,
-          orgWide: e.audience.orgWide,
-          userIds: [...e.audience.userIds],
-          type: e.event.type,
-          payload: sql.json(encodeEvent(e.event)),
-          traceParent
-        })))
-      }`
+      const rows = events.map((e) => ({
+        roomId: e.audience.roomId,
+        orgWide: e.audience.orgWide,
+        userIds: e.audience.userIds,
+        type: e.event.type,
+        payload: encodeEvent(e.event)
+      }))
+      // One statement: the counter row moves by the number of events (and
+      // stays locked until commit) and the events take the positions it gave.
+      // The events travel as one JSON document, its keys in snake case as the
+      // client writes every JSON value (payloads are stored that way). Nothing
+      // is returned from the insert: account-level events (no org) are not
+      // readable under row-level security, and returned rows would have to be.
+      const document = sql.json({ events: rows })
+      const { position: first } = yield* sql`
+        WITH counter AS (UPDATE event_log_state SET position = position + ${events.length} RETURNING position),
+        inserted AS (
+          INSERT INTO events (position, org_id, room_id, org_wide, user_ids, type, payload, trace_parent)
+          SELECT counter.position - ${events.length} + e.ord, ${orgId}::uuid, (e.v->>'room_id')::uuid,
+            (e.v->>'org_wide')::boolean, ARRAY(SELECT jsonb_array_elements_text(e.v->'user_ids'))::uuid[],
+            e.v->>'type', e.v->'payload', ${traceParent}::text
+          FROM counter, jsonb_array_elements(${document}::jsonb->'events') WITH ORDINALITY AS e(v, ord))
+        SELECT position - ${events.length} + 1 AS position FROM counter`.pipe(Rows.one("event log state", Position))
       return events.map((_, i) => first + i)
     })
 

@@ -59,6 +59,7 @@ const Prior = Schema.Struct({ id: MessageId, fresh: Schema.Boolean })
 const LastSeq = Schema.Struct({ lastSeq: Schema.NumberFromString })
 const ThreadRoot = Schema.Struct({ roomId: RoomId, threadId: Schema.NullOr(MessageId), deleted: Schema.Boolean })
 const Inserted = Schema.Struct({ id: MessageId, createdAt: Schema.DateFromSelf })
+const InsertedAt = Schema.Struct({ ...Inserted.fields, seq: Schema.NumberFromString })
 const Locked = Schema.Struct({
   roomId: RoomId,
   authorId: Schema.UUID,
@@ -70,7 +71,7 @@ const Locked = Schema.Struct({
 const EditRow = Schema.Struct({ text: Schema.String, replacedAt: Schema.DateFromSelf })
 const Target = Schema.Struct({ seq: Schema.NumberFromString, threadId: Schema.NullOr(MessageId), id: MessageId })
 
-const toMessage = (row: typeof MessageRow.Type) => new Message(row)
+const toMessage = (row: typeof MessageRow.Type) => new Message(row, true)
 
 /** How long a client message id de-duplicates posts. */
 export const CLIENT_ID_WINDOW_HOURS = 24
@@ -83,7 +84,7 @@ export interface PageOptions {
   readonly threadId?: MessageId | undefined
 }
 
-const roomAudience = (room: RoomInfo) => new Audience({ roomId: room.id, orgWide: false, userIds: [] })
+const roomAudience = (room: RoomInfo) => new Audience({ roomId: room.id, orgWide: false, userIds: [] }, true)
 
 /** Messages and everything attached to them. */
 export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/MessageRepo", {
@@ -177,15 +178,31 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           }
         }
         // Taking the room's next position also locks the room, serialising its posts.
-        const next = yield* sql`
-          UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq`
-          .pipe(
-            Rows.first("room position", LastSeq)
-          )
-        if (Option.isNone(next)) return yield* new Conflict({ message: "the room is archived; no new messages" })
-        const seq = next.value.lastSeq
         const threadId = input.threadId ?? null
-        if (threadId !== null) {
+        const archived = new Conflict({ message: "the room is archived; no new messages" })
+        let inserted: typeof Inserted.Type
+        let seq: number
+        if (threadId === null) {
+          // A top-level message: the position and the row in one statement.
+          const row = yield* sql`
+            WITH room AS (
+              UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq)
+            INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text,
+              client_message_id)
+            SELECT ${orgId}, ${room.id}, room.last_seq, NULL, ${author.kind}, ${author.id}, ${author.name},
+              ${input.text}, ${cmid}
+            FROM room
+            RETURNING id, created_at, seq`.pipe(Rows.first("message", InsertedAt))
+          if (Option.isNone(row)) return yield* archived
+          inserted = row.value
+          seq = row.value.seq
+        } else {
+          // A reply: the room first, then its thread's root (always in this order, so posts cannot deadlock).
+          const next = yield* sql`
+            UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq`
+            .pipe(Rows.first("room position", LastSeq))
+          if (Option.isNone(next)) return yield* archived
+          seq = next.value.lastSeq
           const root = yield* sql`
             SELECT room_id, thread_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = ${threadId} FOR UPDATE`
             .pipe(Rows.first("thread root", ThreadRoot))
@@ -196,11 +213,13 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
             })
           }
           if (root.value.deleted) return yield* new Conflict({ message: "the thread's first message was deleted" })
+          inserted = yield* sql`
+            INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text,
+              client_message_id)
+            VALUES (${orgId}, ${room.id}, ${seq}, ${threadId}, ${author.kind}, ${author.id}, ${author.name},
+              ${input.text}, ${cmid})
+            RETURNING id, created_at`.pipe(Rows.one("message", Inserted))
         }
-        const inserted = yield* sql`
-          INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text, client_message_id)
-          VALUES (${orgId}, ${room.id}, ${seq}, ${threadId}, ${author.kind}, ${author.id}, ${author.name}, ${input.text}, ${cmid})
-          RETURNING id, created_at`.pipe(Rows.one("message", Inserted))
         const id = inserted.id
         const mentions = yield* writeMentions(orgId, { id, roomId: room.id, threadId, seq }, input.text)
         const events = []
@@ -218,7 +237,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           authorId: author.id,
           authorName: author.name,
           text: input.text,
-          mentions: mentions.map((m) => new Mention(m)),
+          mentions: mentions.map((m) => new Mention(m, true)),
           reactions: [],
           replyCount: 0,
           lastReplyAt: null,
@@ -226,8 +245,8 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           createdAt: inserted.createdAt,
           editedAt: null,
           deletedAt: null
-        })
-        events.unshift({ audience: roomAudience(room), event: new MessageCreated({ message }) })
+        }, true)
+        events.unshift({ audience: roomAudience(room), event: new MessageCreated({ message }, true) })
         yield* log.append(orgId, events)
         return { message, created: true }
       }))

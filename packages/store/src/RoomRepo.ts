@@ -67,7 +67,7 @@ const roomRow = Rows.one("room", RoomRow)
 const maybeRoom = Rows.first("room", RoomRow)
 
 /** Maps a `rooms` row to its public record. */
-export const toRoomInfo = (row: typeof RoomRow.Type) => new RoomInfo(row)
+export const toRoomInfo = (row: typeof RoomRow.Type) => new RoomInfo(row, true)
 
 /** What a caller may do with a room. */
 export interface RoomAccess {
@@ -76,7 +76,7 @@ export interface RoomAccess {
 }
 
 const audienceOf = (room: { id: RoomId; kind: RoomKind }, extra: ReadonlyArray<UserId> = []) =>
-  new Audience({ roomId: room.id, orgWide: room.kind === "public", userIds: [...extra] })
+  new Audience({ roomId: room.id, orgWide: room.kind === "public", userIds: [...extra] }, true)
 
 /** Rooms, DMs and room membership. */
 export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo", {
@@ -154,18 +154,12 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
     )
 
     /**
-     * In one statement: the caller's role in the org (null when not a member),
-     * the room (null when unknown) and whether the caller joined it.
+     * The caller's role in the org, the room (null when the org has no such
+     * room) and whether they joined it: one statement through
+     * `troupe_room_access`, which needs no transaction (migration 0008).
      */
     const accessFor = Effect.fn("RoomRepo.accessFor")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
-      const rows = yield* withOrg(orgId)(sql`
-        SELECT m.role, r.id, r.org_id, r.kind, r.name, r.topic, (r.archived_at IS NOT NULL) AS archived, r.routing,
-          r.created_by, r.created_at,
-          EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = r.id AND rm.member_kind = 'user'
-            AND rm.member_id = ${userId}) AS joined
-        FROM (SELECT 1) one
-        LEFT JOIN org_members m ON m.org_id = ${orgId} AND m.user_id = ${userId}
-        LEFT JOIN rooms r ON r.id = ${roomId}`)
+      const rows = yield* sql`SELECT * FROM troupe_room_access(${orgId}, ${roomId}, ${userId})`
       const row = yield* Rows.one("room access", AccessRow)(Effect.succeed(rows))
       const room = row.id === null ? null : toRoomInfo(yield* roomRow(Effect.succeed(rows)))
       return { role: row.role, room, joined: row.joined }

@@ -12,11 +12,13 @@
  */
 import { Singleton } from "@effect/cluster"
 import type { Event } from "@troupe/domain/Event"
+import type { RoomId } from "@troupe/domain/Ids"
+import type { RoomInfo } from "@troupe/domain/Room"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { isSqlError } from "@troupe/store/DatabaseError"
 import { EventLog } from "@troupe/store/EventLog"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Config, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
+import { Config, Duration, Effect, FiberRef, Option, Queue, Schedule, Stream } from "effect"
 import { Dispatcher } from "./Dispatcher.js"
 
 /** The outbox's cursor in `log_cursors`. */
@@ -30,6 +32,15 @@ const BATCH = 200
 
 /** How often the outbox reads the log when no wake-up arrives (`EVENT_POLL_INTERVAL`, default 1 second). */
 const PollInterval = Config.duration("EVENT_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
+
+/**
+ * How long the cursor may lag behind messages that caused nothing: they are
+ * only read again after a crash, and reading them again does nothing.
+ */
+const LAZY_SAVE = Duration.seconds(1)
+
+/** Rooms remembered by the outbox; past this many it starts afresh. */
+const ROOM_CACHE = 50_000
 
 /** A message a person posted: the only events that trigger teammates. */
 const postedByPerson = (event: Event) =>
@@ -47,6 +58,39 @@ export const run = Effect.gen(function*() {
   let position = yield* log.cursor(CURSOR).pipe(Effect.retry(Schedule.spaced("1 second")))
   /** Failed attempts at the message after `position`: one that keeps failing is given up, not retried forever. */
   let attempts = 0
+  /** Traces of dispatches are made only when the node makes traces at all. */
+  const tracing = yield* FiberRef.get(FiberRef.currentTracerEnabled)
+
+  /**
+   * The rooms messages were posted in, kept current from the log itself: the
+   * outbox reads every `room.*` event in order, so a routing change is known
+   * before any message after it. A room not seen yet is read once.
+   */
+  const roomCache = new Map<RoomId, RoomInfo>()
+  const remember = (room: RoomInfo) => {
+    if (roomCache.size >= ROOM_CACHE) roomCache.clear()
+    roomCache.set(room.id, room)
+  }
+  const roomOf = (orgId: Parameters<typeof rooms.info>[0], roomId: RoomId) => {
+    const known = roomCache.get(roomId)
+    return known !== undefined ? Effect.succeed(known) : Effect.tap(rooms.info(orgId, roomId), remember)
+  }
+
+  /**
+   * The cursor is saved at once after a batch that triggered or logged
+   * anything (so a crash repeats as little as possible), and at most once per
+   * `LAZY_SAVE` otherwise, or when the log is quiet: plain chat then costs the
+   * outbox one read, not a write per message.
+   */
+  let saved = position
+  let savedAt = Date.now()
+  const save = (now: boolean) =>
+    position > saved && (now || Date.now() - savedAt >= Duration.toMillis(LAZY_SAVE))
+      ? Effect.tap(log.saveCursor(CURSOR, position), () => {
+        saved = position
+        savedAt = Date.now()
+      })
+      : Effect.void
 
   /**
    * Dispatches everything after the cursor. A failure ends the round and the
@@ -55,24 +99,34 @@ export const run = Effect.gen(function*() {
   const drain = Effect.gen(function*() {
     while (true) {
       const batch = yield* log.readAfter(position, BATCH)
+      let acted = false
       for (const logged of batch) {
         const event = logged.delivered.event
+        if (event.type === "room.created" || event.type === "room.updated" || event.type === "room.archived") {
+          remember(event.room)
+        }
         if (logged.orgId !== null && postedByPerson(event) && event.type === "message.created") {
           const message = event.message
-          yield* Effect.flatMap(rooms.info(logged.orgId, message.roomId), (room) => dispatcher.dispatch(room, message))
+          const result = yield* Effect.flatMap(
+            roomOf(logged.orgId, message.roomId),
+            (room) => dispatcher.dispatch(room, message)
+          )
             .pipe(
               // A room that is gone has no one to answer; anything else is retried.
               Effect.catchTag(
                 "NotFound",
-                (e) => Effect.logWarning(`the outbox skips message ${message.id}: ${e.message}`)
+                (e) => Effect.as(Effect.logWarning(`the outbox skips message ${message.id}: ${e.message}`), undefined)
               ),
               // A database outage is waited out; other failures count towards giving up.
               Effect.tapError((e) => Effect.sync(() => isSqlError(e) ? undefined : attempts++)),
               Effect.catchAll((e) =>
                 attempts >= MAX_ATTEMPTS
-                  ? Effect.zipRight(
-                    Effect.sync(() => attempts = 0),
-                    Effect.logError(`the outbox gives up on message ${message.id} after ${MAX_ATTEMPTS} attempts`, e)
+                  ? Effect.as(
+                    Effect.zipRight(
+                      Effect.sync(() => attempts = 0),
+                      Effect.logError(`the outbox gives up on message ${message.id} after ${MAX_ATTEMPTS} attempts`, e)
+                    ),
+                    undefined
                   )
                   : Effect.fail(e)
               ),
@@ -82,13 +136,14 @@ export const run = Effect.gen(function*() {
                 attributes: { "event.id": logged.delivered.id, "message.id": message.id },
                 ...Option.match(logged.writer, { onNone: () => ({ root: true }), onSome: (parent) => ({ parent }) })
               }),
-              Effect.withTracerEnabled(true)
+              Effect.withTracerEnabled(tracing)
             )
+          if (result !== undefined && (result.triggered.length > 0 || result.logged)) acted = true
         }
         position = logged.position
         attempts = 0
       }
-      if (batch.length > 0) yield* log.saveCursor(CURSOR, position)
+      yield* save(acted || batch.length === 0)
       if (batch.length < BATCH) return
     }
   })
