@@ -206,7 +206,7 @@ const closeAll = () => {
 }
 
 const latency = async (cmd: Extract<Command, { type: "latency" }>): Promise<LatencyResult> => {
-  const expected = open.length
+  const expected = cmd.receivers ?? open.length
   const arrivals = new Map<string, Array<number>>()
   let waiting: { readonly id: string; readonly done: () => void } | undefined
   const unlisten = listen((frame) => {

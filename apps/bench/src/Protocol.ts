@@ -44,6 +44,8 @@ export interface Latency {
   readonly deliveryTimeoutMs: number
   /** Stop posting after this long, even if fewer posts were made. */
   readonly budgetMs: number
+  /** How many open streams receive each post (default: all of them; fewer when the rest cannot see the room). */
+  readonly receivers?: number
 }
 
 /**

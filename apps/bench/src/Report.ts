@@ -82,6 +82,12 @@ export interface FanoutRun extends Run<LatencyResult> {
 }
 
 /** Everything one run measured. */
+/** Resident memory and live heap (with external memory), in bytes, after a full collection. */
+export interface Memory {
+  readonly rss: number
+  readonly heap: number
+}
+
 export interface BenchResults {
   readonly date: Date
   readonly machine: Machine
@@ -97,12 +103,24 @@ export interface BenchResults {
     /** The same requests with the access line written (`LOG_LEVEL=info`, JSON to /dev/null). */
     readonly logged: Run<RequestsResult>
   }
+  /** `SELECT $1` through the server's SQL client, one at a time. */
+  readonly statement: { readonly count: number; readonly serverCpuMs: number }
   readonly fanout: ReadonlyArray<FanoutRun>
+  /** One stream receiving posts while `streams` others, which cannot see the room, stay open. */
+  readonly idle: Run<LatencyResult> & {
+    readonly streams: number
+    /** Server memory after a full collection, before the streams opened and once they were open and settled. */
+    readonly before: Memory
+    readonly open: Memory
+    readonly warmup: number
+  }
   /** Single-row INSERTs through the server's pool: the throughput baseline. */
   readonly rawInsert: { readonly count: number; readonly elapsedMs: number }
   readonly throughput: Run<ThroughputResult>
   readonly turnOverhead: TurnOverheadRun
   readonly turnThroughput: TurnThroughputRun
+  /** Server memory before the turns-per-second phase hired its teammates, and after each had answered and was passivated. */
+  readonly idleTeammates: { readonly hired: number; readonly before: Memory; readonly after: Memory }
   readonly recall: RecallRun
   readonly seconds: number
 }
@@ -213,11 +231,41 @@ export const throughputTable = (r: BenchResults) => {
   )
 }
 
+/** Idle streams: memory per connection, and what they do to a post's delivery to another stream. */
+export const idleTable = (r: BenchResults) => {
+  const i = r.idle
+  const one = r.fanout.find((f) => f.subscribers === 1)
+  const kb = (bytes: number) => (bytes / 1024 / i.streams).toFixed(1)
+  return table(
+    [
+      "idle streams",
+      "streams",
+      "server RSS KB per stream",
+      "live heap KB per stream",
+      "p50 ms",
+      "p99 ms",
+      "p99 ÷ 1-stream p99",
+      "server CPU ms/post"
+    ],
+    [[
+      "post → SSE to one stream, the others open and idle",
+      int(i.streams),
+      kb(i.open.rss - i.before.rss),
+      kb(i.open.heap - i.before.heap),
+      ms(i.result.delivery.p50),
+      ms(i.result.delivery.p99),
+      one === undefined ? "–" : ratio(i.result.delivery.p99 / one.result.delivery.p99),
+      ms(i.serverCpuMs / (i.result.posts + i.warmup))
+    ]]
+  )
+}
+
 /** Server CPU per message and per delivery, derived from the runs above. */
 export const costTable = (r: BenchResults) => {
   const t = r.throughput
   const baseCpu = r.postBaseline.serverCpuMs / (r.postBaseline.result.posts + r.baselineWarmup)
   const floorCpu = r.floor.serverCpuMs / (r.floor.result.count + r.floor.warmup)
+  const statementCpu = r.statement.serverCpuMs / r.statement.count
   const loggedCpu = r.floor.logged.serverCpuMs / (r.floor.logged.result.count + r.floor.warmup)
   const rows = [
     ["server CPU per post, no stream open (latency baseline run)", ms(baseCpu)],
@@ -226,6 +274,8 @@ export const costTable = (r: BenchResults) => {
       ms(floorCpu)
     ],
     ["server CPU per post ÷ per `GET /v1/auth/me`", ratio(baseCpu / floorCpu)],
+    ["server CPU per SQL statement (`SELECT $1` through the server's client, one at a time)", ms(statementCpu)],
+    ["server CPU per post ÷ per SQL statement", ratio(baseCpu / statementCpu)],
     ["server CPU per `GET /v1/auth/me` with its access line (`LOG_LEVEL=info`, JSON)", ms(loggedCpu)],
     ["the access line's cost per request (difference of the two above)", ms(loggedCpu - floorCpu)],
     ["server CPU per message (throughput run)", ms(t.serverCpuMs / Math.max(1, t.result.posted))],
@@ -415,11 +465,13 @@ export const machineList = (m: Machine) =>
 /** The figures of a run: the machine, then tables only (docs/benchmarks.md explains them). */
 export const summary = (r: BenchResults) => {
   const t = r.throughput.result
-  const errors = r.fanout.reduce((n, f) => n + f.result.errors, r.postBaseline.result.errors)
+  const errors = r.fanout.reduce((n, f) => n + f.result.errors, r.postBaseline.result.errors + r.idle.result.errors)
   return [
     machineList(r.machine),
     "",
     latencyTable(r),
+    "",
+    idleTable(r),
     "",
     throughputTable(r),
     "",
@@ -436,6 +488,22 @@ export const summary = (r: BenchResults) => {
     turnOverheadTable(r),
     "",
     turnThroughputTable(r),
+    "",
+    table([
+      "idle teammates",
+      "hired",
+      "server RSS before hiring MB",
+      "after MB",
+      "RSS after ÷ before",
+      "live heap after ÷ before"
+    ], [[
+      "hired, each answered once, then passivated",
+      int(r.idleTeammates.hired),
+      (r.idleTeammates.before.rss / 1_048_576).toFixed(1),
+      (r.idleTeammates.after.rss / 1_048_576).toFixed(1),
+      ratio(r.idleTeammates.after.rss / r.idleTeammates.before.rss),
+      ratio(r.idleTeammates.after.heap / r.idleTeammates.before.heap)
+    ]]),
     "",
     recallTable(r),
     "",

@@ -4,6 +4,8 @@
  */
 import { Effect } from "effect"
 import { performance } from "node:perf_hooks"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 
 /**
  * Waits until this process (the server) is nearly idle: under 10% of a core
@@ -28,3 +30,16 @@ export const withServerCpu = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     const used = process.cpuUsage(before)
     return [result, (used.user + used.system) / 1000] as const
   })
+
+/** V8's collector, exposed at run time so memory is measured without garbage that is only waiting to be collected. */
+const collector: unknown = (() => {
+  setFlagsFromString("--expose-gc")
+  return runInNewContext("gc")
+})()
+
+/** This process's resident memory and live heap in bytes, after a full collection. */
+export const memoryAfterGc = Effect.sync(() => {
+  if (typeof collector === "function") Reflect.apply(collector, undefined, [])
+  const usage = process.memoryUsage()
+  return { rss: usage.rss, heap: usage.heapUsed + usage.external }
+})

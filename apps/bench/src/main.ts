@@ -18,7 +18,19 @@ import { PgClient } from "@effect/sql-pg"
 import { HttpLive } from "@troupe/server/Server"
 import { TelemetryLive } from "@troupe/server/Telemetry"
 import * as Database from "@troupe/store/Database"
-import { ConfigProvider, Console, Effect, FiberRef, HashSet, Layer, Logger, LogLevel } from "effect"
+import {
+  ConfigProvider,
+  Console,
+  Effect,
+  FiberRef,
+  HashSet,
+  Layer,
+  Logger,
+  LogLevel,
+  Metric,
+  MetricState,
+  Schedule
+} from "effect"
 import { randomBytes } from "node:crypto"
 import { existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs"
 import { createServer } from "node:http"
@@ -29,7 +41,7 @@ import { orgOwner, signup } from "./Fixtures.js"
 import type { Command, ModelCommand, ModelResults, Results } from "./Protocol.js"
 import { memoryRecall } from "./Recall.js"
 import { type BenchResults, describeMachine, type FanoutRun, summary, withFigures } from "./Report.js"
-import { quiesce, withServerCpu } from "./ServerCpu.js"
+import { memoryAfterGc, quiesce, withServerCpu } from "./ServerCpu.js"
 import { turnOverhead, turnThroughput } from "./Turns.js"
 
 const { values: args } = parseArgs({
@@ -52,6 +64,7 @@ const settings = args.quick
       posts: 10,
       warmup: 2
     }],
+    idle: { streams: 1_000, posts: 20, warmup: 5 },
     seconds: 2,
     turns: { count: 20, warmup: 3 },
     team: { teammates: 100, rooms: 10, lanes: 10, budgetMs: 30_000 },
@@ -71,6 +84,7 @@ const settings = args.quick
       posts: 50,
       warmup: 5
     }],
+    idle: { streams: 10_000, posts: 100, warmup: 10 },
     seconds: 8,
     turns: { count: 100, warmup: 10 },
     team: { teammates: 1_000, rooms: 100, lanes: 20, budgetMs: 100_000 },
@@ -114,6 +128,8 @@ const ServerLive = (modelBaseURL: string) =>
     Layer.provide(TelemetryLive),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromJson({
       LOG_LEVEL: "info",
+      // Teammates leave memory soon after their turn, so a phase can see the memory they leave behind.
+      TEAMMATE_MAX_IDLE: "5 seconds",
       RATE_USER_WRITES_PER_MIN: "10000000",
       RATE_ORG_WRITES_PER_MIN: "10000000",
       RATE_LOGIN_PER_15MIN: "1000000",
@@ -219,6 +235,28 @@ const rawInserts = (sql: PgClient.PgClient, concurrency: number, seconds: number
     return { count: counts.reduce((a, b) => a + b, 0), elapsedMs }
   })
 
+/** Teammate entities alive on this node, from the cluster's own gauge. */
+const liveEntities = Effect.map(
+  Metric.snapshot,
+  (pairs) =>
+    pairs.reduce(
+      (n, pair) =>
+        pair.metricKey.name === "effect_cluster_entities" && MetricState.isGaugeState(pair.metricState)
+          ? n + Number(pair.metricState.value)
+          : n,
+      0
+    )
+)
+
+/** Waits until every teammate entity was passivated (`TEAMMATE_MAX_IDLE` after its last turn). */
+const waitForPassivation = liveEntities.pipe(
+  Effect.repeat({ until: (n) => n === 0, schedule: Schedule.spaced("250 millis") }),
+  Effect.timeoutFail({
+    duration: "2 minutes",
+    onTimeout: () => new BenchError({ message: "teammate entities were not passivated within 2 minutes" })
+  })
+)
+
 const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string) =>
   Effect.gen(function*() {
     const began = performance.now()
@@ -249,6 +287,13 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
     yield* mark("baseline")
     const [baseline, baselineCpu] = yield* probe(f.owner.token, f.quietRoom.id, settings.basePosts, settings.warmup * 2)
     const postBaseline = { result: baseline, serverCpuMs: baselineCpu }
+    yield* quiesce(30_000)
+
+    // One statement through the server's own SQL client, one at a time: the unit a request is made of.
+    const statements = settings.basePosts * 10
+    const [, statementCpu] = yield* withServerCpu(Effect.gen(function*() {
+      for (let i = 0; i < statements; i++) yield* sql`SELECT ${i}::int AS n`
+    }))
     yield* quiesce(30_000)
 
     const floorWarmup = settings.warmup * 2
@@ -295,6 +340,45 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
       fanout.push({ subscribers, people, streamsPerPerson, warmup, result, serverCpuMs })
     }
 
+    // Idle streams: the posters' (who are not in the quiet room) hold them
+    // open while the owner posts into the quiet room, to their own one stream.
+    yield* Console.log(
+      `idle streams: ${settings.idle.streams} open, then ${settings.idle.posts} posts to one other stream…`
+    )
+    const memoryBefore = yield* memoryAfterGc
+    yield* load.call({ type: "open", baseUrl: url, tokens: [f.owner.token], concurrency: 1, timeoutMs: 30_000 })
+    yield* load.call({
+      type: "open",
+      baseUrl: url,
+      tokens: Array.from({ length: settings.idle.streams }, (_, i) => f.posterRooms[i % CONCURRENCY]?.token ?? ""),
+      concurrency: 50,
+      timeoutMs: 300_000
+    })
+    yield* settle
+    const memoryOpen = yield* memoryAfterGc
+    yield* mark("idle")
+    const [idleResult, idleCpu] = yield* withServerCpu(load.call({
+      type: "latency",
+      baseUrl: url,
+      token: f.owner.token,
+      roomId: f.quietRoom.id,
+      warmup: settings.idle.warmup,
+      posts: settings.idle.posts,
+      deliveryTimeoutMs: 10_000,
+      budgetMs: 60_000,
+      receivers: 1
+    }))
+    yield* load.call({ type: "close" })
+    yield* quiesce(30_000)
+    const idle = {
+      streams: settings.idle.streams,
+      before: memoryBefore,
+      open: memoryOpen,
+      warmup: settings.idle.warmup,
+      result: idleResult,
+      serverCpuMs: idleCpu
+    }
+
     yield* Console.log(`raw INSERT baseline: ${CONCURRENCY} at a time for ${settings.seconds} s…`)
     yield* mark("insert")
     const rawInsert = yield* rawInserts(sql, CONCURRENCY, settings.seconds)
@@ -339,10 +423,15 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
       `turns per second: hiring ${settings.team.teammates} teammates into ${settings.team.rooms} rooms, then one turn each, ` +
         `${settings.team.lanes} in flight…`
     )
+    yield* waitForPassivation
+    yield* quiesce(30_000)
+    const beforeHiring = yield* memoryAfterGc
     yield* mark("turn-throughput")
     const manyTurns = yield* turnThroughput(ctx, { ...settings.team, delayMs: MODEL_DELAY_MS })
     yield* mark("turn-throughput-end")
+    yield* waitForPassivation
     yield* quiesce(30_000)
+    const idleTeammates = { hired: settings.team.teammates, before: beforeHiring, after: yield* memoryAfterGc }
 
     const archivist = yield* team.owner.api.teammates.hire({
       path: { org: team.org.id },
@@ -359,11 +448,14 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
       baselineWarmup: settings.warmup * 2,
       postBaseline,
       floor,
+      statement: { count: statements, serverCpuMs: statementCpu },
       fanout,
+      idle,
       rawInsert,
       throughput,
       turnOverhead: overhead,
       turnThroughput: manyTurns,
+      idleTeammates,
       recall,
       seconds: (performance.now() - began) / 1000
     }
@@ -391,8 +483,8 @@ const main = Effect.gen(function*() {
 main.pipe(
   Effect.onInterrupt(() => Console.error("benchmark interrupted (by a signal?); no results")),
   Effect.timeoutFail({
-    duration: "10 minutes",
-    onTimeout: () => new BenchError({ message: "the benchmark ran over 10 minutes" })
+    duration: "20 minutes",
+    onTimeout: () => new BenchError({ message: "the benchmark ran over 20 minutes" })
   }),
   Effect.scoped,
   Effect.provide(FetchHttpClient.layer),

@@ -92,6 +92,13 @@ export interface SubscribeOptions {
    * rest follow. Unbounded by default (a stream sends the whole backlog).
    */
   readonly backlogLimit?: number | undefined
+  /**
+   * Leave out live steps that deliver nothing (events the reader may not
+   * see): a stream has nothing to write for them, and an idle reader then
+   * costs one wake-up per batch of the node's events rather than a step.
+   * A long-poll keeps them, since their position is its next cursor.
+   */
+  readonly skipEmpty?: boolean | undefined
 }
 
 /** A step of a subscription: the events it delivers, and the log position reached once they are delivered. */
@@ -377,12 +384,12 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
          * under load a reader gets many events in one write. Items are
          * handled in order; from the first that needs I/O on, `handle` does it.
          */
-        const stepOf = (items: Chunk.Chunk<Item>) =>
+        const stepOf = (items: Chunk.Chunk<Item>): Effect.Effect<Step> =>
           Effect.suspend(() => {
             const out: Array<Delivered> = []
             const all = Chunk.toReadonlyArray(items)
             const slow = all.findIndex((item) => !handleNow(item, out))
-            if (slow < 0) return Effect.succeed(Chunk.of<Step>({ events: out, position, final: ended }))
+            if (slow < 0) return Effect.succeed<Step>({ events: out, position, final: ended })
             // `next` survives a retry of the step: an item is handled once, however often the database fails.
             let next = slow
             const work = (more: Array<Delivered>) =>
@@ -392,8 +399,16 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
                   if (item !== undefined) yield* handle(item, more)
                 }
               })
-            return Effect.map(step(work, out), Chunk.of)
+            return step(work, out)
           })
+
+        /** The next step: what reached the node since the last one (with `skipEmpty`, the next that delivers). */
+        const nextStep = Effect.gen(function*() {
+          while (true) {
+            const next = yield* stepOf(yield* Queue.takeBetween(queue, 1, 4096))
+            if (!options.skipEmpty || next.events.length > 0 || next.final) return next
+          }
+        })
 
         const backlog = yield* step((out) => replay(tailNow, out, options.backlogLimit))
         const expiry = reader.credential.expiresAt === null
@@ -413,7 +428,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
             }
           }))
         const live = Stream.merge(
-          Stream.fromQueue(queue).pipe(Stream.mapChunksEffect(stepOf)),
+          Stream.repeatEffect(nextStep),
           expiry
         ).pipe(
           Stream.takeUntil((s) => s.final)

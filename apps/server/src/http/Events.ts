@@ -24,7 +24,9 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
           const { credential, user } = yield* CurrentUser
           const cursor = parseCursor(headers["last-event-id"] ?? urlParams.after)
           const body = Stream.unwrapScoped(Effect.gen(function*() {
-            const subscription = yield* orUnavailable(feed.subscribe({ userId: user.id, credential }, cursor))
+            const subscription = yield* orUnavailable(
+              feed.subscribe({ userId: user.id, credential }, cursor, { skipEmpty: true })
+            )
             yield* Effect.acquireRelease(Metric.increment(sseConnections), () => Metric.modify(sseConnections, -1))
             const presence = yield* feed.connected(user.id)
             return sseBody(subscription, { heartbeat: config.heartbeat, onHeartbeat: presence.refresh })
