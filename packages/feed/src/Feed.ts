@@ -266,9 +266,24 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
         let ephemeralCount = 0
         let ended = false
 
+        /**
+         * Delivers `e` at once, if the reader may see it, when that needs no
+         * I/O: it neither ends the stream, nor changes the reader's access,
+         * nor carries a trace to record the delivery in. False when it does.
+         */
+        const deliverPlain = (e: LoggedEvent, out: Array<Delivered>): boolean => {
+          const ev = e.delivered.event
+          if (
+            Option.isSome(e.writer) || ev.type === "access.revoked" ||
+            (changesAccess(ev) && e.audience.userIds.includes(reader.userId))
+          ) return false
+          if (sees(viewer, e.orgId, e.audience)) out.push(e.delivered)
+          return true
+        }
+
         /** Delivers one logged event if the reader may see it; true when the reader's orgs changed. */
         const deliver = (e: LoggedEvent, out: Array<Delivered>) =>
-          Effect.gen(function*() {
+          deliverPlain(e, out) ? Effect.succeed(false) : Effect.gen(function*() {
             const ev = e.delivered.event
             if (ev.type === "access.revoked") {
               if (ev.credentialId !== reader.credential.id) return false
@@ -313,22 +328,16 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           })
 
         /**
-         * The common case, decided without I/O: an ephemeral event, or the
-         * next logged event when it neither changes the reader's access nor
-         * carries a trace to record the delivery in. False when the item needs
-         * `handle` (a gap to replay, an access change, a revocation, a trace).
+         * The common case, decided without I/O: the next logged event, when
+         * `deliverPlain` takes it. False when the item needs `handle` (an
+         * ephemeral event, a gap to replay, or an event `deliver` must do).
          */
         const handleNow = (item: Item, out: Array<Delivered>): boolean => {
           if (ended) return true
           if (item._tag === "Ephemeral") return false
           const e = item.event
           if (e.position <= position) return true
-          if (e.position > position + 1 || Option.isSome(e.writer)) return false
-          const ev = e.delivered.event
-          if (ev.type === "access.revoked" || (changesAccess(ev) && e.audience.userIds.includes(reader.userId))) {
-            return false
-          }
-          if (sees(viewer, e.orgId, e.audience)) out.push(e.delivered)
+          if (e.position > position + 1 || !deliverPlain(e, out)) return false
           position = e.position
           return true
         }

@@ -56,10 +56,8 @@ const maybeMessage = Rows.first("message", MessageRow)
 const SearchRow = Schema.Struct({ ...MessageRow.fields, snippet: Schema.String, rank: Schema.Number })
 const MentionRow = Schema.Struct({ kind: MemberKind, id: Schema.UUID, handle: Schema.String })
 const Prior = Schema.Struct({ id: MessageId, fresh: Schema.Boolean })
-const LastSeq = Schema.Struct({ lastSeq: Schema.NumberFromString })
 const ThreadRoot = Schema.Struct({ roomId: RoomId, threadId: Schema.NullOr(MessageId), deleted: Schema.Boolean })
-const Inserted = Schema.Struct({ id: MessageId, createdAt: Schema.DateFromSelf })
-const InsertedAt = Schema.Struct({ ...Inserted.fields, seq: Schema.NumberFromString })
+const Inserted = Schema.Struct({ id: MessageId, createdAt: Schema.DateFromSelf, seq: Schema.NumberFromString })
 const Locked = Schema.Struct({
   roomId: RoomId,
   authorId: Schema.UUID,
@@ -177,32 +175,9 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
             yield* sql`UPDATE messages SET client_message_id = NULL WHERE id = ${prior.value.id}`
           }
         }
-        // Taking the room's next position also locks the room, serialising its posts.
         const threadId = input.threadId ?? null
-        const archived = new Conflict({ message: "the room is archived; no new messages" })
-        let inserted: typeof Inserted.Type
-        let seq: number
-        if (threadId === null) {
-          // A top-level message: the position and the row in one statement.
-          const row = yield* sql`
-            WITH room AS (
-              UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq)
-            INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text,
-              client_message_id)
-            SELECT ${orgId}, ${room.id}, room.last_seq, NULL, ${author.kind}, ${author.id}, ${author.name},
-              ${input.text}, ${cmid}
-            FROM room
-            RETURNING id, created_at, seq`.pipe(Rows.first("message", InsertedAt))
-          if (Option.isNone(row)) return yield* archived
-          inserted = row.value
-          seq = row.value.seq
-        } else {
-          // A reply: the room first, then its thread's root (always in this order, so posts cannot deadlock).
-          const next = yield* sql`
-            UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq`
-            .pipe(Rows.first("room position", LastSeq))
-          if (Option.isNone(next)) return yield* archived
-          seq = next.value.lastSeq
+        if (threadId !== null) {
+          // A reply locks its thread's root first, then (below) the room: every post takes its locks in that order.
           const root = yield* sql`
             SELECT room_id, thread_id, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = ${threadId} FOR UPDATE`
             .pipe(Rows.first("thread root", ThreadRoot))
@@ -213,13 +188,20 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
             })
           }
           if (root.value.deleted) return yield* new Conflict({ message: "the thread's first message was deleted" })
-          inserted = yield* sql`
-            INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text,
-              client_message_id)
-            VALUES (${orgId}, ${room.id}, ${seq}, ${threadId}, ${author.kind}, ${author.id}, ${author.name},
-              ${input.text}, ${cmid})
-            RETURNING id, created_at`.pipe(Rows.one("message", Inserted))
         }
+        // The room's next position (which locks the room, serialising its posts) and the row, in one statement.
+        const row = yield* sql`
+          WITH room AS (
+            UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq)
+          INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text,
+            client_message_id)
+          SELECT ${orgId}, ${room.id}, room.last_seq, ${threadId}::uuid, ${author.kind}, ${author.id}, ${author.name},
+            ${input.text}, ${cmid}
+          FROM room
+          RETURNING id, created_at, seq`.pipe(Rows.first("message", Inserted))
+        if (Option.isNone(row)) return yield* new Conflict({ message: "the room is archived; no new messages" })
+        const inserted = row.value
+        const seq = inserted.seq
         const id = inserted.id
         const mentions = yield* writeMentions(orgId, { id, roomId: room.id, threadId, seq }, input.text)
         const events = []

@@ -12,7 +12,7 @@
  */
 import { Singleton } from "@effect/cluster"
 import type { Event } from "@troupe/domain/Event"
-import type { RoomId } from "@troupe/domain/Ids"
+import type { OrgId, RoomId } from "@troupe/domain/Ids"
 import type { RoomInfo } from "@troupe/domain/Room"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { isSqlError } from "@troupe/store/DatabaseError"
@@ -71,7 +71,7 @@ export const run = Effect.gen(function*() {
     if (roomCache.size >= ROOM_CACHE) roomCache.clear()
     roomCache.set(room.id, room)
   }
-  const roomOf = (orgId: Parameters<typeof rooms.info>[0], roomId: RoomId) => {
+  const roomOf = (orgId: OrgId, roomId: RoomId) => {
     const known = roomCache.get(roomId)
     return known !== undefined ? Effect.succeed(known) : Effect.tap(rooms.info(orgId, roomId), remember)
   }
