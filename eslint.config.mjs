@@ -5,7 +5,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/.troupe*/**", "deploy/k8s/*.yaml"] },
+  { ignores: ["**/dist/**", "**/dist-types/**", "**/node_modules/**", "**/.troupe*/**", "deploy/k8s/*.yaml"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,
@@ -35,7 +35,7 @@ export default tseslint.config(
   },
   {
     // Library and app code: no type assertion but `as const`, and no `!`, unless a comment says why.
-    files: ["packages/*/src/**/*.ts", "apps/*/src/**/*.ts"],
+    files: ["packages/*/src/**/*.ts", "apps/*/src/**/*.ts", "apps/*/src/**/*.tsx"],
     rules: {
       "@typescript-eslint/consistent-type-assertions": ["error", { assertionStyle: "never" }],
       "@typescript-eslint/no-non-null-assertion": "error"

@@ -14,7 +14,9 @@ const allowed = {
   teammates: ["domain", "store", "realtime", "llm"],
   workspace: ["domain", "store", "realtime", "llm", "teammates"],
   server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace"],
-  bench: ["domain", "client", "store", "llm", "server"]
+  bench: ["domain", "client", "store", "llm", "server"],
+  // The browser app; its tests start real server processes.
+  web: ["domain", "api", "client", "store", "server"]
 }
 
 const dirs = ["packages", "apps"].flatMap((top) => readdirSync(top).map((d) => join(top, d)))

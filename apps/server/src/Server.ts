@@ -43,6 +43,7 @@ import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
 import { OrgsLive } from "./http/Orgs.js"
 import { RoomsLive } from "./http/Rooms.js"
 import { TeammatesLive } from "./http/Teammates.js"
+import { WebAppLive } from "./http/WebApp.js"
 import { metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
 import { requestId } from "./Telemetry.js"
 
@@ -100,10 +101,11 @@ const observed = <E, R>(app: HttpApp.Default<E, R>) =>
 /** Prometheus metrics at `/metrics`, next to the contract. */
 const MetricsRouteLive = HttpApiBuilder.Router.use((router) => router.get("/metrics", metricsResponse))
 
-/** The HTTP app served by a platform `HttpServer`. Needs a SQL client. */
+/** The HTTP app served by a platform `HttpServer`: the API, its docs, `/metrics` and the web app. Needs a SQL client. */
 export const HttpLive = HttpApiBuilder.serve(observed).pipe(
   HttpMiddleware.withTracerDisabledForUrls(untracedPaths),
   Layer.provide(MetricsRouteLive),
+  Layer.provide(WebAppLive),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/v1/openapi.json" })),
   Layer.provide(HttpApiBuilder.middlewareCors()),

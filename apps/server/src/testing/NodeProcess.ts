@@ -54,7 +54,7 @@ const OUTPUT_KEPT = 20_000
 
 /**
  * Starts a node with `env` (plus the database URL, or none for the embedded
- * database, and a free HTTP port), waits until `/health/ready` answers (60 s
+ * database, and a free HTTP port unless `env` sets `PORT`), waits until `/health/ready` answers (60 s
  * at most), and stops it when the scope closes.
  */
 export const startNode = (
@@ -63,7 +63,8 @@ export const startNode = (
   name = env["TROUPE_ROLE"] ?? "node"
 ): Effect.Effect<Node, NodeProcessError, Scope.Scope> =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    // A given PORT is kept (a node restarted where its clients expect it); otherwise a free one.
+    const port = env["PORT"] === undefined ? yield* freePort : Number(env["PORT"])
     const url = `http://127.0.0.1:${port}`
     let output = ""
     const keep = (d: Buffer) => {

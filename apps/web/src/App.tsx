@@ -1,0 +1,307 @@
+/**
+ * The app's screens: sign-in, the first workspace, and the workspace itself
+ * (sidebar, room, thread, hiring).
+ */
+import type { RoomId } from "@troupe/domain/Ids"
+import type { Room } from "@troupe/domain/Room"
+import { type FormEvent, useState } from "react"
+import { ApiError } from "./api.js"
+import { RoomView } from "./Room.js"
+import { useAppState, useWorkspace, WorkspaceContext } from "./useWorkspace.js"
+import type { Workspace } from "./workspace.js"
+
+/** The message of a failed action, for people. */
+export const messageOf = (e: unknown) =>
+  e instanceof ApiError ? e.message : e instanceof Error ? e.message : "Something went wrong."
+
+/** Runs an action, showing its failure in `setError`. */
+export const attempt = async (setError: (e: string | null) => void, action: () => Promise<unknown>) => {
+  setError(null)
+  try {
+    await action()
+  } catch (e) {
+    setError(messageOf(e))
+  }
+}
+
+export const App = ({ workspace }: { readonly workspace: Workspace }) => (
+  <WorkspaceContext.Provider value={workspace}>
+    <Root />
+  </WorkspaceContext.Provider>
+)
+
+const Root = () => {
+  const state = useAppState()
+  const workspace = useWorkspace()
+  if (workspace.booting) return <div className="splash" aria-busy="true">Loading Troupe…</div>
+  if (state.me === null) return <AuthScreen />
+  if (state.orgId === null) return <OrgSetup />
+  return <Shell />
+}
+
+const AuthScreen = () => {
+  const workspace = useWorkspace()
+  const [mode, setMode] = useState<"login" | "signup">("signup")
+  const [error, setError] = useState<string | null>(workspace.authMessage)
+  const [busy, setBusy] = useState(false)
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    const email = String(form.get("email") ?? "")
+    const password = String(form.get("password") ?? "")
+    setBusy(true)
+    void attempt(setError, () =>
+      mode === "signup"
+        ? workspace.signup(email, password, String(form.get("name") ?? ""))
+        : workspace.login(email, password)).finally(() => setBusy(false))
+  }
+  return (
+    <main className="auth">
+      <h1 className="brand">Troupe</h1>
+      <p className="tagline">People and AI teammates, working together.</p>
+      <div className="tabs" role="tablist" aria-label="Account">
+        <button role="tab" aria-selected={mode === "signup"} onClick={() => setMode("signup")}>Sign up</button>
+        <button role="tab" aria-selected={mode === "login"} onClick={() => setMode("login")}>Log in</button>
+      </div>
+      <form onSubmit={submit} className="card" aria-label={mode === "signup" ? "Sign up" : "Log in"}>
+        {mode === "signup" && (
+          <label>
+            Name
+            <input name="name" autoComplete="name" required maxLength={100} />
+          </label>
+        )}
+        <label>
+          Email
+          <input name="email" type="email" autoComplete="email" required />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autoComplete={mode === "signup" ? "new-password" : "current-password"}
+            required
+            minLength={8}
+          />
+        </label>
+        {error !== null && <p className="error" role="alert">{error}</p>}
+        <button type="submit" className="primary" disabled={busy}>
+          {mode === "signup" ? "Create account" : "Log in"}
+        </button>
+      </form>
+    </main>
+  )
+}
+
+const OrgSetup = () => {
+  const workspace = useWorkspace()
+  const state = useAppState()
+  const [error, setError] = useState<string | null>(null)
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault()
+    const name = String(new FormData(e.currentTarget).get("name") ?? "").trim()
+    void attempt(setError, () => workspace.createOrg(name))
+  }
+  return (
+    <main className="auth">
+      <h1 className="brand">Welcome, {state.me?.name}</h1>
+      <form onSubmit={submit} className="card" aria-label="Create a workspace">
+        <label>
+          Workspace name
+          <input name="name" required maxLength={100} placeholder="Acme" />
+        </label>
+        {error !== null && <p className="error" role="alert">{error}</p>}
+        <button type="submit" className="primary">Create workspace</button>
+      </form>
+      <button className="link" onClick={() => void workspace.logout()}>Log out</button>
+    </main>
+  )
+}
+
+const Shell = () => {
+  const state = useAppState()
+  const [menu, setMenu] = useState(false)
+  const open = state.openRoomId === null ? undefined : state.rooms[state.openRoomId]
+  return (
+    <div className={menu ? "shell menu-open" : "shell"}>
+      <Sidebar onPick={() => setMenu(false)} />
+      <main className="main">
+        <button className="menu-toggle" aria-label="Rooms" aria-expanded={menu} onClick={() => setMenu(!menu)}>
+          ☰
+        </button>
+        {state.connection !== "live" && (
+          <p className="banner" role="status">
+            {state.connection === "connecting" ? "Connecting…" : "Reconnecting… messages will catch up."}
+          </p>
+        )}
+        {open === undefined ? <EmptyRoom /> : <RoomView room={open} key={open.id} />}
+      </main>
+    </div>
+  )
+}
+
+const EmptyRoom = () => (
+  <div className="empty">
+    <h2>Pick a room</h2>
+    <p>Choose a room on the left, or create one.</p>
+  </div>
+)
+
+const roomLabel = (room: Room) =>
+  room.kind === "public" ? `# ${room.name}` : room.kind === "private" ? `🔒 ${room.name}` : room.name
+
+const Sidebar = ({ onPick }: { readonly onPick: () => void }) => {
+  const state = useAppState()
+  const workspace = useWorkspace()
+  const [creating, setCreating] = useState(false)
+  const [hiring, setHiring] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const rooms = Object.values(state.rooms).filter((r) => !r.archived)
+  const channels = rooms.filter((r) => r.kind !== "direct").sort((a, b) => a.name.localeCompare(b.name))
+  const dms = rooms.filter((r) => r.kind === "direct").sort((a, b) => a.name.localeCompare(b.name))
+  const pick = (id: RoomId) => {
+    onPick()
+    void attempt(setError, () => workspace.openRoom(id))
+  }
+  const org = state.orgs.find((o) => o.id === state.orgId)
+  const createRoom = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    const name = String(form.get("name") ?? "").trim()
+    const kind = form.get("private") === "on" ? "private" : "public"
+    void attempt(setError, async () => {
+      await workspace.createRoom(name, kind)
+      setCreating(false)
+      onPick()
+    })
+  }
+  const roomItem = (room: Room) => (
+    <li key={room.id}>
+      <button
+        className={room.id === state.openRoomId ? "room active" : room.unreadCount > 0 ? "room unread" : "room"}
+        aria-current={room.id === state.openRoomId ? "page" : undefined}
+        onClick={() => pick(room.id)}
+      >
+        <span className="room-name">{roomLabel(room)}</span>
+        {room.mentionCount > 0 && (
+          <span className="badge mention" aria-label={`${room.mentionCount} mentions`}>@{room.mentionCount}</span>
+        )}
+        {room.unreadCount > 0 && (
+          <span className="badge" aria-label={`${room.unreadCount} unread`}>{room.unreadCount}</span>
+        )}
+      </button>
+    </li>
+  )
+  const teammates = Object.values(state.teammates)
+  return (
+    <nav className="sidebar" aria-label="Workspace">
+      <div className="org">
+        <label className="sr-only" htmlFor="org-picker">Workspace</label>
+        <select
+          id="org-picker"
+          value={state.orgId ?? ""}
+          onChange={(e) => {
+            const next = state.orgs.find((o) => o.id === e.target.value)
+            if (next !== undefined) void attempt(setError, () => workspace.selectOrg(next.id))
+          }}
+        >
+          {state.orgs.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
+        </select>
+        <span className="me" title={state.me?.email}>{state.me?.name}</span>
+        <button className="link" onClick={() => void workspace.logout()}>Log out</button>
+      </div>
+      <h2>Rooms</h2>
+      <ul aria-label="Rooms">{channels.map(roomItem)}</ul>
+      {creating
+        ? (
+          <form onSubmit={createRoom} className="inline-form" aria-label="New room">
+            <label>
+              Room name
+              <input name="name" required maxLength={80} autoFocus />
+            </label>
+            <label className="check">
+              <input name="private" type="checkbox" /> Private
+            </label>
+            <div className="row">
+              <button type="submit" className="primary">Create</button>
+              <button type="button" onClick={() => setCreating(false)}>Cancel</button>
+            </div>
+          </form>
+        )
+        : <button className="add" onClick={() => setCreating(true)}>+ New room</button>}
+      <h2>Direct messages</h2>
+      <ul aria-label="Direct messages">{dms.map(roomItem)}</ul>
+      <h2>Teammates</h2>
+      <ul aria-label="Teammates">
+        {teammates.map(({ busy, teammate }) => (
+          <li key={teammate.id}>
+            <button className="room" onClick={() => void attempt(setError, () => workspace.openDm(teammate.id))}>
+              <span className="room-name">@{teammate.handle}</span>
+              {busy && <span className="badge busy">busy</span>}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <button className="add" onClick={() => setHiring(true)}>+ Hire a teammate</button>
+      {org?.role === "guest" && <p className="hint">You are a guest here.</p>}
+      {error !== null && <p className="error" role="alert">{error}</p>}
+      {hiring && <HireDialog onClose={() => setHiring(false)} />}
+    </nav>
+  )
+}
+
+const HireDialog = ({ onClose }: { readonly onClose: () => void }) => {
+  const state = useAppState()
+  const workspace = useWorkspace()
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState<string | null>(null)
+  const room = state.openRoomId === null ? undefined : state.rooms[state.openRoomId]
+  const hired = new Set(Object.values(state.teammates).map((t) => t.teammate.template))
+  return (
+    <div className="dialog-backdrop" onClick={onClose}>
+      <div
+        className="dialog"
+        role="dialog"
+        aria-modal="true"
+        aria-label="Hire a teammate"
+        onClick={(e) => e.stopPropagation()}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") onClose()
+        }}
+      >
+        <h2>Hire a teammate</h2>
+        <p className="hint">
+          {room === undefined
+            ? "They join the workspace; add them to a room to talk there."
+            : `They join ${room.kind === "direct" ? "this conversation" : `#${room.name}`} at once.`}
+        </p>
+        <ul className="catalog">
+          {workspace.catalog.map((entry) => (
+            <li key={entry.template}>
+              <div>
+                <strong>{entry.name}</strong> <span className="handle">@{entry.handle}</span>
+                <p>{entry.role}</p>
+              </div>
+              <button
+                className="primary"
+                disabled={busy !== null || hired.has(entry.template)}
+                aria-label={`Hire ${entry.name}`}
+                onClick={() => {
+                  setBusy(entry.template)
+                  void attempt(setError, async () => {
+                    await workspace.hire(entry.template, room?.id ?? null)
+                    onClose()
+                  }).finally(() => setBusy(null))
+                }}
+              >
+                {hired.has(entry.template) ? "Hired" : busy === entry.template ? "Hiring…" : "Hire"}
+              </button>
+            </li>
+          ))}
+        </ul>
+        {error !== null && <p className="error" role="alert">{error}</p>}
+        <button onClick={onClose} autoFocus>Close</button>
+      </div>
+    </div>
+  )
+}

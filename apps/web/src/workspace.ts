@@ -1,0 +1,454 @@
+/**
+ * The live workspace: the session, the event stream and the requests that
+ * change things, feeding the pure state in `model.ts`. React reads it through
+ * `useWorkspace` (a `useSyncExternalStore` hook).
+ *
+ * The stream is opened first; a snapshot is read after its handshake, and
+ * events that arrive while a snapshot is in flight wait for it, so nothing is
+ * skipped between the two. A dropped stream reconnects with the last event id
+ * (exactly what was missed arrives); on `reset` the snapshot is read again.
+ */
+import * as EventStream from "@troupe/client/EventStream"
+import type { Delivered } from "@troupe/domain/Event"
+import { type MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import type { Member } from "@troupe/domain/Org"
+import type { CatalogEntry } from "@troupe/domain/Teammate"
+import { Cause, Effect, Exit, Fiber, Option, Stream } from "effect"
+import { ApiError, call, forget, runFork } from "./api.js"
+import * as Model from "./model.js"
+
+const TOKEN_KEY = "troupe.session"
+const ORG_KEY = "troupe.org"
+const PAGE = 50
+
+/** How long a send keeps retrying through network failures before it shows as failed. */
+const SEND_ATTEMPTS = 6
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+const slugFrom = (name: string) => {
+  const base = name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40)
+  return `${base || "team"}-${Math.random().toString(36).slice(2, 6)}`
+}
+
+/** The room named by the address (`/rooms/<id>`), which survives a reload. */
+const roomInAddress = (): string | null => /^\/rooms\/([0-9a-f-]{36})$/.exec(window.location.pathname)?.[1] ?? null
+
+/** The workspace of one browser tab. */
+export class Workspace {
+  private state: Model.State = Model.initial
+  private readonly listeners = new Set<() => void>()
+  private token: string | null = null
+  private stream: Fiber.RuntimeFiber<unknown, unknown> | null = null
+  /** Events held while a snapshot is read; `null` when none is in flight. */
+  private held: Array<Delivered> | null = null
+  private members: ReadonlyArray<Member> = []
+  private catalogEntries: ReadonlyArray<CatalogEntry> = []
+  /** Why the last sign-in attempt or session ended, for the sign-in screen. */
+  authMessage: string | null = null
+  booting = true
+
+  readonly subscribe = (listener: () => void) => {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  readonly snapshot = () => this.state
+
+  private set(next: Model.State) {
+    if (next === this.state) return
+    this.state = next
+    for (const listener of this.listeners) listener()
+  }
+
+  private update(f: (s: Model.State) => Model.State) {
+    this.set(f(this.state))
+  }
+
+  /** Org members (people and teammates), for mentions. */
+  get people(): ReadonlyArray<Member> {
+    return this.members
+  }
+
+  get catalog(): ReadonlyArray<CatalogEntry> {
+    return this.catalogEntries
+  }
+
+  // Session
+
+  /** Resumes the stored session, if any. */
+  async boot() {
+    const token = window.localStorage.getItem(TOKEN_KEY)
+    if (token !== null) {
+      try {
+        const me = await call(token, (c) => c.auth.me())
+        await this.start(token, me)
+      } catch (e) {
+        window.localStorage.removeItem(TOKEN_KEY)
+        if (e instanceof ApiError && e.tag === "Unauthorized") {
+          this.authMessage = "Your session has ended. Log in again."
+        } else if (e instanceof ApiError) this.authMessage = e.message
+      }
+    }
+    this.booting = false
+    this.set({ ...this.state })
+  }
+
+  async signup(email: string, password: string, name: string) {
+    const session = await call(null, (c) => c.auth.signup({ payload: { email, password, name } }))
+    await this.start(session.token, session.user)
+  }
+
+  async login(email: string, password: string) {
+    const session = await call(null, (c) => c.auth.login({ payload: { email, password } }))
+    await this.start(session.token, session.user)
+  }
+
+  async logout() {
+    const token = this.token
+    if (token !== null) await call(token, (c) => c.auth.logout()).catch(() => undefined)
+    this.end(null)
+  }
+
+  private end(message: string | null) {
+    if (this.stream !== null) runFork(Fiber.interrupt(this.stream))
+    this.stream = null
+    if (this.token !== null) forget(this.token)
+    this.token = null
+    window.localStorage.removeItem(TOKEN_KEY)
+    this.authMessage = message
+    this.set(Model.initial)
+  }
+
+  private async start(token: string, me: Model.State["me"]) {
+    this.token = token
+    window.localStorage.setItem(TOKEN_KEY, token)
+    this.authMessage = null
+    const orgs = await call(token, (c) => c.orgs.list())
+    const remembered = window.localStorage.getItem(ORG_KEY)
+    const org = orgs.find((o) => o.id === remembered) ?? orgs[0]
+    this.set({ ...Model.initial, me, orgs, orgId: org?.id ?? null })
+    this.catalogEntries = await call(token, (c) => c.teammates.catalog()).catch(() => [])
+    this.stream = runFork(this.follow(token))
+  }
+
+  private authed() {
+    if (this.token === null) throw new ApiError("Unauthorized", "You are not logged in.")
+    return this.token
+  }
+
+  // The stream
+
+  /** Follows the stream until the session ends, reconnecting with the last event id after a drop. */
+  private follow(token: string) {
+    let connected = false
+    const once = Effect.scoped(Effect.gen(this, function*() {
+      const connection = yield* EventStream.connect({
+        baseUrl: window.location.origin,
+        token,
+        lastEventId: this.state.lastEventId ?? undefined
+      })
+      connected = true
+      this.update((s) => ({ ...s, connection: "live" }))
+      if (this.state.position === null) yield* Effect.promise(() => this.refresh().catch(() => undefined))
+      yield* Stream.runForEach(connection.events, (event) => Effect.sync(() => this.receive(event)))
+    }))
+    return Effect.gen(this, function*() {
+      let delay = 500
+      while (this.token === token && this.state.ended === null) {
+        connected = false
+        const exit = yield* Effect.exit(once)
+        if (Exit.isFailure(exit)) {
+          const error = Cause.failureOption(exit.cause)
+          if (Option.isSome(error) && error.value.status === 401) {
+            this.end("Your session has ended. Log in again.")
+            return
+          }
+        }
+        if (this.token !== token) return
+        this.update((s) => ({ ...s, connection: "reconnecting" }))
+        // A stream that was up (ended by a restart, a drop) retries soon; repeated failures back off to 10 s.
+        if (connected) delay = 500
+        yield* Effect.sleep(delay)
+        delay = Math.min(10_000, delay * 2)
+      }
+    })
+  }
+
+  private receive(event: Delivered) {
+    if (this.held !== null) {
+      this.held.push(event)
+      return
+    }
+    const before = this.state
+    this.set(Model.apply(before, event))
+    const after = this.state
+    if (after.ended !== null && before.ended === null) {
+      this.end("Your session has ended. Log in again.")
+      return
+    }
+    if (after.position === null && before.position !== null) void this.refresh()
+    const e = event.event
+    if (e.type === "message.created" && e.message.roomId === after.openRoomId && e.message.threadId === null) {
+      if (e.message.authorId !== after.me?.id) this.readSoon(e.message.roomId, e.message.id)
+    }
+    if (e.type === "org.member.joined" || e.type === "org.member.updated" || e.type === "teammate.updated") {
+      void this.loadMembers()
+    }
+  }
+
+  /** Reads the current org's snapshot; events arriving meanwhile are applied after it. */
+  async refresh() {
+    const token = this.authed()
+    const orgId = this.state.orgId
+    if (orgId === null) {
+      const orgs = await call(token, (c) => c.orgs.list())
+      this.update((s) => ({ ...s, orgs }))
+      return
+    }
+    this.held ??= []
+    try {
+      const [list, teammates] = await Promise.all([
+        call(token, (c) => c.rooms.list({ path: { org: orgId } })),
+        call(token, (c) => c.teammates.list({ path: { org: orgId } }))
+      ])
+      this.update((s) => Model.withSnapshot(s, orgId, list.rooms, list.position, teammates))
+    } finally {
+      const held = this.held ?? []
+      this.held = null
+      let s = this.state
+      for (const event of held) s = Model.apply(s, event)
+      this.set(s)
+    }
+    await this.loadMembers()
+    // The room on screen stays; after a reload it is the one in the address, else the first joined room.
+    const rooms = this.state.rooms
+    const wanted = [this.state.openRoomId, roomInAddress()].map((id) => id === null ? undefined : rooms[id])
+      .find((r) => r !== undefined)
+    const open = wanted ?? Object.values(rooms).filter((r) => r.joined && r.kind !== "direct" && !r.archived)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0]
+    if (open !== undefined) await this.openRoom(open.id)
+    else this.update((s) => ({ ...s, openRoomId: null }))
+  }
+
+  private async loadMembers() {
+    const orgId = this.state.orgId
+    if (orgId === null) return
+    this.members = await call(this.authed(), (c) => c.orgs.members({ path: { org: orgId } })).catch(() => this.members)
+    this.set({ ...this.state })
+  }
+
+  // Orgs and rooms
+
+  async createOrg(name: string) {
+    const token = this.authed()
+    const org = await call(token, (c) => c.orgs.create({ payload: { name, slug: slugFrom(name) } }))
+    this.update((s) => ({ ...s, orgs: [...s.orgs, org] }))
+    await this.selectOrg(org.id)
+    const general = await call(
+      token,
+      (c) =>
+        c.rooms.create({ path: { org: org.id }, payload: { name: "general", topic: "Everyone, and every teammate" } })
+    )
+    await this.refresh()
+    await this.openRoom(general.id)
+  }
+
+  async selectOrg(orgId: OrgId) {
+    window.localStorage.setItem(ORG_KEY, orgId)
+    this.update((s) => ({ ...s, orgId, position: null, openRoomId: null, rooms: {}, histories: {} }))
+    await this.refresh()
+  }
+
+  async createRoom(name: string, kind: "public" | "private") {
+    const orgId = this.state.orgId
+    if (orgId === null) return
+    const room = await call(this.authed(), (c) => c.rooms.create({ path: { org: orgId }, payload: { name, kind } }))
+    this.update((s) => ({
+      ...s,
+      rooms: s.rooms[room.id] === undefined
+        ? {
+          ...s.rooms,
+          [room.id]: {
+            ...room,
+            joined: true,
+            unreadCount: 0,
+            mentionCount: 0,
+            threadUnreadCount: 0,
+            threadMentionCount: 0
+          }
+        }
+        : s.rooms
+    }))
+    await this.openRoom(room.id)
+  }
+
+  async joinRoom(roomId: RoomId) {
+    await call(this.authed(), (c) => c.rooms.join({ path: { room: roomId } }))
+    await this.refresh()
+  }
+
+  async openDm(userId: string) {
+    const orgId = this.state.orgId
+    const member = this.members.find((m) => m.id === userId)
+    if (orgId === null || member === undefined) return
+    const token = this.authed()
+    const room = member.kind === "teammate"
+      ? await call(token, (c) => c.teammates.openDm({ path: { org: orgId, teammate: TeammateId.make(member.id) } }))
+      : await call(
+        token,
+        (c) => c.rooms.openDm({ path: { org: orgId }, payload: { participants: [UserId.make(member.id)] } })
+      )
+    if (!(room.id in this.state.rooms)) await this.refresh()
+    await this.openRoom(room.id)
+  }
+
+  /** Puts a room on screen: its newest page of history, read up to its last message. */
+  async openRoom(roomId: RoomId) {
+    const token = this.authed()
+    if (window.location.pathname !== `/rooms/${roomId}`) window.history.replaceState(null, "", `/rooms/${roomId}`)
+    // An empty history first, so messages arriving while the page loads are kept.
+    this.update((s) => ({
+      ...Model.markedRead(s, roomId),
+      openRoomId: roomId,
+      histories: s.histories[roomId] === undefined
+        ? { ...s.histories, [roomId]: { messages: {}, hasOlder: false, olderCursor: null } }
+        : s.histories
+    }))
+    const page = await call(token, (c) => c.messages.list({ path: { room: roomId }, urlParams: { limit: PAGE } }))
+    this.update((s) => Model.withPage(s, roomId, page.messages, page.prevCursor))
+    const last = page.messages.at(-1)
+    if (last !== undefined) this.readSoon(roomId, last.id)
+  }
+
+  async loadOlder(roomId: RoomId) {
+    const cursor = this.state.histories[roomId]?.olderCursor
+    if (cursor === null || cursor === undefined) return
+    const page = await call(
+      this.authed(),
+      (c) => c.messages.list({ path: { room: roomId }, urlParams: { limit: PAGE, before: Number(cursor) } })
+    )
+    this.update((s) => Model.withPage(s, roomId, page.messages, page.prevCursor))
+  }
+
+  private readTimer: ReturnType<typeof setTimeout> | null = null
+
+  /** Marks the room read up to `messageId` shortly (one request for a burst of messages). */
+  private readSoon(roomId: RoomId, messageId: MessageId) {
+    this.update((s) => Model.markedRead(s, roomId))
+    if (this.readTimer !== null) clearTimeout(this.readTimer)
+    this.readTimer = setTimeout(() => {
+      this.readTimer = null
+      void call(this.authed(), (c) => c.messages.markRead({ path: { room: roomId }, payload: { messageId } }))
+        .catch(() => undefined)
+    }, 300)
+  }
+
+  // Messages
+
+  /**
+   * Sends a message. It shows at once as pending; network failures are retried
+   * with the same `clientMessageId`, so the server stores it once however many
+   * attempts reach it.
+   */
+  async send(
+    roomId: RoomId,
+    text: string,
+    threadId: MessageId | null = null,
+    clientMessageId: string = crypto.randomUUID()
+  ) {
+    const token = this.authed()
+    this.update((s) => Model.sending(s, { clientMessageId, roomId, threadId, text, createdAt: Date.now() }))
+    for (let attempt = 1;; attempt++) {
+      try {
+        const message = await call(token, (c) =>
+          c.messages.post({
+            path: { room: roomId },
+            payload: { text, clientMessageId, ...(threadId === null ? {} : { threadId }) }
+          }))
+        this.update((s) => Model.sent(s, message))
+        return
+      } catch (e) {
+        const retriable = e instanceof ApiError && (e.tag === "Network" || e.tag === "Unavailable")
+        if (!retriable || attempt >= SEND_ATTEMPTS) {
+          this.update((s) => Model.sendFailed(s, clientMessageId, e instanceof Error ? e.message : "not sent"))
+          return
+        }
+        await sleep(Math.min(8000, 500 * 2 ** attempt))
+      }
+    }
+  }
+
+  async retry(clientMessageId: string) {
+    const p = this.state.pending.find((x) => x.clientMessageId === clientMessageId)
+    if (p === undefined) return
+    await this.send(p.roomId, p.text, p.threadId, p.clientMessageId)
+  }
+
+  private typingSent = 0
+
+  /** Tells the room this person is typing, at most every 3 s. */
+  typing(roomId: RoomId) {
+    const now = Date.now()
+    if (now - this.typingSent < 3000) return
+    this.typingSent = now
+    void call(this.authed(), (c) => c.rooms.typing({ path: { room: roomId }, payload: {} })).catch(() => undefined)
+  }
+
+  async react(roomId: RoomId, messageId: MessageId, emoji: string, on: boolean) {
+    const token = this.authed()
+    const path = { room: roomId, message: messageId, emoji }
+    const message = on
+      ? await call(token, (c) => c.messages.react({ path }))
+      : await call(token, (c) => c.messages.unreact({ path }))
+    this.update((s) => Model.withMessage(s, message))
+  }
+
+  async edit(roomId: RoomId, messageId: MessageId, text: string) {
+    const message = await call(
+      this.authed(),
+      (c) => c.messages.edit({ path: { room: roomId, message: messageId }, payload: { text } })
+    )
+    this.update((s) => Model.withMessage(s, message))
+  }
+
+  async remove(roomId: RoomId, messageId: MessageId) {
+    const message = await call(this.authed(), (c) => c.messages.delete({ path: { room: roomId, message: messageId } }))
+    this.update((s) => Model.withMessage(s, message))
+  }
+
+  async loadThread(roomId: RoomId, threadId: MessageId) {
+    const page = await call(
+      this.authed(),
+      (c) => c.messages.list({ path: { room: roomId }, urlParams: { threadId, limit: 200 } })
+    )
+    this.update((s) => Model.withPage(s, roomId, page.messages, s.histories[roomId]?.olderCursor ?? null))
+  }
+
+  // Teammates
+
+  /** Hires a catalog teammate and adds it to `roomId`. */
+  async hire(template: string, roomId: RoomId | null) {
+    const orgId = this.state.orgId
+    if (orgId === null) return
+    const token = this.authed()
+    const teammate = await call(token, (c) => c.teammates.hire({ path: { org: orgId }, payload: { template } }))
+    if (roomId !== null) {
+      await call(token, (c) => c.teammates.addToRoom({ path: { room: roomId }, payload: { teammateId: teammate.id } }))
+    }
+    await this.loadMembers()
+    return teammate
+  }
+
+  async addToRoom(roomId: RoomId, teammateId: TeammateId) {
+    await call(this.authed(), (c) => c.teammates.addToRoom({ path: { room: roomId }, payload: { teammateId } }))
+  }
+
+  async interrupt(teammateId: TeammateId) {
+    const orgId = this.state.orgId
+    if (orgId === null) return
+    await call(this.authed(), (c) => c.teammates.interrupt({ path: { org: orgId, teammate: teammateId } }))
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The web app in a real browser (Debian's Chromium through playwright-core)
+ * against a real server process: two people chatting, a teammate streaming
+ * its answer, unread counts, a reload, and a server restart mid-conversation.
+ * Every wait is for something on the page, never for time.
+ */
+import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import * as TroupeClient from "@troupe/client/TroupeClient"
+import type { OrgId } from "@troupe/domain/Ids"
+import { freePort, startNode, stopGracefully } from "@troupe/server/testing/NodeProcess"
+import * as Database from "@troupe/store/Database"
+import { Effect, type Scope } from "effect"
+import { execFileSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { type Browser, chromium, type Page } from "playwright-core"
+
+const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
+const webRoot = fileURLToPath(new URL("..", import.meta.url))
+const screenshots = process.env["SCREENSHOTS_DIR"]
+
+/** The app built as `npm start` would (only when its sources changed). */
+const buildApp = Effect.sync(() => {
+  execFileSync(process.execPath, ["--import", "tsx", Path.join(webRoot, "build.ts"), "--if-stale"], {
+    stdio: "inherit"
+  })
+})
+
+const launch: Effect.Effect<Browser, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(async () => {
+    if (!Fs.existsSync(CHROMIUM)) {
+      throw new Error(`these tests need Chromium at ${CHROMIUM} (apt-get install -y chromium, as .ci/run does)`)
+    }
+    // Playwright gives the browser a fresh profile of its own, headless.
+    return chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync"
+      ]
+    })
+  }),
+  (browser) => Effect.promise(() => browser.close())
+)
+
+const email = (name: string) => `${name}.${randomBytes(4).toString("hex")}@example.com`
+const PASSWORD = "correct horse battery"
+
+const signUp = async (page: Page, url: string, name: string, address: string) => {
+  await page.goto(url)
+  await page.getByRole("tab", { name: "Sign up" }).click()
+  await page.getByLabel("Name").fill(name)
+  await page.getByLabel("Email").fill(address)
+  await page.getByLabel("Password").fill(PASSWORD)
+  await page.getByRole("button", { name: "Create account" }).click()
+}
+
+const composer = (page: Page) => page.locator(".timeline .composer textarea")
+
+const say = async (page: Page, text: string) => {
+  await composer(page).fill(text)
+  await composer(page).press("Enter")
+}
+
+/** The texts of the stored messages on screen (the main timeline), in order: not pending sends, not replies in progress. */
+const texts = (page: Page) =>
+  page.locator(".timeline article.message:not(.pending):not(.streaming) .text").allTextContents()
+
+/** Waits until the timeline shows `text` as a stored message (not a pending send, not a reply in progress). */
+const shows = (page: Page, text: string) =>
+  page.locator(".timeline article.message:not(.pending):not(.streaming) .text", { hasText: text }).first().waitFor()
+
+describe("the web app in a browser", () => {
+  it.live(
+    "people chat and a teammate answers as it streams; unread counts, a reload and a server restart lose nothing",
+    () =>
+      Effect.gen(function*() {
+        yield* buildApp
+        const database = yield* Database.makeTestDatabase
+        const port = yield* freePort
+        const env = { PORT: String(port), RATE_USER_WRITES_PER_MIN: "100000", RATE_ORG_WRITES_PER_MIN: "100000" }
+        let node = yield* startNode(database, env, "web")
+        const url = node.url
+        const browser = yield* launch
+
+        const ana = yield* Effect.promise(() => browser.newContext({ viewport: { width: 1200, height: 800 } }))
+        const ben = yield* Effect.promise(() => browser.newContext({ viewport: { width: 360, height: 740 } }))
+        const anaPage = yield* Effect.promise(() => ana.newPage())
+        const benPage = yield* Effect.promise(() => ben.newPage())
+        const anaEmail = email("ana")
+        const benEmail = email("ben")
+
+        let handle = ""
+        yield* Effect.promise(async () => {
+          // A wrong password is a clear message, not a crash.
+          await anaPage.goto(url)
+          await anaPage.getByRole("tab", { name: "Log in" }).click()
+          await anaPage.getByLabel("Email").fill(anaEmail)
+          await anaPage.getByLabel("Password").fill("not the password")
+          await anaPage.getByRole("button", { name: "Log in" }).click()
+          const refusal = await anaPage.getByRole("alert").textContent()
+          expect(refusal).toMatch(/wrong e-?mail or password/i)
+
+          // Ana signs up, makes a workspace and lands in #general.
+          await signUp(anaPage, url, "Ana", anaEmail)
+          await anaPage.getByLabel("Workspace name").fill("Acme")
+          await anaPage.getByRole("button", { name: "Create workspace" }).click()
+          await anaPage.getByRole("heading", { name: "# general" }).waitFor()
+
+          // She hires a teammate from the catalog; it joins #general.
+          await anaPage.getByRole("button", { name: "+ Hire a teammate" }).click()
+          const dialog = anaPage.getByRole("dialog", { name: "Hire a teammate" })
+          const first = dialog.getByRole("button", { name: /^Hire / }).first()
+          const hireLabel = (await first.getAttribute("aria-label")) ?? ""
+          await first.click()
+          await dialog.waitFor({ state: "detached" })
+          handle = (await anaPage.getByRole("list", { name: "Teammates" }).locator(".room-name").first()
+            .textContent())?.replace("@", "") ?? ""
+          expect(handle).not.toBe("")
+          expect(hireLabel).toMatch(/^Hire /)
+
+          // Every text the reply in progress shows, to see it grow token by token.
+          await anaPage.evaluate(() => {
+            const seen: Array<string> = []
+            Reflect.set(window, "draftTexts", seen)
+            new MutationObserver(() => {
+              for (const el of document.querySelectorAll("[aria-label='Reply in progress'] .text")) {
+                const text = el.textContent ?? ""
+                if (seen.at(-1) !== text) seen.push(text)
+              }
+            }).observe(document.body, { subtree: true, childList: true, characterData: true })
+          })
+          // The @ autocomplete offers the teammate.
+          await composer(anaPage).fill(`@${handle.slice(0, 2)}`)
+          await anaPage.getByRole("option", { name: new RegExp(`@${handle}`) }).waitFor()
+          await composer(anaPage).press("Tab")
+          expect(await composer(anaPage).inputValue()).toBe(`@${handle} `)
+          await composer(anaPage).pressSequentially("what is our plan for the launch?")
+          await composer(anaPage).press("Enter")
+          await shows(anaPage, "[local model]")
+          const drafts: Array<string> = await anaPage.evaluate(() => Reflect.get(window, "draftTexts"))
+          const reply = await anaPage.locator(".timeline article.message.teammate:not(.streaming) .text")
+            .allTextContents()
+          expect(reply).toHaveLength(1)
+          // Partial texts were shown before the whole reply, each a beginning of it.
+          const partial = drafts.filter((d) => d !== "" && d !== reply[0])
+          expect(partial.length).toBeGreaterThan(0)
+          for (const d of partial) expect(reply[0]?.startsWith(d.trim())).toBe(true)
+          if (screenshots !== undefined) await anaPage.screenshot({ path: Path.join(screenshots, "room.png") })
+        })
+
+        // Ben signs up; Ana adds him to the workspace (by API: invitations are not in the app yet).
+        yield* Effect.promise(() => signUp(benPage, url, "Ben", benEmail))
+        yield* Effect.promise(() => benPage.getByLabel("Workspace name").waitFor())
+        const anaToken = yield* Effect.promise(() => anaPage.evaluate(() => localStorage.getItem("troupe.session")))
+        const api = yield* TroupeClient.make({ baseUrl: url, token: anaToken ?? undefined })
+        const orgs = yield* api.orgs.list()
+        const orgId: OrgId | undefined = orgs[0]?.id
+        if (orgId === undefined) return expect.fail("Ana has no org")
+        yield* api.orgs.addMember({ path: { org: orgId }, payload: { email: benEmail } })
+
+        yield* Effect.promise(async () => {
+          await benPage.reload()
+          // At 360 px the rooms are behind the menu button.
+          await benPage.getByRole("button", { name: "Rooms" }).click()
+          await benPage.getByRole("button", { name: "# general" }).click()
+          await benPage.getByRole("button", { name: "Join" }).click()
+          await composer(benPage).waitFor()
+          await say(benPage, "hi Ana, Ben here")
+          await shows(anaPage, "hi Ana, Ben here")
+
+          // Ana goes to another room; Ben's next messages count as unread for her until she opens #general.
+          await anaPage.getByRole("button", { name: "+ New room" }).click()
+          await anaPage.getByLabel("Room name").fill("random")
+          await anaPage.getByRole("button", { name: "Create" }).click()
+          await anaPage.getByRole("heading", { name: "# random" }).waitFor()
+          await say(benPage, "are you there?")
+          await say(benPage, "ping")
+          await shows(benPage, "ping")
+          await anaPage.getByLabel("2 unread").waitFor()
+          await anaPage.getByRole("button", { name: /# general/ }).click()
+          await shows(anaPage, "ping")
+          await anaPage.getByLabel("2 unread").waitFor({ state: "detached" })
+
+          // A reload keeps the session and the conversation.
+          await anaPage.reload()
+          await shows(anaPage, "ping")
+          expect(await texts(anaPage)).toEqual([
+            expect.stringContaining(handle),
+            expect.stringContaining("[local model]"),
+            "hi Ana, Ben here",
+            "are you there?",
+            "ping"
+          ])
+        })
+
+        // The server restarts mid-conversation; both pages reconnect and catch up, nothing lost or doubled.
+        yield* stopGracefully(node.child)
+        yield* Effect.promise(() => anaPage.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor())
+        node = yield* startNode(database, env, "web-again")
+        yield* Effect.promise(async () => {
+          await anaPage.getByRole("status").waitFor({ state: "detached" })
+          await benPage.getByRole("status").waitFor({ state: "detached" })
+          await say(benPage, "back after the restart")
+          await shows(anaPage, "back after the restart")
+          await say(anaPage, "welcome back")
+          await shows(benPage, "welcome back")
+          const after = await texts(anaPage)
+          expect(after.slice(2)).toEqual([
+            "hi Ana, Ben here",
+            "are you there?",
+            "ping",
+            "back after the restart",
+            "welcome back"
+          ])
+          expect(await texts(benPage)).toEqual(after)
+
+          // A reaction, an edit, a delete and a thread reply, each seen by the other person.
+          const message = (page: Page, text: string) =>
+            page.locator(".timeline article.message", { hasText: text }).first()
+          await message(anaPage, "hi Ana, Ben here").hover()
+          await message(anaPage, "hi Ana, Ben here").getByRole("button", { name: "React 👍" }).click()
+          await message(benPage, "hi Ana, Ben here").getByRole("button", { name: "👍 1" }).waitFor()
+
+          await message(benPage, "ping").hover()
+          await message(benPage, "ping").getByRole("button", { name: "Edit" }).click()
+          await benPage.getByLabel("Edit message").fill("pong")
+          await benPage.getByLabel("Edit message").press("Enter")
+          await message(anaPage, "pong").getByText("(edited)").waitFor()
+
+          benPage.once("dialog", (dialog) => void dialog.accept())
+          await message(benPage, "are you there?").hover()
+          await message(benPage, "are you there?").getByRole("button", { name: "Delete" }).click()
+          await anaPage.getByText("This message was deleted.").waitFor()
+          expect(await texts(anaPage)).not.toContain("are you there?")
+
+          await message(anaPage, "hi Ana, Ben here").hover()
+          await message(anaPage, "hi Ana, Ben here").getByRole("button", { name: "Reply" }).click()
+          const thread = anaPage.getByRole("complementary", { name: "Thread" })
+          await thread.getByLabel("Reply in thread").fill("a reply in the thread")
+          await thread.getByLabel("Reply in thread").press("Enter")
+          await thread.locator("article.message:not(.pending) .text", { hasText: "a reply in the thread" }).waitFor()
+          await message(benPage, "hi Ana, Ben here").getByRole("button", { name: "1 reply" }).waitFor()
+          // The reply stays in its thread: the main timeline does not show it.
+          expect(await texts(benPage)).not.toContain("a reply in the thread")
+          if (screenshots !== undefined) await benPage.screenshot({ path: Path.join(screenshots, "narrow.png") })
+        })
+        expect(node.url).toBe(url)
+      }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
+    300_000
+  )
+})
