@@ -1,8 +1,24 @@
 import { describe, expect, layer } from "@effect/vitest"
 import type { Delivered } from "@troupe/domain/Event"
 import * as Database from "@troupe/store/Database"
-import { Effect, Fiber } from "effect"
-import { anaAndBen, baseUrl, durable, messageTexts, raw, readEvents, TestServer, watch } from "./Harness.js"
+import { LogWaker } from "@troupe/store/EventLog"
+import { MessageRepo } from "@troupe/store/MessageRepo"
+import { withOrg } from "@troupe/store/OrgScope"
+import { RoomRepo } from "@troupe/store/RoomRepo"
+import * as Store from "@troupe/store/Store"
+import { Effect, Fiber, Layer } from "effect"
+import {
+  anaAndBen,
+  baseUrl,
+  durable,
+  messageTexts,
+  person,
+  raw,
+  readEvents,
+  slug,
+  TestServer,
+  watch
+} from "./Harness.js"
 
 const setup = Effect.gen(function*() {
   const { ana, ben, org, room } = yield* anaAndBen
@@ -86,7 +102,7 @@ describe("event stream", () => {
         }
         expect(polled.map((d) => [d.id, d.event.type])).toEqual(streamed.map((d) => [d.id, d.event.type]))
         // Whether the poll is already waiting when p4 is posted or starts after it, it answers p4.
-        const waiting = yield* ben.api.events.poll({ urlParams: { after: cursor, timeoutMs: 5000 } }).pipe(Effect.fork)
+        const waiting = yield* ben.api.events.poll({ urlParams: { after: cursor, timeoutMs: 3000 } }).pipe(Effect.fork)
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "p4" } })
         const woke = yield* Fiber.join(waiting)
         expect(messageTexts(woke.events)).toEqual(["p4"])
@@ -157,6 +173,74 @@ describe("event stream", () => {
         })
         expect(later.map((d) => d.event.type)).toEqual(["member.joined", "message.created"])
         expect(messageTexts(later)).toEqual(["now you may"])
+      }))
+
+    it.effect("a live stream follows its reader's access: added to a private room, the next words arrive; removed, no more", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, url } = yield* setup
+        const ops = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "ops", kind: "private" } })
+        const stream = yield* watch({ baseUrl: url, token: ben.token, count: 4, keep: durable })
+        yield* ana.api.messages.post({ path: { room: ops.id }, payload: { text: "before ben" } })
+        yield* ana.api.rooms.addMember({ path: { room: ops.id }, payload: { userId: ben.user.id } })
+        // Written straight after the join, before the node can have re-read Ben's access.
+        for (const text of ["welcome", "ben, meet ops"]) {
+          yield* ana.api.messages.post({ path: { room: ops.id }, payload: { text } })
+        }
+        yield* ana.api.rooms.removeMember({ path: { room: ops.id, member: ben.user.id } })
+        yield* ana.api.messages.post({ path: { room: ops.id }, payload: { text: "after ben" } })
+        const got = yield* Fiber.join(stream)
+        expect(got.map((d) => d.event.type)).toEqual([
+          "member.joined",
+          "message.created",
+          "message.created",
+          "member.left"
+        ])
+        expect(messageTexts(got)).toEqual(["welcome", "ben, meet ops"])
+      }))
+
+    it.effect("a join and the room's next message committed together both reach the new member's open stream", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, url } = yield* setup
+        const ops = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "ops2", kind: "private" } })
+        const stream = yield* watch({ baseUrl: url, token: ben.token, count: 2, keep: durable })
+        // One commit: the node reads both events in one batch, before it can re-read Ben's access.
+        yield* Effect.gen(function*() {
+          const rooms = yield* RoomRepo
+          const messages = yield* MessageRepo
+          const info = yield* rooms.info(org.id, ops.id)
+          yield* withOrg(org.id)(Effect.zipRight(
+            rooms.addMember(org.id, ops.id, ben.user.id),
+            messages.post(info, { kind: "user", id: ana.user.id, name: "Ana" }, { text: "in the same commit" })
+          ))
+        }).pipe(Effect.provide(Store.layer.pipe(Layer.provide(LogWaker.none))))
+        const got = yield* Fiber.join(stream)
+        expect(got.map((d) => d.event.type)).toEqual(["member.joined", "message.created"])
+        expect(messageTexts(got)).toEqual(["in the same commit"])
+      }))
+
+    it.effect("a long-poll that times out moves its cursor past what the reader may not see", () =>
+      Effect.gen(function*() {
+        const { ana, ben, position, room, url } = yield* setup
+        const cy = yield* person("Cy")
+        const elsewhere = yield* cy.api.orgs.create({ payload: { name: "Elsewhere", slug: slug() } })
+        const cyRoom = yield* cy.api.rooms.create({ path: { org: elsewhere.id }, payload: { name: "cy" } })
+        const { cursor } = yield* ben.api.events.poll({ urlParams: { after: position, timeoutMs: 0 } })
+        const cySees = yield* watch({
+          baseUrl: url,
+          token: cy.token,
+          count: 1,
+          keep: (d) => d.event.type === "message.created"
+        })
+        const waiting = yield* ben.api.events.poll({ urlParams: { after: cursor, timeoutMs: 3000 } }).pipe(Effect.fork)
+        yield* cy.api.messages.post({ path: { room: cyRoom.id }, payload: { text: "not for ben" } })
+        const [written] = yield* Fiber.join(cySees)
+        const batch = yield* Fiber.join(waiting)
+        expect(batch.events).toEqual([])
+        expect(Number(batch.cursor)).toBeGreaterThanOrEqual(Number(written!.id))
+        // From that cursor, the next poll gets what Ben may see, and only that.
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "for ben" } })
+        const next = yield* ben.api.events.poll({ urlParams: { after: batch.cursor, timeoutMs: 5000 } })
+        expect(messageTexts(next.events)).toEqual(["for ben"])
       }))
 
     it.effect("a cursor the server cannot honour gets a reset event, then live events", () =>

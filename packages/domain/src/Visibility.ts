@@ -32,6 +32,31 @@ export const sees = (viewer: Viewer, orgId: OrgId | null, audience: Audience): b
 }
 
 /**
+ * Where a reader can be reached, for a node that routes each event only to
+ * the readers it may concern: the reader themself, each org where they see
+ * org-wide events (not as a guest), and each room they have joined. Kept
+ * beside `sees`, which stays the rule: routing only narrows who is asked.
+ */
+export const addressesOf = (viewer: Viewer): Array<string> => {
+  const out = [`user:${viewer.userId}`]
+  for (const [orgId, role] of viewer.orgs) if (role !== "guest") out.push(`org:${orgId}`)
+  for (const roomId of viewer.rooms) out.push(`room:${roomId}`)
+  return out
+}
+
+/**
+ * Where an event of `orgId` addressed to `audience` is routed: every reader
+ * that `sees` it has one of these addresses in `addressesOf`.
+ */
+export const addressesFor = (orgId: OrgId | null, audience: Audience): Array<string> => {
+  const out = audience.userIds.map((u) => `user:${u}`)
+  if (orgId === null) return out
+  if (audience.orgWide) out.push(`org:${orgId}`)
+  if (audience.roomId !== null) out.push(`room:${audience.roomId}`)
+  return out
+}
+
+/**
  * Events that change what the people in their `userIds` may see: joining or
  * leaving an org or a room, a new role, a new room. A reader's `Viewer` is
  * reloaded when one of these names them.

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Audience, MemberJoined, MessageDelta, OrgMemberLeft, Reset } from "@troupe/domain/Event"
 import { OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { RoomMember } from "@troupe/domain/Room"
-import { changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
+import { addressesFor, addressesOf, changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
+import { FastCheck as fc } from "effect"
 import { randomUUID } from "node:crypto"
 
 const org = OrgId.make(randomUUID())
@@ -66,5 +67,47 @@ describe("who sees an event", () => {
       restart: false
     })
     expect(changesAccess(delta)).toBe(false)
+  })
+})
+
+describe("routing an event to the readers it may concern", () => {
+  const orgs = [org, other]
+  const rooms = [room, RoomId.make(randomUUID()), RoomId.make(randomUUID())]
+  const users = [me, someone]
+  const role = fc.constantFrom<"owner" | "admin" | "member" | "guest">("owner", "admin", "member", "guest")
+  const arbitraryViewer = fc.record({
+    userId: fc.constantFrom(...users),
+    orgs: fc.dictionary(fc.constantFrom(...orgs), role).map((d) => new Map(Object.entries(d))),
+    rooms: fc.subarray(rooms).map((r) => new Set<string>(r))
+  })
+  const arbitraryEvent = fc.record({
+    orgId: fc.option(fc.constantFrom(...orgs), { nil: null }),
+    roomId: fc.option(fc.constantFrom(...rooms), { nil: null }),
+    orgWide: fc.boolean(),
+    userIds: fc.subarray(users)
+  })
+
+  it("every reader who sees an event shares an address with it", () => {
+    fc.assert(
+      fc.property(arbitraryViewer, arbitraryEvent, (v, e) => {
+        const a = audience({
+          orgWide: e.orgWide,
+          userIds: e.userIds,
+          ...(e.roomId === null ? {} : { roomId: e.roomId })
+        })
+        if (!sees(v, e.orgId, a)) return true
+        const to = new Set(addressesFor(e.orgId, a))
+        return addressesOf(v).some((address) => to.has(address))
+      }),
+      { numRuns: 2000, seed: 20261203 }
+    )
+  })
+
+  it("a guest is not reached by org-wide events, and nobody by another org's room they did not join", () => {
+    const guest = viewer("guest", [room])
+    expect(addressesOf(guest)).not.toContain(`org:${org}`)
+    expect(addressesFor(org, audience({ orgWide: true }))).toEqual([`org:${org}`])
+    expect(addressesOf(viewer("member"))).not.toContain(`room:${room}`)
+    expect(addressesFor(null, audience({ roomId: room, userIds: [me] }))).toEqual([`user:${me}`])
   })
 })

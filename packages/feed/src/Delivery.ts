@@ -109,7 +109,9 @@ export interface Collected {
  * the backlog) is answered at once; otherwise it waits up to `timeout` for a
  * step with events, then takes what else arrives within 25 ms. Steps are
  * taken whole or not at all, so the cursor never passes an event that was
- * not returned, whatever the timeout.
+ * not returned, whatever the timeout; when nothing is pending for the reader
+ * it moves on to the node's tail, so the next poll does not read again what
+ * the reader may not see.
  */
 export const collect = (subscription: Subscription, timeout: Duration.DurationInput) =>
   Effect.scoped(Effect.gen(function*() {
@@ -130,5 +132,7 @@ export const collect = (subscription: Subscription, timeout: Duration.DurationIn
       }
       if (events.length > 0 && settleBy === Number.POSITIVE_INFINITY) settleBy = Date.now() + 25
     }
+    // Nothing the reader may see is pending: the next poll starts from what the node has passed.
+    cursor = Math.max(cursor, yield* subscription.reached)
     return { events, cursor } satisfies Collected
   }))

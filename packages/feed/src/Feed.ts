@@ -1,21 +1,26 @@
 /**
  * The realtime feed on one node. A single tailer follows the durable log
- * (woken by the bus, polling as a fallback) and republishes each event to
- * the node's subscribers; each subscriber filters by what its user may see.
+ * (woken by the bus, polling as a fallback) and routes each event to the
+ * node's subscriptions at its addresses (its room, its org, the people it
+ * names: `@troupe/domain/Visibility`), so a subscription wakes only for
+ * events it may see; each still decides by the one rule, `sees`.
  *
- * Positions in the log are contiguous, so a subscriber that sees position
- * p+2 after p knows it missed p+1 and reads it back from Postgres: a slow or
- * late subscriber never skips an event, and never sees one twice.
+ * Routing and the node's tail move together in one synchronous step, so a
+ * subscription that has taken its items has everything routed to it up to
+ * the tail. What routing cannot vouch for (the backlog before it subscribed,
+ * items it dropped when it fell too far behind, what the old addresses missed
+ * while its access changed) it reads back from Postgres: a slow or late
+ * subscriber never skips an event, and never sees one twice.
  */
 import { AccessRevoked, Audience, Delivered, Event, PresenceChanged, Reset } from "@troupe/domain/Event"
 import type { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
-import { changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
+import { addressesFor, addressesOf, changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
 import { type Ephemeral, EventBus } from "@troupe/realtime/EventBus"
 import { Presence } from "@troupe/realtime/Presence"
 import { EventLog, type LoggedEvent } from "@troupe/store/EventLog"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Chunk, Config, Duration, Effect, Metric, Option, PubSub, Queue, Ref, Schedule, Schema, Stream } from "effect"
+import { Config, Duration, Effect, Metric, Option, Queue, Schedule, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import { eventsPublished, queuedTriggers } from "./FeedMetrics.js"
 
@@ -25,22 +30,46 @@ export const FeedConfig = Config.all({
   pollInterval: Config.duration("EVENT_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
 })
 
+/** What the node routes to a subscription: an event of the log, or an ephemeral event decoded once per node. */
 type Item =
   | { readonly _tag: "Logged"; readonly event: LoggedEvent }
-  | { readonly _tag: "Ephemeral"; readonly event: Ephemeral }
+  | {
+    readonly _tag: "Ephemeral"
+    readonly event: Ephemeral
+    readonly decoded: Event
+    readonly audience: Audience
+  }
+
+/** An item routed to a subscription, with the node's tail position once it was routed. */
+interface Routed {
+  readonly item: Item
+  readonly at: number
+}
+
+/**
+ * A subscription as the node's router sees it: the addresses it is reached
+ * at (see `addressesOf`), and what was routed to it and not yet taken.
+ */
+interface Mailbox {
+  addresses: ReadonlyArray<string>
+  items: Array<Routed>
+  /** Items were dropped (the reader fell too far behind): it reads the log again up to the tail. */
+  lost: boolean
+  /** The reader's credential expired. */
+  expired: boolean
+  /** Resumes the reader if it is waiting for items. */
+  wake: (() => void) | undefined
+  /** The last routing round that reached it: an event reaches a mailbox once, whichever addresses match. */
+  round: number
+}
+
+/** Items a mailbox holds before it drops them and its reader reads the log instead. */
+const MAX_MAILBOX = 16_384
+
+/** Items taken into one step at most: under load a reader gets many events in one write. */
+const MAX_STEP = 4096
 
 const decodeUnknownEvent = Schema.decodeUnknownOption(Event)
-const decoded = new WeakMap<object, Option.Option<Event>>()
-
-/** Decodes an ephemeral event once per node, however many subscribers see it. */
-const decodeEvent = (raw: unknown): Option.Option<Event> => {
-  if (typeof raw !== "object" || raw === null) return decodeUnknownEvent(raw)
-  const cached = decoded.get(raw)
-  if (cached !== undefined) return cached
-  const result = decodeUnknownEvent(raw)
-  decoded.set(raw, result)
-  return result
-}
 const encodeEvent = Schema.encodeSync(Event)
 
 /** Parses a client cursor: a log position, optionally followed by an ephemeral suffix (`12~3`). */
@@ -115,8 +144,14 @@ export interface Subscription {
   readonly startedAt: number
   /** Any reset, and the backlog up to the node's tail, read when the subscription opened. */
   readonly initial: Step
-  /** What follows `initial`, one step per event that reached the node. Ends after a final step. */
+  /** What follows `initial`, a step per batch of events routed to the reader. Ends after a final step. */
   readonly live: Stream.Stream<Step>
+  /**
+   * The position up to which the reader has had everything it may see, as
+   * of the steps already taken from `live`: a long-poll that stops waiting
+   * resumes from here. Never ahead of an event taken but not returned.
+   */
+  readonly reached: Effect.Effect<number>
 }
 
 /** Forks a loop of the feed's own (tailing): untraced, or every poll would be a trace of its own. */
@@ -146,17 +181,71 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
     const presence = yield* Presence
     const config = yield* FeedConfig
 
-    const hub = yield* PubSub.sliding<Item>(16_384)
     const initial = yield* log.head().pipe(
       Effect.retry(Schedule.exponential("200 millis").pipe(Schedule.upTo("30 seconds")))
     )
-    const tail = yield* Ref.make(initial.position)
+    /** The last log position this node has routed to its subscriptions. */
+    let tail = initial.position
     const kick = yield* Queue.sliding<void>(1)
     /** Ephemeral events that must follow a log position this node has not read yet, in arrival order. */
     let held: Array<Ephemeral> = []
     /** Queue depth per teammate, as last announced in the log (absent when zero). */
     const queued = new Map<string, number>()
     yield* Metric.modify(queuedTriggers, 0)
+
+    /** The node's subscriptions by address. */
+    const routes = new Map<string, Set<Mailbox>>()
+    let round = 0
+
+    const unregister = (mailbox: Mailbox) => {
+      for (const address of mailbox.addresses) {
+        const readers = routes.get(address)
+        readers?.delete(mailbox)
+        if (readers?.size === 0) routes.delete(address)
+      }
+      mailbox.addresses = []
+    }
+
+    const register = (mailbox: Mailbox, addresses: ReadonlyArray<string>) => {
+      unregister(mailbox)
+      mailbox.addresses = addresses
+      for (const address of addresses) {
+        const readers = routes.get(address)
+        if (readers === undefined) routes.set(address, new Set([mailbox]))
+        else readers.add(mailbox)
+      }
+    }
+
+    const wake = (mailbox: Mailbox) => {
+      const resume = mailbox.wake
+      mailbox.wake = undefined
+      resume?.()
+    }
+
+    /**
+     * Hands `item` to the subscriptions at `addresses`, synchronously: a
+     * subscription that takes its items and reads `tail` in one synchronous
+     * step has every item routed to it up to that position.
+     */
+    const route = (item: Item, addresses: ReadonlyArray<string>, at: number) => {
+      round++
+      for (const address of addresses) {
+        const readers = routes.get(address)
+        if (readers === undefined) continue
+        for (const mailbox of readers) {
+          if (mailbox.round === round) continue
+          mailbox.round = round
+          if (!mailbox.lost) {
+            if (mailbox.items.length < MAX_MAILBOX) mailbox.items.push({ item, at })
+            else {
+              mailbox.items = []
+              mailbox.lost = true
+            }
+          }
+          wake(mailbox)
+        }
+      }
+    }
 
     const observe = (event: LoggedEvent) => {
       const ev = event.delivered.event
@@ -169,30 +258,37 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
     }
 
     const publishEphemeralItem = (event: Ephemeral) =>
-      Effect.zipRight(PubSub.publish(hub, { _tag: "Ephemeral", event }), Metric.increment(ephemeralPublished))
+      Effect.suspend(() => {
+        const audience = new Audience({ roomId: event.roomId, orgWide: event.roomId === null, userIds: [] }, true)
+        const addresses = addressesFor(event.orgId, audience)
+        if (addresses.some((address) => routes.has(address))) {
+          const decoded = decodeUnknownEvent(event.event)
+          if (Option.isNone(decoded)) return Effect.void
+          route({ _tag: "Ephemeral", event, decoded: decoded.value, audience }, addresses, tail)
+        }
+        return Metric.increment(ephemeralPublished)
+      })
 
     /** Publishes the held ephemeral events whose position the tail has passed. */
     const release = Effect.gen(function*() {
       if (held.length === 0) return
-      const at = yield* Ref.get(tail)
-      const ready = held.filter((e) => (e.after ?? 0) <= at)
+      const ready = held.filter((e) => (e.after ?? 0) <= tail)
       if (ready.length === 0) return
-      held = held.filter((e) => (e.after ?? 0) > at)
+      held = held.filter((e) => (e.after ?? 0) > tail)
       for (const e of ready) yield* publishEphemeralItem(e)
     })
 
     const drain = Effect.gen(function*() {
       while (true) {
-        const from = yield* Ref.get(tail)
-        const batch = yield* log.readAfter(from, 500)
+        const batch = yield* log.readAfter(tail, 500)
+        // Routed before the tail moves, in one synchronous step: an ephemeral
+        // event that follows this position is never routed ahead of it.
         for (const event of batch) {
-          // Published before the tail moves: an ephemeral event that follows
-          // this position is never published ahead of it.
-          yield* PubSub.publish(hub, { _tag: "Logged", event })
-          yield* Ref.set(tail, event.position)
-          yield* Metric.increment(durablePublished)
-          yield* observe(event)
+          route({ _tag: "Logged", event }, addressesFor(event.orgId, event.audience), event.position)
+          tail = event.position
         }
+        yield* Metric.incrementBy(durablePublished, batch.length)
+        for (const event of batch) yield* observe(event)
         yield* release
         if (batch.length < 500) return
       }
@@ -212,9 +308,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
     yield* bus.ephemeral.pipe(
       Stream.runForEach((event) =>
         Effect.gen(function*() {
-          if (event.after === undefined || event.after <= (yield* Ref.get(tail))) {
-            return yield* publishEphemeralItem(event)
-          }
+          if (event.after === undefined || event.after <= tail) return yield* publishEphemeralItem(event)
           if (held.length >= MAX_HELD_EPHEMERAL) held = held.slice(1)
           held.push(event)
           yield* Queue.offer(kick, undefined)
@@ -240,17 +334,25 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
      * starts at the current tail. A cursor outside the retained log (too old,
      * or ahead of this history) yields a `reset` event first.
      *
-     * Every event is checked against the reader's `Viewer` as of that event:
-     * events that change the reader's access (joining or leaving an org or a
-     * room, a new role) reload it before the next delivery, and an
-     * `access.revoked` naming the stream's credential is its last event.
+     * The node routes each event only to the subscriptions at its addresses
+     * (`addressesFor`), so an idle reader costs nothing per event; every
+     * event that reaches a reader is still checked against its `Viewer` as
+     * of that event (`sees`). Events that change the reader's access
+     * (joining or leaving an org or a room, a new role) reload it and its
+     * addresses, and what the old addresses may have missed meanwhile is read
+     * back from the log; an `access.revoked` naming the stream's credential
+     * is its last event.
      */
     const subscribe = (reader: Reader, cursor: Option.Option<number>, options: SubscribeOptions = {}) =>
       Effect.gen(function*() {
-        const queue = yield* PubSub.subscribe(hub)
+        const mailbox: Mailbox = { addresses: [], items: [], lost: false, expired: false, wake: undefined, round: 0 }
         let viewer: Viewer = yield* loadViewer(reader.userId)
+        // Registered and the tail read in one synchronous step: every event
+        // after `tailNow` is routed to this subscription by `viewer`'s addresses.
+        register(mailbox, addressesOf(viewer))
+        const tailNow = tail
+        yield* Effect.addFinalizer(() => Effect.sync(() => unregister(mailbox)))
         const head = yield* log.head()
-        const tailNow = yield* Ref.get(tail)
         const first: Array<Delivered> = []
         let start = Option.getOrElse(cursor, () => tailNow)
         if (Option.isSome(cursor) && (start < head.retainedFrom - 1 || start > head.position)) {
@@ -262,9 +364,25 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           start = tailNow
           first.push(new Delivered({ id: String(start), orgId: null, at: new Date(), event: new Reset({ reason }) }))
         }
+        /** Everything the reader may see up to here is delivered. */
         let position = start
+        /** The log is read from the database up to here: not all of it was routed to this reader's addresses. */
+        let readTo = tailNow
+        /** `position` as of the last whole step: where a long-poll that stops now resumes. */
+        let settled = start
+        /** A step is running: its items are taken, its events not yet returned. */
+        let busy = false
         let ephemeralCount = 0
         let ended = false
+
+        /** The reader's access changed: reload what it may see and where it is reached, and read back what was missed. */
+        const reload = Effect.gen(function*() {
+          const before = viewer.orgs
+          viewer = yield* loadViewer(reader.userId)
+          register(mailbox, addressesOf(viewer))
+          readTo = Math.max(readTo, tail)
+          return before.size !== viewer.orgs.size || [...viewer.orgs.keys()].some((o) => !before.has(o))
+        })
 
         /**
          * Delivers `e` at once, if the reader may see it, when that needs no
@@ -291,22 +409,36 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
               ended = true
               return false
             }
-            let orgsChanged = false
-            if (changesAccess(ev) && e.audience.userIds.includes(reader.userId)) {
-              const before = viewer.orgs
-              viewer = yield* loadViewer(reader.userId)
-              orgsChanged = before.size !== viewer.orgs.size || [...viewer.orgs.keys()].some((o) => !before.has(o))
-            }
+            const orgsChanged = changesAccess(ev) && e.audience.userIds.includes(reader.userId)
+              ? yield* reload
+              : false
             if (!sees(viewer, e.orgId, e.audience)) return orgsChanged
             out.push(e.delivered)
             yield* recordDelivery(reader.userId, e)
             return orgsChanged
           })
 
-        /** Reads the log from `position` up to `until` for the reader, stopping once `out` holds `limit` events. */
-        const replay = (until: number, out: Array<Delivered>, limit = Number.POSITIVE_INFINITY) =>
+        /** An ephemeral event, delivered if the reader may see it; it follows every logged event up to `at`. */
+        const deliverEphemeral = (item: Extract<Item, { _tag: "Ephemeral" }>, at: number, out: Array<Delivered>) => {
+          position = Math.max(position, at)
+          if (!sees(viewer, item.event.orgId, item.audience)) return
+          ephemeralCount++
+          // Fields were validated when the event was decoded; skip re-validating per subscriber.
+          out.push(
+            new Delivered({
+              id: `${position}~${ephemeralCount}`,
+              orgId: item.event.orgId,
+              at: new Date(item.event.at),
+              event: item.decoded
+            }, true)
+          )
+        }
+
+        /** Reads the log from `position` up to `readTo` for the reader, stopping once `out` holds `limit` events. */
+        const catchUp = (out: Array<Delivered>, limit = Number.POSITIVE_INFINITY) =>
           Effect.gen(function*() {
-            while (position < until && !ended && out.length < limit) {
+            while (position < readTo && !ended && out.length < limit) {
+              const until = readTo
               const batch = yield* log.replay(
                 { userId: reader.userId, orgIds: [...viewer.orgs.keys()] },
                 position,
@@ -328,49 +460,32 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           })
 
         /**
-         * The common case, decided without I/O: the next logged event, when
-         * `deliverPlain` takes it. False when the item needs `handle` (an
-         * ephemeral event, a gap to replay, or an event `deliver` must do).
+         * The common case, decided without I/O: the next routed item, when
+         * nothing is left to read back and `deliverPlain` takes it (or it is
+         * ephemeral). False when the item needs `handle`.
          */
-        const handleNow = (item: Item, out: Array<Delivered>): boolean => {
+        const handleNow = (routed: Routed, out: Array<Delivered>): boolean => {
           if (ended) return true
-          if (item._tag === "Ephemeral") return false
-          const e = item.event
+          if (position < readTo) return false
+          if (routed.item._tag === "Ephemeral") {
+            deliverEphemeral(routed.item, routed.at, out)
+            return true
+          }
+          const e = routed.item.event
           if (e.position <= position) return true
-          if (e.position > position + 1 || !deliverPlain(e, out)) return false
+          if (!deliverPlain(e, out)) return false
           position = e.position
           return true
         }
 
-        /** What one item of the node's hub gives this reader. */
-        const handle = (item: Item, out: Array<Delivered>) =>
+        /** What one routed item gives this reader, reading back from the log first what it must. */
+        const handle = (routed: Routed, out: Array<Delivered>) =>
           Effect.gen(function*() {
+            yield* catchUp(out)
             if (ended) return
-            if (item._tag === "Ephemeral") {
-              const e = item.event
-              const audience = new Audience(
-                { roomId: e.roomId, orgWide: e.roomId === null, userIds: [] },
-                true
-              )
-              if (!sees(viewer, e.orgId, audience)) return
-              const event = decodeEvent(e.event)
-              if (Option.isNone(event)) return
-              ephemeralCount++
-              // Fields were validated when the event was decoded; skip re-validating per subscriber.
-              out.push(
-                new Delivered({
-                  id: `${position}~${ephemeralCount}`,
-                  orgId: e.orgId,
-                  at: new Date(e.at),
-                  event: event.value
-                }, true)
-              )
-              return
-            }
-            const e = item.event
+            if (routed.item._tag === "Ephemeral") return deliverEphemeral(routed.item, routed.at, out)
+            const e = routed.item.event
             if (e.position <= position) return
-            if (e.position > position + 1) yield* replay(e.position - 1, out)
-            if (ended) return
             yield* deliver(e, out)
             position = e.position
           })
@@ -388,64 +503,107 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
             )
           )
 
+        /** Takes what was routed to the reader, and the position that reaches, in one synchronous step. */
+        const take = () => {
+          const items = mailbox.items.length <= MAX_STEP ? mailbox.items : mailbox.items.slice(0, MAX_STEP)
+          mailbox.items = mailbox.items.length <= MAX_STEP ? [] : mailbox.items.slice(MAX_STEP)
+          const last = items[items.length - 1]
+          const reached = mailbox.items.length === 0 || last === undefined ? tail : last.at
+          if (mailbox.lost) {
+            mailbox.lost = false
+            readTo = Math.max(readTo, reached)
+          }
+          return { items, reached }
+        }
+
         /**
-         * The items that reached the node since the last pull, as one step:
-         * under load a reader gets many events in one write. Items are
-         * handled in order; from the first that needs I/O on, `handle` does it.
+         * The items routed to the reader since the last step, as one step.
+         * Items are handled in order; from the first that needs I/O on,
+         * `handle` does it. Once all are handled the reader has everything
+         * up to the position the take reached.
          */
-        const stepOf = (items: Chunk.Chunk<Item>): Effect.Effect<Step> =>
+        const stepOf = (items: ReadonlyArray<Routed>, reached: number): Effect.Effect<Step> =>
           Effect.suspend(() => {
             const out: Array<Delivered> = []
-            const all = Chunk.toReadonlyArray(items)
-            const slow = all.findIndex((item) => !handleNow(item, out))
-            if (slow < 0) return Effect.succeed<Step>({ events: out, position, final: ended })
+            const slow = items.findIndex((routed) => !handleNow(routed, out))
+            if (slow < 0 && position >= readTo) {
+              if (!ended) position = Math.max(position, reached)
+              return Effect.succeed<Step>({ events: out, position, final: ended })
+            }
             // `next` survives a retry of the step: an item is handled once, however often the database fails.
-            let next = slow
+            let next = slow < 0 ? items.length : slow
             const work = (more: Array<Delivered>) =>
               Effect.gen(function*() {
-                for (; next < all.length; next++) {
-                  const item = all[next]
-                  if (item !== undefined) yield* handle(item, more)
+                for (; next < items.length; next++) {
+                  const routed = items[next]
+                  if (routed !== undefined) yield* handle(routed, more)
                 }
+                yield* catchUp(more)
+                if (!ended) position = Math.max(position, reached)
               })
             return step(work, out)
           })
 
-        /** The next step: what reached the node since the last one (with `skipEmpty`, the next that delivers). */
+        const expired = (): Step => {
+          ephemeralCount++
+          ended = true
+          const event = new AccessRevoked({
+            credential: "session",
+            credentialId: reader.credential.id,
+            reason: "the session expired"
+          })
+          return {
+            events: [new Delivered({ id: `${position}~${ephemeralCount}`, orgId: null, at: new Date(), event })],
+            position,
+            final: true
+          }
+        }
+
+        /** Waits until something was routed to the reader, it lost items, or its credential expired. */
+        const arrival = Effect.async<void>((resume) => {
+          if (mailbox.items.length > 0 || mailbox.lost || mailbox.expired) {
+            resume(Effect.void)
+            return
+          }
+          mailbox.wake = () => resume(Effect.void)
+          return Effect.sync(() => {
+            mailbox.wake = undefined
+          })
+        })
+
+        /** The next step: what was routed to the reader since the last one (with `skipEmpty`, the next that delivers). */
         const nextStep = Effect.gen(function*() {
           while (true) {
-            const next = yield* stepOf(yield* Queue.takeBetween(queue, 1, 4096))
+            yield* arrival
+            busy = true
+            const next = mailbox.expired ? expired() : yield* Effect.suspend(() => {
+              const { items, reached } = take()
+              return stepOf(items, reached)
+            })
+            busy = false
+            settled = next.position
             if (!options.skipEmpty || next.events.length > 0 || next.final) return next
           }
         })
 
-        const backlog = yield* step((out) => replay(tailNow, out, options.backlogLimit))
-        const expiry = reader.credential.expiresAt === null
-          ? Stream.never
-          : Stream.fromEffect(Effect.map(sleepUntil(reader.credential.expiresAt), (): Step => {
-            ephemeralCount++
-            ended = true
-            const event = new AccessRevoked({
-              credential: "session",
-              credentialId: reader.credential.id,
-              reason: "the session expired"
-            })
-            return {
-              events: [new Delivered({ id: `${position}~${ephemeralCount}`, orgId: null, at: new Date(), event })],
-              position,
-              final: true
-            }
-          }))
-        const live = Stream.merge(
-          Stream.repeatEffect(nextStep),
-          expiry
-        ).pipe(
-          Stream.takeUntil((s) => s.final)
-        )
+        const backlog = yield* step((out) => catchUp(out, options.backlogLimit))
+        settled = backlog.position
+        if (reader.credential.expiresAt !== null && !backlog.final) {
+          yield* sleepUntil(reader.credential.expiresAt).pipe(
+            Effect.andThen(Effect.sync(() => {
+              mailbox.expired = true
+              wake(mailbox)
+            })),
+            Effect.forkScoped
+          )
+        }
         return {
           startedAt: start,
           initial: { events: [...first, ...backlog.events], position: backlog.position, final: backlog.final },
-          live: backlog.final ? Stream.empty : live
+          live: backlog.final ? Stream.empty : Stream.repeatEffect(nextStep).pipe(Stream.takeUntil((s) => s.final)),
+          reached: Effect.sync(() =>
+            busy || mailbox.items.length > 0 || mailbox.lost || position < readTo ? settled : Math.max(settled, tail)
+          )
         } satisfies Subscription
       })
 
@@ -473,6 +631,6 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
         return { refresh: presence.refresh(userId, connectionId) }
       })
 
-    return { subscribe, publishEphemeral, connected, tail: Ref.get(tail) } as const
+    return { subscribe, publishEphemeral, connected, tail: Effect.sync(() => tail) } as const
   })
 }) {}
