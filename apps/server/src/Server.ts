@@ -28,6 +28,7 @@ import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
+import { Invitations } from "@troupe/workspace/Invitations"
 import { Messages } from "@troupe/workspace/Messages"
 import { Orgs } from "@troupe/workspace/Orgs"
 import { Rooms } from "@troupe/workspace/Rooms"
@@ -38,6 +39,7 @@ import { AuthLive } from "./http/Auth.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
 import { HealthLive } from "./http/Health.js"
+import { InvitationsLive } from "./http/Invitations.js"
 import { MessagesLive } from "./http/Messages.js"
 import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
 import { OrgsLive } from "./http/Orgs.js"
@@ -77,7 +79,14 @@ export const FoundationLive = Layer.mergeAll(StoreLive, RateLimiter.layer, Catal
 )
 
 /** The workspace's use cases, which the HTTP handlers call. */
-const WorkspaceLive = Layer.mergeAll(Accounts.Default, Orgs.Default, Rooms.Default, Messages.Default, Teammates.Default)
+const WorkspaceLive = Layer.mergeAll(
+  Accounts.Default,
+  Orgs.Default,
+  Invitations.Default,
+  Rooms.Default,
+  Messages.Default,
+  Teammates.Default
+)
 
 const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
   Layer.provideMerge(TeammatesRuntimeLive),
@@ -86,7 +95,7 @@ const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
 
 /** The contract implemented, with OpenAPI at `/v1/openapi.json` and docs at `/docs`. */
 export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
-  Layer.provide([HealthLive, AuthLive, OrgsLive, RoomsLive, MessagesLive, TeammatesLive, EventsLive]),
+  Layer.provide([HealthLive, AuthLive, OrgsLive, InvitationsLive, RoomsLive, MessagesLive, TeammatesLive, EventsLive]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),
   Layer.provide(ServicesLive)
 )

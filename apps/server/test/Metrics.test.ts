@@ -110,6 +110,7 @@ describe("metrics on an API node", () => {
           timeout: "20 seconds"
         }).pipe(Effect.fork)
         yield* scrapeUntil("troupe_sse_connections", (n) => n === 1)
+        yield* scrapeUntil("troupe_feed_subscriptions", (n) => n === 1)
 
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "@rhea first [[slow:300]]" } })
         // The first turn is streaming once its first delta reaches the stream.
@@ -157,6 +158,8 @@ describe("metrics on an API node", () => {
 
         yield* scrapeUntil("troupe_teammate_queued_triggers", (n) => n === 0)
         yield* scrapeUntil("troupe_sse_connections", (n) => n === 0)
+        // Closed streams leave nothing behind for the node to route events to.
+        yield* scrapeUntil("troupe_feed_subscriptions", (n) => n === 0)
 
         const poll = yield* raw("GET", `/v1/events/poll?after=${position}&timeoutMs=1000`, { token: ana.token })
         expect(poll.status).toBe(200)

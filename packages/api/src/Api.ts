@@ -15,7 +15,7 @@ import {
   Unavailable
 } from "@troupe/domain/Errors"
 import { Delivered } from "@troupe/domain/Event"
-import { ApiKeyId, MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { ApiKeyId, InvitationId, MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import {
   EditMessageRequest,
   Emoji,
@@ -32,7 +32,12 @@ import {
   ChangeRoleRequest,
   CreateApiKeyRequest,
   CreatedApiKey,
+  CreatedInvitation,
+  CreateInvitationRequest,
   CreateOrgRequest,
+  Invitation,
+  InvitationPreview,
+  InvitationTokenRequest,
   Member,
   Org
 } from "@troupe/domain/Org"
@@ -178,6 +183,36 @@ export class OrgsGroup extends HttpApiGroup.make("orgs")
   )
   .middleware(Authentication)
   .prefix("/v1")
+{}
+
+/** Invitations into an org: admins invite by e-mail; the invited person previews the link and accepts. */
+export class InvitationsGroup extends HttpApiGroup.make("invitations")
+  .add(
+    HttpApiEndpoint.post("create", "/orgs/:org/invitations").setPath(orgPath).setPayload(CreateInvitationRequest)
+      .addSuccess(CreatedInvitation, { status: 201 }).middleware(Authentication)
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/orgs/:org/invitations").setPath(orgPath).addSuccess(Schema.Array(Invitation))
+      .middleware(Authentication)
+  )
+  .add(
+    HttpApiEndpoint.del("revoke", "/orgs/:org/invitations/:invitation")
+      .setPath(Schema.Struct({ org: OrgId, invitation: InvitationId })).addSuccess(Invitation)
+      .middleware(Authentication)
+  )
+  .add(
+    HttpApiEndpoint.post("preview", "/invitations/preview").setPayload(InvitationTokenRequest)
+      .addSuccess(InvitationPreview)
+  )
+  .add(
+    HttpApiEndpoint.post("accept", "/invitations/accept").setPayload(InvitationTokenRequest).addSuccess(Org)
+      .middleware(Authentication)
+  )
+  .prefix("/v1")
+  .annotate(
+    OpenApi.Description,
+    "Invitations by e-mail, with an expiring link. Previewing a link needs no account; accepting needs the invited address."
+  )
 {}
 
 /** Rooms in an org, with the log position the listing reflects. */
@@ -357,6 +392,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(HealthGroup)
   .add(AuthGroup)
   .add(OrgsGroup)
+  .add(InvitationsGroup)
   .add(RoomsGroup)
   .add(MessagesGroup)
   .add(TeammatesGroup)

@@ -29,6 +29,11 @@ export const ApiKeyId = Schema.UUID.pipe(Schema.brand("ApiKeyId"))
 /** An API key id. */
 export type ApiKeyId = typeof ApiKeyId.Type
 
+/** An invitation id. */
+export const InvitationId = Schema.UUID.pipe(Schema.brand("InvitationId"))
+/** An invitation id. */
+export type InvitationId = typeof InvitationId.Type
+
 /** A teammate id (an AI member of an org). */
 export const TeammateId = Schema.UUID.pipe(Schema.brand("TeammateId"))
 /** A teammate id (an AI member of an org). */

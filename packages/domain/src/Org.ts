@@ -1,8 +1,9 @@
 /**
- * Organizations (tenants), their members and API keys.
+ * Organizations (tenants), their members, invitations and API keys.
  */
 import { Schema } from "effect"
-import { ApiKeyId, OrgId, UserId } from "./Ids.js"
+import { ApiKeyId, InvitationId, OrgId, UserId } from "./Ids.js"
+import { Email } from "./User.js"
 
 /** Roles in an org, from most to least powerful. */
 export const Role = Schema.Literal("owner", "admin", "member", "guest")
@@ -85,4 +86,58 @@ export class CreateApiKeyRequest extends Schema.Class<CreateApiKeyRequest>("Crea
 export class CreatedApiKey extends Schema.Class<CreatedApiKey>("CreatedApiKey")({
   key: ApiKey,
   secret: Schema.String
+}) {}
+
+/** The roles an invitation may grant: owners are made by an owner changing a member's role. */
+export const InvitedRole = Schema.Literal("admin", "member", "guest")
+/** The roles an invitation may grant. */
+export type InvitedRole = typeof InvitedRole.Type
+
+/** Where an invitation stands. */
+export const InvitationStatus = Schema.Literal("pending", "accepted", "revoked", "expired")
+/** Where an invitation stands. */
+export type InvitationStatus = typeof InvitationStatus.Type
+
+/** An invitation to join an org, as its admins see it (the link's token is shown only once, at creation). */
+export class Invitation extends Schema.Class<Invitation>("Invitation")({
+  id: InvitationId,
+  orgId: OrgId,
+  email: Schema.String,
+  role: InvitedRole,
+  status: InvitationStatus,
+  invitedBy: Schema.Struct({ id: UserId, name: Schema.String }),
+  createdAt: Schema.Date,
+  expiresAt: Schema.Date,
+  acceptedBy: Schema.NullOr(UserId)
+}) {}
+
+/** Invite someone by e-mail, whether or not they have an account yet. */
+export class CreateInvitationRequest extends Schema.Class<CreateInvitationRequest>("CreateInvitationRequest")({
+  email: Email,
+  /** Default `member`. */
+  role: Schema.optional(InvitedRole)
+}) {}
+
+/** The answer to an invitation: its record, and the link (with its token) to pass on, shown once. */
+export class CreatedInvitation extends Schema.Class<CreatedInvitation>("CreatedInvitation")({
+  invitation: Invitation,
+  /** The secret the link carries. */
+  token: Schema.String,
+  /** The link to send: the web app's page for accepting, the token after `#`. */
+  url: Schema.String
+}) {}
+
+/** An invitation's token, from its link. */
+export class InvitationTokenRequest extends Schema.Class<InvitationTokenRequest>("InvitationTokenRequest")({
+  token: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+}) {}
+
+/** What a link's holder may know of an invitation before accepting it. */
+export class InvitationPreview extends Schema.Class<InvitationPreview>("InvitationPreview")({
+  orgName: Schema.String,
+  email: Schema.String,
+  role: InvitedRole,
+  invitedBy: Schema.String,
+  status: InvitationStatus,
+  expiresAt: Schema.Date
 }) {}

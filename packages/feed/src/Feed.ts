@@ -22,7 +22,7 @@ import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Config, Duration, Effect, Metric, Option, Queue, Schedule, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
-import { eventsPublished, queuedTriggers } from "./FeedMetrics.js"
+import { eventsPublished, feedSubscriptions, queuedTriggers } from "./FeedMetrics.js"
 
 /** The feed's settings. */
 export const FeedConfig = Config.all({
@@ -192,6 +192,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
     /** Queue depth per teammate, as last announced in the log (absent when zero). */
     const queued = new Map<string, number>()
     yield* Metric.modify(queuedTriggers, 0)
+    yield* Metric.modify(feedSubscriptions, 0)
 
     /** The node's subscriptions by address. */
     const routes = new Map<string, Set<Mailbox>>()
@@ -351,7 +352,10 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
         // after `tailNow` is routed to this subscription by `viewer`'s addresses.
         register(mailbox, addressesOf(viewer))
         const tailNow = tail
-        yield* Effect.addFinalizer(() => Effect.sync(() => unregister(mailbox)))
+        yield* Metric.increment(feedSubscriptions)
+        yield* Effect.addFinalizer(() =>
+          Effect.zipRight(Effect.sync(() => unregister(mailbox)), Metric.modify(feedSubscriptions, -1))
+        )
         const head = yield* log.head()
         const first: Array<Delivered> = []
         let start = Option.getOrElse(cursor, () => tailNow)

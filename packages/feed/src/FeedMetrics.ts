@@ -15,6 +15,11 @@ export const sseConnections = Metric.gauge("troupe_sse_connections", {
   description: "Open Server-Sent Events streams on this node."
 })
 
+/** Subscriptions (streams and long-polls) this node routes events to. */
+export const feedSubscriptions = Metric.gauge("troupe_feed_subscriptions", {
+  description: "Subscriptions (open streams and waiting long-polls) this node routes events to."
+})
+
 /** Events this node's feed took in for its subscribers, by `kind` (`durable` from the log, `ephemeral` from the bus). */
 export const eventsPublished = Metric.counter("troupe_events_published_total", {
   description:

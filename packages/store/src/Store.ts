@@ -6,6 +6,7 @@
 import { Layer } from "effect"
 import { AccountRepo } from "./AccountRepo.js"
 import { EventLog } from "./EventLog.js"
+import { InvitationRepo } from "./InvitationRepo.js"
 import { MessageRepo } from "./MessageRepo.js"
 import { OrgRepo } from "./OrgRepo.js"
 import { RoomRepo } from "./RoomRepo.js"
@@ -16,6 +17,7 @@ import { TeammateRepo } from "./TeammateRepo.js"
 export const layer = Layer.mergeAll(
   AccountRepo.Default,
   OrgRepo.Default,
+  InvitationRepo.Default,
   RoomRepo.Default,
   MessageRepo.Default,
   TeammateRepo.Default,

@@ -60,7 +60,7 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
         if (Option.isNone(user)) {
           return yield* new NotFound({
             resource: "user",
-            message: `no account uses ${input.email}; ask them to sign up first`
+            message: `no account uses ${input.email}; invite them instead (POST /v1/orgs/${orgId}/invitations)`
           })
         }
         return yield* orUnavailable(orgs.addMember(orgId, user.value, role))
