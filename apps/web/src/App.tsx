@@ -6,6 +6,7 @@ import type { RoomId } from "@troupe/domain/Ids"
 import type { Room } from "@troupe/domain/Room"
 import { type FormEvent, useState } from "react"
 import { ApiError } from "./api.js"
+import { InviteScreen, PeopleDialog } from "./People.js"
 import { RoomView } from "./Room.js"
 import { useAppState, useWorkspace, WorkspaceContext } from "./useWorkspace.js"
 import type { Workspace } from "./workspace.js"
@@ -34,12 +35,22 @@ const Root = () => {
   const state = useAppState()
   const workspace = useWorkspace()
   if (workspace.booting) return <div className="splash" aria-busy="true">Loading Troupe…</div>
+  if (workspace.invitation !== null) return <InviteScreen signIn={(email) => <AuthForm email={email} />} />
   if (state.me === null) return <AuthScreen />
   if (state.orgId === null) return <OrgSetup />
   return <Shell />
 }
 
-const AuthScreen = () => {
+const AuthScreen = () => (
+  <main className="auth">
+    <h1 className="brand">Troupe</h1>
+    <p className="tagline">People and AI teammates, working together.</p>
+    <AuthForm />
+  </main>
+)
+
+/** Sign-up and log-in; with `email`, for that address only (an invitation's). */
+const AuthForm = ({ email: fixed }: { readonly email?: string }) => {
   const workspace = useWorkspace()
   const [mode, setMode] = useState<"login" | "signup">("signup")
   const [error, setError] = useState<string | null>(workspace.authMessage)
@@ -47,7 +58,7 @@ const AuthScreen = () => {
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault()
     const form = new FormData(e.currentTarget)
-    const email = String(form.get("email") ?? "")
+    const email = fixed ?? String(form.get("email") ?? "")
     const password = String(form.get("password") ?? "")
     setBusy(true)
     void attempt(setError, () =>
@@ -56,9 +67,7 @@ const AuthScreen = () => {
         : workspace.login(email, password)).finally(() => setBusy(false))
   }
   return (
-    <main className="auth">
-      <h1 className="brand">Troupe</h1>
-      <p className="tagline">People and AI teammates, working together.</p>
+    <>
       <div className="tabs" role="tablist" aria-label="Account">
         <button role="tab" aria-selected={mode === "signup"} onClick={() => setMode("signup")}>Sign up</button>
         <button role="tab" aria-selected={mode === "login"} onClick={() => setMode("login")}>Log in</button>
@@ -72,7 +81,9 @@ const AuthScreen = () => {
         )}
         <label>
           Email
-          <input name="email" type="email" autoComplete="email" required />
+          {fixed === undefined
+            ? <input name="email" type="email" autoComplete="email" required />
+            : <input name="email" type="email" autoComplete="email" value={fixed} readOnly />}
         </label>
         <label>
           Password
@@ -89,7 +100,7 @@ const AuthScreen = () => {
           {mode === "signup" ? "Create account" : "Log in"}
         </button>
       </form>
-    </main>
+    </>
   )
 }
 
@@ -155,6 +166,7 @@ const Sidebar = ({ onPick }: { readonly onPick: () => void }) => {
   const workspace = useWorkspace()
   const [creating, setCreating] = useState(false)
   const [hiring, setHiring] = useState(false)
+  const [people, setPeople] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const rooms = Object.values(state.rooms).filter((r) => !r.archived)
   const channels = rooms.filter((r) => r.kind !== "direct").sort((a, b) => a.name.localeCompare(b.name))
@@ -209,6 +221,7 @@ const Sidebar = ({ onPick }: { readonly onPick: () => void }) => {
         </select>
         <span className="me" title={state.me?.email}>{state.me?.name}</span>
         <button className="link" onClick={() => void workspace.logout()}>Log out</button>
+        <button className="link" onClick={() => setPeople(true)}>People</button>
       </div>
       <h2>Rooms</h2>
       <ul aria-label="Rooms">{channels.map(roomItem)}</ul>
@@ -246,6 +259,7 @@ const Sidebar = ({ onPick }: { readonly onPick: () => void }) => {
       {org?.role === "guest" && <p className="hint">You are a guest here.</p>}
       {error !== null && <p className="error" role="alert">{error}</p>}
       {hiring && <HireDialog onClose={() => setHiring(false)} />}
+      {people && <PeopleDialog onClose={() => setPeople(false)} />}
     </nav>
   )
 }

@@ -11,7 +11,7 @@
 import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
 import { type MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
-import type { Member } from "@troupe/domain/Org"
+import type { CreatedInvitation, Invitation, InvitationPreview, InvitedRole, Member, Role } from "@troupe/domain/Org"
 import type { CatalogEntry } from "@troupe/domain/Teammate"
 import { Cause, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { ApiError, call, forget, runFork } from "./api.js"
@@ -32,6 +32,19 @@ const slugFrom = (name: string) => {
 }
 
 /** The room named by the address (`/rooms/<id>`), which survives a reload. */
+/** The token of an invitation link (`/invite#<token>`) the app was opened with. */
+const invitationInAddress = (): string | null =>
+  window.location.pathname === "/invite" && window.location.hash.length > 1
+    ? decodeURIComponent(window.location.hash.slice(1))
+    : null
+
+/** An invitation the app was opened with: its token, and what the server says of it (or why it cannot). */
+export interface OpenInvitation {
+  readonly token: string
+  readonly preview: InvitationPreview | null
+  readonly error: string | null
+}
+
 const roomInAddress = (): string | null => /^\/rooms\/([0-9a-f-]{36})$/.exec(window.location.pathname)?.[1] ?? null
 
 /** The workspace of one browser tab. */
@@ -47,6 +60,8 @@ export class Workspace {
   /** Why the last sign-in attempt or session ended, for the sign-in screen. */
   authMessage: string | null = null
   booting = true
+  /** The invitation link the app was opened with, until it is accepted or set aside. */
+  invitation: OpenInvitation | null = null
 
   readonly subscribe = (listener: () => void) => {
     this.listeners.add(listener)
@@ -80,6 +95,24 @@ export class Workspace {
 
   /** Resumes the stored session, if any. */
   async boot() {
+    const invited = invitationInAddress()
+    if (invited !== null) {
+      this.invitation = { token: invited, preview: null, error: null }
+      try {
+        const preview = await call(null, (c) => c.invitations.preview({ payload: { token: invited } }))
+        this.invitation = { token: invited, preview, error: null }
+      } catch (e) {
+        this.invitation = {
+          token: invited,
+          preview: null,
+          error: e instanceof ApiError && e.tag === "NotFound"
+            ? "This invitation link is not valid. Ask for a new one."
+            : e instanceof ApiError
+            ? e.message
+            : "The invitation could not be read."
+        }
+      }
+    }
     const token = window.localStorage.getItem(TOKEN_KEY)
     if (token !== null) {
       try {
@@ -194,7 +227,10 @@ export class Workspace {
     if (e.type === "message.created" && e.message.roomId === after.openRoomId && e.message.threadId === null) {
       if (e.message.authorId !== after.me?.id) this.readSoon(e.message.roomId, e.message.id)
     }
-    if (e.type === "org.member.joined" || e.type === "org.member.updated" || e.type === "teammate.updated") {
+    if (
+      e.type === "org.member.joined" || e.type === "org.member.updated" || e.type === "org.member.left" ||
+      e.type === "teammate.updated"
+    ) {
       void this.loadMembers()
     }
   }
@@ -254,6 +290,61 @@ export class Workspace {
     )
     await this.refresh()
     await this.openRoom(general.id)
+  }
+
+  /** Joins the org of the invitation the app was opened with, and opens it. */
+  async acceptInvitation() {
+    const invitation = this.invitation
+    if (invitation === null) return
+    const org = await call(this.authed(), (c) => c.invitations.accept({ payload: { token: invitation.token } }))
+    this.setInvitationAside()
+    this.update((s) => ({ ...s, orgs: s.orgs.some((o) => o.id === org.id) ? s.orgs : [...s.orgs, org] }))
+    await this.selectOrg(org.id)
+  }
+
+  /** Leaves the invitation page for the app. */
+  setInvitationAside() {
+    this.invitation = null
+    window.history.replaceState(null, "", "/")
+    this.set({ ...this.state })
+  }
+
+  /** The caller's role in the current org. */
+  get role(): Role | null {
+    return this.state.orgs.find((o) => o.id === this.state.orgId)?.role ?? null
+  }
+
+  private orgOrThrow() {
+    const orgId = this.state.orgId
+    if (orgId === null) throw new ApiError("NotFound", "Pick a workspace first.")
+    return orgId
+  }
+
+  async invite(email: string, role: InvitedRole): Promise<CreatedInvitation> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.invitations.create({ path: { org }, payload: { email, role } }))
+  }
+
+  async invitations(): Promise<ReadonlyArray<Invitation>> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.invitations.list({ path: { org } }))
+  }
+
+  async revokeInvitation(invitation: Invitation) {
+    const org = this.orgOrThrow()
+    await call(this.authed(), (c) => c.invitations.revoke({ path: { org, invitation: invitation.id } }))
+  }
+
+  async changeRole(userId: string, role: Role) {
+    const org = this.orgOrThrow()
+    await call(this.authed(), (c) => c.orgs.changeRole({ path: { org, user: UserId.make(userId) }, payload: { role } }))
+    await this.loadMembers()
+  }
+
+  async removeMember(userId: string) {
+    const org = this.orgOrThrow()
+    await call(this.authed(), (c) => c.orgs.removeMember({ path: { org, user: UserId.make(userId) } }))
+    await this.loadMembers()
   }
 
   async selectOrg(orgId: OrgId) {

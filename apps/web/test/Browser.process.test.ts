@@ -6,8 +6,6 @@
  */
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import * as TroupeClient from "@troupe/client/TroupeClient"
-import type { OrgId } from "@troupe/domain/Ids"
 import { freePort, startNode, stopGracefully } from "@troupe/server/testing/NodeProcess"
 import * as Database from "@troupe/store/Database"
 import { Effect, type Scope } from "effect"
@@ -157,18 +155,41 @@ describe("the web app in a browser", () => {
           if (screenshots !== undefined) await anaPage.screenshot({ path: Path.join(screenshots, "room.png") })
         })
 
-        // Ben signs up; Ana adds him to the workspace (by API: invitations are not in the app yet).
-        yield* Effect.promise(() => signUp(benPage, url, "Ben", benEmail))
-        yield* Effect.promise(() => benPage.getByLabel("Workspace name").waitFor())
-        const anaToken = yield* Effect.promise(() => anaPage.evaluate(() => localStorage.getItem("troupe.session")))
-        const api = yield* TroupeClient.make({ baseUrl: url, token: anaToken ?? undefined })
-        const orgs = yield* api.orgs.list()
-        const orgId: OrgId | undefined = orgs[0]?.id
-        if (orgId === undefined) return expect.fail("Ana has no org")
-        yield* api.orgs.addMember({ path: { org: orgId }, payload: { email: benEmail } })
+        // Ana invites Ben by e-mail from the People dialog and passes the link on.
+        const link = yield* Effect.promise(async () => {
+          await anaPage.getByRole("button", { name: "People" }).click()
+          const people = anaPage.getByRole("dialog", { name: "People" })
+          await people.getByLabel("Email to invite").fill(benEmail)
+          await people.getByRole("button", { name: "Invite" }).click()
+          const invitationLink = await people.getByLabel("Invitation link").inputValue()
+          await people.getByRole("list", { name: "Pending invitations" }).getByText(benEmail).waitFor()
+          await people.getByRole("button", { name: "Close" }).click()
+          return invitationLink
+        })
+        expect(link.startsWith(`${url}/invite#`)).toBe(true)
+
+        // Ben, who has no account, opens it, signs up with the invited address and joins.
+        yield* Effect.promise(async () => {
+          await benPage.goto(link)
+          await benPage.getByRole("region", { name: "Invitation" }).getByText("Ana invited").waitFor()
+          expect(await benPage.getByLabel("Email").inputValue()).toBe(benEmail)
+          if (screenshots !== undefined) await benPage.screenshot({ path: Path.join(screenshots, "invite.png") })
+          await benPage.getByLabel("Name").fill("Ben")
+          await benPage.getByLabel("Password").fill(PASSWORD)
+          await benPage.getByRole("button", { name: "Create account" }).click()
+          await benPage.getByRole("button", { name: "Join Acme" }).click()
+          await benPage.getByRole("heading", { name: "Pick a room" }).waitFor()
+          expect(new URL(benPage.url()).pathname).toBe("/")
+          // Ana's People now lists Ben, and the invitation is no longer pending.
+          await anaPage.getByRole("button", { name: "People" }).click()
+          const people = anaPage.getByRole("dialog", { name: "People" })
+          await people.getByRole("list", { name: "Members" }).getByText("Ben", { exact: true }).waitFor()
+          expect(await people.getByRole("list", { name: "Pending invitations" }).count()).toBe(0)
+          if (screenshots !== undefined) await anaPage.screenshot({ path: Path.join(screenshots, "people.png") })
+          await people.getByRole("button", { name: "Close" }).click()
+        })
 
         yield* Effect.promise(async () => {
-          await benPage.reload()
           // At 360 px the rooms are behind the menu button.
           await benPage.getByRole("button", { name: "Rooms" }).click()
           await benPage.getByRole("button", { name: "# general" }).click()
