@@ -6,6 +6,7 @@ import type { RoomId } from "@troupe/domain/Ids"
 import type { Room } from "@troupe/domain/Room"
 import { type FormEvent, useState } from "react"
 import { ApiError } from "./api.js"
+import { Dialog } from "./Dialog.js"
 import { InviteScreen, PeopleDialog } from "./People.js"
 import { RoomView } from "./Room.js"
 import { useAppState, useWorkspace, WorkspaceContext } from "./useWorkspace.js"
@@ -272,50 +273,39 @@ const HireDialog = ({ onClose }: { readonly onClose: () => void }) => {
   const room = state.openRoomId === null ? undefined : state.rooms[state.openRoomId]
   const hired = new Set(Object.values(state.teammates).map((t) => t.teammate.template))
   return (
-    <div className="dialog-backdrop" onClick={onClose}>
-      <div
-        className="dialog"
-        role="dialog"
-        aria-modal="true"
-        aria-label="Hire a teammate"
-        onClick={(e) => e.stopPropagation()}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") onClose()
-        }}
-      >
-        <h2>Hire a teammate</h2>
-        <p className="hint">
-          {room === undefined
-            ? "They join the workspace; add them to a room to talk there."
-            : `They join ${room.kind === "direct" ? "this conversation" : `#${room.name}`} at once.`}
-        </p>
-        <ul className="catalog">
-          {workspace.catalog.map((entry) => (
-            <li key={entry.template}>
-              <div>
-                <strong>{entry.name}</strong> <span className="handle">@{entry.handle}</span>
-                <p>{entry.role}</p>
-              </div>
-              <button
-                className="primary"
-                disabled={busy !== null || hired.has(entry.template)}
-                aria-label={`Hire ${entry.name}`}
-                onClick={() => {
-                  setBusy(entry.template)
-                  void attempt(setError, async () => {
-                    await workspace.hire(entry.template, room?.id ?? null)
-                    onClose()
-                  }).finally(() => setBusy(null))
-                }}
-              >
-                {hired.has(entry.template) ? "Hired" : busy === entry.template ? "Hiring…" : "Hire"}
-              </button>
-            </li>
-          ))}
-        </ul>
-        {error !== null && <p className="error" role="alert">{error}</p>}
-        <button onClick={onClose} autoFocus>Close</button>
-      </div>
-    </div>
+    <Dialog label="Hire a teammate" onClose={onClose}>
+      <h2>Hire a teammate</h2>
+      <p className="hint">
+        {room === undefined
+          ? "They join the workspace; add them to a room to talk there."
+          : `They join ${room.kind === "direct" ? "this conversation" : `#${room.name}`} at once.`}
+      </p>
+      <ul className="catalog">
+        {workspace.catalog.map((entry) => (
+          <li key={entry.template}>
+            <div>
+              <strong>{entry.name}</strong> <span className="handle">@{entry.handle}</span>
+              <p>{entry.role}</p>
+            </div>
+            <button
+              className="primary"
+              disabled={busy !== null || hired.has(entry.template)}
+              aria-label={`Hire ${entry.name}`}
+              onClick={() => {
+                setBusy(entry.template)
+                void attempt(setError, async () => {
+                  await workspace.hire(entry.template, room?.id ?? null)
+                  onClose()
+                }).finally(() => setBusy(null))
+              }}
+            >
+              {hired.has(entry.template) ? "Hired" : busy === entry.template ? "Hiring…" : "Hire"}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {error !== null && <p className="error" role="alert">{error}</p>}
+      <button onClick={onClose} autoFocus>Close</button>
+    </Dialog>
   )
 }

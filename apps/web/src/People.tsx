@@ -5,6 +5,7 @@
 import { type Invitation, type InvitedRole, type Role, roleAtLeast } from "@troupe/domain/Org"
 import { type FormEvent, type ReactNode, useEffect, useState } from "react"
 import { attempt } from "./App.js"
+import { Dialog } from "./Dialog.js"
 import { useAppState, useWorkspace } from "./useWorkspace.js"
 
 const roleNames: Record<Role, string> = { owner: "Owner", admin: "Admin", member: "Member", guest: "Guest" }
@@ -131,106 +132,95 @@ export const PeopleDialog = ({ onClose }: { readonly onClose: () => void }) => {
   const people = workspace.people.filter((m) => m.kind === "user")
   const pending = invitations.filter((i) => i.status === "pending")
   return (
-    <div className="dialog-backdrop" onClick={onClose}>
-      <div
-        className="dialog people"
-        role="dialog"
-        aria-modal="true"
-        aria-label="People"
-        onClick={(e) => e.stopPropagation()}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") onClose()
-        }}
-      >
-        <h2>People in {org?.name}</h2>
-        <ul className="members" aria-label="Members">
-          {people.map((m) => (
-            <li key={m.id}>
-              <span className="member-name">{m.name}</span> <span className="handle">@{m.handle}</span>
-              {admin && m.id !== state.me?.id && (role === "owner" || m.role !== "owner")
-                ? (
-                  <>
-                    <select
-                      aria-label={`Role of ${m.name}`}
-                      value={m.role}
-                      onChange={(e) => {
-                        const next = (["owner", "admin", "member", "guest"] as const).find((r) => r === e.target.value)
-                        if (next !== undefined) void attempt(setError, () => workspace.changeRole(m.id, next))
-                      }}
-                    >
-                      {(["owner", "admin", "member", "guest"] as const).filter((r) => role === "owner" || r !== "owner")
-                        .map((r) => <option key={r} value={r}>{roleNames[r]}</option>)}
-                    </select>
+    <Dialog label="People" onClose={onClose} className="people">
+      <h2>People in {org?.name}</h2>
+      <ul className="members" aria-label="Members">
+        {people.map((m) => (
+          <li key={m.id}>
+            <span className="member-name">{m.name}</span> <span className="handle">@{m.handle}</span>
+            {admin && m.id !== state.me?.id && (role === "owner" || m.role !== "owner")
+              ? (
+                <>
+                  <select
+                    aria-label={`Role of ${m.name}`}
+                    value={m.role}
+                    onChange={(e) => {
+                      const next = (["owner", "admin", "member", "guest"] as const).find((r) => r === e.target.value)
+                      if (next !== undefined) void attempt(setError, () => workspace.changeRole(m.id, next))
+                    }}
+                  >
+                    {(["owner", "admin", "member", "guest"] as const).filter((r) => role === "owner" || r !== "owner")
+                      .map((r) => <option key={r} value={r}>{roleNames[r]}</option>)}
+                  </select>
+                  <button
+                    className="link"
+                    aria-label={`Remove ${m.name}`}
+                    onClick={() => {
+                      if (window.confirm(`Remove ${m.name} from ${org?.name ?? "the workspace"}?`)) {
+                        void attempt(setError, () => workspace.removeMember(m.id))
+                      }
+                    }}
+                  >
+                    Remove
+                  </button>
+                </>
+              )
+              : <span className="role">{roleNames[m.role]}</span>}
+          </li>
+        ))}
+      </ul>
+      {admin && (
+        <>
+          <form onSubmit={invite} className="inline-form" aria-label="Invite someone">
+            <label>
+              Email to invite
+              <input name="email" type="email" required maxLength={254} />
+            </label>
+            <label>
+              As
+              <select name="role" defaultValue="member">
+                {invitedRoles.map((r) => <option key={r} value={r}>{roleNames[r]}</option>)}
+              </select>
+            </label>
+            <button type="submit" className="primary">Invite</button>
+          </form>
+          {link !== null && (
+            <div className="invite-link" role="status">
+              <p>
+                Send {link.invitation.email} this link. It works once, until{" "}
+                {link.invitation.expiresAt.toLocaleDateString()}.
+              </p>
+              <input aria-label="Invitation link" readOnly value={link.url} onFocus={(e) => e.target.select()} />
+              <button onClick={() => void navigator.clipboard?.writeText(link.url)}>Copy</button>
+            </div>
+          )}
+          {pending.length > 0 && (
+            <>
+              <h3>Invited</h3>
+              <ul className="members" aria-label="Pending invitations">
+                {pending.map((i) => (
+                  <li key={i.id}>
+                    <span className="member-name">{i.email}</span> <span className="role">{roleNames[i.role]}</span>
                     <button
                       className="link"
-                      aria-label={`Remove ${m.name}`}
-                      onClick={() => {
-                        if (window.confirm(`Remove ${m.name} from ${org?.name ?? "the workspace"}?`)) {
-                          void attempt(setError, () => workspace.removeMember(m.id))
-                        }
-                      }}
+                      aria-label={`Withdraw the invitation of ${i.email}`}
+                      onClick={() =>
+                        void attempt(setError, async () => {
+                          await workspace.revokeInvitation(i)
+                          await reload()
+                        })}
                     >
-                      Remove
+                      Withdraw
                     </button>
-                  </>
-                )
-                : <span className="role">{roleNames[m.role]}</span>}
-            </li>
-          ))}
-        </ul>
-        {admin && (
-          <>
-            <form onSubmit={invite} className="inline-form" aria-label="Invite someone">
-              <label>
-                Email to invite
-                <input name="email" type="email" required maxLength={254} />
-              </label>
-              <label>
-                As
-                <select name="role" defaultValue="member">
-                  {invitedRoles.map((r) => <option key={r} value={r}>{roleNames[r]}</option>)}
-                </select>
-              </label>
-              <button type="submit" className="primary">Invite</button>
-            </form>
-            {link !== null && (
-              <div className="invite-link" role="status">
-                <p>
-                  Send {link.invitation.email} this link. It works once, until{" "}
-                  {link.invitation.expiresAt.toLocaleDateString()}.
-                </p>
-                <input aria-label="Invitation link" readOnly value={link.url} onFocus={(e) => e.target.select()} />
-                <button onClick={() => void navigator.clipboard?.writeText(link.url)}>Copy</button>
-              </div>
-            )}
-            {pending.length > 0 && (
-              <>
-                <h3>Invited</h3>
-                <ul className="members" aria-label="Pending invitations">
-                  {pending.map((i) => (
-                    <li key={i.id}>
-                      <span className="member-name">{i.email}</span> <span className="role">{roleNames[i.role]}</span>
-                      <button
-                        className="link"
-                        aria-label={`Withdraw the invitation of ${i.email}`}
-                        onClick={() =>
-                          void attempt(setError, async () => {
-                            await workspace.revokeInvitation(i)
-                            await reload()
-                          })}
-                      >
-                        Withdraw
-                      </button>
-                    </li>
-                  ))}
-                </ul>
-              </>
-            )}
-          </>
-        )}
-        {error !== null && <p className="error" role="alert">{error}</p>}
-        <button onClick={onClose}>Close</button>
-      </div>
-    </div>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </>
+      )}
+      {error !== null && <p className="error" role="alert">{error}</p>}
+      <button onClick={onClose}>Close</button>
+    </Dialog>
   )
 }
