@@ -117,7 +117,9 @@ export const HttpLive = HttpApiBuilder.serve(observed).pipe(
   Layer.provide(WebAppLive),
   Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/v1/openapi.json" })),
-  Layer.provide(HttpApiBuilder.middlewareCors()),
+  // Any origin may call the API with a bearer token (no cookies), and browser code may read the
+  // headers it is told to act on: Retry-After on 429 and 503, and the request id to quote.
+  Layer.provide(HttpApiBuilder.middlewareCors({ exposedHeaders: ["retry-after", "x-request-id"] })),
   Layer.provide(ErrorShapeLive),
   Layer.provide(ApiLive),
   HttpServer.withLogAddress

@@ -65,6 +65,27 @@ const world = Effect.gen(function*() {
 
 describe("bad input", () => {
   layer(TestServer(), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("code on another origin may call the API and read Retry-After and the request id", () =>
+      Effect.gen(function*() {
+        const origin = { origin: "https://elsewhere.example" }
+        const preflight = yield* raw("OPTIONS", "/v1/auth/me", {
+          headers: {
+            ...origin,
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "authorization"
+          }
+        })
+        expect(preflight.status).toBeLessThan(300)
+        expect(preflight.headers.get("access-control-allow-origin")).toBe("*")
+        expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization")
+        const res = yield* raw("GET", "/v1/auth/me", { headers: origin })
+        expect(res.status).toBe(401)
+        expect(res.headers.get("access-control-allow-origin")).toBe("*")
+        const exposed = (res.headers.get("access-control-expose-headers") ?? "").toLowerCase().split(/\s*,\s*/)
+        expect(exposed).toEqual(expect.arrayContaining(["retry-after", "x-request-id"]))
+        expect(res.headers.get("x-request-id")).toMatch(/\S/)
+      }))
+
     it.effect("malformed JSON is 400 MalformedRequest and stores nothing", () =>
       Effect.gen(function*() {
         const { ana, org, room } = yield* world
@@ -127,7 +148,10 @@ describe("bad input", () => {
         )
         expect(yield* stored(ana.api, org.id, room.id)).toEqual(before)
         expect((yield* ana.api.orgs.list()).map((o) => o.id)).toEqual([org.id])
-        expect((yield* ana.api.rooms.list({ path: { org: org.id } })).rooms.map((r) => r.id)).toEqual([room.id])
+        // The org's default room and the test's room, no other.
+        const rooms = (yield* ana.api.rooms.list({ path: { org: org.id } })).rooms
+        expect(rooms.map((r) => r.name)).toEqual(["general", "general"])
+        expect(rooms.map((r) => r.id)).toContain(room.id)
       }))
 
     it.effect("empty, whitespace-only and over-long message text is 400 and stores nothing", () =>

@@ -6,11 +6,12 @@ import { MessageRepo } from "@troupe/store/MessageRepo"
 import { withOrg } from "@troupe/store/OrgScope"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import * as Store from "@troupe/store/Store"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer, Option } from "effect"
 import {
   anaAndBen,
   baseUrl,
   durable,
+  eventually,
   messageTexts,
   person,
   raw,
@@ -261,6 +262,32 @@ describe("event stream", () => {
         const resumed = yield* Fiber.join(fiber)
         expect(resumed[0]!.event.type).toBe("reset")
         expect(messageTexts(resumed)).toEqual(["fresh"])
+      }))
+
+    it.effect("the presence list shows who has a stream open now", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, room, url } = yield* setup
+        const outsider = yield* person("Olga")
+        const online = Effect.map(ana.api.orgs.presence({ path: { org: org.id } }), (p) => [...p.online])
+        expect(yield* online).not.toContain(ben.user.id)
+        const open = yield* Effect.scoped(Effect.gen(function*() {
+          // Ben's stream stays open until his own typing comes back on it.
+          const stream = yield* watch({
+            baseUrl: url,
+            token: ben.token,
+            count: 1,
+            keep: (d) => d.event.type === "typing"
+          })
+          const during = yield* online
+          yield* ben.api.rooms.typing({ path: { room: room.id }, payload: {} })
+          yield* Fiber.join(stream)
+          return during
+        }))
+        expect(open).toContain(ben.user.id)
+        expect(open).not.toContain(outsider.user.id)
+        // Closed, he is offline again.
+        yield* eventually(Effect.map(online, (ids) => ids.includes(ben.user.id) ? Option.none() : Option.some(ids)))
+        expect((yield* raw("GET", `/v1/orgs/${org.id}/presence`, { token: outsider.token })).status).toBe(404)
       }))
 
     it.effect("typing and presence reach the room's members and carry resumable ids", () =>

@@ -141,6 +141,7 @@ const cases: ReadonlyArray<Case> = [
   ["orgs.list", () => at("GET", "/v1/orgs"), who({ anonymous: 401, rest: 200 })],
   ["orgs.get", (w) => at("GET", `/v1/orgs/${w.org.id}`), orgMembers(200)],
   ["orgs.members", (w) => at("GET", `/v1/orgs/${w.org.id}/members`), orgMembers(200)],
+  ["orgs.presence", (w) => at("GET", `/v1/orgs/${w.org.id}/presence`), orgMembers(200)],
   [
     "orgs.addMember",
     (w) =>
@@ -233,6 +234,21 @@ const cases: ReadonlyArray<Case> = [
     "rooms.archive",
     (w) => Effect.map(w.freshPublicRoom, (r) => ({ method: "POST", path: `/v1/rooms/${r.id}/archive` })),
     who({ anonymous: 401, outsider: 404, guest: 404, member: 403, apiKey: 403, rest: 200 })
+  ],
+  [
+    "rooms.unarchive",
+    (w) =>
+      Effect.gen(function*() {
+        const room = yield* w.freshPublicRoom
+        yield* w.people.owner.api.rooms.archive({ path: { room: room.id } })
+        return { method: "POST", path: `/v1/rooms/${room.id}/unarchive` } satisfies Request
+      }),
+    who({ anonymous: 401, outsider: 404, guest: 404, member: 403, apiKey: 403, rest: 200 })
+  ],
+  [
+    "rooms.delete",
+    (w) => Effect.map(w.freshPublicRoom, (r) => ({ method: "DELETE", path: `/v1/rooms/${r.id}` })),
+    who({ anonymous: 401, outsider: 404, guest: 404, member: 403, apiKey: 403, rest: 204 })
   ],
   [
     "rooms.join",
@@ -413,7 +429,7 @@ describe("the authorisation matrix", () => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>
           Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
         )
-        expect(declared.length).toBe(64)
+        expect(declared.length).toBe(67)
         expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
       }))
 

@@ -214,13 +214,39 @@ describe("orgs", () => {
         expect(yield* Effect.flip(cat.api.orgs.get({ path: { org: org.id } }))).toMatchObject({ _tag: "NotFound" })
       }))
 
+    it.effect("a new org has #general; people who join as members join it, guests do not", () =>
+      Effect.gen(function*() {
+        const { org, owner: ana } = yield* orgOf("Ana")
+        const listing = yield* ana.api.rooms.list({ path: { org: org.id } })
+        expect(listing.rooms.map((r) => [r.name, r.kind, r.joined])).toEqual([["general", "public", true]])
+        const general = listing.rooms[0]!
+        const ben = yield* person("Ben")
+        const gus = yield* person("Gus")
+        yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } })
+        yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: gus.user.email, role: "guest" } })
+        const members = yield* ana.api.rooms.members({ path: { room: general.id } })
+        expect(members.map((m) => m.id).sort()).toEqual([ana.user.id, ben.user.id].sort())
+        expect((yield* ben.api.rooms.list({ path: { org: org.id } })).rooms.map((r) => [r.id, r.joined])).toEqual([
+          [general.id, true]
+        ])
+        expect((yield* gus.api.rooms.list({ path: { org: org.id } })).rooms).toEqual([])
+        // Once archived, the default room takes nobody new.
+        yield* ana.api.rooms.archive({ path: { room: general.id } })
+        const cy = yield* person("Cy")
+        yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: cy.user.email } })
+        expect((yield* cy.api.rooms.list({ path: { org: org.id } })).rooms.filter((r) => r.joined)).toEqual([])
+      }))
+
     it.effect("guests see only the rooms they were added to", () =>
       Effect.gen(function*() {
         const { org, owner: ana } = yield* orgOf("Ana")
         const gus = yield* person("Gus")
         yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: gus.user.email, role: "guest" } })
+        // The org's default room, which members join with the org and guests do not.
+        const [general] = (yield* ana.api.rooms.list({ path: { org: org.id } })).rooms
+        if (general === undefined) return expect.fail("a new org has its default room")
+        expect(general.name).toBe("general")
         const lobby = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "lobby" } })
-        const general = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
         const secret = yield* ana.api.rooms.create({
           path: { org: org.id },
           payload: { name: "secret", kind: "private" }
@@ -232,7 +258,7 @@ describe("orgs", () => {
         expect(listing.rooms.map((r) => r.id)).toEqual([lobby.id])
         expect(listing.rooms[0]!.joined).toBe(true)
         const anas = yield* ana.api.rooms.list({ path: { org: org.id } })
-        expect(anas.rooms.map((r) => r.id)).toEqual([lobby.id, general.id, secret.id])
+        expect(anas.rooms.map((r) => r.id)).toEqual([general.id, lobby.id, secret.id])
 
         expect((yield* gus.api.rooms.get({ path: { room: lobby.id } })).id).toBe(lobby.id)
         yield* gus.api.messages.post({ path: { room: lobby.id }, payload: { text: "hello from a guest" } })

@@ -6,7 +6,7 @@ import type { Run, Teammate } from "@troupe/domain/Teammate"
 import { FakeOpenAI } from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Option } from "effect"
-import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
+import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithModel, watch } from "./Harness.js"
 
 /** An org with a room, a person (Ana) and a hired teammate in the room. */
 const setup = (busyPolicy: Teammate["busyPolicy"] = "queue", handle = "rhea") =>
@@ -148,6 +148,55 @@ describe("teammates", () => {
         expect(memory.entries.map((e) => [e.text, e.sourceMessageId])).toEqual([["the launch is on Friday", asked.id]])
         const [reply] = yield* replies(s)
         expect(reply!.text).toBe("done: remembered: the launch is on Friday")
+      }))
+
+    it.effect("an admin unarchives and deletes a room; a deleted room's messages and memories are gone", () =>
+      Effect.gen(function*() {
+        const s = yield* setup()
+        const ben = yield* person("Ben")
+        yield* s.ana.api.orgs.addMember({ path: { org: s.org.id }, payload: { email: ben.user.email } })
+        yield* ben.api.rooms.join({ path: { room: s.room.id } })
+        yield* say(s, `@rhea [[tool:remember:{"fact":"the vault code is 4711"}]]`)
+        yield* settledRuns(s, 1)
+        const remembered = yield* s.ana.api.teammates.memory({ path: { org: s.org.id, teammate: s.teammate.id } })
+        expect(remembered.entries.map((e) => e.text)).toEqual(["the vault code is 4711"])
+
+        // Archived, it refuses messages; a member cannot take it back, an admin can.
+        yield* s.ana.api.rooms.archive({ path: { room: s.room.id } })
+        const refused = yield* raw("POST", `/v1/rooms/${s.room.id}/messages`, { token: ben.token, body: { text: "x" } })
+        expect(refused.status).toBe(409)
+        expect((yield* raw("POST", `/v1/rooms/${s.room.id}/unarchive`, { token: ben.token })).status).toBe(403)
+        const back = yield* s.ana.api.rooms.unarchive({ path: { room: s.room.id } })
+        expect(back.archived).toBe(false)
+        yield* ben.api.messages.post({ path: { room: s.room.id }, payload: { text: "vault code is 4711, right?" } })
+
+        // Deleted: the stream says so, and nothing of the room can be read any more.
+        const fresh = yield* ben.api.rooms.list({ path: { org: s.org.id } })
+        expect((yield* raw("DELETE", `/v1/rooms/${s.room.id}`, { token: ben.token })).status).toBe(403)
+        const deleted = yield* watch({
+          baseUrl: s.url,
+          token: ben.token,
+          lastEventId: fresh.position,
+          count: 1,
+          keep: (d) => d.event.type === "room.deleted"
+        })
+        expect((yield* raw("DELETE", `/v1/rooms/${s.room.id}`, { token: s.ana.token })).status).toBe(204)
+        const [event] = yield* Fiber.join(deleted)
+        expect(event?.event).toMatchObject({ type: "room.deleted", roomId: s.room.id })
+        for (const path of [`/v1/rooms/${s.room.id}`, `/v1/rooms/${s.room.id}/messages`]) {
+          expect((yield* raw("GET", path, { token: s.ana.token })).status).toBe(404)
+        }
+        expect((yield* raw("DELETE", `/v1/rooms/${s.room.id}`, { token: s.ana.token })).status).toBe(404)
+        expect((yield* s.ana.api.rooms.list({ path: { org: s.org.id } })).rooms.map((r) => r.id)).not.toContain(
+          s.room.id
+        )
+        expect(yield* s.ana.api.orgs.search({ path: { org: s.org.id }, urlParams: { q: "vault" } })).toEqual([])
+        const after = yield* s.ana.api.teammates.memory({ path: { org: s.org.id, teammate: s.teammate.id } })
+        expect(after.entries).toEqual([])
+        // The teammate and the org's other rooms are untouched.
+        expect((yield* s.ana.api.teammates.get({ path: { org: s.org.id, teammate: s.teammate.id } })).id).toBe(
+          s.teammate.id
+        )
       }))
 
     it.effect("direct messages with a teammate are answered without a mention", () =>

@@ -68,6 +68,7 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
               Join
             </button>
           )}
+          <RoomActions room={room} onError={setError} />
         </header>
         <div className="messages" ref={list} onScroll={onScroll} role="log" aria-live="polite" aria-label="Messages">
           {history?.hasOlder === true && <p className="older">Scroll up for older messages</p>}
@@ -415,5 +416,56 @@ const ThreadPanel = (
       {error !== null && <p className="error" role="alert">{error}</p>}
       {room.joined && <Composer room={room} threadId={threadId} members={workspace.people} />}
     </aside>
+  )
+}
+
+/** What one may do with a room, by role: leave it, archive it (its creator or an admin), take it back or delete it (admins). */
+const RoomActions = (
+  { onError, room }: { readonly room: Room; readonly onError: (e: string | null) => void }
+) => {
+  const workspace = useWorkspace()
+  const state = useAppState()
+  if (room.kind === "direct") return null
+  const admin = workspace.role === "owner" || workspace.role === "admin"
+  const creator = room.createdBy === state.me?.id
+  const act = (action: () => Promise<unknown>) => void attempt(onError, action)
+  return (
+    <div className="room-actions">
+      {room.joined && !room.archived && (
+        <button
+          className="link"
+          onClick={() => act(() => workspace.leaveRoom(room.id))}
+        >
+          Leave
+        </button>
+      )}
+      {!room.archived && (admin || creator) && (
+        <button
+          className="link"
+          onClick={() => {
+            if (window.confirm(`Archive #${room.name}? It will take no new messages.`)) {
+              act(() => workspace.archiveRoom(room.id))
+            }
+          }}
+        >
+          Archive
+        </button>
+      )}
+      {room.archived && admin && (
+        <button className="link" onClick={() => act(() => workspace.unarchiveRoom(room.id))}>Unarchive</button>
+      )}
+      {admin && (
+        <button
+          className="link danger"
+          onClick={() => {
+            if (window.confirm(`Delete #${room.name} and all its messages for everyone? This cannot be undone.`)) {
+              act(() => workspace.deleteRoom(room.id))
+            }
+          }}
+        >
+          Delete
+        </button>
+      )}
+    </div>
   )
 }

@@ -320,6 +320,13 @@ export const apply = (state: State, delivered: Delivered): State => {
         rooms: { ...s.rooms, [event.room.id]: roomFromInfo(event.room, before, before?.joined ?? true) }
       }
     }
+    case "room.deleted":
+      return {
+        ...s,
+        rooms: omit(s.rooms, event.roomId),
+        histories: omit(s.histories, event.roomId),
+        openRoomId: s.openRoomId === event.roomId ? null : s.openRoomId
+      }
     case "member.joined": {
       const room = s.rooms[event.roomId]
       if (event.member.id !== s.me?.id || room === undefined) return s

@@ -282,14 +282,8 @@ export class Workspace {
     const token = this.authed()
     const org = await call(token, (c) => c.orgs.create({ payload: { name, slug: slugFrom(name) } }))
     this.update((s) => ({ ...s, orgs: [...s.orgs, org] }))
+    // The server makes the org's #general with it; the snapshot opens it.
     await this.selectOrg(org.id)
-    const general = await call(
-      token,
-      (c) =>
-        c.rooms.create({ path: { org: org.id }, payload: { name: "general", topic: "Everyone, and every teammate" } })
-    )
-    await this.refresh()
-    await this.openRoom(general.id)
   }
 
   /** Joins the org of the invitation the app was opened with, and opens it. */
@@ -374,6 +368,22 @@ export class Workspace {
         : s.rooms
     }))
     await this.openRoom(room.id)
+  }
+
+  async leaveRoom(roomId: RoomId) {
+    await call(this.authed(), (c) => c.rooms.leave({ path: { room: roomId } }))
+  }
+
+  async archiveRoom(roomId: RoomId) {
+    await call(this.authed(), (c) => c.rooms.archive({ path: { room: roomId } }))
+  }
+
+  async unarchiveRoom(roomId: RoomId) {
+    await call(this.authed(), (c) => c.rooms.unarchive({ path: { room: roomId } }))
+  }
+
+  async deleteRoom(roomId: RoomId) {
+    await call(this.authed(), (c) => c.rooms.delete({ path: { room: roomId } }))
   }
 
   async joinRoom(roomId: RoomId) {

@@ -178,8 +178,11 @@ describe("the web app in a browser", () => {
           await benPage.getByLabel("Password").fill(PASSWORD)
           await benPage.getByRole("button", { name: "Create account" }).click()
           await benPage.getByRole("button", { name: "Join Acme" }).click()
-          await benPage.getByRole("heading", { name: "Pick a room" }).waitFor()
-          expect(new URL(benPage.url()).pathname).toBe("/")
+          // Joining the workspace joined its #general, which opens.
+          await benPage.getByRole("heading", { name: "# general" }).waitFor()
+          // The link's token is gone from the address.
+          expect(new URL(benPage.url()).pathname).toMatch(/^\/rooms\//)
+          expect(new URL(benPage.url()).hash).toBe("")
           // Ana's People now lists Ben, and the invitation is no longer pending.
           await anaPage.getByRole("button", { name: "People" }).click()
           const people = anaPage.getByRole("dialog", { name: "People" })
@@ -190,11 +193,11 @@ describe("the web app in a browser", () => {
         })
 
         yield* Effect.promise(async () => {
-          // At 360 px the rooms are behind the menu button.
-          await benPage.getByRole("button", { name: "Rooms" }).click()
-          await benPage.getByRole("button", { name: "# general" }).click()
-          await benPage.getByRole("button", { name: "Join" }).click()
           await composer(benPage).waitFor()
+          // At 360 px the rooms are behind the menu button; picking one closes it.
+          await benPage.getByRole("button", { name: "Rooms" }).click()
+          await benPage.getByRole("button", { name: /# general/ }).click()
+          await benPage.getByRole("button", { name: "Rooms", expanded: false }).waitFor()
           await say(benPage, "hi Ana, Ben here")
           await shows(anaPage, "hi Ana, Ben here")
 
@@ -273,6 +276,21 @@ describe("the web app in a browser", () => {
           // The reply stays in its thread: the main timeline does not show it.
           expect(await texts(benPage)).not.toContain("a reply in the thread")
           if (screenshots !== undefined) await benPage.screenshot({ path: Path.join(screenshots, "narrow.png") })
+
+          // Ana, the owner, archives #random, takes it back, then deletes it: it leaves both sidebars.
+          await anaPage.getByRole("button", { name: /# random/ }).click()
+          anaPage.once("dialog", (dialog) => void dialog.accept())
+          await anaPage.getByRole("button", { name: "Archive" }).click()
+          await anaPage.getByText("This room is archived.").waitFor()
+          await anaPage.getByRole("button", { name: "Unarchive" }).click()
+          await composer(anaPage).waitFor()
+          await benPage.getByRole("button", { name: "Rooms" }).click()
+          await benPage.getByRole("button", { name: /# random/ }).waitFor()
+          anaPage.once("dialog", (dialog) => void dialog.accept())
+          await anaPage.getByRole("button", { name: "Delete", exact: true }).click()
+          await anaPage.getByRole("heading", { name: "Pick a room" }).waitFor()
+          await anaPage.getByRole("button", { name: /# random/ }).waitFor({ state: "detached" })
+          await benPage.getByRole("button", { name: /# random/ }).waitFor({ state: "detached" })
         })
         expect(node.url).toBe(url)
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),

@@ -39,7 +39,8 @@ import {
   InvitationPreview,
   InvitationTokenRequest,
   Member,
-  Org
+  Org,
+  PresenceList
 } from "@troupe/domain/Org"
 import {
   AddRoomMemberRequest,
@@ -152,6 +153,7 @@ export class OrgsGroup extends HttpApiGroup.make("orgs")
   .add(HttpApiEndpoint.get("list", "/orgs").addSuccess(Schema.Array(Org)))
   .add(HttpApiEndpoint.get("get", "/orgs/:org").setPath(orgPath).addSuccess(Org))
   .add(HttpApiEndpoint.get("members", "/orgs/:org/members").setPath(orgPath).addSuccess(Schema.Array(Member)))
+  .add(HttpApiEndpoint.get("presence", "/orgs/:org/presence").setPath(orgPath).addSuccess(PresenceList))
   .add(
     HttpApiEndpoint.post("addMember", "/orgs/:org/members").setPath(orgPath).setPayload(AddMemberRequest)
       .addSuccess(Member, { status: 201 })
@@ -235,6 +237,8 @@ export class RoomsGroup extends HttpApiGroup.make("rooms")
     HttpApiEndpoint.patch("update", "/rooms/:room").setPath(roomPath).setPayload(UpdateRoomRequest).addSuccess(RoomInfo)
   )
   .add(HttpApiEndpoint.post("archive", "/rooms/:room/archive").setPath(roomPath).addSuccess(RoomInfo))
+  .add(HttpApiEndpoint.post("unarchive", "/rooms/:room/unarchive").setPath(roomPath).addSuccess(RoomInfo))
+  .add(HttpApiEndpoint.del("delete", "/rooms/:room").setPath(roomPath))
   .add(HttpApiEndpoint.post("join", "/rooms/:room/join").setPath(roomPath))
   .add(HttpApiEndpoint.post("leave", "/rooms/:room/leave").setPath(roomPath))
   .add(HttpApiEndpoint.get("members", "/rooms/:room/members").setPath(roomPath).addSuccess(Schema.Array(RoomMember)))

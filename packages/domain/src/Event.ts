@@ -56,6 +56,12 @@ export class RoomArchived extends Schema.Class<RoomArchived>("RoomArchived")({
   room: RoomInfo
 }) {}
 
+/** A room was deleted, with its messages; nothing of it can be read any more. */
+export class RoomDeleted extends Schema.Class<RoomDeleted>("RoomDeleted")({
+  type: Schema.tag("room.deleted"),
+  roomId: RoomId
+}) {}
+
 /** A member joined a room. */
 export class MemberJoined extends Schema.Class<MemberJoined>("MemberJoined")({
   type: Schema.tag("member.joined"),
@@ -234,6 +240,7 @@ export const Event = Schema.Union(
   RoomCreated,
   RoomUpdated,
   RoomArchived,
+  RoomDeleted,
   MemberJoined,
   MemberLeft,
   OrgMemberJoined,

@@ -53,6 +53,11 @@ export class Member extends Schema.Class<Member>("Member")({
   joinedAt: Schema.Date
 }) {}
 
+/** Who of an org's people is online now (has an event stream open on any node). */
+export class PresenceList extends Schema.Class<PresenceList>("PresenceList")({
+  online: Schema.Array(UserId)
+}) {}
+
 /** Add a person to an org by e-mail. */
 export class AddMemberRequest extends Schema.Class<AddMemberRequest>("AddMemberRequest")({
   email: Schema.String,

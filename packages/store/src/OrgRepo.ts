@@ -20,6 +20,7 @@ import { randomUUID } from "node:crypto"
 import { EventLog } from "./EventLog.js"
 import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
+import { RoomRepo } from "./RoomRepo.js"
 import { hashSecret, newSecret } from "./Secrets.js"
 
 const OrgRow = Schema.Struct({
@@ -57,6 +58,7 @@ const ModelsRow = Schema.Struct({ allowedModels: Schema.NullOr(Schema.Array(Sche
 const Count = Schema.Struct({ n: Schema.Number })
 const KeyHolder = Schema.Struct({ id: ApiKeyId, userId: UserId })
 const RoomRef = Schema.Struct({ roomId: RoomId })
+const DefaultRoom = Schema.Struct({ id: RoomId })
 
 const toOrg = (row: typeof OrgRow.Type) => new Org(row)
 
@@ -85,6 +87,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
     const sql = yield* SqlClient.SqlClient
     const { withOrg } = orgScope(sql)
     const log = yield* EventLog
+    const rooms = yield* RoomRepo
 
     /** One person's membership (the row locked when `lock`). */
     const memberRow = (orgId: OrgId, userId: string, lock = false) =>
@@ -105,6 +108,13 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
           INSERT INTO org_members (org_id, user_id, role) VALUES (${orgId}, ${owner.id}, 'owner') RETURNING joined_at`)
         const member = toMember({ userId: owner.id, name: owner.name, handle: owner.handle, role: "owner", joinedAt })
         yield* log.append(orgId, [{ audience: aboutMember(owner.id), event: new OrgMemberJoined({ member }) }])
+        // The org's default room, in the same transaction: everyone who joins as a member joins it too.
+        const general = yield* rooms.create(orgId, owner, {
+          name: "general",
+          kind: "public",
+          topic: `Everyone in ${input.name}`
+        })
+        yield* sql`UPDATE orgs SET default_room_id = ${general.id} WHERE id = ${orgId}`
         return toOrg({ ...created.value, role: "owner" })
       }))
     })
@@ -193,6 +203,13 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
         if (Option.isNone(joined)) return yield* new Conflict({ message: `${user.email} is already a member` })
         const member = toMember({ userId: user.id, name: user.name, handle: user.handle, role, ...joined.value })
         yield* log.append(orgId, [{ audience: aboutMember(user.id), event: new OrgMemberJoined({ member }) }])
+        if (role !== "guest") {
+          // Members join the default room (unless it was archived); guests only the rooms they are added to.
+          const general = yield* Rows.first("default room", DefaultRoom)(sql`
+            SELECT r.id FROM orgs o JOIN rooms r ON r.id = o.default_room_id
+            WHERE o.id = ${orgId} AND r.archived_at IS NULL`)
+          if (Option.isSome(general)) yield* rooms.addMember(orgId, general.value.id, user.id)
+        }
         return member
       }))
     })
@@ -350,5 +367,5 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       revokeApiKey
     } as const
   }),
-  dependencies: [EventLog.Default]
+  dependencies: [EventLog.Default, RoomRepo.Default]
 }) {}

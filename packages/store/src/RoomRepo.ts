@@ -4,7 +4,15 @@
 import { SqlClient } from "@effect/sql"
 import type { Fragment } from "@effect/sql/Statement"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
-import { Audience, MemberJoined, MemberLeft, RoomArchived, RoomCreated, RoomUpdated } from "@troupe/domain/Event"
+import {
+  Audience,
+  MemberJoined,
+  MemberLeft,
+  RoomArchived,
+  RoomCreated,
+  RoomDeleted,
+  RoomUpdated
+} from "@troupe/domain/Event"
 import { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { MemberKind, Role } from "@troupe/domain/Org"
 import { Room, RoomInfo, RoomKind, RoomMember, RoutingMode, ThreadSummary } from "@troupe/domain/Room"
@@ -281,6 +289,39 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       }))
     })
 
+    /** Takes an archived room back into use (a `room.updated`). */
+    const unarchive = Effect.fn("RoomRepo.unarchive")(function*(orgId: OrgId, roomId: RoomId) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const current = yield* lockRoom(roomId)
+        if (!current.archived) return current
+        const room = toRoomInfo(
+          yield* roomRow(sql`UPDATE rooms r SET archived_at = NULL WHERE r.id = ${roomId} RETURNING ${roomColumns}`)
+        )
+        yield* log.append(orgId, [{ audience: audienceOf(room), event: new RoomUpdated({ room }) }])
+        return room
+      }))
+    })
+
+    /**
+     * Deletes a room: its messages, members, pins and triggers go with it
+     * (foreign keys), and so does what teammates remember from it.
+     */
+    const remove = Effect.fn("RoomRepo.remove")(function*(orgId: OrgId, roomId: RoomId) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const room = yield* lockRoom(roomId)
+        if (room.kind === "direct") return yield* new InvalidInput({ message: "direct rooms cannot be deleted" })
+        const people = yield* Rows.all("room member", Schema.Struct({ memberId: UserId }))(sql`
+          SELECT member_id FROM room_members WHERE room_id = ${roomId} AND member_kind = 'user'`)
+        yield* sql`DELETE FROM memories WHERE org_id = ${orgId} AND room_id = ${roomId}`
+        yield* sql`DELETE FROM core_memory WHERE org_id = ${orgId} AND room_id = ${roomId}`
+        yield* sql`DELETE FROM rooms WHERE id = ${roomId}`
+        yield* log.append(orgId, [{
+          audience: audienceOf(room, people.map((p) => p.memberId)),
+          event: new RoomDeleted({ roomId })
+        }])
+      }))
+    })
+
     /** Adds a person to a room (join or invite). Returns false when already a member. */
     const addMember = Effect.fn("RoomRepo.addMember")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
@@ -416,6 +457,8 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       openDm,
       update,
       archive,
+      unarchive,
+      remove,
       addMember,
       removeMember,
       members,

@@ -4,8 +4,9 @@
  */
 import type { Caller } from "@troupe/domain/Caller"
 import { Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
-import type { ApiKeyId, OrgId, UserId } from "@troupe/domain/Ids"
-import { CreatedApiKey, type Role, roleAtLeast } from "@troupe/domain/Org"
+import { type ApiKeyId, type OrgId, UserId } from "@troupe/domain/Ids"
+import { CreatedApiKey, PresenceList, type Role, roleAtLeast } from "@troupe/domain/Org"
+import { Presence } from "@troupe/realtime/Presence"
 import { AccountRepo } from "@troupe/store/AccountRepo"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { OrgRepo } from "@troupe/store/OrgRepo"
@@ -24,6 +25,7 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
     const messages = yield* MessageRepo
     const access = yield* Access
     const limits = yield* Limits
+    const presence = yield* Presence
 
     /** People create orgs (and own them); API keys cannot. */
     const create = Effect.fn("Orgs.create")(function*(caller: Caller, input: { name: string; slug: string }) {
@@ -45,6 +47,14 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
     const members = Effect.fn("Orgs.members")(function*(caller: Caller, orgId: OrgId) {
       yield* access.org(caller, orgId)
       return yield* orUnavailable(orgs.members(orgId))
+    })
+
+    /** Which of the org's people are online now. */
+    const online = Effect.fn("Orgs.online")(function*(caller: Caller, orgId: OrgId) {
+      yield* access.org(caller, orgId)
+      const people = (yield* orUnavailable(orgs.members(orgId))).filter((m) => m.kind === "user").map((m) => m.id)
+      const now = yield* presence.online(people)
+      return new PresenceList({ online: people.filter((id) => now.has(id)).map((id) => UserId.make(id)) })
     })
 
     /** Admins add people by e-mail; only owners add owners. */
@@ -128,6 +138,7 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
       list,
       get,
       members,
+      online,
       addMember,
       changeRole,
       removeMember,

@@ -11,7 +11,7 @@ import type { CreateRoomRequest, UpdateRoomRequest } from "@troupe/domain/Room"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option, Schema } from "effect"
-import { Access } from "./Access.js"
+import { Access, requireRole } from "./Access.js"
 import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
@@ -73,6 +73,22 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
       }
       yield* limits.write(caller, a.orgId)
       return yield* orUnavailable(rooms.archive(a.orgId, roomId))
+    }, Effect.scoped)
+
+    /** Admins take an archived room back into use. */
+    const unarchive = Effect.fn("Rooms.unarchive")(function*(caller: Caller, roomId: RoomId) {
+      const a = yield* access.room(caller, roomId)
+      yield* requireRole(a.role, "admin", "unarchiving rooms")
+      yield* limits.write(caller, a.orgId)
+      return yield* orUnavailable(rooms.unarchive(a.orgId, roomId))
+    }, Effect.scoped)
+
+    /** Admins delete a room they can see, with its messages and what teammates remember from it. */
+    const remove = Effect.fn("Rooms.remove")(function*(caller: Caller, roomId: RoomId) {
+      const a = yield* access.room(caller, roomId)
+      yield* requireRole(a.role, "admin", "deleting rooms")
+      yield* limits.write(caller, a.orgId)
+      yield* orUnavailable(rooms.remove(a.orgId, roomId))
     }, Effect.scoped)
 
     /** Anyone who sees a public room may join it. */
@@ -139,6 +155,8 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
       get,
       update,
       archive,
+      unarchive,
+      remove,
       join,
       leave,
       members,

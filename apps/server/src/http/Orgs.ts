@@ -16,6 +16,7 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
       .handle("list", () => Effect.flatMap(CurrentUser, (c) => orgs.list(c)))
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.get(c, path.org)))
       .handle("members", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.members(c, path.org)))
+      .handle("presence", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.online(c, path.org)))
       .handle("addMember", ({ path, payload }) =>
         Effect.flatMap(CurrentUser, (c) => orgs.addMember(c, path.org, payload)))
       .handle("changeRole", ({ path, payload }) =>
