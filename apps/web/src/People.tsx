@@ -137,6 +137,11 @@ export const PeopleDialog = ({ onClose }: { readonly onClose: () => void }) => {
       <ul className="members" aria-label="Members">
         {people.map((m) => (
           <li key={m.id}>
+            <span
+              className={state.online[m.id] === true ? "dot online" : "dot"}
+              role="img"
+              aria-label={state.online[m.id] === true ? "online" : "offline"}
+            />
             <span className="member-name">{m.name}</span> <span className="handle">@{m.handle}</span>
             {admin && m.id !== state.me?.id && (role === "owner" || m.role !== "owner")
               ? (

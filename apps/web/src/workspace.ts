@@ -272,8 +272,15 @@ export class Workspace {
   private async loadMembers() {
     const orgId = this.state.orgId
     if (orgId === null) return
-    this.members = await call(this.authed(), (c) => c.orgs.members({ path: { org: orgId } })).catch(() => this.members)
-    this.set({ ...this.state })
+    const token = this.authed()
+    const [members, presence] = await Promise.all([
+      call(token, (c) => c.orgs.members({ path: { org: orgId } })).catch(() => this.members),
+      call(token, (c) => c.orgs.presence({ path: { org: orgId } })).catch(() => null)
+    ])
+    this.members = members
+    // Who is online now; `presence.changed` events keep it current from here.
+    if (presence === null) this.set({ ...this.state })
+    else this.update((s) => ({ ...s, online: { ...Object.fromEntries(presence.online.map((id) => [id, true])) } }))
   }
 
   // Orgs and rooms

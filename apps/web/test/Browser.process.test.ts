@@ -187,6 +187,8 @@ describe("the web app in a browser", () => {
           await anaPage.getByRole("button", { name: "People" }).click()
           const people = anaPage.getByRole("dialog", { name: "People" })
           await people.getByRole("list", { name: "Members" }).getByText("Ben", { exact: true }).waitFor()
+          // Both have the app open: both show as online.
+          await people.getByRole("list", { name: "Members" }).getByRole("img", { name: "online" }).nth(1).waitFor()
           expect(await people.getByRole("list", { name: "Pending invitations" }).count()).toBe(0)
           if (screenshots !== undefined) await anaPage.screenshot({ path: Path.join(screenshots, "people.png") })
           await people.getByRole("button", { name: "Close" }).click()
