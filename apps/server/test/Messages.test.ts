@@ -1,7 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
-import type { MessagePage } from "@troupe/domain/Message"
+import type { Message, MessagePage } from "@troupe/domain/Message"
 import { Effect } from "effect"
-import { anaAndBen, TestServer } from "./Harness.js"
+import { anaAndBen, raw, TestServer } from "./Harness.js"
 
 const setup = anaAndBen
 
@@ -159,6 +159,53 @@ describe("messages", () => {
         expect(benHits[0]!.snippet).toContain("<<")
         const anaHits = yield* ana.api.orgs.search({ path: { org: org.id }, urlParams: { q: "forecast" } })
         expect(new Set(anaHits.map((h) => h.message.roomId))).toEqual(new Set([room.id, secret.id]))
+      }))
+
+    it.effect("search: prefixes while typing, filters by room, author and date, and pages without repeats", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, room } = yield* setup
+        const ops = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "ops" } })
+        yield* ben.api.rooms.join({ path: { room: ops.id } })
+        const texts = Array.from({ length: 7 }, (_, i) => `deployment window ${i}`)
+        for (const [i, text] of texts.entries()) {
+          const by = i % 2 === 0 ? ana : ben
+          yield* by.api.messages.post({ path: { room: i < 4 ? room.id : ops.id }, payload: { text } })
+        }
+        const search = (urlParams: Parameters<typeof ana.api.orgs.search>[0]["urlParams"]) =>
+          Effect.map(ben.api.orgs.search({ path: { org: org.id }, urlParams }), (hits) => hits.map((h) => h.message))
+        // The last word is a prefix: "deplo" finds "deployment"; "window deplo" too.
+        expect((yield* search({ q: "deplo" })).length).toBe(7)
+        expect((yield* search({ q: "window deplo" })).length).toBe(7)
+        expect(yield* search({ q: "deploymentx" })).toEqual([])
+        // Web-search syntax still works as such.
+        expect(yield* search({ q: "deployment -window" })).toEqual([])
+        // Filters.
+        expect((yield* search({ q: "deployment", room: ops.id })).map((m) => m.text).sort()).toEqual(texts.slice(4))
+        expect((yield* search({ q: "deployment", author: ben.user.id })).map((m) => m.authorId)).toEqual(
+          [ben.user.id, ben.user.id, ben.user.id]
+        )
+        const all = yield* search({ q: "deployment" })
+        const times = all.map((m) => m.createdAt.getTime()).sort((a, b) => a - b)
+        const middle = new Date(times[3]!)
+        expect((yield* search({ q: "deployment", after: middle })).length).toBe(4)
+        expect((yield* search({ q: "deployment", before: middle })).length).toBe(3)
+        // Pages: every hit once, in the same order as one big page.
+        const pages: Array<Message> = []
+        for (let offset = 0; offset < 7; offset += 3) {
+          pages.push(...(yield* search({ q: "deployment", limit: 3, offset })))
+        }
+        expect(pages.map((m) => m.id)).toEqual(all.map((m) => m.id))
+        expect(new Set(pages.map((m) => m.id)).size).toBe(7)
+        // A room the caller cannot read is 404; bad filters are 400.
+        const secret = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "s", kind: "private" } })
+        const hidden = yield* raw("GET", `/v1/orgs/${org.id}/search?q=deployment&room=${secret.id}`, {
+          token: ben.token
+        })
+        expect(hidden.status).toBe(404)
+        for (const bad of ["room=nope", "author=1", "after=yesterday", "offset=-1", "offset=10001"]) {
+          const res = yield* raw("GET", `/v1/orgs/${org.id}/search?q=deployment&${bad}`, { token: ben.token })
+          expect([bad, res.status]).toEqual([bad, 400])
+        }
       }))
 
     it.effect("direct rooms are found again for the same participant set", () =>

@@ -179,7 +179,17 @@ export class OrgsGroup extends HttpApiGroup.make("orgs")
     HttpApiEndpoint.get("search", "/orgs/:org/search").setPath(orgPath)
       .setUrlParams(Schema.Struct({
         q: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
-        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)))
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))),
+        /** Hits to skip: the next page starts at the previous offset plus its limit. */
+        offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 10_000))),
+        /** Only this room's messages. */
+        room: Schema.optional(RoomId),
+        /** Only messages by this person or teammate. */
+        author: Schema.optional(Schema.UUID),
+        /** Only messages posted at or after this instant (ISO 8601). */
+        after: Schema.optional(Schema.Date),
+        /** Only messages posted before this instant (ISO 8601). */
+        before: Schema.optional(Schema.Date)
       }))
       .addSuccess(Schema.Array(SearchHit))
   )

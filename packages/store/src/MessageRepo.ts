@@ -31,6 +31,30 @@ export interface Author {
   readonly name: string
 }
 
+/** A search: the words, optional filters, and the page. */
+export interface SearchQuery {
+  readonly text: string
+  readonly roomId?: RoomId | undefined
+  readonly authorId?: string | undefined
+  readonly after?: Date | undefined
+  readonly before?: Date | undefined
+  readonly limit: number
+  readonly offset: number
+}
+
+/**
+ * Plain words (no quotes, `or`, or `-word`) as a tsquery whose last word is
+ * a prefix, so a query matches while its last word is still being typed
+ * ("deplo" finds "deploy"); null for queries in the web-search syntax, which
+ * are read as such.
+ */
+export const prefixWords = (text: string): string | null => {
+  if (/["]|(^|\s)-\S|\sor\s/i.test(text)) return null
+  const words = text.match(/[\p{L}\p{N}]+/gu)
+  if (words === null) return null
+  return words.map((w, i) => (i === words.length - 1 ? `${w}:*` : w)).join(" & ")
+}
+
 /** A `messages` row with its mentions and the viewer's reactions, as `columns` selects it. */
 const MessageRow = Schema.Struct({
   id: MessageId,
@@ -421,17 +445,25 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
         orgId: OrgId,
         viewer: UserId | TeammateId,
         roomIds: ReadonlyArray<string>,
-        query: string,
-        limit: number
+        query: SearchQuery
       ) {
         if (roomIds.length === 0) return []
+        const words = prefixWords(query.text)
+        const tsquery = words === null
+          ? sql`websearch_to_tsquery('english', ${query.text})`
+          : sql`to_tsquery('english', ${words})`
         return yield* withOrg(orgId)(Effect.gen(function*() {
           const rows = yield* sql`
             SELECT ${columns(viewer)}, ts_rank(m.search, q.q) AS rank,
               ts_headline('english', m.text, q.q, 'StartSel=<<, StopSel=>>, MaxFragments=2') AS snippet
-            FROM messages m, (SELECT websearch_to_tsquery('english', ${query}) AS q) q
+            FROM messages m, (SELECT ${tsquery} AS q) q
             WHERE m.room_id = ANY(${[...roomIds]}::uuid[]) AND m.deleted_at IS NULL AND m.search @@ q.q
-            ORDER BY rank DESC, m.seq DESC LIMIT ${limit}`.pipe(Rows.all("message", SearchRow))
+              ${query.roomId === undefined ? sql`` : sql`AND m.room_id = ${query.roomId}`}
+              ${query.authorId === undefined ? sql`` : sql`AND m.author_id = ${query.authorId}`}
+              ${query.after === undefined ? sql`` : sql`AND m.created_at >= ${query.after}`}
+              ${query.before === undefined ? sql`` : sql`AND m.created_at < ${query.before}`}
+            ORDER BY rank DESC, m.created_at DESC, m.id
+            LIMIT ${query.limit} OFFSET ${query.offset}`.pipe(Rows.all("message", SearchRow))
           return rows.map(({ rank, snippet, ...message }) =>
             new SearchHit({ message: toMessage(message), snippet, rank })
           )

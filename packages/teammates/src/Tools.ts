@@ -133,7 +133,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           return yield* Effect.matchEffect(parse(Search, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ query }) =>
-              messages.search(ctx.orgId, ctx.teammateId, [ctx.roomId], query, 5).pipe(
+              messages.search(ctx.orgId, ctx.teammateId, [ctx.roomId], { text: query, limit: 5, offset: 0 }).pipe(
                 Effect.map((hits) => ({
                   output: hits.length === 0
                     ? "no matching messages"

@@ -8,7 +8,7 @@ import { type ApiKeyId, type OrgId, UserId } from "@troupe/domain/Ids"
 import { CreatedApiKey, PresenceList, type Role, roleAtLeast } from "@troupe/domain/Org"
 import { Presence } from "@troupe/realtime/Presence"
 import { AccountRepo } from "@troupe/store/AccountRepo"
-import { MessageRepo } from "@troupe/store/MessageRepo"
+import { MessageRepo, type SearchQuery } from "@troupe/store/MessageRepo"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option } from "effect"
@@ -126,11 +126,15 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
       yield* orUnavailable(orgs.revokeApiKey(orgId, keyId))
     })
 
-    /** Full-text search over the messages of the rooms the caller can read. */
-    const search = Effect.fn("Orgs.search")(function*(caller: Caller, orgId: OrgId, query: string, limit: number) {
+    /** Full-text search over the messages of the rooms the caller can read, with filters and pages. */
+    const search = Effect.fn("Orgs.search")(function*(caller: Caller, orgId: OrgId, query: SearchQuery) {
       const a = yield* access.org(caller, orgId)
       const readable = yield* orUnavailable(rooms.readableRoomIds(orgId, a.user.id, a.guest))
-      return yield* orUnavailable(messages.search(orgId, a.user.id, readable, query, limit))
+      // A room the caller cannot read is 404, as everywhere else.
+      if (query.roomId !== undefined && !readable.includes(query.roomId)) {
+        return yield* NotFound.of("room", query.roomId)
+      }
+      return yield* orUnavailable(messages.search(orgId, a.user.id, readable, query))
     })
 
     return {

@@ -37,6 +37,15 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
       .handle(
         "search",
         ({ path, urlParams }) =>
-          Effect.flatMap(CurrentUser, (c) => orgs.search(c, path.org, urlParams.q, urlParams.limit ?? 20))
+          Effect.flatMap(CurrentUser, (c) =>
+            orgs.search(c, path.org, {
+              text: urlParams.q,
+              limit: urlParams.limit ?? 20,
+              offset: urlParams.offset ?? 0,
+              roomId: urlParams.room,
+              authorId: urlParams.author,
+              after: urlParams.after,
+              before: urlParams.before
+            }))
       )
   }))
