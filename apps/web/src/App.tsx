@@ -9,6 +9,7 @@ import { ApiError } from "./api.js"
 import { Dialog } from "./Dialog.js"
 import { InviteScreen, PeopleDialog } from "./People.js"
 import { RoomView } from "./Room.js"
+import { SearchView } from "./Search.js"
 import { useAppState, useWorkspace, WorkspaceContext } from "./useWorkspace.js"
 import type { Workspace } from "./workspace.js"
 
@@ -133,10 +134,20 @@ const OrgSetup = () => {
 const Shell = () => {
   const state = useAppState()
   const [menu, setMenu] = useState(false)
+  const [search, setSearch] = useState<string | null>(null)
   const open = state.openRoomId === null ? undefined : state.rooms[state.openRoomId]
   return (
     <div className={menu ? "shell menu-open" : "shell"}>
-      <Sidebar onPick={() => setMenu(false)} />
+      <Sidebar
+        onPick={() => {
+          setMenu(false)
+          setSearch(null)
+        }}
+        onSearch={(query) => {
+          setMenu(false)
+          setSearch(query)
+        }}
+      />
       <main className="main">
         <button className="menu-toggle" aria-label="Rooms" aria-expanded={menu} onClick={() => setMenu(!menu)}>
           ☰
@@ -146,7 +157,11 @@ const Shell = () => {
             {state.connection === "connecting" ? "Connecting…" : "Reconnecting… messages will catch up."}
           </p>
         )}
-        {open === undefined ? <EmptyRoom /> : <RoomView room={open} key={open.id} />}
+        {search !== null
+          ? <SearchView query={search} key={search} onClose={() => setSearch(null)} />
+          : open === undefined
+          ? <EmptyRoom />
+          : <RoomView room={open} key={open.id} />}
       </main>
     </div>
   )
@@ -162,7 +177,9 @@ const EmptyRoom = () => (
 const roomLabel = (room: Room) =>
   room.kind === "public" ? `# ${room.name}` : room.kind === "private" ? `🔒 ${room.name}` : room.name
 
-const Sidebar = ({ onPick }: { readonly onPick: () => void }) => {
+const Sidebar = (
+  { onPick, onSearch }: { readonly onPick: () => void; readonly onSearch: (query: string) => void }
+) => {
   const state = useAppState()
   const workspace = useWorkspace()
   const [creating, setCreating] = useState(false)
@@ -224,6 +241,17 @@ const Sidebar = ({ onPick }: { readonly onPick: () => void }) => {
         <button className="link" onClick={() => void workspace.logout()}>Log out</button>
         <button className="link" onClick={() => setPeople(true)}>People</button>
       </div>
+      <form
+        role="search"
+        className="search"
+        onSubmit={(e) => {
+          e.preventDefault()
+          const query = String(new FormData(e.currentTarget).get("q") ?? "").trim()
+          if (query !== "") onSearch(query)
+        }}
+      >
+        <input name="q" type="search" aria-label="Search messages" placeholder="Search" maxLength={200} />
+      </form>
       <h2>Rooms</h2>
       <ul aria-label="Rooms">{channels.map(roomItem)}</ul>
       {creating

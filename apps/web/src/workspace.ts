@@ -377,6 +377,16 @@ export class Workspace {
     await this.openRoom(room.id)
   }
 
+  /** Messages matching `query` in the rooms the person can read, best first. */
+  async search(query: string, options: { room: RoomId | undefined; offset: number; limit: number }) {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) =>
+      c.orgs.search({
+        path: { org },
+        urlParams: { q: query, offset: options.offset, limit: options.limit, room: options.room }
+      }))
+  }
+
   async leaveRoom(roomId: RoomId) {
     await call(this.authed(), (c) => c.rooms.leave({ path: { room: roomId } }))
   }

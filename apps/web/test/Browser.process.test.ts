@@ -293,6 +293,16 @@ describe("the web app in a browser", () => {
           await anaPage.getByRole("heading", { name: "Pick a room" }).waitFor()
           await anaPage.getByRole("button", { name: /# random/ }).waitFor({ state: "detached" })
           await benPage.getByRole("button", { name: /# random/ }).waitFor({ state: "detached" })
+
+          // Search finds a message while its last word is still being typed, and opens its room.
+          await anaPage.getByRole("searchbox", { name: "Search messages" }).fill("launc")
+          await anaPage.getByRole("searchbox", { name: "Search messages" }).press("Enter")
+          const match = anaPage.getByRole("list", { name: "Matches" }).getByRole("button")
+            .filter({ hasText: "plan for the" }).first()
+          await match.waitFor()
+          expect(await match.locator("mark").first().textContent()).toMatch(/launch/i)
+          await match.click()
+          await anaPage.getByRole("heading", { name: "# general" }).waitFor()
         })
         expect(node.url).toBe(url)
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
