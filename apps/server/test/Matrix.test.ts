@@ -251,6 +251,11 @@ const cases: ReadonlyArray<Case> = [
     who({ anonymous: 401, outsider: 404, guest: 404, member: 403, apiKey: 403, rest: 204 })
   ],
   [
+    "rooms.settings",
+    (w) => at("PUT", `/v1/rooms/${w.priv.id}/settings`, { muted: true }),
+    who({ anonymous: 401, outsider: 404, rest: 200 })
+  ],
+  [
     "rooms.join",
     (w) => Effect.map(w.freshPublicRoom, (r) => ({ method: "POST", path: `/v1/rooms/${r.id}/join` })),
     who({ anonymous: 401, outsider: 404, guest: 404, rest: 204 })
@@ -429,7 +434,7 @@ describe("the authorisation matrix", () => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>
           Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
         )
-        expect(declared.length).toBe(67)
+        expect(declared.length).toBe(68)
         expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
       }))
 

@@ -1,7 +1,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import type { Message, MessagePage } from "@troupe/domain/Message"
-import { Effect } from "effect"
-import { anaAndBen, raw, TestServer } from "./Harness.js"
+import { Effect, Fiber } from "effect"
+import { anaAndBen, baseUrl, raw, readEvents, TestServer, watch } from "./Harness.js"
 
 const setup = anaAndBen
 
@@ -206,6 +206,47 @@ describe("messages", () => {
           const res = yield* raw("GET", `/v1/orgs/${org.id}/search?q=deployment&${bad}`, { token: ben.token })
           expect([bad, res.status]).toEqual([bad, 400])
         }
+      }))
+
+    it.effect("a member mutes a room for themself: still counted, marked muted, told to their own streams only", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, room } = yield* setup
+        const { position } = yield* ben.api.rooms.list({ path: { org: org.id } })
+        const bens = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: ben.token,
+          lastEventId: position,
+          count: 1,
+          keep: (d) => d.event.type === "room.settings"
+        })
+        expect(yield* ben.api.rooms.settings({ path: { room: room.id }, payload: { muted: true } })).toMatchObject({
+          muted: true
+        })
+        const [changed] = yield* Fiber.join(bens)
+        expect(changed?.event).toMatchObject({ type: "room.settings", roomId: room.id, muted: true })
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "while muted" } })
+        const listed = (yield* ben.api.rooms.list({ path: { org: org.id } })).rooms.find((r) => r.id === room.id)
+        expect(listed).toMatchObject({ muted: true, unreadCount: 1 })
+        // Ana's view of the room is her own.
+        const anas = (yield* ana.api.rooms.list({ path: { org: org.id } })).rooms.find((r) => r.id === room.id)
+        expect(anas?.muted).toBe(false)
+        // Ana's stream, read up to the message posted after the change, never had it.
+        const anaFirst = yield* readEvents({
+          baseUrl: yield* baseUrl,
+          token: ana.token,
+          lastEventId: position,
+          count: 1,
+          keep: (d) => d.event.type === "room.settings" || d.event.type === "message.created"
+        })
+        expect(anaFirst.map((d) => d.event.type)).toEqual(["message.created"])
+        yield* ben.api.rooms.settings({ path: { room: room.id }, payload: { muted: false } })
+        expect((yield* ben.api.rooms.get({ path: { room: room.id } })).muted).toBe(false)
+        // Only members have settings; bad bodies are 400.
+        const other = yield* ana.api.rooms.create({ path: { org: org.id }, payload: { name: "other" } })
+        const notIn = yield* raw("PUT", `/v1/rooms/${other.id}/settings`, { token: ben.token, body: { muted: true } })
+        expect(notIn.status).toBe(409)
+        const bad = yield* raw("PUT", `/v1/rooms/${room.id}/settings`, { token: ben.token, body: { muted: "yes" } })
+        expect(bad.status).toBe(400)
       }))
 
     it.effect("direct rooms are found again for the same participant set", () =>

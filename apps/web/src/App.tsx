@@ -208,7 +208,11 @@ const Sidebar = (
   const roomItem = (room: Room) => (
     <li key={room.id}>
       <button
-        className={room.id === state.openRoomId ? "room active" : room.unreadCount > 0 ? "room unread" : "room"}
+        className={[
+          "room",
+          room.id === state.openRoomId ? "active" : room.unreadCount > 0 && !room.muted ? "unread" : "",
+          room.muted ? "muted" : ""
+        ].filter((c) => c !== "").join(" ")}
         aria-current={room.id === state.openRoomId ? "page" : undefined}
         onClick={() => pick(room.id)}
       >
@@ -216,7 +220,7 @@ const Sidebar = (
         {room.mentionCount > 0 && (
           <span className="badge mention" aria-label={`${room.mentionCount} mentions`}>@{room.mentionCount}</span>
         )}
-        {room.unreadCount > 0 && (
+        {room.unreadCount > 0 && !room.muted && (
           <span className="badge" aria-label={`${room.unreadCount} unread`}>{room.unreadCount}</span>
         )}
       </button>

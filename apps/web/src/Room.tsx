@@ -425,13 +425,18 @@ const RoomActions = (
 ) => {
   const workspace = useWorkspace()
   const state = useAppState()
-  if (room.kind === "direct") return null
-  const admin = workspace.role === "owner" || workspace.role === "admin"
+  const direct = room.kind === "direct"
+  const admin = !direct && (workspace.role === "owner" || workspace.role === "admin")
   const creator = room.createdBy === state.me?.id
   const act = (action: () => Promise<unknown>) => void attempt(onError, action)
   return (
     <div className="room-actions">
-      {room.joined && !room.archived && (
+      {room.joined && (
+        <button className="link" onClick={() => act(() => workspace.setMuted(room.id, !room.muted))}>
+          {room.muted ? "Unmute" : "Mute"}
+        </button>
+      )}
+      {room.joined && !room.archived && !direct && (
         <button
           className="link"
           onClick={() => act(() => workspace.leaveRoom(room.id))}
@@ -439,7 +444,7 @@ const RoomActions = (
           Leave
         </button>
       )}
-      {!room.archived && (admin || creator) && (
+      {!room.archived && !direct && (admin || creator) && (
         <button
           className="link"
           onClick={() => {

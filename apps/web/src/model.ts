@@ -126,7 +126,8 @@ const roomFromInfo = (info: RoomInfo, previous: Room | undefined, joined: boolea
   unreadCount: previous?.unreadCount ?? 0,
   mentionCount: previous?.mentionCount ?? 0,
   threadUnreadCount: previous?.threadUnreadCount ?? 0,
-  threadMentionCount: previous?.threadMentionCount ?? 0
+  threadMentionCount: previous?.threadMentionCount ?? 0,
+  muted: previous?.muted ?? false
 })
 
 /** The snapshot of an org: its rooms and the position they reflect. Replaces what was known of the org. */
@@ -319,6 +320,11 @@ export const apply = (state: State, delivered: Delivered): State => {
         ...s,
         rooms: { ...s.rooms, [event.room.id]: roomFromInfo(event.room, before, before?.joined ?? true) }
       }
+    }
+    case "room.settings": {
+      const room = s.rooms[event.roomId]
+      if (room === undefined) return s
+      return { ...s, rooms: { ...s.rooms, [room.id]: { ...room, muted: event.muted } } }
     }
     case "room.deleted":
       return {

@@ -369,7 +369,8 @@ export class Workspace {
             unreadCount: 0,
             mentionCount: 0,
             threadUnreadCount: 0,
-            threadMentionCount: 0
+            threadMentionCount: 0,
+            muted: false
           }
         }
         : s.rooms
@@ -385,6 +386,11 @@ export class Workspace {
         path: { org },
         urlParams: { q: query, offset: options.offset, limit: options.limit, room: options.room }
       }))
+  }
+
+  /** Mutes or unmutes a room for this person (their other tabs follow through the stream). */
+  async setMuted(roomId: RoomId, muted: boolean) {
+    await call(this.authed(), (c) => c.rooms.settings({ path: { room: roomId }, payload: { muted } }))
   }
 
   async leaveRoom(roomId: RoomId) {

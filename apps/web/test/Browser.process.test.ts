@@ -303,6 +303,10 @@ describe("the web app in a browser", () => {
           expect(await match.locator("mark").first().textContent()).toMatch(/launch/i)
           await match.click()
           await anaPage.getByRole("heading", { name: "# general" }).waitFor()
+
+          // Muting is Ana's own: the room says so once the server confirms it on her stream.
+          await anaPage.getByRole("button", { name: "Mute", exact: true }).click()
+          await anaPage.getByRole("button", { name: "Unmute" }).waitFor()
         })
         expect(node.url).toBe(url)
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),

@@ -54,7 +54,8 @@ const room = (name: string) =>
     unreadCount: 0,
     mentionCount: 0,
     threadUnreadCount: 0,
-    threadMentionCount: 0
+    threadMentionCount: 0,
+    muted: false
   })
 
 let seq = 0

@@ -49,6 +49,7 @@ import {
   Room,
   RoomInfo,
   RoomMember,
+  RoomSettings,
   ThreadSummary,
   UpdateRoomRequest
 } from "@troupe/domain/Room"
@@ -249,6 +250,10 @@ export class RoomsGroup extends HttpApiGroup.make("rooms")
   .add(HttpApiEndpoint.post("archive", "/rooms/:room/archive").setPath(roomPath).addSuccess(RoomInfo))
   .add(HttpApiEndpoint.post("unarchive", "/rooms/:room/unarchive").setPath(roomPath).addSuccess(RoomInfo))
   .add(HttpApiEndpoint.del("delete", "/rooms/:room").setPath(roomPath))
+  .add(
+    HttpApiEndpoint.put("settings", "/rooms/:room/settings").setPath(roomPath).setPayload(RoomSettings)
+      .addSuccess(RoomSettings)
+  )
   .add(HttpApiEndpoint.post("join", "/rooms/:room/join").setPath(roomPath))
   .add(HttpApiEndpoint.post("leave", "/rooms/:room/leave").setPath(roomPath))
   .add(HttpApiEndpoint.get("members", "/rooms/:room/members").setPath(roomPath).addSuccess(Schema.Array(RoomMember)))

@@ -62,6 +62,13 @@ export class RoomDeleted extends Schema.Class<RoomDeleted>("RoomDeleted")({
   roomId: RoomId
 }) {}
 
+/** The reader changed their own settings for a room (sent to them only, for their other apps and tabs). */
+export class RoomSettingsChanged extends Schema.Class<RoomSettingsChanged>("RoomSettingsChanged")({
+  type: Schema.tag("room.settings"),
+  roomId: RoomId,
+  muted: Schema.Boolean
+}) {}
+
 /** A member joined a room. */
 export class MemberJoined extends Schema.Class<MemberJoined>("MemberJoined")({
   type: Schema.tag("member.joined"),
@@ -241,6 +248,7 @@ export const Event = Schema.Union(
   RoomUpdated,
   RoomArchived,
   RoomDeleted,
+  RoomSettingsChanged,
   MemberJoined,
   MemberLeft,
   OrgMemberJoined,

@@ -40,7 +40,14 @@ export class Room extends RoomInfo.extend<Room>("Room")({
   /** Unread thread replies, summed over the room's threads. */
   threadUnreadCount: Schema.Number,
   /** Unread thread replies that mention the caller. */
-  threadMentionCount: Schema.Number
+  threadMentionCount: Schema.Number,
+  /** The caller muted the room: unread messages are counted, not signalled (mentions still are). */
+  muted: Schema.Boolean
+}) {}
+
+/** A person's own settings for a room they are in. */
+export class RoomSettings extends Schema.Class<RoomSettings>("RoomSettings")({
+  muted: Schema.Boolean
 }) {}
 
 /** Create a room. */

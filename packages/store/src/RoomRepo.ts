@@ -11,11 +11,12 @@ import {
   RoomArchived,
   RoomCreated,
   RoomDeleted,
+  RoomSettingsChanged,
   RoomUpdated
 } from "@troupe/domain/Event"
 import { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { MemberKind, Role } from "@troupe/domain/Org"
-import { Room, RoomInfo, RoomKind, RoomMember, RoutingMode, ThreadSummary } from "@troupe/domain/Room"
+import { Room, RoomInfo, RoomKind, RoomMember, RoomSettings, RoutingMode, ThreadSummary } from "@troupe/domain/Room"
 import type { User } from "@troupe/domain/User"
 import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
@@ -45,7 +46,8 @@ const CountedRoomRow = Schema.Struct({
   unreadCount: Schema.Number,
   mentionCount: Schema.Number,
   threadUnreadCount: Schema.Number,
-  threadMentionCount: Schema.Number
+  threadMentionCount: Schema.Number,
+  muted: Schema.Boolean
 })
 
 /** The caller's role and membership, and the room's columns (null when the room does not exist). */
@@ -123,7 +125,8 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
             LEFT JOIN read_markers tk ON tk.user_id = ${userId} AND tk.room_id = r.id AND tk.thread_key = mm.thread_id
             WHERE mm.room_id = r.id AND mm.member_id = ${userId} AND mm.thread_id IS NOT NULL
               AND m.deleted_at IS NULL AND m.author_id <> ${userId} AND mm.seq > COALESCE(tk.last_read_seq, 0)) END::int
-            AS thread_mention_count
+            AS thread_mention_count,
+          COALESCE(rm.muted, false) AS muted
         FROM rooms r
         LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId}
         LEFT JOIN read_markers rk ON rk.user_id = ${userId} AND rk.room_id = r.id AND rk.thread_key = ${ROOM_MARKER}
@@ -322,6 +325,22 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       }))
     })
 
+    /** A member's own settings for the room; the change goes to them only. */
+    const setMuted = Effect.fn("RoomRepo.setMuted")(
+      function*(orgId: OrgId, roomId: RoomId, userId: UserId, muted: boolean) {
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const updated = yield* sql`UPDATE room_members SET muted = ${muted}
+            WHERE room_id = ${roomId} AND member_kind = 'user' AND member_id = ${userId} RETURNING muted`
+          if (updated.length === 0) return yield* new Conflict({ message: "join the room first" })
+          yield* log.append(orgId, [{
+            audience: new Audience({ roomId: null, orgWide: false, userIds: [userId] }),
+            event: new RoomSettingsChanged({ roomId, muted })
+          }])
+          return new RoomSettings({ muted })
+        }))
+      }
+    )
+
     /** Adds a person to a room (join or invite). Returns false when already a member. */
     const addMember = Effect.fn("RoomRepo.addMember")(function*(orgId: OrgId, roomId: RoomId, userId: UserId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
@@ -459,6 +478,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       archive,
       unarchive,
       remove,
+      setMuted,
       addMember,
       removeMember,
       members,

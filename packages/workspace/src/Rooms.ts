@@ -91,6 +91,12 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
       yield* orUnavailable(rooms.remove(a.orgId, roomId))
     }, Effect.scoped)
 
+    /** A member's own settings for a room (muting it). */
+    const settings = Effect.fn("Rooms.settings")(function*(caller: Caller, roomId: RoomId, muted: boolean) {
+      const a = yield* access.room(caller, roomId)
+      return yield* orUnavailable(rooms.setMuted(a.orgId, roomId, a.user.id, muted))
+    })
+
     /** Anyone who sees a public room may join it. */
     const join = Effect.fn("Rooms.join")(function*(caller: Caller, roomId: RoomId) {
       const a = yield* access.room(caller, roomId)
@@ -157,6 +163,7 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
       archive,
       unarchive,
       remove,
+      settings,
       join,
       leave,
       members,

@@ -28,7 +28,11 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
       .handle("archive", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.archive(c, path.room)))
       .handle("unarchive", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.unarchive(c, path.room)))
       .handle("delete", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.remove(c, path.room)))
-      .handle("join", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.join(c, path.room)))
+      .handle("settings", ({ path, payload }) =>
+        Effect.flatMap(CurrentUser, (c) =>
+          rooms.settings(c, path.room, payload.muted)))
+      .handle("join", ({ path }) =>
+        Effect.flatMap(CurrentUser, (c) => rooms.join(c, path.room)))
       .handle("leave", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.leave(c, path.room)))
       .handle("members", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.members(c, path.room)))
       .handle("addMember", ({ path, payload }) =>
