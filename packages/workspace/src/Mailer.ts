@@ -90,6 +90,8 @@ export const layerConfig = Layer.unwrapEffect(Effect.map(MailConfig, (config) =>
 
 /** What a `layerTest` mailer was given to send. */
 export class Mailbox extends Context.Tag("@troupe/workspace/Mailer/Mailbox")<Mailbox, {
+  /** Every mail so far. */
+  readonly sent: Effect.Effect<ReadonlyArray<Mail>>
   /** The first `count` mails to `to` (any case), once that many were sent. */
   readonly received: (to: string, count?: number) => Effect.Effect<ReadonlyArray<Mail>>
 }>() {}
@@ -101,6 +103,7 @@ export const layerTest: Layer.Layer<Mailer | Mailbox> = Layer.effectContext(
       Context.add(
         Mailbox,
         Mailbox.of({
+          sent: sent.all,
           received: (to, count = 1) => sent.first((mail) => mail.to.toLowerCase() === to.toLowerCase(), count)
         })
       )

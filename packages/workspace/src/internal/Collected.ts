@@ -7,6 +7,8 @@ import { Effect, Option, Stream, SubscriptionRef } from "effect"
 /** A growing list to add to and wait on. */
 export interface Collected<A> {
   readonly add: (item: A) => Effect.Effect<void>
+  /** Everything so far. */
+  readonly all: Effect.Effect<ReadonlyArray<A>>
   /** The first `count` items that `matches` accepts, once there are that many. */
   readonly first: (matches: (item: A) => boolean, count: number) => Effect.Effect<ReadonlyArray<A>>
 }
@@ -15,6 +17,7 @@ export interface Collected<A> {
 export const make = <A>(): Effect.Effect<Collected<A>> =>
   Effect.map(SubscriptionRef.make<ReadonlyArray<A>>([]), (ref) => ({
     add: (item) => SubscriptionRef.update(ref, (all) => [...all, item]),
+    all: SubscriptionRef.get(ref),
     first: (matches, count) =>
       ref.changes.pipe(
         Stream.map((all) => all.filter(matches)),
