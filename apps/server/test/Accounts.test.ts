@@ -10,7 +10,7 @@ import type { Delivered } from "@troupe/domain/Event"
 import * as Database from "@troupe/store/Database"
 import { Mailbox } from "@troupe/workspace/Mailer"
 import { SmtpCapture } from "@troupe/workspace/testing/SmtpServer"
-import { Effect, Fiber, Layer, Logger, Queue } from "effect"
+import { Effect, Fiber, HashMap, Layer, Logger, Option, Queue } from "effect"
 import { randomBytes } from "node:crypto"
 import {
   anaAndBen,
@@ -296,10 +296,13 @@ describe("a person's own account", () => {
   })
 
   // Without SMTP_URL, the link is in the server's log (at warn level) for the operator to pass on.
-  const warnings = Effect.runSync(Queue.unbounded<string>())
-  const capture = Logger.make(({ logLevel, message }) => {
+  const warnings = Effect.runSync(Queue.unbounded<{ readonly text: string; readonly requestId: unknown }>())
+  const capture = Logger.make(({ annotations, logLevel, message }) => {
     if (logLevel.label === "WARN") {
-      Queue.unsafeOffer(warnings, Array.isArray(message) ? message.join(" ") : String(message))
+      Queue.unsafeOffer(warnings, {
+        text: Array.isArray(message) ? message.join(" ") : String(message),
+        requestId: Option.getOrUndefined(HashMap.get(annotations, "requestId"))
+      })
     }
   })
   layer(TestServer().pipe(Layer.provide(Logger.add(capture))), { excludeTestServices: true, timeout: 120_000 })(
@@ -307,9 +310,15 @@ describe("a person's own account", () => {
       it.effect("without SMTP_URL the link is written to the log, and it works", () =>
         Effect.gen(function*() {
           const eve = yield* person("Eve")
-          yield* (yield* client()).auth.requestPasswordReset({ payload: { email: eve.user.email } })
-          let line = ""
-          while (!line.includes(eve.user.email)) line = yield* Queue.take(warnings)
+          const asked = yield* raw("POST", "/v1/auth/password-reset", {
+            body: { email: eve.user.email },
+            headers: { "x-request-id": "reset-eve" }
+          })
+          expect(asked.status).toBe(202)
+          let warning: { readonly text: string; readonly requestId: unknown } = { text: "", requestId: undefined }
+          while (!warning.text.includes(eve.user.email)) warning = yield* Queue.take(warnings)
+          const line = warning.text
+          expect(warning.requestId).toBe("reset-eve")
           expect(line).toContain(`SMTP_URL is not set, so this mail was not sent; pass it on to ${eve.user.email}`)
           const token = resetToken(line)
           // Without PUBLIC_URL, links use HOST and PORT (the defaults here: the test server's own port is another).
