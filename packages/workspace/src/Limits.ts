@@ -90,8 +90,11 @@ export class Limits extends Effect.Service<Limits>()("@troupe/workspace/Limits",
      */
     const write = Effect.fn("Limits.write")(function*(caller: Caller, orgId: string) {
       yield* personal(caller)
-      const perOrg = yield* consume(`w:o:${orgId}`, config.orgWritesPerMinute, "1 minute")
-      if (Option.isSome(perOrg)) return yield* refuse("this org is writing too fast; slow down", perOrg.value)
+      yield* within(
+        [[`w:o:${orgId}`, config.orgWritesPerMinute]],
+        "1 minute",
+        "this org is writing too fast; slow down"
+      )
       yield* share.slot(orgId)
     })
 
