@@ -29,6 +29,7 @@ import * as Retention from "@troupe/teammates/Retention"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
 import { Invitations } from "@troupe/workspace/Invitations"
+import * as Mailer from "@troupe/workspace/Mailer"
 import { Messages } from "@troupe/workspace/Messages"
 import { Orgs } from "@troupe/workspace/Orgs"
 import { Rooms } from "@troupe/workspace/Rooms"
@@ -110,8 +111,11 @@ const observed = <E, R>(app: HttpApp.Default<E, R>) =>
 /** Prometheus metrics at `/metrics`, next to the contract. */
 const MetricsRouteLive = HttpApiBuilder.Router.use((router) => router.get("/metrics", metricsResponse))
 
-/** The HTTP app served by a platform `HttpServer`: the API, its docs, `/metrics` and the web app. Needs a SQL client. */
-export const HttpLive = HttpApiBuilder.serve(observed).pipe(
+/**
+ * The HTTP app served by a platform `HttpServer`: the API, its docs,
+ * `/metrics` and the web app. Needs a SQL client and a `Mailer`.
+ */
+export const HttpAppLive = HttpApiBuilder.serve(observed).pipe(
   HttpMiddleware.withTracerDisabledForUrls(untracedPaths),
   Layer.provide(MetricsRouteLive),
   Layer.provide(WebAppLive),
@@ -124,6 +128,9 @@ export const HttpLive = HttpApiBuilder.serve(observed).pipe(
   Layer.provide(ApiLive),
   HttpServer.withLogAddress
 )
+
+/** The HTTP app, with mail sent as configured (`SMTP_URL`, or the log). Needs a SQL client. */
+export const HttpLive = HttpAppLive.pipe(Layer.provide(Mailer.layerConfig))
 
 /**
  * A runner node: hosts teammate entities and answers only the health probes

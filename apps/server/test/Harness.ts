@@ -9,10 +9,12 @@ import * as TroupeClient from "@troupe/client/TroupeClient"
 import type { Delivered } from "@troupe/domain/Event"
 import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
+import * as Mailer from "@troupe/workspace/Mailer"
+import * as SmtpServer from "@troupe/workspace/testing/SmtpServer"
 import { Chunk, ConfigProvider, Deferred, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { createHttpServer } from "../src/http/NodeServer.js"
-import { HttpLive } from "../src/Server.js"
+import { HttpAppLive, HttpLive } from "../src/Server.js"
 
 /** The Redis the tests use (`REDIS_URL`, default the local server). */
 export const testRedisUrl = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -35,6 +37,8 @@ export const testConfig = (overrides: Record<string, string> = {}) => {
       RATE_LOGIN_PER_15MIN: "1000",
       RATE_LOGIN_PER_ADDRESS_PER_15MIN: "100000",
       RATE_SIGNUP_PER_ADDRESS_PER_HOUR: "100000",
+      RATE_PASSWORD_RESET_PER_HOUR: "1000",
+      RATE_PASSWORD_RESET_PER_ADDRESS_PER_HOUR: "100000",
       EVENT_POLL_INTERVAL: "200 millis",
       SSE_HEARTBEAT: "1 second",
       ...env,
@@ -53,12 +57,39 @@ export const redisOverrides = (prefix = `troupe-test-${randomBytes(4).toString("
  * A server on a random loopback port, over its own fresh database. Pass
  * `redisOverrides()` to run it on Redis.
  */
-export const TestServer = (overrides: Record<string, string> = {}) =>
-  HttpLive.pipe(
+export const TestServer = (overrides: Record<string, string> = {}) => serve(HttpLive, overrides)
+
+/** `app` on a random loopback port, over its own fresh database, with the test settings. */
+const serve = <A, E, R>(app: Layer.Layer<A, E, R>, overrides: Record<string, string>) =>
+  app.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createHttpServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Database.layerTest),
     Layer.provideMerge(FetchHttpClient.layer),
     Layer.provide(testConfig(overrides))
+  )
+
+/** A test server that keeps the mail it would send: read it through `Mailer.Mailbox`. */
+export const TestServerWithMailbox = (overrides: Record<string, string> = {}) =>
+  serve(HttpAppLive.pipe(Layer.provideMerge(Mailer.layerTest)), overrides)
+
+/**
+ * A test server that sends its mail through a real SMTP server of its own
+ * (`SmtpServer.SmtpCapture`), as `SMTP_URL` tells it to.
+ */
+export const TestServerWithSmtp = (overrides: Record<string, string> = {}) =>
+  Layer.unwrapScoped(Effect.map(SmtpServer.make(), (smtp) =>
+    TestServer({ SMTP_URL: smtp.url, ...overrides }).pipe(
+      Layer.provideMerge(Layer.succeed(SmtpServer.SmtpCapture, smtp))
+    )))
+
+/** The token of the first password-reset link in `text`. */
+export const resetToken = (text: string) => /\/reset#([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? ""
+
+/** The token of the password-reset link mailed to `to` (the `count`th mail to them). */
+export const mailedResetToken = (to: string, count = 1) =>
+  Effect.flatMap(
+    Mailer.Mailbox,
+    (box) => Effect.map(box.received(to, count), (mails) => resetToken(mails.at(-1)?.text ?? ""))
   )
 
 /** The test server's base URL. */

@@ -6,9 +6,10 @@
 import type { HttpClient, HttpServer } from "@effect/platform"
 import { describe, expect, layer } from "@effect/vitest"
 import { TroupeApi } from "@troupe/api/Api"
+import type { Mailbox } from "@troupe/workspace/Mailer"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
-import { baseUrl, client, email, person, raw, slug, TestServer } from "./Harness.js"
+import { baseUrl, client, email, mailedResetToken, person, raw, slug, TestServerWithMailbox } from "./Harness.js"
 
 const actors = ["anonymous", "outsider", "guest", "member", "admin", "owner", "apiKey"] as const
 type Actor = typeof actors[number]
@@ -98,7 +99,10 @@ interface Request {
 
 type Case = readonly [
   endpoint: string,
-  request: (w: World, actor: Actor) => Effect.Effect<Request, unknown, HttpServer.HttpServer | HttpClient.HttpClient>,
+  request: (
+    w: World,
+    actor: Actor
+  ) => Effect.Effect<Request, unknown, HttpServer.HttpServer | HttpClient.HttpClient | Mailbox>,
   expected: Record<Actor, number>
 ]
 
@@ -132,6 +136,45 @@ const cases: ReadonlyArray<Case> = [
         return { method: "POST", path: "/v1/auth/logout", token: session.token } satisfies Request
       }),
     who({ anonymous: 401, rest: 204 })
+  ],
+  [
+    "auth.updateMe",
+    () => at("PATCH", "/v1/auth/me", { name: "Renamed" }),
+    who({ anonymous: 401, apiKey: 403, rest: 200 })
+  ],
+  [
+    "auth.changePassword",
+    (_, actor) =>
+      Effect.gen(function*() {
+        const body = { currentPassword: "correct horse battery", newPassword: "another horse battery" }
+        if (actor === "anonymous" || actor === "apiKey") {
+          return { method: "POST", path: "/v1/auth/password", body } satisfies Request
+        }
+        // Someone of their own: the other sessions of the person who changes it end.
+        const changer = yield* person("Changer")
+        return { method: "POST", path: "/v1/auth/password", body, token: changer.token } satisfies Request
+      }),
+    who({ anonymous: 401, apiKey: 403, rest: 204 })
+  ],
+  [
+    "auth.requestPasswordReset",
+    () => at("POST", "/v1/auth/password-reset", { email: email("reset") }),
+    who({ rest: 202 })
+  ],
+  [
+    "auth.confirmPasswordReset",
+    () =>
+      Effect.gen(function*() {
+        const forgetful = yield* person("Forgetful")
+        yield* (yield* client()).auth.requestPasswordReset({ payload: { email: forgetful.user.email } })
+        const token = yield* mailedResetToken(forgetful.user.email)
+        return {
+          method: "POST",
+          path: "/v1/auth/password-reset/confirm",
+          body: { token, newPassword: "another horse battery" }
+        } satisfies Request
+      }),
+    who({ rest: 200 })
   ],
   [
     "orgs.create",
@@ -428,7 +471,7 @@ const statusOf = (r: Request, token: string | undefined) =>
   })
 
 describe("the authorisation matrix", () => {
-  layer(TestServer(), { excludeTestServices: true, timeout: 300_000 })((it) => {
+  layer(TestServerWithMailbox(), { excludeTestServices: true, timeout: 300_000 })((it) => {
     it.effect("every endpoint has a row", () =>
       Effect.sync(() => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>

@@ -1,10 +1,11 @@
 /**
- * The app's screens: sign-in, the first workspace, and the workspace itself
- * (sidebar, room, thread, hiring).
+ * The app's screens: sign-in (and a forgotten password), the first
+ * workspace, and the workspace itself (sidebar, room, thread, hiring).
  */
 import type { RoomId } from "@troupe/domain/Ids"
 import type { Room } from "@troupe/domain/Room"
 import { type FormEvent, useState } from "react"
+import { ForgotPassword, ResetScreen, SettingsDialog } from "./Account.js"
 import { ApiError } from "./api.js"
 import { Dialog } from "./Dialog.js"
 import { InviteScreen, PeopleDialog } from "./People.js"
@@ -37,6 +38,7 @@ const Root = () => {
   const state = useAppState()
   const workspace = useWorkspace()
   if (workspace.booting) return <div className="splash" aria-busy="true">Loading Troupe…</div>
+  if (workspace.passwordReset !== null) return <ResetScreen />
   if (workspace.invitation !== null) return <InviteScreen signIn={(email) => <AuthForm email={email} />} />
   if (state.me === null) return <AuthScreen />
   if (state.orgId === null) return <OrgSetup />
@@ -55,8 +57,10 @@ const AuthScreen = () => (
 const AuthForm = ({ email: fixed }: { readonly email?: string }) => {
   const workspace = useWorkspace()
   const [mode, setMode] = useState<"login" | "signup">("signup")
+  const [forgot, setForgot] = useState(false)
   const [error, setError] = useState<string | null>(workspace.authMessage)
   const [busy, setBusy] = useState(false)
+  if (forgot) return <ForgotPassword onBack={() => setForgot(false)} />
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault()
     const form = new FormData(e.currentTarget)
@@ -102,6 +106,7 @@ const AuthForm = ({ email: fixed }: { readonly email?: string }) => {
           {mode === "signup" ? "Create account" : "Log in"}
         </button>
       </form>
+      {mode === "login" && <button className="link" onClick={() => setForgot(true)}>Forgot your password?</button>}
     </>
   )
 }
@@ -185,6 +190,7 @@ const Sidebar = (
   const [creating, setCreating] = useState(false)
   const [hiring, setHiring] = useState(false)
   const [people, setPeople] = useState(false)
+  const [settings, setSettings] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const rooms = Object.values(state.rooms).filter((r) => !r.archived)
   const channels = rooms.filter((r) => r.kind !== "direct").sort((a, b) => a.name.localeCompare(b.name))
@@ -244,6 +250,7 @@ const Sidebar = (
         <span className="me" title={state.me?.email}>{state.me?.name}</span>
         <button className="link" onClick={() => void workspace.logout()}>Log out</button>
         <button className="link" onClick={() => setPeople(true)}>People</button>
+        <button className="link" onClick={() => setSettings(true)}>Settings</button>
       </div>
       <form
         role="search"
@@ -293,6 +300,7 @@ const Sidebar = (
       {error !== null && <p className="error" role="alert">{error}</p>}
       {hiring && <HireDialog onClose={() => setHiring(false)} />}
       {people && <PeopleDialog onClose={() => setPeople(false)} />}
+      {settings && <SettingsDialog onClose={() => setSettings(false)} />}
     </nav>
   )
 }

@@ -268,6 +268,13 @@ export const apply = (state: State, delivered: Delivered): State => {
   const event = delivered.event
   if (event.type === "reset") return { ...resumed, position: null }
   if (event.type === "access.revoked") return { ...resumed, ended: event.reason }
+  // The person's own name and handle, whichever org told.
+  if (event.type === "user.updated") {
+    const me = resumed.me
+    return me === null || me.id !== event.user.id
+      ? resumed
+      : { ...resumed, me: { ...me, name: event.user.name, handle: event.user.handle } }
+  }
   if (delivered.orgId !== null && delivered.orgId !== state.orgId) {
     if (event.type === "org.member.left" && event.userId === state.me?.id) {
       return { ...resumed, orgs: resumed.orgs.filter((o) => o.id !== delivered.orgId) }

@@ -13,6 +13,7 @@ import type { Delivered } from "@troupe/domain/Event"
 import { type MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import type { CreatedInvitation, Invitation, InvitationPreview, InvitedRole, Member, Role } from "@troupe/domain/Org"
 import type { CatalogEntry } from "@troupe/domain/Teammate"
+import type { User } from "@troupe/domain/User"
 import { Cause, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { ApiError, call, forget, runFork } from "./api.js"
 import * as Model from "./model.js"
@@ -31,10 +32,9 @@ const slugFrom = (name: string) => {
   return `${base || "team"}-${Math.random().toString(36).slice(2, 6)}`
 }
 
-/** The room named by the address (`/rooms/<id>`), which survives a reload. */
-/** The token of an invitation link (`/invite#<token>`) the app was opened with. */
-const invitationInAddress = (): string | null =>
-  window.location.pathname === "/invite" && window.location.hash.length > 1
+/** The token of a link to `page` (`/invite#<token>`, `/reset#<token>`) the app was opened with. */
+const tokenInAddress = (page: string): string | null =>
+  window.location.pathname === page && window.location.hash.length > 1
     ? decodeURIComponent(window.location.hash.slice(1))
     : null
 
@@ -45,6 +45,7 @@ export interface OpenInvitation {
   readonly error: string | null
 }
 
+/** The room named by the address (`/rooms/<id>`), which survives a reload. */
 const roomInAddress = (): string | null => /^\/rooms\/([0-9a-f-]{36})$/.exec(window.location.pathname)?.[1] ?? null
 
 /** The workspace of one browser tab. */
@@ -62,6 +63,8 @@ export class Workspace {
   booting = true
   /** The invitation link the app was opened with, until it is accepted or set aside. */
   invitation: OpenInvitation | null = null
+  /** The token of the password-reset link the app was opened with, until it is used or set aside. */
+  passwordReset: string | null = null
 
   readonly subscribe = (listener: () => void) => {
     this.listeners.add(listener)
@@ -95,7 +98,8 @@ export class Workspace {
 
   /** Resumes the stored session, if any. */
   async boot() {
-    const invited = invitationInAddress()
+    this.passwordReset = tokenInAddress("/reset")
+    const invited = tokenInAddress("/invite")
     if (invited !== null) {
       this.invitation = { token: invited, preview: null, error: null }
       try {
@@ -137,6 +141,41 @@ export class Workspace {
   async login(email: string, password: string) {
     const session = await call(null, (c) => c.auth.login({ payload: { email, password } }))
     await this.start(session.token, session.user)
+  }
+
+  /** Asks for a password-reset link for `email`; the answer is the same whether or not an account uses it. */
+  async requestPasswordReset(email: string): Promise<string> {
+    const accepted = await call(null, (c) => c.auth.requestPasswordReset({ payload: { email } }))
+    return accepted.message
+  }
+
+  /** Sets a new password with the reset link the app was opened with, and signs in with it. */
+  async confirmPasswordReset(newPassword: string) {
+    const token = this.passwordReset
+    if (token === null) return
+    const session = await call(null, (c) => c.auth.confirmPasswordReset({ payload: { token, newPassword } }))
+    // Every earlier session ended with the reset, this tab's too.
+    if (this.token !== null) this.end(null)
+    this.setResetAside()
+    await this.start(session.token, session.user)
+  }
+
+  /** Leaves the password-reset page for the app. */
+  setResetAside() {
+    this.passwordReset = null
+    window.history.replaceState(null, "", "/")
+    this.set({ ...this.state })
+  }
+
+  /** Changes the person's name or handle. */
+  async updateProfile(patch: { readonly name?: string; readonly handle?: string }) {
+    const me: User = await call(this.authed(), (c) => c.auth.updateMe({ payload: patch }))
+    this.update((s) => ({ ...s, me }))
+  }
+
+  /** Changes the person's password; their other sessions end. */
+  async changePassword(currentPassword: string, newPassword: string) {
+    await call(this.authed(), (c) => c.auth.changePassword({ payload: { currentPassword, newPassword } }))
   }
 
   async logout() {
@@ -229,7 +268,7 @@ export class Workspace {
     }
     if (
       e.type === "org.member.joined" || e.type === "org.member.updated" || e.type === "org.member.left" ||
-      e.type === "teammate.updated"
+      e.type === "teammate.updated" || e.type === "user.updated"
     ) {
       void this.loadMembers()
     }

@@ -1,14 +1,15 @@
 /**
  * The web app in a real browser (Debian's Chromium through playwright-core)
  * against a real server process: two people chatting, a teammate streaming
- * its answer, unread counts, a reload, and a server restart mid-conversation.
+ * its answer, unread counts, a reload, and a server restart mid-conversation;
+ * then one of them renames himself and resets a forgotten password.
  * Every wait is for something on the page, never for time.
  */
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { freePort, startNode, stopGracefully } from "@troupe/server/testing/NodeProcess"
 import * as Database from "@troupe/store/Database"
-import { Effect, type Scope } from "effect"
+import { Effect, Schedule, type Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
@@ -309,6 +310,45 @@ describe("the web app in a browser", () => {
           await anaPage.getByRole("button", { name: "Unmute" }).waitFor()
         })
         expect(node.url).toBe(url)
+
+        // Ben renames himself in Settings (Ana's People list follows) and tries a wrong current password.
+        yield* Effect.promise(async () => {
+          await benPage.getByRole("button", { name: "Rooms" }).click()
+          await benPage.getByRole("button", { name: "Settings" }).click()
+          const settings = benPage.getByRole("dialog", { name: "Settings" })
+          await settings.getByLabel("Name").fill("Benjamin")
+          await settings.getByRole("button", { name: "Save the profile" }).click()
+          await settings.getByText("Saved.").waitFor()
+          await settings.getByLabel("Current password").fill("not the password")
+          await settings.getByLabel("New password").fill("a brand new password")
+          await settings.getByRole("button", { name: "Change the password" }).click()
+          expect(await settings.getByRole("alert").textContent()).toMatch(/current password is wrong/)
+          if (screenshots !== undefined) await benPage.screenshot({ path: Path.join(screenshots, "settings.png") })
+          await settings.getByRole("button", { name: "Close" }).click()
+          await anaPage.getByRole("button", { name: "People" }).click()
+          await anaPage.getByRole("dialog", { name: "People" }).getByText("Benjamin", { exact: true }).waitFor()
+          await anaPage.getByRole("dialog", { name: "People" }).getByRole("button", { name: "Close" }).click()
+          // He logs out and forgot his password: the link goes to his address.
+          await benPage.getByRole("button", { name: "Log out" }).click()
+          await benPage.getByRole("tab", { name: "Log in" }).click()
+          await benPage.getByRole("button", { name: "Forgot your password?" }).click()
+          await benPage.getByLabel("Email").fill(benEmail)
+          await benPage.getByRole("button", { name: "Send the link" }).click()
+          await benPage.getByRole("status").getByText(/a link .* is on its way/).waitFor()
+        })
+        // Without SMTP_URL the server logs the link for the operator, who passes it on.
+        const resetLink = yield* Effect.suspend(() => {
+          const found = new RegExp(`${url}/reset#[\\w-]+`).exec(node.output())?.[0]
+          return found === undefined ? Effect.fail("no link in the log yet") : Effect.succeed(found)
+        }).pipe(Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 100 }))
+        yield* Effect.promise(async () => {
+          await benPage.goto(resetLink)
+          await benPage.getByLabel("New password", { exact: true }).fill("a brand new password")
+          if (screenshots !== undefined) await benPage.screenshot({ path: Path.join(screenshots, "reset.png") })
+          await benPage.getByRole("button", { name: "Set the password" }).click()
+          await benPage.getByRole("heading", { name: "# general" }).waitFor()
+          expect(new URL(benPage.url()).pathname).not.toBe("/reset")
+        })
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
     300_000
   )

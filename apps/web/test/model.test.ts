@@ -13,13 +13,14 @@ import {
   Reset,
   RoomCreated,
   RunFailed,
-  RunStarted
+  RunStarted,
+  UserUpdated
 } from "@troupe/domain/Event"
 import { MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { Mention, Message } from "@troupe/domain/Message"
 import { Room, RoomInfo } from "@troupe/domain/Room"
 import { Run } from "@troupe/domain/Teammate"
-import { User } from "@troupe/domain/User"
+import { User, UserProfile } from "@troupe/domain/User"
 import { randomUUID } from "node:crypto"
 import * as Model from "../src/model.js"
 
@@ -251,5 +252,19 @@ describe("the app's state from the event stream", () => {
     const next = Model.apply(s, elsewhere)
     expect(Object.values(next.rooms).map((r) => r.name).sort()).toEqual(["a", "b"])
     expect(next.lastEventId).toBe("101")
+  })
+
+  it("takes the person's own new name and handle from whichever org tells, and no one else's", () => {
+    const { s } = start()
+    const elsewhere = (id: string, user: UserProfile) =>
+      new Delivered({ id, orgId: OrgId.make(randomUUID()), at: new Date(), event: new UserUpdated({ user }) })
+    const renamed = Model.apply(s, elsewhere("101", new UserProfile({ id: me.id, name: "Me Too", handle: "me.too" })))
+    expect(renamed.me).toMatchObject({ id: me.id, email: me.email, name: "Me Too", handle: "me.too" })
+    const others = Model.apply(
+      renamed,
+      at(102, new UserUpdated({ user: new UserProfile({ id: other, name: "X", handle: "x" }) }))
+    )
+    expect(others.me).toMatchObject({ name: "Me Too", handle: "me.too" })
+    expect(others.lastEventId).toBe("102")
   })
 })

@@ -68,7 +68,17 @@ import {
   UpdateTeammateRequest,
   Usage
 } from "@troupe/domain/Teammate"
-import { LoginRequest, Session, SignupRequest, User } from "@troupe/domain/User"
+import {
+  ChangePasswordRequest,
+  ConfirmPasswordResetRequest,
+  LoginRequest,
+  PasswordResetAccepted,
+  PasswordResetRequest,
+  Session,
+  SignupRequest,
+  UpdateProfileRequest,
+  User
+} from "@troupe/domain/User"
 import { Schema } from "effect"
 import { Authentication } from "./Auth.js"
 
@@ -138,12 +148,41 @@ export class HealthGroup extends HttpApiGroup.make("health")
   )
 {}
 
-/** Sign-up, log-in and the current session. */
+/** Sign-up, log-in, the current session, and a person's own account (profile, password, a forgotten password). */
 export class AuthGroup extends HttpApiGroup.make("auth")
   .add(HttpApiEndpoint.post("signup", "/auth/signup").setPayload(SignupRequest).addSuccess(Session, { status: 201 }))
   .add(HttpApiEndpoint.post("login", "/auth/login").setPayload(LoginRequest).addSuccess(Session))
   .add(HttpApiEndpoint.get("me", "/auth/me").addSuccess(User).middleware(Authentication))
+  .add(
+    HttpApiEndpoint.patch("updateMe", "/auth/me").setPayload(UpdateProfileRequest).addSuccess(User)
+      .middleware(Authentication)
+      .annotate(OpenApi.Description, "Changes the caller's name or handle; every org they are in gets user.updated.")
+  )
   .add(HttpApiEndpoint.post("logout", "/auth/logout").middleware(Authentication))
+  .add(
+    HttpApiEndpoint.post("changePassword", "/auth/password").setPayload(ChangePasswordRequest)
+      .middleware(Authentication)
+      .annotate(
+        OpenApi.Description,
+        "Sets a new password given the current one; the caller's other sessions end, this one stays."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("requestPasswordReset", "/auth/password-reset").setPayload(PasswordResetRequest)
+      .addSuccess(PasswordResetAccepted, { status: 202 })
+      .annotate(
+        OpenApi.Description,
+        "Sends a link to choose a new password when an account uses the address; the same answer either way."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("confirmPasswordReset", "/auth/password-reset/confirm")
+      .setPayload(ConfirmPasswordResetRequest).addSuccess(Session)
+      .annotate(
+        OpenApi.Description,
+        "Sets a new password with a reset link's token: every session ends, and a new one is answered."
+      )
+  )
   .prefix("/v1")
   .annotate(OpenApi.Description, "Accounts and sessions. Tokens are bearer tokens; log-out revokes at once.")
 {}

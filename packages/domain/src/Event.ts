@@ -8,6 +8,7 @@ import { Message } from "./Message.js"
 import { Member } from "./Org.js"
 import { RoomInfo, RoomMember } from "./Room.js"
 import { Run, Teammate } from "./Teammate.js"
+import { UserProfile } from "./User.js"
 
 /** A new message or thread reply. */
 export class MessageCreated extends Schema.Class<MessageCreated>("MessageCreated")({
@@ -104,6 +105,15 @@ export class OrgMemberLeft extends Schema.Class<OrgMemberLeft>("OrgMemberLeft")(
   userId: UserId,
   /** `left` when the person removed themself, `removed` when an admin did. */
   reason: Schema.Literal("left", "removed")
+}) {}
+
+/**
+ * A person changed their name or handle. Logged once for each org they
+ * belong to, for its members (as org-wide events are) and for the person.
+ */
+export class UserUpdated extends Schema.Class<UserUpdated>("UserUpdated")({
+  type: Schema.tag("user.updated"),
+  user: UserProfile
 }) {}
 
 /**
@@ -254,6 +264,7 @@ export const Event = Schema.Union(
   OrgMemberJoined,
   OrgMemberUpdated,
   OrgMemberLeft,
+  UserUpdated,
   AccessRevoked,
   MentionUnanswered,
   PresenceChanged,

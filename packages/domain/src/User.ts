@@ -22,6 +22,12 @@ export const Email = Schema.String.pipe(
 /** The canonical form of an e-mail address. */
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase()
 
+/** A password: 8 to 256 characters, the same rule wherever one is chosen. */
+export const Password = Schema.String.pipe(Schema.minLength(8), Schema.maxLength(256))
+
+/** A person's display name: 1 to 100 characters, trimmed. */
+export const PersonName = Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))
+
 /** A person's account as others see it. */
 export class User extends Schema.Class<User>("User")({
   id: UserId,
@@ -34,8 +40,8 @@ export class User extends Schema.Class<User>("User")({
 /** Sign-up request. */
 export class SignupRequest extends Schema.Class<SignupRequest>("SignupRequest")({
   email: Email,
-  password: Schema.String.pipe(Schema.minLength(8), Schema.maxLength(256)),
-  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))
+  password: Password,
+  name: PersonName
 }) {}
 
 /** Log-in request. */
@@ -49,3 +55,43 @@ export class Session extends Schema.Class<Session>("Session")({
   user: User,
   token: Schema.String
 }) {}
+
+/** What everyone who shares an org with a person sees of them (no e-mail address). */
+export class UserProfile extends Schema.Class<UserProfile>("UserProfile")({
+  id: UserId,
+  name: Schema.String,
+  handle: Schema.String
+}) {}
+
+/** A signed-in person changes their name or handle (fields left out stay as they are). */
+export class UpdateProfileRequest extends Schema.Class<UpdateProfileRequest>("UpdateProfileRequest")({
+  name: Schema.optional(PersonName),
+  handle: Schema.optional(Handle)
+}) {}
+
+/** A signed-in person changes their password. */
+export class ChangePasswordRequest extends Schema.Class<ChangePasswordRequest>("ChangePasswordRequest")({
+  currentPassword: Schema.String.pipe(Schema.maxLength(256)),
+  newPassword: Password
+}) {}
+
+/** Someone who forgot their password asks for a link to choose a new one. */
+export class PasswordResetRequest extends Schema.Class<PasswordResetRequest>("PasswordResetRequest")({
+  email: Email
+}) {}
+
+/**
+ * The answer to a password-reset request, the same whether or not an account
+ * uses the address, so the answer tells nobody which addresses have one.
+ */
+export class PasswordResetAccepted extends Schema.Class<PasswordResetAccepted>("PasswordResetAccepted")({
+  message: Schema.String
+}) {}
+
+/** A new password chosen with a reset link's token. */
+export class ConfirmPasswordResetRequest
+  extends Schema.Class<ConfirmPasswordResetRequest>("ConfirmPasswordResetRequest")({
+    token: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+    newPassword: Password
+  })
+{}

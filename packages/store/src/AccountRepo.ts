@@ -5,15 +5,16 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { Caller } from "@troupe/domain/Caller"
-import { Conflict, Unauthorized } from "@troupe/domain/Errors"
-import { AccessRevoked, Audience } from "@troupe/domain/Event"
+import { Conflict, Forbidden, NotFound, Unauthorized } from "@troupe/domain/Errors"
+import { AccessRevoked, Audience, UserUpdated } from "@troupe/domain/Event"
 import { OrgId, UserId } from "@troupe/domain/Ids"
 import { Role } from "@troupe/domain/Org"
-import { normalizeEmail, User } from "@troupe/domain/User"
-import { Effect, Option, Schema } from "effect"
+import { normalizeEmail, User, UserProfile } from "@troupe/domain/User"
+import { Duration, Effect, Option, Schema } from "effect"
+import { isSqlError, isUniqueViolation } from "./DatabaseError.js"
 import { EventLog } from "./EventLog.js"
 import * as Rows from "./internal/Rows.js"
-import { transaction } from "./OrgScope.js"
+import { orgScope, transaction } from "./OrgScope.js"
 import { dummyHash, hashPassword, hashSecret, newSecret, verifyPassword } from "./Secrets.js"
 
 /** A `users` row as the app may read it (the e-mail only through the functions that answer by e-mail). */
@@ -32,6 +33,16 @@ const LoginRow = Schema.Struct({ ...UserRow.fields, passwordHash: Schema.NullOr(
 const KeyPrincipalRow = Schema.Struct({ ...UserRow.fields, keyId: Schema.UUID, orgId: OrgId, role: Role })
 const SessionPrincipalRow = Schema.Struct({ ...UserRow.fields, sessionId: Schema.UUID, expiresAt: Schema.DateFromSelf })
 const EndedSession = Schema.Struct({ id: Schema.UUID, userId: UserId })
+const EndedSessions = Schema.Struct({ endedSessions: Schema.Array(Schema.UUID) })
+const ResetIssued = Schema.Struct({ userId: UserId, expiresAt: Schema.DateFromSelf })
+const ResetState = Schema.Struct({
+  expiresAt: Schema.DateFromSelf,
+  usedAt: Schema.NullOr(Schema.DateFromSelf),
+  replacedAt: Schema.NullOr(Schema.DateFromSelf),
+  expired: Schema.Boolean
+})
+const UsedReset = Schema.Struct({ ...UserRow.fields, endedSessions: Schema.Array(Schema.UUID) })
+const Clash = Schema.Struct({ orgName: Schema.String })
 
 /** Who a bearer token belongs to. */
 export type Principal = Caller
@@ -51,7 +62,21 @@ const handleBase = (name: string, email: string): string => {
 export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/AccountRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { withOrg } = orgScope(sql)
     const log = yield* EventLog
+
+    /**
+     * Logs the `access.revoked` events that end the streams of sessions just
+     * revoked, on every node. The last statement of the revoking transaction.
+     */
+    const sessionsEnded = (userId: UserId, sessionIds: ReadonlyArray<string>, reason: string) =>
+      log.append(
+        null,
+        sessionIds.map((id) => ({
+          audience: new Audience({ roomId: null, orgWide: false, userIds: [userId] }),
+          event: new AccessRevoked({ credential: "session", credentialId: id, reason })
+        }))
+      )
 
     const uniqueHandle = Effect.fn("AccountRepo.uniqueHandle")(function*(base: string) {
       const taken = yield* Rows.all("handle", Schema.Struct({ handle: Schema.String }))(
@@ -130,17 +155,140 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
           sql`SELECT * FROM troupe_end_session(${hashSecret(token)})`
         )
         if (Option.isNone(ended)) return
-        const session = ended.value
-        yield* log.append(null, [{
-          audience: new Audience({ roomId: null, orgWide: false, userIds: [session.userId] }),
-          event: new AccessRevoked({
-            credential: "session",
-            credentialId: session.id,
-            reason: "the session logged out"
-          })
-        }])
+        yield* sessionsEnded(ended.value.userId, [ended.value.id], "the session logged out")
       }))
     })
+
+    /**
+     * Sets a new password for `user`, signed in with the session `sessionId`,
+     * when `current` is their password now. Their other sessions end (their
+     * streams with `access.revoked`); this one stays.
+     */
+    const changePassword = Effect.fn("AccountRepo.changePassword")(
+      function*(user: User, sessionId: string, current: string, next: string) {
+        const found = yield* Rows.first("user", LoginRow)(
+          sql`SELECT * FROM troupe_login_lookup(${normalizeEmail(user.email)})`
+        )
+        const row = Option.getOrNull(found)
+        const ok = yield* verifyPassword(current, row?.passwordHash ?? dummyHash)
+        if (row === null || row.id !== user.id || !ok) {
+          return yield* new Forbidden({ message: "the current password is wrong" })
+        }
+        const hash = yield* hashPassword(next)
+        yield* transaction(sql)(Effect.gen(function*() {
+          const changed = yield* Rows.first("session", EndedSessions)(
+            sql`SELECT * FROM troupe_change_password(${sessionId}, ${hash})`
+          )
+          if (Option.isNone(changed)) return yield* new Unauthorized({ message: "unknown, expired or revoked token" })
+          yield* sessionsEnded(user.id, changed.value.endedSessions, "the password was changed")
+        }))
+      }
+    )
+
+    /**
+     * A reset link's token for the person with the account of `email`, valid
+     * for `ttl`; it replaces their earlier unused one. None when no person
+     * has an account with that address.
+     */
+    const requestPasswordReset = Effect.fn("AccountRepo.requestPasswordReset")(
+      function*(email: string, ttl: Duration.Duration) {
+        const token = newSecret("trp_r_")
+        const issued = yield* Rows.first("password reset", ResetIssued)(sql`
+          SELECT * FROM troupe_request_password_reset(${normalizeEmail(email)}, ${hashSecret(token)},
+            ${`${Duration.toMillis(ttl)} milliseconds`}::interval)`)
+        return Option.map(issued, (row) => ({ token, expiresAt: row.expiresAt }))
+      }
+    )
+
+    /**
+     * Sets the password of the person a reset link's `token` was made for and
+     * uses the link up, ends all their sessions (their streams end with
+     * `access.revoked`) and signs them in with a new one. An unknown token is
+     * `NotFound`; a used, replaced or expired one a `Conflict`.
+     */
+    const confirmPasswordReset = Effect.fn("AccountRepo.confirmPasswordReset")(
+      function*(token: string, newPassword: string) {
+        const tokenHash = hashSecret(token)
+        return yield* transaction(sql)(Effect.gen(function*() {
+          const found = yield* Rows.first("password reset", ResetState)(
+            sql`SELECT * FROM troupe_password_reset(${tokenHash})`
+          )
+          if (Option.isNone(found)) {
+            return yield* new NotFound({
+              resource: "password reset",
+              message: "this password-reset link is not valid; ask for a new one"
+            })
+          }
+          const state = found.value
+          if (state.usedAt !== null) {
+            return yield* new Conflict({ message: "this password-reset link was already used; ask for a new one" })
+          }
+          if (state.replacedAt !== null) {
+            return yield* new Conflict({
+              message: "a newer password-reset link replaced this one; use the newest, or ask for a new one"
+            })
+          }
+          if (state.expired) {
+            return yield* new Conflict({ message: "this password-reset link has expired; ask for a new one" })
+          }
+          const passwordHash = yield* hashPassword(newPassword)
+          const used = yield* Rows.one("password reset", UsedReset)(
+            sql`SELECT * FROM troupe_use_password_reset(${tokenHash}, ${passwordHash})`
+          )
+          const session = yield* issueSession(used.id)
+          yield* sessionsEnded(used.id, used.endedSessions, "the password was reset")
+          return { user: toUser(used), token: session }
+        }))
+      }
+    )
+
+    /**
+     * Changes `user`'s name or handle (what `patch` leaves out stays) and
+     * tells every org they belong to with `user.updated`. A handle another
+     * person has, or a teammate has in one of their orgs, is a `Conflict`.
+     */
+    const updateProfile = Effect.fn("AccountRepo.updateProfile")(
+      function*(user: User, patch: { readonly name?: string | undefined; readonly handle?: string | undefined }) {
+        const { handle, name } = patch
+        if (handle === undefined && name === undefined) return user
+        const taken = new Conflict({ message: `@${handle} is taken; pick another handle` })
+        return yield* transaction(sql)(Effect.gen(function*() {
+          if (handle !== undefined) {
+            const other = yield* sql`SELECT 1 FROM users WHERE handle = ${handle} AND id <> ${user.id}`
+            if (other.length > 0) return yield* taken
+          }
+          const row = yield* Rows.one("user", UserRow)(sql`
+            UPDATE users SET name = coalesce(${name ?? null}, name), handle = coalesce(${handle ?? null}, handle)
+            WHERE id = ${user.id} RETURNING id, name, handle, created_at`).pipe(
+            // Taken by someone else at the same moment.
+            Effect.catchIf((e) => isSqlError(e) && isUniqueViolation(e), () => Effect.fail(taken))
+          )
+          const profile = new UserProfile({ id: row.id, name: row.name, handle: row.handle })
+          const orgs = yield* Rows.all("membership", Schema.Struct({ orgId: OrgId }))(
+            sql`SELECT org_id FROM troupe_memberships(${user.id})`
+          )
+          for (const { orgId } of orgs) {
+            yield* withOrg(orgId)(Effect.gen(function*() {
+              if (handle !== undefined) {
+                const clash = yield* Rows.first("teammate", Clash)(sql`
+                  SELECT o.name AS org_name FROM teammates t JOIN orgs o ON o.id = t.org_id
+                  WHERE t.org_id = ${orgId} AND t.handle = ${handle} AND t.dismissed_at IS NULL`)
+                if (Option.isSome(clash)) {
+                  return yield* new Conflict({
+                    message: `@${handle} is a teammate in ${clash.value.orgName}; pick another handle`
+                  })
+                }
+              }
+              yield* log.append(orgId, [{
+                audience: new Audience({ roomId: null, orgWide: true, userIds: [user.id] }),
+                event: new UserUpdated({ user: profile })
+              }])
+            }))
+          }
+          return toUser({ ...row, email: user.email })
+        }))
+      }
+    )
 
     const findByEmail = Effect.fn("AccountRepo.findByEmail")(function*(email: string) {
       const found = yield* Rows.first("user", UserRow)(sql`SELECT * FROM troupe_find_user(${normalizeEmail(email)})`)
@@ -157,7 +305,18 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       return toUser(bot)
     })
 
-    return { signup, login, authenticate, logout, findByEmail, createBot } as const
+    return {
+      signup,
+      login,
+      authenticate,
+      logout,
+      changePassword,
+      requestPasswordReset,
+      confirmPasswordReset,
+      updateProfile,
+      findByEmail,
+      createBot
+    } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

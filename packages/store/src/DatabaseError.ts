@@ -56,3 +56,6 @@ export const isUnavailable = (error: SqlError): boolean => {
   const text = `${error.message ?? ""} ${typeof cause?.message === "string" ? cause.message : ""}`
   return connectionMessages.test(text)
 }
+
+/** Whether a database error is a unique constraint refusing a duplicate (a value taken at the same moment). */
+export const isUniqueViolation = (error: SqlError): boolean => causeOf(error.cause)?.code === "23505"

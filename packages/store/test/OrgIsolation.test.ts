@@ -145,6 +145,12 @@ describe("org isolation in the database", () => {
             sql`SELECT password_hash FROM users`,
             sql`SELECT token_hash FROM sessions`,
             sql`SELECT * FROM users`,
+            sql`SELECT token_hash FROM password_resets`,
+            sql`UPDATE password_resets SET used_at = NULL`,
+            sql`UPDATE users SET password_hash = 'x' WHERE id = ${a.user.id}`,
+            sql`UPDATE users SET email = 'x@example.com' WHERE id = ${a.user.id}`,
+            sql`UPDATE sessions SET revoked_at = NULL`,
+            sql`SELECT troupe_set_password(${a.user.id}, 'x', NULL)`,
             sql`ALTER TABLE messages DISABLE ROW LEVEL SECURITY`,
             sql`SELECT * FROM events`.pipe(
               Effect.flatMap((rows) => rows.length === 0 ? Effect.fail("none") : Effect.succeed(rows))

@@ -1,7 +1,8 @@
 /**
  * Limits on what callers may do how fast: writes per person and per org, a
- * fair share of each node per org, log-ins per account and per address, and
- * sign-ups per address. Refusals are `RateLimited` with the seconds to wait
+ * fair share of each node per org, log-ins per account and per address,
+ * sign-ups per address, and password-reset requests per e-mail address and
+ * per client address. Refusals are `RateLimited` with the seconds to wait
  * (the API sends them as `Retry-After`).
  */
 import { RateLimiter } from "@effect/experimental"
@@ -33,7 +34,16 @@ export const LimitsConfig = Config.all({
    */
   loginsPerAddressPer15Minutes: Config.integer("RATE_LOGIN_PER_ADDRESS_PER_15MIN").pipe(Config.withDefault(300)),
   /** Sign-ups per client address per hour (`RATE_SIGNUP_PER_ADDRESS_PER_HOUR`, default 100). */
-  signupsPerAddressPerHour: Config.integer("RATE_SIGNUP_PER_ADDRESS_PER_HOUR").pipe(Config.withDefault(100))
+  signupsPerAddressPerHour: Config.integer("RATE_SIGNUP_PER_ADDRESS_PER_HOUR").pipe(Config.withDefault(100)),
+  /** Password-reset requests per e-mail address per hour (`RATE_PASSWORD_RESET_PER_HOUR`, default 5). */
+  passwordResetsPerHour: Config.integer("RATE_PASSWORD_RESET_PER_HOUR").pipe(Config.withDefault(5)),
+  /**
+   * Password-reset requests per client address per hour, all e-mail addresses
+   * together (`RATE_PASSWORD_RESET_PER_ADDRESS_PER_HOUR`, default 50).
+   */
+  passwordResetsPerAddressPerHour: Config.integer("RATE_PASSWORD_RESET_PER_ADDRESS_PER_HOUR").pipe(
+    Config.withDefault(50)
+  )
 })
 
 /** A refusal that says how long to wait. */
@@ -56,39 +66,68 @@ export class Limits extends Effect.Service<Limits>()("@troupe/workspace/Limits",
         )
       )
 
+    /** Counts an attempt against each of `limits` in turn; the first one over refuses with `message`. */
+    const within = (
+      limits: ReadonlyArray<readonly [key: string, limit: number]>,
+      window: Duration.DurationInput,
+      message: string
+    ) =>
+      Effect.forEach(limits, ([key, limit]) =>
+        Effect.flatMap(
+          consume(key, limit, window),
+          Option.match({ onNone: () => Effect.void, onSome: (delay) => Effect.fail(refuse(message, delay)) })
+        ), { discard: true })
+
+    /** Counts a write of the person's own (not in an org) against their rate limit. */
+    const personal = Effect.fn("Limits.personal")(function*(caller: Caller) {
+      yield* within([[`w:u:${caller.user.id}`, config.userWritesPerMinute]], "1 minute", "too many writes; slow down")
+    })
+
     /**
      * Counts a write against the caller's and the org's rate limits, then
      * takes one of the org's write slots on this node until the scope closes
      * (waiting while the org has `ORG_CONCURRENT_WRITES` running).
      */
     const write = Effect.fn("Limits.write")(function*(caller: Caller, orgId: string) {
-      const perUser = yield* consume(`w:u:${caller.user.id}`, config.userWritesPerMinute, "1 minute")
-      if (Option.isSome(perUser)) return yield* refuse("too many writes; slow down", perUser.value)
-      const perOrg = yield* consume(`w:o:${orgId}`, config.orgWritesPerMinute, "1 minute")
-      if (Option.isSome(perOrg)) return yield* refuse("this org is writing too fast; slow down", perOrg.value)
+      yield* personal(caller)
+      yield* within(
+        [[`w:o:${orgId}`, config.orgWritesPerMinute]],
+        "1 minute",
+        "this org is writing too fast; slow down"
+      )
       yield* share.slot(orgId)
     })
 
     /** Counts a log-in attempt against the account (strict) and the client address (generous). */
     const login = Effect.fn("Limits.login")(function*(email: string, address: string) {
-      const limits = [
-        [`l:e:${email}`, config.loginsPer15Minutes],
-        [`l:a:${address}`, config.loginsPerAddressPer15Minutes]
-      ] as const
-      for (const [key, limit] of limits) {
-        const over = yield* consume(key, limit, "15 minutes")
-        if (Option.isSome(over)) return yield* refuse("too many log-in attempts; wait and try again", over.value)
-      }
+      yield* within(
+        [[`l:e:${email}`, config.loginsPer15Minutes], [`l:a:${address}`, config.loginsPerAddressPer15Minutes]],
+        "15 minutes",
+        "too many log-in attempts; wait and try again"
+      )
+    })
+
+    /**
+     * Counts a password-reset request against the e-mail address and the
+     * client address, whether or not the e-mail address has an account.
+     */
+    const passwordReset = Effect.fn("Limits.passwordReset")(function*(email: string, address: string) {
+      yield* within(
+        [[`r:e:${email}`, config.passwordResetsPerHour], [`r:a:${address}`, config.passwordResetsPerAddressPerHour]],
+        "1 hour",
+        "too many password-reset requests; wait and try again"
+      )
     })
 
     /** Counts a sign-up against the client address, on its own terms (not the log-in limits). */
     const signup = Effect.fn("Limits.signup")(function*(address: string) {
-      const over = yield* consume(`s:a:${address}`, config.signupsPerAddressPerHour, "1 hour")
-      if (Option.isSome(over)) {
-        return yield* refuse("too many sign-ups from this address; wait and try again", over.value)
-      }
+      yield* within(
+        [[`s:a:${address}`, config.signupsPerAddressPerHour]],
+        "1 hour",
+        "too many sign-ups from this address; wait and try again"
+      )
     })
 
-    return { write, login, signup } as const
+    return { write, personal, login, signup, passwordReset } as const
   })
 }) {}

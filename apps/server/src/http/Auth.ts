@@ -1,18 +1,22 @@
 /**
- * Sign-up, log-in, the current user and log-out.
+ * Sign-up, log-in, the current user and log-out; a person's profile and
+ * password, and a new password through a link for who forgot theirs.
  */
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { TroupeApi } from "@troupe/api/Api"
 import { CurrentUser } from "@troupe/api/Auth"
 import { Accounts } from "@troupe/workspace/Accounts"
 import { Effect, Option } from "effect"
-import { ServerConfig } from "../ServerConfig.js"
+import { publicBase, ServerConfig } from "../ServerConfig.js"
 
 /** The auth group. */
 export const AuthLive = HttpApiBuilder.group(TroupeApi, "auth", (handlers) =>
   Effect.gen(function*() {
     const accounts = yield* Accounts
-    const { trustProxy } = yield* ServerConfig
+    const config = yield* ServerConfig
+    const { trustProxy } = config
+    /** The page of the web app a reset link opens. */
+    const resetLink = (token: string) => `${publicBase(config)}/reset#${token}`
     /** The client's address: the connection's, or behind a trusted proxy the first X-Forwarded-For entry. */
     const clientAddress = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
       const forwarded = trustProxy ? request.headers["x-forwarded-for"]?.split(",")[0]?.trim() : undefined
@@ -22,5 +26,16 @@ export const AuthLive = HttpApiBuilder.group(TroupeApi, "auth", (handlers) =>
       .handle("signup", ({ payload }) => Effect.flatMap(clientAddress, (address) => accounts.signup(payload, address)))
       .handle("login", ({ payload }) => Effect.flatMap(clientAddress, (address) => accounts.login(payload, address)))
       .handle("me", () => Effect.map(CurrentUser, (c) => c.user))
+      .handle("updateMe", ({ payload }) => Effect.flatMap(CurrentUser, (c) => accounts.updateProfile(c, payload)))
       .handle("logout", () => Effect.flatMap(CurrentUser, (c) => accounts.logout(c.token)))
+      .handle("changePassword", ({ payload }) =>
+        Effect.flatMap(
+          Effect.zip(CurrentUser, clientAddress),
+          ([c, address]) => accounts.changePassword(c, payload, address)
+        ))
+      .handle("requestPasswordReset", ({ payload }) =>
+        Effect.flatMap(clientAddress, (address) =>
+          accounts.requestPasswordReset(payload, address, resetLink)))
+      .handle("confirmPasswordReset", ({ payload }) =>
+        accounts.confirmPasswordReset(payload))
   }))
