@@ -294,6 +294,7 @@ describe("the web app in a browser", () => {
           await anaPage.getByRole("heading", { name: "Pick a room" }).waitFor()
           await anaPage.getByRole("button", { name: /# random/ }).waitFor({ state: "detached" })
           await benPage.getByRole("button", { name: /# random/ }).waitFor({ state: "detached" })
+          await benPage.getByRole("button", { name: "Rooms", expanded: true }).click()
 
           // Search finds a message while its last word is still being typed, and opens its room.
           await anaPage.getByRole("searchbox", { name: "Search messages" }).fill("launc")
