@@ -1,9 +1,9 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { type MessageId, OrgId } from "@troupe/domain/Ids"
 import { CreatedApiKey, Org } from "@troupe/domain/Org"
-import { Effect, Schema } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import { randomUUID } from "node:crypto"
-import { client, person, raw, slug, TestServer } from "./Harness.js"
+import { baseUrl, client, person, raw, slug, TestServer, watch } from "./Harness.js"
 
 /** An org owned by a new person, and that person. */
 const orgOf = (name: string) =>
@@ -235,6 +235,35 @@ describe("orgs", () => {
         const cy = yield* person("Cy")
         yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: cy.user.email } })
         expect((yield* cy.api.rooms.list({ path: { org: org.id } })).rooms.filter((r) => r.joined)).toEqual([])
+      }))
+
+    it.effect("admins rename the org; members hear of it; the slug stays", () =>
+      Effect.gen(function*() {
+        const { org, owner: ana } = yield* orgOf("Ana")
+        const ben = yield* person("Ben")
+        yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } })
+        const { position } = yield* ben.api.rooms.list({ path: { org: org.id } })
+        const heard = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: ben.token,
+          lastEventId: position,
+          count: 1,
+          keep: (d) => d.event.type === "org.updated"
+        })
+        const refused = yield* raw("PATCH", `/v1/orgs/${org.id}`, { token: ben.token, body: { name: "Mine now" } })
+        expect(refused.status).toBe(403)
+        const renamed = yield* raw("PATCH", `/v1/orgs/${org.id}`, {
+          token: ana.token,
+          body: { name: "  Acme Rockets  " }
+        })
+        expect(renamed.json).toMatchObject({ id: org.id, name: "Acme Rockets", slug: org.slug, role: "owner" })
+        const [event] = yield* Fiber.join(heard)
+        expect(event?.event).toMatchObject({ type: "org.updated", orgId: org.id, name: "Acme Rockets" })
+        expect((yield* ben.api.orgs.get({ path: { org: org.id } })).name).toBe("Acme Rockets")
+        for (const body of [{ name: "" }, { name: "x".repeat(101) }, {}]) {
+          expect((yield* raw("PATCH", `/v1/orgs/${org.id}`, { token: ana.token, body })).status).toBe(400)
+        }
+        expect((yield* ana.api.orgs.get({ path: { org: org.id } })).name).toBe("Acme Rockets")
       }))
 
     it.effect("guests see only the rooms they were added to", () =>

@@ -174,6 +174,23 @@ export const PeopleDialog = ({ onClose }: { readonly onClose: () => void }) => {
           </li>
         ))}
       </ul>
+      {admin && org !== undefined && (
+        <form
+          className="inline-form"
+          aria-label="Rename the workspace"
+          onSubmit={(e) => {
+            e.preventDefault()
+            const name = String(new FormData(e.currentTarget).get("name") ?? "").trim()
+            void attempt(setError, () => workspace.renameOrg(name))
+          }}
+        >
+          <label>
+            Workspace name
+            <input name="name" defaultValue={org.name} key={org.name} required maxLength={100} />
+          </label>
+          <button type="submit">Rename</button>
+        </form>
+      )}
       {admin && (
         <>
           <form onSubmit={invite} className="inline-form" aria-label="Invite someone">

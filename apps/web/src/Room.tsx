@@ -28,6 +28,14 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
   const notices = state.notices.filter((n) => n.roomId === room.id)
   const typing = Model.typingIn(state, room.id, Date.now())
     .map((id) => workspace.people.find((p) => p.id === id)?.name ?? "Someone")
+  // Typing indicators lapse on their own: draw again when the first one ends, whether or not an event comes.
+  const [, setNow] = useState(0)
+  const lapse = Math.min(...Object.values(state.typing[room.id] ?? {}).filter((until) => until > Date.now()))
+  useEffect(() => {
+    if (!Number.isFinite(lapse)) return
+    const timer = setTimeout(() => setNow(Date.now()), Math.max(0, lapse - Date.now()) + 50)
+    return () => clearTimeout(timer)
+  }, [lapse])
 
   const list = useRef<HTMLDivElement>(null)
   const pinned = useRef(true)

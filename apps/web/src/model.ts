@@ -12,7 +12,7 @@
 import type { Delivered } from "@troupe/domain/Event"
 import type { MessageId, OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
-import type { Org } from "@troupe/domain/Org"
+import { Org } from "@troupe/domain/Org"
 import type { Room, RoomInfo } from "@troupe/domain/Room"
 import type { Run, Teammate } from "@troupe/domain/Teammate"
 import type { User } from "@troupe/domain/User"
@@ -328,6 +328,8 @@ export const apply = (state: State, delivered: Delivered): State => {
         rooms: { ...s.rooms, [event.room.id]: roomFromInfo(event.room, before, before?.joined ?? true) }
       }
     }
+    case "org.updated":
+      return { ...s, orgs: s.orgs.map((o) => o.id === event.orgId ? new Org({ ...o, name: event.name }, true) : o) }
     case "room.settings": {
       const room = s.rooms[event.roomId]
       if (room === undefined) return s

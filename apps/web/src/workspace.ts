@@ -360,6 +360,12 @@ export class Workspace {
     return orgId
   }
 
+  async renameOrg(name: string) {
+    const org = this.orgOrThrow()
+    const renamed = await call(this.authed(), (c) => c.orgs.update({ path: { org }, payload: { name } }))
+    this.update((s) => ({ ...s, orgs: s.orgs.map((o) => o.id === renamed.id ? renamed : o) }))
+  }
+
   async invite(email: string, role: InvitedRole): Promise<CreatedInvitation> {
     const org = this.orgOrThrow()
     return call(this.authed(), (c) => c.invitations.create({ path: { org }, payload: { email, role } }))

@@ -203,6 +203,11 @@ describe("the web app in a browser", () => {
           await benPage.getByRole("button", { name: "Rooms", expanded: false }).waitFor()
           await say(benPage, "hi Ana, Ben here")
           await shows(anaPage, "hi Ana, Ben here")
+          // Typing shows on the other side, and lapses by itself once the typing stops.
+          await composer(benPage).fill("still thinking")
+          await anaPage.getByText("Ben typing…").waitFor()
+          await anaPage.getByText("Ben typing…").waitFor({ state: "detached" })
+          await composer(benPage).fill("")
 
           // Ana goes to another room; Ben's next messages count as unread for her until she opens #general.
           await anaPage.getByRole("button", { name: "+ New room" }).click()

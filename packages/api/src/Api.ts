@@ -40,7 +40,8 @@ import {
   InvitationTokenRequest,
   Member,
   Org,
-  PresenceList
+  PresenceList,
+  UpdateOrgRequest
 } from "@troupe/domain/Org"
 import {
   AddRoomMemberRequest,
@@ -192,6 +193,7 @@ export class OrgsGroup extends HttpApiGroup.make("orgs")
   .add(HttpApiEndpoint.post("create", "/orgs").setPayload(CreateOrgRequest).addSuccess(Org, { status: 201 }))
   .add(HttpApiEndpoint.get("list", "/orgs").addSuccess(Schema.Array(Org)))
   .add(HttpApiEndpoint.get("get", "/orgs/:org").setPath(orgPath).addSuccess(Org))
+  .add(HttpApiEndpoint.patch("update", "/orgs/:org").setPath(orgPath).setPayload(UpdateOrgRequest).addSuccess(Org))
   .add(HttpApiEndpoint.get("members", "/orgs/:org/members").setPath(orgPath).addSuccess(Schema.Array(Member)))
   .add(HttpApiEndpoint.get("presence", "/orgs/:org/presence").setPath(orgPath).addSuccess(PresenceList))
   .add(

@@ -90,6 +90,13 @@ export class OrgMemberJoined extends Schema.Class<OrgMemberJoined>("OrgMemberJoi
   member: Member
 }) {}
 
+/** The org was renamed. */
+export class OrgUpdated extends Schema.Class<OrgUpdated>("OrgUpdated")({
+  type: Schema.tag("org.updated"),
+  orgId: OrgId,
+  name: Schema.String
+}) {}
+
 /** A person's role in the org changed. */
 export class OrgMemberUpdated extends Schema.Class<OrgMemberUpdated>("OrgMemberUpdated")({
   type: Schema.tag("org.member.updated"),
@@ -261,6 +268,7 @@ export const Event = Schema.Union(
   RoomSettingsChanged,
   MemberJoined,
   MemberLeft,
+  OrgUpdated,
   OrgMemberJoined,
   OrgMemberUpdated,
   OrgMemberLeft,

@@ -38,6 +38,11 @@ export class CreateOrgRequest extends Schema.Class<CreateOrgRequest>("CreateOrgR
   slug: Slug
 }) {}
 
+/** Rename an org (its slug stays). */
+export class UpdateOrgRequest extends Schema.Class<UpdateOrgRequest>("UpdateOrgRequest")({
+  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))
+}) {}
+
 /** Kinds of member: people now, teammates when they are hired. */
 export const MemberKind = Schema.Literal("user", "teammate")
 /** Kinds of member: people now, teammates when they are hired. */

@@ -10,7 +10,8 @@ import {
   MemberLeft,
   OrgMemberJoined,
   OrgMemberLeft,
-  OrgMemberUpdated
+  OrgMemberUpdated,
+  OrgUpdated
 } from "@troupe/domain/Event"
 import { ApiKeyId, OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { ApiKey, Member, Org, Role } from "@troupe/domain/Org"
@@ -160,6 +161,21 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
         return row.value.allowedModels
       }
     )
+
+    /** Renames the org; every member but guests hears of it (`org.updated`). */
+    const rename = Effect.fn("OrgRepo.rename")(function*(orgId: OrgId, name: string, role: Role) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const row = yield* Rows.first("org", OrgOnlyRow)(
+          sql`UPDATE orgs SET name = ${name} WHERE id = ${orgId} RETURNING id, name, slug, created_at`
+        )
+        if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
+        yield* log.append(orgId, [{
+          audience: new Audience({ roomId: null, orgWide: true, userIds: [] }),
+          event: new OrgUpdated({ orgId, name })
+        }])
+        return toOrg({ ...row.value, role })
+      }))
+    })
 
     const get = Effect.fn("OrgRepo.get")(function*(orgId: OrgId, role: Role) {
       const row = yield* withOrg(orgId)(
@@ -352,6 +368,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
 
     return {
       create,
+      rename,
       listFor,
       membershipsOf,
       roleOf,

@@ -33,6 +33,13 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
       return yield* orUnavailable(orgs.create(caller.user, input))
     })
 
+    /** Admins rename the org (its slug stays). */
+    const rename = Effect.fn("Orgs.rename")(function*(caller: Caller, orgId: OrgId, name: string) {
+      const a = yield* access.orgRole(caller, orgId, "admin", "renaming the org")
+      yield* limits.write(caller, orgId)
+      return yield* orUnavailable(orgs.rename(orgId, name, a.role))
+    }, Effect.scoped)
+
     /** The caller's orgs (an API key's one org). */
     const list = Effect.fn("Orgs.list")(function*(caller: Caller) {
       const all = yield* orUnavailable(orgs.listFor(caller.user.id))
@@ -139,6 +146,7 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
 
     return {
       create,
+      rename,
       list,
       get,
       members,

@@ -15,21 +15,29 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
       .handle("create", ({ payload }) => Effect.flatMap(CurrentUser, (c) => orgs.create(c, payload)))
       .handle("list", () => Effect.flatMap(CurrentUser, (c) => orgs.list(c)))
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.get(c, path.org)))
+      .handle(
+        "update",
+        ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.rename(c, path.org, payload.name))
+      )
       .handle("members", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.members(c, path.org)))
       .handle("presence", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.online(c, path.org)))
-      .handle("addMember", ({ path, payload }) =>
-        Effect.flatMap(CurrentUser, (c) => orgs.addMember(c, path.org, payload)))
-      .handle("changeRole", ({ path, payload }) =>
-        Effect.flatMap(CurrentUser, (c) =>
-          orgs.changeRole(c, path.org, path.user, payload.role)))
-      .handle("removeMember", ({ path }) =>
-        Effect.flatMap(CurrentUser, (c) =>
-          orgs.removeMember(c, path.org, path.user)))
-      .handle("createApiKey", ({ path, payload }) =>
-        Effect.flatMap(CurrentUser, (c) =>
-          orgs.createApiKey(c, path.org, payload)))
-      .handle("apiKeys", ({ path }) =>
-        Effect.flatMap(CurrentUser, (c) => orgs.apiKeys(c, path.org)))
+      .handle(
+        "addMember",
+        ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.addMember(c, path.org, payload))
+      )
+      .handle(
+        "changeRole",
+        ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.changeRole(c, path.org, path.user, payload.role))
+      )
+      .handle(
+        "removeMember",
+        ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.removeMember(c, path.org, path.user))
+      )
+      .handle(
+        "createApiKey",
+        ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.createApiKey(c, path.org, payload))
+      )
+      .handle("apiKeys", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.apiKeys(c, path.org)))
       .handle(
         "revokeApiKey",
         ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.revokeApiKey(c, path.org, path.key))
