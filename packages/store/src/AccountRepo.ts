@@ -295,6 +295,22 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       return Option.map(found, toUser)
     })
 
+    /**
+     * The person an identity provider vouches for by e-mail: their account,
+     * made on first sight (with no password: they sign in through the
+     * provider). Two first sights at once make one account.
+     */
+    const personFor = Effect.fn("AccountRepo.personFor")(function*(raw: { email: string; name: string }) {
+      const email = normalizeEmail(raw.email)
+      const existing = yield* findByEmail(email)
+      if (Option.isSome(existing)) return existing.value
+      const handle = yield* uniqueHandle(handleBase(raw.name, email))
+      yield* sql`INSERT INTO users (email, name, handle) VALUES (${email}, ${raw.name}, ${handle}) ON CONFLICT DO NOTHING`
+      const made = yield* findByEmail(email)
+      if (Option.isNone(made)) return yield* new Unauthorized({ message: `no account could be made for ${email}` })
+      return made.value
+    })
+
     /** Creates the bot account an API key acts as. */
     const createBot = Effect.fn("AccountRepo.createBot")(function*(name: string) {
       const handle = yield* uniqueHandle(handleBase(name, "bot@x"))
@@ -315,6 +331,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       confirmPasswordReset,
       updateProfile,
       findByEmail,
+      personFor,
       createBot
     } as const
   }),

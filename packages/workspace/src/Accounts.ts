@@ -10,6 +10,7 @@ import { normalizeEmail, PasswordResetAccepted, Session } from "@troupe/domain/U
 import { AccountRepo } from "@troupe/store/AccountRepo"
 import { isUnavailable } from "@troupe/store/DatabaseError"
 import { Config, Duration, Effect, FiberSet, Option } from "effect"
+import { looksLikeJwt, makeVerifier } from "./ExternalAuth.js"
 import { Limits } from "./Limits.js"
 import { type Mail, Mailer } from "./Mailer.js"
 import { orUnavailable } from "./Unavailable.js"
@@ -56,6 +57,7 @@ const ownAccount = (caller: Caller, what: string) =>
 export class Accounts extends Effect.Service<Accounts>()("@troupe/workspace/Accounts", {
   scoped: Effect.gen(function*() {
     const accounts = yield* AccountRepo
+    const external = yield* makeVerifier
     const limits = yield* Limits
     const mailer = yield* Mailer
     const resets = yield* PasswordResetConfig
@@ -139,9 +141,21 @@ export class Accounts extends Effect.Service<Accounts>()("@troupe/workspace/Acco
       }
     )
 
-    /** The caller a bearer token stands for. */
+    /**
+     * The caller a bearer token stands for: a session or API key of Troupe's
+     * own, or (when configured) a token of the external auth service.
+     */
     const authenticate = Effect.fn("Accounts.authenticate")(function*(token: string) {
       if (token.length === 0) return yield* new Unauthorized({ message: "missing bearer token" })
+      if (Option.isSome(external) && !token.startsWith("trp_") && looksLikeJwt(token)) {
+        const who = yield* external.value(token)
+        const user = yield* orUnavailable(accounts.personFor({ email: who.email, name: who.name }))
+        return {
+          user,
+          credential: { kind: "session" as const, id: who.credentialId, expiresAt: who.expiresAt },
+          apiKey: null
+        }
+      }
       return yield* accounts.authenticate(token).pipe(
         Effect.catchTag("SqlError", (e) =>
           isUnavailable(e)
