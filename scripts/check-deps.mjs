@@ -16,7 +16,9 @@ const allowed = {
   server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace"],
   bench: ["domain", "client", "store", "llm", "server"],
   // The browser app; its tests start real server processes.
-  web: ["domain", "api", "client", "store", "server"]
+  web: ["domain", "api", "client", "store", "server"],
+  // The troupe command; its tests start a real server process.
+  cli: ["domain", "api", "client", "store", "server"]
 }
 
 const dirs = ["packages", "apps"].flatMap((top) => readdirSync(top).map((d) => join(top, d)))

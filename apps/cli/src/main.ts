@@ -1,0 +1,296 @@
+/**
+ * `troupe`: talk to a Troupe server from a terminal. Sign in, list orgs and
+ * rooms, post into a room and follow the event stream (resuming after a
+ * dropped connection with the last event id). Output is for people by
+ * default and JSON lines with `--json`. Exit codes: 0 ok, 1 a usage error,
+ * 2 an error from the server (its message is printed), 3 the server could
+ * not be reached.
+ */
+import { Args, Command, Options, Prompt, ValidationError } from "@effect/cli"
+import { FetchHttpClient } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import * as EventStream from "@troupe/client/EventStream"
+import * as TroupeClient from "@troupe/client/TroupeClient"
+import { Delivered } from "@troupe/domain/Event"
+import type { OrgId } from "@troupe/domain/Ids"
+import type { Org } from "@troupe/domain/Org"
+import type { Room } from "@troupe/domain/Room"
+import { Console, Data, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { randomUUID } from "node:crypto"
+import * as Credentials from "./Credentials.js"
+
+/** A failure the command reports and exits with. */
+class Failure extends Data.TaggedError("Failure")<{ readonly message: string; readonly code: 1 | 2 | 3 }> {}
+
+const field = (value: unknown, key: string): unknown =>
+  typeof value === "object" && value !== null && key in value ? Reflect.get(value, key) : undefined
+
+/** The server's errors carry `_tag` and `message`; a request that never got an answer is a connection error. */
+const failureOf = (url: string) => (error: unknown): Failure => {
+  if (error instanceof Failure) return error
+  const tag = field(error, "_tag")
+  if (tag === "RequestError" || (tag === "EventStreamError" && field(error, "status") === undefined)) {
+    return new Failure({ message: `cannot reach Troupe at ${url}: is the server running?`, code: 3 })
+  }
+  const message = field(error, "message")
+  return new Failure({
+    message: typeof message === "string" ? message : "the server's answer was not understood",
+    code: 2
+  })
+}
+
+// Options every command takes.
+const url = Options.text("url").pipe(
+  Options.withDescription("the Troupe server (default: TROUPE_URL, the stored one, or http://127.0.0.1:8787)"),
+  Options.optional
+)
+const json = Options.boolean("json").pipe(Options.withDescription("print JSON lines for scripts"))
+const orgOption = Options.text("org").pipe(
+  Options.withDescription("the org, by slug or id (default: your first)"),
+  Options.optional
+)
+
+/** The server and a token to call it with. */
+const session = (flag: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const stored = yield* Credentials.read
+    const base = Credentials.urlOf(flag, stored)
+    const token = process.env["TROUPE_TOKEN"] ?? Option.getOrUndefined(Option.map(stored, (s) => s.token))
+    if (token === undefined) return yield* new Failure({ message: "not signed in: run `troupe login` first", code: 1 })
+    return { url: base, token, api: yield* TroupeClient.make({ baseUrl: base, token }) }
+  })
+
+const pickOrg = (orgs: ReadonlyArray<Org>, wanted: Option.Option<string>) =>
+  Option.match(wanted, {
+    onNone: () => Option.fromNullable(orgs[0]),
+    onSome: (w) => Option.fromNullable(orgs.find((o) => o.id === w || o.slug === w))
+  }).pipe(
+    Effect.mapError(() =>
+      new Failure({
+        message: Option.isSome(wanted) ? `no org ${wanted.value} among yours` : "you are in no org yet",
+        code: 2
+      })
+    )
+  )
+
+const roomName = (room: Room) => (room.kind === "direct" ? room.name : `#${room.name}`)
+
+const pickRoom = (rooms: ReadonlyArray<Room>, wanted: string) => {
+  const name = wanted.replace(/^#/, "")
+  return Option.fromNullable(rooms.find((r) => r.id === wanted) ?? rooms.find((r) => r.name === name)).pipe(
+    Effect.mapError(() => new Failure({ message: `no room ${wanted} you can see`, code: 2 }))
+  )
+}
+
+/** A table for people: left-aligned columns. */
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
+  const widths = rows.reduce<Array<number>>(
+    (w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)),
+    []
+  )
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n")
+}
+
+const login = Command.make(
+  "login",
+  {
+    url,
+    email: Options.text("email").pipe(Options.withDescription("your e-mail address")),
+    password: Options.redacted("password").pipe(
+      Options.withDescription("your password (default: TROUPE_PASSWORD, or asked for)"),
+      Options.optional
+    )
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const base = Credentials.urlOf(input.url, yield* Credentials.read)
+      const password = Option.isSome(input.password)
+        ? Redacted.value(input.password.value)
+        : process.env["TROUPE_PASSWORD"] ??
+          Redacted.value(yield* Prompt.password({ message: `Password for ${input.email}` }))
+      const anonymous = yield* TroupeClient.make({ baseUrl: base })
+      const signedIn = yield* anonymous.auth.login({ payload: { email: input.email, password } }).pipe(
+        Effect.mapError(failureOf(base))
+      )
+      const where = yield* Credentials.write({ url: base, token: signedIn.token, email: signedIn.user.email })
+      yield* Console.log(`Signed in to ${base} as ${signedIn.user.name} <${signedIn.user.email}> (saved in ${where})`)
+    })
+).pipe(Command.withDescription("sign in and remember the session"))
+
+const logout = Command.make("logout", { url }, (input) =>
+  Effect.gen(function*() {
+    const stored = yield* Credentials.read
+    if (Option.isSome(stored)) {
+      const base = Credentials.urlOf(input.url, stored)
+      const api = yield* TroupeClient.make({ baseUrl: base, token: stored.value.token })
+      yield* api.auth.logout().pipe(Effect.ignore)
+    }
+    yield* Credentials.remove
+    yield* Console.log("Signed out.")
+  })).pipe(Command.withDescription("end the stored session and forget it"))
+
+const orgs = Command.make("orgs", { url, json }, (input) =>
+  Effect.gen(function*() {
+    const s = yield* session(input.url)
+    const list = yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url)))
+    if (input.json) {
+      for (const o of list) yield* Console.log(JSON.stringify({ id: o.id, name: o.name, slug: o.slug, role: o.role }))
+      return
+    }
+    yield* Console.log(table([["SLUG", "NAME", "ROLE", "ID"], ...list.map((o) => [o.slug, o.name, o.role, o.id])]))
+  })).pipe(Command.withDescription("the orgs you belong to"))
+
+const rooms = Command.make("rooms", { url, json, org: orgOption }, (input) =>
+  Effect.gen(function*() {
+    const s = yield* session(input.url)
+    const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
+    const { rooms: list } = yield* s.api.rooms.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
+    if (input.json) {
+      for (const r of list) {
+        yield* Console.log(
+          JSON.stringify({ id: r.id, name: r.name, kind: r.kind, joined: r.joined, unread: r.unreadCount })
+        )
+      }
+      return
+    }
+    yield* Console.log(table([
+      ["ROOM", "KIND", "JOINED", "UNREAD", "ID"],
+      ...list.map((r) => [roomName(r), r.kind, r.joined ? "yes" : "no", String(r.unreadCount), r.id])
+    ]))
+  })).pipe(Command.withDescription("the rooms of an org you can see"))
+
+const say = Command.make(
+  "say",
+  { url, json, org: orgOption, room: Args.text({ name: "room" }), text: Args.text({ name: "text" }) },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
+      const { rooms: list } = yield* s.api.rooms.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
+      const room = yield* pickRoom(list, input.room)
+      // One id for every attempt: a retried post is stored once.
+      const clientMessageId = randomUUID()
+      const posted = yield* s.api.messages.post({
+        path: { room: room.id },
+        payload: { text: input.text, clientMessageId }
+      })
+        .pipe(
+          Effect.retry({
+            times: 3,
+            while: (e) => field(e, "_tag") === "RequestError" || field(e, "_tag") === "Unavailable"
+          }),
+          Effect.mapError(failureOf(s.url))
+        )
+      yield* Console.log(
+        input.json ? JSON.stringify({ id: posted.id, roomId: posted.roomId }) : `Posted to ${roomName(room)}.`
+      )
+    })
+).pipe(Command.withDescription("post a message into a room (by name or id)"))
+
+const encodeDelivered = Schema.encodeSync(Delivered)
+
+/** One event as a line for people. */
+const lineOf = (d: Delivered, names: ReadonlyMap<string, string>) => {
+  const time = d.at.toTimeString().slice(0, 5)
+  const e = d.event
+  if (e.type === "message.created") {
+    return `${time} ${names.get(e.message.roomId) ?? "?"} ${e.message.authorName}: ${e.message.text}`
+  }
+  return `${time} ${e.type}`
+}
+
+const tail = Command.make(
+  "tail",
+  {
+    url,
+    json,
+    org: orgOption,
+    room: Args.text({ name: "room" }).pipe(Args.optional),
+    count: Options.integer("count").pipe(Options.withDescription("stop after this many events"), Options.optional),
+    after: Options.text("after").pipe(
+      Options.withDescription("start after this event id (a position, as --json prints): nothing since is missed"),
+      Options.optional
+    )
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
+      const { rooms: list } = yield* s.api.rooms.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
+      const only = Option.isSome(input.room) ? Option.some(yield* pickRoom(list, input.room.value)) : Option.none()
+      const names = new Map(list.map((r) => [r.id, roomName(r)]))
+      const inRoom = (d: Delivered): boolean => {
+        if (Option.isNone(only)) return d.orgId === null || d.orgId === (org.id satisfies OrgId)
+        const e = d.event
+        const roomId = "roomId" in e ? e.roomId : "message" in e ? e.message.roomId : "room" in e ? e.room.id : null
+        return roomId === only.value.id
+      }
+      let printed = 0
+      let last: string | undefined = Option.getOrUndefined(input.after)
+      let revoked: string | undefined = undefined
+      const limit = Option.getOrElse(input.count, () => Number.POSITIVE_INFINITY)
+      // Follows the stream; a dropped connection resumes after the last event seen.
+      while (printed < limit) {
+        const result = yield* Effect.scoped(Effect.gen(function*() {
+          const connection = yield* EventStream.connect({ baseUrl: s.url, token: s.token, lastEventId: last })
+          // Resumable from here on, even before the first event.
+          last ??= connection.position
+          yield* connection.events.pipe(
+            Stream.tap((d) =>
+              Effect.sync(() => {
+                last = d.id
+                if (d.event.type === "access.revoked") revoked = d.event.reason
+              })
+            ),
+            Stream.filter((d) => d.event.type !== "message.delta" && d.event.type !== "typing" && inRoom(d)),
+            Stream.mapEffect((d) =>
+              Effect.zipRight(
+                Console.log(input.json ? JSON.stringify(encodeDelivered(d)) : lineOf(d, names)),
+                Effect.sync(() => printed++)
+              )
+            ),
+            Stream.takeUntil(() => printed >= limit),
+            Stream.runDrain
+          )
+        })).pipe(Effect.either)
+        if (result._tag === "Left") {
+          const failure = failureOf(s.url)(result.left)
+          if (failure.code !== 3 || last === undefined) return yield* failure
+          // The server went away mid-stream: come back where the stream broke off.
+          yield* Console.error("connection lost; reconnecting…")
+          yield* Effect.sleep("1 second")
+        } else if (revoked !== undefined) {
+          return yield* new Failure({ message: `the stream ended: ${revoked}`, code: 2 })
+        } else if (printed < limit) {
+          // The server closed the stream (a restart): resume where it broke off.
+          yield* Console.error("stream closed by the server; reconnecting…")
+          yield* Effect.sleep("1 second")
+        }
+      }
+    })
+).pipe(Command.withDescription("follow the event stream (of one room, or the whole org)"))
+
+const troupe = Command.make("troupe", {}).pipe(
+  Command.withDescription("Troupe from a terminal"),
+  Command.withSubcommands([login, logout, orgs, rooms, say, tail])
+)
+
+const cli = Command.run(troupe, { name: "troupe", version: "0.1.0" })
+
+const program = cli(process.argv).pipe(
+  Effect.provide(Layer.merge(NodeContext.layer, FetchHttpClient.layer)),
+  Effect.catchAll((error) => {
+    if (ValidationError.isValidationError(error)) return Effect.succeed(1)
+    const failure = error instanceof Failure ? error : failureOf("the server")(error)
+    return Effect.as(Console.error(`troupe: ${failure.message}`), failure.code)
+  }),
+  Effect.map((code) => (typeof code === "number" ? code : 0))
+)
+
+Effect.runPromise(program).then(
+  (code) => process.exit(code),
+  (defect) => {
+    console.error("troupe: unexpected failure", defect)
+    process.exit(2)
+  }
+)

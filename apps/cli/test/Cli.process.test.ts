@@ -1,0 +1,151 @@
+/**
+ * The troupe command as a real process against a real server process: sign
+ * in, list, post, and follow a room's stream across a server restart (the
+ * stream resumes after the last event it printed: nothing missed, nothing
+ * twice); wrong input, wrong passwords and an absent server give their exit
+ * codes and a plain message.
+ */
+import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import * as TroupeClient from "@troupe/client/TroupeClient"
+import { freePort, startNode, stopGracefully } from "@troupe/server/testing/NodeProcess"
+import * as Database from "@troupe/store/Database"
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const bin = fileURLToPath(new URL("../bin/troupe.js", import.meta.url))
+const configDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "troupe-cli-"))
+const PASSWORD = "correct horse battery"
+
+interface Ran {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** A running `troupe`: what it has printed so far, and its end. */
+interface Running {
+  readonly child: ChildProcess
+  /** Resolves once the process has printed `lines` lines on stdout. */
+  readonly printed: (lines: number) => Effect.Effect<ReadonlyArray<string>>
+  readonly finished: Effect.Effect<Ran>
+}
+
+/** Starts `troupe args…` with its own config directory, collecting its output from the start. */
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Running => {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { PATH: process.env["PATH"] ?? "", HOME: configDir, TROUPE_CONFIG_DIR: configDir, ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  let exit: number | null | undefined = undefined
+  const waiters = new Set<() => void>()
+  const notify = () => {
+    for (const w of [...waiters]) w()
+  }
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString()
+    notify()
+  })
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()))
+  child.once("close", (code) => {
+    exit = code
+    notify()
+  })
+  const until = <A>(ready: () => A | undefined) =>
+    Effect.async<A>((resume) => {
+      const check = () => {
+        const value = ready()
+        if (value === undefined) return
+        waiters.delete(check)
+        resume(Effect.succeed(value))
+      }
+      waiters.add(check)
+      check()
+      return Effect.sync(() => waiters.delete(check))
+    })
+  const lines = () => stdout.split("\n").filter((l) => l !== "")
+  return {
+    child,
+    printed: (n) => until(() => (lines().length >= n ? lines() : undefined)),
+    finished: until(() => (exit === undefined ? undefined : { code: exit, stdout, stderr }))
+  }
+}
+
+const troupe = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => start(args, env).finished
+
+describe("the troupe command", () => {
+  it.live(
+    "signs in, lists, posts, follows a room across a server restart, and says what went wrong",
+    () =>
+      Effect.gen(function*() {
+        const database = yield* Database.makeTestDatabase
+        const port = yield* freePort
+        const env = { PORT: String(port) }
+        let node = yield* startNode(database, env, "cli")
+        const url = node.url
+        const email = `ana.${randomBytes(4).toString("hex")}@example.com`
+        const anonymous = yield* TroupeClient.make({ baseUrl: url })
+        const ana = yield* anonymous.auth.signup({ payload: { email, password: PASSWORD, name: "Ana" } })
+        const api = yield* TroupeClient.make({ baseUrl: url, token: ana.token })
+        const org = yield* api.orgs.create({
+          payload: { name: "Acme", slug: `acme-${randomBytes(3).toString("hex")}` }
+        })
+
+        // A wrong password is the server's message and exit code 2; the right one is stored for the user only.
+        const wrong = yield* troupe(["login", "--url", url, "--email", email, "--password", "nope nope nope"])
+        expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringMatching(/wrong e-?mail or password/i)])
+        const login = yield* troupe(["login", "--url", url, "--email", email], { TROUPE_PASSWORD: PASSWORD })
+        expect([login.code, login.stdout]).toEqual([0, expect.stringContaining("Signed in")])
+        const stored = Path.join(configDir, "credentials.json")
+        expect(Fs.statSync(stored).mode & 0o777).toBe(0o600)
+
+        const orgs = yield* troupe(["orgs", "--json"])
+        expect(orgs.code).toBe(0)
+        expect(orgs.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([
+          { id: org.id, name: "Acme", slug: org.slug, role: "owner" }
+        ])
+        const rooms = yield* troupe(["rooms"])
+        expect(rooms.stdout).toMatch(/^#general\s+public\s+yes\s+0/m)
+
+        // Follow #general from now; three messages, the server restarting after the first.
+        const { position } = yield* api.rooms.list({ path: { org: org.id } })
+        const follower = start(["tail", "general", "--json", "--count", "3", "--after", position])
+        const first = yield* troupe(["say", "#general", "first words"])
+        expect([first.code, first.stdout]).toEqual([0, "Posted to #general.\n"])
+        yield* follower.printed(1)
+        yield* stopGracefully(node.child)
+        node = yield* startNode(database, env, "cli-again")
+        for (const text of ["second words", "third words"]) {
+          expect((yield* troupe(["say", "general", text])).code).toBe(0)
+        }
+        const tail = yield* follower.finished
+        expect(tail.code).toBe(0)
+        const events = tail.stdout.trim().split("\n").map((l) => JSON.parse(l))
+        expect(events.map((e) => e.event.message.text)).toEqual(["first words", "second words", "third words"])
+        expect(new Set(events.map((e) => e.id)).size).toBe(3)
+
+        // Usage errors are 1, server errors 2, an unreachable server 3; never a stack trace.
+        const missing = yield* troupe(["say", "general"])
+        expect(missing.code).toBe(1)
+        const unknownRoom = yield* troupe(["say", "nowhere", "hello"])
+        expect([unknownRoom.code, unknownRoom.stderr]).toEqual([2, "troupe: no room nowhere you can see\n"])
+        const away = yield* troupe(["orgs", "--url", "http://127.0.0.1:1"])
+        expect([away.code, away.stderr]).toEqual([3, expect.stringContaining("cannot reach Troupe")])
+        for (const r of [missing, unknownRoom, away]) expect(r.stderr).not.toMatch(/\n\s+at /)
+
+        const logout = yield* troupe(["logout"])
+        expect(logout.code).toBe(0)
+        expect(Fs.existsSync(stored)).toBe(false)
+        const after = yield* troupe(["orgs"])
+        expect([after.code, after.stderr]).toEqual([1, expect.stringContaining("troupe login")])
+      }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
+    180_000
+  )
+})
