@@ -2,7 +2,7 @@
  * Teammates in a real browser against a real server process (the local
  * model): a custom teammate made through the form, its answer to a mention,
  * its page with the run and its steps, an edit another tab follows, and its
- * memory. Every wait is for something on the page, never for time.
+ * memory, and the month's usage. Every wait is for something on the page, never for time.
  */
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -97,6 +97,21 @@ describe("teammates in the web app", () => {
           await memories.getByRole("button", { name: "Forget “Ana prefers tea”" }).click()
           await memories.getByText("Ana prefers tea").waitFor({ state: "detached" })
           await friday.waitFor()
+
+          // At 360 px the usage is behind the menu: this month's run and tokens of @quill.
+          await page.setViewportSize({ width: 360, height: 740 })
+          await panel.getByRole("button", { name: "Close" }).click()
+          await page.getByRole("button", { name: "Rooms" }).click()
+          await page.getByRole("button", { name: "Usage and models" }).click()
+          const row = page.getByRole("table", { name: "Usage per teammate" }).getByRole("row", { name: /@quill/ })
+          await row.waitFor()
+          expect(await row.getByRole("cell").allTextContents()).toEqual([
+            "1",
+            expect.stringMatching(/^[1-9]/),
+            expect.stringMatching(/^[1-9]/),
+            "$0.00"
+          ])
+          if (screenshots !== undefined) await page.screenshot({ path: Path.join(screenshots, "usage-narrow.png") })
         })
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
     180_000
