@@ -2,15 +2,17 @@
  * The app's screens: sign-in (and a forgotten password), the first
  * workspace, and the workspace itself (sidebar, room, thread, hiring).
  */
-import type { RoomId } from "@troupe/domain/Ids"
+import type { RoomId, TeammateId } from "@troupe/domain/Ids"
 import type { Room } from "@troupe/domain/Room"
 import { type FormEvent, useState } from "react"
 import { ForgotPassword, ResetScreen, SettingsDialog } from "./Account.js"
 import { ApiError } from "./api.js"
-import { Dialog } from "./Dialog.js"
+import { HireDialog } from "./Hire.js"
 import { InviteScreen, PeopleDialog } from "./People.js"
 import { RoomView } from "./Room.js"
 import { SearchView } from "./Search.js"
+import { TeammateView } from "./TeammatePanel.js"
+import { UsageView } from "./Usage.js"
 import { useAppState, useWorkspace, WorkspaceContext } from "./useWorkspace.js"
 import type { Workspace } from "./workspace.js"
 
@@ -136,23 +138,25 @@ const OrgSetup = () => {
   )
 }
 
+/** What the main area shows instead of the open room. */
+type Aside =
+  | { readonly kind: "search"; readonly query: string }
+  | { readonly kind: "teammate"; readonly id: TeammateId }
+  | { readonly kind: "usage" }
+
 const Shell = () => {
   const state = useAppState()
   const [menu, setMenu] = useState(false)
-  const [search, setSearch] = useState<string | null>(null)
+  const [aside, setAside] = useState<Aside | null>(null)
   const open = state.openRoomId === null ? undefined : state.rooms[state.openRoomId]
+  const show = (next: Aside | null) => {
+    setMenu(false)
+    setAside(next)
+  }
+  const close = () => setAside(null)
   return (
     <div className={menu ? "shell menu-open" : "shell"}>
-      <Sidebar
-        onPick={() => {
-          setMenu(false)
-          setSearch(null)
-        }}
-        onSearch={(query) => {
-          setMenu(false)
-          setSearch(query)
-        }}
-      />
+      <Sidebar onPick={() => show(null)} onShow={show} />
       <main className="main">
         <button className="menu-toggle" aria-label="Rooms" aria-expanded={menu} onClick={() => setMenu(!menu)}>
           ☰
@@ -162,8 +166,12 @@ const Shell = () => {
             {state.connection === "connecting" ? "Connecting…" : "Reconnecting… messages will catch up."}
           </p>
         )}
-        {search !== null
-          ? <SearchView query={search} key={search} onClose={() => setSearch(null)} />
+        {aside?.kind === "search"
+          ? <SearchView query={aside.query} key={aside.query} onClose={close} />
+          : aside?.kind === "teammate"
+          ? <TeammateView id={aside.id} key={aside.id} onClose={close} />
+          : aside?.kind === "usage"
+          ? <UsageView onClose={close} onTeammate={(id) => show({ kind: "teammate", id })} />
           : open === undefined
           ? <EmptyRoom />
           : <RoomView room={open} key={open.id} />}
@@ -183,7 +191,7 @@ const roomLabel = (room: Room) =>
   room.kind === "public" ? `# ${room.name}` : room.kind === "private" ? `🔒 ${room.name}` : room.name
 
 const Sidebar = (
-  { onPick, onSearch }: { readonly onPick: () => void; readonly onSearch: (query: string) => void }
+  { onPick, onShow }: { readonly onPick: () => void; readonly onShow: (aside: Aside) => void }
 ) => {
   const state = useAppState()
   const workspace = useWorkspace()
@@ -200,6 +208,7 @@ const Sidebar = (
     void attempt(setError, () => workspace.openRoom(id))
   }
   const org = state.orgs.find((o) => o.id === state.orgId)
+  const guest = org?.role === "guest"
   const createRoom = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault()
     const form = new FormData(e.currentTarget)
@@ -258,7 +267,7 @@ const Sidebar = (
         onSubmit={(e) => {
           e.preventDefault()
           const query = String(new FormData(e.currentTarget).get("q") ?? "").trim()
-          if (query !== "") onSearch(query)
+          if (query !== "") onShow({ kind: "search", query })
         }}
       >
         <input name="q" type="search" aria-label="Search messages" placeholder="Search" maxLength={200} />
@@ -288,64 +297,32 @@ const Sidebar = (
       <ul aria-label="Teammates">
         {teammates.map(({ busy, teammate }) => (
           <li key={teammate.id}>
-            <button className="room" onClick={() => void attempt(setError, () => workspace.openDm(teammate.id))}>
+            <button className="room" onClick={() => onShow({ kind: "teammate", id: teammate.id })}>
               <span className="room-name">@{teammate.handle}</span>
               {busy && <span className="badge busy">busy</span>}
             </button>
           </li>
         ))}
       </ul>
-      <button className="add" onClick={() => setHiring(true)}>+ Hire a teammate</button>
-      {org?.role === "guest" && <p className="hint">You are a guest here.</p>}
+      {!guest && (
+        <>
+          <button className="add" onClick={() => setHiring(true)}>+ Hire a teammate</button>
+          <button className="add" onClick={() => onShow({ kind: "usage" })}>Usage and models</button>
+        </>
+      )}
+      {guest && <p className="hint">You are a guest here.</p>}
       {error !== null && <p className="error" role="alert">{error}</p>}
-      {hiring && <HireDialog onClose={() => setHiring(false)} />}
+      {hiring && (
+        <HireDialog
+          onClose={() => setHiring(false)}
+          onHired={(teammate) => {
+            setHiring(false)
+            onShow({ kind: "teammate", id: teammate.id })
+          }}
+        />
+      )}
       {people && <PeopleDialog onClose={() => setPeople(false)} />}
       {settings && <SettingsDialog onClose={() => setSettings(false)} />}
     </nav>
-  )
-}
-
-const HireDialog = ({ onClose }: { readonly onClose: () => void }) => {
-  const state = useAppState()
-  const workspace = useWorkspace()
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState<string | null>(null)
-  const room = state.openRoomId === null ? undefined : state.rooms[state.openRoomId]
-  const hired = new Set(Object.values(state.teammates).map((t) => t.teammate.template))
-  return (
-    <Dialog label="Hire a teammate" onClose={onClose}>
-      <h2>Hire a teammate</h2>
-      <p className="hint">
-        {room === undefined
-          ? "They join the workspace; add them to a room to talk there."
-          : `They join ${room.kind === "direct" ? "this conversation" : `#${room.name}`} at once.`}
-      </p>
-      <ul className="catalog">
-        {workspace.catalog.map((entry) => (
-          <li key={entry.template}>
-            <div>
-              <strong>{entry.name}</strong> <span className="handle">@{entry.handle}</span>
-              <p>{entry.role}</p>
-            </div>
-            <button
-              className="primary"
-              disabled={busy !== null || hired.has(entry.template)}
-              aria-label={`Hire ${entry.name}`}
-              onClick={() => {
-                setBusy(entry.template)
-                void attempt(setError, async () => {
-                  await workspace.hire(entry.template, room?.id ?? null)
-                  onClose()
-                }).finally(() => setBusy(null))
-              }}
-            >
-              {hired.has(entry.template) ? "Hired" : busy === entry.template ? "Hiring…" : "Hire"}
-            </button>
-          </li>
-        ))}
-      </ul>
-      {error !== null && <p className="error" role="alert">{error}</p>}
-      <button onClick={onClose} autoFocus>Close</button>
-    </Dialog>
   )
 }

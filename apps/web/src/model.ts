@@ -151,6 +151,18 @@ export const withSnapshot = (
   notices: state.notices.filter((n) => rooms.some((r) => r.id === n.roomId))
 })
 
+/** A teammate as the server answered a change to it (its busy state stays as the stream said). */
+export const withTeammate = (state: State, teammate: Teammate): State =>
+  teammate.dismissed
+    ? { ...state, teammates: omit(state.teammates, teammate.id) }
+    : {
+      ...state,
+      teammates: {
+        ...state.teammates,
+        [teammate.id]: { teammate, busy: state.teammates[teammate.id]?.busy ?? false }
+      }
+    }
+
 /** Adds a page of history (older or newest): it never overwrites a message an event already brought. */
 export const withPage = (
   state: State,

@@ -12,7 +12,18 @@ import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
 import { type MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import type { CreatedInvitation, Invitation, InvitationPreview, InvitedRole, Member, Role } from "@troupe/domain/Org"
-import type { CatalogEntry } from "@troupe/domain/Teammate"
+import type {
+  CatalogEntry,
+  CoreBlock,
+  CreateTeammateRequest,
+  MemoryEntry,
+  MemoryView,
+  ModelPolicyView,
+  Run,
+  Teammate,
+  UpdateTeammateRequest,
+  Usage
+} from "@troupe/domain/Teammate"
 import type { User } from "@troupe/domain/User"
 import { Cause, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { ApiError, call, forget, runFork } from "./api.js"
@@ -600,15 +611,86 @@ export class Workspace {
 
   /** Hires a catalog teammate and adds it to `roomId`. */
   async hire(template: string, roomId: RoomId | null) {
-    const orgId = this.state.orgId
-    if (orgId === null) return
+    return this.createTeammate({ template }, roomId)
+  }
+
+  /** Hires a custom teammate and adds it to `roomId`. */
+  async createTeammate(request: CreateTeammateRequest, roomId: RoomId | null): Promise<Teammate> {
+    const org = this.orgOrThrow()
     const token = this.authed()
-    const teammate = await call(token, (c) => c.teammates.hire({ path: { org: orgId }, payload: { template } }))
-    if (roomId !== null) {
-      await call(token, (c) => c.teammates.addToRoom({ path: { room: roomId }, payload: { teammateId: teammate.id } }))
-    }
+    const teammate = await call(token, (c) => c.teammates.hire({ path: { org }, payload: request }))
+    this.update((s) => Model.withTeammate(s, teammate))
+    if (roomId !== null) await this.addToRoom(roomId, teammate.id)
     await this.loadMembers()
     return teammate
+  }
+
+  /** Changes a teammate; the panel shows the answer at once, other tabs through `teammate.updated`. */
+  async updateTeammate(id: TeammateId, patch: UpdateTeammateRequest) {
+    const org = this.orgOrThrow()
+    const teammate = await call(
+      this.authed(),
+      (c) => c.teammates.update({ path: { org, teammate: id }, payload: patch })
+    )
+    this.update((s) => Model.withTeammate(s, teammate))
+  }
+
+  /** Dismisses a teammate: it stops answering; its messages and runs stay. */
+  async dismiss(id: TeammateId) {
+    const org = this.orgOrThrow()
+    const teammate = await call(this.authed(), (c) => c.teammates.dismiss({ path: { org, teammate: id } }))
+    this.update((s) => Model.withTeammate(s, teammate))
+  }
+
+  /** Which models the org's teammates may use. */
+  async modelPolicy(): Promise<ModelPolicyView> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.teammates.modelPolicy({ path: { org } }))
+  }
+
+  /** Narrows the org's models to `models`, or lifts the org's list (`null`). */
+  async setModelPolicy(models: ReadonlyArray<string> | null): Promise<ModelPolicyView> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.teammates.setModelPolicy({ path: { org }, payload: { allowedModels: models } }))
+  }
+
+  /** A teammate's latest runs in rooms the person can read, newest first. */
+  async runs(id: TeammateId): Promise<ReadonlyArray<Run>> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.teammates.runs({ path: { org, teammate: id }, urlParams: { limit: 20 } }))
+  }
+
+  /** A teammate's memory, from rooms the person can read. */
+  async memory(id: TeammateId): Promise<MemoryView> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.teammates.memory({ path: { org, teammate: id } }))
+  }
+
+  async remember(id: TeammateId, text: string): Promise<MemoryEntry> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.teammates.remember({ path: { org, teammate: id }, payload: { text } }))
+  }
+
+  async putCore(id: TeammateId, block: CoreBlock, text: string) {
+    const org = this.orgOrThrow()
+    await call(this.authed(), (c) => c.teammates.putCore({ path: { org, teammate: id, block }, payload: { text } }))
+  }
+
+  async forgetMemory(id: TeammateId, memory: string) {
+    const org = this.orgOrThrow()
+    await call(this.authed(), (c) => c.teammates.forget({ path: { org, teammate: id, memory } }))
+  }
+
+  /** This month's runs, tokens and cost of the org, in total and per teammate, with its budget. */
+  async usage(): Promise<Usage> {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.teammates.usage({ path: { org } }))
+  }
+
+  /** Sets the org's monthly token budget (`null`: none). */
+  async setBudget(monthlyTokens: number | null) {
+    const org = this.orgOrThrow()
+    await call(this.authed(), (c) => c.teammates.budget({ path: { org }, payload: { monthlyTokens } }))
   }
 
   async addToRoom(roomId: RoomId, teammateId: TeammateId) {

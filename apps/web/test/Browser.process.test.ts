@@ -9,73 +9,14 @@ import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { freePort, startNode, stopGracefully } from "@troupe/server/testing/NodeProcess"
 import * as Database from "@troupe/store/Database"
-import { Effect, Schedule, type Scope } from "effect"
-import { execFileSync } from "node:child_process"
-import { randomBytes } from "node:crypto"
-import * as Fs from "node:fs"
+import { Effect, Schedule } from "effect"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-import { type Browser, chromium, type Page } from "playwright-core"
-
-const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
-const webRoot = fileURLToPath(new URL("..", import.meta.url))
-const screenshots = process.env["SCREENSHOTS_DIR"]
-
-/** The app built as `npm start` would (only when its sources changed). */
-const buildApp = Effect.sync(() => {
-  execFileSync(process.execPath, ["--import", "tsx", Path.join(webRoot, "build.ts"), "--if-stale"], {
-    stdio: "inherit"
-  })
-})
-
-const launch: Effect.Effect<Browser, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.promise(async () => {
-    if (!Fs.existsSync(CHROMIUM)) {
-      throw new Error(`these tests need Chromium at ${CHROMIUM} (apt-get install -y chromium, as .ci/run does)`)
-    }
-    // Playwright gives the browser a fresh profile of its own, headless.
-    return chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
-  }),
-  (browser) => Effect.promise(() => browser.close())
-)
-
-const email = (name: string) => `${name}.${randomBytes(4).toString("hex")}@example.com`
-const PASSWORD = "correct horse battery"
-
-const signUp = async (page: Page, url: string, name: string, address: string) => {
-  await page.goto(url)
-  await page.getByRole("tab", { name: "Sign up" }).click()
-  await page.getByLabel("Name").fill(name)
-  await page.getByLabel("Email").fill(address)
-  await page.getByLabel("Password").fill(PASSWORD)
-  await page.getByRole("button", { name: "Create account" }).click()
-}
-
-const composer = (page: Page) => page.locator(".timeline .composer textarea")
-
-const say = async (page: Page, text: string) => {
-  await composer(page).fill(text)
-  await composer(page).press("Enter")
-}
+import type { Page } from "playwright-core"
+import { buildApp, composer, email, launch, PASSWORD, say, screenshots, shows, signUp } from "./BrowserHarness.js"
 
 /** The texts of the stored messages on screen (the main timeline), in order: not pending sends, not replies in progress. */
 const texts = (page: Page) =>
   page.locator(".timeline article.message:not(.pending):not(.streaming) .text").allTextContents()
-
-/** Waits until the timeline shows `text` as a stored message (not a pending send, not a reply in progress). */
-const shows = (page: Page, text: string) =>
-  page.locator(".timeline article.message:not(.pending):not(.streaming) .text", { hasText: text }).first().waitFor()
 
 describe("the web app in a browser", () => {
   it.live(

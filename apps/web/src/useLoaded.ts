@@ -1,0 +1,18 @@
+/** Data a view reads from the server when it opens (and again when asked). */
+import { useCallback, useEffect, useState } from "react"
+import { attempt } from "./App.js"
+
+/**
+ * Reads `load` when the view opens and whenever `again` changes (e.g. a
+ * teammate's busy state: its turn started or ended); `reload` reads it on
+ * demand. Keep `load` stable (`useCallback`): a new one reads again.
+ */
+export function useLoaded<A>(load: () => Promise<A>, again: unknown = null) {
+  const [value, setValue] = useState<A | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const reload = useCallback(() => attempt(setError, () => load().then(setValue)), [load])
+  useEffect(() => {
+    void reload()
+  }, [again, reload])
+  return { value, setValue, error, setError, reload }
+}
