@@ -249,9 +249,9 @@ export const HireDialog = ({ onClose, onHired }: {
     <Dialog label="Hire a teammate" onClose={onClose}>
       <h2>Hire a teammate</h2>
       <p className="hint">
-        {room === undefined
-          ? "They join the workspace; add them to a room to talk there."
-          : `They join ${room.kind === "direct" ? "this conversation" : `#${room.name}`} at once.`}
+        {room === undefined || room.kind === "direct"
+          ? "They join the workspace; open a direct message with them, or add them to a room to talk there."
+          : `They join #${room.name} at once.`}
       </p>
       <div className="tabs" role="tablist" aria-label="How to hire">
         <button role="tab" aria-selected={tab === "catalog"} onClick={() => setTab("catalog")}>From the catalog</button>
@@ -274,7 +274,7 @@ export const HireDialog = ({ onClose, onHired }: {
                   onClick={() => {
                     setBusy(entry.template)
                     void attempt(setError, async () => {
-                      await workspace.hire(entry.template, room?.id ?? null)
+                      await workspace.hire(entry.template, room?.kind === "direct" ? null : room?.id ?? null)
                       onClose()
                     }).finally(() => setBusy(null))
                   }}
