@@ -145,7 +145,11 @@ describe("teammates", () => {
           "gpt-4o-mini"
         ]])
         const memory = yield* s.ana.api.teammates.memory({ path: { org: s.org.id, teammate: s.teammate.id } })
-        expect(memory.entries.map((e) => [e.text, e.sourceMessageId])).toEqual([["the launch is on Friday", asked.id]])
+        expect(memory.entries.map((e) => [e.text, e.sourceMessageId, e.roomId])).toEqual([[
+          "the launch is on Friday",
+          asked.id,
+          s.room.id
+        ]])
         const [reply] = yield* replies(s)
         expect(reply!.text).toBe("done: remembered: the launch is on Friday")
       }))

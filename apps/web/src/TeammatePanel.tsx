@@ -6,20 +6,12 @@
  */
 import type { RoomId, TeammateId } from "@troupe/domain/Ids"
 import { roleAtLeast } from "@troupe/domain/Org"
-import { CoreBlock, type MemoryView, type Run, type Teammate } from "@troupe/domain/Teammate"
+import { CoreBlock, type Run, type Teammate } from "@troupe/domain/Teammate"
 import { Either } from "effect"
 import { type FormEvent, useCallback, useState } from "react"
 import { attempt } from "./App.js"
 import { TeammateFields, useAdmin, useModelPolicy } from "./Hire.js"
-import {
-  changes,
-  type FieldErrors,
-  rememberedIn,
-  runDuration,
-  shown,
-  stepsOf,
-  type TeammateInput
-} from "./teammateRules.js"
+import { changes, type FieldErrors, runDuration, shown, stepsOf, type TeammateInput } from "./teammateRules.js"
 import { useLoaded } from "./useLoaded.js"
 import { useAppState, useWorkspace } from "./useWorkspace.js"
 
@@ -228,9 +220,7 @@ const Memory = ({ busy, onLeave, teammate }: {
 }) => {
   const workspace = useWorkspace()
   const load = useCallback(
-    () =>
-      Promise.all([workspace.memory(teammate.id), workspace.runs(teammate.id)])
-        .then(([memory, runs]): [MemoryView, Readonly<Record<string, RoomId>>] => [memory, rememberedIn(runs)]),
+    () => workspace.memory(teammate.id),
     [workspace, teammate.id]
   )
   const { error, reload, setError, value } = useLoaded(load, busy)
@@ -241,7 +231,7 @@ const Memory = ({ busy, onLeave, teammate }: {
       await reload()
     })
   if (value === null) return error === null ? <p aria-busy="true">Loading memory…</p> : <p className="error">{error}</p>
-  const [memory, rooms] = value
+  const memory = value
   return (
     <>
       <h2>Core memory</h2>
@@ -257,7 +247,7 @@ const Memory = ({ busy, onLeave, teammate }: {
       <h2>Long-term memory</h2>
       <ul className="memories" aria-label="Memories">
         {memory.entries.map((entry) => {
-          const room = entry.sourceMessageId === null ? undefined : rooms[entry.text]
+          const room = entry.roomId ?? undefined
           return (
             <li key={entry.id}>
               <span className="memory-text">{entry.text}</span>

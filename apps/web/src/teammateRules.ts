@@ -3,7 +3,6 @@
  * (checked against the contract's own schemas before it goes), which models
  * an org offers, what an edit changes, and how a run and its steps read.
  */
-import type { RoomId } from "@troupe/domain/Ids"
 import {
   BusyPolicy,
   CreateTeammateRequest,
@@ -195,23 +194,4 @@ export const stepsOf = (run: Run): ReadonlyArray<StepView> => {
       toolCalls: step.kind === "model" ? stringsIn(step.output, "toolCalls") : []
     }
   })
-}
-
-const REMEMBERED = "remembered: "
-
-/**
- * Where the teammate's `remember` tool stored each fact, from its runs: the
- * room of a memory that came from a message, so the page can link to it.
- * (A memory entry names its message but not the message's room.)
- */
-export const rememberedIn = (runs: ReadonlyArray<Run>): Readonly<Record<string, RoomId>> => {
-  const rooms: Record<string, RoomId> = {}
-  for (const run of runs) {
-    for (const step of run.steps) {
-      if (step.kind === "tool" && step.name === "remember" && typeof step.output === "string") {
-        if (step.output.startsWith(REMEMBERED)) rooms[step.output.slice(REMEMBERED.length)] ??= run.roomId
-      }
-    }
-  }
-  return rooms
 }

@@ -14,7 +14,6 @@ import {
   inputOf,
   modelChoices,
   newTeammate,
-  rememberedIn,
   runDuration,
   shown,
   stepsOf,
@@ -187,11 +186,6 @@ describe("runs", () => {
     ])
     expect(stepsOf(run)[0]?.toolCalls).toEqual(["remember"])
     expect(stepsOf(run)[1]?.output).toBe("remembered: tea")
-  })
-
-  it("knows the room where the remember tool stored each fact, for a memory's link to its message", () => {
-    const elsewhere = new Run({ ...run, id: randomUUID(), roomId: RoomId.make(randomUUID()), steps: [] })
-    expect(rememberedIn([elsewhere, run])).toEqual({ tea: roomId })
   })
 })
 

@@ -129,6 +129,8 @@ export class MemoryEntry extends Schema.Class<MemoryEntry>("MemoryEntry")({
   id: Schema.UUID,
   text: Schema.String,
   sourceMessageId: Schema.NullOr(MessageId),
+  /** The room of the message it came from (null for a memory added by hand). */
+  roomId: Schema.NullOr(RoomId),
   createdAt: Schema.Date
 }) {}
 

@@ -5,7 +5,7 @@
 import { SqlClient } from "@effect/sql"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
 import { Audience, MemberJoined, PinCreated, RoomCreated, TeammateUpdated } from "@troupe/domain/Event"
-import { MessageId, OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { RoomKind, RoomMember } from "@troupe/domain/Room"
 import { BusyPolicy, type CoreBlock, MemoryEntry, MemoryView, Teammate, ToolName } from "@troupe/domain/Teammate"
 import { Effect, Option, Schema } from "effect"
@@ -33,6 +33,7 @@ const MemoryRow = Schema.Struct({
   id: Schema.UUID,
   text: Schema.String,
   sourceMessageId: Schema.NullOr(MessageId),
+  roomId: Schema.NullOr(RoomId),
   createdAt: Schema.DateFromSelf
 })
 const memoryRows = Rows.all("memory", MemoryRow)
@@ -251,7 +252,7 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
             Rows.all("core memory", CoreRow)
           )
           const entries = yield* sql`
-            SELECT id, text, source_message_id, created_at FROM memories WHERE teammate_id = ${id} AND ${rooms}
+            SELECT id, text, source_message_id, room_id, created_at FROM memories WHERE teammate_id = ${id} AND ${rooms}
             ORDER BY created_at DESC LIMIT ${limit}`.pipe(memoryRows)
           return new MemoryView({
             core: Object.fromEntries(core.map((c) => [c.block, c.text])),
@@ -279,7 +280,7 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
         const row = yield* withOrg(orgId)(sql`
           INSERT INTO memories (org_id, teammate_id, text, source_message_id, room_id)
           VALUES (${orgId}, ${id}, ${text}, ${sourceMessageId}, ${source?.roomId ?? null})
-          RETURNING id, text, source_message_id, created_at`.pipe(Rows.one("memory", MemoryRow)))
+          RETURNING id, text, source_message_id, room_id, created_at`.pipe(Rows.one("memory", MemoryRow)))
         return new MemoryEntry(row)
       }
     )
@@ -289,7 +290,7 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       function*(orgId: OrgId, id: TeammateId, query: string, limit: number) {
         const rows = yield* withOrg(orgId)(
           sql`
-        SELECT m.id, m.text, m.source_message_id, m.created_at
+        SELECT m.id, m.text, m.source_message_id, m.room_id, m.created_at
         FROM memories m, websearch_to_tsquery('english', ${query}) q
         WHERE m.teammate_id = ${id} AND m.search @@ q
         ORDER BY ts_rank(m.search, q) DESC, m.created_at DESC LIMIT ${limit}`.pipe(memoryRows)
