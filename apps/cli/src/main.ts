@@ -255,7 +255,10 @@ const tail = Command.make(
         })).pipe(Effect.either)
         if (result._tag === "Left") {
           const failure = failureOf(s.url)(result.left)
-          if (failure.code !== 3 || last === undefined) return yield* failure
+          // Unreachable, or answering 5xx while it starts or stops: both pass; anything else is final.
+          const status = field(result.left, "status")
+          const transient = failure.code === 3 || (typeof status === "number" && status >= 500)
+          if (!transient || last === undefined) return yield* failure
           // The server went away mid-stream: come back where the stream broke off.
           yield* Console.error("connection lost; reconnecting…")
           yield* Effect.sleep("1 second")
