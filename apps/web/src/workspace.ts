@@ -281,7 +281,8 @@ export class Workspace {
       e.type === "org.member.joined" || e.type === "org.member.updated" || e.type === "org.member.left" ||
       e.type === "teammate.updated" || e.type === "user.updated"
     ) {
-      void this.loadMembers()
+      // A new member may have come online before joining: their presence is read with them.
+      void this.loadMembers(e.type === "org.member.joined")
     }
   }
 
@@ -308,7 +309,7 @@ export class Workspace {
       for (const event of held) s = Model.apply(s, event)
       this.set(s)
     }
-    await this.loadMembers()
+    await this.loadMembers(true)
     // The room on screen stays; after a reload it is the one in the address, else the first joined room.
     const rooms = this.state.rooms
     const wanted = [this.state.openRoomId, roomInAddress()].map((id) => id === null ? undefined : rooms[id])
@@ -319,18 +320,19 @@ export class Workspace {
     else this.update((s) => ({ ...s, openRoomId: null }))
   }
 
-  private async loadMembers() {
+  /** The org's members (after a member event); with `presence`, also who is online now (with a snapshot). */
+  private async loadMembers(presence = false) {
     const orgId = this.state.orgId
     if (orgId === null) return
     const token = this.authed()
-    const [members, presence] = await Promise.all([
+    const [members, online] = await Promise.all([
       call(token, (c) => c.orgs.members({ path: { org: orgId } })).catch(() => this.members),
-      call(token, (c) => c.orgs.presence({ path: { org: orgId } })).catch(() => null)
+      presence ? call(token, (c) => c.orgs.presence({ path: { org: orgId } })).catch(() => null) : null
     ])
     this.members = members
-    // Who is online now; `presence.changed` events keep it current from here.
-    if (presence === null) this.set({ ...this.state })
-    else this.update((s) => ({ ...s, online: { ...Object.fromEntries(presence.online.map((id) => [id, true])) } }))
+    // `presence.changed` events keep who is online current after the snapshot.
+    if (online === null) this.set({ ...this.state })
+    else this.update((s) => ({ ...s, online: Object.fromEntries(online.online.map((id) => [id, true])) }))
   }
 
   // Orgs and rooms
