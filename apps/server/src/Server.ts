@@ -28,6 +28,7 @@ import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
+import { Files } from "@troupe/workspace/Files"
 import { Invitations } from "@troupe/workspace/Invitations"
 import * as Mailer from "@troupe/workspace/Mailer"
 import { Messages } from "@troupe/workspace/Messages"
@@ -39,6 +40,7 @@ import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { AuthLive } from "./http/Auth.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
+import { FilesLive } from "./http/Files.js"
 import { HealthLive } from "./http/Health.js"
 import { InvitationsLive } from "./http/Invitations.js"
 import { MessagesLive } from "./http/Messages.js"
@@ -86,6 +88,7 @@ const WorkspaceLive = Layer.mergeAll(
   Invitations.Default,
   Rooms.Default,
   Messages.Default,
+  Files.Default,
   Teammates.Default
 )
 
@@ -96,7 +99,17 @@ const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
 
 /** The contract implemented, with OpenAPI at `/v1/openapi.json` and docs at `/docs`. */
 export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
-  Layer.provide([HealthLive, AuthLive, OrgsLive, InvitationsLive, RoomsLive, MessagesLive, TeammatesLive, EventsLive]),
+  Layer.provide([
+    HealthLive,
+    AuthLive,
+    OrgsLive,
+    InvitationsLive,
+    RoomsLive,
+    MessagesLive,
+    FilesLive,
+    TeammatesLive,
+    EventsLive
+  ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),
   Layer.provide(ServicesLive)
 )

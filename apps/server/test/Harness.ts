@@ -13,6 +13,9 @@ import * as Mailer from "@troupe/workspace/Mailer"
 import * as SmtpServer from "@troupe/workspace/testing/SmtpServer"
 import { Chunk, ConfigProvider, Deferred, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
 import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { createHttpServer } from "../src/http/NodeServer.js"
 import { HttpAppLive, HttpLive } from "../src/Server.js"
 
@@ -41,6 +44,8 @@ export const testConfig = (overrides: Record<string, string> = {}) => {
       RATE_PASSWORD_RESET_PER_ADDRESS_PER_HOUR: "100000",
       EVENT_POLL_INTERVAL: "200 millis",
       SSE_HEARTBEAT: "1 second",
+      // Each test server keeps its files in a folder of its own.
+      FILE_STORAGE_DIR: Fs.mkdtempSync(Path.join(Os.tmpdir(), "troupe-files-")),
       ...env,
       ...overrides
     })
@@ -129,7 +134,7 @@ export interface RawResponse {
 
 /**
  * Sends a request with `fetch`, bypassing the typed client, so tests can send
- * broken requests and read headers. A string body is sent as is, anything else as JSON.
+ * broken requests and read headers. A string body is sent as is, a `FormData` as multipart, anything else as JSON.
  */
 export const raw = (
   method: string,
@@ -138,17 +143,34 @@ export const raw = (
 ) =>
   Effect.flatMap(baseUrl, (url) =>
     Effect.promise(async (): Promise<RawResponse> => {
-      const headers: Record<string, string> = { "content-type": "application/json", ...options.headers }
+      const form = options.body instanceof FormData
+      const headers: Record<string, string> = form ? {} : { "content-type": "application/json" }
+      Object.assign(headers, options.headers)
       if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
       const body = options.body === undefined
         ? undefined
-        : typeof options.body === "string"
+        : typeof options.body === "string" || options.body instanceof FormData
         ? options.body
         : JSON.stringify(options.body)
       const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
       const text = await response.text()
       return { status: response.status, headers: response.headers, text, json: parseJson(text) }
     }))
+
+/** An upload form: `bytes` as the part `field` (default `file`), beside a plain field the server ignores. */
+export const fileForm = (
+  bytes: Uint8Array,
+  options: { readonly name?: string; readonly type?: string; readonly field?: string } = {}
+) => {
+  const form = new FormData()
+  form.append("note", "a field that is not the file")
+  form.append(
+    options.field ?? "file",
+    new Blob([bytes], { type: options.type ?? "text/plain" }),
+    options.name ?? "notes.txt"
+  )
+  return form
+}
 
 /** What to read from an event stream. */
 export interface ReadOptions {

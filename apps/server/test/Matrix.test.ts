@@ -6,10 +6,21 @@
 import type { HttpClient, HttpServer } from "@effect/platform"
 import { describe, expect, layer } from "@effect/vitest"
 import { TroupeApi } from "@troupe/api/Api"
+import { FileInfo } from "@troupe/domain/File"
 import type { Mailbox } from "@troupe/workspace/Mailer"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { randomBytes } from "node:crypto"
-import { baseUrl, client, email, mailedResetToken, person, raw, slug, TestServerWithMailbox } from "./Harness.js"
+import {
+  baseUrl,
+  client,
+  email,
+  fileForm,
+  mailedResetToken,
+  person,
+  raw,
+  slug,
+  TestServerWithMailbox
+} from "./Harness.js"
 
 const actors = ["anonymous", "outsider", "guest", "member", "admin", "owner", "apiKey"] as const
 type Actor = typeof actors[number]
@@ -24,6 +35,8 @@ const orgMembers = (ok: number) => who({ anonymous: 401, outsider: 404, rest: ok
 const membersUp = (ok: number) => who({ anonymous: 401, outsider: 404, guest: 403, rest: ok })
 /** Admins and owners. */
 const adminsUp = (ok: number) => who({ anonymous: 401, outsider: 404, guest: 403, member: 403, apiKey: 403, rest: ok })
+
+const textBytes = (text: string) => new TextEncoder().encode(text)
 
 const handle = () => `t${randomBytes(4).toString("hex")}`
 
@@ -54,6 +67,15 @@ const world = Effect.gen(function*() {
     yield* owner.api.rooms.addMember({ path: { room: priv.id }, payload: { userId } })
   }
   const message = yield* member.api.messages.post({ path: { room: priv.id }, payload: { text: "hello from Mia" } })
+  const upload = (bytes: string) =>
+    Effect.map(
+      raw("POST", `/v1/rooms/${priv.id}/files`, { token: member.token, body: fileForm(textBytes(bytes)) }),
+      (r) => {
+        expect(r.status, r.text).toBe(201)
+        return Schema.decodeUnknownSync(FileInfo)(r.json)
+      }
+    )
+  const file = yield* upload("a file from Mia")
   const teammate = yield* owner.api.teammates.hire({
     path: { org: org.id },
     payload: { template: "researcher", handle: handle() }
@@ -84,7 +106,7 @@ const world = Effect.gen(function*() {
     return p
   })
   const freshPublicRoom = owner.api.rooms.create({ path: { org: org.id }, payload: { name: `r-${handle()}` } })
-  return { org, pub, priv, message, teammate, people, tokens, userIds, freshMember, freshPublicRoom }
+  return { org, pub, priv, message, file, upload, teammate, people, tokens, userIds, freshMember, freshPublicRoom }
 })
 
 type World = Effect.Effect.Success<typeof world>
@@ -376,6 +398,20 @@ const cases: ReadonlyArray<Case> = [
     orgMembers(200)
   ],
   ["messages.markRead", (w) => at("POST", `/v1/rooms/${w.priv.id}/read`, { messageId: w.message.id }), orgMembers(204)],
+  ["files.upload", (w) => at("POST", `/v1/rooms/${w.priv.id}/files`, fileForm(textBytes("hi"))), orgMembers(201)],
+  ["files.list", (w) => at("GET", `/v1/rooms/${w.priv.id}/files`), orgMembers(200)],
+  ["files.get", (w) => at("GET", `/v1/rooms/${w.priv.id}/files/${w.file.id}`), orgMembers(200)],
+  ["files.download", (w) => at("GET", `/v1/rooms/${w.priv.id}/files/${w.file.id}/content`), orgMembers(200)],
+  [
+    "files.delete",
+    (w) =>
+      Effect.map(w.upload(`delete me ${handle()}`), (f) => ({
+        method: "DELETE",
+        path: `/v1/rooms/${w.priv.id}/files/${f.id}`
+      })),
+    who({ anonymous: 401, outsider: 404, guest: 403, apiKey: 403, rest: 200 })
+  ],
+  ["files.usage", (w) => at("GET", `/v1/orgs/${w.org.id}/files/usage`), membersUp(200)],
   ["teammates.catalog", () => at("GET", "/v1/catalog"), who({ anonymous: 401, rest: 200 })],
   [
     "teammates.hire",
@@ -478,7 +514,7 @@ describe("the authorisation matrix", () => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>
           Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
         )
-        expect(declared.length).toBe(73)
+        expect(declared.length).toBe(79)
         expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
       }))
 

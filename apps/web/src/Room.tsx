@@ -3,11 +3,13 @@
  * replies as they stream, pending sends, notices, the composer and a thread
  * panel.
  */
+import type { Attachment } from "@troupe/domain/File"
 import type { MessageId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import type { Room } from "@troupe/domain/Room"
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from "react"
 import { attempt } from "./App.js"
+import { Attachments, Staged } from "./Files.js"
 import * as Model from "./model.js"
 import { useAppState, useWorkspace } from "./useWorkspace.js"
 
@@ -141,7 +143,8 @@ const MessageItem = (
               })}
           />
         )
-        : <p className="text">{message.text}</p>}
+        : message.text !== "" && <p className="text">{message.text}</p>}
+      {!deleted && <Attachments roomId={message.roomId} files={message.attachments} />}
       {!deleted && (
         <div className="reactions">
           {message.reactions.map((r) => (
@@ -264,7 +267,10 @@ const PendingItem = ({ pending }: { readonly pending: Model.Pending }) => {
         <strong className="author">{state.me?.name}</strong>
         <span className="status">{pending.status === "sending" ? "Sending…" : "Not sent"}</span>
       </header>
-      <p className="text">{pending.text}</p>
+      {pending.text !== "" && <p className="text">{pending.text}</p>}
+      {pending.attachments.length > 0 && (
+        <p className="hint">{pending.attachments.map((a) => `📎 ${a.name}`).join("  ")}</p>
+      )}
       {pending.status === "failed" && (
         <p className="error" role="alert">
           {pending.error}{" "}
@@ -307,6 +313,10 @@ const Composer = (
 ) => {
   const workspace = useWorkspace()
   const [text, setText] = useState("")
+  const [files, setFiles] = useState<ReadonlyArray<Attachment>>([])
+  const [uploading, setUploading] = useState(0)
+  const [error, setError] = useState<string | null>(null)
+  const picker = useRef<HTMLInputElement>(null)
   const [caret, setCaret] = useState(0)
   const [choice, setChoice] = useState(0)
   const input = useRef<HTMLTextAreaElement>(null)
@@ -330,9 +340,24 @@ const Composer = (
   }
   const send = () => {
     const value = text.trim()
-    if (value === "") return
+    if ((value === "" && files.length === 0) || uploading > 0) return
     setText("")
-    void workspace.send(room.id, value, threadId)
+    setFiles([])
+    void workspace.send(room.id, value, threadId, files)
+  }
+  const attach = (picked: FileList | null) => {
+    for (const file of Array.from(picked ?? [])) {
+      setUploading((n) => n + 1)
+      setError(null)
+      workspace.upload(room.id, file).then(
+        (a) => setFiles((fs) => [...fs, a]),
+        (e: unknown) => setError(`${file.name}: ${e instanceof Error ? e.message : "not uploaded"}`)
+      ).finally(() => setUploading((n) => n - 1))
+    }
+  }
+  const unattach = (file: Attachment) => {
+    setFiles((fs) => fs.filter((f) => f.id !== file.id))
+    void workspace.deleteFile(room.id, file.id).catch(() => undefined)
   }
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (options.length > 0) {
@@ -390,7 +415,27 @@ const Composer = (
         onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
         onKeyDown={onKeyDown}
       />
-      <button className="primary" onClick={send} disabled={text.trim() === ""}>Send</button>
+      <input
+        ref={picker}
+        type="file"
+        multiple
+        hidden
+        aria-label="Files to attach"
+        onChange={(e) => {
+          attach(e.target.files)
+          e.target.value = ""
+        }}
+      />
+      <button className="icon attach" aria-label="Attach files" onClick={() => picker.current?.click()}>📎</button>
+      <button
+        className="primary"
+        onClick={send}
+        disabled={(text.trim() === "" && files.length === 0) || uploading > 0}
+      >
+        Send
+      </button>
+      <Staged files={files} uploading={uploading} onRemove={unattach} />
+      {error !== null && <p className="error" role="alert">{error}</p>}
     </div>
   )
 }

@@ -34,7 +34,7 @@ const field = (value: unknown, key: string): unknown =>
   typeof value === "object" && value !== null && key in value ? Reflect.get(value, key) : undefined
 
 /** The contract's errors carry `_tag` and `message`; transport failures become `Network`. */
-const toApiError = (error: unknown): ApiError => {
+export const toApiError = (error: unknown): ApiError => {
   const tag = field(error, "_tag")
   const message = field(error, "message")
   if (tag === "RequestError" || tag === "ResponseError") {

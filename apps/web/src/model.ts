@@ -10,6 +10,7 @@
  * what events brought.
  */
 import type { Delivered } from "@troupe/domain/Event"
+import type { Attachment } from "@troupe/domain/File"
 import type { MessageId, OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import { Org } from "@troupe/domain/Org"
@@ -23,6 +24,8 @@ export interface Pending {
   readonly roomId: RoomId
   readonly threadId: MessageId | null
   readonly text: string
+  /** Files uploaded for this message, attached when it is posted. */
+  readonly attachments: ReadonlyArray<Attachment>
   readonly createdAt: number
   readonly status: "sending" | "failed"
   readonly error: string | null
@@ -326,6 +329,12 @@ export const apply = (state: State, delivered: Delivered): State => {
         return { emoji: c.emoji, count: c.count, me }
       })
       return withMessage(s, { ...message, reactions })
+    }
+    case "file.deleted": {
+      const file = event.file
+      const message = file.messageId === null ? undefined : s.histories[file.roomId]?.messages[file.messageId]
+      if (message === undefined) return s
+      return withMessage(s, { ...message, attachments: message.attachments.filter((a) => a.id !== file.id) })
     }
     case "room.created": {
       const info = event.room

@@ -10,7 +10,8 @@
  */
 import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
-import { type MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { Attachment, FileInfo } from "@troupe/domain/File"
+import { type FileId, type MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import type { CreatedInvitation, Invitation, InvitationPreview, InvitedRole, Member, Role } from "@troupe/domain/Org"
 import type {
   CatalogEntry,
@@ -25,8 +26,8 @@ import type {
   Usage
 } from "@troupe/domain/Teammate"
 import type { User } from "@troupe/domain/User"
-import { Cause, Effect, Exit, Fiber, Option, Stream } from "effect"
-import { ApiError, call, forget, runFork } from "./api.js"
+import { Cause, Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
+import { ApiError, call, forget, runFork, toApiError } from "./api.js"
 import * as Model from "./model.js"
 
 const TOKEN_KEY = "troupe.session"
@@ -539,16 +540,20 @@ export class Workspace {
     roomId: RoomId,
     text: string,
     threadId: MessageId | null = null,
+    attachments: ReadonlyArray<Attachment> = [],
     clientMessageId: string = crypto.randomUUID()
   ) {
     const token = this.authed()
-    this.update((s) => Model.sending(s, { clientMessageId, roomId, threadId, text, createdAt: Date.now() }))
+    this.update((s) =>
+      Model.sending(s, { clientMessageId, roomId, threadId, text, attachments, createdAt: Date.now() })
+    )
+    const files = attachments.length === 0 ? {} : { attachments: attachments.map((a) => a.id) }
     for (let attempt = 1;; attempt++) {
       try {
         const message = await call(token, (c) =>
           c.messages.post({
             path: { room: roomId },
-            payload: { text, clientMessageId, ...(threadId === null ? {} : { threadId }) }
+            payload: { text, clientMessageId, ...(threadId === null ? {} : { threadId }), ...files }
           }))
         this.update((s) => Model.sent(s, message))
         return
@@ -563,10 +568,46 @@ export class Workspace {
     }
   }
 
+  /**
+   * Uploads a file into a room's library, to attach to the next message.
+   * Multipart is sent with `fetch`: the typed client speaks JSON.
+   */
+  async upload(roomId: RoomId, file: File): Promise<Attachment> {
+    const form = new FormData()
+    form.append("file", file, file.name)
+    const response = await fetch(`/v1/rooms/${roomId}/files`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.authed()}` },
+      body: form
+    }).catch(() => {
+      throw new ApiError("Network", "Troupe could not be reached. Check the connection and try again.")
+    })
+    const body: unknown = await response.json().catch(() => null)
+    if (!response.ok) throw toApiError(body)
+    const info = Schema.decodeUnknownSync(FileInfo)(body)
+    return new Attachment({ id: info.id, name: info.name, contentType: info.contentType, size: info.size })
+  }
+
+  /** Deletes a file (one uploaded and then set aside before sending, say). */
+  async deleteFile(roomId: RoomId, fileId: FileId) {
+    await call(this.authed(), (c) => c.files.delete({ path: { room: roomId, file: fileId } }))
+  }
+
+  /** A file's bytes as a local URL for the page (an image to show, a file to save); revoke it when done. */
+  async fileUrl(roomId: RoomId, fileId: FileId): Promise<string> {
+    const response = await fetch(`/v1/rooms/${roomId}/files/${fileId}/content`, {
+      headers: { authorization: `Bearer ${this.authed()}` }
+    }).catch(() => {
+      throw new ApiError("Network", "Troupe could not be reached. Check the connection and try again.")
+    })
+    if (!response.ok) throw toApiError(await response.json().catch(() => null))
+    return URL.createObjectURL(await response.blob())
+  }
+
   async retry(clientMessageId: string) {
     const p = this.state.pending.find((x) => x.clientMessageId === clientMessageId)
     if (p === undefined) return
-    await this.send(p.roomId, p.text, p.threadId, p.clientMessageId)
+    await this.send(p.roomId, p.text, p.threadId, p.attachments, p.clientMessageId)
   }
 
   private typingSent = 0

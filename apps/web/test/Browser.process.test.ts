@@ -10,11 +10,15 @@ import { describe, expect, it } from "@effect/vitest"
 import { freePort, startNode, stopGracefully } from "@troupe/server/testing/NodeProcess"
 import * as Database from "@troupe/store/Database"
 import { Effect, Schedule } from "effect"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { Page } from "playwright-core"
 import { buildApp, composer, email, launch, PASSWORD, say, screenshots, shows, signUp } from "./BrowserHarness.js"
 
 /** The texts of the stored messages on screen (the main timeline), in order: not pending sends, not replies in progress. */
+/** A 1×1 PNG. */
+const PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
 const texts = (page: Page) =>
   page.locator(".timeline article.message:not(.pending):not(.streaming) .text").allTextContents()
 
@@ -225,6 +229,27 @@ describe("the web app in a browser", () => {
           // The reply stays in its thread: the main timeline does not show it.
           expect(await texts(benPage)).not.toContain("a reply in the thread")
           if (screenshots !== undefined) await benPage.screenshot({ path: Path.join(screenshots, "narrow.png") })
+
+          // Ana attaches a text file and an image; Ben sees the picture and downloads the file, byte for byte.
+          await thread.getByRole("button", { name: "Close thread" }).click()
+          await anaPage.locator(".timeline .composer").getByLabel("Files to attach").setInputFiles([
+            { name: "plan.txt", mimeType: "text/plain", buffer: Buffer.from("step one, step two\n") },
+            { name: "pixel.png", mimeType: "image/png", buffer: Buffer.from(PIXEL_PNG, "base64") }
+          ])
+          const staged = anaPage.getByRole("list", { name: "Files to send" })
+          await staged.getByText("plan.txt").waitFor()
+          await staged.getByText("pixel.png").waitFor()
+          await composer(anaPage).fill("the plan, and a picture")
+          await composer(anaPage).press("Enter")
+          const withFiles = message(benPage, "the plan, and a picture")
+          await withFiles.getByRole("img", { name: "pixel.png" }).waitFor()
+          const [download] = await Promise.all([
+            benPage.waitForEvent("download"),
+            withFiles.getByRole("button", { name: "Download plan.txt" }).click()
+          ])
+          expect(download.suggestedFilename()).toBe("plan.txt")
+          const saved = await download.path()
+          expect(Fs.readFileSync(saved, "utf8")).toBe("step one, step two\n")
 
           // Ana, the owner, archives #random, takes it back, then deletes it: it leaves both sidebars.
           await anaPage.getByRole("button", { name: /# random/ }).click()

@@ -132,7 +132,14 @@ describe("the app's state from the event stream", () => {
 
   it("shows a send as pending until the server confirms it, then as one message whichever confirmation comes first", () => {
     const { a, s } = start()
-    const pending = Model.sending(s, { clientMessageId: "c1", roomId: a.id, threadId: null, text: "hi", createdAt: 0 })
+    const pending = Model.sending(s, {
+      clientMessageId: "c1",
+      roomId: a.id,
+      threadId: null,
+      text: "hi",
+      attachments: [],
+      createdAt: 0
+    })
     expect(pending.pending).toHaveLength(1)
     const stored = message(a.id, "hi", { authorId: me.id, clientMessageId: "c1" })
     const event = at(101, new MessageCreated({ message: stored }))

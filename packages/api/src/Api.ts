@@ -2,7 +2,15 @@
  * The Troupe HTTP contract, declared once. The server implements it, the
  * client SDK is derived from it and the OpenAPI document is generated from it.
  */
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "@effect/platform"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  Multipart,
+  OpenApi
+} from "@effect/platform"
 import {
   Conflict,
   Forbidden,
@@ -15,7 +23,8 @@ import {
   Unavailable
 } from "@troupe/domain/Errors"
 import { Delivered } from "@troupe/domain/Event"
-import { ApiKeyId, InvitationId, MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { FileInfo, FileUsage } from "@troupe/domain/File"
+import { ApiKeyId, FileId, InvitationId, MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import {
   EditMessageRequest,
   Emoji,
@@ -354,6 +363,50 @@ export class MessagesGroup extends HttpApiGroup.make("messages")
   .prefix("/v1")
 {}
 
+const filePath = Schema.Struct({ room: RoomId, file: FileId })
+
+/** The upload form: one part named `file`. */
+const UploadForm = HttpApiSchema.MultipartStream(Schema.Struct({ file: Multipart.SingleFileSchema }))
+
+/** Files: a room's library, uploads (attached to a message when it is posted), downloads. */
+export class FilesGroup extends HttpApiGroup.make("files")
+  .add(
+    HttpApiEndpoint.post("upload", "/rooms/:room/files").setPath(roomPath).setPayload(UploadForm)
+      .addSuccess(FileInfo, { status: 201 })
+      .annotate(
+        OpenApi.Description,
+        "Uploads a file (multipart/form-data, one part named file) into the room's library. " +
+          "Attach it by naming its id in a message's attachments. Over the size limit or the org's quota: 413."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/rooms/:room/files").setPath(roomPath)
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 200))),
+        /** Only files uploaded before this one (the last id of the previous page). */
+        before: Schema.optional(FileId)
+      }))
+      .addSuccess(Schema.Array(FileInfo))
+      .annotate(OpenApi.Description, "The room's files, newest first.")
+  )
+  .add(HttpApiEndpoint.get("get", "/rooms/:room/files/:file").setPath(filePath).addSuccess(FileInfo))
+  .add(
+    HttpApiEndpoint.get("download", "/rooms/:room/files/:file/content").setPath(filePath)
+      .addSuccess(HttpApiSchema.Uint8Array({ contentType: "application/octet-stream" }))
+      .annotate(
+        OpenApi.Description,
+        "The file's bytes, as the type they were recognised as, with its SHA-256 as the ETag (If-None-Match gives 304)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/rooms/:room/files/:file").setPath(filePath).addSuccess(FileInfo)
+      .annotate(OpenApi.Description, "The uploader, or an admin, deletes a file; messages stop listing it.")
+  )
+  .add(HttpApiEndpoint.get("usage", "/orgs/:org/files/usage").setPath(orgPath).addSuccess(FileUsage))
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
 const teammatePath = Schema.Struct({ org: OrgId, teammate: TeammateId })
 
 /** Teammates: the catalog, hiring, rooms, runs, memory and usage. */
@@ -455,6 +508,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(InvitationsGroup)
   .add(RoomsGroup)
   .add(MessagesGroup)
+  .add(FilesGroup)
   .add(TeammatesGroup)
   .add(EventsGroup)
   .addError(MalformedRequest, { status: 400 })

@@ -3,6 +3,7 @@
  * events; the names in `type` are the public contract.
  */
 import { Schema } from "effect"
+import { FileInfo } from "./File.js"
 import { MessageId, OrgId, RoomId, TeammateId, UserId } from "./Ids.js"
 import { Message } from "./Message.js"
 import { Member } from "./Org.js"
@@ -245,6 +246,18 @@ export class PinCreated extends Schema.Class<PinCreated>("PinCreated")({
   text: Schema.String
 }) {}
 
+/** A file was uploaded to a room's library. */
+export class FileCreated extends Schema.Class<FileCreated>("FileCreated")({
+  type: Schema.tag("file.created"),
+  file: FileInfo
+}) {}
+
+/** A file was deleted; its content can no longer be downloaded, and messages no longer list it. */
+export class FileDeleted extends Schema.Class<FileDeleted>("FileDeleted")({
+  type: Schema.tag("file.deleted"),
+  file: FileInfo
+}) {}
+
 /**
  * The server cannot honour the client's cursor (too old, or from another
  * history). The client must fetch a fresh snapshot and continue from its
@@ -286,6 +299,8 @@ export const Event = Schema.Union(
   RoutingDecided,
   UsageLimitReached,
   PinCreated,
+  FileCreated,
+  FileDeleted,
   Reset
 )
 /** Every event a client may receive. */

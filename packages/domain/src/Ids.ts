@@ -38,3 +38,8 @@ export type InvitationId = typeof InvitationId.Type
 export const TeammateId = Schema.UUID.pipe(Schema.brand("TeammateId"))
 /** A teammate id (an AI member of an org). */
 export type TeammateId = typeof TeammateId.Type
+
+/** An uploaded file's id. */
+export const FileId = Schema.UUID.pipe(Schema.brand("FileId"))
+/** An uploaded file's id. */
+export type FileId = typeof FileId.Type

@@ -2,7 +2,8 @@
  * Messages, thread replies, edits, reactions and mentions.
  */
 import { Schema } from "effect"
-import { MessageId, OrgId, RoomId } from "./Ids.js"
+import { Attachment, MAX_ATTACHMENTS } from "./File.js"
+import { FileId, MessageId, OrgId, RoomId } from "./Ids.js"
 import { MemberKind } from "./Org.js"
 
 /** Longest message text, in characters. */
@@ -37,6 +38,8 @@ export class Message extends Schema.Class<Message>("Message")({
   text: Schema.String,
   mentions: Schema.Array(Mention),
   reactions: Schema.Array(ReactionCount),
+  /** Files attached when the message was posted (a deleted file drops out). */
+  attachments: Schema.optionalWith(Schema.Array(Attachment), { default: () => [] }),
   replyCount: Schema.Number,
   lastReplyAt: Schema.NullOr(Schema.Date),
   clientMessageId: Schema.NullOr(Schema.String),
@@ -45,15 +48,21 @@ export class Message extends Schema.Class<Message>("Message")({
   deletedAt: Schema.NullOr(Schema.Date)
 }) {}
 
-/** Post a message, or a thread reply when `threadId` is set. */
-export class PostMessageRequest extends Schema.Class<PostMessageRequest>("PostMessageRequest")({
-  text: Schema.String.pipe(
-    Schema.filter((s) => s.trim().length > 0, { message: () => "text must not be empty" }),
-    Schema.maxLength(MAX_MESSAGE_LENGTH)
-  ),
-  threadId: Schema.optional(MessageId),
-  clientMessageId: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128)))
-}) {}
+/** Post a message, or a thread reply when `threadId` is set. The text may be empty only when files are attached. */
+export class PostMessageRequest extends Schema.Class<PostMessageRequest>("PostMessageRequest")(
+  Schema.Struct({
+    text: Schema.String.pipe(Schema.maxLength(MAX_MESSAGE_LENGTH)),
+    threadId: Schema.optional(MessageId),
+    clientMessageId: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))),
+    /** Files the author uploaded to the room and has not attached yet, to attach to this message. */
+    attachments: Schema.optional(Schema.Array(FileId).pipe(Schema.maxItems(MAX_ATTACHMENTS)))
+  }).pipe(
+    Schema.filter((r) =>
+      r.text.trim().length > 0 || (r.attachments ?? []).length > 0 ||
+      { path: ["text"], message: "text must not be empty (unless files are attached)" }
+    )
+  )
+) {}
 
 /** Edit a message's text. */
 export class EditMessageRequest extends Schema.Class<EditMessageRequest>("EditMessageRequest")({

@@ -6,7 +6,8 @@
 import { SqlClient } from "@effect/sql"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import { Audience, MessageCreated, MessageDeleted, MessageUpdated, ReactionChanged } from "@troupe/domain/Event"
-import { MessageId, OrgId, RoomId, type TeammateId, UserId } from "@troupe/domain/Ids"
+import { Attachment } from "@troupe/domain/File"
+import { type FileId, MessageId, OrgId, RoomId, type TeammateId, UserId } from "@troupe/domain/Ids"
 import {
   Mention,
   Message,
@@ -73,7 +74,8 @@ const MessageRow = Schema.Struct({
   editedAt: Schema.NullOr(Schema.DateFromSelf),
   deletedAt: Schema.NullOr(Schema.DateFromSelf),
   mentions: Schema.Array(Mention),
-  reactions: Schema.Array(ReactionCount)
+  reactions: Schema.Array(ReactionCount),
+  attachments: Schema.Array(Attachment)
 })
 const messageRows = Rows.all("message", MessageRow)
 const maybeMessage = Rows.first("message", MessageRow)
@@ -118,6 +120,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
     const columns = (viewer: string) =>
       sql`m.id, m.org_id, m.room_id, m.seq, m.thread_id, m.author_kind, m.author_id, m.author_name,
         m.text, m.client_message_id, m.reply_count, m.last_reply_at, m.created_at, m.edited_at, m.deleted_at,
+        m.attachments,
         COALESCE((SELECT json_agg(json_build_object('kind', mm.member_kind, 'id', mm.member_id, 'handle', mm.handle)
           ORDER BY mm.handle COLLATE "C") FROM message_mentions mm WHERE mm.message_id = m.id), '[]'::json) AS mentions,
         COALESCE((SELECT json_agg(json_build_object('emoji', x.emoji, 'count', x.count, 'me', x.me) ORDER BY x.first)
@@ -176,13 +179,40 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
       })
 
     /**
+     * The files a new message attaches: each must be one its author uploaded
+     * to the room and has not attached yet. Locked until the post commits.
+     */
+    const claimAttachments = (room: RoomInfo, author: Author, ids: ReadonlyArray<FileId>) =>
+      Effect.gen(function*() {
+        if (ids.length === 0) return []
+        const unique = [...new Set(ids)]
+        const rows = yield* sql`SELECT id, name, content_type, size::float8 AS size FROM files
+          WHERE id = ANY(${unique}::uuid[]) AND room_id = ${room.id} AND uploader_id = ${author.id}
+            AND message_id IS NULL
+          FOR UPDATE`.pipe(Rows.all("file", Attachment))
+        const byId = new Map(rows.map((r) => [r.id, r]))
+        const missing = unique.find((id) => !byId.has(id))
+        if (missing !== undefined) {
+          return yield* new InvalidInput({
+            message: `attachment ${missing} is not a file you uploaded to this room, or it is already attached`
+          })
+        }
+        return unique.flatMap((id) => byId.get(id) ?? [])
+      })
+
+    /**
      * Posts a message. A repeated `clientMessageId` from the same author
      * within 24 hours returns the original (`created: false`).
      */
     const post = Effect.fn("MessageRepo.post")(function*(
       room: RoomInfo,
       author: Author,
-      input: { text: string; threadId?: MessageId | undefined; clientMessageId?: string | undefined }
+      input: {
+        text: string
+        threadId?: MessageId | undefined
+        clientMessageId?: string | undefined
+        attachments?: ReadonlyArray<FileId> | undefined
+      }
     ) {
       const orgId = room.orgId
       return yield* withOrg(orgId)(Effect.gen(function*() {
@@ -213,14 +243,15 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           }
           if (root.value.deleted) return yield* new Conflict({ message: "the thread's first message was deleted" })
         }
+        const attachments = yield* claimAttachments(room, author, input.attachments ?? [])
         // The room's next position (which locks the room, serialising its posts) and the row, in one statement.
         const row = yield* sql`
           WITH room AS (
             UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ${room.id} AND archived_at IS NULL RETURNING last_seq)
           INSERT INTO messages (org_id, room_id, seq, thread_id, author_kind, author_id, author_name, text,
-            client_message_id)
+            client_message_id, attachments)
           SELECT ${orgId}, ${room.id}, room.last_seq, ${threadId}::uuid, ${author.kind}, ${author.id}, ${author.name},
-            ${input.text}, ${cmid}
+            ${input.text}, ${cmid}, ${JSON.stringify(attachments)}::jsonb
           FROM room
           RETURNING id, created_at, seq`.pipe(Rows.first("message", Inserted))
         if (Option.isNone(row)) return yield* new Conflict({ message: "the room is archived; no new messages" })
@@ -228,6 +259,9 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
         const seq = inserted.seq
         const id = inserted.id
         const mentions = yield* writeMentions(orgId, { id, roomId: room.id, threadId, seq }, input.text)
+        if (attachments.length > 0) {
+          yield* sql`UPDATE files SET message_id = ${id} WHERE id = ANY(${attachments.map((a) => a.id)}::uuid[])`
+        }
         const events = []
         if (threadId !== null) {
           yield* sql`UPDATE messages SET reply_count = reply_count + 1, last_reply_at = now() WHERE id = ${threadId}`
@@ -245,6 +279,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           text: input.text,
           mentions: mentions.map((m) => new Mention(m, true)),
           reactions: [],
+          attachments,
           replyCount: 0,
           lastReplyAt: null,
           clientMessageId: cmid,

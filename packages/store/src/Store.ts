@@ -5,7 +5,9 @@
  */
 import { Layer } from "effect"
 import { AccountRepo } from "./AccountRepo.js"
+import * as BlobStore from "./BlobStore.js"
 import { EventLog } from "./EventLog.js"
+import { FileRepo } from "./FileRepo.js"
 import { InvitationRepo } from "./InvitationRepo.js"
 import { MessageRepo } from "./MessageRepo.js"
 import { OrgRepo } from "./OrgRepo.js"
@@ -13,7 +15,7 @@ import { RoomRepo } from "./RoomRepo.js"
 import { RunRepo } from "./RunRepo.js"
 import { TeammateRepo } from "./TeammateRepo.js"
 
-/** All repositories and the event log. */
+/** All repositories, the event log and the file store. */
 export const layer = Layer.mergeAll(
   AccountRepo.Default,
   OrgRepo.Default,
@@ -22,5 +24,6 @@ export const layer = Layer.mergeAll(
   MessageRepo.Default,
   TeammateRepo.Default,
   RunRepo.Default,
-  EventLog.Default
-)
+  EventLog.Default,
+  FileRepo.Default
+).pipe(Layer.provideMerge(BlobStore.layerConfig))

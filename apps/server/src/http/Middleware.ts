@@ -21,6 +21,9 @@ export const AuthenticationLive = Layer.effect(
     }))
 )
 
+/** Uploads: the one route whose body is multipart and may be larger, read by its handler under the file limits. */
+const uploadRoute = /^\/v1\/rooms\/[^/]+\/files\/?(\?.*)?$/
+
 const hasBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE"
 
 /** The deepest nesting of arrays and objects a JSON body may have. */
@@ -77,6 +80,8 @@ const nulRefused = () => new MalformedRequest({ message: "the request must not c
  * bodies become 413, and malformed JSON, JSON nested deeper than
  * `MAX_JSON_DEPTH` and strings Postgres cannot store (NUL, lone surrogates)
  * become 400, before any handler or decoder runs. NUL in the URL is 400 too.
+ * Uploads are the exception: their multipart body is left to the handler,
+ * which reads it under the file limits.
  */
 export const RequestGuardLive = Layer.succeed(
   RequestGuard,
@@ -84,13 +89,19 @@ export const RequestGuardLive = Layer.succeed(
     const request = yield* HttpServerRequest.HttpServerRequest
     if (request.url.includes("%00")) return yield* nulRefused()
     if (!hasBody(request.method)) return
+    const type = (request.headers["content-type"] ?? "application/json").toLowerCase()
+    if (request.method === "POST" && uploadRoute.test(request.url)) {
+      if (type.includes("multipart/form-data")) return
+      return yield* new MalformedRequest({
+        message: `unsupported content type "${type}"; upload with multipart/form-data, the file in a part named file`
+      })
+    }
     const declared = Number(request.headers["content-length"] ?? "0")
     const tooLarge = new PayloadTooLarge({
       message: `the request body is larger than the ${MAX_BODY_BYTES}-byte limit`,
       limitBytes: MAX_BODY_BYTES
     })
     if (declared > MAX_BODY_BYTES) return yield* tooLarge
-    const type = (request.headers["content-type"] ?? "application/json").toLowerCase()
     const text = yield* request.text.pipe(
       HttpServerRequest.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
       Effect.mapError((e) => {

@@ -1,0 +1,50 @@
+/**
+ * Files: uploads into a room's library, some attached to a message. The bytes
+ * are content addressed within an org (sha256), so the same bytes uploaded
+ * twice are stored once.
+ */
+import { Schema } from "effect"
+import { FileId, MessageId, OrgId, RoomId } from "./Ids.js"
+import { MemberKind } from "./Org.js"
+
+/** Longest file name kept, in characters (longer names are cut, keeping the extension). */
+export const MAX_FILE_NAME_LENGTH = 255
+
+/** The most files one message may carry. */
+export const MAX_ATTACHMENTS = 10
+
+/** An uploaded file as clients see it. */
+export class FileInfo extends Schema.Class<FileInfo>("FileInfo")({
+  id: FileId,
+  orgId: OrgId,
+  roomId: RoomId,
+  name: Schema.String,
+  /** The type the uploader declared. */
+  declaredType: Schema.String,
+  /** The type the content was recognised as, served on download (`application/octet-stream` when unknown). */
+  contentType: Schema.String,
+  size: Schema.Number,
+  /** Hex SHA-256 of the content; also the download's ETag. */
+  sha256: Schema.String,
+  uploaderKind: MemberKind,
+  uploaderId: Schema.UUID,
+  uploaderName: Schema.String,
+  /** The message the file is attached to, if any. */
+  messageId: Schema.NullOr(MessageId),
+  createdAt: Schema.Date
+}) {}
+
+/** What a message carries of a file attached to it. */
+export class Attachment extends Schema.Class<Attachment>("Attachment")({
+  id: FileId,
+  name: Schema.String,
+  contentType: Schema.String,
+  size: Schema.Number
+}) {}
+
+/** An org's file storage: what its files take (each distinct content once) and its limits. */
+export class FileUsage extends Schema.Class<FileUsage>("FileUsage")({
+  usedBytes: Schema.Number,
+  quotaBytes: Schema.Number,
+  maxFileBytes: Schema.Number
+}) {}
