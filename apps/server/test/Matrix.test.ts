@@ -412,6 +412,7 @@ const cases: ReadonlyArray<Case> = [
     who({ anonymous: 401, outsider: 404, guest: 403, apiKey: 403, rest: 200 })
   ],
   ["files.usage", (w) => at("GET", `/v1/orgs/${w.org.id}/files/usage`), membersUp(200)],
+  ["files.search", (w) => at("GET", `/v1/orgs/${w.org.id}/files/search?q=file`), orgMembers(200)],
   ["teammates.catalog", () => at("GET", "/v1/catalog"), who({ anonymous: 401, rest: 200 })],
   [
     "teammates.hire",
@@ -514,7 +515,7 @@ describe("the authorisation matrix", () => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>
           Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
         )
-        expect(declared.length).toBe(79)
+        expect(declared.length).toBe(80)
         expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
       }))
 

@@ -23,7 +23,7 @@ import {
   Unavailable
 } from "@troupe/domain/Errors"
 import { Delivered } from "@troupe/domain/Event"
-import { FileInfo, FileUsage } from "@troupe/domain/File"
+import { FileHit, FileInfo, FileUsage } from "@troupe/domain/File"
 import { ApiKeyId, FileId, InvitationId, MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import {
   EditMessageRequest,
@@ -403,6 +403,19 @@ export class FilesGroup extends HttpApiGroup.make("files")
       .annotate(OpenApi.Description, "The uploader, or an admin, deletes a file; messages stop listing it.")
   )
   .add(HttpApiEndpoint.get("usage", "/orgs/:org/files/usage").setPath(orgPath).addSuccess(FileUsage))
+  .add(
+    HttpApiEndpoint.get("search", "/orgs/:org/files/search").setPath(orgPath)
+      .setUrlParams(Schema.Struct({
+        q: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))),
+        offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, 10_000)))
+      }))
+      .addSuccess(Schema.Array(FileHit))
+      .annotate(
+        OpenApi.Description,
+        "Files of the rooms the caller can read whose name or text (plain text, Markdown, PDF, DOCX) matches, best first."
+      )
+  )
   .middleware(Authentication)
   .prefix("/v1")
 {}

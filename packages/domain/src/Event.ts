@@ -252,6 +252,12 @@ export class FileCreated extends Schema.Class<FileCreated>("FileCreated")({
   file: FileInfo
 }) {}
 
+/** A file's record changed: its text was read (`textStatus`). */
+export class FileUpdated extends Schema.Class<FileUpdated>("FileUpdated")({
+  type: Schema.tag("file.updated"),
+  file: FileInfo
+}) {}
+
 /** A file was deleted; its content can no longer be downloaded, and messages no longer list it. */
 export class FileDeleted extends Schema.Class<FileDeleted>("FileDeleted")({
   type: Schema.tag("file.deleted"),
@@ -300,6 +306,7 @@ export const Event = Schema.Union(
   UsageLimitReached,
   PinCreated,
   FileCreated,
+  FileUpdated,
   FileDeleted,
   Reset
 )

@@ -13,6 +13,16 @@ export const MAX_FILE_NAME_LENGTH = 255
 /** The most files one message may carry. */
 export const MAX_ATTACHMENTS = 10
 
+/**
+ * Where reading a file's text stands: `pending` until a node has read it,
+ * then `ready` (it has text: searchable, and teammates can read it), `none`
+ * (a type without text, or no text in it) or `failed` (unreadable, or too
+ * slow or large to read).
+ */
+export const TextStatus = Schema.Literal("pending", "ready", "none", "failed")
+/** Where reading a file's text stands. */
+export type TextStatus = typeof TextStatus.Type
+
 /** An uploaded file as clients see it. */
 export class FileInfo extends Schema.Class<FileInfo>("FileInfo")({
   id: FileId,
@@ -31,7 +41,17 @@ export class FileInfo extends Schema.Class<FileInfo>("FileInfo")({
   uploaderName: Schema.String,
   /** The message the file is attached to, if any. */
   messageId: Schema.NullOr(MessageId),
+  /** Whether its text was read (plain text, Markdown, PDF, DOCX). */
+  textStatus: Schema.optionalWith(TextStatus, { default: () => "pending" }),
   createdAt: Schema.Date
+}) {}
+
+/** A file found by a search of names and contents. */
+export class FileHit extends Schema.Class<FileHit>("FileHit")({
+  file: FileInfo,
+  /** Where it matched, with matches wrapped in `<<` and `>>`. */
+  snippet: Schema.String,
+  rank: Schema.Number
 }) {}
 
 /** What a message carries of a file attached to it. */

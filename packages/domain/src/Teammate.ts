@@ -18,7 +18,8 @@ export const ToolName = Schema.Literal(
   "search_messages",
   "pin_note",
   "hand_off",
-  "update_core_memory"
+  "update_core_memory",
+  "read_file"
 )
 /** Tools a teammate can be given. */
 export type ToolName = typeof ToolName.Type

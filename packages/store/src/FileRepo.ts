@@ -9,15 +9,15 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Forbidden, NotFound, PayloadTooLarge } from "@troupe/domain/Errors"
-import { Audience, FileCreated, FileDeleted } from "@troupe/domain/Event"
-import { FileInfo } from "@troupe/domain/File"
-import type { FileId, OrgId, RoomId } from "@troupe/domain/Ids"
+import { Audience, FileCreated, FileDeleted, FileUpdated } from "@troupe/domain/Event"
+import { FileHit, FileInfo, type TextStatus } from "@troupe/domain/File"
+import { FileId, OrgId, type RoomId } from "@troupe/domain/Ids"
 import type { RoomInfo } from "@troupe/domain/Room"
 import { Effect, Option, Schema } from "effect"
 import { blobKey, BlobStore, type Staged } from "./BlobStore.js"
 import { EventLog } from "./EventLog.js"
 import * as Rows from "./internal/Rows.js"
-import type { Author } from "./MessageRepo.js"
+import { type Author, searchQuery } from "./MessageRepo.js"
 import { orgScope } from "./OrgScope.js"
 
 /** A `files` row: the record as clients see it, with Postgres's own types for the size and the time. */
@@ -50,7 +50,7 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
     const store = yield* BlobStore
 
     const columns = sql`f.id, f.org_id, f.room_id, f.name, f.declared_type, f.content_type, f.size, f.sha256,
-      f.uploader_kind, f.uploader_id, f.uploader_name, f.message_id, f.created_at`
+      f.uploader_kind, f.uploader_id, f.uploader_name, f.message_id, f.text_status, f.created_at`
 
     /** Serialises changes to one org's blobs (and with them its storage total). */
     const lockOrgFiles = (orgId: OrgId) => sql`SELECT pg_advisory_xact_lock(hashtextextended(${`files/${orgId}`}, 0))`
@@ -185,7 +185,103 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
     /** The stored bytes of a file. */
     const content = (file: FileInfo) => store.read(blobKey(file.orgId, file.sha256))
 
-    return { create, get, list, remove, sweep, usage, content } as const
+    /** Files of any org whose text is still to be read, oldest first (after a restart, say). */
+    const pendingTexts = Effect.fn("FileRepo.pendingTexts")(function*(limit: number) {
+      return yield* sql`SELECT org_id, id FROM troupe_pending_file_texts(${limit})`.pipe(
+        Rows.all("pending file", Schema.Struct({ orgId: OrgId, id: FileId }))
+      )
+    })
+
+    /**
+     * Reads a pending file's text with `read`, holding the file's row so no
+     * other node reads it at the same time (a file another node holds is
+     * skipped). Content the org already read for another upload is copied,
+     * not read again. Announces the outcome as `file.updated`.
+     */
+    const readText = <E, R>(
+      orgId: OrgId,
+      fileId: FileId,
+      read: (file: FileInfo) => Effect.Effect<{ readonly status: TextStatus; readonly text: string | null }, E, R>
+    ) =>
+      withOrg(orgId)(Effect.gen(function*() {
+        const found = yield* sql`SELECT ${columns} FROM files f WHERE f.id = ${fileId} AND f.text_status = 'pending'
+          FOR UPDATE SKIP LOCKED`.pipe(Rows.first("file", FileRow))
+        if (Option.isNone(found)) return Option.none<FileInfo>()
+        const file = toFile(found.value)
+        const known = yield* sql`SELECT text_status, text FROM files
+          WHERE org_id = ${orgId} AND sha256 = ${file.sha256} AND text_status <> 'pending' LIMIT 1`.pipe(
+          Rows.first("file text", Schema.Struct({ textStatus: Schema.String, text: Schema.NullOr(Schema.String) }))
+        )
+        const outcome = Option.isSome(known) && known.value.textStatus !== "failed"
+          ? { status: known.value.textStatus === "ready" ? "ready" as const : "none" as const, text: known.value.text }
+          : yield* read(file)
+        const updated = toFile(
+          yield* sql`UPDATE files AS f SET text_status = ${outcome.status}, text = ${outcome.text}
+            WHERE f.id = ${fileId} RETURNING ${columns}`.pipe(Rows.one("file", FileRow))
+        )
+        yield* log.append(orgId, [{
+          audience: roomAudience(updated.roomId),
+          event: new FileUpdated({ file: updated })
+        }])
+        return Option.some(updated)
+      }))
+
+    /** Files of the given rooms whose name or text matches, best first. */
+    const search = Effect.fn("FileRepo.search")(function*(
+      orgId: OrgId,
+      roomIds: ReadonlyArray<string>,
+      query: { readonly text: string; readonly limit: number; readonly offset: number }
+    ) {
+      if (roomIds.length === 0) return []
+      const tsquery = searchQuery(sql, query.text)
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const rows = yield* sql`
+          SELECT ${columns}, ts_rank(f.search, q.q) AS rank,
+            ts_headline('english', coalesce(f.text, f.name), q.q, 'StartSel=<<, StopSel=>>, MaxFragments=2') AS snippet
+          FROM files f, (SELECT ${tsquery} AS q) q
+          WHERE f.room_id = ANY(${[...roomIds]}::uuid[]) AND f.search @@ q.q
+          ORDER BY rank DESC, f.created_at DESC, f.id
+          LIMIT ${query.limit} OFFSET ${query.offset}`.pipe(
+          Rows.all("file", Schema.Struct({ ...FileRow.fields, snippet: Schema.String, rank: Schema.Number }))
+        )
+        return rows.map(({ rank, snippet, ...file }) => new FileHit({ file: toFile(file), snippet, rank }))
+      }))
+    })
+
+    /** The text read from a file of a room (null while pending, or when it has none). */
+    const text = Effect.fn("FileRepo.text")(function*(orgId: OrgId, roomId: RoomId, fileId: FileId) {
+      const found = yield* withOrg(orgId)(
+        sql`SELECT ${columns}, f.text FROM files f WHERE f.id = ${fileId} AND f.room_id = ${roomId}`.pipe(
+          Rows.first("file", Schema.Struct({ ...FileRow.fields, text: Schema.NullOr(Schema.String) }))
+        )
+      )
+      if (Option.isNone(found)) return yield* NotFound.of("file", fileId)
+      const { text, ...file } = found.value
+      return { file: toFile(file), text }
+    })
+
+    /** A room's files by name, newest first (for a teammate that names a file instead of giving its id). */
+    const named = Effect.fn("FileRepo.named")(function*(orgId: OrgId, roomId: RoomId, name: string) {
+      return yield* withOrg(orgId)(
+        sql`SELECT ${columns} FROM files f WHERE f.room_id = ${roomId} AND lower(f.name) = lower(${name})
+          ORDER BY f.created_at DESC LIMIT 1`.pipe(Rows.first("file", FileRow), Effect.map(Option.map(toFile)))
+      )
+    })
+
+    return {
+      create,
+      get,
+      list,
+      remove,
+      sweep,
+      usage,
+      content,
+      pendingTexts,
+      readText,
+      search,
+      text,
+      named
+    } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

@@ -56,6 +56,12 @@ export const prefixWords = (text: string): string | null => {
   return words.map((w, i) => (i === words.length - 1 ? `${w}:*` : w)).join(" & ")
 }
 
+/** A search's words as a tsquery: plain words with the last as a prefix, or else the web-search syntax. */
+export const searchQuery = (sql: SqlClient.SqlClient, text: string) => {
+  const words = prefixWords(text)
+  return words === null ? sql`websearch_to_tsquery('english', ${text})` : sql`to_tsquery('english', ${words})`
+}
+
 /** A `messages` row with its mentions and the viewer's reactions, as `columns` selects it. */
 const MessageRow = Schema.Struct({
   id: MessageId,
@@ -483,10 +489,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
         query: SearchQuery
       ) {
         if (roomIds.length === 0) return []
-        const words = prefixWords(query.text)
-        const tsquery = words === null
-          ? sql`websearch_to_tsquery('english', ${query.text})`
-          : sql`to_tsquery('english', ${words})`
+        const tsquery = searchQuery(sql, query.text)
         return yield* withOrg(orgId)(Effect.gen(function*() {
           const rows = yield* sql`
             SELECT ${columns(viewer)}, ts_rank(m.search, q.q) AS rank,

@@ -24,7 +24,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     instructions:
       "Answer questions by searching the room's history and your memory first. Separate facts from guesses. " +
       "When you learn a durable fact about the team or the project, remember it. Keep answers short; offer detail on request.",
-    tools: ["search_messages", "recall", "remember", "pin_note"],
+    tools: ["search_messages", "recall", "remember", "pin_note", "read_file"],
     busyPolicy: "queue"
   }),
   data({
@@ -35,7 +35,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     personality: "Precise and brief.",
     instructions: "Summarise discussions into decisions, open questions and action items with owners. " +
       "Pin the decisions so the room keeps them. Never invent owners or dates.",
-    tools: ["search_messages", "pin_note", "remember"],
+    tools: ["search_messages", "pin_note", "remember", "read_file"],
     busyPolicy: "merge"
   }),
   data({

@@ -3,12 +3,14 @@
  * model, and handlers. Handlers with side effects run through the run's
  * journal, so a redelivered turn does not act twice.
  */
+import { FileId } from "@troupe/domain/Ids"
 import { CoreBlock, type ToolName } from "@troupe/domain/Teammate"
 import type { ToolSpec } from "@troupe/llm/LanguageModel"
+import { FileRepo } from "@troupe/store/FileRepo"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { Effect, Either, JSONSchema, Schema } from "effect"
+import { Effect, Either, JSONSchema, Option, Schema } from "effect"
 import type { KindTool, ToolContext } from "./Kind.js"
 
 const Remember = Schema.Struct({ fact: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000)) })
@@ -19,6 +21,14 @@ const HandOff = Schema.Struct({
   handle: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(40)),
   note: Schema.String.pipe(Schema.maxLength(1000))
 })
+const ReadFile = Schema.Struct({
+  file: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)).annotations({
+    description: "the file's id, or its name, as the conversation shows it"
+  })
+})
+/** Most characters of a file's text one read_file call returns. */
+const READ_FILE_CHARS = 20_000
+
 const CoreMemory = Schema.Struct({
   block: CoreBlock,
   text: Schema.String.pipe(Schema.maxLength(4000))
@@ -39,6 +49,10 @@ const descriptions: Record<
   update_core_memory: {
     description: "Replace one of your core memory blocks (persona, org or people).",
     parameters: CoreMemory
+  },
+  read_file: {
+    description: "Read the text of a file shared in this room (by id or name). Cite the file by name when you use it.",
+    parameters: ReadFile
   }
 }
 
@@ -71,6 +85,24 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
     const teammates = yield* TeammateRepo
     const messages = yield* MessageRepo
     const runs = yield* RunRepo
+    const files = yield* FileRepo
+
+    /** What read_file answers: the file's text, headed by what to cite, or why there is none. */
+    const readFile = (ctx: ToolContext, ref: string) =>
+      Effect.gen(function*() {
+        const id = Schema.is(FileId)(ref)
+          ? Option.some(ref)
+          : Option.map(yield* files.named(ctx.orgId, ctx.roomId, ref), (f) => f.id)
+        if (Option.isNone(id)) return `no file named "${ref}" in this room`
+        const found = yield* Effect.either(files.text(ctx.orgId, ctx.roomId, id.value))
+        if (found._tag === "Left") return `no file ${ref} in this room`
+        const { file, text } = found.right
+        const cite = `[file: ${file.name} (${file.id})]`
+        if (file.textStatus === "pending") return `${cite} is still being read; try again in a moment`
+        if (text === null) return `${cite} has no readable text (${file.contentType})`
+        const more = text.length > READ_FILE_CHARS ? `\n[… ${text.length - READ_FILE_CHARS} more characters]` : ""
+        return `${cite}\n${text.slice(0, READ_FILE_CHARS)}${more}`
+      })
 
     const invalidArguments = (e: unknown) => `invalid arguments: ${e instanceof Error ? e.message : String(e)}`
     const json = (args: string) => Effect.try({ try: (): unknown => JSON.parse(args), catch: invalidArguments })
@@ -158,6 +190,11 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
                 Effect.as({ output: `core memory ${block} updated`, handOff: null })
               )
           })
+        case "read_file":
+          return yield* Effect.matchEffect(parse(ReadFile, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ file }) => Effect.map(readFile(ctx, file.trim()), (output) => ({ output, handOff: null }))
+          })
         case "hand_off":
           return yield* Effect.matchEffect(parse(HandOff, call.arguments), {
             onFailure: invalid,
@@ -172,5 +209,5 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
 
     return { run } as const
   }),
-  dependencies: [TeammateRepo.Default, MessageRepo.Default, RunRepo.Default]
+  dependencies: [TeammateRepo.Default, MessageRepo.Default, RunRepo.Default, FileRepo.Default]
 }) {}

@@ -133,8 +133,10 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       const chat: Array<ChatMessage> = [{ role: "system", content: system }]
       for (const m of history) {
         if (m.deletedAt !== null) continue
-        if (m.authorKind === "teammate" && m.authorId === teammate.id) chat.push({ role: "assistant", content: m.text })
-        else chat.push({ role: "user", content: `${m.authorName}: ${m.text}` })
+        const files = m.attachments.map((a) => `[attached file: ${a.name} (${a.id}), ${a.contentType}]`)
+        const content = [m.text, ...files].filter((part) => part !== "").join("\n")
+        if (m.authorKind === "teammate" && m.authorId === teammate.id) chat.push({ role: "assistant", content })
+        else chat.push({ role: "user", content: `${m.authorName}: ${content}` })
       }
       return { room, chat }
     })

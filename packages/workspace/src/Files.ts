@@ -12,9 +12,11 @@ import type { FileId, OrgId, RoomId } from "@troupe/domain/Ids"
 import { roleAtLeast } from "@troupe/domain/Org"
 import { BlobStore, type BlobStoreError } from "@troupe/store/BlobStore"
 import { type FileListOptions, FileRepo } from "@troupe/store/FileRepo"
+import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Config, Effect, Option, Stream } from "effect"
 import { fileTypeFromBuffer } from "file-type"
 import { Access } from "./Access.js"
+import { FileTexts } from "./FileTexts.js"
 import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
@@ -96,6 +98,8 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
     const access = yield* Access
     const limits = yield* Limits
     const config = yield* FilesConfig
+    const texts = yield* FileTexts
+    const rooms = yield* RoomRepo
 
     const tooLarge = () =>
       new PayloadTooLarge({
@@ -159,13 +163,15 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
       }
       const { part, staged: bytes } = staged.value
       const contentType = yield* recogniseType(bytes.head, part.contentType)
-      return yield* orUnavailable(files.create(
+      const file = yield* orUnavailable(files.create(
         a.room,
         { kind: "user", id: a.user.id, name: a.user.name },
         { name: cleanFileName(part.name), declaredType: bareType(part.contentType), contentType },
         bytes,
         config.orgQuotaBytes
       ))
+      yield* texts.enqueue(file.orgId, file.id)
+      return file
     }, (effect) =>
       effect.pipe(
         Effect.catchTags({
@@ -207,7 +213,16 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
       return new FileUsage({ usedBytes: used, quotaBytes: config.orgQuotaBytes, maxFileBytes: config.maxFileBytes })
     })
 
-    return { upload, list, get, download, remove, usage, checkDeclaredLength } as const
+    /** Files whose name or text matches, in the rooms the caller can read. */
+    const search = Effect.fn("Files.search")(
+      function*(caller: Caller, orgId: OrgId, query: { text: string; limit: number; offset: number }) {
+        const a = yield* access.org(caller, orgId)
+        const readable = yield* orUnavailable(rooms.readableRoomIds(orgId, a.user.id, a.guest))
+        return yield* orUnavailable(files.search(orgId, readable, query))
+      }
+    )
+
+    return { upload, list, get, download, remove, usage, search } as const
   }),
-  dependencies: [Access.Default, Limits.Default]
+  dependencies: [Access.Default, Limits.Default, FileTexts.Default]
 }) {}

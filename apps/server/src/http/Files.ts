@@ -66,4 +66,11 @@ export const FilesLive = HttpApiBuilder.group(TroupeApi, "files", (handlers) =>
           files.remove(c, path.room, path.file)))
       .handle("usage", ({ path }) =>
         Effect.flatMap(CurrentUser, (c) => files.usage(c, path.org)))
+      .handle("search", ({ path, urlParams }) =>
+        Effect.flatMap(CurrentUser, (c) =>
+          files.search(c, path.org, {
+            text: urlParams.q,
+            limit: urlParams.limit ?? 20,
+            offset: urlParams.offset ?? 0
+          })))
   }))
