@@ -32,6 +32,7 @@ import { Invitations } from "@troupe/workspace/Invitations"
 import * as Mailer from "@troupe/workspace/Mailer"
 import { Messages } from "@troupe/workspace/Messages"
 import { Orgs } from "@troupe/workspace/Orgs"
+import { Pins } from "@troupe/workspace/Pins"
 import { Rooms } from "@troupe/workspace/Rooms"
 import { Teammates } from "@troupe/workspace/Teammates"
 import { Effect, Layer } from "effect"
@@ -44,6 +45,7 @@ import { InvitationsLive } from "./http/Invitations.js"
 import { MessagesLive } from "./http/Messages.js"
 import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
 import { OrgsLive } from "./http/Orgs.js"
+import { PinsLive } from "./http/Pins.js"
 import { RoomsLive } from "./http/Rooms.js"
 import { TeammatesLive } from "./http/Teammates.js"
 import { WebAppLive } from "./http/WebApp.js"
@@ -86,6 +88,7 @@ const WorkspaceLive = Layer.mergeAll(
   Invitations.Default,
   Rooms.Default,
   Messages.Default,
+  Pins.Default,
   Teammates.Default
 )
 
@@ -96,7 +99,17 @@ const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
 
 /** The contract implemented, with OpenAPI at `/v1/openapi.json` and docs at `/docs`. */
 export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
-  Layer.provide([HealthLive, AuthLive, OrgsLive, InvitationsLive, RoomsLive, MessagesLive, TeammatesLive, EventsLive]),
+  Layer.provide([
+    HealthLive,
+    AuthLive,
+    OrgsLive,
+    InvitationsLive,
+    RoomsLive,
+    MessagesLive,
+    PinsLive,
+    TeammatesLive,
+    EventsLive
+  ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),
   Layer.provide(ServicesLive)
 )

@@ -54,6 +54,7 @@ const world = Effect.gen(function*() {
     yield* owner.api.rooms.addMember({ path: { room: priv.id }, payload: { userId } })
   }
   const message = yield* member.api.messages.post({ path: { room: priv.id }, payload: { text: "hello from Mia" } })
+  const pin = yield* member.api.pins.create({ path: { room: priv.id }, payload: { text: "Mia's note" } })
   const teammate = yield* owner.api.teammates.hire({
     path: { org: org.id },
     payload: { template: "researcher", handle: handle() }
@@ -84,7 +85,7 @@ const world = Effect.gen(function*() {
     return p
   })
   const freshPublicRoom = owner.api.rooms.create({ path: { org: org.id }, payload: { name: `r-${handle()}` } })
-  return { org, pub, priv, message, teammate, people, tokens, userIds, freshMember, freshPublicRoom }
+  return { org, pub, priv, message, pin, teammate, people, tokens, userIds, freshMember, freshPublicRoom }
 })
 
 type World = Effect.Effect.Success<typeof world>
@@ -376,6 +377,23 @@ const cases: ReadonlyArray<Case> = [
     orgMembers(200)
   ],
   ["messages.markRead", (w) => at("POST", `/v1/rooms/${w.priv.id}/read`, { messageId: w.message.id }), orgMembers(204)],
+  ["pins.create", (w) => at("POST", `/v1/rooms/${w.priv.id}/pins`, { text: "a note" }), membersUp(201)],
+  ["pins.list", (w) => at("GET", `/v1/rooms/${w.priv.id}/pins`), orgMembers(200)],
+  [
+    "pins.edit",
+    (w) => at("PATCH", `/v1/rooms/${w.priv.id}/pins/${w.pin.id}`, { text: `edited ${handle()}` }),
+    membersUp(200)
+  ],
+  ["pins.versions", (w) => at("GET", `/v1/rooms/${w.priv.id}/pins/${w.pin.id}/versions`), orgMembers(200)],
+  [
+    "pins.delete",
+    (w) =>
+      Effect.map(
+        w.people.member.api.pins.create({ path: { room: w.priv.id }, payload: { text: "unpin me" } }),
+        (p) => ({ method: "DELETE", path: `/v1/rooms/${w.priv.id}/pins/${p.id}` })
+      ),
+    membersUp(204)
+  ],
   ["teammates.catalog", () => at("GET", "/v1/catalog"), who({ anonymous: 401, rest: 200 })],
   [
     "teammates.hire",
@@ -478,7 +496,7 @@ describe("the authorisation matrix", () => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>
           Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
         )
-        expect(declared.length).toBe(73)
+        expect(declared.length).toBe(78)
         expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
       }))
 
@@ -515,6 +533,8 @@ describe("the authorisation matrix", () => {
             ["PATCH", `/v1/rooms/${room.id}/messages/${msg.id}`, { text: "x" }],
             ["DELETE", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
             ["POST", `/v1/rooms/${room.id}/messages`, { text: "x" }],
+            ["GET", `/v1/rooms/${room.id}/pins`, undefined],
+            ["POST", `/v1/rooms/${room.id}/pins`, { messageId: msg.id }],
             ["GET", `/v1/orgs/${theirs!.id}/teammates`, undefined]
           ] as const
         ) {

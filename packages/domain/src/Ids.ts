@@ -38,3 +38,8 @@ export type InvitationId = typeof InvitationId.Type
 export const TeammateId = Schema.UUID.pipe(Schema.brand("TeammateId"))
 /** A teammate id (an AI member of an org). */
 export type TeammateId = typeof TeammateId.Type
+
+/** A pin id (a note or a pinned message on a room's pinboard). */
+export const PinId = Schema.UUID.pipe(Schema.brand("PinId"))
+/** A pin id (a note or a pinned message on a room's pinboard). */
+export type PinId = typeof PinId.Type
