@@ -4,7 +4,7 @@
  */
 import { Schema } from "effect"
 import { MessageId, OrgId, PinId, RoomId } from "./Ids.js"
-import { MemberKind } from "./Org.js"
+import { MemberKind, type Role, roleAtLeast } from "./Org.js"
 
 /** Longest note text, in characters. */
 export const MAX_PIN_LENGTH = 4000
@@ -74,3 +74,14 @@ export class UpdatePinRequest extends Schema.Class<UpdatePinRequest>("UpdatePinR
   /** The version being edited: when given and the note has moved on, the edit is refused (409). */
   version: Schema.optional(Schema.Int.pipe(Schema.positive()))
 }) {}
+
+/**
+ * Whether someone may edit or remove `pin` (docs/access.md): never a guest;
+ * otherwise whoever pinned it, an admin, or (for a note) a member of the room.
+ */
+export const mayChangePin = (
+  who: { readonly userId: string; readonly role: Role; readonly isMember: boolean },
+  pin: Pin
+): boolean =>
+  who.role !== "guest" &&
+  (pin.authorId === who.userId || roleAtLeast(who.role, "admin") || (pin.kind === "note" && who.isMember))

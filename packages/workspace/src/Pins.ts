@@ -6,23 +6,15 @@
 import type { Caller } from "@troupe/domain/Caller"
 import { Forbidden } from "@troupe/domain/Errors"
 import type { PinId, RoomId } from "@troupe/domain/Ids"
-import { roleAtLeast } from "@troupe/domain/Org"
-import type { CreatePinRequest, Pin, UpdatePinRequest } from "@troupe/domain/Pin"
+import { type CreatePinRequest, mayChangePin, type Pin, type UpdatePinRequest } from "@troupe/domain/Pin"
 import { PinRepo } from "@troupe/store/PinRepo"
 import { Effect } from "effect"
 import { Access, type RoomAccess } from "./Access.js"
 import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
-/**
- * Whether the caller may edit or remove `pin`: never as a guest; otherwise
- * its author, an admin, or (for a note) a member of the room.
- */
-export const mayChange = (a: RoomAccess, pin: Pin): boolean =>
-  !a.guest && (pin.authorId === a.user.id || roleAtLeast(a.role, "admin") || (pin.kind === "note" && a.isMember))
-
 const authorizeFor = (a: RoomAccess, action: string) => (pin: Pin) =>
-  mayChange(a, pin)
+  mayChangePin({ userId: a.user.id, role: a.role, isMember: a.isMember }, pin)
     ? Effect.void
     : Effect.fail(
       new Forbidden({
