@@ -33,6 +33,7 @@ import { Invitations } from "@troupe/workspace/Invitations"
 import * as Mailer from "@troupe/workspace/Mailer"
 import { Messages } from "@troupe/workspace/Messages"
 import { Orgs } from "@troupe/workspace/Orgs"
+import { Pins } from "@troupe/workspace/Pins"
 import { Rooms } from "@troupe/workspace/Rooms"
 import { Teammates } from "@troupe/workspace/Teammates"
 import { Effect, Layer } from "effect"
@@ -46,6 +47,7 @@ import { InvitationsLive } from "./http/Invitations.js"
 import { MessagesLive } from "./http/Messages.js"
 import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
 import { OrgsLive } from "./http/Orgs.js"
+import { PinsLive } from "./http/Pins.js"
 import { RoomsLive } from "./http/Rooms.js"
 import { TeammatesLive } from "./http/Teammates.js"
 import { WebAppLive } from "./http/WebApp.js"
@@ -89,6 +91,7 @@ const WorkspaceLive = Layer.mergeAll(
   Rooms.Default,
   Messages.Default,
   Files.Default,
+  Pins.Default,
   Teammates.Default
 )
 
@@ -107,6 +110,7 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     RoomsLive,
     MessagesLive,
     FilesLive,
+    PinsLive,
     TeammatesLive,
     EventsLive
   ]),

@@ -76,6 +76,7 @@ const world = Effect.gen(function*() {
       }
     )
   const file = yield* upload("a file from Mia")
+  const pin = yield* member.api.pins.create({ path: { room: priv.id }, payload: { text: "Mia's note" } })
   const teammate = yield* owner.api.teammates.hire({
     path: { org: org.id },
     payload: { template: "researcher", handle: handle() }
@@ -106,7 +107,7 @@ const world = Effect.gen(function*() {
     return p
   })
   const freshPublicRoom = owner.api.rooms.create({ path: { org: org.id }, payload: { name: `r-${handle()}` } })
-  return { org, pub, priv, message, file, upload, teammate, people, tokens, userIds, freshMember, freshPublicRoom }
+  return { org, pub, priv, message, file, upload, pin, teammate, people, tokens, userIds, freshMember, freshPublicRoom }
 })
 
 type World = Effect.Effect.Success<typeof world>
@@ -413,6 +414,23 @@ const cases: ReadonlyArray<Case> = [
   ],
   ["files.usage", (w) => at("GET", `/v1/orgs/${w.org.id}/files/usage`), membersUp(200)],
   ["files.search", (w) => at("GET", `/v1/orgs/${w.org.id}/files/search?q=file`), orgMembers(200)],
+  ["pins.create", (w) => at("POST", `/v1/rooms/${w.priv.id}/pins`, { text: "a note" }), membersUp(201)],
+  ["pins.list", (w) => at("GET", `/v1/rooms/${w.priv.id}/pins`), orgMembers(200)],
+  [
+    "pins.edit",
+    (w) => at("PATCH", `/v1/rooms/${w.priv.id}/pins/${w.pin.id}`, { text: `edited ${handle()}` }),
+    membersUp(200)
+  ],
+  ["pins.versions", (w) => at("GET", `/v1/rooms/${w.priv.id}/pins/${w.pin.id}/versions`), orgMembers(200)],
+  [
+    "pins.delete",
+    (w) =>
+      Effect.map(
+        w.people.member.api.pins.create({ path: { room: w.priv.id }, payload: { text: "unpin me" } }),
+        (p) => ({ method: "DELETE", path: `/v1/rooms/${w.priv.id}/pins/${p.id}` })
+      ),
+    membersUp(204)
+  ],
   ["teammates.catalog", () => at("GET", "/v1/catalog"), who({ anonymous: 401, rest: 200 })],
   [
     "teammates.hire",
@@ -515,7 +533,7 @@ describe("the authorisation matrix", () => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>
           Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
         )
-        expect(declared.length).toBe(80)
+        expect(declared.length).toBe(85)
         expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
       }))
 
@@ -552,6 +570,8 @@ describe("the authorisation matrix", () => {
             ["PATCH", `/v1/rooms/${room.id}/messages/${msg.id}`, { text: "x" }],
             ["DELETE", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
             ["POST", `/v1/rooms/${room.id}/messages`, { text: "x" }],
+            ["GET", `/v1/rooms/${room.id}/pins`, undefined],
+            ["POST", `/v1/rooms/${room.id}/pins`, { messageId: msg.id }],
             ["GET", `/v1/orgs/${theirs!.id}/teammates`, undefined]
           ] as const
         ) {

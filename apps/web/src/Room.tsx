@@ -1,16 +1,18 @@
 /**
  * One room on screen: its history (older pages on scroll), teammates'
- * replies as they stream, pending sends, notices, the composer and a thread
- * panel.
+ * replies as they stream, pending sends, notices, the composer, and a side
+ * panel with a thread or the room's pinboard.
  */
 import type { Attachment } from "@troupe/domain/File"
 import type { MessageId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
+import { mayChangePin, type Pin } from "@troupe/domain/Pin"
 import type { Room } from "@troupe/domain/Room"
-import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from "react"
+import { type KeyboardEvent, type ReactNode, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react"
 import { attempt } from "./App.js"
 import { Attachments, Staged } from "./Files.js"
 import * as Model from "./model.js"
+import { useLoaded } from "./useLoaded.js"
 import { useAppState, useWorkspace } from "./useWorkspace.js"
 
 const time = (d: Date) => d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
@@ -21,7 +23,10 @@ const QUICK_REACTIONS = ["👍", "🎉", "👀"]
 export const RoomView = ({ room }: { readonly room: Room }) => {
   const state = useAppState()
   const workspace = useWorkspace()
-  const [thread, setThread] = useState<MessageId | null>(null)
+  // The side panel: a thread, the pinboard, or nothing.
+  const [side, setSide] = useState<MessageId | "pins" | null>(null)
+  const thread = side === "pins" ? null : side
+  const setThread = (id: MessageId | null) => setSide(id)
   const [error, setError] = useState<string | null>(null)
   const messages = Model.timeline(state, room.id)
   const history = state.histories[room.id]
@@ -65,7 +70,7 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
   const members = workspace.people
   let lastDay = ""
   return (
-    <div className={thread === null ? "room-view" : "room-view with-thread"}>
+    <div className={side === null ? "room-view" : "room-view with-thread"}>
       <section className="timeline" aria-label={`Room ${room.name}`}>
         <header className="room-header">
           <h1>{room.kind === "public" ? `# ${room.name}` : room.name}</h1>
@@ -78,6 +83,13 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
               Join
             </button>
           )}
+          <button
+            className="link"
+            aria-pressed={side === "pins"}
+            onClick={() => setSide(side === "pins" ? null : "pins")}
+          >
+            Pins
+          </button>
           <RoomActions room={room} onError={setError} />
         </header>
         <div className="messages" ref={list} onScroll={onScroll} role="log" aria-live="polite" aria-label="Messages">
@@ -106,6 +118,7 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
         {room.archived && <p className="hint">This room is archived.</p>}
       </section>
       {thread !== null && <ThreadPanel room={room} threadId={thread} onClose={() => setThread(null)} />}
+      {side === "pins" && <PinsPanel room={room} onClose={() => setSide(null)} />}
     </div>
   )
 }
@@ -119,6 +132,8 @@ const MessageItem = (
   const [error, setError] = useState<string | null>(null)
   const mine = message.authorKind === "user" && message.authorId === state.me?.id
   const deleted = message.deletedAt !== null
+  const room = state.rooms[message.roomId]
+  const canPin = room !== undefined && room.joined && !room.archived && workspace.role !== "guest"
   const react = (emoji: string, on: boolean) =>
     void attempt(setError, () => workspace.react(message.roomId, message.id, emoji, on))
   return (
@@ -176,6 +191,14 @@ const MessageItem = (
             ))}
             {onThread !== undefined && message.replyCount === 0 && (
               <button className="icon" onClick={onThread}>Reply</button>
+            )}
+            {canPin && (
+              <button
+                className="icon"
+                onClick={() => void attempt(setError, () => workspace.pinMessage(message.roomId, message.id))}
+              >
+                Pin
+              </button>
             )}
             {mine && <button className="icon" onClick={() => setEditing(true)}>Edit</button>}
             {mine && (
@@ -454,11 +477,7 @@ const ThreadPanel = (
   const drafts = Object.values(state.drafts).filter((d) => d.roomId === room.id && d.threadId === threadId)
   const pending = state.pending.filter((p) => p.roomId === room.id && p.threadId === threadId)
   return (
-    <aside className="thread" aria-label="Thread">
-      <header className="room-header">
-        <h2>Thread</h2>
-        <button className="icon" aria-label="Close thread" onClick={onClose}>✕</button>
-      </header>
+    <SidePanel title="Thread" onClose={onClose}>
       <div className="messages" role="log" aria-label="Replies">
         {root !== undefined && <MessageItem message={root} />}
         <p className="day">{thread.length} {thread.length === 1 ? "reply" : "replies"}</p>
@@ -468,7 +487,115 @@ const ThreadPanel = (
       </div>
       {error !== null && <p className="error" role="alert">{error}</p>}
       {room.joined && <Composer room={room} threadId={threadId} members={workspace.people} />}
-    </aside>
+    </SidePanel>
+  )
+}
+
+/** The panel beside the timeline (a thread, the pinboard), named by its title. */
+const SidePanel = (
+  { children, onClose, title }: { readonly title: string; readonly onClose: () => void; readonly children: ReactNode }
+) => (
+  <aside className="thread" aria-label={title}>
+    <header className="room-header">
+      <h2>{title}</h2>
+      <button className="icon" aria-label={`Close ${title.toLowerCase()}`} onClick={onClose}>✕</button>
+    </header>
+    {children}
+  </aside>
+)
+
+/** The room's pinboard: notes and pinned messages, read again whenever a pin event for the room arrives. */
+const PinsPanel = ({ onClose, room }: { readonly room: Room; readonly onClose: () => void }) => {
+  const state = useAppState()
+  const workspace = useWorkspace()
+  const load = useCallback(() => workspace.pins(room.id), [workspace, room.id])
+  const { error, setError, value: pins } = useLoaded(load, state.pinChanges[room.id] ?? 0)
+  const [text, setText] = useState("")
+  const canPin = room.joined && !room.archived && workspace.role !== "guest"
+  const pin = () => {
+    const value = text.trim()
+    if (value === "") return
+    void attempt(setError, async () => {
+      await workspace.pinNote(room.id, value)
+      setText("")
+    })
+  }
+  return (
+    <SidePanel title="Pins" onClose={onClose}>
+      <div className="messages" aria-label="Pinned">
+        {pins !== null && pins.length === 0 && <p className="hint">Nothing is pinned here yet.</p>}
+        {(pins ?? []).map((p) => <PinItem key={p.id} pin={p} room={room} onError={setError} />)}
+      </div>
+      {error !== null && <p className="error" role="alert">{error}</p>}
+      {canPin && (
+        <div className="composer">
+          <label className="sr-only" htmlFor={`pin-${room.id}`}>Pin a note</label>
+          <textarea
+            id={`pin-${room.id}`}
+            rows={2}
+            value={text}
+            placeholder="Pin a note (Enter to pin)"
+            onChange={(e) => setText(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && !e.shiftKey) {
+                e.preventDefault()
+                pin()
+              }
+            }}
+          />
+          <button className="primary" onClick={pin} disabled={text.trim() === ""}>Pin</button>
+        </div>
+      )}
+    </SidePanel>
+  )
+}
+
+const PinItem = (
+  { onError, pin, room }: { readonly pin: Pin; readonly room: Room; readonly onError: (e: string | null) => void }
+) => {
+  const state = useAppState()
+  const workspace = useWorkspace()
+  const [editing, setEditing] = useState(false)
+  const role = workspace.role
+  const may = !room.archived && role !== null && state.me !== null &&
+    mayChangePin({ userId: state.me.id, role, isMember: room.joined }, pin)
+  return (
+    <article className={pin.authorKind === "teammate" ? "message teammate" : "message"} aria-label="Pin">
+      <header>
+        <strong className="author">{pin.authorName}</strong>
+        <span className="tag">{pin.kind === "note" ? "note" : "pinned message"}</span>
+        <time dateTime={pin.updatedAt.toISOString()}>{time(pin.updatedAt)}</time>
+        {pin.version > 1 && <span className="edited">(edited)</span>}
+      </header>
+      {editing
+        ? (
+          <EditBox
+            text={pin.text}
+            onCancel={() => setEditing(false)}
+            onSave={(text) =>
+              void attempt(onError, async () => {
+                await workspace.editPin(room.id, pin.id, text, pin.version)
+                setEditing(false)
+              })}
+          />
+        )
+        : <p className="text">{pin.text === "" ? "This message was deleted." : pin.text}</p>}
+      {may && !editing && (
+        <div className="reactions">
+          <span className="actions">
+            {pin.kind === "note" && <button className="icon" onClick={() => setEditing(true)}>Edit</button>}
+            <button
+              className="icon"
+              onClick={() => {
+                if (window.confirm("Unpin this?")) void attempt(onError, () => workspace.unpin(room.id, pin.id))
+              }}
+            >
+              Unpin
+            </button>
+          </span>
+        </div>
+      )}
+    </article>
   )
 }
 

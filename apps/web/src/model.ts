@@ -82,6 +82,8 @@ export interface State {
   /** Who is typing where: `${roomId}` → user id → until (ms). */
   readonly typing: Readonly<Record<string, Readonly<Record<string, number>>>>
   readonly online: Readonly<Record<string, boolean>>
+  /** How many pin events each room has had: an open pinboard reads itself again when its count moves. */
+  readonly pinChanges: Readonly<Record<string, number>>
   /** The room on screen, whose new messages are read as they arrive. */
   readonly openRoomId: RoomId | null
   /** The last event id applied, to resume the stream after it. */
@@ -104,6 +106,7 @@ export const initial: State = {
   teammates: {},
   typing: {},
   online: {},
+  pinChanges: {},
   openRoomId: null,
   lastEventId: null,
   connection: "connecting",
@@ -448,6 +451,12 @@ export const apply = (state: State, delivered: Delivered): State => {
     }
     case "presence.changed":
       return { ...s, online: { ...s.online, [event.userId]: event.status === "online" } }
+    case "pin.created":
+    case "pin.updated":
+    case "pin.deleted": {
+      const roomId = event.type === "pin.deleted" ? event.roomId : event.pin.roomId
+      return { ...s, pinChanges: { ...s.pinChanges, [roomId]: (s.pinChanges[roomId] ?? 0) + 1 } }
+    }
     default:
       return s
   }

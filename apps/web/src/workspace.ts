@@ -11,7 +11,15 @@
 import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
 import { Attachment, FileInfo } from "@troupe/domain/File"
-import { type FileId, type MessageId, type OrgId, type RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import {
+  type FileId,
+  type MessageId,
+  type OrgId,
+  type PinId,
+  type RoomId,
+  TeammateId,
+  UserId
+} from "@troupe/domain/Ids"
 import type { CreatedInvitation, Invitation, InvitationPreview, InvitedRole, Member, Role } from "@troupe/domain/Org"
 import type {
   CatalogEntry,
@@ -466,6 +474,30 @@ export class Workspace {
 
   async deleteRoom(roomId: RoomId) {
     await call(this.authed(), (c) => c.rooms.delete({ path: { room: roomId } }))
+  }
+
+  // The pinboard
+
+  /** The room's pins, oldest first. */
+  async pins(roomId: RoomId) {
+    return call(this.authed(), (c) => c.pins.list({ path: { room: roomId } }))
+  }
+
+  async pinNote(roomId: RoomId, text: string) {
+    await call(this.authed(), (c) => c.pins.create({ path: { room: roomId }, payload: { text } }))
+  }
+
+  async pinMessage(roomId: RoomId, messageId: MessageId) {
+    await call(this.authed(), (c) => c.pins.create({ path: { room: roomId }, payload: { messageId } }))
+  }
+
+  /** Edits a note; refused (409) when someone else edited `version` meanwhile. */
+  async editPin(roomId: RoomId, pinId: PinId, text: string, version: number) {
+    await call(this.authed(), (c) => c.pins.edit({ path: { room: roomId, pin: pinId }, payload: { text, version } }))
+  }
+
+  async unpin(roomId: RoomId, pinId: PinId) {
+    await call(this.authed(), (c) => c.pins.delete({ path: { room: roomId, pin: pinId } }))
   }
 
   async joinRoom(roomId: RoomId) {

@@ -2,6 +2,8 @@
  * What the browser tests share: the app built as `npm start` builds it,
  * Debian's Chromium through playwright-core, signing up, and the composer.
  */
+import { freePort, startNode } from "@troupe/server/testing/NodeProcess"
+import * as Database from "@troupe/store/Database"
 import { Effect, type Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -65,3 +67,26 @@ export const say = async (page: Page, text: string) => {
 /** Waits until the timeline shows `text` as a stored message (not a pending send, not a reply in progress). */
 export const shows = (page: Page, text: string) =>
   page.locator(".timeline article.message:not(.pending):not(.streaming) .text", { hasText: text }).first().waitFor()
+
+/**
+ * The app built, a server process of its own (named `name`) over a fresh
+ * database, and Chromium with one page where Ana signed up and made the
+ * workspace "Acme": the page shows its #general.
+ */
+export const anaInAcme = (name: string) =>
+  Effect.gen(function*() {
+    yield* buildApp
+    const database = yield* Database.makeTestDatabase
+    const port = yield* freePort
+    const node = yield* startNode(database, { PORT: String(port) }, name)
+    const browser = yield* launch
+    const context = yield* Effect.promise(() => browser.newContext({ viewport: { width: 1200, height: 800 } }))
+    const page = yield* Effect.promise(() => context.newPage())
+    yield* Effect.promise(async () => {
+      await signUp(page, node.url, "Ana", email("ana"))
+      await page.getByLabel("Workspace name").fill("Acme")
+      await page.getByRole("button", { name: "Create workspace" }).click()
+      await page.getByRole("heading", { name: "# general" }).waitFor()
+    })
+    return { node, browser, context, page }
+  })

@@ -6,30 +6,17 @@
  */
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { freePort, startNode } from "@troupe/server/testing/NodeProcess"
-import * as Database from "@troupe/store/Database"
 import { Effect } from "effect"
 import * as Path from "node:path"
-import { buildApp, email, launch, say, screenshots, shows, signUp } from "./BrowserHarness.js"
+import { anaInAcme, say, screenshots, shows } from "./BrowserHarness.js"
 
 describe("teammates in the web app", () => {
   it.live(
     "a custom teammate answers, shows its run and steps, takes an edit and keeps and forgets memories",
     () =>
       Effect.gen(function*() {
-        yield* buildApp
-        const database = yield* Database.makeTestDatabase
-        const port = yield* freePort
-        const node = yield* startNode(database, { PORT: String(port) }, "web-teammates")
-        const browser = yield* launch
-        const context = yield* Effect.promise(() => browser.newContext({ viewport: { width: 1200, height: 800 } }))
-        const page = yield* Effect.promise(() => context.newPage())
+        const { context, node, page } = yield* anaInAcme("web-teammates")
         yield* Effect.promise(async () => {
-          await signUp(page, node.url, "Ana", email("ana"))
-          await page.getByLabel("Workspace name").fill("Acme")
-          await page.getByRole("button", { name: "Create workspace" }).click()
-          await page.getByRole("heading", { name: "# general" }).waitFor()
-
           // A custom teammate: the form names what the contract refuses, next to the field.
           await page.getByRole("button", { name: "+ Hire a teammate" }).click()
           const dialog = page.getByRole("dialog", { name: "Hire a teammate" })

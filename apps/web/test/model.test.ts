@@ -10,14 +10,17 @@ import {
   MessageCreated,
   MessageDelta,
   MessageUpdated,
+  PinCreated,
+  PinDeleted,
   Reset,
   RoomCreated,
   RunFailed,
   RunStarted,
   UserUpdated
 } from "@troupe/domain/Event"
-import { MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { MessageId, OrgId, PinId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { Mention, Message } from "@troupe/domain/Message"
+import { Pin } from "@troupe/domain/Pin"
 import { Room, RoomInfo } from "@troupe/domain/Room"
 import { Run } from "@troupe/domain/Teammate"
 import { User, UserProfile } from "@troupe/domain/User"
@@ -96,6 +99,29 @@ const start = () => {
 }
 
 describe("the app's state from the event stream", () => {
+  it("counts pin events per room, so an open pinboard reads itself again; none from before the snapshot", () => {
+    const { a, b, s } = start()
+    const pin = new Pin({
+      id: PinId.make(randomUUID()),
+      orgId,
+      roomId: a.id,
+      kind: "note",
+      text: "keep",
+      messageId: null,
+      authorKind: "user",
+      authorId: other,
+      authorName: "Other",
+      version: 1,
+      createdAt: new Date(),
+      updatedAt: new Date()
+    })
+    let next = Model.apply(s, at(99, new PinCreated({ pin })))
+    expect(next.pinChanges).toEqual({})
+    next = Model.apply(next, at(101, new PinCreated({ pin })))
+    next = Model.apply(next, at(102, new PinDeleted({ roomId: a.id, pinId: pin.id })))
+    expect([next.pinChanges[a.id], next.pinChanges[b.id]]).toEqual([2, undefined])
+  })
+
   it("skips durable events already in the snapshot and applies the ones after it", () => {
     const { s } = start()
     const early = info("early")

@@ -24,7 +24,7 @@ import {
 } from "@troupe/domain/Errors"
 import { Delivered } from "@troupe/domain/Event"
 import { FileHit, FileInfo, FileUsage } from "@troupe/domain/File"
-import { ApiKeyId, FileId, InvitationId, MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { ApiKeyId, FileId, InvitationId, MessageId, OrgId, PinId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import {
   EditMessageRequest,
   Emoji,
@@ -52,6 +52,7 @@ import {
   PresenceList,
   UpdateOrgRequest
 } from "@troupe/domain/Org"
+import { CreatePinRequest, Pin, PinVersion, UpdatePinRequest } from "@troupe/domain/Pin"
 import {
   AddRoomMemberRequest,
   CreateRoomRequest,
@@ -420,6 +421,37 @@ export class FilesGroup extends HttpApiGroup.make("files")
   .prefix("/v1")
 {}
 
+const pinPath = Schema.Struct({ room: RoomId, pin: PinId })
+
+/** The room pinboard: notes and pinned messages, with every version of a note. */
+export class PinsGroup extends HttpApiGroup.make("pins")
+  .add(
+    HttpApiEndpoint.post("create", "/rooms/:room/pins").setPath(roomPath).setPayload(CreatePinRequest)
+      .addSuccess(Pin, { status: 201 })
+      .annotate(
+        OpenApi.Description,
+        "Pins a note (`text`) or a message of the room (`messageId`). A message already pinned in the room is 409."
+      )
+  )
+  .add(HttpApiEndpoint.get("list", "/rooms/:room/pins").setPath(roomPath).addSuccess(Schema.Array(Pin)))
+  .add(
+    HttpApiEndpoint.patch("edit", "/rooms/:room/pins/:pin").setPath(pinPath).setPayload(UpdatePinRequest)
+      .addSuccess(Pin)
+      .annotate(
+        OpenApi.Description,
+        "Gives a note new text as its next version; with `version`, 409 when the note has moved past it."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("versions", "/rooms/:room/pins/:pin/versions").setPath(pinPath)
+      .addSuccess(Schema.Array(PinVersion))
+  )
+  .add(HttpApiEndpoint.del("delete", "/rooms/:room/pins/:pin").setPath(pinPath))
+  .middleware(Authentication)
+  .prefix("/v1")
+  .annotate(OpenApi.Description, "A room's pinboard. Changes arrive as pin.created, pin.updated and pin.deleted.")
+{}
+
 const teammatePath = Schema.Struct({ org: OrgId, teammate: TeammateId })
 
 /** Teammates: the catalog, hiring, rooms, runs, memory and usage. */
@@ -522,6 +554,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(RoomsGroup)
   .add(MessagesGroup)
   .add(FilesGroup)
+  .add(PinsGroup)
   .add(TeammatesGroup)
   .add(EventsGroup)
   .addError(MalformedRequest, { status: 400 })

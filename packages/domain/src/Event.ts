@@ -4,9 +4,10 @@
  */
 import { Schema } from "effect"
 import { FileInfo } from "./File.js"
-import { MessageId, OrgId, RoomId, TeammateId, UserId } from "./Ids.js"
+import { MessageId, OrgId, PinId, RoomId, TeammateId, UserId } from "./Ids.js"
 import { Message } from "./Message.js"
 import { Member } from "./Org.js"
+import { Pin } from "./Pin.js"
 import { RoomInfo, RoomMember } from "./Room.js"
 import { Run, Teammate } from "./Teammate.js"
 import { UserProfile } from "./User.js"
@@ -238,12 +239,23 @@ export class UsageLimitReached extends Schema.Class<UsageLimitReached>("UsageLim
   used: Schema.Number
 }) {}
 
-/** A note was pinned in a room. */
+/** A note or a message was pinned in a room. */
 export class PinCreated extends Schema.Class<PinCreated>("PinCreated")({
   type: Schema.tag("pin.created"),
+  pin: Pin
+}) {}
+
+/** A note on a room's pinboard was edited (a new version). */
+export class PinUpdated extends Schema.Class<PinUpdated>("PinUpdated")({
+  type: Schema.tag("pin.updated"),
+  pin: Pin
+}) {}
+
+/** A pin was removed from a room's pinboard, with its history. */
+export class PinDeleted extends Schema.Class<PinDeleted>("PinDeleted")({
+  type: Schema.tag("pin.deleted"),
   roomId: RoomId,
-  pinId: Schema.UUID,
-  text: Schema.String
+  pinId: PinId
 }) {}
 
 /** A file was uploaded to a room's library. */
@@ -308,6 +320,8 @@ export const Event = Schema.Union(
   FileCreated,
   FileUpdated,
   FileDeleted,
+  PinUpdated,
+  PinDeleted,
   Reset
 )
 /** Every event a client may receive. */

@@ -43,3 +43,8 @@ export type TeammateId = typeof TeammateId.Type
 export const FileId = Schema.UUID.pipe(Schema.brand("FileId"))
 /** An uploaded file's id. */
 export type FileId = typeof FileId.Type
+
+/** A pin id (a note or a pinned message on a room's pinboard). */
+export const PinId = Schema.UUID.pipe(Schema.brand("PinId"))
+/** A pin id (a note or a pinned message on a room's pinboard). */
+export type PinId = typeof PinId.Type

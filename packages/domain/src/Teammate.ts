@@ -17,6 +17,7 @@ export const ToolName = Schema.Literal(
   "recall",
   "search_messages",
   "pin_note",
+  "update_pin",
   "hand_off",
   "update_core_memory",
   "read_file"

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Audience, MemberJoined, MessageDelta, OrgMemberLeft, Reset } from "@troupe/domain/Event"
-import { OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import { Audience, MemberJoined, MessageDelta, OrgMemberLeft, PinDeleted, Reset } from "@troupe/domain/Event"
+import { OrgId, PinId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { RoomMember } from "@troupe/domain/Room"
 import { addressesFor, addressesOf, changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
 import { FastCheck as fc } from "effect"
@@ -57,6 +57,7 @@ describe("who sees an event", () => {
     expect(changesAccess(new MemberJoined({ roomId: room, member }))).toBe(true)
     expect(changesAccess(new OrgMemberLeft({ userId: me, reason: "removed" }))).toBe(true)
     expect(changesAccess(new Reset({ reason: "x" }))).toBe(false)
+    expect(changesAccess(new PinDeleted({ roomId: room, pinId: PinId.make(randomUUID()) }))).toBe(false)
     const delta = new MessageDelta({
       roomId: room,
       threadId: null,

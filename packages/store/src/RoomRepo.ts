@@ -306,7 +306,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
     })
 
     /**
-     * Deletes a room: its messages, members, pins and triggers go with it
+     * Deletes a room: its messages, members, pins (with their versions) and triggers go with it
      * (foreign keys), and so does what teammates remember from it.
      */
     const remove = Effect.fn("RoomRepo.remove")(function*(orgId: OrgId, roomId: RoomId) {

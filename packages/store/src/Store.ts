@@ -11,6 +11,7 @@ import { FileRepo } from "./FileRepo.js"
 import { InvitationRepo } from "./InvitationRepo.js"
 import { MessageRepo } from "./MessageRepo.js"
 import { OrgRepo } from "./OrgRepo.js"
+import { PinRepo } from "./PinRepo.js"
 import { RoomRepo } from "./RoomRepo.js"
 import { RunRepo } from "./RunRepo.js"
 import { TeammateRepo } from "./TeammateRepo.js"
@@ -22,6 +23,7 @@ export const layer = Layer.mergeAll(
   InvitationRepo.Default,
   RoomRepo.Default,
   MessageRepo.Default,
+  PinRepo.Default,
   TeammateRepo.Default,
   RunRepo.Default,
   EventLog.Default,

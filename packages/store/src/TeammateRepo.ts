@@ -1,10 +1,10 @@
 /**
- * Teammates, their room memberships, memory (core blocks and long-term
- * entries with full-text recall) and pins.
+ * Teammates, their room memberships and memory (core blocks and long-term
+ * entries with full-text recall). Pins are `PinRepo`'s.
  */
 import { SqlClient } from "@effect/sql"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
-import { Audience, MemberJoined, PinCreated, RoomCreated, TeammateUpdated } from "@troupe/domain/Event"
+import { Audience, MemberJoined, RoomCreated, TeammateUpdated } from "@troupe/domain/Event"
 import { MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { RoomKind, RoomMember } from "@troupe/domain/Room"
 import { BusyPolicy, type CoreBlock, MemoryEntry, MemoryView, Teammate, ToolName } from "@troupe/domain/Teammate"
@@ -43,7 +43,6 @@ const idRow = Rows.one("id", IdRow)
 const maybeId = Rows.first("id", IdRow)
 const RoomGate = Schema.Struct({ archived: Schema.Boolean, kind: RoomKind })
 const Joined = Schema.Struct({ joinedAt: Schema.DateFromSelf })
-const PinRow = Schema.Struct({ id: Schema.UUID, text: Schema.String })
 
 /** Everything that defines a teammate. */
 export interface TeammateFields {
@@ -306,28 +305,6 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       if (rows.length === 0) return yield* NotFound.of("memory", memoryId)
     })
 
-    const pin = Effect.fn("TeammateRepo.pin")(
-      function*(orgId: OrgId, roomId: RoomId, text: string, author: { kind: "user" | "teammate"; id: string }) {
-        return yield* withOrg(orgId)(Effect.gen(function*() {
-          const { id } = yield* sql`INSERT INTO pins (org_id, room_id, text, author_kind, author_id)
-            VALUES (${orgId}, ${roomId}, ${text}, ${author.kind}, ${author.id}) RETURNING id`.pipe(idRow)
-          yield* log.append(orgId, [{
-            audience: new Audience({ roomId, orgWide: false, userIds: [] }),
-            event: new PinCreated({ roomId, pinId: id, text })
-          }])
-          return id
-        }))
-      }
-    )
-
-    const pins = Effect.fn("TeammateRepo.pins")(function*(orgId: OrgId, roomId: RoomId) {
-      return yield* withOrg(orgId)(
-        sql`SELECT id, text FROM pins WHERE room_id = ${roomId} ORDER BY created_at LIMIT 20`.pipe(
-          Rows.all("pin", PinRow)
-        )
-      )
-    })
-
     return {
       create,
       get,
@@ -343,8 +320,6 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       remember,
       recall,
       forget,
-      pin,
-      pins,
       decodeId: decodeTeammateId
     } as const
   }),

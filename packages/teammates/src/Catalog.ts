@@ -24,7 +24,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     instructions:
       "Answer questions by searching the room's history and your memory first. Separate facts from guesses. " +
       "When you learn a durable fact about the team or the project, remember it. Keep answers short; offer detail on request.",
-    tools: ["search_messages", "recall", "remember", "pin_note", "read_file"],
+    tools: ["search_messages", "recall", "remember", "pin_note", "update_pin", "read_file"],
     busyPolicy: "queue"
   }),
   data({
@@ -35,7 +35,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     personality: "Precise and brief.",
     instructions: "Summarise discussions into decisions, open questions and action items with owners. " +
       "Pin the decisions so the room keeps them. Never invent owners or dates.",
-    tools: ["search_messages", "pin_note", "remember", "read_file"],
+    tools: ["search_messages", "pin_note", "update_pin", "remember", "read_file"],
     busyPolicy: "merge"
   }),
   data({
@@ -47,7 +47,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     instructions:
       "Track who is doing what. When a request belongs to another teammate's role, hand it off to them with a short note. " +
       "Keep a running picture of the team in your core memory.",
-    tools: ["hand_off", "recall", "remember", "update_core_memory", "pin_note"],
+    tools: ["hand_off", "recall", "remember", "update_core_memory", "pin_note", "update_pin"],
     busyPolicy: "queue"
   }),
   data({
@@ -83,7 +83,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     instructions:
       "When someone reports a problem, ask for what is missing (impact, since when, what changed), search for similar past incidents, " +
       "pin the current status, and hand off to the right teammate if the issue is outside triage.",
-    tools: ["search_messages", "pin_note", "hand_off", "recall"],
+    tools: ["search_messages", "pin_note", "update_pin", "hand_off", "recall"],
     busyPolicy: "reject"
   })
 ]

@@ -11,6 +11,8 @@ import { type Effect, Either, type ParseResult, Schema } from "effect"
 export interface ToolContext {
   readonly orgId: OrgId
   readonly teammateId: TeammateId
+  /** The teammate's name, as its pins and messages show it. */
+  readonly teammateName: string
   readonly roomId: RoomId
   readonly runId: string
   readonly sourceMessageId: string

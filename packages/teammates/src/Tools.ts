@@ -3,11 +3,14 @@
  * model, and handlers. Handlers with side effects run through the run's
  * journal, so a redelivered turn does not act twice.
  */
-import { FileId } from "@troupe/domain/Ids"
+import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
+import { FileId, PinId } from "@troupe/domain/Ids"
+import { PinText } from "@troupe/domain/Pin"
 import { CoreBlock, type ToolName } from "@troupe/domain/Teammate"
 import type { ToolSpec } from "@troupe/llm/LanguageModel"
 import { FileRepo } from "@troupe/store/FileRepo"
 import { MessageRepo } from "@troupe/store/MessageRepo"
+import { PinRepo } from "@troupe/store/PinRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { Effect, Either, JSONSchema, Option, Schema } from "effect"
@@ -16,7 +19,8 @@ import type { KindTool, ToolContext } from "./Kind.js"
 const Remember = Schema.Struct({ fact: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000)) })
 const Recall = Schema.Struct({ query: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)) })
 const Search = Schema.Struct({ query: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)) })
-const Pin = Schema.Struct({ text: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)) })
+const Pin = Schema.Struct({ text: PinText })
+const UpdatePin = Schema.Struct({ pinId: PinId, text: PinText })
 const HandOff = Schema.Struct({
   handle: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(40)),
   note: Schema.String.pipe(Schema.maxLength(1000))
@@ -42,6 +46,10 @@ const descriptions: Record<
   recall: { description: "Search your long-term memory for facts matching a query.", parameters: Recall },
   search_messages: { description: "Full-text search of messages in rooms you belong to.", parameters: Search },
   pin_note: { description: "Pin a short note to the room's pinboard.", parameters: Pin },
+  update_pin: {
+    description: "Replace the text of a note on the room's pinboard, by the pin id shown in your context.",
+    parameters: UpdatePin
+  },
   hand_off: {
     description: "Hand the conversation to another teammate in this room by @handle, with a note.",
     parameters: HandOff
@@ -84,6 +92,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
   effect: Effect.gen(function*() {
     const teammates = yield* TeammateRepo
     const messages = yield* MessageRepo
+    const pins = yield* PinRepo
     const runs = yield* RunRepo
     const files = yield* FileRepo
 
@@ -103,6 +112,16 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
         const more = text.length > READ_FILE_CHARS ? `\n[… ${text.length - READ_FILE_CHARS} more characters]` : ""
         return `${cite}\n${text.slice(0, READ_FILE_CHARS)}${more}`
       })
+
+    const author = (ctx: ToolContext) => ({ kind: "teammate" as const, id: ctx.teammateId, name: ctx.teammateName })
+    /** A refusal the model can read and act on (an unknown pin, an archived room), instead of a failed turn. */
+    const refused = <E, R>(effect: Effect.Effect<string, E, R>) =>
+      Effect.catchIf(
+        effect,
+        (e): e is Extract<E, NotFound | Conflict | InvalidInput | Forbidden> =>
+          e instanceof NotFound || e instanceof Conflict || e instanceof InvalidInput || e instanceof Forbidden,
+        (e) => Effect.succeed(`refused: ${e.message}`)
+      )
 
     const invalidArguments = (e: unknown) => `invalid arguments: ${e instanceof Error ? e.message : String(e)}`
     const json = (args: string) => Effect.try({ try: (): unknown => JSON.parse(args), catch: invalidArguments })
@@ -178,9 +197,22 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           return yield* Effect.matchEffect(parse(Pin, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ text }) =>
-              journal(teammates.pin(ctx.orgId, ctx.roomId, text, { kind: "teammate", id: ctx.teammateId })).pipe(
-                Effect.as({ output: `pinned: ${text}`, handOff: null })
-              )
+              journal(
+                pins.create(ctx.orgId, ctx.roomId, author(ctx), { text }).pipe(
+                  Effect.map((pin) => `pinned as ${pin.id}: ${text}`),
+                  refused
+                )
+              ).pipe(Effect.map((output) => ({ output: String(output), handOff: null })))
+          })
+        case "update_pin":
+          return yield* Effect.matchEffect(parse(UpdatePin, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ pinId, text }) =>
+              journal(
+                // A teammate in the room may edit its notes, as any room member may (docs/access.md).
+                pins.edit(ctx.orgId, ctx.roomId, pinId, author(ctx), { text, authorize: () => Effect.void })
+                  .pipe(Effect.map((pin) => `pin ${pin.id} is now version ${pin.version}: ${text}`), refused)
+              ).pipe(Effect.map((output) => ({ output: String(output), handOff: null })))
           })
         case "update_core_memory":
           return yield* Effect.matchEffect(parse(CoreMemory, call.arguments), {
@@ -209,5 +241,5 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
 
     return { run } as const
   }),
-  dependencies: [TeammateRepo.Default, MessageRepo.Default, RunRepo.Default, FileRepo.Default]
+  dependencies: [TeammateRepo.Default, MessageRepo.Default, PinRepo.Default, RunRepo.Default, FileRepo.Default]
 }) {}

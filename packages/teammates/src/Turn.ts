@@ -9,12 +9,14 @@ import { SqlClient } from "@effect/sql"
 import { MessageDelta } from "@troupe/domain/Event"
 import type { MessageId, OrgId, RoomId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
+import type { Pin } from "@troupe/domain/Pin"
 import type { RoomMember } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
 import { type ChatMessage, LanguageModel, streamWithRetry, type ToolCall } from "@troupe/llm/LanguageModel"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { orgScope } from "@troupe/store/OrgScope"
+import { PinRepo } from "@troupe/store/PinRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
@@ -84,6 +86,15 @@ const describeMember = (m: RoomMember) =>
     m.kind === "teammate" ? "AI teammate" : m.orgRole === null ? "person" : `org ${m.orgRole}`
   })`
 
+/** How many pins a turn's context shows, oldest first. */
+const PINS_IN_CONTEXT = 20
+
+/** "- [note 1b2…, by Ana] text", "- [pinned message, pinned by Ana] text": a pin for the system prompt. */
+const describePin = (p: Pin) =>
+  p.kind === "note"
+    ? `- [note ${p.id}, by ${p.authorName}] ${p.text}`
+    : `- [pinned message, pinned by ${p.authorName}] ${p.text}`
+
 /** Runs turns. */
 export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
   effect: Effect.gen(function*() {
@@ -91,6 +102,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
     const messages = yield* MessageRepo
     const rooms = yield* RoomRepo
     const teammates = yield* TeammateRepo
+    const pins = yield* PinRepo
     const runs = yield* RunRepo
     const tools = yield* Tools
     const bus = yield* EventBus
@@ -117,7 +129,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
           Effect.orElseSucceed(() => [])
         )
         : []
-      const pins = yield* teammates.pins(input.orgId, input.roomId)
+      const pinned = yield* pins.list(input.orgId, input.roomId, PINS_IN_CONTEXT)
       const people = yield* rooms.members(input.orgId, input.roomId)
       const system = [
         `You are ${teammate.name} (@${teammate.handle}), ${teammate.role}, an AI teammate in a team chat room "${room.name}".`,
@@ -126,7 +138,10 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         ...Object.entries(memory.core).map(([block, text]) => `Core memory (${block}): ${text}`),
         recalled.length > 0 &&
         `Things you remember that may be relevant:\n${recalled.map((m) => `- ${m.text}`).join("\n")}`,
-        pins.length > 0 && `Pinned in this room:\n${pins.map((p) => `- ${p.text}`).join("\n")}`,
+        pinned.length > 0 &&
+        `Pinned in this room (notes can be changed with update_pin and their id):\n${
+          pinned.map(describePin).join("\n")
+        }`,
         `People and teammates here: ${people.map(describeMember).join(", ")}.`,
         "Reply to the latest messages addressed to you. Be concise. Write plain text."
       ].filter((line): line is string => typeof line === "string" && line.length > 0).join("\n\n")
@@ -245,6 +260,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
             {
               orgId: input.orgId,
               teammateId: input.teammate.id,
+              teammateName: input.teammate.name,
               roomId: input.roomId,
               runId: input.runId,
               sourceMessageId: input.sourceMessageId
@@ -290,7 +306,14 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
 
     return { run, say } as const
   }),
-  dependencies: [Tools.Default, MessageRepo.Default, RoomRepo.Default, TeammateRepo.Default, RunRepo.Default]
+  dependencies: [
+    Tools.Default,
+    MessageRepo.Default,
+    RoomRepo.Default,
+    TeammateRepo.Default,
+    PinRepo.Default,
+    RunRepo.Default
+  ]
 }) {}
 
 const safeJson = (text: string): unknown => {

@@ -25,7 +25,7 @@ export const StandupHost = (teammates: TeammateRepo) =>
     instructions:
       "Run the daily stand-up: ask each person for yesterday, today and blockers. Record every update with the " +
       "record_standup tool, then post a short summary with blockers first.",
-    tools: ["recall", "pin_note"],
+    tools: ["recall", "pin_note", "update_pin"],
     busyPolicy: "merge",
     extraTools: [
       tool({
