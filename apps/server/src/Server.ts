@@ -2,6 +2,7 @@
  * The HTTP server's layer graph: the contract's implementation, OpenAPI and
  * docs, over the store, the realtime bus and presence.
  */
+import { ClusterWorkflowEngine } from "@effect/cluster"
 import { RateLimiter } from "@effect/experimental"
 import {
   HttpApiBuilder,
@@ -26,6 +27,7 @@ import * as Catalog from "@troupe/teammates/Catalog"
 import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
+import * as TaskWorkflow from "@troupe/teammates/TaskWorkflow"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
 import { Files } from "@troupe/workspace/Files"
@@ -35,6 +37,7 @@ import { Messages } from "@troupe/workspace/Messages"
 import { Orgs } from "@troupe/workspace/Orgs"
 import { Pins } from "@troupe/workspace/Pins"
 import { Rooms } from "@troupe/workspace/Rooms"
+import { Tasks } from "@troupe/workspace/Tasks"
 import { Teammates } from "@troupe/workspace/Teammates"
 import { Effect, Layer } from "effect"
 import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
@@ -49,6 +52,7 @@ import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
 import { OrgsLive } from "./http/Orgs.js"
 import { PinsLive } from "./http/Pins.js"
 import { RoomsLive } from "./http/Rooms.js"
+import { TasksLive } from "./http/Tasks.js"
 import { TeammatesLive } from "./http/Teammates.js"
 import { WebAppLive } from "./http/WebApp.js"
 import { metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
@@ -67,13 +71,17 @@ export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.
 export const EntitiesLive = Layer.unwrapEffect(
   Effect.map(
     ClusterConfig,
-    (c) => hostsEntities(c) ? Layer.mergeAll(TeammateRuntime.layer, Outbox.layer, Retention.layer) : Layer.empty
+    (c) =>
+      hostsEntities(c)
+        ? Layer.mergeAll(TeammateRuntime.layer, TaskWorkflow.layer, Outbox.layer, Retention.layer)
+        : Layer.empty
   )
 )
 
 /** Teammate entities (where hosted) and the dispatcher that sends them triggers, in this node's cluster. */
 export const TeammatesRuntimeLive = EntitiesLive.pipe(
   Layer.provideMerge(Dispatcher.Default),
+  Layer.provideMerge(ClusterWorkflowEngine.layer),
   Layer.provideMerge(ClusterLive)
 )
 
@@ -92,6 +100,7 @@ const WorkspaceLive = Layer.mergeAll(
   Messages.Default,
   Files.Default,
   Pins.Default,
+  Tasks.Default,
   Teammates.Default
 )
 
@@ -112,6 +121,7 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     FilesLive,
     PinsLive,
     TeammatesLive,
+    TasksLive,
     EventsLive
   ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),

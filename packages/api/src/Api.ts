@@ -24,7 +24,18 @@ import {
 } from "@troupe/domain/Errors"
 import { Delivered } from "@troupe/domain/Event"
 import { FileHit, FileInfo, FileUsage } from "@troupe/domain/File"
-import { ApiKeyId, FileId, InvitationId, MessageId, OrgId, PinId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
+import {
+  ApiKeyId,
+  FileId,
+  InvitationId,
+  MessageId,
+  OrgId,
+  PinId,
+  RoomId,
+  TaskId,
+  TeammateId,
+  UserId
+} from "@troupe/domain/Ids"
 import {
   EditMessageRequest,
   Emoji,
@@ -64,6 +75,7 @@ import {
   ThreadSummary,
   UpdateRoomRequest
 } from "@troupe/domain/Room"
+import { CreateTaskRequest, Task } from "@troupe/domain/Task"
 import {
   AddMemoryRequest,
   CatalogEntry,
@@ -452,6 +464,38 @@ export class PinsGroup extends HttpApiGroup.make("pins")
   .annotate(OpenApi.Description, "A room's pinboard. Changes arrive as pin.created, pin.updated and pin.deleted.")
 {}
 
+const taskPath = Schema.Struct({ room: RoomId, task: TaskId })
+
+/** Background tasks: goals given to a teammate of a room, worked on in steps, with progress and a result. */
+export class TasksGroup extends HttpApiGroup.make("tasks")
+  .add(
+    HttpApiEndpoint.post("create", "/rooms/:room/tasks").setPath(roomPath).setPayload(CreateTaskRequest)
+      .addSuccess(Task, { status: 201 })
+      .annotate(
+        OpenApi.Description,
+        "Gives a teammate of the room a goal. It is worked on in the background (a plan, then its steps); " +
+          "progress arrives as task.updated, and the result is posted in the room, or in threadId's thread, once."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/rooms/:room/tasks").setPath(roomPath)
+      .setUrlParams(
+        Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))) })
+      )
+      .addSuccess(Schema.Array(Task))
+  )
+  .add(HttpApiEndpoint.get("get", "/rooms/:room/tasks/:task").setPath(taskPath).addSuccess(Task))
+  .add(
+    HttpApiEndpoint.post("cancel", "/rooms/:room/tasks/:task/cancel").setPath(taskPath).addSuccess(Task)
+      .annotate(
+        OpenApi.Description,
+        "Asks the task to stop: it ends as cancelled before its next step. A finished task answers 409."
+      )
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
 const teammatePath = Schema.Struct({ org: OrgId, teammate: TeammateId })
 
 /** Teammates: the catalog, hiring, rooms, runs, memory and usage. */
@@ -556,6 +600,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(FilesGroup)
   .add(PinsGroup)
   .add(TeammatesGroup)
+  .add(TasksGroup)
   .add(EventsGroup)
   .addError(MalformedRequest, { status: 400 })
   .addError(InvalidInput, { status: 422 })

@@ -9,6 +9,7 @@ import { Message } from "./Message.js"
 import { Member } from "./Org.js"
 import { Pin } from "./Pin.js"
 import { RoomInfo, RoomMember } from "./Room.js"
+import { Task } from "./Task.js"
 import { Run, Teammate } from "./Teammate.js"
 import { UserProfile } from "./User.js"
 
@@ -276,6 +277,12 @@ export class FileDeleted extends Schema.Class<FileDeleted>("FileDeleted")({
   file: FileInfo
 }) {}
 
+/** A task was created, or moved on: its status, a step's progress, or its result. `task` is the whole task. */
+export class TaskUpdated extends Schema.Class<TaskUpdated>("TaskUpdated")({
+  type: Schema.tag("task.updated"),
+  task: Task
+}) {}
+
 /**
  * The server cannot honour the client's cursor (too old, or from another
  * history). The client must fetch a fresh snapshot and continue from its
@@ -320,6 +327,7 @@ export const Event = Schema.Union(
   FileCreated,
   FileUpdated,
   FileDeleted,
+  TaskUpdated,
   PinUpdated,
   PinDeleted,
   Reset

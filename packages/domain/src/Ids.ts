@@ -48,3 +48,8 @@ export type FileId = typeof FileId.Type
 export const PinId = Schema.UUID.pipe(Schema.brand("PinId"))
 /** A pin id (a note or a pinned message on a room's pinboard). */
 export type PinId = typeof PinId.Type
+
+/** A background task's id (also the id of the teammate's run that records it). */
+export const TaskId = Schema.UUID.pipe(Schema.brand("TaskId"))
+/** A background task's id (also the id of the teammate's run that records it). */
+export type TaskId = typeof TaskId.Type

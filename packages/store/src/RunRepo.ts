@@ -159,20 +159,28 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       }))
     })
 
-    /** Records a step of a run; returns the log position of its `run.step` event. */
+    /**
+     * Records a step of a run, after the last one or, given `at`, in that
+     * place (replacing what a replayed step left there); returns the log
+     * position of its `run.step` event.
+     */
     const step = Effect.fn("RunRepo.step")(function*(
       orgId: OrgId,
       run: { id: string; teammateId: TeammateId; roomId: RoomId },
-      s: { kind: "model" | "tool"; name: string; input: unknown; output: unknown }
+      s: { kind: "model" | "tool"; name: string; input: unknown; output: unknown },
+      at?: number
     ) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
+        const place = at === undefined
+          ? sql`(SELECT COALESCE(max(idx) + 1, 0) FROM run_steps WHERE run_id = ${run.id})`
+          : sql`${at}::int`
         const { idx } = yield* sql`
           INSERT INTO run_steps (org_id, run_id, idx, kind, name, input, output)
-          SELECT ${orgId}, ${run.id}, COALESCE(max(idx) + 1, 0), ${s.kind}, ${s.name}, ${
-          JSON.stringify(s.input ?? {})
-        }::jsonb,
-            ${JSON.stringify(s.output ?? null)}::jsonb
-          FROM run_steps WHERE run_id = ${run.id} RETURNING idx`.pipe(
+          VALUES (${orgId}, ${run.id}, ${place}, ${s.kind}, ${s.name}, ${JSON.stringify(s.input ?? {})}::jsonb,
+            ${JSON.stringify(s.output ?? null)}::jsonb)
+          ON CONFLICT (run_id, idx) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name, input = EXCLUDED.input,
+            output = EXCLUDED.output
+          RETURNING idx`.pipe(
           Rows.one("run step", Schema.Struct({ idx: Schema.Number }))
         )
         const positions = yield* log.append(orgId, [{

@@ -14,6 +14,7 @@ import { OrgRepo } from "./OrgRepo.js"
 import { PinRepo } from "./PinRepo.js"
 import { RoomRepo } from "./RoomRepo.js"
 import { RunRepo } from "./RunRepo.js"
+import { TaskRepo } from "./TaskRepo.js"
 import { TeammateRepo } from "./TeammateRepo.js"
 
 /** All repositories, the event log and the file store. */
@@ -27,5 +28,6 @@ export const layer = Layer.mergeAll(
   TeammateRepo.Default,
   RunRepo.Default,
   EventLog.Default,
-  FileRepo.Default
+  FileRepo.Default,
+  TaskRepo.Default
 ).pipe(Layer.provideMerge(BlobStore.layerConfig))

@@ -38,6 +38,7 @@ import {
   Schema,
   Tracer
 } from "effect"
+import { overLimit } from "./Budget.js"
 import { nextBatch, onArrival } from "./BusyPolicy.js"
 import { Catalog } from "./Catalog.js"
 import { Dispatcher } from "./Dispatcher.js"
@@ -124,11 +125,7 @@ const behaviour = Effect.gen(function*() {
     b: Effect.Effect.Success<ReturnType<typeof runs.limits>>
   ) =>
     Effect.gen(function*() {
-      const over = b.orgLimit !== null && b.orgUsed >= b.orgLimit
-        ? { scope: "org" as const, limit: b.orgLimit, used: b.orgUsed }
-        : b.teammateLimit !== null && b.teammateUsed >= b.teammateLimit
-        ? { scope: "teammate" as const, limit: b.teammateLimit, used: b.teammateUsed }
-        : null
+      const over = overLimit(b)
       const modelRefused = teammate.model !== "local" && b.allowedModels !== null &&
         !b.allowedModels.includes(teammate.model)
       if (over === null && !modelRefused) return false
