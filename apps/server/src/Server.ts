@@ -27,6 +27,7 @@ import * as Catalog from "@troupe/teammates/Catalog"
 import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
+import * as Scheduler from "@troupe/teammates/Scheduler"
 import * as TaskWorkflow from "@troupe/teammates/TaskWorkflow"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
@@ -37,6 +38,7 @@ import { Messages } from "@troupe/workspace/Messages"
 import { Orgs } from "@troupe/workspace/Orgs"
 import { Pins } from "@troupe/workspace/Pins"
 import { Rooms } from "@troupe/workspace/Rooms"
+import { Schedules } from "@troupe/workspace/Schedules"
 import { Tasks } from "@troupe/workspace/Tasks"
 import { Teammates } from "@troupe/workspace/Teammates"
 import { Effect, Layer } from "effect"
@@ -52,6 +54,7 @@ import { AuthenticationLive, RequestGuardLive } from "./http/Middleware.js"
 import { OrgsLive } from "./http/Orgs.js"
 import { PinsLive } from "./http/Pins.js"
 import { RoomsLive } from "./http/Rooms.js"
+import { SchedulesLive } from "./http/Schedules.js"
 import { TasksLive } from "./http/Tasks.js"
 import { TeammatesLive } from "./http/Teammates.js"
 import { WebAppLive } from "./http/WebApp.js"
@@ -67,13 +70,13 @@ export const StoreLive = Store.layer
 /** The catalog: curated templates plus the kinds defined in code. */
 export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.Default))
 
-/** Teammate entities, the teammates' outbox and the retention jobs, on nodes that host entities. */
+/** Teammate entities, task workflows, the scheduler, the teammates' outbox and the retention jobs, on nodes that host entities. */
 export const EntitiesLive = Layer.unwrapEffect(
   Effect.map(
     ClusterConfig,
     (c) =>
       hostsEntities(c)
-        ? Layer.mergeAll(TeammateRuntime.layer, TaskWorkflow.layer, Outbox.layer, Retention.layer)
+        ? Layer.mergeAll(TeammateRuntime.layer, TaskWorkflow.layer, Scheduler.layer, Outbox.layer, Retention.layer)
         : Layer.empty
   )
 )
@@ -101,6 +104,7 @@ const WorkspaceLive = Layer.mergeAll(
   Files.Default,
   Pins.Default,
   Tasks.Default,
+  Schedules.Default,
   Teammates.Default
 )
 
@@ -122,6 +126,7 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     PinsLive,
     TeammatesLive,
     TasksLive,
+    SchedulesLive,
     EventsLive
   ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),

@@ -275,3 +275,14 @@ export const anaAndBen = Effect.gen(function*() {
   yield* ben.api.rooms.join({ path: { room: room.id } })
   return { ana, ben, org, room }
 })
+
+/** Ana's org with Ben and a room (as `anaAndBen`), and a teammate of the room. */
+export const anaBenAndTeammate = Effect.gen(function*() {
+  const world = yield* anaAndBen
+  const teammate = yield* world.ana.api.teammates.hire({
+    path: { org: world.org.id },
+    payload: { template: "researcher", handle: `t${randomBytes(3).toString("hex")}` }
+  })
+  yield* world.ana.api.teammates.addToRoom({ path: { room: world.room.id }, payload: { teammateId: teammate.id } })
+  return { ...world, teammate }
+})

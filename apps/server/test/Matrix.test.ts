@@ -98,6 +98,15 @@ const world = Effect.gen(function*() {
     )
   })
   const task = yield* finishedTask
+  /** A paused schedule Mia made (paused: the matrix makes no tasks from it). */
+  const newSchedule = Effect.flatMap(
+    member.api.schedules.create({
+      path: { room: priv.id },
+      payload: { teammateId: teammate.id, goal: "weekly notes", cron: "0 9 * * mon" }
+    }),
+    (s) => member.api.schedules.update({ path: { room: priv.id, schedule: s.id }, payload: { paused: true } })
+  )
+  const schedule = yield* newSchedule
   const people = { owner, admin, member, guest, outsider }
   const tokens: Record<Actor, string | undefined> = {
     anonymous: undefined,
@@ -134,6 +143,8 @@ const world = Effect.gen(function*() {
     pin,
     task,
     finishedTask,
+    schedule,
+    newSchedule,
     teammate,
     people,
     tokens,
@@ -477,6 +488,28 @@ const cases: ReadonlyArray<Case> = [
     (w) => Effect.map(w.finishedTask, (t) => ({ method: "POST", path: `/v1/rooms/${w.priv.id}/tasks/${t.id}/cancel` })),
     who({ anonymous: 401, outsider: 404, guest: 403, apiKey: 403, rest: 409 })
   ],
+  [
+    "schedules.create",
+    (w) =>
+      at("POST", `/v1/rooms/${w.priv.id}/schedules`, {
+        teammateId: w.teammate.id,
+        goal: "a goal",
+        cron: "0 9 1 1 *"
+      }),
+    membersUp(201)
+  ],
+  ["schedules.list", (w) => at("GET", `/v1/rooms/${w.priv.id}/schedules`), orgMembers(200)],
+  ["schedules.get", (w) => at("GET", `/v1/rooms/${w.priv.id}/schedules/${w.schedule.id}`), orgMembers(200)],
+  [
+    "schedules.update",
+    (w) => at("PATCH", `/v1/rooms/${w.priv.id}/schedules/${w.schedule.id}`, { goal: `notes ${handle()}` }),
+    who({ anonymous: 401, outsider: 404, guest: 403, apiKey: 403, rest: 200 })
+  ],
+  [
+    "schedules.delete",
+    (w) => Effect.map(w.newSchedule, (s) => ({ method: "DELETE", path: `/v1/rooms/${w.priv.id}/schedules/${s.id}` })),
+    who({ anonymous: 401, outsider: 404, guest: 403, apiKey: 403, rest: 204 })
+  ],
   ["teammates.catalog", () => at("GET", "/v1/catalog"), who({ anonymous: 401, rest: 200 })],
   [
     "teammates.hire",
@@ -579,7 +612,7 @@ describe("the authorisation matrix", () => {
         const declared = Object.values(TroupeApi.groups).flatMap((group) =>
           Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
         )
-        expect(declared.length).toBe(89)
+        expect(declared.length).toBe(94)
         expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
       }))
 

@@ -16,29 +16,29 @@ import { anaWithRoom, fastFailover, freePort, nodeEnv, requireRedis, startNode }
 
 const TASKS = 6
 
+/** Two runner processes and an API node over one fresh database, models from a fake OpenAI server. */
+const twoRunners = (extra: Record<string, string>) =>
+  Effect.gen(function*() {
+    yield* requireRedis
+    const fake = yield* FakeOpenAI.make
+    const database = yield* Database.makeTestDatabase
+    const env = { ...nodeEnv(), ...fastFailover, OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: "test-key", ...extra }
+    const runner = Effect.flatMap(
+      freePort,
+      (port) => startNode(database, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(port) })
+    )
+    const r1 = yield* runner
+    yield* runner
+    const api = yield* startNode(database, { ...env, TROUPE_ROLE: "api" })
+    return { r1, api }
+  })
+
 describe("task failover with real node processes", () => {
   it.live(
     "a runner killed mid-task: every task finishes on the other, each step and result once",
     () =>
       Effect.gen(function*() {
-        yield* requireRedis
-        const fake = yield* FakeOpenAI.make
-        const database = yield* Database.makeTestDatabase
-        const env = {
-          ...nodeEnv(),
-          ...fastFailover,
-          OPENAI_BASE_URL: fake.baseURL,
-          OPENAI_API_KEY: "test-key",
-          TASK_MAX_STEPS: "3"
-        }
-        const runner = Effect.flatMap(
-          freePort,
-          (port) => startNode(database, { ...env, TROUPE_ROLE: "runner", CLUSTER_RUNNER_PORT: String(port) })
-        )
-        const r1 = yield* runner
-        yield* runner
-        const api = yield* startNode(database, { ...env, TROUPE_ROLE: "api" })
-
+        const { api, r1 } = yield* twoRunners({ TASK_MAX_STEPS: "3" })
         const { ana, client, org, room } = yield* anaWithRoom(api.url)
         const teammate = yield* client.teammates.hire({
           path: { org: org.id },
@@ -95,6 +95,41 @@ describe("task failover with real node processes", () => {
           expect(run?.steps.map((s) => s.index)).toEqual(Array.from({ length: task.steps.length + 1 }, (_, i) => i))
           expect(run?.inputTokens).toBe(task.inputTokens)
         }
+      }).pipe(Effect.provide(FetchHttpClient.layer), Effect.provide(testConfig()), Effect.scoped),
+    240_000
+  )
+
+  it.live(
+    "a schedule ticks once per tick with two runners polling, and goes on when one is killed",
+    () =>
+      Effect.gen(function*() {
+        const { api, r1 } = yield* twoRunners({ TASK_MAX_STEPS: "1", SCHEDULE_POLL: "200 millis" })
+        const { client, org, room } = yield* anaWithRoom(api.url)
+        const teammate = yield* client.teammates.hire({
+          path: { org: org.id },
+          payload: { handle: "clock", name: "Clock", role: "Host", model: "gpt-4o-mini" }
+        })
+        yield* client.teammates.addToRoom({ path: { room: room.id }, payload: { teammateId: teammate.id } })
+        const schedule = yield* client.schedules.create({
+          path: { room: room.id },
+          payload: { teammateId: teammate.id, goal: "Say the time", cron: "* * * * * *" }
+        })
+        const ticks = (atLeast: number, after: number) =>
+          eventually(
+            Effect.map(client.tasks.list({ path: { room: room.id }, urlParams: { limit: 100 } }), (list) => {
+              const made = list.filter((t) => t.scheduleId === schedule.id)
+              return made.filter((t) => (t.scheduledFor?.getTime() ?? 0) > after).length >= atLeast
+                ? Option.some(made)
+                : Option.none()
+            }),
+            "60 seconds"
+          )
+        yield* ticks(2, 0)
+        r1.child.kill("SIGKILL")
+        const killedAt = Date.now()
+        const made = yield* ticks(3, killedAt + 1000)
+        const forTicks = made.map((t) => t.scheduledFor?.toISOString())
+        expect(new Set(forTicks).size).toBe(made.length)
       }).pipe(Effect.provide(FetchHttpClient.layer), Effect.provide(testConfig()), Effect.scoped),
     240_000
   )

@@ -10,18 +10,10 @@ import type { Delivered } from "@troupe/domain/Event"
 import type { Task } from "@troupe/domain/Task"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
-import { anaAndBen, baseUrl, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
+import { anaBenAndTeammate, baseUrl, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
 
 /** The org of Ana and Ben, with a teammate in the room. */
-const setup = Effect.gen(function*() {
-  const world = yield* anaAndBen
-  const teammate = yield* world.ana.api.teammates.hire({
-    path: { org: world.org.id },
-    payload: { template: "researcher", handle: `r${randomUUID().slice(0, 6)}` }
-  })
-  yield* world.ana.api.teammates.addToRoom({ path: { room: world.room.id }, payload: { teammateId: teammate.id } })
-  return { ...world, teammate }
-})
+const setup = anaBenAndTeammate
 
 /** The first `task.updated` for `taskId` on `token`'s stream that `until` accepts. */
 const taskWhen = (token: string, taskId: string, until: (task: Task) => boolean) =>

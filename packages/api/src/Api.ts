@@ -32,6 +32,7 @@ import {
   OrgId,
   PinId,
   RoomId,
+  ScheduleId,
   TaskId,
   TeammateId,
   UserId
@@ -75,6 +76,7 @@ import {
   ThreadSummary,
   UpdateRoomRequest
 } from "@troupe/domain/Room"
+import { CreateScheduleRequest, Schedule, UpdateScheduleRequest } from "@troupe/domain/Schedule"
 import { CreateTaskRequest, Task } from "@troupe/domain/Task"
 import {
   AddMemoryRequest,
@@ -496,6 +498,31 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
   .prefix("/v1")
 {}
 
+const schedulePath = Schema.Struct({ room: RoomId, schedule: ScheduleId })
+
+/** Schedules: a goal given to a teammate of a room on every tick of a cron expression in a time zone. */
+export class SchedulesGroup extends HttpApiGroup.make("schedules")
+  .add(
+    HttpApiEndpoint.post("create", "/rooms/:room/schedules").setPath(roomPath).setPayload(CreateScheduleRequest)
+      .addSuccess(Schedule, { status: 201 })
+      .annotate(
+        OpenApi.Description,
+        "Each tick of `cron` (5 or 6 fields, read in `timeZone`) gives the teammate `goal` as a task. " +
+          "An invalid expression or time zone is 422; `upcoming` shows the next run times."
+      )
+  )
+  .add(HttpApiEndpoint.get("list", "/rooms/:room/schedules").setPath(roomPath).addSuccess(Schema.Array(Schedule)))
+  .add(HttpApiEndpoint.get("get", "/rooms/:room/schedules/:schedule").setPath(schedulePath).addSuccess(Schedule))
+  .add(
+    HttpApiEndpoint.patch("update", "/rooms/:room/schedules/:schedule").setPath(schedulePath)
+      .setPayload(UpdateScheduleRequest).addSuccess(Schedule)
+      .annotate(OpenApi.Description, "Pauses or resumes a schedule, or changes its goal, expression or time zone.")
+  )
+  .add(HttpApiEndpoint.del("delete", "/rooms/:room/schedules/:schedule").setPath(schedulePath))
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
 const teammatePath = Schema.Struct({ org: OrgId, teammate: TeammateId })
 
 /** Teammates: the catalog, hiring, rooms, runs, memory and usage. */
@@ -601,6 +628,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(PinsGroup)
   .add(TeammatesGroup)
   .add(TasksGroup)
+  .add(SchedulesGroup)
   .add(EventsGroup)
   .addError(MalformedRequest, { status: 400 })
   .addError(InvalidInput, { status: 422 })

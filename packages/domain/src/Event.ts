@@ -4,11 +4,12 @@
  */
 import { Schema } from "effect"
 import { FileInfo } from "./File.js"
-import { MessageId, OrgId, PinId, RoomId, TeammateId, UserId } from "./Ids.js"
+import { MessageId, OrgId, PinId, RoomId, ScheduleId, TeammateId, UserId } from "./Ids.js"
 import { Message } from "./Message.js"
 import { Member } from "./Org.js"
 import { Pin } from "./Pin.js"
 import { RoomInfo, RoomMember } from "./Room.js"
+import { Schedule } from "./Schedule.js"
 import { Task } from "./Task.js"
 import { Run, Teammate } from "./Teammate.js"
 import { UserProfile } from "./User.js"
@@ -283,6 +284,19 @@ export class TaskUpdated extends Schema.Class<TaskUpdated>("TaskUpdated")({
   task: Task
 }) {}
 
+/** A schedule was created or changed, or ticked (its next run moved on). `schedule` is the whole schedule. */
+export class ScheduleUpdated extends Schema.Class<ScheduleUpdated>("ScheduleUpdated")({
+  type: Schema.tag("schedule.updated"),
+  schedule: Schedule
+}) {}
+
+/** A schedule was deleted; the tasks it made stay. */
+export class ScheduleDeleted extends Schema.Class<ScheduleDeleted>("ScheduleDeleted")({
+  type: Schema.tag("schedule.deleted"),
+  roomId: RoomId,
+  scheduleId: ScheduleId
+}) {}
+
 /**
  * The server cannot honour the client's cursor (too old, or from another
  * history). The client must fetch a fresh snapshot and continue from its
@@ -328,6 +342,8 @@ export const Event = Schema.Union(
   FileUpdated,
   FileDeleted,
   TaskUpdated,
+  ScheduleUpdated,
+  ScheduleDeleted,
   PinUpdated,
   PinDeleted,
   Reset

@@ -53,3 +53,8 @@ export type PinId = typeof PinId.Type
 export const TaskId = Schema.UUID.pipe(Schema.brand("TaskId"))
 /** A background task's id (also the id of the teammate's run that records it). */
 export type TaskId = typeof TaskId.Type
+
+/** A schedule's id (a recurring task). */
+export const ScheduleId = Schema.UUID.pipe(Schema.brand("ScheduleId"))
+/** A schedule's id (a recurring task). */
+export type ScheduleId = typeof ScheduleId.Type

@@ -4,7 +4,7 @@
  * message in the room or thread the task came from.
  */
 import { Schema } from "effect"
-import { MessageId, OrgId, RoomId, TaskId, TeammateId } from "./Ids.js"
+import { MessageId, OrgId, RoomId, ScheduleId, TaskId, TeammateId } from "./Ids.js"
 import { MemberKind } from "./Org.js"
 
 /** Longest goal, in characters. */
@@ -48,6 +48,9 @@ export class Task extends Schema.Class<Task>("Task")({
   /** The message the result was posted as, once succeeded. */
   resultMessageId: Schema.NullOr(MessageId),
   error: Schema.NullOr(Schema.String),
+  /** The schedule that made it, and the tick it was made for (null: given by someone). */
+  scheduleId: Schema.NullOr(ScheduleId),
+  scheduledFor: Schema.NullOr(Schema.Date),
   createdAt: Schema.Date,
   startedAt: Schema.NullOr(Schema.Date),
   finishedAt: Schema.NullOr(Schema.Date)

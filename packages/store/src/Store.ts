@@ -14,6 +14,7 @@ import { OrgRepo } from "./OrgRepo.js"
 import { PinRepo } from "./PinRepo.js"
 import { RoomRepo } from "./RoomRepo.js"
 import { RunRepo } from "./RunRepo.js"
+import { ScheduleRepo } from "./ScheduleRepo.js"
 import { TaskRepo } from "./TaskRepo.js"
 import { TeammateRepo } from "./TeammateRepo.js"
 
@@ -29,5 +30,6 @@ export const layer = Layer.mergeAll(
   RunRepo.Default,
   EventLog.Default,
   FileRepo.Default,
-  TaskRepo.Default
+  TaskRepo.Default,
+  ScheduleRepo.Default
 ).pipe(Layer.provideMerge(BlobStore.layerConfig))

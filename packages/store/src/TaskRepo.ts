@@ -8,8 +8,7 @@
 import { SqlClient } from "@effect/sql"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
 import { Audience, TaskUpdated } from "@troupe/domain/Event"
-import type { MessageId, OrgId, RoomId, TaskId, TeammateId } from "@troupe/domain/Ids"
-import type { RoomInfo } from "@troupe/domain/Room"
+import { type MessageId, OrgId, type RoomId, type ScheduleId, TaskId, type TeammateId } from "@troupe/domain/Ids"
 import { isFinal, Task, type TaskStatus, TaskStep } from "@troupe/domain/Task"
 import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
@@ -22,6 +21,7 @@ const TaskRow = Schema.Struct({
   ...Task.fields,
   inputTokens: Schema.NumberFromString,
   outputTokens: Schema.NumberFromString,
+  scheduledFor: Schema.NullOr(Schema.DateFromSelf),
   createdAt: Schema.DateFromSelf,
   startedAt: Schema.NullOr(Schema.DateFromSelf),
   finishedAt: Schema.NullOr(Schema.DateFromSelf)
@@ -33,6 +33,8 @@ export interface NewTask {
   readonly teammateId: TeammateId
   readonly goal: string
   readonly threadId: MessageId | null
+  /** The schedule and tick it is made for, if any (one task per tick). */
+  readonly schedule?: { readonly id: ScheduleId; readonly tick: Date } | undefined
 }
 
 /** Background tasks. */
@@ -44,7 +46,7 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
 
     const columns = sql`t.id, t.org_id, t.room_id, t.thread_id, t.teammate_id, t.goal, t.created_by_kind,
       t.created_by_id, t.created_by_name, t.status, t.cancel_requested, t.steps, t.input_tokens, t.output_tokens,
-      t.result_message_id, t.error, t.created_at, t.started_at, t.finished_at`
+      t.result_message_id, t.error, t.schedule_id, t.scheduled_for, t.created_at, t.started_at, t.finished_at`
 
     const announce = (orgId: OrgId, task: Task) =>
       log.append(orgId, [{
@@ -76,7 +78,11 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
       }))
 
     /** Records a new task, queued. */
-    const create = Effect.fn("TaskRepo.create")(function*(room: RoomInfo, by: Author, task: NewTask) {
+    const create = Effect.fn("TaskRepo.create")(function*(
+      room: { readonly orgId: OrgId; readonly id: RoomId },
+      by: Author,
+      task: NewTask
+    ) {
       return yield* withOrg(room.orgId)(Effect.gen(function*() {
         if (task.threadId !== null) {
           const root = yield* sql`SELECT 1 FROM messages
@@ -85,9 +91,9 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
         }
         const row = yield* sql`
           INSERT INTO tasks AS t (org_id, room_id, thread_id, teammate_id, goal, created_by_kind, created_by_id,
-            created_by_name)
+            created_by_name, schedule_id, scheduled_for)
           VALUES (${room.orgId}, ${room.id}, ${task.threadId}, ${task.teammateId}, ${task.goal}, ${by.kind}, ${by.id},
-            ${by.name})
+            ${by.name}, ${task.schedule?.id ?? null}, ${task.schedule?.tick ?? null})
           RETURNING ${columns}`.pipe(Rows.one("task", TaskRow))
         const created = toTask(row)
         yield* announce(room.orgId, created)
@@ -192,7 +198,14 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
           ))
     })
 
-    return { create, get, list, requestCancel, begin, plan, progress, addTokens, finish } as const
+    /** Tasks of any org stored before `before` and still queued: their workflow may never have started. */
+    const unstarted = Effect.fn("TaskRepo.unstarted")(function*(before: Date, limit: number) {
+      return yield* sql`SELECT org_id, id FROM troupe_unstarted_tasks(${before}, ${limit})`.pipe(
+        Rows.all("unstarted task", Schema.Struct({ orgId: OrgId, id: TaskId }))
+      )
+    })
+
+    return { create, get, list, requestCancel, begin, plan, progress, addTokens, finish, unstarted } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

@@ -160,6 +160,14 @@ const work = (config: Config.Config.Success<typeof TaskConfig>) =>
           return false
         }
         const teammate = yield* teammateOf(task)
+        if (teammate.dismissed) {
+          yield* tasks.finish(orgId, taskId, {
+            status: "failed",
+            resultMessageId: null,
+            error: "the teammate was dismissed"
+          }).pipe(Effect.orDie)
+          return false
+        }
         yield* runs.start(orgId, {
           id: task.id,
           teammateId: task.teammateId,

@@ -5,7 +5,7 @@
  */
 import type { Caller } from "@troupe/domain/Caller"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
-import type { RoomId, TaskId } from "@troupe/domain/Ids"
+import type { OrgId, RoomId, TaskId, TeammateId } from "@troupe/domain/Ids"
 import { roleAtLeast } from "@troupe/domain/Org"
 import type { CreateTaskRequest } from "@troupe/domain/Task"
 import { RoomRepo } from "@troupe/store/RoomRepo"
@@ -26,6 +26,16 @@ export class Tasks extends Effect.Service<Tasks>()("@troupe/workspace/Tasks", {
     const access = yield* Access
     const limits = yield* Limits
 
+    /** Fails unless the teammate is in the room and not dismissed: the ones work can be given to. */
+    const assignable = Effect.fn("Tasks.assignable")(function*(orgId: OrgId, roomId: RoomId, teammateId: TeammateId) {
+      const members = yield* orUnavailable(rooms.members(orgId, roomId))
+      if (!members.some((m) => m.kind === "teammate" && m.id === teammateId)) {
+        return yield* new InvalidInput({ message: "the teammate is not in this room; add it to the room first" })
+      }
+      const teammate = yield* orUnavailable(teammates.get(orgId, teammateId))
+      if (teammate.dismissed) return yield* new Conflict({ message: `${teammate.name} was dismissed` })
+    })
+
     /**
      * Room members (not guests) give a teammate of the room a goal. The task
      * is stored, then its workflow started; it answers queued.
@@ -34,12 +44,7 @@ export class Tasks extends Effect.Service<Tasks>()("@troupe/workspace/Tasks", {
       const a = yield* access.contributor(caller, roomId, "give teammates tasks")
       if (a.room.archived) return yield* new Conflict({ message: "the room is archived; no new tasks" })
       yield* limits.write(caller, a.orgId)
-      const members = yield* orUnavailable(rooms.members(a.orgId, roomId))
-      if (!members.some((m) => m.kind === "teammate" && m.id === input.teammateId)) {
-        return yield* new InvalidInput({ message: "the teammate is not in this room; add it to the room first" })
-      }
-      const teammate = yield* orUnavailable(teammates.get(a.orgId, input.teammateId))
-      if (teammate.dismissed) return yield* new Conflict({ message: `${teammate.name} was dismissed` })
+      yield* assignable(a.orgId, roomId, input.teammateId)
       const task = yield* orUnavailable(tasks.create(
         a.room,
         { kind: "user", id: a.user.id, name: a.user.name },
@@ -76,7 +81,8 @@ export class Tasks extends Effect.Service<Tasks>()("@troupe/workspace/Tasks", {
       create,
       list,
       get: (caller: Caller, roomId: RoomId, taskId: TaskId) => Effect.map(get(caller, roomId, taskId), (r) => r.task),
-      cancel
+      cancel,
+      assignable
     } as const
   }),
   dependencies: [Access.Default, Limits.Default]
