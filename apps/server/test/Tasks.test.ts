@@ -15,7 +15,7 @@ import { anaBenAndTeammate, baseUrl, person, raw, readEvents, slug, TestServerWi
 /** The org of Ana and Ben, with a teammate in the room. */
 const setup = anaBenAndTeammate
 
-/** The first `task.updated` for `taskId` on `token`'s stream that `until` accepts. */
+/** The first `task.updated` for `taskId` (any task: "") on `token`'s stream that `until` accepts. */
 const taskWhen = (token: string, taskId: string, until: (task: Task) => boolean) =>
   Effect.gen(function*() {
     const [found] = yield* readEvents({
@@ -23,7 +23,8 @@ const taskWhen = (token: string, taskId: string, until: (task: Task) => boolean)
       token,
       lastEventId: "0",
       count: 1,
-      keep: (d: Delivered) => d.event.type === "task.updated" && d.event.task.id === taskId && until(d.event.task),
+      keep: (d: Delivered) =>
+        d.event.type === "task.updated" && (taskId === "" || d.event.task.id === taskId) && until(d.event.task),
       timeout: "60 seconds"
     })
     if (found === undefined || found.event.type !== "task.updated") return yield* Effect.dieMessage("no such update")
@@ -76,6 +77,25 @@ describe("tasks", () => {
         // A finished task cannot be cancelled.
         const late = yield* raw("POST", `/v1/rooms/${room.id}/tasks/${created.id}/cancel`, { token: ana.token })
         expect([late.status, late.text]).toEqual([409, expect.stringContaining("succeeded")])
+      }))
+
+    it.effect("a teammate starts a task with start_task; its result goes to the thread of the message it answered", () =>
+      Effect.gen(function*() {
+        const { ana, room, teammate } = yield* setup
+        const asked = yield* ana.api.messages.post({
+          path: { room: room.id },
+          payload: { text: `@${teammate.handle} [[tool:start_task:{"goal":"Write the release notes"}]]` }
+        })
+        const started = yield* taskWhen(ana.token, "", (t) => t.goal === "Write the release notes")
+        expect(started).toMatchObject({ createdByKind: "teammate", createdById: teammate.id, threadId: asked.id })
+        const done = yield* taskWhen(ana.token, started.id, final)
+        expect(done.status).toBe("succeeded")
+        const thread = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: { threadId: asked.id } })
+        expect(thread.messages.map((m) => m.id)).toContain(done.resultMessageId)
+        const page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: {} })
+        const reply = page.messages.find((m) => m.authorId === teammate.id)
+        expect(reply?.text).toBe(`done: started task ${started.id}: Write the release notes`)
+        expect(yield* ana.api.tasks.list({ path: { room: room.id }, urlParams: {} })).toHaveLength(1)
       }))
 
     it.effect("a cancelled task stops before its next step and posts no result", () =>

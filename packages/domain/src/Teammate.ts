@@ -20,7 +20,8 @@ export const ToolName = Schema.Literal(
   "update_pin",
   "hand_off",
   "update_core_memory",
-  "read_file"
+  "read_file",
+  "start_task"
 )
 /** Tools a teammate can be given. */
 export type ToolName = typeof ToolName.Type

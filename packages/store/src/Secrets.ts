@@ -51,3 +51,12 @@ export const newSecret = (prefix: "trp_s_" | "trp_k_" | "trp_r_") => prefix + ra
 
 /** The stored form of a secret. */
 export const hashSecret = (secret: string): Buffer => createHash("sha256").update(secret).digest()
+
+/**
+ * A stable UUID for a text (its SHA-256, shaped as a version-4 UUID): the same
+ * text always gives the same id, so something made from it twice is one thing.
+ */
+export const stableUuid = (text: string): string => {
+  const h = createHash("sha256").update(text).digest("hex")
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
+}

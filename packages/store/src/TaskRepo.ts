@@ -33,6 +33,8 @@ export interface NewTask {
   readonly teammateId: TeammateId
   readonly goal: string
   readonly threadId: MessageId | null
+  /** Its id, when the caller must be able to create it again without a second task (a replayed tool call). */
+  readonly id?: TaskId | undefined
   /** The schedule and tick it is made for, if any (one task per tick). */
   readonly schedule?: { readonly id: ScheduleId; readonly tick: Date } | undefined
 }
@@ -89,13 +91,20 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
             WHERE id = ${task.threadId} AND room_id = ${room.id} AND thread_id IS NULL AND deleted_at IS NULL`
           if (root.length === 0) return yield* NotFound.of("thread", task.threadId)
         }
-        const row = yield* sql`
-          INSERT INTO tasks AS t (org_id, room_id, thread_id, teammate_id, goal, created_by_kind, created_by_id,
+        const inserted = yield* sql`
+          INSERT INTO tasks AS t (id, org_id, room_id, thread_id, teammate_id, goal, created_by_kind, created_by_id,
             created_by_name, schedule_id, scheduled_for)
-          VALUES (${room.orgId}, ${room.id}, ${task.threadId}, ${task.teammateId}, ${task.goal}, ${by.kind}, ${by.id},
-            ${by.name}, ${task.schedule?.id ?? null}, ${task.schedule?.tick ?? null})
-          RETURNING ${columns}`.pipe(Rows.one("task", TaskRow))
-        const created = toTask(row)
+          VALUES (COALESCE(${task.id ?? null}::uuid, gen_random_uuid()), ${room.orgId}, ${room.id}, ${task.threadId},
+            ${task.teammateId}, ${task.goal}, ${by.kind}, ${by.id}, ${by.name}, ${task.schedule?.id ?? null},
+            ${task.schedule?.tick ?? null})
+          ON CONFLICT (id) DO NOTHING
+          RETURNING ${columns}`.pipe(Rows.first("task", TaskRow))
+        // Created before (the same id again): the task as it is, announced already.
+        if (Option.isNone(inserted)) {
+          if (task.id === undefined) return yield* Effect.dieMessage("a new task's random id was taken")
+          return yield* get(room.orgId, task.id)
+        }
+        const created = toTask(inserted.value)
         yield* announce(room.orgId, created)
         return created
       }))

@@ -24,7 +24,7 @@ export const templates: ReadonlyArray<TeammateKind> = [
     instructions:
       "Answer questions by searching the room's history and your memory first. Separate facts from guesses. " +
       "When you learn a durable fact about the team or the project, remember it. Keep answers short; offer detail on request.",
-    tools: ["search_messages", "recall", "remember", "pin_note", "update_pin", "read_file"],
+    tools: ["search_messages", "recall", "remember", "pin_note", "update_pin", "read_file", "start_task"],
     busyPolicy: "queue"
   }),
   data({

@@ -14,17 +14,14 @@ import type { Teammate } from "@troupe/domain/Teammate"
 import { EventLog, type PendingEvent } from "@troupe/store/EventLog"
 import { withOrg } from "@troupe/store/OrgScope"
 import { RunRepo, type Trigger } from "@troupe/store/RunRepo"
+import { stableUuid } from "@troupe/store/Secrets"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { Effect } from "effect"
-import { createHash } from "node:crypto"
 import { route } from "./Router.js"
 import { TeammateEntity } from "./TeammateEntity.js"
 
 /** A stable UUID for (message, teammate), so a repeated dispatch is the same trigger. */
-export const triggerId = (messageId: string, teammateId: string) => {
-  const h = createHash("sha256").update(`${messageId}/${teammateId}`).digest("hex")
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
-}
+export const triggerId = (messageId: string, teammateId: string) => stableUuid(`${messageId}/${teammateId}`)
 
 /** How deep a chain of hand-offs may go. */
 export const MAX_HANDOFF_DEPTH = 3

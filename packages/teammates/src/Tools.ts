@@ -4,17 +4,21 @@
  * journal, so a redelivered turn does not act twice.
  */
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
-import { FileId, PinId } from "@troupe/domain/Ids"
+import { FileId, MessageId, PinId, TaskId } from "@troupe/domain/Ids"
 import { PinText } from "@troupe/domain/Pin"
+import { MAX_GOAL_LENGTH } from "@troupe/domain/Task"
 import { CoreBlock, type ToolName } from "@troupe/domain/Teammate"
 import type { ToolSpec } from "@troupe/llm/LanguageModel"
 import { FileRepo } from "@troupe/store/FileRepo"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { PinRepo } from "@troupe/store/PinRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
+import { stableUuid } from "@troupe/store/Secrets"
+import { TaskRepo } from "@troupe/store/TaskRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { Effect, Either, JSONSchema, Option, Schema } from "effect"
 import type { KindTool, ToolContext } from "./Kind.js"
+import { TaskWorkflow } from "./TaskWorkflow.js"
 
 const Remember = Schema.Struct({ fact: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000)) })
 const Recall = Schema.Struct({ query: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)) })
@@ -30,6 +34,12 @@ const ReadFile = Schema.Struct({
     description: "the file's id, or its name, as the conversation shows it"
   })
 })
+const StartTask = Schema.Struct({
+  goal: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(MAX_GOAL_LENGTH)).annotations({
+    description: "what to work on, in a sentence or two"
+  })
+})
+
 /** Most characters of a file's text one read_file call returns. */
 const READ_FILE_CHARS = 20_000
 
@@ -57,6 +67,11 @@ const descriptions: Record<
   update_core_memory: {
     description: "Replace one of your core memory blocks (persona, org or people).",
     parameters: CoreMemory
+  },
+  start_task: {
+    description: "Start working on a longer goal in the background, in steps; the result is posted in this thread " +
+      "when done. Use it for work that takes more than one reply.",
+    parameters: StartTask
   },
   read_file: {
     description: "Read the text of a file shared in this room (by id or name). Cite the file by name when you use it.",
@@ -95,6 +110,25 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
     const pins = yield* PinRepo
     const runs = yield* RunRepo
     const files = yield* FileRepo
+    const tasks = yield* TaskRepo
+
+    /**
+     * Gives the teammate itself `goal` as a task, its result to go to the
+     * thread of the message it is answering. The task's id comes from the
+     * call, so a replayed call finds the same task.
+     */
+    const startTask = (ctx: ToolContext, key: string, goal: string) =>
+      Effect.gen(function*() {
+        const source = yield* messages.get(ctx.orgId, MessageId.make(ctx.sourceMessageId), ctx.teammateId)
+        const id = TaskId.make(stableUuid(`${ctx.runId}:${key}`))
+        const task = yield* tasks.create(
+          { orgId: ctx.orgId, id: ctx.roomId },
+          { kind: "teammate", id: ctx.teammateId, name: ctx.teammateName },
+          { id, teammateId: ctx.teammateId, goal, threadId: source.threadId ?? source.id }
+        )
+        yield* TaskWorkflow.execute({ orgId: ctx.orgId, taskId: task.id }, { discard: true })
+        return task.id
+      })
 
     /** What read_file answers: the file's text, headed by what to cite, or why there is none. */
     const readFile = (ctx: ToolContext, ref: string) =>
@@ -222,6 +256,14 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
                 Effect.as({ output: `core memory ${block} updated`, handOff: null })
               )
           })
+        case "start_task":
+          return yield* Effect.matchEffect(parse(StartTask, call.arguments), {
+            onFailure: invalid,
+            onSuccess: ({ goal }) =>
+              journal(startTask(ctx, key, goal)).pipe(
+                Effect.map((id) => ({ output: `started task ${String(id)}: ${goal}`, handOff: null }))
+              )
+          })
         case "read_file":
           return yield* Effect.matchEffect(parse(ReadFile, call.arguments), {
             onFailure: invalid,
@@ -241,5 +283,12 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
 
     return { run } as const
   }),
-  dependencies: [TeammateRepo.Default, MessageRepo.Default, PinRepo.Default, RunRepo.Default, FileRepo.Default]
+  dependencies: [
+    TeammateRepo.Default,
+    MessageRepo.Default,
+    PinRepo.Default,
+    RunRepo.Default,
+    FileRepo.Default,
+    TaskRepo.Default
+  ]
 }) {}

@@ -4,7 +4,7 @@
  * triggers that arrive during a turn follow the busy policy, and a model that
  * never answers fails the turn when its timeout passes on the clock.
  */
-import { TestRunner } from "@effect/cluster"
+import { ClusterWorkflowEngine, TestRunner } from "@effect/cluster"
 import { describe, expect, layer } from "@effect/vitest"
 import type { BusyPolicy } from "@troupe/domain/Teammate"
 import { LanguageModel, type ModelChunk } from "@troupe/llm/LanguageModel"
@@ -78,6 +78,7 @@ const TestLive = TeammateRuntime.layer.pipe(
   Layer.provide([EventBus.layerMemory, LogWaker.none]),
   Layer.provide(ScriptedModel),
   Layer.provideMerge(Script.Default),
+  Layer.provideMerge(ClusterWorkflowEngine.layer),
   Layer.provideMerge(TestRunner.layer),
   Layer.provideMerge(Database.layerTest)
 )
