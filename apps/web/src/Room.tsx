@@ -12,6 +12,7 @@ import { type KeyboardEvent, type ReactNode, useCallback, useEffect, useLayoutEf
 import { attempt } from "./App.js"
 import { Attachments, Staged } from "./Files.js"
 import * as Model from "./model.js"
+import { TasksPanel } from "./Tasks.js"
 import { useLoaded } from "./useLoaded.js"
 import { useAppState, useWorkspace } from "./useWorkspace.js"
 
@@ -24,8 +25,8 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
   const state = useAppState()
   const workspace = useWorkspace()
   // The side panel: a thread, the pinboard, or nothing.
-  const [side, setSide] = useState<MessageId | "pins" | null>(null)
-  const thread = side === "pins" ? null : side
+  const [side, setSide] = useState<MessageId | "pins" | "tasks" | null>(null)
+  const thread = side === "pins" || side === "tasks" ? null : side
   const setThread = (id: MessageId | null) => setSide(id)
   const [error, setError] = useState<string | null>(null)
   const messages = Model.timeline(state, room.id)
@@ -90,6 +91,13 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
           >
             Pins
           </button>
+          <button
+            className="link"
+            aria-pressed={side === "tasks"}
+            onClick={() => setSide(side === "tasks" ? null : "tasks")}
+          >
+            Tasks
+          </button>
           <RoomActions room={room} onError={setError} />
         </header>
         <div className="messages" ref={list} onScroll={onScroll} role="log" aria-live="polite" aria-label="Messages">
@@ -119,6 +127,11 @@ export const RoomView = ({ room }: { readonly room: Room }) => {
       </section>
       {thread !== null && <ThreadPanel room={room} threadId={thread} onClose={() => setThread(null)} />}
       {side === "pins" && <PinsPanel room={room} onClose={() => setSide(null)} />}
+      {side === "tasks" && (
+        <SidePanel title="Tasks" onClose={() => setSide(null)}>
+          <TasksPanel room={room} />
+        </SidePanel>
+      )}
     </div>
   )
 }

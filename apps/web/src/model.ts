@@ -15,6 +15,7 @@ import type { MessageId, OrgId, RoomId, TeammateId } from "@troupe/domain/Ids"
 import type { Message } from "@troupe/domain/Message"
 import { Org } from "@troupe/domain/Org"
 import type { Room, RoomInfo } from "@troupe/domain/Room"
+import type { Task } from "@troupe/domain/Task"
 import type { Run, Teammate } from "@troupe/domain/Teammate"
 import type { User } from "@troupe/domain/User"
 
@@ -84,6 +85,10 @@ export interface State {
   readonly online: Readonly<Record<string, boolean>>
   /** How many pin events each room has had: an open pinboard reads itself again when its count moves. */
   readonly pinChanges: Readonly<Record<string, number>>
+  /** Background tasks seen, by id, as the latest `task.updated` (or a listing) says. */
+  readonly tasks: Readonly<Record<string, Task>>
+  /** How many schedule events each room has had: an open schedule list reads itself again when it moves. */
+  readonly scheduleChanges: Readonly<Record<string, number>>
   /** The room on screen, whose new messages are read as they arrive. */
   readonly openRoomId: RoomId | null
   /** The last event id applied, to resume the stream after it. */
@@ -107,6 +112,8 @@ export const initial: State = {
   typing: {},
   online: {},
   pinChanges: {},
+  tasks: {},
+  scheduleChanges: {},
   openRoomId: null,
   lastEventId: null,
   connection: "connecting",
@@ -451,6 +458,13 @@ export const apply = (state: State, delivered: Delivered): State => {
     }
     case "presence.changed":
       return { ...s, online: { ...s.online, [event.userId]: event.status === "online" } }
+    case "task.updated":
+      return withTasks(s, [event.task])
+    case "schedule.updated":
+    case "schedule.deleted": {
+      const roomId = event.type === "schedule.deleted" ? event.roomId : event.schedule.roomId
+      return { ...s, scheduleChanges: { ...s.scheduleChanges, [roomId]: (s.scheduleChanges[roomId] ?? 0) + 1 } }
+    }
     case "pin.created":
     case "pin.updated":
     case "pin.deleted": {
@@ -487,3 +501,14 @@ export const sendFailed = (state: State, clientMessageId: string, error: string)
 /** Who is typing in a room now, other than me. */
 export const typingIn = (state: State, roomId: RoomId, now: number): ReadonlyArray<string> =>
   Object.entries(state.typing[roomId] ?? {}).flatMap(([id, until]) => until > now ? [id] : [])
+
+/** Tasks read from the server or an event: each kept as its latest state (by `steps` and status, never older). */
+export const withTasks = (state: State, tasks: ReadonlyArray<Task>): State => ({
+  ...state,
+  tasks: { ...state.tasks, ...Object.fromEntries(tasks.map((t) => [t.id, t])) }
+})
+
+/** A room's tasks, newest first. */
+export const tasksIn = (state: State, roomId: RoomId): ReadonlyArray<Task> =>
+  Object.values(state.tasks).filter((t) => t.roomId === roomId)
+    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())

@@ -17,6 +17,8 @@ import {
   type OrgId,
   type PinId,
   type RoomId,
+  type ScheduleId,
+  type TaskId,
   TeammateId,
   UserId
 } from "@troupe/domain/Ids"
@@ -474,6 +476,52 @@ export class Workspace {
 
   async deleteRoom(roomId: RoomId) {
     await call(this.authed(), (c) => c.rooms.delete({ path: { room: roomId } }))
+  }
+
+  // Background tasks and schedules
+
+  /** Reads the room's tasks into the state (events keep them current after). */
+  async loadTasks(roomId: RoomId) {
+    const tasks = await call(this.authed(), (c) => c.tasks.list({ path: { room: roomId }, urlParams: {} }))
+    this.update((s) => Model.withTasks(s, tasks))
+  }
+
+  async giveTask(roomId: RoomId, teammateId: TeammateId, goal: string) {
+    const task = await call(
+      this.authed(),
+      (c) => c.tasks.create({ path: { room: roomId }, payload: { teammateId, goal } })
+    )
+    this.update((s) => Model.withTasks(s, [task]))
+  }
+
+  async cancelTask(roomId: RoomId, taskId: TaskId) {
+    const task = await call(this.authed(), (c) => c.tasks.cancel({ path: { room: roomId, task: taskId } }))
+    this.update((s) => Model.withTasks(s, [task]))
+  }
+
+  /** The room's teammates (members that are teammates), to give work to. */
+  async roomTeammates(roomId: RoomId) {
+    const members = await call(this.authed(), (c) => c.rooms.members({ path: { room: roomId } }))
+    return members.filter((m) => m.kind === "teammate")
+  }
+
+  async schedules(roomId: RoomId) {
+    return call(this.authed(), (c) => c.schedules.list({ path: { room: roomId } }))
+  }
+
+  async schedule(roomId: RoomId, input: { teammateId: TeammateId; goal: string; cron: string; timeZone: string }) {
+    await call(this.authed(), (c) => c.schedules.create({ path: { room: roomId }, payload: input }))
+  }
+
+  async pauseSchedule(roomId: RoomId, scheduleId: ScheduleId, paused: boolean) {
+    await call(
+      this.authed(),
+      (c) => c.schedules.update({ path: { room: roomId, schedule: scheduleId }, payload: { paused } })
+    )
+  }
+
+  async deleteSchedule(roomId: RoomId, scheduleId: ScheduleId) {
+    await call(this.authed(), (c) => c.schedules.delete({ path: { room: roomId, schedule: scheduleId } }))
   }
 
   // The pinboard
