@@ -1,12 +1,58 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
+import { BlobStore, local } from "@troupe/store/BlobStore"
 import { EventLog, LogWaker } from "@troupe/store/EventLog"
-import { pruneClusterMessages, snowflakeCutoff } from "@troupe/teammates/Retention"
+import { FileRepo } from "@troupe/store/FileRepo"
+import { pruneClusterMessages, snowflakeCutoff, sweepOrphanFiles } from "@troupe/teammates/Retention"
 import { Duration, Effect, Layer, Option } from "effect"
-import { baseUrl, eventually, person, readEvents, slug, TestServerWithModel } from "./Harness.js"
+import { createHash, randomBytes } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import {
+  anaAndBen,
+  baseUrl,
+  eventually,
+  fileForm,
+  person,
+  raw,
+  readEvents,
+  slug,
+  TestServerWithModel
+} from "./Harness.js"
+
+const filesDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "troupe-retention-files-"))
 
 describe("retention", () => {
-  layer(TestServerWithModel(), { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(TestServerWithModel({ FILE_STORAGE_DIR: filesDir }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("a deleted room's file contents stop counting at once and are removed, bytes too, by the sweep", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const { ana, org, room } = yield* anaAndBen
+        const bytes = randomBytes(1000)
+        const upload = yield* raw("POST", `/v1/rooms/${room.id}/files`, { token: ana.token, body: fileForm(bytes) })
+        expect(upload.status).toBe(201)
+        const sha = createHash("sha256").update(bytes).digest("hex")
+        const onDisk = Path.join(filesDir, org.id, sha.slice(0, 2), sha)
+        expect(Fs.existsSync(onDisk)).toBe(true)
+        expect((yield* ana.api.files.usage({ path: { org: org.id } })).usedBytes).toBe(1000)
+
+        yield* ana.api.rooms.delete({ path: { room: room.id } })
+        expect((yield* ana.api.files.usage({ path: { org: org.id } })).usedBytes).toBe(0)
+        const sweep = sweepOrphanFiles.pipe(
+          Effect.provide(
+            FileRepo.Default.pipe(
+              Layer.provide(Layer.effect(BlobStore, local(filesDir))),
+              Layer.provide(LogWaker.none)
+            )
+          )
+        )
+        expect(yield* sweep).toBeGreaterThanOrEqual(1)
+        expect(Fs.existsSync(onDisk)).toBe(false)
+        const left = yield* sql`SELECT 1 FROM blobs WHERE sha256 = ${sha}`
+        expect(left).toHaveLength(0)
+      }))
+
     it.effect("processed trigger messages older than the retention are deleted with their replies; newer ones stay", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient

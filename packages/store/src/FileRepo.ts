@@ -55,8 +55,12 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
     /** Serialises changes to one org's blobs (and with them its storage total). */
     const lockOrgFiles = (orgId: OrgId) => sql`SELECT pg_advisory_xact_lock(hashtextextended(${`files/${orgId}`}, 0))`
 
+    /** What the org's files take: each distinct content once, not counting contents on their way out. */
     const usedBytes = (orgId: OrgId) =>
-      sql`SELECT COALESCE(sum(size), 0)::text AS used FROM blobs WHERE org_id = ${orgId}`.pipe(Rows.one("usage", Used))
+      sql`SELECT COALESCE(sum(b.size), 0)::text AS used FROM blobs b WHERE b.org_id = ${orgId}
+        AND EXISTS (SELECT 1 FROM files f WHERE f.org_id = b.org_id AND f.sha256 = b.sha256)`.pipe(
+        Rows.one("usage", Used)
+      )
 
     /**
      * Records an upload into a room's library, storing its bytes unless the
@@ -72,7 +76,8 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
       const orgId = room.orgId
       return yield* withOrg(orgId)(Effect.gen(function*() {
         yield* lockOrgFiles(orgId)
-        const known = yield* sql`SELECT 1 FROM blobs WHERE org_id = ${orgId} AND sha256 = ${staged.sha256}`
+        // Content a file of the org already has is free; anything else (an orphan's too) must fit.
+        const known = yield* sql`SELECT 1 FROM files WHERE org_id = ${orgId} AND sha256 = ${staged.sha256} LIMIT 1`
         if (known.length === 0) {
           const { used } = yield* usedBytes(orgId)
           if (used + staged.size > quotaBytes) {
@@ -82,7 +87,8 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
               limitBytes: quotaBytes
             })
           }
-          yield* sql`INSERT INTO blobs (org_id, sha256, size) VALUES (${orgId}, ${staged.sha256}, ${staged.size})`
+          yield* sql`INSERT INTO blobs (org_id, sha256, size) VALUES (${orgId}, ${staged.sha256}, ${staged.size})
+            ON CONFLICT (org_id, sha256) DO NOTHING`
         }
         // Checked even for a known blob: bytes lost outside Troupe are put back by the next upload of them.
         const key = blobKey(orgId, staged.sha256)
@@ -175,6 +181,14 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
         yield* Effect.forEach(orphans, (o) => collect(orgId, o.sha256), { discard: true })
         return orphans.length
       }))
+    })
+
+    /** Orgs of any org holding blobs no file refers to: the retention sweep's work list. */
+    const orphanOrgs = Effect.fn("FileRepo.orphanOrgs")(function*(limit: number) {
+      return yield* sql`SELECT org_id FROM troupe_orgs_with_orphan_blobs(${limit})`.pipe(
+        Rows.all("org", Schema.Struct({ orgId: OrgId })),
+        Effect.map((rows) => rows.map((r) => r.orgId))
+      )
     })
 
     /** Bytes the org's files take, each distinct content once. */
@@ -274,6 +288,7 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
       list,
       remove,
       sweep,
+      orphanOrgs,
       usage,
       content,
       pendingTexts,

@@ -13,6 +13,7 @@
 import { ClusterCron, Snowflake } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { EventLog } from "@troupe/store/EventLog"
+import { FileRepo } from "@troupe/store/FileRepo"
 import { Config, Cron, Duration, Effect, Either, Layer } from "effect"
 
 /** The oldest snowflake id younger than `age`. */
@@ -43,6 +44,17 @@ export const pruneClusterMessages = (age: Duration.Duration, now = Date.now()) =
     return total
   })
 
+/**
+ * Removes the file contents no file refers to any more (a deleted room's,
+ * say), rows and bytes, in up to 100 orgs; returns how many went.
+ */
+export const sweepOrphanFiles = Effect.gen(function*() {
+  const files = yield* FileRepo
+  const orgs = yield* files.orphanOrgs(100)
+  const removed = yield* Effect.forEach(orgs, (orgId) => files.sweep(orgId))
+  return removed.reduce((a, b) => a + b, 0)
+})
+
 /** Retention periods. */
 export const RetentionConfig = Config.all({
   /** How long events stay replayable (`EVENT_RETENTION`, default 24 hours, at least a minute). */
@@ -67,6 +79,17 @@ const EventRetentionLive = Layer.unwrapEffect(Effect.map(RetentionConfig, (confi
       )
   })))
 
+/** File contents no file refers to any more (a deleted room's, say), removed with their bytes, once per cluster. */
+const FileRetentionLive = ClusterCron.make({
+  name: "FileRetention",
+  cron: every10Minutes,
+  execute: sweepOrphanFiles.pipe(
+    Effect.tap((n) => n > 0 ? Effect.logInfo(`removed ${n} file contents no file refers to`) : Effect.void),
+    Effect.catchAll((e) => Effect.logWarning("file retention failed", e)),
+    Effect.withTracerEnabled(false)
+  )
+})
+
 /** The cluster mailboxes' retention, once per cluster. */
 const MailboxRetentionLive = Layer.unwrapEffect(Effect.map(RetentionConfig, (config) =>
   ClusterCron.make({
@@ -79,5 +102,5 @@ const MailboxRetentionLive = Layer.unwrapEffect(Effect.map(RetentionConfig, (con
     )
   })))
 
-/** Both retention jobs, for nodes that host entities. */
-export const layer = Layer.merge(EventRetentionLive, MailboxRetentionLive)
+/** The retention jobs, for nodes that host entities. */
+export const layer = Layer.mergeAll(EventRetentionLive, MailboxRetentionLive, FileRetentionLive)
