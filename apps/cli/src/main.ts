@@ -1,7 +1,8 @@
 /**
  * `troupe`: talk to a Troupe server from a terminal. Sign in, list orgs and
  * rooms, post into a room and follow the event stream (resuming after a
- * dropped connection with the last event id). Output is for people by
+ * dropped connection with the last event id); upload, list and download
+ * files; give teammates background tasks and follow them. Output is for people by
  * default and JSON lines with `--json`. Exit codes: 0 ok, 1 a usage error,
  * 2 an error from the server (its message is printed), 3 the server could
  * not be reached.
@@ -12,11 +13,15 @@ import { NodeContext } from "@effect/platform-node"
 import * as EventStream from "@troupe/client/EventStream"
 import * as TroupeClient from "@troupe/client/TroupeClient"
 import { Delivered } from "@troupe/domain/Event"
-import type { OrgId } from "@troupe/domain/Ids"
+import { FileInfo } from "@troupe/domain/File"
+import { FileId, type OrgId } from "@troupe/domain/Ids"
 import type { Org } from "@troupe/domain/Org"
 import type { Room } from "@troupe/domain/Room"
+import { isFinal, Task } from "@troupe/domain/Task"
 import { Console, Data, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import * as Credentials from "./Credentials.js"
 
 /** A failure the command reports and exits with. */
@@ -273,9 +278,226 @@ const tail = Command.make(
     })
 ).pipe(Command.withDescription("follow the event stream (of one room, or the whole org)"))
 
+/** The org and the room `wanted` names, for a signed-in session. */
+const roomFor = (s: Effect.Effect.Success<ReturnType<typeof session>>, org: Option.Option<string>, wanted: string) =>
+  Effect.gen(function*() {
+    const chosen = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), org)
+    const listed = yield* s.api.rooms.list({ path: { org: chosen.id } }).pipe(Effect.mapError(failureOf(s.url)))
+    return { org: chosen, room: yield* pickRoom(listed.rooms, wanted), position: listed.position }
+  })
+
+/** A request `fetch` makes itself (uploads and downloads: the typed client speaks JSON); its failures as the CLI's. */
+const fetching = (base: string, run: () => Promise<Response>) =>
+  Effect.tryPromise({ try: run, catch: () => new Failure({ message: `cannot reach Troupe at ${base}`, code: 3 }) })
+    .pipe(
+      Effect.flatMap((response) =>
+        response.ok ? Effect.succeed(response) : Effect.flatMap(
+          Effect.promise(() => response.json().catch(() => ({}))),
+          (body: unknown) => Effect.fail(failureOf(base)(body))
+        )
+      )
+    )
+
+const sizeOf = (bytes: number) =>
+  bytes < 1024
+    ? `${bytes} B`
+    : bytes < 1024 * 1024
+    ? `${Math.round(bytes / 1024)} KB`
+    : `${(bytes / 1048576).toFixed(1)} MB`
+
+const upload = Command.make(
+  "upload",
+  {
+    url,
+    json,
+    org: orgOption,
+    room: Args.text({ name: "room" }),
+    file: Args.file({ name: "file", exists: "yes" }),
+    message: Options.text("message").pipe(
+      Options.withDescription("post this message with the file attached"),
+      Options.optional
+    )
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const { room } = yield* roomFor(s, input.org, input.room)
+      const bytes = yield* Effect.tryPromise({
+        try: () => Fs.readFile(input.file),
+        catch: () => new Failure({ message: `cannot read ${input.file}`, code: 1 })
+      })
+      const form = new FormData()
+      form.append("file", new Blob([bytes]), Path.basename(input.file))
+      const response = yield* fetching(s.url, () =>
+        fetch(`${s.url}/v1/rooms/${room.id}/files`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${s.token}` },
+          body: form
+        }))
+      const file = yield* Effect.promise(() => response.json()).pipe(
+        Effect.flatMap(Schema.decodeUnknown(FileInfo)),
+        Effect.mapError(failureOf(s.url))
+      )
+      if (Option.isSome(input.message)) {
+        yield* s.api.messages.post({
+          path: { room: room.id },
+          payload: { text: input.message.value, attachments: [file.id], clientMessageId: randomUUID() }
+        }).pipe(Effect.mapError(failureOf(s.url)))
+      }
+      yield* Console.log(
+        input.json
+          ? JSON.stringify({ id: file.id, name: file.name, size: file.size, sha256: file.sha256 })
+          : `Uploaded ${file.name} (${sizeOf(file.size)}) to ${roomName(room)}: ${file.id}`
+      )
+    })
+).pipe(Command.withDescription("upload a file into a room's library (and attach it to a message with --message)"))
+
+const files = Command.make(
+  "files",
+  { url, json, org: orgOption, room: Args.text({ name: "room" }) },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const { room } = yield* roomFor(s, input.org, input.room)
+      const list = yield* s.api.files.list({ path: { room: room.id }, urlParams: { limit: 200 } }).pipe(
+        Effect.mapError(failureOf(s.url))
+      )
+      if (input.json) {
+        for (const f of list) {
+          yield* Console.log(JSON.stringify({ id: f.id, name: f.name, size: f.size, contentType: f.contentType }))
+        }
+        return
+      }
+      yield* Console.log(table([
+        ["NAME", "SIZE", "TYPE", "BY", "ID"],
+        ...list.map((f) => [f.name, sizeOf(f.size), f.contentType, f.uploaderName, f.id])
+      ]))
+    })
+).pipe(Command.withDescription("the files of a room, newest first"))
+
+const download = Command.make(
+  "download",
+  {
+    url,
+    org: orgOption,
+    room: Args.text({ name: "room" }),
+    file: Args.text({ name: "file-id" }),
+    out: Options.text("out").pipe(
+      Options.withDescription("where to write it (default: its name, in this folder; never over a file)"),
+      Options.optional
+    )
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const { room } = yield* roomFor(s, input.org, input.room)
+      const id = yield* Schema.decodeUnknown(FileId)(input.file).pipe(
+        Effect.mapError(() => new Failure({ message: `${input.file} is not a file id`, code: 1 }))
+      )
+      const info = yield* s.api.files.get({ path: { room: room.id, file: id } }).pipe(Effect.mapError(failureOf(s.url)))
+      const target = Option.getOrElse(input.out, () => info.name)
+      const response = yield* fetching(s.url, () =>
+        fetch(`${s.url}/v1/rooms/${room.id}/files/${id}/content`, { headers: { authorization: `Bearer ${s.token}` } }))
+      const bytes = new Uint8Array(
+        yield* Effect.promise(() =>
+          response.arrayBuffer()
+        )
+      )
+      yield* Effect.tryPromise({
+        try: () => Fs.writeFile(target, bytes, { flag: "wx" }),
+        catch: () => new Failure({ message: `cannot write ${target} (it may exist already: pass --out)`, code: 1 })
+      })
+      yield* Console.log(`Saved ${info.name} (${sizeOf(bytes.length)}) as ${target}`)
+    })
+).pipe(Command.withDescription("download a file of a room"))
+
+/** A task's progress as a line for people. */
+const progressOf = (t: Task) => {
+  const done = t.steps.filter((step) => step.status === "done").length
+  const steps = t.steps.length === 0 ? "" : ` (${done}/${t.steps.length} steps)`
+  return `${t.status}${steps}${t.error === null ? "" : `: ${t.error}`}`
+}
+
+const task = Command.make(
+  "task",
+  {
+    url,
+    json,
+    org: orgOption,
+    room: Args.text({ name: "room" }),
+    teammate: Args.text({ name: "teammate" }),
+    goal: Args.text({ name: "goal" }),
+    wait: Options.boolean("wait").pipe(
+      Options.withDescription("follow the task until it ends (exit 2 unless it succeeded)")
+    )
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const { org, position, room } = yield* roomFor(s, input.org, input.room)
+      const handle = input.teammate.replace(/^@/, "")
+      const mates = yield* s.api.teammates.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
+      const mate = yield* Option.fromNullable(mates.find((t) => t.handle === handle || t.id === handle)).pipe(
+        Effect.mapError(() => new Failure({ message: `no teammate @${handle} in this org`, code: 2 }))
+      )
+      const created = yield* s.api.tasks.create({
+        path: { room: room.id },
+        payload: { teammateId: mate.id, goal: input.goal }
+      }).pipe(Effect.mapError(failureOf(s.url)))
+      const say = (t: Task) =>
+        Console.log(input.json ? JSON.stringify(encodeTask(t)) : `${mate.name}: ${t.goal}: ${progressOf(t)}`)
+      yield* say(created)
+      if (!input.wait) return
+      // Progress from the event stream, from before the task was made: no update is missed.
+      const last = yield* Effect.scoped(Effect.gen(function*() {
+        const connection = yield* EventStream.connect({ baseUrl: s.url, token: s.token, lastEventId: position })
+        return yield* connection.events.pipe(
+          Stream.filterMap((d) =>
+            (d.event.type === "task.updated" || d.event.type === "task.created") && d.event.task.id === created.id
+              ? Option.some(d.event.task)
+              : Option.none()
+          ),
+          Stream.changesWith((a, b) => progressOf(a) === progressOf(b)),
+          Stream.tap(say),
+          Stream.takeUntil((t) => isFinal(t.status)),
+          Stream.runLast
+        )
+      })).pipe(Effect.mapError(failureOf(s.url)))
+      const final = Option.getOrElse(last, () => created)
+      if (final.status !== "succeeded") {
+        return yield* new Failure({
+          message: `the task ${final.status}${final.error === null ? "" : `: ${final.error}`}`,
+          code: 2
+        })
+      }
+    })
+).pipe(Command.withDescription("give a teammate of a room a goal to work on in the background (--wait to follow it)"))
+
+const tasks = Command.make(
+  "tasks",
+  { url, json, org: orgOption, room: Args.text({ name: "room" }) },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const { room } = yield* roomFor(s, input.org, input.room)
+      const list = yield* s.api.tasks.list({ path: { room: room.id }, urlParams: {} }).pipe(
+        Effect.mapError(failureOf(s.url))
+      )
+      if (input.json) {
+        for (const t of list) yield* Console.log(JSON.stringify(encodeTask(t)))
+        return
+      }
+      yield* Console.log(
+        table([["GOAL", "PROGRESS", "ID"], ...list.map((t) => [t.goal.slice(0, 50), progressOf(t), t.id])])
+      )
+    })
+).pipe(Command.withDescription("the background tasks of a room, newest first"))
+
+const encodeTask = Schema.encodeSync(Task)
+
 const troupe = Command.make("troupe", {}).pipe(
   Command.withDescription("Troupe from a terminal"),
-  Command.withSubcommands([login, logout, orgs, rooms, say, tail])
+  Command.withSubcommands([login, logout, orgs, rooms, say, tail, upload, files, download, task, tasks])
 )
 
 const cli = Command.run(troupe, { name: "troupe", version: "0.1.0" })

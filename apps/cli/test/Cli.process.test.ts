@@ -2,8 +2,9 @@
  * The troupe command as a real process against a real server process: sign
  * in, list, post, and follow a room's stream across a server restart (the
  * stream resumes after the last event it printed: nothing missed, nothing
- * twice); wrong input, wrong passwords and an absent server give their exit
- * codes and a plain message.
+ * twice); upload, list and download a file; give a teammate a task and
+ * follow it to the end; wrong input, wrong passwords and an absent server
+ * give their exit codes and a plain message.
  */
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -130,6 +131,36 @@ describe("the troupe command", () => {
         const events = tail.stdout.trim().split("\n").map((l) => JSON.parse(l))
         expect(events.map((e) => e.event.message.text)).toEqual(["first words", "second words", "third words"])
         expect(new Set(events.map((e) => e.id)).size).toBe(3)
+
+        // A file: uploaded with a message, listed, downloaded byte for byte (never over an existing file).
+        const notes = Path.join(configDir, "notes.md")
+        Fs.writeFileSync(notes, "# Notes\nship on Friday\n")
+        const uploaded = yield* troupe(["upload", "general", notes, "--message", "the notes", "--json"])
+        expect(uploaded.code, uploaded.stderr).toBe(0)
+        const file = JSON.parse(uploaded.stdout)
+        expect(file).toMatchObject({ name: "notes.md", size: 23 })
+        const listed = yield* troupe(["files", "general"])
+        expect(listed.stdout).toMatch(/^notes\.md\s+23 B\s+text\/plain\s+Ana/m)
+        const copy = Path.join(configDir, "copy.md")
+        const saved = yield* troupe(["download", "general", file.id, "--out", copy])
+        expect(saved.code, saved.stderr).toBe(0)
+        expect(Fs.readFileSync(copy, "utf8")).toBe("# Notes\nship on Friday\n")
+        const again = yield* troupe(["download", "general", file.id, "--out", copy])
+        expect([again.code, again.stderr]).toEqual([1, expect.stringContaining("--out")])
+
+        // A task for a teammate of the room, followed until it ends.
+        const general = (yield* api.rooms.list({ path: { org: org.id } })).rooms.find((r) => r.name === "general")
+        const rhea = yield* api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher" } })
+        yield* api.teammates.addToRoom({ path: { room: general!.id }, payload: { teammateId: rhea.id } })
+        const work = yield* troupe(["task", "general", `@${rhea.handle}`, "List three launch risks", "--wait"])
+        expect(work.code, work.stderr).toBe(0)
+        const progress = work.stdout.trim().split("\n")
+        expect(progress[0]).toBe("Rhea: List three launch risks: queued")
+        expect(progress.at(-1)).toMatch(/: succeeded \((\d)\/\1 steps\)$/)
+        const tasks = yield* troupe(["tasks", "general", "--json"])
+        expect(tasks.stdout.trim().split("\n").map((l) => JSON.parse(l).status)).toEqual(["succeeded"])
+        const nobody = yield* troupe(["task", "general", "@nobody", "x"])
+        expect([nobody.code, nobody.stderr]).toEqual([2, "troupe: no teammate @nobody in this org\n"])
 
         // Usage errors are 1, server errors 2, an unreachable server 3; never a stack trace.
         const missing = yield* troupe(["say", "general"])

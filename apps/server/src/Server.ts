@@ -28,7 +28,7 @@ import { Dispatcher } from "@troupe/teammates/Dispatcher"
 import * as Outbox from "@troupe/teammates/Outbox"
 import * as Retention from "@troupe/teammates/Retention"
 import * as Scheduler from "@troupe/teammates/Scheduler"
-import * as TaskWorkflow from "@troupe/teammates/TaskWorkflow"
+import * as TaskRunner from "@troupe/teammates/TaskRunner"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
 import { Files } from "@troupe/workspace/Files"
@@ -76,7 +76,7 @@ export const EntitiesLive = Layer.unwrapEffect(
     ClusterConfig,
     (c) =>
       hostsEntities(c)
-        ? Layer.mergeAll(TeammateRuntime.layer, TaskWorkflow.layer, Scheduler.layer, Outbox.layer, Retention.layer)
+        ? Layer.mergeAll(TeammateRuntime.layer, TaskRunner.layer, Scheduler.layer, Outbox.layer, Retention.layer)
         : Layer.empty
   )
 )

@@ -51,6 +51,15 @@ describe("tasks", () => {
         expect(done.steps.every((s) => s.status === "done" && s.output !== null)).toBe(true)
         expect(done.inputTokens).toBeGreaterThan(0)
 
+        // Its creation was announced as task.created, queued.
+        const [announced] = yield* readEvents({
+          baseUrl: yield* baseUrl,
+          token: ben.token,
+          lastEventId: "0",
+          count: 1,
+          keep: (d: Delivered) => d.event.type === "task.created" && d.event.task.id === created.id
+        })
+        expect(announced?.event.type === "task.created" && announced.event.task.status).toBe("queued")
         // Progress was visible: a step running before it was done.
         const running = yield* taskWhen(ben.token, created.id, (t) => t.steps[0]?.status === "running")
         expect(running.status).toBe("running")

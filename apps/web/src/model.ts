@@ -458,6 +458,7 @@ export const apply = (state: State, delivered: Delivered): State => {
     }
     case "presence.changed":
       return { ...s, online: { ...s.online, [event.userId]: event.status === "online" } }
+    case "task.created":
     case "task.updated":
       return withTasks(s, [event.task])
     case "schedule.updated":

@@ -278,7 +278,13 @@ export class FileDeleted extends Schema.Class<FileDeleted>("FileDeleted")({
   file: FileInfo
 }) {}
 
-/** A task was created, or moved on: its status, a step's progress, or its result. `task` is the whole task. */
+/** A task was given to a teammate (queued). `task` is the whole task. */
+export class TaskCreated extends Schema.Class<TaskCreated>("TaskCreated")({
+  type: Schema.tag("task.created"),
+  task: Task
+}) {}
+
+/** A task moved on: its status, a step's progress, its tokens or its result. `task` is the whole task. */
 export class TaskUpdated extends Schema.Class<TaskUpdated>("TaskUpdated")({
   type: Schema.tag("task.updated"),
   task: Task
@@ -341,6 +347,7 @@ export const Event = Schema.Union(
   FileCreated,
   FileUpdated,
   FileDeleted,
+  TaskCreated,
   TaskUpdated,
   ScheduleUpdated,
   ScheduleDeleted,

@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
-import { Audience, TaskUpdated } from "@troupe/domain/Event"
+import { Audience, TaskCreated, TaskUpdated } from "@troupe/domain/Event"
 import { type MessageId, OrgId, type RoomId, type ScheduleId, TaskId, type TeammateId } from "@troupe/domain/Ids"
 import { isFinal, Task, type TaskStatus, TaskStep } from "@troupe/domain/Task"
 import { Effect, Option, Schema } from "effect"
@@ -50,10 +50,10 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
       t.created_by_id, t.created_by_name, t.status, t.cancel_requested, t.steps, t.input_tokens, t.output_tokens,
       t.result_message_id, t.error, t.schedule_id, t.scheduled_for, t.created_at, t.started_at, t.finished_at`
 
-    const announce = (orgId: OrgId, task: Task) =>
+    const announce = (orgId: OrgId, task: Task, created = false) =>
       log.append(orgId, [{
         audience: new Audience({ roomId: task.roomId, orgWide: false, userIds: [] }, true),
-        event: new TaskUpdated({ task })
+        event: created ? new TaskCreated({ task }) : new TaskUpdated({ task })
       }])
 
     /** Runs `change` on the task's row (locked) in the org's scope, then announces the task as it is after. */
@@ -105,7 +105,7 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
           return yield* get(room.orgId, task.id)
         }
         const created = toTask(inserted.value)
-        yield* announce(room.orgId, created)
+        yield* announce(room.orgId, created, true)
         return created
       }))
     })
