@@ -4,40 +4,12 @@
  * on messages, deletion, the size limit and the org's quota, and bad input.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { FileInfo } from "@troupe/domain/File"
-import { Effect, Schema } from "effect"
-import { createHash, randomBytes, randomUUID } from "node:crypto"
-import { anaAndBen, baseUrl, fileForm, person, raw, readEvents, slug, TestServer } from "./Harness.js"
+import { Effect } from "effect"
+import { randomBytes, randomUUID } from "node:crypto"
+import { answer, download, fileOf, sha256, text, upload } from "./FileApi.js"
+import { anaAndBen, baseUrl, person, raw, readEvents, slug, TestServer } from "./Harness.js"
 
 const MAX = 100_000
-
-/** What an upload or download answered. */
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly json: unknown
-  readonly bytes: Uint8Array
-}
-
-const answer = async (response: Response): Promise<Answer> => {
-  const bytes = new Uint8Array(await response.arrayBuffer())
-  const text = new TextDecoder().decode(bytes)
-  let json: unknown = undefined
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, headers: response.headers, json, bytes }
-}
-
-/** Uploads `bytes` as the form part `field` (default `file`). */
-const upload = (
-  token: string,
-  roomId: string,
-  bytes: Uint8Array,
-  options: { readonly name?: string; readonly type?: string; readonly field?: string } = {}
-) => raw("POST", `/v1/rooms/${roomId}/files`, { token, body: fileForm(bytes, options) })
 
 /** Uploads `bytes` as a stream with no declared length, so only the server's reading can stop it. */
 const uploadStreamed = (token: string, roomId: string, bytes: Uint8Array) =>
@@ -73,21 +45,6 @@ const uploadStreamed = (token: string, roomId: string, bytes: Uint8Array) =>
       return answer(await fetch(`${url}/v1/rooms/${roomId}/files`, init))
     }))
 
-const download = (token: string, roomId: string, fileId: string, headers: Record<string, string> = {}) =>
-  Effect.flatMap(baseUrl, (url) =>
-    Effect.promise(() =>
-      fetch(`${url}/v1/rooms/${roomId}/files/${fileId}/content`, {
-        headers: { authorization: `Bearer ${token}`, ...headers }
-      }).then(answer)
-    ))
-
-const fileOf = (a: { readonly status: number; readonly json: unknown }) => {
-  expect(a.status, JSON.stringify(a.json)).toBe(201)
-  return Schema.decodeUnknownSync(FileInfo)(a.json)
-}
-
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
-const text = (s: string) => new TextEncoder().encode(s)
 const png = new Uint8Array([
   0x89,
   0x50,

@@ -1,18 +1,29 @@
 /**
  * Where file contents live, behind one interface: a local folder (the
- * embedded default, `FILE_STORAGE_DIR`, default `<TROUPE_DATA_DIR>/files`).
+ * embedded default, `FILE_STORAGE_DIR`, default `<TROUPE_DATA_DIR>/files`)
+ * or an S3-compatible bucket (`FILE_STORAGE=s3`).
  * Keys are `<org id>/<sha256>`, so content is stored once per org.
  *
  * An upload is first staged: streamed to a local file while it is hashed and
  * counted, cut off at the size limit. Only then is its key known, and the
- * staged file is moved (or copied) into the store.
+ * staged file is moved into the folder or uploaded to the bucket.
  */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+  S3ServiceException
+} from "@aws-sdk/client-s3"
+import { Upload } from "@aws-sdk/lib-storage"
 import { NodeSink, NodeStream } from "@effect/platform-node"
-import { Config, Context, Data, Effect, Layer, Option, type Scope, Stream } from "effect"
+import { Config, ConfigError, Context, Data, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { createReadStream, createWriteStream } from "node:fs"
 import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
 import * as Path from "node:path"
+import { Readable } from "node:stream"
 
 /** The store could not be read or written. */
 export class BlobStoreError extends Data.TaggedError("BlobStoreError")<{
@@ -94,26 +105,33 @@ const writeStaged = <E>(content: Stream.Stream<Uint8Array, E>, path: string, max
     return { path, sha256: hash.digest("hex"), size, head: new Uint8Array(joined) } satisfies Staged
   })
 
+/** Stages uploads as files in `dir` (which must exist), each removed when its scope closes. */
+const stageIn = (dir: string): BlobStoreShape["stage"] => (content, maxBytes) =>
+  Effect.gen(function*() {
+    const path = Path.join(dir, randomUUID())
+    yield* Effect.addFinalizer(() => Effect.promise(() => Fs.rm(path, { force: true })))
+    return yield* writeStaged(content, path, maxBytes).pipe(Effect.scoped)
+  })
+
+/** Creates `dir` (and its parents) when missing. */
+const ensureDir = (dir: string) =>
+  Effect.tryPromise({
+    try: () => Fs.mkdir(dir, { recursive: true }),
+    catch: failed(`cannot create the folder ${dir}`)
+  })
+
 /** Contents in a local folder, one file per key; uploads are staged in its `.staging` subfolder. */
 export const local = (dir: string): Effect.Effect<BlobStoreShape, BlobStoreError> =>
   Effect.gen(function*() {
     const root = Path.resolve(dir)
     const staging = Path.join(root, ".staging")
-    yield* Effect.tryPromise({
-      try: () => Fs.mkdir(staging, { recursive: true }),
-      catch: failed(`cannot create the file storage folder ${root}`)
-    })
+    yield* ensureDir(staging)
     const pathOf = (key: string) => {
       const [org = "", sha = ""] = key.split("/")
       return Path.join(root, org, sha.slice(0, 2), sha)
     }
     const store: BlobStoreShape = {
-      stage: (content, maxBytes) =>
-        Effect.gen(function*() {
-          const path = Path.join(staging, randomUUID())
-          yield* Effect.addFinalizer(() => Effect.promise(() => Fs.rm(path, { force: true })))
-          return yield* writeStaged(content, path, maxBytes).pipe(Effect.scoped)
-        }),
+      stage: stageIn(staging),
       has: (key) =>
         Effect.tryPromise({
           try: () =>
@@ -147,17 +165,185 @@ export const local = (dir: string): Effect.Effect<BlobStoreShape, BlobStoreError
     return store
   })
 
-/** The file storage settings. */
+/** Where and how to reach an S3-compatible bucket. */
+export interface S3Options {
+  readonly bucket: string
+  readonly region: string
+  /** The service's URL; none for AWS itself. */
+  readonly endpoint: Option.Option<string>
+  /** Access key; none for the SDK's default chain (`AWS_*` variables, an instance or pod role). */
+  readonly credentials: Option.Option<{ readonly accessKeyId: string; readonly secretAccessKey: Redacted.Redacted }>
+  /** Buckets in the path (`<endpoint>/<bucket>/<key>`) rather than in the host name. */
+  readonly forcePathStyle: boolean
+  /** Put before every key, as is (e.g. `troupe/`). */
+  readonly prefix: string
+  /** Local folder uploads are staged in before they go to the bucket. */
+  readonly stagingDir: string
+}
+
+/** Uploads of this size and more go up in parts of this size, up to `UPLOAD_QUEUE` at once. */
+const PART_BYTES = 8 * 1024 * 1024
+const UPLOAD_QUEUE = 4
+
+/**
+ * Contents in an S3-compatible bucket, one object per key. An upload is
+ * staged on local disk first (so its key, the hash, is known), then sent up,
+ * in parts when it is large; the SDK retries what can be retried. The bucket
+ * must exist; the client is closed with the scope.
+ */
+export const s3 = (options: S3Options): Effect.Effect<BlobStoreShape, BlobStoreError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const staging = Path.resolve(options.stagingDir)
+    yield* ensureDir(staging)
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new S3Client({
+          region: options.region,
+          forcePathStyle: options.forcePathStyle,
+          ...Option.match(options.endpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) }),
+          ...Option.match(options.credentials, {
+            onNone: () => ({}),
+            onSome: (c) => ({
+              credentials: { accessKeyId: c.accessKeyId, secretAccessKey: Redacted.value(c.secretAccessKey) }
+            })
+          }),
+          // Checksums only where S3 requires them: S3-compatible services vary in their support of the newer ones.
+          requestChecksumCalculation: "WHEN_REQUIRED",
+          responseChecksumValidation: "WHEN_REQUIRED",
+          requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 }
+        })
+      ),
+      (client) => Effect.sync(() => client.destroy())
+    )
+    const Bucket = options.bucket
+    const objectKey = (key: string) => `${options.prefix}${key}`
+    /** Runs `send`: a 404 answers `missing()` when given, any other failure is a `BlobStoreError` saying `message`. */
+    const call = <A>(message: string, send: (abortSignal: AbortSignal) => Promise<A>, missing?: () => A) =>
+      Effect.tryPromise({
+        try: (abortSignal) =>
+          send(abortSignal).catch((e: unknown) => {
+            if (missing !== undefined && e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404) {
+              return missing()
+            }
+            throw e
+          }),
+        catch: failed(message)
+      })
+    const store: BlobStoreShape = {
+      stage: stageIn(staging),
+      has: (key) =>
+        call(
+          "cannot read the file storage",
+          (abortSignal) =>
+            client.send(new HeadObjectCommand({ Bucket, Key: objectKey(key) }), { abortSignal }).then(() => true),
+          () => false
+        ),
+      put: (key, staged) =>
+        call(
+          "cannot write to the file storage",
+          async (signal) => {
+            const abortController = new AbortController()
+            signal.addEventListener("abort", () => abortController.abort())
+            const body = createReadStream(staged.path)
+            const upload = new Upload({
+              client,
+              params: { Bucket, Key: objectKey(key), Body: body },
+              partSize: PART_BYTES,
+              queueSize: UPLOAD_QUEUE,
+              abortController
+            })
+            try {
+              await upload.done()
+            } finally {
+              body.destroy()
+            }
+          }
+        ),
+      read: (key) =>
+        Stream.unwrap(
+          call(
+            "cannot read the file from storage",
+            (abortSignal) => client.send(new GetObjectCommand({ Bucket, Key: objectKey(key) }), { abortSignal })
+          ).pipe(Effect.flatMap(({ Body }) =>
+            Body instanceof Readable
+              ? Effect.succeed(NodeStream.fromReadable(() => Body, failed("cannot read the file from storage")))
+              : Effect.fail(new BlobStoreError({ message: "the file storage answered without a body" }))
+          ))
+        ),
+      remove: (key) =>
+        call(
+          "cannot remove the file from storage",
+          (abortSignal) =>
+            client.send(new DeleteObjectCommand({ Bucket, Key: objectKey(key) }), { abortSignal }).then(() =>
+              undefined
+            ),
+          () => undefined
+        )
+    }
+    return store
+  })
+
+/** The local-folder settings. */
 export const BlobStoreConfig = Config.all({
   /** Folder for file contents (`FILE_STORAGE_DIR`, default `<TROUPE_DATA_DIR>/files`). */
   dir: Config.option(Config.string("FILE_STORAGE_DIR")),
   dataDir: Config.string("TROUPE_DATA_DIR").pipe(Config.withDefault(".troupe"))
 })
 
-/** The store the configuration names. */
-export const layerConfig = Layer.effect(
+/** `name` is required when `FILE_STORAGE=s3`. */
+const requiredForS3 = (name: string, what: string) => (value: Option.Option<string>) =>
+  Option.match(value, {
+    onNone: () => Effect.fail(ConfigError.MissingData([name], `${name} is required with FILE_STORAGE=s3: ${what}`)),
+    onSome: Effect.succeed
+  })
+
+/** The S3 settings, read when `FILE_STORAGE=s3`. */
+export const S3Config = Effect.gen(function*() {
+  const raw = yield* Config.all({
+    /** The bucket (`S3_BUCKET`, required). */
+    bucket: Config.option(Config.string("S3_BUCKET")),
+    /** The bucket's region (`S3_REGION`, default `us-east-1`). */
+    region: Config.string("S3_REGION").pipe(Config.withDefault("us-east-1")),
+    /** The service's URL (`S3_ENDPOINT`, unset for AWS). */
+    endpoint: Config.option(Config.string("S3_ENDPOINT")),
+    /** Access key id and secret (`S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY`; unset for the SDK's default chain). */
+    accessKeyId: Config.option(Config.string("S3_ACCESS_KEY_ID")),
+    secretAccessKey: Config.option(Config.redacted("S3_SECRET_ACCESS_KEY")),
+    /** Path-style bucket addressing (`S3_FORCE_PATH_STYLE`, default true when an endpoint is set). */
+    forcePathStyle: Config.option(Config.boolean("S3_FORCE_PATH_STYLE")),
+    /** Key prefix (`S3_PREFIX`, default none). */
+    prefix: Config.string("S3_PREFIX").pipe(Config.withDefault("")),
+    /** Staging folder (`FILE_STAGING_DIR`, default `<system temp folder>/troupe-uploads`). */
+    stagingDir: Config.string("FILE_STAGING_DIR").pipe(Config.withDefault(Path.join(Os.tmpdir(), "troupe-uploads")))
+  })
+  const bucket = yield* requiredForS3("S3_BUCKET", "the bucket files are kept in")(raw.bucket)
+  const credentials = yield* Option.match(Option.all([raw.accessKeyId, raw.secretAccessKey]), {
+    onSome: ([accessKeyId, secretAccessKey]) => Effect.succeed(Option.some({ accessKeyId, secretAccessKey })),
+    onNone: () =>
+      Option.isNone(raw.accessKeyId) && Option.isNone(raw.secretAccessKey)
+        ? Effect.succeed(Option.none())
+        : Effect.fail(ConfigError.MissingData(
+          [Option.isNone(raw.accessKeyId) ? "S3_ACCESS_KEY_ID" : "S3_SECRET_ACCESS_KEY"],
+          "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both, or neither for the SDK's default credentials"
+        ))
+  })
+  return {
+    bucket,
+    region: raw.region,
+    endpoint: raw.endpoint,
+    credentials,
+    forcePathStyle: Option.getOrElse(raw.forcePathStyle, () => Option.isSome(raw.endpoint)),
+    prefix: raw.prefix,
+    stagingDir: raw.stagingDir
+  } satisfies S3Options
+})
+
+/** The store the configuration names (`FILE_STORAGE`: `local`, the default, or `s3`). */
+export const layerConfig = Layer.scoped(
   BlobStore,
   Effect.gen(function*() {
+    const kind = yield* Config.literal("local", "s3")("FILE_STORAGE").pipe(Config.withDefault("local"))
+    if (kind === "s3") return yield* s3(yield* S3Config)
     const config = yield* BlobStoreConfig
     const dir = Option.getOrElse(config.dir, () => Path.join(config.dataDir, "files"))
     return yield* local(dir)
