@@ -4,7 +4,10 @@
  * server's event loop. Plain `node:http` with agents that do not cap sockets
  * per origin. Driven over IPC by `main.ts` and `cluster.ts` (see `Protocol.ts`).
  */
+import { randomBytes, randomUUID } from "node:crypto"
+import { mkdir, open as openFile, readFile } from "node:fs/promises"
 import { Agent, request } from "node:http"
+import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import type {
   Command,
@@ -14,7 +17,10 @@ import type {
   RequestsResult,
   Results,
   RoundResult,
+  TextRead,
   ThroughputResult,
+  TransferKind,
+  TransferResult,
   TurnsResult
 } from "./Protocol.js"
 import { summarize } from "./Stats.js"
@@ -33,6 +39,7 @@ type Frame =
     readonly at: number
   }
   | { readonly kind: "delta"; readonly teammateId: string; readonly at: number }
+  | { readonly kind: "file"; readonly id: string; readonly status: string; readonly at: number }
 
 /** Every running command that listens receives every frame from every open stream. */
 const listeners = new Set<(frame: Frame) => void>()
@@ -79,7 +86,7 @@ const dataOf = (block: string) => {
   return line === undefined ? undefined : parse(line.slice(5))
 }
 
-/** The frame in an SSE block, if it is a message or a delta. */
+/** The frame in an SSE block, if it is a message, a delta or a file's update. */
 const frameOf = (block: string, at: number): Frame | undefined => {
   if (block.includes("\nevent: message.created\n")) {
     const message = dataOf(block)
@@ -97,6 +104,13 @@ const frameOf = (block: string, at: number): Frame | undefined => {
   if (block.includes("\nevent: message.delta\n")) {
     const teammateId = stringIn(dataOf(block), ["event", "teammateId"])
     return teammateId === undefined ? undefined : { kind: "delta", teammateId, at }
+  }
+  if (block.includes("\nevent: file.updated\n")) {
+    const event = dataOf(block)
+    const id = stringIn(event, ["event", "file", "id"])
+    return id === undefined
+      ? undefined
+      : { kind: "file", id, status: stringIn(event, ["event", "file", "textStatus"]) ?? "", at }
   }
   return undefined
 }
@@ -150,20 +164,28 @@ const openStream = (baseUrl: string, token: string, timeoutMs: number) =>
     req.end()
   })
 
-/** Posts a message; resolves with its id, or `undefined` when the server refused. */
-const post = (baseUrl: string, token: string, roomId: string, text: string) =>
+/**
+ * POSTs a body made of `parts` to `url`; resolves with the id of what it
+ * created, or `undefined` when the server refused.
+ */
+const create = (
+  url: URL,
+  token: string,
+  contentType: string,
+  parts: ReadonlyArray<Uint8Array>,
+  timeoutMs: number
+) =>
   new Promise<string | undefined>((resolve) => {
-    const body = JSON.stringify({ text })
-    const req = request(new URL(`/v1/rooms/${roomId}/messages`, baseUrl), {
+    const req = request(url, {
       method: "POST",
       agent: postAgent,
       headers: {
         authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(body)
+        "content-type": contentType,
+        "content-length": parts.reduce((n, part) => n + part.byteLength, 0)
       }
     })
-    req.setTimeout(30_000, () => req.destroy())
+    req.setTimeout(timeoutMs, () => req.destroy())
     req.on("response", (res) => {
       res.setEncoding("utf8")
       let text = ""
@@ -174,8 +196,32 @@ const post = (baseUrl: string, token: string, roomId: string, text: string) =>
       res.on("error", () => resolve(undefined))
     })
     req.on("error", () => resolve(undefined))
-    req.end(body)
+    for (const part of parts) req.write(part)
+    req.end()
   })
+
+/** Posts a message; resolves with its id, or `undefined` when the server refused. */
+const post = (baseUrl: string, token: string, roomId: string, text: string) =>
+  create(
+    new URL(`/v1/rooms/${roomId}/messages`, baseUrl),
+    token,
+    "application/json",
+    [Buffer.from(JSON.stringify({ text }))],
+    30_000
+  )
+
+/** Uploads `bytes` as a file of a room (one multipart part named `file`); resolves with its id. */
+const upload = (baseUrl: string, token: string, roomId: string, bytes: Uint8Array, name: string, type: string) => {
+  const boundary = `bench-${randomUUID()}`
+  return create(new URL(`/v1/rooms/${roomId}/files`, baseUrl), token, `multipart/form-data; boundary=${boundary}`, [
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n` +
+        `Content-Type: ${type}\r\n\r\n`
+    ),
+    bytes,
+    Buffer.from(`\r\n--${boundary}--\r\n`)
+  ], 120_000)
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -329,7 +375,7 @@ const turns = async (cmd: Extract<Command, { type: "turns" }>): Promise<TurnsRes
     if (frame.kind === "delta") {
       const w = waiting.get(frame.teammateId)
       if (w !== undefined && w.firstDelta === undefined) w.firstDelta = frame.at
-    } else if (frame.authorKind === "teammate") {
+    } else if (frame.kind === "created" && frame.authorKind === "teammate") {
       waiting.get(frame.authorId)?.done(frame.at, frame.text)
     }
   })
@@ -411,7 +457,7 @@ const round = async (cmd: Extract<Command, { type: "round" }>): Promise<RoundRes
   const unlisten = listen((frame) => {
     if (frame.kind === "delta") {
       seen.get(frame.teammateId)?.deltas.push(epoch(frame.at))
-    } else if (frame.authorKind === "teammate") {
+    } else if (frame.kind === "created" && frame.authorKind === "teammate") {
       const t = seen.get(frame.authorId)
       if (t === undefined) return
       t.replies.push(epoch(frame.at))
@@ -472,6 +518,137 @@ const requests = async (cmd: Extract<Command, { type: "requests" }>): Promise<Re
   return { count: cmd.count, failed, latency: summarize(samples) }
 }
 
+/** The files `makeFiles` made, and where the last `write` and `upload` put them. */
+let made: ReadonlyArray<Uint8Array> = []
+let written: ReadonlyArray<string> = []
+let uploaded: Array<string | undefined> = []
+
+const makeFiles = (count: number, bytes: number) => {
+  made = Array.from({ length: count }, () => new Uint8Array(randomBytes(bytes)))
+  written = []
+  uploaded = []
+  return { count }
+}
+
+/** Downloads a file; resolves with how many bytes came, or `undefined` when it was not a 200. */
+const download = (baseUrl: string, token: string, roomId: string, fileId: string) =>
+  new Promise<number | undefined>((resolve) => {
+    const req = request(new URL(`/v1/rooms/${roomId}/files/${fileId}/content`, baseUrl), {
+      agent: postAgent,
+      headers: { authorization: `Bearer ${token}` }
+    })
+    req.setTimeout(120_000, () => req.destroy())
+    req.on("response", (res) => {
+      let bytes = 0
+      res.on("data", (chunk: Buffer) => (bytes += chunk.byteLength))
+      res.on("end", () => resolve(res.statusCode === 200 ? bytes : undefined))
+      res.on("error", () => resolve(undefined))
+    })
+    req.on("error", () => resolve(undefined))
+    req.end()
+  })
+
+/** Writes `bytes` to a new file at `path` with one open, write and close, fsync-ed before closing or not. */
+const writeRaw = async (path: string, bytes: Uint8Array, fsync: boolean) => {
+  const file = await openFile(path, "w")
+  try {
+    await file.writeFile(bytes)
+    if (fsync) await file.sync()
+  } finally {
+    await file.close()
+  }
+}
+
+/** Moves made file `i` one way; resolves with the bytes moved, or `undefined` when that failed. */
+const moveOne = (how: TransferKind, i: number): Promise<number | undefined> => {
+  const bytes = made[i] ?? new Uint8Array()
+  switch (how.kind) {
+    case "write": {
+      const path = Path.join(how.dir, `raw-${i}`)
+      return writeRaw(path, bytes, how.fsync).then(() => bytes.byteLength)
+    }
+    case "read":
+      return readFile(written[i] ?? "").then((read) => read.byteLength)
+    case "upload":
+      return upload(how.baseUrl, how.token, how.roomId, bytes, `bench-${i}.bin`, "application/octet-stream").then(
+        (id) => {
+          uploaded[i] = id
+          return id === undefined ? undefined : bytes.byteLength
+        }
+      )
+    case "download": {
+      const id = uploaded[i]
+      if (id === undefined) return Promise.resolve(undefined)
+      return download(how.baseUrl, how.token, how.roomId, id).then((n) => n === bytes.byteLength ? n : undefined)
+    }
+  }
+}
+
+const transfer = async (cmd: Extract<Command, { type: "transfer" }>): Promise<TransferResult> => {
+  const { how } = cmd
+  if (how.kind === "write") {
+    await mkdir(how.dir, { recursive: true })
+    written = made.map((_, i) => Path.join(how.dir, `raw-${i}`))
+  }
+  if (how.kind === "upload") uploaded = made.map(() => undefined)
+  const samples: Array<number> = []
+  let next = 0
+  let bytes = 0
+  let failed = 0
+  const worker = async () => {
+    while (next < made.length) {
+      const i = next++
+      const t0 = performance.now()
+      const moved = await moveOne(how, i).catch(() => undefined)
+      samples.push(performance.now() - t0)
+      if (moved === undefined) failed++
+      else bytes += moved
+    }
+  }
+  const start = performance.now()
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(cmd.concurrency, made.length)) }, worker))
+  return { files: made.length, bytes, failed, elapsedMs: performance.now() - start, perFile: summarize(samples) }
+}
+
+const readTexts = async (cmd: Extract<Command, { type: "readTexts" }>): Promise<ReadonlyArray<TextRead>> => {
+  const updates = new Map<string, { readonly status: string; readonly at: number }>()
+  let waiting: { readonly id: string; readonly done: () => void } | undefined
+  const unlisten = listen((frame) => {
+    if (frame.kind !== "file") return
+    updates.set(frame.id, frame)
+    if (waiting?.id === frame.id) waiting.done()
+  })
+  const reads: Array<TextRead> = []
+  for (const doc of cmd.documents) {
+    const bytes = await readFile(doc.path)
+    const t0 = performance.now()
+    const id = await upload(cmd.baseUrl, cmd.token, cmd.roomId, bytes, doc.name, doc.contentType)
+    const t1 = performance.now()
+    if (id !== undefined && !updates.has(id)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, cmd.timeoutMs)
+        waiting = {
+          id,
+          done: () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        }
+      })
+      waiting = undefined
+    }
+    const update = id === undefined ? undefined : updates.get(id)
+    reads.push({
+      bytes: bytes.byteLength,
+      uploadMs: t1 - t0,
+      readMs: update === undefined ? null : update.at - t1,
+      status: id === undefined ? "upload failed" : update?.status ?? "missing"
+    })
+  }
+  unlisten()
+  return reads
+}
+
 const run = async (command: Command): Promise<Results[Command["type"]]> => {
   switch (command.type) {
     case "open":
@@ -490,6 +667,12 @@ const run = async (command: Command): Promise<Results[Command["type"]]> => {
       return round(command)
     case "requests":
       return requests(command)
+    case "makeFiles":
+      return makeFiles(command.count, command.bytes)
+    case "transfer":
+      return transfer(command)
+    case "readTexts":
+      return readTexts(command)
   }
 }
 

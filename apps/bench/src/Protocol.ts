@@ -102,7 +102,77 @@ export interface Round {
   readonly timeoutMs: number
 }
 
-/** A request to the load generator. */
+/**
+ * Makes `count` files of `bytes` random bytes each, in the load generator's
+ * memory, replacing those made before: the files the next transfers move.
+ */
+export interface MakeFiles {
+  readonly type: "makeFiles"
+  readonly count: number
+  readonly bytes: number
+}
+
+/** What a transfer of the made files does with each of them. */
+export type TransferKind =
+  /** Writes it with node:fs into `dir` (one open, write and close; `fsync` before closing, or not). */
+  | { readonly kind: "write"; readonly dir: string; readonly fsync: boolean }
+  /** Reads back with node:fs what the last `write` put in `dir`. */
+  | { readonly kind: "read"; readonly dir: string }
+  /** Uploads it into a room's library (`POST /v1/rooms/:room/files`, one multipart part named `file`). */
+  | { readonly kind: "upload"; readonly baseUrl: string; readonly token: string; readonly roomId: string }
+  /** Downloads what the last `upload` stored (`GET /v1/rooms/:room/files/:file/content`). */
+  | { readonly kind: "download"; readonly baseUrl: string; readonly token: string; readonly roomId: string }
+
+/** Moves every made file one way, `concurrency` at a time, timed from the first start to the last end. */
+export interface Transfer {
+  readonly type: "transfer"
+  readonly how: TransferKind
+  readonly concurrency: number
+}
+
+/** The outcome of `Transfer`. */
+export interface TransferResult {
+  readonly files: number
+  /** Bytes moved by the transfers that succeeded. */
+  readonly bytes: number
+  readonly failed: number
+  readonly elapsedMs: number
+  /** Each file's own time. */
+  readonly perFile: Summary
+}
+
+/** A document on disk to upload, and the type to declare for it. */
+export interface Document {
+  readonly path: string
+  readonly name: string
+  readonly contentType: string
+}
+
+/**
+ * Uploads each document, one after the other, and waits for its
+ * `file.updated` frame (its text read, or not) on an open stream before the
+ * next. Needs a stream open that sees the room.
+ */
+export interface ReadTexts {
+  readonly type: "readTexts"
+  readonly baseUrl: string
+  readonly token: string
+  readonly roomId: string
+  readonly documents: ReadonlyArray<Document>
+  /** The longest wait for one `file.updated`. */
+  readonly timeoutMs: number
+}
+
+/** One document of `ReadTexts`. */
+export interface TextRead {
+  readonly bytes: number
+  readonly uploadMs: number
+  /** From the upload's response to its `file.updated` frame; null when none came. */
+  readonly readMs: number | null
+  /** The `textStatus` announced (`ready`, `none`, `failed`), or `missing`. */
+  readonly status: string
+}
+
 /** Sends `count` GETs of `path` one after the other (after `warmup` unmeasured ones). */
 export interface Requests {
   readonly type: "requests"
@@ -120,7 +190,19 @@ export interface RequestsResult {
   readonly latency: Summary
 }
 
-export type Command = OpenStreams | CloseStreams | Settle | Latency | Throughput | Turns | Round | Requests
+/** A request to the load generator. */
+export type Command =
+  | OpenStreams
+  | CloseStreams
+  | Settle
+  | Latency
+  | Throughput
+  | Turns
+  | Round
+  | Requests
+  | MakeFiles
+  | Transfer
+  | ReadTexts
 
 /** The outcome of `Latency`. */
 export interface LatencyResult {
@@ -193,6 +275,9 @@ export interface Results {
   readonly turns: TurnsResult
   readonly round: RoundResult
   readonly requests: RequestsResult
+  readonly makeFiles: { readonly count: number }
+  readonly transfer: TransferResult
+  readonly readTexts: ReadonlyArray<TextRead>
 }
 
 /** Asks the model process for its base URL (once it listens). */

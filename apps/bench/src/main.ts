@@ -2,12 +2,13 @@
  * `npm run bench`: starts a server in-process over a fresh Postgres database,
  * drives it from a load-generator child process, and prints message latency
  * and throughput, teammate turn overhead and turns per second (against a
- * fake model in a third process), and memory recall, each next to a
- * baseline measured in the same run.
+ * fake model in a third process), memory recall, and file upload, download
+ * and text reading, each next to a baseline measured in the same run.
  *
  *   npm run bench                                # print the tables
- *   npm run bench -- --write docs/benchmarks.md  # also rewrite the doc
+ *   npm run bench -- --write docs/benchmarks.md  # also rewrite the doc's figures
  *   npm run bench -- --quick                     # a short smoke run
+ *   npm run bench -- --only files                # the files phase alone
  *
  * With `BENCH_TRACE=1` it also prints phase boundaries on stderr, in the
  * clock a `node --cpu-prof` profile of the server uses.
@@ -32,21 +33,28 @@ import {
   Schedule
 } from "effect"
 import { randomBytes } from "node:crypto"
-import { existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs"
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs"
 import { createServer } from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { BenchError, type Child, forkChild } from "./Child.js"
+import { filesPhase } from "./Files.js"
+import { filesSummary } from "./FilesReport.js"
 import { orgOwner, signup } from "./Fixtures.js"
 import type { Command, ModelCommand, ModelResults, Results } from "./Protocol.js"
 import { memoryRecall } from "./Recall.js"
-import { type BenchResults, describeMachine, type FanoutRun, summary, withFigures } from "./Report.js"
+import { type BenchResults, describeMachine, type FanoutRun, type Machine, summary, withFigures } from "./Report.js"
 import { memoryAfterGc, quiesce, withServerCpu } from "./ServerCpu.js"
 import { turnOverhead, turnThroughput } from "./Turns.js"
 
 const { values: args } = parseArgs({
-  options: { write: { type: "string" }, quick: { type: "boolean", default: false } }
+  options: { write: { type: "string" }, quick: { type: "boolean", default: false }, only: { type: "string" } }
 })
+
+/** The phases `--only` selects: `files` runs the files phase alone; without it everything runs. */
+const PHASES = ["files"] as const
 
 /** How much work each phase does; every loop is also bounded in time. */
 const settings = args.quick
@@ -68,7 +76,15 @@ const settings = args.quick
     seconds: 2,
     turns: { count: 20, warmup: 3 },
     team: { teammates: 100, rooms: 10, lanes: 10, budgetMs: 30_000 },
-    recall: { sizes: [1_000, 10_000], queries: 40, repeats: 2 }
+    recall: { sizes: [1_000, 10_000], queries: 40, repeats: 2 },
+    files: {
+      transfers: [{ mib: 1, files: 16, concurrency: 1 }, { mib: 1, files: 16, concurrency: 4 }, {
+        mib: 10,
+        files: 4,
+        concurrency: 1
+      }],
+      texts: { pages: [5, 20], repeats: 1 }
+    }
   }
   : {
     warmup: 20,
@@ -88,7 +104,16 @@ const settings = args.quick
     seconds: 8,
     turns: { count: 100, warmup: 10 },
     team: { teammates: 1_000, rooms: 100, lanes: 20, budgetMs: 100_000 },
-    recall: { sizes: [1_000, 10_000, 100_000], queries: 40, repeats: 5 }
+    recall: { sizes: [1_000, 10_000, 100_000], queries: 40, repeats: 5 },
+    files: {
+      transfers: [
+        { mib: 1, files: 64, concurrency: 1 },
+        { mib: 1, files: 64, concurrency: 4 },
+        { mib: 10, files: 16, concurrency: 1 },
+        { mib: 10, files: 16, concurrency: 4 }
+      ],
+      texts: { pages: [10, 200], repeats: 3 }
+    }
   }
 
 /** How long the fake model waits before its first byte, in every teammate phase. */
@@ -117,9 +142,10 @@ const SinkLogs = Layer.unwrapEffect(Effect.sync(() => {
 
 /**
  * The test server's shape, with limits out of the way and the production feed
- * defaults, its teammates talking to the fake model at `modelBaseURL`.
+ * defaults, its teammates talking to the fake model at `modelBaseURL`, its
+ * files stored in `filesDir`.
  */
-const ServerLive = (modelBaseURL: string) =>
+const ServerLive = (modelBaseURL: string, filesDir: string) =>
   HttpLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Database.layerTest),
@@ -138,6 +164,7 @@ const ServerLive = (modelBaseURL: string) =>
       OPENAI_BASE_URL: modelBaseURL,
       OPENAI_API_KEY: "bench",
       DEFAULT_MODEL: "gpt-4o-mini",
+      FILE_STORAGE_DIR: filesDir,
       ...Object.fromEntries(
         ["DATABASE_URL", "TROUPE_TEST_EMBEDDED"].flatMap((key) => {
           const value = process.env[key]
@@ -257,17 +284,18 @@ const waitForPassivation = liveEntities.pipe(
   })
 )
 
-const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string) =>
+/** Messages, teammates and recall: the figures between the doc's single-node markers. */
+const singleNode = (
+  model: Child<ModelCommand, ModelResults>,
+  modelBaseURL: string,
+  server: { readonly url: string; readonly load: Child<Command, Results>; readonly machine: Machine }
+) =>
   Effect.gen(function*() {
     const began = performance.now()
-    const url = yield* serverUrl
+    const { load, machine, url } = server
     const sql = yield* PgClient.PgClient
-    const load = yield* forkChild<Command, Results>("./Load.ts")
-    const [pg] = yield* sql<{ version: string; sync: string }>`
-    SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync`
-    const machine = describeMachine(`${pg?.version ?? "?"} (synchronous_commit ${pg?.sync ?? "?"})`)
 
-    yield* Console.log(`server at ${url}; signing up ${PEOPLE + CONCURRENCY + 1} people…`)
+    yield* Console.log(`signing up ${PEOPLE + CONCURRENCY + 1} people…`)
     const f = yield* fixtures(url)
 
     const probe = (token: string, roomId: string, posts: number, warmup: number) =>
@@ -459,25 +487,56 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string)
       recall,
       seconds: (performance.now() - began) / 1000
     }
-    yield* Console.log(`\n${summary(results)}\n`)
-    if (args.write !== undefined) {
-      const path = args.write
-      const page = withFigures(existsSync(path) ? readFileSync(path, "utf8") : "", "single-node", summary(results))
-      if (page === undefined) {
-        return yield* new BenchError({
-          message: `${path} has no <!-- figures:single-node --> markers to write between`
-        })
-      }
-      yield* Effect.sync(() => writeFileSync(path, page))
-      yield* Console.log(`wrote the single-node figures of ${path}`)
+    return results
+  })
+
+/** With `--write`, puts `figures` between the `name` markers of the page at that path. */
+const writeFigures = (name: string, figures: string) =>
+  Effect.gen(function*() {
+    const path = args.write
+    if (path === undefined) return
+    const page = withFigures(existsSync(path) ? readFileSync(path, "utf8") : "", name, figures)
+    if (page === undefined) {
+      return yield* new BenchError({ message: `${path} has no <!-- figures:${name} --> markers to write between` })
     }
+    yield* Effect.sync(() => writeFileSync(path, page))
+    yield* Console.log(`wrote the ${name} figures of ${path}`)
+  })
+
+const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string, filesDir: string) =>
+  Effect.gen(function*() {
+    const url = yield* serverUrl
+    const sql = yield* PgClient.PgClient
+    const load = yield* forkChild<Command, Results>("./Load.ts")
+    const [pg] = yield* sql<{ version: string; sync: string }>`
+    SELECT current_setting('server_version') AS version, current_setting('synchronous_commit') AS sync`
+    const machine = describeMachine(`${pg?.version ?? "?"} (synchronous_commit ${pg?.sync ?? "?"})`)
+    yield* Console.log(`server at ${url}`)
+
+    if (args.only === undefined) {
+      const results = yield* singleNode(model, modelBaseURL, { url, load, machine })
+      yield* Console.log(`\n${summary(results)}\n`)
+      yield* writeFigures("single-node", summary(results))
+      yield* quiesce(30_000)
+    }
+
+    const files = yield* filesPhase({ url, load, dir: filesDir }, settings.files)
+    yield* Console.log(`\n${filesSummary(machine, files)}\n`)
+    yield* writeFigures("files", filesSummary(machine, files))
   })
 
 /** The fake model first (the server's configuration points at it), then the server, then the run. */
 const main = Effect.gen(function*() {
+  if (args.only !== undefined && !PHASES.some((phase) => phase === args.only)) {
+    return yield* new BenchError({ message: `--only takes one of: ${PHASES.join(", ")}` })
+  }
+  const filesDir = yield* Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(Path.join(Os.tmpdir(), "troupe-bench-files-"))),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
   const model = yield* forkChild<ModelCommand, ModelResults>("./Model.ts")
   const { baseURL } = yield* model.call({ type: "start" })
-  yield* program(model, baseURL).pipe(Effect.provide(ServerLive(baseURL)))
+  yield* program(model, baseURL, filesDir).pipe(Effect.provide(ServerLive(baseURL, filesDir)))
 })
 
 main.pipe(

@@ -9,57 +9,8 @@ import { describe, expect, layer } from "@effect/vitest"
 import type { Delivered } from "@troupe/domain/Event"
 import { FileInfo } from "@troupe/domain/File"
 import { Effect, Option, Schema } from "effect"
-import JSZip from "jszip"
+import { docxWith, pdfWith } from "../src/testing/Documents.js"
 import { anaAndBen, baseUrl, eventually, fileForm, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
-
-/** A one-page PDF whose page shows `text` (offsets computed, so the cross-reference table is exact). */
-const pdfWith = (text: string) => {
-  const stream = `BT /F1 24 Tf 72 720 Td (${text}) Tj ET`
-  const objects = [
-    "<< /Type /Catalog /Pages 2 0 R >>",
-    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
-  ]
-  let body = "%PDF-1.4\n"
-  const offsets: Array<number> = []
-  objects.forEach((o, i) => {
-    offsets.push(body.length)
-    body += `${i + 1} 0 obj\n${o}\nendobj\n`
-  })
-  const xref = body.length
-  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`
-  body += offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")
-  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`
-  return new TextEncoder().encode(body)
-}
-
-/** A minimal Word document whose one paragraph is `text`. */
-const docxWith = (text: string) =>
-  Effect.promise(async () => {
-    const zip = new JSZip()
-    zip.file(
-      "[Content_Types].xml",
-      `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
-        `<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>` +
-        `<Default Extension="xml" ContentType="application/xml"/>` +
-        `<Override PartName="/word/document.xml" ` +
-        `ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`
-    )
-    zip.file(
-      "_rels/.rels",
-      `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
-        `<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" ` +
-        `Target="word/document.xml"/></Relationships>`
-    )
-    zip.file(
-      "word/document.xml",
-      `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">` +
-        `<w:body><w:p><w:r><w:t>${text}</w:t></w:r></w:p></w:body></w:document>`
-    )
-    return new Uint8Array(await zip.generateAsync({ type: "uint8array" }))
-  })
 
 const uploaded = (token: string, roomId: string, bytes: Uint8Array, name: string, type: string) =>
   Effect.map(raw("POST", `/v1/rooms/${roomId}/files`, { token, body: fileForm(bytes, { name, type }) }), (r) => {
