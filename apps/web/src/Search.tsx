@@ -1,7 +1,9 @@
 /**
  * Search across the workspace: the rooms the person can read, best matches
- * first, with the matched words marked, a room filter and more on demand.
+ * first, with the matched words marked, a room filter and more on demand;
+ * files whose name or text matches come first.
  */
+import type { FileHit } from "@troupe/domain/File"
 import type { RoomId } from "@troupe/domain/Ids"
 import type { SearchHit } from "@troupe/domain/Message"
 import { useEffect, useState } from "react"
@@ -25,6 +27,7 @@ export const SearchView = ({ onClose, query }: { readonly query: string; readonl
   const [room, setRoom] = useState<RoomId | "">("")
   const [hits, setHits] = useState<ReadonlyArray<SearchHit> | null>(null)
   const [more, setMore] = useState(false)
+  const [files, setFiles] = useState<ReadonlyArray<FileHit>>([])
   const [error, setError] = useState<string | null>(null)
   const filter = room === "" ? undefined : room
   useEffect(() => {
@@ -33,6 +36,10 @@ export const SearchView = ({ onClose, query }: { readonly query: string; readonl
       const first = await workspace.search(query, { room: filter, offset: 0, limit: PAGE })
       setHits(first)
       setMore(first.length === PAGE)
+    })
+    void attempt(setError, async () => {
+      const found = await workspace.searchFiles(query)
+      setFiles(filter === undefined ? found : found.filter((f) => f.file.roomId === filter))
     })
   }, [workspace, query, filter])
   const rooms = Object.values(state.rooms).filter((r) => r.joined || r.kind === "public")
@@ -54,7 +61,30 @@ export const SearchView = ({ onClose, query }: { readonly query: string; readonl
       </header>
       <div className="messages">
         {hits === null && error === null && <p aria-busy="true">Searching…</p>}
-        {hits !== null && hits.length === 0 && <p className="hint">Nothing matches.</p>}
+        {hits !== null && hits.length === 0 && files.length === 0 && <p className="hint">Nothing matches.</p>}
+        {files.length > 0 && (
+          <ul className="hits" aria-label="Files">
+            {files.map((hit) => (
+              <li key={hit.file.id}>
+                <button
+                  className="hit"
+                  onClick={() =>
+                    void attempt(setError, async () => {
+                      await workspace.openRoom(hit.file.roomId)
+                      onClose()
+                    })}
+                >
+                  <span className="meta">
+                    📎 <strong>{hit.file.name}</strong> in {state.rooms[hit.file.roomId]?.name ?? "a room"}
+                    {" · "}
+                    {hit.file.uploaderName}
+                  </span>
+                  <Snippet text={hit.snippet} />
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
         <ul className="hits" aria-label="Matches">
           {(hits ?? []).map((hit) => (
             <li key={hit.message.id}>

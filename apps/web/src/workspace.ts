@@ -448,6 +448,12 @@ export class Workspace {
   }
 
   /** Messages matching `query` in the rooms the person can read, best first. */
+  /** Files whose name or text matches, in the rooms the person can read. */
+  async searchFiles(query: string) {
+    const org = this.orgOrThrow()
+    return call(this.authed(), (c) => c.files.search({ path: { org }, urlParams: { q: query, limit: 10 } }))
+  }
+
   async search(query: string, options: { room: RoomId | undefined; offset: number; limit: number }) {
     const org = this.orgOrThrow()
     return call(this.authed(), (c) =>

@@ -276,6 +276,16 @@ describe("the web app in a browser", () => {
           expect(await match.locator("mark").first().textContent()).toMatch(/launch/i)
           await match.click()
           await anaPage.getByRole("heading", { name: "# general" }).waitFor()
+          // Files are found by their text too.
+          await anaPage.getByRole("searchbox", { name: "Search messages" }).fill("step two")
+          await anaPage.getByRole("searchbox", { name: "Search messages" }).press("Enter")
+          const fileHit = anaPage.getByRole("list", { name: "Files" }).getByRole("button").filter({
+            hasText: "plan.txt"
+          })
+          await fileHit.waitFor()
+          expect(await fileHit.locator("mark").allTextContents()).toContain("two")
+          await fileHit.click()
+          await anaPage.getByRole("heading", { name: "# general" }).waitFor()
 
           // Muting is Ana's own: the room says so once the server confirms it on her stream.
           await anaPage.getByRole("button", { name: "Mute", exact: true }).click()
