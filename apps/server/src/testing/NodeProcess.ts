@@ -5,7 +5,10 @@
  */
 import { Data, Effect, Redacted, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 /** A server process that exited early or did not become ready. */
@@ -77,7 +80,14 @@ export const startNode = (
           env: {
             PATH: process.env["PATH"] ?? "",
             HOME: process.env["HOME"] ?? "/tmp",
-            ...(database === null ? {} : { DATABASE_URL: Redacted.value(database) }),
+            ...(database === null ? {} : {
+              DATABASE_URL: Redacted.value(database),
+              // Nodes over one database share one files folder, outside the working tree.
+              FILE_STORAGE_DIR: Path.join(
+                Os.tmpdir(),
+                `troupe-files-${createHash("sha256").update(Redacted.value(database)).digest("hex").slice(0, 16)}`
+              )
+            }),
             PORT: String(port),
             HOST: "127.0.0.1",
             ...env
