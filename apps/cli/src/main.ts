@@ -435,11 +435,7 @@ const task = Command.make(
     Effect.gen(function*() {
       const s = yield* session(input.url)
       const { org, position, room } = yield* roomFor(s, input.org, input.room)
-      const handle = input.teammate.replace(/^@/, "")
-      const mates = yield* s.api.teammates.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
-      const mate = yield* Option.fromNullable(mates.find((t) => t.handle === handle || t.id === handle)).pipe(
-        Effect.mapError(() => new Failure({ message: `no teammate @${handle} in this org`, code: 2 }))
-      )
+      const mate = yield* teammateFor(s, org, input.teammate)
       const created = yield* s.api.tasks.create({
         path: { room: room.id },
         payload: { teammateId: mate.id, goal: input.goal }
@@ -495,9 +491,110 @@ const tasks = Command.make(
 
 const encodeTask = Schema.encodeSync(Task)
 
+/** The org's teammate named `wanted` (`@handle`, handle or id). */
+const teammateFor = (s: Effect.Effect.Success<ReturnType<typeof session>>, org: Org, wanted: string) =>
+  Effect.gen(function*() {
+    const handle = wanted.replace(/^@/, "")
+    const mates = yield* s.api.teammates.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
+    return yield* Option.fromNullable(mates.find((t) => t.handle === handle || t.id === handle)).pipe(
+      Effect.mapError(() => new Failure({ message: `no teammate @${handle} in this org`, code: 2 }))
+    )
+  })
+
+const teammates = Command.make("teammates", { url, json, org: orgOption }, (input) =>
+  Effect.gen(function*() {
+    const s = yield* session(input.url)
+    const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
+    const list = yield* s.api.teammates.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
+    if (input.json) {
+      for (const t of list) {
+        yield* Console.log(JSON.stringify({ id: t.id, handle: t.handle, name: t.name, role: t.role, model: t.model }))
+      }
+      return
+    }
+    yield* Console.log(table([
+      ["HANDLE", "NAME", "ROLE", "MODEL", "ID"],
+      ...list.filter((t) => !t.dismissed).map((t) => [`@${t.handle}`, t.name, t.role, t.model, t.id])
+    ]))
+  })).pipe(Command.withDescription("the org's teammates"))
+
+const runs = Command.make(
+  "runs",
+  { url, json, org: orgOption, teammate: Args.text({ name: "teammate" }) },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
+      const mate = yield* teammateFor(s, org, input.teammate)
+      const list = yield* s.api.teammates.runs({ path: { org: org.id, teammate: mate.id }, urlParams: {} }).pipe(
+        Effect.mapError(failureOf(s.url))
+      )
+      if (input.json) {
+        for (const r of list) {
+          yield* Console.log(JSON.stringify({
+            id: r.id,
+            status: r.status,
+            steps: r.steps.length,
+            inputTokens: r.inputTokens,
+            outputTokens: r.outputTokens,
+            costUsd: r.costUsd
+          }))
+        }
+        return
+      }
+      yield* Console.log(table([
+        ["STARTED", "STATUS", "STEPS", "TOKENS IN/OUT", "COST $", "ID"],
+        ...list.map((r) => [
+          r.startedAt.toISOString().slice(0, 19).replace("T", " "),
+          r.status,
+          String(r.steps.length),
+          `${r.inputTokens}/${r.outputTokens}`,
+          r.costUsd.toFixed(4),
+          r.id
+        ])
+      ]))
+    })
+).pipe(Command.withDescription("a teammate's recent runs (turns and tasks) with their steps, tokens and cost"))
+
+const memory = Command.make(
+  "memory",
+  { url, json, org: orgOption, teammate: Args.text({ name: "teammate" }) },
+  (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
+      const mate = yield* teammateFor(s, org, input.teammate)
+      const view = yield* s.api.teammates.memory({ path: { org: org.id, teammate: mate.id } }).pipe(
+        Effect.mapError(failureOf(s.url))
+      )
+      if (input.json) {
+        yield* Console.log(JSON.stringify({ core: view.core, entries: view.entries.map((e) => e.text) }))
+        return
+      }
+      for (const [block, text] of Object.entries(view.core)) yield* Console.log(`[${block}] ${text}`)
+      for (const e of view.entries) yield* Console.log(`- ${e.text}`)
+      if (view.entries.length === 0 && Object.keys(view.core).length === 0) yield* Console.log("(nothing remembered)")
+    })
+).pipe(Command.withDescription("what a teammate remembers: its core blocks and long-term entries"))
+
 const troupe = Command.make("troupe", {}).pipe(
   Command.withDescription("Troupe from a terminal"),
-  Command.withSubcommands([login, logout, orgs, rooms, say, tail, upload, files, download, task, tasks])
+  Command.withSubcommands([
+    login,
+    logout,
+    orgs,
+    rooms,
+    say,
+    tail,
+    upload,
+    files,
+    download,
+    task,
+    tasks,
+    teammates,
+    runs,
+    memory
+  ])
 )
 
 const cli = Command.run(troupe, { name: "troupe", version: "0.1.0" })

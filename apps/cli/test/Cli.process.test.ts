@@ -159,6 +159,17 @@ describe("the troupe command", () => {
         expect(progress.at(-1)).toMatch(/: succeeded \((\d)\/\1 steps\)$/)
         const tasks = yield* troupe(["tasks", "general", "--json"])
         expect(tasks.stdout.trim().split("\n").map((l) => JSON.parse(l).status)).toEqual(["succeeded"])
+        // The teammate, its runs (the task is one) and its memory.
+        const mates = yield* troupe(["teammates"])
+        expect(mates.stdout).toMatch(new RegExp(`^@${rhea.handle}\\s+Rhea\\s+Researcher`, "m"))
+        const ran = yield* troupe(["runs", `@${rhea.handle}`, "--json"])
+        expect(ran.code, ran.stderr).toBe(0)
+        const runLines = ran.stdout.trim().split("\n").map((l) => JSON.parse(l))
+        expect(runLines.map((r) => r.status)).toContain("completed")
+        expect(runLines.every((r) => r.steps > 0 && r.inputTokens > 0)).toBe(true)
+        const remembered = yield* troupe(["memory", `@${rhea.handle}`, "--json"])
+        expect(remembered.code, remembered.stderr).toBe(0)
+        expect(JSON.parse(remembered.stdout)).toMatchObject({ entries: [] })
         const nobody = yield* troupe(["task", "general", "@nobody", "x"])
         expect([nobody.code, nobody.stderr]).toEqual([2, "troupe: no teammate @nobody in this org\n"])
 
