@@ -501,6 +501,14 @@ const teammateFor = (s: Effect.Effect.Success<ReturnType<typeof session>>, org: 
     )
   })
 
+/** The session, org and teammate a teammate command names. */
+const aTeammate = (input: { url: Option.Option<string>; org: Option.Option<string>; teammate: string }) =>
+  Effect.gen(function*() {
+    const s = yield* session(input.url)
+    const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
+    return { s, org, mate: yield* teammateFor(s, org, input.teammate) }
+  })
+
 const teammates = Command.make("teammates", { url, json, org: orgOption }, (input) =>
   Effect.gen(function*() {
     const s = yield* session(input.url)
@@ -523,9 +531,7 @@ const runs = Command.make(
   { url, json, org: orgOption, teammate: Args.text({ name: "teammate" }) },
   (input) =>
     Effect.gen(function*() {
-      const s = yield* session(input.url)
-      const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
-      const mate = yield* teammateFor(s, org, input.teammate)
+      const { mate, org, s } = yield* aTeammate(input)
       const list = yield* s.api.teammates.runs({ path: { org: org.id, teammate: mate.id }, urlParams: {} }).pipe(
         Effect.mapError(failureOf(s.url))
       )
@@ -561,9 +567,7 @@ const memory = Command.make(
   { url, json, org: orgOption, teammate: Args.text({ name: "teammate" }) },
   (input) =>
     Effect.gen(function*() {
-      const s = yield* session(input.url)
-      const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
-      const mate = yield* teammateFor(s, org, input.teammate)
+      const { mate, org, s } = yield* aTeammate(input)
       const view = yield* s.api.teammates.memory({ path: { org: org.id, teammate: mate.id } }).pipe(
         Effect.mapError(failureOf(s.url))
       )
