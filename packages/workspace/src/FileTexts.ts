@@ -48,6 +48,8 @@ const inWorker = (kind: "pdf" | "docx", bytes: Uint8Array, maxHeapMb: number) =>
     let settled = false
     const worker = new Worker(new URL("./internal/extract-worker.mjs", import.meta.url), {
       workerData: { kind, bytes },
+      // The reader is plain JavaScript: no loader hooks of the parent (tsx's would start a thread of their own).
+      execArgv: [],
       resourceLimits: { maxOldGenerationSizeMb: maxHeapMb },
       stdout: true,
       stderr: true
