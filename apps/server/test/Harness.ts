@@ -286,3 +286,22 @@ export const anaBenAndTeammate = Effect.gen(function*() {
   yield* world.ana.api.teammates.addToRoom({ path: { room: world.room.id }, payload: { teammateId: teammate.id } })
   return { ...world, teammate }
 })
+
+/**
+ * What `pick` finds in the first event of `token`'s stream (read from the
+ * start of the log) where it finds anything; fails if none comes in a minute.
+ */
+export const firstFound = <A>(token: string, pick: (d: Delivered) => A | undefined) =>
+  Effect.gen(function*() {
+    const [found] = yield* readEvents({
+      baseUrl: yield* baseUrl,
+      token,
+      lastEventId: "0",
+      count: 1,
+      keep: (d) => pick(d) !== undefined,
+      timeout: "60 seconds"
+    })
+    const value = found === undefined ? undefined : pick(found)
+    if (value === undefined) return yield* Effect.dieMessage("no such event came")
+    return value
+  })

@@ -11,7 +11,7 @@ import type { Task } from "@troupe/domain/Task"
 import * as Database from "@troupe/store/Database"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
-import { anaBenAndTeammate, baseUrl, person, raw, readEvents, TestServerWithModel } from "./Harness.js"
+import { anaBenAndTeammate, baseUrl, firstFound, person, raw, readEvents, TestServerWithModel } from "./Harness.js"
 
 const setup = anaBenAndTeammate
 
@@ -33,19 +33,10 @@ const scheduledTasks = (token: string, scheduleId: string, count: number) =>
 
 /** The first `schedule.updated` for `id` that `until` accepts. */
 const scheduleWhen = (token: string, id: string, until: (s: Schedule) => boolean) =>
-  Effect.gen(function*() {
-    const [found] = yield* readEvents({
-      baseUrl: yield* baseUrl,
-      token,
-      lastEventId: "0",
-      count: 1,
-      keep: (d: Delivered) =>
-        d.event.type === "schedule.updated" && d.event.schedule.id === id && until(d.event.schedule),
-      timeout: "60 seconds"
-    })
-    if (found === undefined || found.event.type !== "schedule.updated") return yield* Effect.dieMessage("no update")
-    return found.event.schedule
-  })
+  firstFound(token, (d) =>
+    d.event.type === "schedule.updated" && d.event.schedule.id === id && until(d.event.schedule)
+      ? d.event.schedule
+      : undefined)
 
 describe("schedules", () => {
   layer(TestServerWithModel({ SCHEDULE_POLL: "200 millis" }), { excludeTestServices: true, timeout: 180_000 })(

@@ -7,31 +7,34 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import type { Delivered } from "@troupe/domain/Event"
-import type { Task } from "@troupe/domain/Task"
+import { isFinal, type Task } from "@troupe/domain/Task"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
-import { anaBenAndTeammate, baseUrl, person, raw, readEvents, slug, TestServerWithModel } from "./Harness.js"
+import {
+  anaBenAndTeammate,
+  baseUrl,
+  firstFound,
+  person,
+  raw,
+  readEvents,
+  slug,
+  TestServerWithModel
+} from "./Harness.js"
 
 /** The org of Ana and Ben, with a teammate in the room. */
 const setup = anaBenAndTeammate
 
 /** The first `task.updated` for `taskId` (any task: "") on `token`'s stream that `until` accepts. */
 const taskWhen = (token: string, taskId: string, until: (task: Task) => boolean) =>
-  Effect.gen(function*() {
-    const [found] = yield* readEvents({
-      baseUrl: yield* baseUrl,
-      token,
-      lastEventId: "0",
-      count: 1,
-      keep: (d: Delivered) =>
-        d.event.type === "task.updated" && (taskId === "" || d.event.task.id === taskId) && until(d.event.task),
-      timeout: "60 seconds"
-    })
-    if (found === undefined || found.event.type !== "task.updated") return yield* Effect.dieMessage("no such update")
-    return found.event.task
-  })
+  firstFound(
+    token,
+    (d) =>
+      d.event.type === "task.updated" && (taskId === "" || d.event.task.id === taskId) && until(d.event.task)
+        ? d.event.task
+        : undefined
+  )
 
-const final = (t: Task) => t.status === "succeeded" || t.status === "failed" || t.status === "cancelled"
+const final = (t: Task) => isFinal(t.status)
 
 describe("tasks", () => {
   layer(TestServerWithModel(), { excludeTestServices: true, timeout: 180_000 })((it) => {

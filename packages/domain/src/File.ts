@@ -23,6 +23,10 @@ export const TextStatus = Schema.Literal("pending", "ready", "none", "failed")
 /** Where reading a file's text stands. */
 export type TextStatus = typeof TextStatus.Type
 
+/** Types whose content is text as it stands: `text/*`, JSON, XML and YAML. */
+export const isTextType = (type: string) =>
+  type.startsWith("text/") || ["application/json", "application/xml", "application/yaml"].includes(type)
+
 /** An uploaded file as clients see it. */
 export class FileInfo extends Schema.Class<FileInfo>("FileInfo")({
   id: FileId,

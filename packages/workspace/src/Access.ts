@@ -39,6 +39,14 @@ export const requireRole = (role: Role, needed: Role, action: string): Effect.Ef
     ? Effect.void
     : Effect.fail(new Forbidden({ message: `${action} needs the ${needed} role or higher; you are ${role}` }))
 
+/**
+ * Fails with `Forbidden` (saying `message`) unless the caller made the thing
+ * (`madeBy`) or is an admin: the rule for archiving a room, cancelling a
+ * task, changing a schedule.
+ */
+export const requireMakerOrAdmin = (a: OrgAccess, madeBy: string, message: string): Effect.Effect<void, Forbidden> =>
+  madeBy === a.user.id || roleAtLeast(a.role, "admin") ? Effect.void : Effect.fail(new Forbidden({ message }))
+
 /** Resolves callers' access. */
 export class Access extends Effect.Service<Access>()("@troupe/workspace/Access", {
   effect: Effect.gen(function*() {

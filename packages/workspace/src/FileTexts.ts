@@ -7,7 +7,7 @@
  * node's periodic sweep. The text makes the file searchable and readable by
  * teammates.
  */
-import type { FileInfo, TextStatus } from "@troupe/domain/File"
+import { type FileInfo, isTextType, type TextStatus } from "@troupe/domain/File"
 import type { FileId, OrgId } from "@troupe/domain/Ids"
 import { FileRepo } from "@troupe/store/FileRepo"
 import { Chunk, Config, Data, Duration, Effect, Queue, Schedule, Stream } from "effect"
@@ -34,8 +34,7 @@ export const readerFor = (contentType: string): "text" | "pdf" | "docx" | null =
     ? "pdf"
     : contentType === DOCX
     ? "docx"
-    : contentType.startsWith("text/") ||
-        ["application/json", "application/xml", "application/yaml"].includes(contentType)
+    : isTextType(contentType)
     ? "text"
     : null
 

@@ -7,7 +7,7 @@
 import { Multipart } from "@effect/platform"
 import type { Caller } from "@troupe/domain/Caller"
 import { Conflict, MalformedRequest, PayloadTooLarge, Unavailable } from "@troupe/domain/Errors"
-import { FileUsage, MAX_FILE_NAME_LENGTH } from "@troupe/domain/File"
+import { FileUsage, isTextType, MAX_FILE_NAME_LENGTH } from "@troupe/domain/File"
 import type { FileId, OrgId, RoomId } from "@troupe/domain/Ids"
 import { roleAtLeast } from "@troupe/domain/Org"
 import { BlobStore, type BlobStoreError } from "@troupe/store/BlobStore"
@@ -51,9 +51,6 @@ const bareType = (declared: string) => {
   return /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type) ? type : "application/octet-stream"
 }
 
-const textual = (type: string) =>
-  type.startsWith("text/") || ["application/json", "application/xml", "application/yaml"].includes(type)
-
 /** Whether `head` reads as UTF-8 text (a character cut at the end is allowed) with no NUL. */
 const looksLikeText = (head: Uint8Array) => {
   if (head.includes(0)) return false
@@ -76,7 +73,7 @@ export const recogniseType = (head: Uint8Array, declared: string) =>
       if (found !== undefined) return found.mime
       if (!looksLikeText(head)) return "application/octet-stream"
       const type = bareType(declared)
-      return textual(type) ? type : "text/plain"
+      return isTextType(type) ? type : "text/plain"
     })
   )
 

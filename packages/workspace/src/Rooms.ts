@@ -11,7 +11,7 @@ import type { CreateRoomRequest, UpdateRoomRequest } from "@troupe/domain/Room"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option, Schema } from "effect"
-import { Access, requireRole } from "./Access.js"
+import { Access, requireMakerOrAdmin, requireRole } from "./Access.js"
 import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
@@ -68,9 +68,7 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
     /** The room's creator or an admin archives it. */
     const archive = Effect.fn("Rooms.archive")(function*(caller: Caller, roomId: RoomId) {
       const a = yield* access.room(caller, roomId)
-      if (a.room.createdBy !== a.user.id && !roleAtLeast(a.role, "admin")) {
-        return yield* new Forbidden({ message: "only the room's creator or an admin can archive it" })
-      }
+      yield* requireMakerOrAdmin(a, a.room.createdBy, "only the room's creator or an admin can archive it")
       yield* limits.write(caller, a.orgId)
       return yield* orUnavailable(rooms.archive(a.orgId, roomId))
     }, Effect.scoped)

@@ -4,13 +4,12 @@
  * (`@troupe/teammates/Scheduler`) on the nodes that host entities.
  */
 import type { Caller } from "@troupe/domain/Caller"
-import { Conflict, Forbidden, NotFound } from "@troupe/domain/Errors"
+import { Conflict, NotFound } from "@troupe/domain/Errors"
 import type { RoomId, ScheduleId } from "@troupe/domain/Ids"
-import { roleAtLeast } from "@troupe/domain/Org"
 import type { CreateScheduleRequest, UpdateScheduleRequest } from "@troupe/domain/Schedule"
 import { ScheduleRepo } from "@troupe/store/ScheduleRepo"
 import { Clock, Effect } from "effect"
-import { Access } from "./Access.js"
+import { Access, requireMakerOrAdmin } from "./Access.js"
 import { Limits } from "./Limits.js"
 import { Tasks } from "./Tasks.js"
 import { orUnavailable } from "./Unavailable.js"
@@ -56,9 +55,11 @@ export class Schedules extends Effect.Service<Schedules>()("@troupe/workspace/Sc
     /** Whoever made the schedule, or an admin, changes or deletes it. */
     const owned = Effect.fn("Schedules.owned")(function*(caller: Caller, roomId: RoomId, id: ScheduleId) {
       const found = yield* find(caller, roomId, id)
-      if (found.schedule.createdById !== found.access.user.id && !roleAtLeast(found.access.role, "admin")) {
-        return yield* new Forbidden({ message: "only whoever made the schedule, or an admin, may change it" })
-      }
+      yield* requireMakerOrAdmin(
+        found.access,
+        found.schedule.createdById,
+        "only whoever made the schedule, or an admin, may change it"
+      )
       yield* limits.write(caller, found.access.orgId)
       return found.access
     })

@@ -4,16 +4,15 @@
  * (`@troupe/teammates/TaskWorkflow`), started here once the task is stored.
  */
 import type { Caller } from "@troupe/domain/Caller"
-import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
+import { Conflict, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import type { OrgId, RoomId, TaskId, TeammateId } from "@troupe/domain/Ids"
-import { roleAtLeast } from "@troupe/domain/Org"
 import type { CreateTaskRequest } from "@troupe/domain/Task"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { TaskRepo } from "@troupe/store/TaskRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { TaskWorkflow } from "@troupe/teammates/TaskWorkflow"
 import { Effect } from "effect"
-import { Access } from "./Access.js"
+import { Access, requireMakerOrAdmin } from "./Access.js"
 import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
@@ -70,9 +69,7 @@ export class Tasks extends Effect.Service<Tasks>()("@troupe/workspace/Tasks", {
     /** Whoever gave the task, or an admin, cancels it: it stops before its next step. */
     const cancel = Effect.fn("Tasks.cancel")(function*(caller: Caller, roomId: RoomId, taskId: TaskId) {
       const { access: a, task } = yield* get(caller, roomId, taskId)
-      if (task.createdById !== a.user.id && !roleAtLeast(a.role, "admin")) {
-        return yield* new Forbidden({ message: "only whoever gave the task, or an admin, may cancel it" })
-      }
+      yield* requireMakerOrAdmin(a, task.createdById, "only whoever gave the task, or an admin, may cancel it")
       yield* limits.write(caller, a.orgId)
       return yield* orUnavailable(tasks.requestCancel(a.orgId, taskId))
     })
