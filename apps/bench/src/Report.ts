@@ -396,8 +396,8 @@ export const turnThroughputTable = (r: BenchResults) => {
 }
 
 /** Memory recall at each size, with the primary-key baseline measured alongside. */
-export const recallTable = (r: BenchResults) => {
-  const first = r.recall.sizes[0]
+export const recallTable = ({ recall }: { readonly recall: RecallRun }) => {
+  const first = recall.sizes[0]
   return table(
     [
       "memory recall (best 5)",
@@ -410,7 +410,7 @@ export const recallTable = (r: BenchResults) => {
       "p95 ÷ PK p95",
       "p95 ÷ first p95"
     ],
-    r.recall.sizes.map((s) => [
+    recall.sizes.map((s) => [
       "`TeammateRepo.recall`, full-text",
       int(s.memories),
       int(s.recall.count),

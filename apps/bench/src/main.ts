@@ -9,6 +9,7 @@
  *   npm run bench -- --write docs/benchmarks.md  # also rewrite the doc's figures
  *   npm run bench -- --quick                     # a short smoke run
  *   npm run bench -- --only files                # the files phase alone
+ *   npm run bench -- --only recall               # the memory recall phase alone
  *
  * With `BENCH_TRACE=1` it also prints phase boundaries on stderr, in the
  * clock a `node --cpu-prof` profile of the server uses.
@@ -45,7 +46,15 @@ import { filesSummary } from "./FilesReport.js"
 import { orgOwner, signup } from "./Fixtures.js"
 import type { Command, ModelCommand, ModelResults, Results } from "./Protocol.js"
 import { memoryRecall } from "./Recall.js"
-import { type BenchResults, describeMachine, type FanoutRun, type Machine, summary, withFigures } from "./Report.js"
+import {
+  type BenchResults,
+  describeMachine,
+  type FanoutRun,
+  type Machine,
+  recallTable,
+  summary,
+  withFigures
+} from "./Report.js"
 import { memoryAfterGc, quiesce, withServerCpu } from "./ServerCpu.js"
 import { turnOverhead, turnThroughput } from "./Turns.js"
 
@@ -53,8 +62,11 @@ const { values: args } = parseArgs({
   options: { write: { type: "string" }, quick: { type: "boolean", default: false }, only: { type: "string" } }
 })
 
-/** The phases `--only` selects: `files` runs the files phase alone; without it everything runs. */
-const PHASES = ["files"] as const
+/**
+ * The phases `--only` selects: `files` runs the files phase alone (and can write its figures),
+ * `recall` the memory recall phase alone (printed only); without it everything runs.
+ */
+const PHASES = ["files", "recall"] as const
 
 /** How much work each phase does; every loop is also bounded in time. */
 const settings = args.quick
@@ -518,6 +530,17 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string,
       yield* Console.log(`\n${summary(results)}\n`)
       yield* writeFigures("single-node", summary(results))
       yield* quiesce(30_000)
+    }
+
+    if (args.only === "recall") {
+      const { org, owner } = yield* orgOwner(url, "Recall")
+      const archivist = yield* owner.api.teammates.hire({
+        path: { org: org.id },
+        payload: { handle: "archivist", name: "Archivist", role: "Keeps notes" }
+      })
+      const recall = yield* memoryRecall(org.id, archivist.id, settings.recall)
+      yield* Console.log(`\n${recallTable({ recall })}\n`)
+      return
     }
 
     const files = yield* filesPhase({ url, load, dir: filesDir }, settings.files)

@@ -37,6 +37,9 @@ const MemoryRow = Schema.Struct({
   createdAt: Schema.DateFromSelf
 })
 const memoryRows = Rows.all("memory", MemoryRow)
+
+/** How many of the newest matching memories recall ranks. */
+export const RECALL_CANDIDATES = 200
 const CoreRow = Schema.Struct({ block: Schema.String, text: Schema.String })
 const IdRow = Schema.Struct({ id: Schema.UUID })
 const idRow = Rows.one("id", IdRow)
@@ -284,15 +287,20 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       }
     )
 
-    /** Long-term memories matching `query` (full-text, best first). */
+    /**
+     * Long-term memories matching `query` (full-text, best first), ranked
+     * among the `RECALL_CANDIDATES` newest matches (`troupe_recall_candidates`:
+     * matched through the text index, which the org's row policy would
+     * otherwise keep the planner from using).
+     */
     const recall = Effect.fn("TeammateRepo.recall")(
       function*(orgId: OrgId, id: TeammateId, query: string, limit: number) {
         const rows = yield* withOrg(orgId)(
           sql`
         SELECT m.id, m.text, m.source_message_id, m.room_id, m.created_at
-        FROM memories m, websearch_to_tsquery('english', ${query}) q
-        WHERE m.teammate_id = ${id} AND m.search @@ q
-        ORDER BY ts_rank(m.search, q) DESC, m.created_at DESC LIMIT ${limit}`.pipe(memoryRows)
+        FROM troupe_recall_candidates(${id}, websearch_to_tsquery('english', ${query}), ${RECALL_CANDIDATES}) c
+        JOIN memories m ON m.id = c.id
+        ORDER BY c.rank DESC, m.created_at DESC LIMIT ${limit}`.pipe(memoryRows)
         )
         return rows.map((e) => new MemoryEntry(e))
       }
