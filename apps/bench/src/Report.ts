@@ -289,8 +289,7 @@ export const costTable = (r: BenchResults) => {
   return table(["cost", "ms"], rows)
 }
 
-export const turnOverheadTable = (r: BenchResults) => {
-  const t = r.turnOverhead
+export const turnOverheadTable = ({ turnOverhead: t }: { readonly turnOverhead: BenchResults["turnOverhead"] }) => {
   const model = t.modelFirstToken
   const delta = t.turns.firstDelta
   const reply = t.turns.reply

@@ -10,6 +10,7 @@
  *   npm run bench -- --quick                     # a short smoke run
  *   npm run bench -- --only files                # the files phase alone
  *   npm run bench -- --only recall               # the memory recall phase alone
+ *   npm run bench -- --only turns                # the turn overhead phase alone
  *
  * With `BENCH_TRACE=1` it also prints phase boundaries on stderr, in the
  * clock a `node --cpu-prof` profile of the server uses.
@@ -53,6 +54,7 @@ import {
   type Machine,
   recallTable,
   summary,
+  turnOverheadTable,
   withFigures
 } from "./Report.js"
 import { memoryAfterGc, quiesce, withServerCpu } from "./ServerCpu.js"
@@ -64,9 +66,10 @@ const { values: args } = parseArgs({
 
 /**
  * The phases `--only` selects: `files` runs the files phase alone (and can write its figures),
- * `recall` the memory recall phase alone (printed only); without it everything runs.
+ * `recall` the memory recall phase alone and `turns` the turn overhead phase alone (both printed
+ * only); without it everything runs.
  */
-const PHASES = ["files", "recall"] as const
+const PHASES = ["files", "recall", "turns"] as const
 
 /** How much work each phase does; every loop is also bounded in time. */
 const settings = args.quick
@@ -191,6 +194,10 @@ const mark = (label: string) =>
   process.env["BENCH_TRACE"] === "1"
     ? Console.error(`trace ${label} ${process.hrtime.bigint() / 1000n}`)
     : Effect.void
+
+/** Waits until the load generator's streams have gone quiet and the server is idle. */
+const settled = (load: Child<Command, Results>) =>
+  Effect.zipRight(load.call({ type: "settle", quietMs: 300, timeoutMs: 60_000 }), quiesce(30_000))
 
 const serverUrl = Effect.map(HttpServer.HttpServer, (server) => {
   const address = server.address
@@ -321,7 +328,7 @@ const singleNode = (
         deliveryTimeoutMs: 10_000,
         budgetMs: 45_000
       }))
-    const settle = Effect.zipRight(load.call({ type: "settle", quietMs: 300, timeoutMs: 60_000 }), quiesce(30_000))
+    const settle = settled(load)
 
     yield* Console.log(`POST baseline: ${settings.basePosts} posts, no stream open…`)
     yield* mark("baseline")
@@ -530,6 +537,21 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string,
       yield* Console.log(`\n${summary(results)}\n`)
       yield* writeFigures("single-node", summary(results))
       yield* quiesce(30_000)
+    }
+
+    if (args.only === "turns") {
+      const team = yield* orgOwner(url, "Teammates")
+      const ctx = { url, load, model, modelBaseURL, owner: team.owner, orgId: team.org.id, settle: settled(load) }
+      const overhead = yield* turnOverhead(ctx, {
+        turns: settings.turns.count,
+        warmup: settings.turns.warmup,
+        delayMs: MODEL_DELAY_MS
+      })
+      yield* Console.log(`\n${turnOverheadTable({ turnOverhead: overhead })}\n`)
+      yield* Console.log(
+        `server CPU per turn: ${(overhead.serverCpuMs / Math.max(1, overhead.turns.turns)).toFixed(1)} ms`
+      )
+      return
     }
 
     if (args.only === "recall") {
