@@ -338,9 +338,11 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
           ? first !== undefined &&
             (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq < ${first.seq} LIMIT 1`).length > 0
           : more
+        // The latest page has nothing newer as of its read (what commits later arrives as events).
+        const latest = options.before === undefined && options.after === undefined
         const newerExists = forward
           ? more
-          : last !== undefined &&
+          : !latest && last !== undefined &&
             (yield* sql`SELECT 1 FROM messages m WHERE ${scope} AND m.seq > ${last.seq} LIMIT 1`).length > 0
         return new MessagePage({
           messages,

@@ -81,11 +81,12 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
     const { withOrg } = orgScope(sql)
     const log = yield* EventLog
 
+    const runColumns = sql.literal(`id, teammate_id, room_id, thread_id, trigger_ids, status, model,
+      input_tokens, output_tokens, cost_usd, latency_ms, error, reply_message_id, started_at, finished_at`)
+
     const loadRun = (id: string) =>
       Effect.gen(function*() {
-        const found = yield* sql`SELECT id, teammate_id, room_id, thread_id, trigger_ids, status, model,
-          input_tokens, output_tokens, cost_usd, latency_ms, error, reply_message_id, started_at, finished_at
-          FROM runs WHERE id = ${id}`.pipe(Rows.first("run", RunRow))
+        const found = yield* sql`SELECT ${runColumns} FROM runs WHERE id = ${id}`.pipe(Rows.first("run", RunRow))
         if (Option.isNone(found)) return yield* NotFound.of("run", id)
         const steps = yield* sql`
           SELECT idx, kind, name, input, output, created_at FROM run_steps WHERE run_id = ${id} ORDER BY idx`.pipe(
@@ -145,17 +146,21 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
       }
     ) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
-        yield* sql`INSERT INTO runs (id, org_id, teammate_id, room_id, thread_id, trigger_ids, status, model)
+        // One statement: a restarted run drops the steps its first attempt left, so it starts with none.
+        const row = yield* sql`
+          WITH cleared AS (DELETE FROM run_steps WHERE run_id = ${run.id}),
+          marked AS (
+            UPDATE teammate_triggers SET status = 'running', run_id = ${run.id}, updated_at = now()
+            WHERE id = ANY(${[...run.triggerIds]}::uuid[]))
+          INSERT INTO runs (id, org_id, teammate_id, room_id, thread_id, trigger_ids, status, model)
           VALUES (${run.id}, ${orgId}, ${run.teammateId}, ${run.roomId}, ${run.threadId}, ${[
           ...run.triggerIds
         ]}::uuid[], 'running', ${run.model})
-          ON CONFLICT (id) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL`
-        yield* sql`DELETE FROM run_steps WHERE run_id = ${run.id}`
-        yield* sql`UPDATE teammate_triggers SET status = 'running', run_id = ${run.id}, updated_at = now()
-          WHERE id = ANY(${[...run.triggerIds]}::uuid[])`
-        const loaded = yield* loadRun(run.id)
-        yield* log.append(orgId, [{ audience: roomAudience(run.roomId), event: new RunStarted({ run: loaded }) }])
-        return loaded
+          ON CONFLICT (id) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error = NULL
+          RETURNING ${runColumns}`.pipe(Rows.one("run", RunRow))
+        const started = new Run({ ...row, steps: [] })
+        yield* log.append(orgId, [{ audience: roomAudience(run.roomId), event: new RunStarted({ run: started }) }])
+        return started
       }))
     })
 

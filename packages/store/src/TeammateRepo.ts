@@ -2,7 +2,7 @@
  * Teammates, their room memberships and memory (core blocks and long-term
  * entries with full-text recall). Pins are `PinRepo`'s.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, type Statement } from "@effect/sql"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
 import { Audience, MemberJoined, RoomCreated, TeammateUpdated } from "@troupe/domain/Event"
 import { MessageId, OrgId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
@@ -237,6 +237,20 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       return rows.map(toTeammate)
     })
 
+    /** A teammate's core memory blocks (those from rooms in `rooms`, a condition), by block name. */
+    const coreBlocks = (id: TeammateId, rooms: Statement.Fragment) =>
+      Effect.map(
+        sql`SELECT block, text FROM core_memory WHERE teammate_id = ${id} AND ${rooms}`.pipe(
+          Rows.all("core memory", CoreRow)
+        ),
+        (rows): Record<string, string> => Object.fromEntries(rows.map((c) => [c.block, c.text]))
+      )
+
+    /** A teammate's core memory blocks, all of them: what its turns are told. */
+    const core = Effect.fn("TeammateRepo.core")(function*(orgId: OrgId, id: TeammateId) {
+      return yield* withOrg(orgId)(coreBlocks(id, sql`true`))
+    })
+
     /**
      * The teammate's core blocks and latest memories. With `readable`, only
      * what came from those rooms (or from no room: entries people added by
@@ -249,15 +263,12 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
           const rooms = readable === null
             ? sql`true`
             : sql`(room_id IS NULL OR room_id = ANY(${[...readable]}::uuid[]))`
-          const core = yield* sql`
-            SELECT block, text FROM core_memory WHERE teammate_id = ${id} AND ${rooms}`.pipe(
-            Rows.all("core memory", CoreRow)
-          )
+          const core = yield* coreBlocks(id, rooms)
           const entries = yield* sql`
             SELECT id, text, source_message_id, room_id, created_at FROM memories WHERE teammate_id = ${id} AND ${rooms}
             ORDER BY created_at DESC LIMIT ${limit}`.pipe(memoryRows)
           return new MemoryView({
-            core: Object.fromEntries(core.map((c) => [c.block, c.text])),
+            core,
             entries: entries.map((e) => new MemoryEntry(e))
           })
         }))
@@ -324,6 +335,7 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
       openDm,
       inRoom,
       memory,
+      core,
       putCore,
       remember,
       recall,

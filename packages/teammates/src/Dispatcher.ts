@@ -34,9 +34,12 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
     const log = yield* EventLog
     const client = yield* TeammateEntity.client
 
+    /** Tells a trigger's teammate about it (a persisted cluster message); the trigger is recorded first. */
+    const notify = (t: Trigger) => client(t.teammateId).Trigger({ triggerId: t.id, orgId: t.orgId }, { discard: true })
+
     const send = Effect.fn("Dispatcher.send")(function*(t: Trigger) {
       yield* runs.addTrigger(t)
-      yield* client(t.teammateId).Trigger({ triggerId: t.id, orgId: t.orgId }, { discard: true })
+      yield* notify(t)
     })
 
     const trigger = (message: Message, teammate: Teammate, kind: Trigger["kind"]): Trigger => ({
@@ -62,45 +65,52 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
       const mentioned = message.mentions.filter((m) => m.kind === "teammate")
       const mayTrigger = room.kind === "direct" || room.routing === "auto" || mentioned.length > 0
       if (!mayTrigger) return none
-      const present = yield* teammates.inRoom(room.orgId, room.id)
-      const events: Array<PendingEvent> = []
-      let chosen: Array<{ teammate: Teammate; kind: Trigger["kind"] }>
-      if (room.kind === "direct") {
-        chosen = present.map((teammate) => ({ teammate, kind: "dm" as const }))
-      } else {
-        const here = new Set<string>(present.map((t) => t.id))
-        for (const m of mentioned.filter((m) => !here.has(m.id))) {
-          events.push({
-            audience: new Audience({ roomId: null, orgWide: false, userIds: [UserId.make(message.authorId)] }),
-            event: new MentionUnanswered({
-              roomId: room.id,
-              messageId: message.id,
-              teammateId: TeammateId.make(m.id),
-              handle: m.handle,
-              reason:
-                `@${m.handle} is not in this room, so they did not see the message; add them to the room to ask them`
+      // The room's teammates, the events and the triggers in one transaction; the
+      // entities are told once it has committed, so each finds its trigger.
+      const { logged, triggers } = yield* withOrg(room.orgId)(Effect.gen(function*() {
+        const present = yield* teammates.inRoom(room.orgId, room.id)
+        const events: Array<PendingEvent> = []
+        let chosen: Array<{ teammate: Teammate; kind: Trigger["kind"] }>
+        if (room.kind === "direct") {
+          chosen = present.map((teammate) => ({ teammate, kind: "dm" as const }))
+        } else {
+          const here = new Set<string>(present.map((t) => t.id))
+          for (const m of mentioned.filter((m) => !here.has(m.id))) {
+            events.push({
+              audience: new Audience({ roomId: null, orgWide: false, userIds: [UserId.make(message.authorId)] }),
+              event: new MentionUnanswered({
+                roomId: room.id,
+                messageId: message.id,
+                teammateId: TeammateId.make(m.id),
+                handle: m.handle,
+                reason:
+                  `@${m.handle} is not in this room, so they did not see the message; add them to the room to ask them`
+              })
             })
-          })
-        }
-        const asked = new Set(mentioned.map((m) => m.id))
-        chosen = present.filter((t) => asked.has(t.id)).map((teammate) => ({ teammate, kind: "mention" as const }))
-        if (chosen.length === 0 && message.mentions.length === 0 && room.routing === "auto" && present.length > 0) {
-          const decision = route(message.text, present)
-          events.push({
-            audience: new Audience({ roomId: room.id, orgWide: false, userIds: [] }),
-            event: new RoutingDecided({
-              roomId: room.id,
-              messageId: message.id,
-              teammateId: decision.teammate?.id ?? null,
-              reason: decision.reason
+          }
+          const asked = new Set(mentioned.map((m) => m.id))
+          chosen = present.filter((t) => asked.has(t.id)).map((teammate) => ({ teammate, kind: "mention" as const }))
+          if (chosen.length === 0 && message.mentions.length === 0 && room.routing === "auto" && present.length > 0) {
+            const decision = route(message.text, present)
+            events.push({
+              audience: new Audience({ roomId: room.id, orgWide: false, userIds: [] }),
+              event: new RoutingDecided({
+                roomId: room.id,
+                messageId: message.id,
+                teammateId: decision.teammate?.id ?? null,
+                reason: decision.reason
+              })
             })
-          })
-          if (decision.teammate) chosen = [{ teammate: decision.teammate, kind: "routed" }]
+            if (decision.teammate) chosen = [{ teammate: decision.teammate, kind: "routed" }]
+          }
         }
-      }
-      if (events.length > 0) yield* withOrg(room.orgId)(log.append(room.orgId, events))
-      for (const c of chosen) yield* send(trigger(message, c.teammate, c.kind))
-      return { triggered: chosen.map((c) => c.teammate.id), logged: events.length > 0 }
+        if (events.length > 0) yield* log.append(room.orgId, events)
+        const triggers = chosen.map((c) => trigger(message, c.teammate, c.kind))
+        for (const t of triggers) yield* runs.addTrigger(t)
+        return { triggers, logged: events.length > 0 }
+      }))
+      for (const t of triggers) yield* notify(t)
+      return { triggered: triggers.map((t) => t.teammateId), logged }
     })
 
     /** Hands a teammate's reply to another teammate in the same room, within the depth limit. */

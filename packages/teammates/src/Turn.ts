@@ -123,7 +123,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         ? page.messages
         : [yield* messages.get(input.orgId, input.threadId, teammate.id), ...page.messages]
       const latest = history.filter((m) => input.triggerMessageIds.includes(m.id)).map((m) => m.text).join(" ")
-      const memory = yield* teammates.memory(input.orgId, teammate.id, 0)
+      const core = yield* teammates.core(input.orgId, teammate.id)
       const recalled = latest.trim().length > 0
         ? yield* teammates.recall(input.orgId, teammate.id, latest.replace(/@[\w.-]+/g, " ").slice(0, 200), 5).pipe(
           Effect.orElseSucceed(() => [])
@@ -135,7 +135,7 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         `You are ${teammate.name} (@${teammate.handle}), ${teammate.role}, an AI teammate in a team chat room "${room.name}".`,
         teammate.personality && `Personality: ${teammate.personality}`,
         teammate.instructions && `Instructions: ${teammate.instructions}`,
-        ...Object.entries(memory.core).map(([block, text]) => `Core memory (${block}): ${text}`),
+        ...Object.entries(core).map(([block, text]) => `Core memory (${block}): ${text}`),
         recalled.length > 0 &&
         `Things you remember that may be relevant:\n${recalled.map((m) => `- ${m.text}`).join("\n")}`,
         pinned.length > 0 &&
