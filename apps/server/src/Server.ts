@@ -61,7 +61,7 @@ import { WebAppLive } from "./http/WebApp.js"
 import { metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
 import { requestId } from "./Telemetry.js"
 
-/** After a commit that appended events, every node's readers of the log are woken through the bus. */
+/** After a commit that appended events, every node's readers of the log are woken through the bus, told how far it reached. */
 const LogWakerLive = Layer.effect(LogWaker, Effect.map(EventBus.EventBus, (bus) => bus.wake))
 
 /** Repositories over the SQL client. */

@@ -279,9 +279,12 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       for (const e of ready) yield* publishEphemeralItem(e)
     })
 
+    /** The furthest log position a wake-up announced: what the node holds up to there it need not read back. */
+    let woken = 0
+
     const drain = Effect.gen(function*() {
       while (true) {
-        const batch = yield* log.readAfter(tail, 500)
+        const batch = yield* log.readAfter(tail, 500, woken > tail ? woken : undefined)
         // Routed before the tail moves, in one synchronous step: an ephemeral
         // event that follows this position is never routed ahead of it.
         for (const event of batch) {
@@ -295,7 +298,13 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       }
     })
 
-    yield* bus.wakes.pipe(Stream.runForEach(() => Queue.offer(kick, undefined)), background)
+    yield* bus.wakes.pipe(
+      Stream.runForEach((position) => {
+        woken = Math.max(woken, position)
+        return Queue.offer(kick, undefined)
+      }),
+      background
+    )
     yield* Effect.gen(function*() {
       yield* Queue.take(kick).pipe(Effect.timeout(config.pollInterval), Effect.ignore)
       yield* Queue.takeAll(kick)

@@ -30,10 +30,10 @@ export type Ephemeral = typeof Ephemeral.Type
 
 /** The bus: wake-ups for the durable log and ephemeral events. */
 export class EventBus extends Context.Tag("@troupe/realtime/EventBus")<EventBus, {
-  /** Announces that the log has grown (readers then read it). Never fails. */
-  readonly wake: Effect.Effect<void>
-  /** Wake-ups from every node (including this one). */
-  readonly wakes: Stream.Stream<void>
+  /** Announces that the log has grown to `position` (readers then read it). Never fails. */
+  readonly wake: (position: number) => Effect.Effect<void>
+  /** Wake-ups from every node (including this one): the log positions reached, the latest kept when they pile up. */
+  readonly wakes: Stream.Stream<number>
   /** Sends an ephemeral event to every node. Never fails; may drop. */
   readonly publish: (event: Ephemeral) => Effect.Effect<void>
   /** Ephemeral events from every node. */
@@ -41,7 +41,7 @@ export class EventBus extends Context.Tag("@troupe/realtime/EventBus")<EventBus,
 }>() {}
 
 const local = Effect.gen(function*() {
-  const wakes = yield* PubSub.sliding<void>(1)
+  const wakes = yield* PubSub.sliding<number>(1)
   const ephemeral = yield* PubSub.sliding<Ephemeral>(4096)
   return { wakes, ephemeral }
 })
@@ -52,7 +52,7 @@ export const layerMemory = Layer.scoped(
   Effect.gen(function*() {
     const { ephemeral, wakes } = yield* local
     return EventBus.of({
-      wake: Effect.asVoid(PubSub.publish(wakes, undefined)),
+      wake: (position) => Effect.asVoid(PubSub.publish(wakes, position)),
       wakes: Stream.fromPubSub(wakes),
       publish: (event) => Effect.asVoid(PubSub.publish(ephemeral, event)),
       ephemeral: Stream.fromPubSub(ephemeral)
@@ -97,7 +97,8 @@ export const layerRedis = (options: RedisBusOptions) =>
       const decode = Schema.decodeUnknownOption(Schema.parseJson(Ephemeral))
       subscriber.on("message", (channel: string, message: string) => {
         if (channel === wakeChannel) {
-          Effect.runSync(PubSub.publish(wakes, undefined))
+          const position = Number(message)
+          if (Number.isSafeInteger(position)) Effect.runSync(PubSub.publish(wakes, position))
         } else if (channel === ephemeralChannel) {
           const event = decode(message)
           if (event._tag === "Some") Effect.runSync(PubSub.publish(ephemeral, event.value))
@@ -121,7 +122,7 @@ export const layerRedis = (options: RedisBusOptions) =>
       const send = (channel: string, message: string) =>
         Effect.tryPromise(() => publisher.publish(channel, message)).pipe(Effect.ignore)
       return EventBus.of({
-        wake: Effect.zipRight(PubSub.publish(wakes, undefined), send(wakeChannel, "1")),
+        wake: (position) => Effect.zipRight(PubSub.publish(wakes, position), send(wakeChannel, String(position))),
         wakes: Stream.fromPubSub(wakes),
         publish: (event) => send(ephemeralChannel, JSON.stringify(event)),
         ephemeral: Stream.fromPubSub(ephemeral)

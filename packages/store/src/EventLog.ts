@@ -48,7 +48,7 @@ interface EventRow {
   readonly traceParent: string | null
 }
 
-const Position = Schema.Struct({ position: Schema.NumberFromString })
+const Appended = Schema.Struct({ position: Schema.NumberFromString, at: Schema.DateFromSelf })
 const Head = Schema.Struct({ position: Schema.NumberFromString, retainedFrom: Schema.NumberFromString })
 
 const encodeEvent = Schema.encodeSync(Event)
@@ -57,6 +57,44 @@ const decodeAudience = Schema.decodeUnknownEither(Audience)
 const decodeOrgId = Schema.decodeUnknownEither(Schema.NullOr(OrgId))
 
 /** A stored row that does not decode: logged and skipped, so one bad row never stops a reader. */
+/** The span that wrote an event, from its stored `traceparent`. */
+const writerOf = (traceParent: string | null): Option.Option<Tracer.ExternalSpan> =>
+  traceParent === null ? Option.none() : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: traceParent }))
+
+/** How many of the latest events a node keeps in memory for its readers. */
+export const RECENT_EVENTS = 2048
+
+/**
+ * The latest events this node appended or read, by position. The log has no
+ * gaps (a rolled-back append gives its positions back) and a committed event
+ * never changes, so a run of consecutive positions held here is exactly what
+ * Postgres would return for it. An appended event is added only once its
+ * transaction has committed.
+ */
+export class RecentEvents {
+  private readonly byPosition = new Map<number, LoggedEvent>()
+  constructor(private readonly capacity: number) {}
+
+  add(events: ReadonlyArray<LoggedEvent>) {
+    for (const e of events) this.byPosition.set(e.position, e)
+    // Insertion order is mostly position order: drop the oldest held.
+    for (const position of this.byPosition.keys()) {
+      if (this.byPosition.size <= this.capacity) break
+      this.byPosition.delete(position)
+    }
+  }
+
+  /** Events after `position` held without a gap, at most `limit`; empty when the next one is not held. */
+  after(position: number, limit: number): ReadonlyArray<LoggedEvent> {
+    const out: Array<LoggedEvent> = []
+    for (let next = this.byPosition.get(position + 1); next !== undefined && out.length < limit;) {
+      out.push(next)
+      next = this.byPosition.get(next.position + 1)
+    }
+    return out
+  }
+}
+
 const toLogged = (row: EventRow): Either.Either<LoggedEvent, string> =>
   Either.gen(function*() {
     const position = Number(row.position)
@@ -68,9 +106,7 @@ const toLogged = (row: EventRow): Either.Either<LoggedEvent, string> =>
       orgId,
       audience,
       delivered: new Delivered({ id: String(position), orgId, at: row.createdAt, event }, true),
-      writer: row.traceParent === null
-        ? Option.none()
-        : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: row.traceParent }))
+      writer: writerOf(row.traceParent)
     }
   }).pipe(Either.mapLeft((e) => {
     const [first] = ParseResult.ArrayFormatter.formatErrorSync(e)
@@ -105,9 +141,12 @@ export interface ReplayFilter {
  * server wakes every node's readers of the log. Because the log runs it, no
  * writer can forget to.
  */
-export class LogWaker extends Context.Tag("@troupe/store/LogWaker")<LogWaker, Effect.Effect<void>>() {
+export class LogWaker extends Context.Tag("@troupe/store/LogWaker")<
+  LogWaker,
+  (position: number) => Effect.Effect<void>
+>() {
   /** Nobody to wake (readers poll): for tools and tests of the store alone. */
-  static readonly none = Layer.succeed(LogWaker, Effect.void)
+  static readonly none = Layer.succeed(LogWaker, () => Effect.void)
 }
 
 /** The durable, ordered event log. */
@@ -115,6 +154,7 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
   effect: Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
     const wake = yield* LogWaker
+    const recent = new RecentEvents(RECENT_EVENTS)
 
     /**
      * Appends events for one org. Call it as the last statement of the
@@ -123,7 +163,6 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
      */
     const append = Effect.fn("EventLog.append")(function*(orgId: OrgId | null, events: ReadonlyArray<PendingEvent>) {
       if (events.length === 0) return []
-      yield* onCommit(wake)
       const traceParent = Option.match(yield* Effect.option(Effect.currentSpan), {
         onNone: () => null,
         onSome: (span) => HttpTraceContext.toHeaders(span)["traceparent"] ?? null
@@ -142,7 +181,7 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
       // is returned from the insert: account-level events (no org) are not
       // readable under row-level security, and returned rows would have to be.
       const document = sql.json({ events: rows })
-      const { position: first } = yield* sql`
+      const { at, position: first } = yield* sql`
         WITH counter AS (UPDATE event_log_state SET position = position + ${events.length} RETURNING position),
         inserted AS (
           INSERT INTO events (position, org_id, room_id, org_wide, user_ids, type, payload, trace_parent)
@@ -150,8 +189,20 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
             (e.v->>'org_wide')::boolean, ARRAY(SELECT jsonb_array_elements_text(e.v->'user_ids'))::uuid[],
             e.v->>'type', e.v->'payload', ${traceParent}::text
           FROM counter, jsonb_array_elements(${document}::jsonb->'events') WITH ORDINALITY AS e(v, ord))
-        SELECT position - ${events.length} + 1 AS position FROM counter`.pipe(Rows.one("event log state", Position))
-      return events.map((_, i) => first + i)
+        SELECT position - ${events.length} + 1 AS position, now() AS at FROM counter`.pipe(
+        Rows.one("event log state", Appended)
+      )
+      // Once committed, the node's own readers take these from memory instead of reading them back.
+      const writer = writerOf(traceParent)
+      const logged = events.map((e, i): LoggedEvent => ({
+        position: first + i,
+        orgId,
+        audience: e.audience,
+        delivered: new Delivered({ id: String(first + i), orgId, at, event: e.event }, true),
+        writer
+      }))
+      yield* onCommit(Effect.zipRight(Effect.sync(() => recent.add(logged)), wake(first + events.length - 1)))
+      return logged.map((e) => e.position)
     })
 
     const head = Effect.fn("EventLog.head")(function*() {
@@ -162,11 +213,25 @@ export class EventLog extends Effect.Service<EventLog>()("@troupe/store/EventLog
     })
 
     /** Every event after `position`, in order, up to `limit` (for node tailers). */
-    const readAfter = Effect.fn("EventLog.readAfter")(function*(position: number, limit: number) {
+    /**
+     * Up to `limit` events after `position`, in order. Given `head`, a
+     * position the log is known to have reached (a wake-up's), the events
+     * come from memory when this node holds every one of them up to `head`
+     * (or up to the limit): what it wrote or read lately. Otherwise, or
+     * without `head`, from Postgres.
+     */
+    const readAfter = Effect.fn("EventLog.readAfter")(function*(position: number, limit: number, head?: number) {
+      if (head !== undefined) {
+        const known = recent.after(position, limit)
+        const last = known[known.length - 1]
+        if (last !== undefined && (known.length === limit || last.position >= head)) return known
+      }
       const rows = yield* sql<EventRow>`
         SELECT position, org_id, room_id, org_wide, user_ids, payload, created_at, trace_parent
         FROM troupe_events_after(${position}, ${limit})`
-      return yield* decodeRows(rows)
+      const read = yield* decodeRows(rows)
+      recent.add(read)
+      return read
     })
 
     /** Events after `position` (up to `until`) of the reader's orgs or naming the reader, in order. */

@@ -54,7 +54,15 @@ export const run = Effect.gen(function*() {
   const dispatcher = yield* Dispatcher
   const interval = yield* PollInterval
   const kick = yield* Queue.sliding<void>(1)
-  yield* bus.wakes.pipe(Stream.runForEach(() => Queue.offer(kick, undefined)), Effect.forkScoped)
+  /** The furthest log position a wake-up announced: what the node holds up to there it need not read back. */
+  let woken = 0
+  yield* bus.wakes.pipe(
+    Stream.runForEach((reached) => {
+      woken = Math.max(woken, reached)
+      return Queue.offer(kick, undefined)
+    }),
+    Effect.forkScoped
+  )
   let position = yield* log.cursor(CURSOR).pipe(Effect.retry(Schedule.spaced("1 second")))
   /** Failed attempts at the message after `position`: one that keeps failing is given up, not retried forever. */
   let attempts = 0
@@ -98,7 +106,7 @@ export const run = Effect.gen(function*() {
    */
   const drain = Effect.gen(function*() {
     while (true) {
-      const batch = yield* log.readAfter(position, BATCH)
+      const batch = yield* log.readAfter(position, BATCH, woken > position ? woken : undefined)
       let acted = false
       for (const logged of batch) {
         const event = logged.delivered.event
