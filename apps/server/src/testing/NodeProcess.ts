@@ -76,7 +76,7 @@ export const startNode = (
     }
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const child = spawn(process.execPath, ["--import", "tsx", main], {
+        const child = spawn(process.execPath, ["--max-semi-space-size=64", "--import", "tsx", main], {
           env: {
             PATH: process.env["PATH"] ?? "",
             HOME: process.env["HOME"] ?? "/tmp",
