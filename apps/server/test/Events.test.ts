@@ -56,6 +56,39 @@ describe("event stream", () => {
         expect(new Set(ids).size).toBe(ids.length)
       }))
 
+    it.effect("a stream carries a keep-alive comment every heartbeat (1 second here), between events as well", () =>
+      Effect.gen(function*() {
+        const { ana, ben, room, url } = yield* setup
+        const response = yield* Effect.promise(() =>
+          fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${ben.token}` } })
+        )
+        const body = response.body
+        if (body === null) return expect.fail("the stream has no body")
+        const reader = body.getReader()
+        const decoder = new TextDecoder()
+        let text = ""
+        const until = (done: (text: string) => boolean) =>
+          Effect.promise(async () => {
+            while (!done(text)) {
+              const chunk = await reader.read()
+              if (chunk.done) return
+              text += decoder.decode(chunk.value, { stream: true })
+            }
+          })
+        const count = (needle: string) => text.split(needle).length - 1
+        yield* until((t) => t.includes(": ready "))
+        yield* until(() => count(": keep-alive") >= 1)
+        yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "between beats" } })
+        yield* until((t) => t.includes("between beats"))
+        const beatsBefore = count(": keep-alive")
+        yield* until(() => count(": keep-alive") >= beatsBefore + 1)
+        yield* Effect.promise(() => reader.cancel())
+        const message = text.indexOf("between beats")
+        expect(text.lastIndexOf(": keep-alive")).toBeGreaterThan(message)
+        expect(text.indexOf(": keep-alive")).toBeLessThan(message)
+        expect(response.headers.get("content-type")).toContain("text/event-stream")
+      }))
+
     it.effect("a live stream receives events in order while they are written concurrently", () =>
       Effect.gen(function*() {
         const { ana, ben, position, room, url } = yield* setup

@@ -4,7 +4,7 @@
  */
 import * as Sse from "@effect/experimental/Sse"
 import { Delivered, Event } from "@troupe/domain/Event"
-import { Duration, Effect, Metric, Option, Schedule, Schema, Stream } from "effect"
+import { Duration, Effect, Metric, Option, Schema, Stream } from "effect"
 import type { Subscription } from "./Feed.js"
 import { eventsDelivered } from "./FeedMetrics.js"
 
@@ -79,23 +79,27 @@ const keepAlive = utf8.encode(": keep-alive\n\n")
  * A subscription as the body of an SSE response: first the handshake (the
  * `retry` field and a `: ready <position>` comment, sent once the subscription
  * is open, so a client that waits for it misses nothing), then the events,
- * a chunk per step, with a `: keep-alive` comment every `heartbeat` (running
- * `onHeartbeat`). It ends after a final event (`access.revoked`).
+ * a chunk per step, and a `: keep-alive` comment for each heartbeat step
+ * (running `onHeartbeat`); subscribe with `heartbeatMs` for those. It ends
+ * after a final event (`access.revoked`). One stream of steps, nothing merged
+ * into it: merging a timer's stream cost more CPU per delivery than all the
+ * rest of the body.
  */
 export const sseBody = (subscription: Subscription, options: {
-  readonly heartbeat: Duration.DurationInput
   readonly onHeartbeat: Effect.Effect<void>
 }): Stream.Stream<Uint8Array> => {
   const handshake = utf8.encode(`retry: ${Duration.toMillis(RECONNECT)}\n: ready ${subscription.startedAt}\n\n`)
-  const events = Stream.concat(Stream.make(subscription.initial), subscription.live).pipe(
-    Stream.filter((step) => step.events.length > 0),
-    Stream.mapEffect((step) => Effect.as(Metric.incrementBy(sseDelivered, step.events.length), stepBytes(step.events)))
+  const steps = subscription.initial.events.length > 0
+    ? Stream.concat(Stream.make(subscription.initial), subscription.live)
+    : subscription.live
+  const events = steps.pipe(
+    Stream.mapEffect((step) =>
+      step.heartbeat === true
+        ? Effect.as(options.onHeartbeat, keepAlive)
+        : Effect.as(Metric.incrementBy(sseDelivered, step.events.length), stepBytes(step.events))
+    )
   )
-  const heartbeat = Stream.fromSchedule(Schedule.spaced(options.heartbeat)).pipe(
-    Stream.tap(() => options.onHeartbeat),
-    Stream.as(keepAlive)
-  )
-  return Stream.concat(Stream.make(handshake), Stream.merge(events, heartbeat, { haltStrategy: "left" }))
+  return Stream.concat(Stream.make(handshake), events)
 }
 
 /** Events gathered for one long-poll, and the cursor to pass on the next. */

@@ -128,6 +128,13 @@ export interface SubscribeOptions {
    * A long-poll keeps them, since their position is its next cursor.
    */
   readonly skipEmpty?: boolean | undefined
+  /**
+   * A stream's heartbeat: every this many milliseconds `live` also yields a
+   * step marked `heartbeat` (with no events), whatever else arrives. The
+   * wait for events times out by itself, so a stream needs no second
+   * source of steps merged into it.
+   */
+  readonly heartbeatMs?: number | undefined
 }
 
 /** A step of a subscription: the events it delivers, and the log position reached once they are delivered. */
@@ -136,6 +143,8 @@ export interface Step {
   readonly position: number
   /** The stream ends after this step: its credential was revoked or expired. */
   readonly final: boolean
+  /** A heartbeat (see `SubscribeOptions.heartbeatMs`): no events, the position unchanged. */
+  readonly heartbeat?: true
 }
 
 /** A subscription. */
@@ -572,22 +581,46 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           }
         }
 
-        /** Waits until something was routed to the reader, it lost items, or its credential expired. */
-        const arrival = Effect.async<void>((resume) => {
-          if (mailbox.items.length > 0 || mailbox.lost || mailbox.expired) {
-            resume(Effect.void)
-            return
-          }
-          mailbox.wake = () => resume(Effect.void)
-          return Effect.sync(() => {
-            mailbox.wake = undefined
+        /**
+         * Waits until something was routed to the reader, it lost items, or
+         * its credential expired (true), or until `timeoutMs` passed (false).
+         */
+        const arrival = (timeoutMs: number | undefined) =>
+          Effect.async<boolean>((resume) => {
+            if (mailbox.items.length > 0 || mailbox.lost || mailbox.expired) {
+              resume(Effect.succeed(true))
+              return
+            }
+            const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+              mailbox.wake = undefined
+              resume(Effect.succeed(false))
+            }, Math.max(0, timeoutMs))
+            mailbox.wake = () => {
+              clearTimeout(timer)
+              resume(Effect.succeed(true))
+            }
+            return Effect.sync(() => {
+              clearTimeout(timer)
+              mailbox.wake = undefined
+            })
           })
-        })
 
-        /** The next step: what was routed to the reader since the last one (with `skipEmpty`, the next that delivers). */
+        const heartbeatMs = options.heartbeatMs
+        let nextBeat = heartbeatMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + heartbeatMs
+
+        /**
+         * The next step: what was routed to the reader since the last one
+         * (with `skipEmpty`, the next that delivers), or a heartbeat when one
+         * is due.
+         */
         const nextStep = Effect.gen(function*() {
           while (true) {
-            yield* arrival
+            if (heartbeatMs !== undefined && Date.now() >= nextBeat) {
+              nextBeat = Date.now() + heartbeatMs
+              return { events: [], position: settled, final: false, heartbeat: true } satisfies Step
+            }
+            const arrived = yield* arrival(heartbeatMs === undefined ? undefined : nextBeat - Date.now())
+            if (!arrived) continue
             busy = true
             const next = mailbox.expired ? expired() : yield* Effect.suspend(() => {
               const { items, reached } = take()

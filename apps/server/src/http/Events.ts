@@ -8,7 +8,7 @@ import { collect, sseBody } from "@troupe/feed/Delivery"
 import { Feed, parseCursor } from "@troupe/feed/Feed"
 import { eventsDelivered, sseConnections } from "@troupe/feed/FeedMetrics"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
-import { Effect, Metric, Stream } from "effect"
+import { Duration, Effect, Metric, Stream } from "effect"
 import { ServerConfig } from "../ServerConfig.js"
 
 /** The events group. */
@@ -25,11 +25,14 @@ export const EventsLive = HttpApiBuilder.group(TroupeApi, "events", (handlers) =
           const cursor = parseCursor(headers["last-event-id"] ?? urlParams.after)
           const body = Stream.unwrapScoped(Effect.gen(function*() {
             const subscription = yield* orUnavailable(
-              feed.subscribe({ userId: user.id, credential }, cursor, { skipEmpty: true })
+              feed.subscribe({ userId: user.id, credential }, cursor, {
+                skipEmpty: true,
+                heartbeatMs: Duration.toMillis(config.heartbeat)
+              })
             )
             yield* Effect.acquireRelease(Metric.increment(sseConnections), () => Metric.modify(sseConnections, -1))
             const presence = yield* feed.connected(user.id)
-            return sseBody(subscription, { heartbeat: config.heartbeat, onHeartbeat: presence.refresh })
+            return sseBody(subscription, { onHeartbeat: presence.refresh })
           }))
           return HttpServerResponse.stream(body, {
             contentType: "text/event-stream",
