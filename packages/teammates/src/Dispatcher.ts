@@ -34,12 +34,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
     const log = yield* EventLog
     const client = yield* TeammateEntity.client
 
-    /** Tells a trigger's teammate about it (a persisted cluster message); the trigger is recorded first. */
-    const notify = (t: Trigger) => client(t.teammateId).Trigger({ triggerId: t.id, orgId: t.orgId }, { discard: true })
-
+    /** Sends a recorded trigger to its teammate (a persisted cluster message). */
     const send = Effect.fn("Dispatcher.send")(function*(t: Trigger) {
-      yield* runs.addTrigger(t)
-      yield* notify(t)
+      yield* client(t.teammateId).Trigger({ triggerId: t.id, orgId: t.orgId }, { discard: true })
     })
 
     const trigger = (message: Message, teammate: Teammate, kind: Trigger["kind"]): Trigger => ({
@@ -109,7 +106,7 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
         for (const t of triggers) yield* runs.addTrigger(t)
         return { triggers, logged: events.length > 0 }
       }))
-      for (const t of triggers) yield* notify(t)
+      for (const t of triggers) yield* send(t)
       return { triggered: triggers.map((t) => t.teammateId), logged }
     })
 
@@ -121,7 +118,9 @@ export class Dispatcher extends Effect.Service<Dispatcher>()("@troupe/teammates/
         if (!target) return false
         const depth = yield* runs.handOffDepth(orgId, reply.id)
         if (depth >= MAX_HANDOFF_DEPTH) return false
-        yield* send(trigger(reply, target, "handoff"))
+        const t = trigger(reply, target, "handoff")
+        yield* runs.addTrigger(t)
+        yield* send(t)
         return true
       }
     )
