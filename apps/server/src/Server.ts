@@ -16,6 +16,7 @@ import {
 import { SqlClient } from "@effect/sql"
 import { TroupeApi } from "@troupe/api/Api"
 import { Feed } from "@troupe/feed/Feed"
+import { Channels } from "@troupe/gateway/Channels"
 import * as MeteredModel from "@troupe/llm/MeteredModel"
 import * as ModelConfig from "@troupe/llm/ModelConfig"
 import * as EventBus from "@troupe/realtime/EventBus"
@@ -44,6 +45,7 @@ import { Teammates } from "@troupe/workspace/Teammates"
 import { Effect, Layer } from "effect"
 import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { AuthLive } from "./http/Auth.js"
+import { ChannelsLive } from "./http/Channels.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
 import { FilesLive } from "./http/Files.js"
@@ -105,7 +107,8 @@ const WorkspaceLive = Layer.mergeAll(
   Pins.Default,
   Tasks.Default,
   Schedules.Default,
-  Teammates.Default
+  Teammates.Default,
+  Channels.Default
 )
 
 const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
@@ -127,7 +130,8 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     TeammatesLive,
     TasksLive,
     SchedulesLive,
-    EventsLive
+    EventsLive,
+    ChannelsLive
   ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),
   Layer.provide(ServicesLive)
