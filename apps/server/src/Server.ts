@@ -17,6 +17,7 @@ import { SqlClient } from "@effect/sql"
 import { TroupeApi } from "@troupe/api/Api"
 import { Feed } from "@troupe/feed/Feed"
 import { Channels } from "@troupe/gateway/Channels"
+import { Inbound } from "@troupe/gateway/Inbound"
 import * as MeteredModel from "@troupe/llm/MeteredModel"
 import * as ModelConfig from "@troupe/llm/ModelConfig"
 import * as EventBus from "@troupe/realtime/EventBus"
@@ -49,6 +50,7 @@ import { ChannelsLive } from "./http/Channels.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
 import { FilesLive } from "./http/Files.js"
+import { GatewayLive } from "./http/Gateway.js"
 import { HealthLive } from "./http/Health.js"
 import { InvitationsLive } from "./http/Invitations.js"
 import { MessagesLive } from "./http/Messages.js"
@@ -108,7 +110,8 @@ const WorkspaceLive = Layer.mergeAll(
   Tasks.Default,
   Schedules.Default,
   Teammates.Default,
-  Channels.Default
+  Channels.Default,
+  Inbound.Default
 )
 
 const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
@@ -131,7 +134,8 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     TasksLive,
     SchedulesLive,
     EventsLive,
-    ChannelsLive
+    ChannelsLive,
+    GatewayLive
   ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),
   Layer.provide(ServicesLive)

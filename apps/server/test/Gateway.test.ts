@@ -1,12 +1,24 @@
 /**
  * The messaging gateway through the public API: channel accounts and
- * bridges (admins only, credentials never shown).
+ * bridges (admins only, credentials never shown), and Slack Events API
+ * deliveries signed as Slack signs them.
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { ChannelAccount } from "@troupe/domain/Channel"
 import * as Database from "@troupe/store/Database"
-import { Effect, Schema } from "effect"
-import { anaAndBen, person, raw, slug, testChannelKey, TestServer } from "./Harness.js"
+import { Effect, Fiber, Schema } from "effect"
+import { createHmac, randomBytes, randomUUID } from "node:crypto"
+import {
+  anaAndBen,
+  anaBenAndTeammate,
+  baseUrl,
+  person,
+  raw,
+  slug,
+  testChannelKey,
+  TestServer,
+  watch
+} from "./Harness.js"
 
 const slackSecrets = { botToken: "xoxb-1111-2222-abcd", signingSecret: "8f742231b10e8888abcd99yyyzzz85a5" }
 
@@ -123,6 +135,195 @@ describe("channel accounts without CHANNEL_KEY", () => {
         expect(refused.status).toBe(503)
         expect(refused.text).toContain("CHANNEL_KEY")
         expect(yield* ana.api.channels.list({ path: { org: org.id } })).toEqual([])
+      }))
+  })
+})
+
+/** Slack's signature of a delivery: `v0=` and the HMAC-SHA256 of `v0:{timestamp}:{body}`. */
+const slackSignature = (secret: string, timestamp: string, body: string) =>
+  `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`
+
+/** Posts `payload` to the account's Events API URL, signed with `secret` (or as `options` say). */
+const deliver = (
+  accountId: string,
+  payload: unknown,
+  options: {
+    readonly secret?: string
+    readonly timestamp?: number
+    readonly retry?: number
+    readonly body?: string
+    readonly signature?: string
+  } = {}
+) => {
+  const body = options.body ?? JSON.stringify(payload)
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000))
+  const signature = options.signature ?? slackSignature(options.secret ?? slackSecrets.signingSecret, timestamp, body)
+  return raw("POST", `/v1/gateway/slack/${accountId}/events`, {
+    body,
+    headers: {
+      "x-slack-request-timestamp": timestamp,
+      "x-slack-signature": signature,
+      ...(options.retry === undefined ? {} : { "x-slack-retry-num": String(options.retry) })
+    }
+  })
+}
+
+/** An Events API delivery of a message from a Slack user in `channel`. */
+const slackMessage = (channel: string, text: string, extra: Record<string, unknown> = {}) => ({
+  token: "deprecated-verification-token",
+  team_id: "T0001",
+  type: "event_callback",
+  event_id: `Ev${randomBytes(6).toString("hex")}`,
+  event_time: Math.floor(Date.now() / 1000),
+  event: {
+    type: "message",
+    channel,
+    user: "U0ALICE",
+    text,
+    ts: `${Math.floor(Date.now() / 1000)}.000100`,
+    user_profile: { display_name: "alice", real_name: "Alice Slack" },
+    ...extra
+  }
+})
+
+/** An org with a room bridged to Slack channel `C0GENERAL` (the bot is `UBOT1`), and a teammate in the room. */
+const bridgedToSlack = Effect.gen(function*() {
+  const world = yield* anaBenAndTeammate
+  const account = yield* world.ana.api.channels.create({
+    path: { org: world.org.id },
+    payload: { kind: "slack", name: "Acme Slack", ...slackSecrets, botUserId: "UBOT1" }
+  })
+  yield* world.ana.api.channels.createBridge({
+    path: { org: world.org.id, account: account.id },
+    payload: { externalChannel: "C0GENERAL", roomId: world.room.id }
+  })
+  const texts = Effect.map(
+    world.ana.api.messages.list({ path: { room: world.room.id }, urlParams: { limit: 200 } }),
+    (page) => page.messages.map((m) => m.text)
+  )
+  return { ...world, account, texts }
+})
+
+describe("Slack inbound", () => {
+  layer(TestServer({ CHANNEL_KEY: testChannelKey }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("answers Slack's URL check with its challenge", () =>
+      Effect.gen(function*() {
+        const { account } = yield* bridgedToSlack
+        const res = yield* deliver(account.id, { type: "url_verification", token: "x", challenge: "3eZbrw1aB" })
+        expect(res.status, res.text).toBe(200)
+        expect(res.json).toMatchObject({ ok: true, challenge: "3eZbrw1aB" })
+      }))
+
+    it.effect("stores a message in the bridged room once, however often Slack retries it", () =>
+      Effect.gen(function*() {
+        const { account, ana, room, texts } = yield* bridgedToSlack
+        const created = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: ana.token,
+          count: 1,
+          keep: (d) => d.event.type === "message.created" && d.event.message.roomId === room.id
+        })
+        const delivery = slackMessage("C0GENERAL", "hello from Slack")
+        const first = yield* deliver(account.id, delivery)
+        expect(first.status, first.text).toBe(200)
+        expect(first.json).toEqual({ ok: true })
+        const [event] = yield* Fiber.join(created)
+        expect(event?.event.type === "message.created" ? event.event.message : undefined).toMatchObject({
+          text: "hello from Slack",
+          authorKind: "user",
+          authorName: "alice"
+        })
+        for (const retry of [1, 2]) {
+          const again = yield* deliver(account.id, delivery, { retry })
+          expect(again.status).toBe(200)
+          expect(again.json).toEqual({ ok: true, duplicate: true })
+        }
+        expect((yield* texts).filter((t) => t === "hello from Slack")).toHaveLength(1)
+
+        // The same Slack user is one identity in the org.
+        const second = slackMessage("C0GENERAL", "me again")
+        expect((yield* deliver(account.id, second)).status).toBe(200)
+        const page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: {} })
+        const authors = new Set(page.messages.filter((m) => m.authorName === "alice").map((m) => m.authorId))
+        expect(authors.size).toBe(1)
+        const health = yield* ana.api.channels.get({ path: { org: room.orgId, account: account.id } })
+        expect(health.health.lastInboundAt).not.toBeNull()
+      }))
+
+    it.effect("refuses forged, stale, unknown, disabled and malformed deliveries, storing nothing", () =>
+      Effect.gen(function*() {
+        const { account, ana, org, texts } = yield* bridgedToSlack
+        const before = yield* texts
+        const payload = slackMessage("C0GENERAL", "should never arrive")
+        const forged = yield* deliver(account.id, payload, { secret: "not-the-signing-secret" })
+        expect([forged.status, Object(forged.json)._tag]).toEqual([401, "Unauthorized"])
+        const unsigned = yield* deliver(account.id, payload, { signature: "" })
+        expect(unsigned.status).toBe(401)
+        const stale = yield* deliver(account.id, payload, { timestamp: Math.floor(Date.now() / 1000) - 301 })
+        expect([stale.status, Object(stale.json)._tag]).toEqual([401, "Unauthorized"])
+        const unknown = yield* deliver(randomUUID(), payload)
+        expect([unknown.status, Object(unknown.json)._tag]).toEqual([404, "NotFound"])
+        const notJson = yield* deliver(account.id, undefined, { body: "{not json" })
+        expect([notJson.status, Object(notJson.json)._tag]).toEqual([400, "MalformedRequest"])
+        const notAnEvent = yield* deliver(account.id, { event_id: 7 })
+        expect(notAnEvent.status).toBe(400)
+        // Signed with the secret of another account: the signature is per account.
+        const other = yield* ana.api.channels.create({
+          path: { org: org.id },
+          payload: {
+            kind: "slack",
+            name: "Other",
+            botToken: "xoxb-other-0000",
+            signingSecret: "another-signing-secret"
+          }
+        })
+        expect((yield* deliver(other.id, payload)).status).toBe(401)
+        yield* ana.api.channels.update({ path: { org: org.id, account: account.id }, payload: { enabled: false } })
+        const disabled = yield* deliver(account.id, payload)
+        expect([disabled.status, Object(disabled.json)._tag]).toEqual([404, "NotFound"])
+        yield* ana.api.channels.update({ path: { org: org.id, account: account.id }, payload: { enabled: true } })
+        expect(yield* texts).toEqual(before)
+        const sql = yield* Database.AdminSql
+        const rows = yield* sql<
+          { n: string }
+        >`SELECT count(*) AS n FROM channel_inbound WHERE account_id = ${account.id}`
+        expect(rows[0]?.n).toBe("0")
+      }))
+
+    it.effect("never echoes the bot's own messages, other bots' or edits into the room", () =>
+      Effect.gen(function*() {
+        const { account, texts } = yield* bridgedToSlack
+        const before = yield* texts
+        for (
+          const delivery of [
+            slackMessage("C0GENERAL", "from our bot", { user: "UBOT1" }),
+            slackMessage("C0GENERAL", "from a bot", { bot_id: "B0001" }),
+            slackMessage("C0GENERAL", "an edit", { subtype: "message_changed" }),
+            slackMessage("C0OTHER", "an unbridged channel")
+          ]
+        ) {
+          const res = yield* deliver(account.id, delivery)
+          expect(res.status, res.text).toBe(200)
+        }
+        expect(yield* texts).toEqual(before)
+      }))
+
+    it.effect("a teammate mentioned from Slack answers in the room", () =>
+      Effect.gen(function*() {
+        const { account, ana, room, teammate } = yield* bridgedToSlack
+        const answered = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: ana.token,
+          count: 1,
+          timeout: "60 seconds",
+          keep: (d) =>
+            d.event.type === "message.created" && d.event.message.roomId === room.id &&
+            d.event.message.authorKind === "teammate"
+        })
+        const res = yield* deliver(account.id, slackMessage("C0GENERAL", `@${teammate.handle} what is on today?`))
+        expect(res.status).toBe(200)
+        const [reply] = yield* Fiber.join(answered)
+        expect(reply?.event.type === "message.created" ? reply.event.message.authorId : undefined).toBe(teammate.id)
       }))
   })
 })

@@ -140,6 +140,10 @@ const world = Effect.gen(function*() {
     payload: { kind: "telegram", name: "bot", botToken: "123456:telegram-token", webhookSecret: "a-webhook-secret" }
   })
   const channel = yield* freshChannel
+  const slackChannel = yield* owner.api.channels.create({
+    path: { org: org.id },
+    payload: { kind: "slack", name: "Acme", botToken: "xoxb-matrix-0000", signingSecret: "matrix-signing-secret" }
+  })
   /** A bridge of `channel` to the public room. */
   const freshBridge = Effect.suspend(() =>
     owner.api.channels.createBridge({
@@ -167,6 +171,7 @@ const world = Effect.gen(function*() {
     freshMember,
     freshPublicRoom,
     channel,
+    slackChannel,
     freshChannel,
     freshBridge
   }
@@ -639,6 +644,12 @@ const cases: ReadonlyArray<Case> = [
         path: `/v1/orgs/${w.org.id}/channels/${w.channel.id}/bridges/${b.id}`
       })),
     adminsUp(204)
+  ],
+  // Webhooks: no bearer token counts, only the platform's signature (none here).
+  [
+    "gateway.slackEvents",
+    (w) => at("POST", `/v1/gateway/slack/${w.slackChannel.id}/events`, { type: "url_verification", challenge: "c" }),
+    who({ rest: 401 })
   ]
 ]
 
@@ -673,7 +684,7 @@ describe("the authorisation matrix", () => {
           const declared = Object.values(TroupeApi.groups).flatMap((group) =>
             Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
           )
-          expect(declared.length).toBe(102)
+          expect(declared.length).toBe(103)
           expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
         }))
 
