@@ -107,12 +107,12 @@ CREATE FUNCTION troupe_channel_account_org(p_account uuid)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
   AS $$ SELECT a.org_id FROM channel_accounts a WHERE a.id = p_account $$;
 
--- The sender: orgs with deliveries due now.
+-- The sender: orgs with deliveries due now (a disabled account's wait until it is enabled).
 CREATE FUNCTION troupe_channel_orgs_due(p_limit integer)
   RETURNS TABLE (org_id uuid)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
-  AS $$ SELECT DISTINCT d.org_id FROM channel_deliveries d
-        WHERE d.status = 'pending' AND d.next_attempt_at <= now() LIMIT p_limit $$;
+  AS $$ SELECT DISTINCT d.org_id FROM channel_deliveries d JOIN channel_accounts a ON a.id = d.account_id
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND a.enabled LIMIT p_limit $$;
 
 REVOKE ALL ON FUNCTION troupe_channel_account_org(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION troupe_channel_account_org(uuid) TO troupe_app;

@@ -18,6 +18,7 @@ import { TroupeApi } from "@troupe/api/Api"
 import { Feed } from "@troupe/feed/Feed"
 import { Channels } from "@troupe/gateway/Channels"
 import { Inbound } from "@troupe/gateway/Inbound"
+import * as GatewayOutbound from "@troupe/gateway/Outbound"
 import * as MeteredModel from "@troupe/llm/MeteredModel"
 import * as ModelConfig from "@troupe/llm/ModelConfig"
 import * as EventBus from "@troupe/realtime/EventBus"
@@ -74,13 +75,23 @@ export const StoreLive = Store.layer
 /** The catalog: curated templates plus the kinds defined in code. */
 export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.Default))
 
-/** Teammate entities, task workflows, the scheduler, the teammates' outbox and the retention jobs, on nodes that host entities. */
+/**
+ * Teammate entities, task workflows, the scheduler, the teammates' outbox, the
+ * gateway's outbox and the retention jobs, on nodes that host entities.
+ */
 export const EntitiesLive = Layer.unwrapEffect(
   Effect.map(
     ClusterConfig,
     (c) =>
       hostsEntities(c)
-        ? Layer.mergeAll(TeammateRuntime.layer, TaskRunner.layer, Scheduler.layer, Outbox.layer, Retention.layer)
+        ? Layer.mergeAll(
+          TeammateRuntime.layer,
+          TaskRunner.layer,
+          Scheduler.layer,
+          Outbox.layer,
+          GatewayOutbound.layer,
+          Retention.layer
+        )
         : Layer.empty
   )
 )

@@ -489,21 +489,21 @@ describe("fuzzing from the OpenAPI document", () => {
             return typeof ref === "string" ? resolve(components[ref.replace("#/components/schemas/", "")]) : s
           }
 
-          // The teammates' outbox records how far it has read the log: let it catch up with the set-up first.
+          // The outboxes (teammates', gateway's) record how far they have read the log: let them catch up with the set-up first.
           yield* eventually(Effect.map(
             Effect.flatMap(Database.AdminSql, (sql) =>
-              sql<{ caught: boolean }>`SELECT (SELECT position FROM log_cursors WHERE name = 'teammates')
+              sql<
+                { caught: boolean }
+              >`SELECT (SELECT min(position) FROM log_cursors WHERE name IN ('teammates', 'gateway'))
                 >= (SELECT position FROM event_log_state) AS caught`),
-            (rows) =>
-              rows[0]?.caught === true ? Option.some(true) : Option.none()
+            (rows) => rows[0]?.caught === true ? Option.some(true) : Option.none()
           ))
           const before = yield* storedState
           const rng = prng(seed)
           const tokens = { insiders: [ana.token, ana.token, ben.token, key.secret], outsider: eve.token }
           const requests = Array.from(
             { length: budget },
-            (_, i) =>
-              fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve)
+            (_, i) => fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve)
           )
           const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
           const failures: Array<string> = []

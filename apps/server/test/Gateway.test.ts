@@ -6,12 +6,14 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { ChannelAccount } from "@troupe/domain/Channel"
 import * as Database from "@troupe/store/Database"
-import { Effect, Fiber, Schema } from "effect"
+import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { createHmac, randomBytes, randomUUID } from "node:crypto"
+import * as FakeSlack from "./FakeSlack.js"
 import {
   anaAndBen,
   anaBenAndTeammate,
   baseUrl,
+  eventually,
   person,
   raw,
   slug,
@@ -186,26 +188,35 @@ const slackMessage = (channel: string, text: string, extra: Record<string, unkno
   }
 })
 
-/** An org with a room bridged to Slack channel `C0GENERAL` (the bot is `UBOT1`), and a teammate in the room. */
+/** An org with a room bridged to a Slack channel of its own (the bot is `UBOT1`), and a teammate in the room. */
 const bridgedToSlack = Effect.gen(function*() {
   const world = yield* anaBenAndTeammate
+  const channel = `C${randomBytes(5).toString("hex").toUpperCase()}`
   const account = yield* world.ana.api.channels.create({
     path: { org: world.org.id },
     payload: { kind: "slack", name: "Acme Slack", ...slackSecrets, botUserId: "UBOT1" }
   })
   yield* world.ana.api.channels.createBridge({
     path: { org: world.org.id, account: account.id },
-    payload: { externalChannel: "C0GENERAL", roomId: world.room.id }
+    payload: { externalChannel: channel, roomId: world.room.id }
   })
   const texts = Effect.map(
     world.ana.api.messages.list({ path: { room: world.room.id }, urlParams: { limit: 200 } }),
     (page) => page.messages.map((m) => m.text)
   )
-  return { ...world, account, texts }
+  return { ...world, account, channel, texts }
 })
 
+/** A test server whose Slack is a local fake (`SLACK_API_URL`). */
+const TestServerWithSlack = Layer.unwrapScoped(
+  Effect.map(FakeSlack.make, (fake) =>
+    TestServer({ CHANNEL_KEY: testChannelKey, SLACK_API_URL: fake.url }).pipe(
+      Layer.provideMerge(Layer.succeed(FakeSlack.FakeSlack, fake))
+    ))
+)
+
 describe("Slack inbound", () => {
-  layer(TestServer({ CHANNEL_KEY: testChannelKey }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(TestServerWithSlack, { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.effect("answers Slack's URL check with its challenge", () =>
       Effect.gen(function*() {
         const { account } = yield* bridgedToSlack
@@ -216,14 +227,14 @@ describe("Slack inbound", () => {
 
     it.effect("stores a message in the bridged room once, however often Slack retries it", () =>
       Effect.gen(function*() {
-        const { account, ana, room, texts } = yield* bridgedToSlack
+        const { account, ana, channel, room, texts } = yield* bridgedToSlack
         const created = yield* watch({
           baseUrl: yield* baseUrl,
           token: ana.token,
           count: 1,
           keep: (d) => d.event.type === "message.created" && d.event.message.roomId === room.id
         })
-        const delivery = slackMessage("C0GENERAL", "hello from Slack")
+        const delivery = slackMessage(channel, "hello from Slack")
         const first = yield* deliver(account.id, delivery)
         expect(first.status, first.text).toBe(200)
         expect(first.json).toEqual({ ok: true })
@@ -241,7 +252,7 @@ describe("Slack inbound", () => {
         expect((yield* texts).filter((t) => t === "hello from Slack")).toHaveLength(1)
 
         // The same Slack user is one identity in the org.
-        const second = slackMessage("C0GENERAL", "me again")
+        const second = slackMessage(channel, "me again")
         expect((yield* deliver(account.id, second)).status).toBe(200)
         const page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: {} })
         const authors = new Set(page.messages.filter((m) => m.authorName === "alice").map((m) => m.authorId))
@@ -252,9 +263,9 @@ describe("Slack inbound", () => {
 
     it.effect("refuses forged, stale, unknown, disabled and malformed deliveries, storing nothing", () =>
       Effect.gen(function*() {
-        const { account, ana, org, texts } = yield* bridgedToSlack
+        const { account, ana, channel, org, texts } = yield* bridgedToSlack
         const before = yield* texts
-        const payload = slackMessage("C0GENERAL", "should never arrive")
+        const payload = slackMessage(channel, "should never arrive")
         const forged = yield* deliver(account.id, payload, { secret: "not-the-signing-secret" })
         expect([forged.status, Object(forged.json)._tag]).toEqual([401, "Unauthorized"])
         const unsigned = yield* deliver(account.id, payload, { signature: "" })
@@ -292,13 +303,13 @@ describe("Slack inbound", () => {
 
     it.effect("never echoes the bot's own messages, other bots' or edits into the room", () =>
       Effect.gen(function*() {
-        const { account, texts } = yield* bridgedToSlack
+        const { account, channel, texts } = yield* bridgedToSlack
         const before = yield* texts
         for (
           const delivery of [
-            slackMessage("C0GENERAL", "from our bot", { user: "UBOT1" }),
-            slackMessage("C0GENERAL", "from a bot", { bot_id: "B0001" }),
-            slackMessage("C0GENERAL", "an edit", { subtype: "message_changed" }),
+            slackMessage(channel, "from our bot", { user: "UBOT1" }),
+            slackMessage(channel, "from a bot", { bot_id: "B0001" }),
+            slackMessage(channel, "an edit", { subtype: "message_changed" }),
             slackMessage("C0OTHER", "an unbridged channel")
           ]
         ) {
@@ -310,7 +321,7 @@ describe("Slack inbound", () => {
 
     it.effect("a teammate mentioned from Slack answers in the room", () =>
       Effect.gen(function*() {
-        const { account, ana, room, teammate } = yield* bridgedToSlack
+        const { account, ana, channel, room, teammate } = yield* bridgedToSlack
         const answered = yield* watch({
           baseUrl: yield* baseUrl,
           token: ana.token,
@@ -320,10 +331,97 @@ describe("Slack inbound", () => {
             d.event.type === "message.created" && d.event.message.roomId === room.id &&
             d.event.message.authorKind === "teammate"
         })
-        const res = yield* deliver(account.id, slackMessage("C0GENERAL", `@${teammate.handle} what is on today?`))
+        const res = yield* deliver(account.id, slackMessage(channel, `@${teammate.handle} what is on today?`))
         expect(res.status).toBe(200)
         const [reply] = yield* Fiber.join(answered)
         expect(reply?.event.type === "message.created" ? reply.event.message.authorId : undefined).toBe(teammate.id)
+      }))
+  })
+})
+
+describe("Slack outbound", () => {
+  layer(TestServerWithSlack, { excludeTestServices: true, timeout: 120_000 })((it) => {
+    /** Ben posts `text` in the room and the fake Slack receives it: the calls to the channel so far. */
+    const postAndAwait = (w: Effect.Effect.Success<typeof bridgedToSlack>, text: string) =>
+      Effect.gen(function*() {
+        const slack = yield* FakeSlack.FakeSlack
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text } })
+        yield* slack.waitFor((c) => c.channel === w.channel && c.text === `Ben: ${text}`)
+        return slack.calls.filter((c) => c.channel === w.channel)
+      })
+
+    it.effect("a person's message in the room reaches the Slack channel once; Slack's own are not sent back", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const slack = yield* FakeSlack.FakeSlack
+        expect((yield* deliver(w.account.id, slackMessage(w.channel, "from alice in Slack"))).status).toBe(200)
+        yield* postAndAwait(w, "hello Slack")
+        // Sends to one channel go in order: once the next one arrived, a second copy would have too.
+        const calls = yield* postAndAwait(w, "and a second message")
+        expect(calls.map((c) => [c.method, c.token, c.text])).toEqual([
+          ["chat.postMessage", slackSecrets.botToken, "Ben: hello Slack"],
+          ["chat.postMessage", slackSecrets.botToken, "Ben: and a second message"]
+        ])
+        expect(slack.calls.some((c) => c.text.includes("from alice in Slack"))).toBe(false)
+        const account = yield* w.ana.api.channels.get({ path: { org: w.org.id, account: w.account.id } })
+        expect(account.health.lastOutboundAt).not.toBeNull()
+        expect(account.health.queueDepth).toBe(0)
+      }))
+
+    it.effect("a teammate's reply to a Slack message reaches Slack once, complete", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const answered = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: w.ana.token,
+          count: 1,
+          timeout: "60 seconds",
+          keep: (d) =>
+            d.event.type === "message.created" && d.event.message.roomId === w.room.id &&
+            d.event.message.authorKind === "teammate"
+        })
+        yield* deliver(w.account.id, slackMessage(w.channel, `@${w.teammate.handle} summarise the week`))
+        const [reply] = yield* Fiber.join(answered)
+        const message = reply?.event.type === "message.created" ? reply.event.message : undefined
+        expect(message?.text.length).toBeGreaterThan(0)
+        const calls = yield* postAndAwait(w, "thanks")
+        expect(calls.map((c) => c.text)).toEqual([`${message?.authorName}: ${message?.text}`, "Ben: thanks"])
+      }))
+
+    it.effect("a 429 holds the channel for its Retry-After, then the message goes", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const slack = yield* FakeSlack.FakeSlack
+        slack.script(w.channel, [{ kind: "rateLimited", retryAfterSeconds: 1 }])
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "patience" } })
+        const [limited, sent] = yield* slack.waitFor((c) => c.channel === w.channel, 2)
+        expect([limited?.text, sent?.text]).toEqual(["Ben: patience", "Ben: patience"])
+        expect((sent?.at ?? 0) - (limited?.at ?? 0)).toBeGreaterThanOrEqual(900)
+      }))
+
+    it.effect("a 5xx is tried again; a permanent refusal marks the message failed with the reason", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const slack = yield* FakeSlack.FakeSlack
+        slack.script(w.channel, [{ kind: "status", status: 503 }, { kind: "ok" }, {
+          kind: "error",
+          error: "not_in_channel"
+        }])
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "flaky" } })
+        yield* slack.waitFor((c) => c.channel === w.channel, 2)
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "refused" } })
+        yield* slack.waitFor((c) => c.channel === w.channel, 3)
+        const account = yield* eventually(Effect.map(
+          w.ana.api.channels.get({ path: { org: w.org.id, account: w.account.id } }),
+          (a) =>
+            a.health.lastError === "slack: not_in_channel" && a.health.queueDepth === 0 ? Option.some(a) : Option.none()
+        ))
+        expect(account.health.lastErrorAt).not.toBeNull()
+        expect(slack.calls.filter((c) => c.channel === w.channel).map((c) => c.text)).toEqual([
+          "Ben: flaky",
+          "Ben: flaky",
+          "Ben: refused"
+        ])
       }))
   })
 })

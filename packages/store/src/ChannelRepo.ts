@@ -362,13 +362,13 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       return rows.map((r) => r.orgId)
     })
 
-    /** An org's deliveries due now, oldest first. */
+    /** An org's deliveries due now, oldest first (a disabled account's wait). */
     const due = Effect.fn("ChannelRepo.due")(function*(orgId: OrgId, limit: number) {
       const rows: ReadonlyArray<DueDelivery> = yield* withOrg(orgId)(
         sql`SELECT d.id, d.org_id, d.account_id, a.kind, a.enabled, a.credentials, d.external_channel, d.author_name,
             d.text, d.attempts
           FROM channel_deliveries d JOIN channel_accounts a ON a.id = d.account_id
-          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+          WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND a.enabled
           ORDER BY d.created_at, d.id LIMIT ${limit}`.pipe(Rows.all("delivery", DueRow))
       )
       return rows

@@ -1,0 +1,129 @@
+/**
+ * A local Slack Web API for tests: `chat.postMessage` on a loopback port,
+ * recording every call, answering ok, or as a test scripts it per channel
+ * (429 with Retry-After, a 5xx, a Slack error). Tests wait for recorded
+ * calls, never for time.
+ */
+import { Context, Effect } from "effect"
+import { createServer, type IncomingMessage } from "node:http"
+
+/** A call the fake received. */
+export interface SlackCall {
+  readonly method: string
+  readonly token: string
+  readonly channel: string
+  readonly text: string
+  /** When it arrived (ms since the epoch). */
+  readonly at: number
+}
+
+/** How the fake answers one call. */
+export type SlackAnswer =
+  | { readonly kind: "ok" }
+  | { readonly kind: "rateLimited"; readonly retryAfterSeconds: number }
+  | { readonly kind: "status"; readonly status: number }
+  | { readonly kind: "error"; readonly error: string }
+
+/** The running fake. */
+export interface FakeSlackServer {
+  /** The Web API base URL, for `SLACK_API_URL`. */
+  readonly url: string
+  readonly calls: ReadonlyArray<SlackCall>
+  /** Answers the next calls to `channel` with `answers`, in order, then ok again. */
+  readonly script: (channel: string, answers: ReadonlyArray<SlackAnswer>) => void
+  /** The calls matching `keep` once there are `count` of them. */
+  readonly waitFor: (
+    keep: (call: SlackCall) => boolean,
+    count?: number
+  ) => Effect.Effect<ReadonlyArray<SlackCall>>
+}
+
+/** The fake of a test server. */
+export class FakeSlack extends Context.Tag("test/FakeSlack")<FakeSlack, FakeSlackServer>() {}
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let body = ""
+    req.on("data", (chunk: Buffer) => body += chunk.toString("utf8"))
+    req.on("end", () => resolve(body))
+  })
+
+const fieldsOf = (contentType: string, body: string): Record<string, string> => {
+  if (contentType.includes("application/json")) {
+    const parsed: unknown = JSON.parse(body)
+    return typeof parsed === "object" && parsed !== null
+      ? Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]))
+      : {}
+  }
+  return Object.fromEntries(new URLSearchParams(body))
+}
+
+/** Starts the fake for the scope. */
+export const make = Effect.acquireRelease(
+  Effect.async<{ server: ReturnType<typeof createServer>; fake: FakeSlackServer }>((resume) => {
+    const calls: Array<SlackCall> = []
+    const scripts = new Map<string, Array<SlackAnswer>>()
+    const waiters: Array<{
+      keep: (call: SlackCall) => boolean
+      count: number
+      resolve: (calls: ReadonlyArray<SlackCall>) => void
+    }> = []
+    const settle = () => {
+      for (const w of [...waiters]) {
+        const found = calls.filter(w.keep)
+        if (found.length >= w.count) {
+          waiters.splice(waiters.indexOf(w), 1)
+          w.resolve(found)
+        }
+      }
+    }
+    const server = createServer((req, res) => {
+      void readBody(req).then((body) => {
+        const fields = fieldsOf(req.headers["content-type"] ?? "", body)
+        const channel = fields["channel"] ?? ""
+        calls.push({
+          method: (req.url ?? "").replace(/^.*\//, ""),
+          token: (req.headers["authorization"] ?? "").replace(/^Bearer /, ""),
+          channel,
+          text: fields["text"] ?? "",
+          at: Date.now()
+        })
+        const answer = scripts.get(channel)?.shift() ?? { kind: "ok" }
+        const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+          res.writeHead(status, { "content-type": "application/json", ...headers })
+          res.end(JSON.stringify(value))
+        }
+        if (answer.kind === "rateLimited") {
+          json(429, { ok: false, error: "ratelimited" }, { "retry-after": String(answer.retryAfterSeconds) })
+        } else if (answer.kind === "status") json(answer.status, { ok: false })
+        else if (answer.kind === "error") json(200, { ok: false, error: answer.error })
+        else json(200, { ok: true, channel, ts: `${Date.now() / 1000}`, message: { text: fields["text"] } })
+        settle()
+      })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      resume(Effect.succeed({
+        server,
+        fake: {
+          url: `http://127.0.0.1:${port}/api/`,
+          calls,
+          script: (channel, answers) => scripts.set(channel, [...answers]),
+          waitFor: (keep, count = 1) =>
+            Effect.promise(() =>
+              new Promise<ReadonlyArray<SlackCall>>((resolve) => {
+                waiters.push({ keep, count, resolve })
+                settle()
+              })
+            )
+        }
+      }))
+    })
+  }),
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+).pipe(Effect.map(({ fake }) => fake))
