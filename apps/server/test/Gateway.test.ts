@@ -4,11 +4,16 @@
  * deliveries signed as Slack signs them.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { ChannelAccount } from "@troupe/domain/Channel"
+import {
+  ChannelAccount,
+  type CreateChannelRequest,
+  CreateSlackChannel,
+  CreateTelegramChannel
+} from "@troupe/domain/Channel"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { createHmac, randomBytes, randomUUID } from "node:crypto"
-import * as FakeSlack from "./FakeSlack.js"
+import * as Fake from "./FakePlatforms.js"
 import {
   anaAndBen,
   anaBenAndTeammate,
@@ -188,35 +193,46 @@ const slackMessage = (channel: string, text: string, extra: Record<string, unkno
   }
 })
 
-/** An org with a room bridged to a Slack channel of its own (the bot is `UBOT1`), and a teammate in the room. */
-const bridgedToSlack = Effect.gen(function*() {
-  const world = yield* anaBenAndTeammate
-  const channel = `C${randomBytes(5).toString("hex").toUpperCase()}`
-  const account = yield* world.ana.api.channels.create({
-    path: { org: world.org.id },
-    payload: { kind: "slack", name: "Acme Slack", ...slackSecrets, botUserId: "UBOT1" }
+/** An org with a room bridged to `channel` through a new account (`payload`), and a teammate in the room. */
+const bridged = (payload: typeof CreateChannelRequest.Type, channel: string) =>
+  Effect.gen(function*() {
+    const world = yield* anaBenAndTeammate
+    const path = { org: world.org.id }
+    const account = yield* (payload.kind === "slack"
+      ? world.ana.api.channels.create({ path, payload })
+      : world.ana.api.channels.create({ path, payload }))
+    yield* world.ana.api.channels.createBridge({
+      path: { org: world.org.id, account: account.id },
+      payload: { externalChannel: channel, roomId: world.room.id }
+    })
+    const texts = Effect.map(
+      world.ana.api.messages.list({ path: { room: world.room.id }, urlParams: { limit: 200 } }),
+      (page) => page.messages.map((m) => m.text)
+    )
+    return { ...world, account, channel, texts }
   })
-  yield* world.ana.api.channels.createBridge({
-    path: { org: world.org.id, account: account.id },
-    payload: { externalChannel: channel, roomId: world.room.id }
-  })
-  const texts = Effect.map(
-    world.ana.api.messages.list({ path: { room: world.room.id }, urlParams: { limit: 200 } }),
-    (page) => page.messages.map((m) => m.text)
-  )
-  return { ...world, account, channel, texts }
-})
 
-/** A test server whose Slack is a local fake (`SLACK_API_URL`). */
-const TestServerWithSlack = Layer.unwrapScoped(
-  Effect.map(FakeSlack.make, (fake) =>
-    TestServer({ CHANNEL_KEY: testChannelKey, SLACK_API_URL: fake.url }).pipe(
-      Layer.provideMerge(Layer.succeed(FakeSlack.FakeSlack, fake))
-    ))
+/** A room bridged to a Slack channel of its own (the bot is `UBOT1`). */
+const bridgedToSlack = Effect.suspend(() =>
+  bridged(
+    new CreateSlackChannel({ kind: "slack", name: "Acme Slack", ...slackSecrets, botUserId: "UBOT1" }),
+    `C${randomBytes(5).toString("hex").toUpperCase()}`
+  )
+)
+
+/** A test server whose Slack and Telegram are local fakes (`SLACK_API_URL`, `TELEGRAM_API_URL`). */
+const TestServerWithPlatforms = Layer.unwrapScoped(
+  Effect.map(
+    Fake.make,
+    (fake) =>
+      TestServer({ CHANNEL_KEY: testChannelKey, SLACK_API_URL: fake.url, TELEGRAM_API_URL: fake.telegramUrl }).pipe(
+        Layer.provideMerge(Layer.succeed(Fake.FakePlatforms, fake))
+      )
+  )
 )
 
 describe("Slack inbound", () => {
-  layer(TestServerWithSlack, { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(TestServerWithPlatforms, { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.effect("answers Slack's URL check with its challenge", () =>
       Effect.gen(function*() {
         const { account } = yield* bridgedToSlack
@@ -340,11 +356,11 @@ describe("Slack inbound", () => {
 })
 
 describe("Slack outbound", () => {
-  layer(TestServerWithSlack, { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(TestServerWithPlatforms, { excludeTestServices: true, timeout: 120_000 })((it) => {
     /** Ben posts `text` in the room and the fake Slack receives it: the calls to the channel so far. */
     const postAndAwait = (w: Effect.Effect.Success<typeof bridgedToSlack>, text: string) =>
       Effect.gen(function*() {
-        const slack = yield* FakeSlack.FakeSlack
+        const slack = yield* Fake.FakePlatforms
         yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text } })
         yield* slack.waitFor((c) => c.channel === w.channel && c.text === `Ben: ${text}`)
         return slack.calls.filter((c) => c.channel === w.channel)
@@ -353,7 +369,7 @@ describe("Slack outbound", () => {
     it.effect("a person's message in the room reaches the Slack channel once; Slack's own are not sent back", () =>
       Effect.gen(function*() {
         const w = yield* bridgedToSlack
-        const slack = yield* FakeSlack.FakeSlack
+        const slack = yield* Fake.FakePlatforms
         expect((yield* deliver(w.account.id, slackMessage(w.channel, "from alice in Slack"))).status).toBe(200)
         yield* postAndAwait(w, "hello Slack")
         // Sends to one channel go in order: once the next one arrived, a second copy would have too.
@@ -391,7 +407,7 @@ describe("Slack outbound", () => {
     it.effect("a 429 holds the channel for its Retry-After, then the message goes", () =>
       Effect.gen(function*() {
         const w = yield* bridgedToSlack
-        const slack = yield* FakeSlack.FakeSlack
+        const slack = yield* Fake.FakePlatforms
         slack.script(w.channel, [{ kind: "rateLimited", retryAfterSeconds: 1 }])
         yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "patience" } })
         const [limited, sent] = yield* slack.waitFor((c) => c.channel === w.channel, 2)
@@ -402,7 +418,7 @@ describe("Slack outbound", () => {
     it.effect("a 5xx is tried again; a permanent refusal marks the message failed with the reason", () =>
       Effect.gen(function*() {
         const w = yield* bridgedToSlack
-        const slack = yield* FakeSlack.FakeSlack
+        const slack = yield* Fake.FakePlatforms
         slack.script(w.channel, [{ kind: "status", status: 503 }, { kind: "ok" }, {
           kind: "error",
           error: "not_in_channel"
@@ -421,6 +437,92 @@ describe("Slack outbound", () => {
           "Ben: flaky",
           "Ben: flaky",
           "Ben: refused"
+        ])
+      }))
+  })
+})
+
+const telegramSecrets = { botToken: "123456:telegram-bot-token", webhookSecret: "telegram-webhook-secret" }
+
+/** A room bridged to a Telegram group chat of its own. */
+const bridgedToTelegram = Effect.suspend(() =>
+  bridged(
+    new CreateTelegramChannel({ kind: "telegram", name: "Acme bot", ...telegramSecrets }),
+    `-100${randomBytes(4).readUInt32BE()}`
+  )
+)
+
+/** A Telegram update with a message from a person in `chat`. */
+const telegramUpdate = (chat: string, text: string, from: Record<string, unknown> = {}) => ({
+  update_id: randomBytes(4).readUInt32BE(),
+  message: {
+    message_id: 17,
+    from: { id: 4242, is_bot: false, first_name: "Tanya", last_name: "Gram", username: "tanya", ...from },
+    chat: { id: Number(chat), type: "supergroup", title: "Acme" },
+    date: Math.floor(Date.now() / 1000),
+    text
+  }
+})
+
+/** Posts an update to the account's webhook with the secret token (or `secret`). */
+const deliverTelegram = (accountId: string, update: unknown, secret: string | null = telegramSecrets.webhookSecret) =>
+  raw("POST", `/v1/gateway/telegram/${accountId}`, {
+    body: typeof update === "string" ? update : JSON.stringify(update),
+    headers: secret === null ? {} : { "x-telegram-bot-api-secret-token": secret }
+  })
+
+describe("Telegram", () => {
+  layer(TestServerWithPlatforms, { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("an update is stored once per update_id; forged, unknown and malformed ones store nothing", () =>
+      Effect.gen(function*() {
+        const { account, channel: chat, texts } = yield* bridgedToTelegram
+        const update = telegramUpdate(chat, "hello from Telegram")
+        const first = yield* deliverTelegram(account.id, update)
+        expect([first.status, first.json]).toEqual([200, { ok: true }])
+        const again = yield* deliverTelegram(account.id, update)
+        expect(again.json).toEqual({ ok: true, duplicate: true })
+        expect((yield* texts).filter((t) => t === "hello from Telegram")).toHaveLength(1)
+
+        const before = yield* texts
+        const other = telegramUpdate(chat, "never stored")
+        expect((yield* deliverTelegram(account.id, other, "wrong-secret")).status).toBe(401)
+        expect((yield* deliverTelegram(account.id, other, null)).status).toBe(401)
+        expect((yield* deliverTelegram(randomUUID(), other)).status).toBe(404)
+        expect((yield* deliverTelegram(account.id, "{nope")).status).toBe(400)
+        expect((yield* deliverTelegram(account.id, { update_id: "x" })).status).toBe(400)
+        const fromBot = yield* deliverTelegram(account.id, telegramUpdate(chat, "a bot", { is_bot: true }))
+        expect(fromBot.status).toBe(200)
+        expect(yield* texts).toEqual(before)
+      }))
+
+    it.effect("room messages reach the chat through sendMessage, paced by retry_after; a refusal is marked failed", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToTelegram
+        const fake = yield* Fake.FakePlatforms
+        yield* deliverTelegram(w.account.id, telegramUpdate(w.channel, "from Tanya"))
+        fake.script(w.channel, [{ kind: "rateLimited", retryAfterSeconds: 1 }])
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "hello Telegram" } })
+        const [limited, sent] = yield* fake.waitFor((c) => c.channel === w.channel, 2)
+        expect([limited?.platform, limited?.method, limited?.token, sent?.text]).toEqual([
+          "telegram",
+          "sendMessage",
+          telegramSecrets.botToken,
+          "Ben: hello Telegram"
+        ])
+        expect((sent?.at ?? 0) - (limited?.at ?? 0)).toBeGreaterThanOrEqual(900)
+
+        fake.script(w.channel, [{ kind: "error", error: "Bad Request: chat not found" }])
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "lost" } })
+        yield* fake.waitFor((c) => c.channel === w.channel, 3)
+        const account = yield* eventually(Effect.map(
+          w.ana.api.channels.get({ path: { org: w.org.id, account: w.account.id } }),
+          (a) => a.health.lastError !== null && a.health.queueDepth === 0 ? Option.some(a) : Option.none()
+        ))
+        expect(account.health.lastError).toBe("telegram: 400 Bad Request: chat not found")
+        expect(fake.calls.filter((c) => c.channel === w.channel).map((c) => c.text)).toEqual([
+          "Ben: hello Telegram",
+          "Ben: hello Telegram",
+          "Ben: lost"
         ])
       }))
   })

@@ -650,6 +650,11 @@ const cases: ReadonlyArray<Case> = [
     "gateway.slackEvents",
     (w) => at("POST", `/v1/gateway/slack/${w.slackChannel.id}/events`, { type: "url_verification", challenge: "c" }),
     who({ rest: 401 })
+  ],
+  [
+    "gateway.telegramUpdates",
+    (w) => at("POST", `/v1/gateway/telegram/${w.channel.id}`, { update_id: 1 }),
+    who({ rest: 401 })
   ]
 ]
 
@@ -684,7 +689,7 @@ describe("the authorisation matrix", () => {
           const declared = Object.values(TroupeApi.groups).flatMap((group) =>
             Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
           )
-          expect(declared.length).toBe(103)
+          expect(declared.length).toBe(104)
           expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
         }))
 

@@ -655,6 +655,16 @@ export class GatewayGroup extends HttpApiGroup.make("gateway")
           "messages in bridged channels are stored in their room once, however often Slack retries."
       )
   )
+  .add(
+    HttpApiEndpoint.post("telegramUpdates", "/gateway/telegram/:account")
+      .setPath(Schema.Struct({ account: ChannelAccountId }))
+      .addSuccess(GatewayAck)
+      .annotate(
+        OpenApi.Description,
+        "Telegram webhook updates, carrying the account's webhook secret in X-Telegram-Bot-Api-Secret-Token " +
+          "(compared in constant time). Messages in bridged chats are stored in their room once per update_id."
+      )
+  )
   .prefix("/v1")
 {}
 

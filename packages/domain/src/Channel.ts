@@ -23,6 +23,8 @@ export type ChannelKind = typeof ChannelKind.Type
 
 const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100))
 const Secret = Schema.String.pipe(Schema.minLength(8), Schema.maxLength(512))
+/** Telegram's `secret_token`: 8 to 256 letters, digits, `_` and `-` (Telegram allows 1 to 256; we want 8 at least). */
+const WebhookSecret = Schema.String.pipe(Schema.minLength(8), Schema.maxLength(256), Schema.pattern(/^[A-Za-z0-9_-]+$/))
 /** A platform id (a Slack user or channel id, a Telegram chat id). */
 const PlatformId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128), Schema.pattern(/^[A-Za-z0-9_.:-]+$/))
 
@@ -41,7 +43,7 @@ export class CreateTelegramChannel extends Schema.Class<CreateTelegramChannel>("
   kind: Schema.Literal("telegram"),
   name: Name,
   botToken: Secret,
-  webhookSecret: Secret.pipe(Schema.pattern(/^[A-Za-z0-9_-]+$/))
+  webhookSecret: WebhookSecret
 }) {}
 
 /** A new channel account, by kind. */
@@ -58,7 +60,7 @@ export class UpdateChannelRequest extends Schema.Class<UpdateChannelRequest>("Up
   enabled: Schema.optional(Schema.Boolean),
   botToken: Schema.optional(Secret),
   signingSecret: Schema.optional(Secret),
-  webhookSecret: Schema.optional(Secret.pipe(Schema.pattern(/^[A-Za-z0-9_-]+$/))),
+  webhookSecret: Schema.optional(WebhookSecret),
   botUserId: Schema.optional(PlatformId)
 }) {}
 

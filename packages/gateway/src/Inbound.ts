@@ -16,8 +16,9 @@ import { RoomRepo } from "@troupe/store/RoomRepo"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
 import { Clock, Effect, Option, ParseResult, Schema } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
-import { SlackCredentials } from "./Credentials.js"
+import { SlackCredentials, TelegramCredentials } from "./Credentials.js"
 import * as Slack from "./Slack.js"
+import * as Telegram from "./Telegram.js"
 
 /** A message from a platform, about to be stored in its bridged room. */
 export interface InboundMessage {
@@ -46,7 +47,7 @@ const parseBody = (body: Uint8Array) =>
     catch: () => new MalformedRequest({ message: "the body is not UTF-8 JSON" })
   })
 
-/** Webhook deliveries from Slack (and, in the same shape, the other platforms). */
+/** Webhook deliveries from Slack and Telegram. */
 export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound", {
   effect: Effect.gen(function*() {
     const repo = yield* ChannelRepo
@@ -54,6 +55,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
     const messages = yield* MessageRepo
     const key = yield* ChannelKey
     const openSlack = key.open(SlackCredentials)
+    const openTelegram = key.open(TelegramCredentials)
 
     /** The account a webhook names, of the kind its route is for; unknown ones are 404. */
     const accountFor = (accountId: ChannelAccountId, kind: ChannelKind) =>
@@ -128,7 +130,26 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       return yield* store(account.orgId, account, { ...message, providerId: delivery.event_id })
     })
 
-    return { slack } as const
+    /** A Telegram webhook update: secret token, then a message of a person. */
+    const telegram = Effect.fn("Inbound.telegram")(function*(
+      accountId: ChannelAccountId,
+      secretToken: string | undefined,
+      body: Uint8Array
+    ) {
+      const account = yield* accountFor(accountId, "telegram")
+      const credentials = yield* openTelegram(accountId, account.credentials)
+      yield* Telegram.verifySecret(credentials.webhookSecret, secretToken)
+      yield* requireEnabled(account)
+      const json = yield* parseBody(body)
+      const update = yield* Schema.decodeUnknown(Telegram.Update)(json).pipe(
+        Effect.mapError(malformed("a Telegram update"))
+      )
+      const message = Telegram.personMessage(update)
+      if (message === undefined) return acknowledged
+      return yield* store(account.orgId, account, { ...message, providerId: String(update.update_id) })
+    })
+
+    return { slack, telegram } as const
   }),
   dependencies: [ChannelRepo.Default, RoomRepo.Default, ChannelKey.Default]
 }) {}

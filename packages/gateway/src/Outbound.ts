@@ -8,12 +8,13 @@
  * complete text, so a reply is sent once, whole.
  *
  * The same runner sends what is due, each destination (an account's
- * channel) paced by a token bucket, in order within a destination. A 429
+ * channel or chat) paced by a token bucket, in order within a destination. A 429
  * holds the destination for its `Retry-After`; a transient failure is tried
  * again with backoff up to `MAX_ATTEMPTS`; a permanent one marks the
  * delivery failed with the reason, shown in the account's health and tail.
  */
 import { Singleton } from "@effect/cluster"
+import { FetchHttpClient } from "@effect/platform"
 import type { Event } from "@troupe/domain/Event"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { ChannelRepo, type DueDelivery } from "@troupe/store/ChannelRepo"
@@ -24,6 +25,7 @@ import { Credentials } from "./Credentials.js"
 import { outboundText, type SendError, TransientFailure } from "./Delivery.js"
 import * as Pacing from "./Pacing.js"
 import * as SlackSender from "./SlackSender.js"
+import * as TelegramSender from "./TelegramSender.js"
 
 /** The outbox's cursor in `log_cursors`. */
 export const CURSOR = "gateway"
@@ -60,6 +62,7 @@ export const run = Effect.gen(function*() {
   const key = yield* ChannelKey
   const interval = yield* PollInterval
   const slack = yield* SlackSender.make
+  const telegram = yield* TelegramSender.make
   const openCredentials = key.open(Credentials)
   const pacing = Pacing.make({ burst: 3, perSecond: 1 })
   const kick = yield* Queue.sliding<void>(1)
@@ -90,7 +93,7 @@ export const run = Effect.gen(function*() {
         const text = outboundText(delivery.authorName, delivery.text)
         return credentials.kind === "slack"
           ? slack(credentials.botToken, delivery.externalChannel, text)
-          : Effect.fail(new TransientFailure({ reason: "telegram sending is not built yet" }))
+          : telegram(credentials.botToken, delivery.externalChannel, text)
       }
     )
 
@@ -157,5 +160,5 @@ export const run = Effect.gen(function*() {
 
 /** The gateway's outbox as a cluster singleton. */
 export const layer = Singleton.make("GatewayOutbound", run).pipe(
-  Layer.provide([ChannelRepo.Default, ChannelKey.Default])
+  Layer.provide([ChannelRepo.Default, ChannelKey.Default, FetchHttpClient.layer])
 )

@@ -36,4 +36,10 @@ export const GatewayLive = HttpApiBuilder.group(TroupeApi, "gateway", (handlers)
             timestamp: request.headers["x-slack-request-timestamp"],
             signature: request.headers["x-slack-signature"]
           }, body)))
+      .handle("telegramUpdates", ({ path, request }) =>
+        Effect.flatMap(
+          rawBody(request),
+          (body) =>
+            inbound.telegram(path.account, request.headers["x-telegram-bot-api-secret-token"], body)
+        ))
   }))

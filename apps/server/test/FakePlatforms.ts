@@ -1,14 +1,17 @@
 /**
- * A local Slack Web API for tests: `chat.postMessage` on a loopback port,
- * recording every call, answering ok, or as a test scripts it per channel
- * (429 with Retry-After, a 5xx, a Slack error). Tests wait for recorded
- * calls, never for time.
+ * Local chat platforms for tests, on one loopback port: the Slack Web API's
+ * `chat.postMessage` under `/api/` and the Telegram Bot API's `sendMessage`
+ * under `/bot{token}/`. Every call is recorded and answered ok, or as a test
+ * scripts it per channel or chat (429 with Retry-After / retry_after, a
+ * 5xx, a platform error), each in its platform's own shape. Tests wait for
+ * recorded calls, never for time.
  */
 import { Context, Effect } from "effect"
 import { createServer, type IncomingMessage } from "node:http"
 
 /** A call the fake received. */
-export interface SlackCall {
+export interface PlatformCall {
+  readonly platform: "slack" | "telegram"
   readonly method: string
   readonly token: string
   readonly channel: string
@@ -18,28 +21,30 @@ export interface SlackCall {
 }
 
 /** How the fake answers one call. */
-export type SlackAnswer =
+export type PlatformAnswer =
   | { readonly kind: "ok" }
   | { readonly kind: "rateLimited"; readonly retryAfterSeconds: number }
   | { readonly kind: "status"; readonly status: number }
   | { readonly kind: "error"; readonly error: string }
 
 /** The running fake. */
-export interface FakeSlackServer {
-  /** The Web API base URL, for `SLACK_API_URL`. */
+export interface FakePlatformServer {
+  /** The Slack Web API base URL, for `SLACK_API_URL`. */
   readonly url: string
-  readonly calls: ReadonlyArray<SlackCall>
+  /** The Telegram Bot API root, for `TELEGRAM_API_URL`. */
+  readonly telegramUrl: string
+  readonly calls: ReadonlyArray<PlatformCall>
   /** Answers the next calls to `channel` with `answers`, in order, then ok again. */
-  readonly script: (channel: string, answers: ReadonlyArray<SlackAnswer>) => void
+  readonly script: (channel: string, answers: ReadonlyArray<PlatformAnswer>) => void
   /** The calls matching `keep` once there are `count` of them. */
   readonly waitFor: (
-    keep: (call: SlackCall) => boolean,
+    keep: (call: PlatformCall) => boolean,
     count?: number
-  ) => Effect.Effect<ReadonlyArray<SlackCall>>
+  ) => Effect.Effect<ReadonlyArray<PlatformCall>>
 }
 
 /** The fake of a test server. */
-export class FakeSlack extends Context.Tag("test/FakeSlack")<FakeSlack, FakeSlackServer>() {}
+export class FakePlatforms extends Context.Tag("test/FakePlatforms")<FakePlatforms, FakePlatformServer>() {}
 
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -60,13 +65,13 @@ const fieldsOf = (contentType: string, body: string): Record<string, string> => 
 
 /** Starts the fake for the scope. */
 export const make = Effect.acquireRelease(
-  Effect.async<{ server: ReturnType<typeof createServer>; fake: FakeSlackServer }>((resume) => {
-    const calls: Array<SlackCall> = []
-    const scripts = new Map<string, Array<SlackAnswer>>()
+  Effect.async<{ server: ReturnType<typeof createServer>; fake: FakePlatformServer }>((resume) => {
+    const calls: Array<PlatformCall> = []
+    const scripts = new Map<string, Array<PlatformAnswer>>()
     const waiters: Array<{
-      keep: (call: SlackCall) => boolean
+      keep: (call: PlatformCall) => boolean
       count: number
-      resolve: (calls: ReadonlyArray<SlackCall>) => void
+      resolve: (calls: ReadonlyArray<PlatformCall>) => void
     }> = []
     const settle = () => {
       for (const w of [...waiters]) {
@@ -79,11 +84,14 @@ export const make = Effect.acquireRelease(
     }
     const server = createServer((req, res) => {
       void readBody(req).then((body) => {
+        const path = req.url ?? ""
+        const telegram = /^\/bot([^/]+)\/(\w+)$/.exec(path)
         const fields = fieldsOf(req.headers["content-type"] ?? "", body)
-        const channel = fields["channel"] ?? ""
+        const channel = fields[telegram === null ? "channel" : "chat_id"] ?? ""
         calls.push({
-          method: (req.url ?? "").replace(/^.*\//, ""),
-          token: (req.headers["authorization"] ?? "").replace(/^Bearer /, ""),
+          platform: telegram === null ? "slack" : "telegram",
+          method: telegram?.[2] ?? path.replace(/^.*\//, ""),
+          token: telegram?.[1] ?? (req.headers["authorization"] ?? "").replace(/^Bearer /, ""),
           channel,
           text: fields["text"] ?? "",
           at: Date.now()
@@ -93,7 +101,22 @@ export const make = Effect.acquireRelease(
           res.writeHead(status, { "content-type": "application/json", ...headers })
           res.end(JSON.stringify(value))
         }
-        if (answer.kind === "rateLimited") {
+        if (telegram !== null) {
+          if (answer.kind === "rateLimited") {
+            json(429, {
+              ok: false,
+              error_code: 429,
+              description: `Too Many Requests: retry after ${answer.retryAfterSeconds}`,
+              parameters: { retry_after: answer.retryAfterSeconds }
+            })
+          } else if (answer.kind === "status") {
+            json(answer.status, { ok: false, error_code: answer.status, description: "Internal Server Error" })
+          } else if (answer.kind === "error") json(400, { ok: false, error_code: 400, description: answer.error })
+          else {json(200, {
+              ok: true,
+              result: { message_id: calls.length, chat: { id: Number(channel) }, text: fields["text"] }
+            })}
+        } else if (answer.kind === "rateLimited") {
           json(429, { ok: false, error: "ratelimited" }, { "retry-after": String(answer.retryAfterSeconds) })
         } else if (answer.kind === "status") json(answer.status, { ok: false })
         else if (answer.kind === "error") json(200, { ok: false, error: answer.error })
@@ -108,11 +131,12 @@ export const make = Effect.acquireRelease(
         server,
         fake: {
           url: `http://127.0.0.1:${port}/api/`,
+          telegramUrl: `http://127.0.0.1:${port}`,
           calls,
           script: (channel, answers) => scripts.set(channel, [...answers]),
           waitFor: (keep, count = 1) =>
             Effect.promise(() =>
-              new Promise<ReadonlyArray<SlackCall>>((resolve) => {
+              new Promise<ReadonlyArray<PlatformCall>>((resolve) => {
                 waiters.push({ keep, count, resolve })
                 settle()
               })
