@@ -519,6 +519,20 @@ describe("Telegram", () => {
           (a) => a.health.lastError !== null && a.health.queueDepth === 0 ? Option.some(a) : Option.none()
         ))
         expect(account.health.lastError).toBe("telegram: 400 Bad Request: chat not found")
+
+        // The operator's tail: newest first, in and out, with each delivery's status.
+        const tail = yield* w.ana.api.channels.traffic({
+          path: { org: w.org.id, account: w.account.id },
+          urlParams: { limit: 10 }
+        })
+        expect(tail.map((t) => [t.direction, t.status, t.attempts, t.error])).toEqual([
+          ["outbound", "failed", 1, "telegram: 400 Bad Request: chat not found"],
+          ["outbound", "sent", 2, null],
+          ["inbound", "received", 0, null]
+        ])
+        expect(tail.every((t) => t.externalChannel === w.channel)).toBe(true)
+        const asBen = yield* raw("GET", `/v1/orgs/${w.org.id}/channels/${w.account.id}/traffic`, { token: w.ben.token })
+        expect(asBen.status).toBe(403)
         expect(fake.calls.filter((c) => c.channel === w.channel).map((c) => c.text)).toEqual([
           "Ben: hello Telegram",
           "Ben: hello Telegram",

@@ -645,6 +645,7 @@ const cases: ReadonlyArray<Case> = [
       })),
     adminsUp(204)
   ],
+  ["channels.traffic", (w) => at("GET", `/v1/orgs/${w.org.id}/channels/${w.channel.id}/traffic`), adminsUp(200)],
   // Webhooks: no bearer token counts, only the platform's signature (none here).
   [
     "gateway.slackEvents",
@@ -689,7 +690,7 @@ describe("the authorisation matrix", () => {
           const declared = Object.values(TroupeApi.groups).flatMap((group) =>
             Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
           )
-          expect(declared.length).toBe(104)
+          expect(declared.length).toBe(105)
           expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
         }))
 

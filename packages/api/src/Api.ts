@@ -16,6 +16,7 @@ import {
   BridgeId,
   ChannelAccount,
   ChannelAccountId,
+  ChannelTraffic,
   CreateBridgeRequest,
   CreateChannelRequest,
   GatewayAck,
@@ -634,6 +635,18 @@ export class ChannelsGroup extends HttpApiGroup.make("channels")
     HttpApiEndpoint.del("deleteBridge", "/orgs/:org/channels/:account/bridges/:bridge").setPath(
       Schema.Struct({ org: OrgId, account: ChannelAccountId, bridge: BridgeId })
     )
+  )
+  .add(
+    HttpApiEndpoint.get("traffic", "/orgs/:org/channels/:account/traffic").setPath(channelPath)
+      .setUrlParams(
+        Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 200))) })
+      )
+      .addSuccess(Schema.Array(ChannelTraffic))
+      .annotate(
+        OpenApi.Description,
+        "The operator's tail: the account's latest messages in (received) and out (pending, sent or failed, " +
+          "with attempts and the last error), newest first."
+      )
   )
   .middleware(Authentication)
   .prefix("/v1")

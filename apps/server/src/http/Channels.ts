@@ -33,4 +33,7 @@ export const ChannelsLive = HttpApiBuilder.group(TroupeApi, "channels", (handler
         "deleteBridge",
         ({ path }) => Effect.flatMap(CurrentUser, (c) => channels.removeBridge(c, path.org, path.account, path.bridge))
       )
+      .handle("traffic", ({ path, urlParams }) =>
+        Effect.flatMap(CurrentUser, (c) =>
+          channels.traffic(c, path.org, path.account, urlParams.limit ?? 50)))
   }))
