@@ -250,13 +250,13 @@ describe("Slack inbound", () => {
           count: 1,
           keep: (d) => d.event.type === "message.created" && d.event.message.roomId === room.id
         })
-        const delivery = slackMessage(channel, "hello from Slack")
+        const delivery = slackMessage(channel, "hello from Slack &amp; friends &lt;3")
         const first = yield* deliver(account.id, delivery)
         expect(first.status, first.text).toBe(200)
         expect(first.json).toEqual({ ok: true })
         const [event] = yield* Fiber.join(created)
         expect(event?.event.type === "message.created" ? event.event.message : undefined).toMatchObject({
-          text: "hello from Slack",
+          text: "hello from Slack & friends <3",
           authorKind: "user",
           authorName: "alice"
         })
@@ -265,7 +265,7 @@ describe("Slack inbound", () => {
           expect(again.status).toBe(200)
           expect(again.json).toEqual({ ok: true, duplicate: true })
         }
-        expect((yield* texts).filter((t) => t === "hello from Slack")).toHaveLength(1)
+        expect((yield* texts).filter((t) => t === "hello from Slack & friends <3")).toHaveLength(1)
 
         // The same Slack user is one identity in the org.
         const second = slackMessage(channel, "me again")
@@ -371,10 +371,13 @@ describe("Slack outbound", () => {
         const w = yield* bridgedToSlack
         const slack = yield* Fake.FakePlatforms
         expect((yield* deliver(w.account.id, slackMessage(w.channel, "from alice in Slack"))).status).toBe(200)
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "x < y && y > z" } })
+        yield* slack.waitFor((c) => c.channel === w.channel && c.text === "Ben: x &lt; y &amp;&amp; y &gt; z")
         yield* postAndAwait(w, "hello Slack")
         // Sends to one channel go in order: once the next one arrived, a second copy would have too.
         const calls = yield* postAndAwait(w, "and a second message")
         expect(calls.map((c) => [c.method, c.token, c.text])).toEqual([
+          ["chat.postMessage", slackSecrets.botToken, "Ben: x &lt; y &amp;&amp; y &gt; z"],
           ["chat.postMessage", slackSecrets.botToken, "Ben: hello Slack"],
           ["chat.postMessage", slackSecrets.botToken, "Ben: and a second message"]
         ])

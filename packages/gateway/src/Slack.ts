@@ -85,5 +85,14 @@ export const personMessage = (event: typeof MessageEvent.Type, botUserId: string
   if (channel === undefined || user === undefined || text === undefined || text.trim() === "") return undefined
   if (user === botUserId) return undefined
   const name = event.user_profile?.display_name || event.user_profile?.real_name || user
-  return { channel, user, text, name }
+  return { channel, user, text: unescapeText(text), name }
 }
+
+/**
+ * Slack's text as people wrote it: Slack escapes `&`, `<` and `>` in message
+ * text (and marks links and mentions with `<…>`, kept as they are).
+ */
+export const unescapeText = (text: string) => text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")
+
+/** Text for Slack: `&`, `<` and `>` escaped, so room text never turns into Slack's links or mentions. */
+export const escapeText = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")

@@ -14,6 +14,7 @@ import {
 } from "@slack/web-api"
 import { Config, Effect } from "effect"
 import { PermanentFailure, RateLimitedByPlatform, type SendError, TransientFailure } from "./Delivery.js"
+import { escapeText } from "./Slack.js"
 
 /** Slack's Web API base URL (`SLACK_API_URL`, default `https://slack.com/api/`). */
 export const SlackApiUrl = Config.string("SLACK_API_URL").pipe(
@@ -67,10 +68,10 @@ export const make = Effect.map(SlackApiUrl, (slackApiUrl) => {
     clients.set(token, client)
     return client
   }
-  /** Posts `text` to `channel`; the message's `ts` is its id. */
+  /** Posts `text` (escaped for Slack) to `channel`; the message's `ts` is its id. */
   return (token: string, channel: string, text: string): Effect.Effect<string | null, SendError> =>
     Effect.tryPromise({
-      try: () => clientFor(token).chat.postMessage({ channel, text }),
+      try: () => clientFor(token).chat.postMessage({ channel, text: escapeText(text) }),
       catch: classify
     }).pipe(Effect.map((result) => result.ts ?? null))
 })
