@@ -77,6 +77,8 @@ CREATE TABLE channel_deliveries (
   external_channel text NOT NULL,
   author_name text NOT NULL,
   text text NOT NULL,
+  -- The message's place in the event log: one destination's deliveries go in this order.
+  position bigint NOT NULL,
   status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
   attempts integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL DEFAULT now(),

@@ -387,6 +387,18 @@ describe("Slack outbound", () => {
         expect(account.health.queueDepth).toBe(0)
       }))
 
+    it.effect("messages to one channel go in the room's order, past the burst at the paced rate", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const slack = yield* Fake.FakePlatforms
+        const texts = ["one", "two", "three", "four", "five"]
+        for (const text of texts) yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text } })
+        const calls = yield* slack.waitFor((c) => c.channel === w.channel, texts.length)
+        expect(calls.map((c) => c.text)).toEqual(texts.map((t) => `Ben: ${t}`))
+        // Bursts of 3, then one a second: the fifth goes at least a second after the first.
+        expect((calls[4]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(900)
+      }))
+
     it.effect("a teammate's reply to a Slack message reaches Slack once, complete", () =>
       Effect.gen(function*() {
         const w = yield* bridgedToSlack

@@ -16,8 +16,10 @@
 import { Singleton } from "@effect/cluster"
 import { FetchHttpClient } from "@effect/platform"
 import type { Event } from "@troupe/domain/Event"
+import type { OrgId } from "@troupe/domain/Ids"
 import { EventBus } from "@troupe/realtime/EventBus"
-import { ChannelRepo, type DueDelivery } from "@troupe/store/ChannelRepo"
+import { ChannelRepo, type DueDelivery, type QueuedMessage } from "@troupe/store/ChannelRepo"
+import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
 import { EventLog } from "@troupe/store/EventLog"
 import { Clock, Config, Duration, Effect, Layer, Queue, Schedule, Stream } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
@@ -69,16 +71,36 @@ export const run = Effect.gen(function*() {
   yield* bus.wakes.pipe(Stream.runForEach(() => Queue.offer(kick, undefined)), Effect.forkScoped)
   let position = yield* log.cursor(CURSOR).pipe(Effect.retry(Schedule.spaced("1 second")))
 
-  /** Queues deliveries for everything after the cursor; the cursor moves once they are stored. */
+  /**
+   * Queues deliveries for everything after the cursor, one statement per org
+   * and batch; the cursor moves once they are stored. An outage ends the
+   * round (the batch is read again); any other failure of an org's messages
+   * is logged and they are skipped, so one bad row never stops the gateway.
+   */
   const follow = Effect.gen(function*() {
     while (true) {
       const batch = yield* log.readAfter(position, BATCH)
+      const byOrg = new Map<OrgId, Array<QueuedMessage>>()
       for (const logged of batch) {
         const message = outgoing(logged.delivered.event)
-        if (logged.orgId !== null && message !== undefined) yield* repo.enqueue(logged.orgId, message)
-        position = logged.position
+        if (logged.orgId !== null && message !== undefined) {
+          const queued = { ...message, position: logged.position }
+          byOrg.set(logged.orgId, [...(byOrg.get(logged.orgId) ?? []), queued])
+        }
       }
-      if (batch.length > 0) yield* log.saveCursor(CURSOR, position)
+      for (const [orgId, messages] of byOrg) {
+        yield* repo.enqueue(orgId, messages).pipe(
+          Effect.catchIf(
+            (e) => !(isSqlError(e) && isUnavailable(e)),
+            (e) => Effect.logError(`the gateway's outbox skips ${messages.length} message(s) of org ${orgId}`, e)
+          )
+        )
+      }
+      const last = batch.at(-1)
+      if (last !== undefined) {
+        position = last.position
+        yield* log.saveCursor(CURSOR, position)
+      }
       if (batch.length < BATCH) return
     }
   })

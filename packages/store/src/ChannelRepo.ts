@@ -52,6 +52,16 @@ export interface ChannelSecrets {
   readonly botUserId: string | null
 }
 
+/** A room message to queue for the bridges of its room, with its place in the event log. */
+export interface QueuedMessage {
+  readonly id: MessageId
+  readonly roomId: RoomId
+  readonly authorName: string
+  readonly text: string
+  /** The position of its `message.created` in the event log: deliveries to one destination go in this order. */
+  readonly position: number
+}
+
 /** A delivery to send. */
 export interface DueDelivery {
   readonly id: string
@@ -336,20 +346,34 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
     )
 
     /**
-     * Queues a room message for every bridge of its room whose account is
-     * enabled, except the account it came in through; a message queued for a
-     * bridge before is not queued again. Returns how many were queued.
+     * Queues messages of one org for every bridge of their rooms whose account
+     * is enabled, except the account each came in through; a message queued
+     * for a bridge before is not queued again. One statement for the lot.
+     * Returns how many deliveries were queued.
      */
     const enqueue = Effect.fn("ChannelRepo.enqueue")(function*(
       orgId: OrgId,
-      message: { readonly id: MessageId; readonly roomId: RoomId; readonly authorName: string; readonly text: string }
+      messages: ReadonlyArray<QueuedMessage>
     ) {
+      if (messages.length === 0) return 0
+      // One JSON document, keys in snake case as the recordset below names them.
+      const document = JSON.stringify(messages.map((m) => ({
+        id: m.id,
+        room_id: m.roomId,
+        author_name: m.authorName,
+        text: m.text,
+        position: m.position
+      })))
       const rows = yield* withOrg(orgId)(
-        sql`INSERT INTO channel_deliveries (org_id, account_id, bridge_id, message_id, external_channel, author_name, text)
-          SELECT ${orgId}, b.account_id, b.id, ${message.id}, b.external_channel, ${message.authorName}, ${message.text}
-          FROM channel_bridges b JOIN channel_accounts a ON a.id = b.account_id
-          WHERE b.room_id = ${message.roomId} AND a.enabled
-            AND NOT EXISTS (SELECT 1 FROM channel_inbound i WHERE i.message_id = ${message.id} AND i.account_id = a.id)
+        sql`INSERT INTO channel_deliveries (org_id, account_id, bridge_id, message_id, external_channel, author_name, text,
+            position)
+          SELECT ${orgId}, b.account_id, b.id, m.id, b.external_channel, m.author_name, m.text, m.position
+          FROM jsonb_to_recordset(${document}::jsonb)
+            AS m(id uuid, room_id uuid, author_name text, text text, position bigint)
+          JOIN channel_bridges b ON b.room_id = m.room_id
+          JOIN channel_accounts a ON a.id = b.account_id
+          WHERE a.enabled
+            AND NOT EXISTS (SELECT 1 FROM channel_inbound i WHERE i.message_id = m.id AND i.account_id = a.id)
           ON CONFLICT (message_id, bridge_id) DO NOTHING
           RETURNING account_id`.pipe(Rows.all("delivery", AccountIdRow))
       )
@@ -362,14 +386,14 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       return rows.map((r) => r.orgId)
     })
 
-    /** An org's deliveries due now, oldest first (a disabled account's wait). */
+    /** An org's deliveries due now, in the order of their messages in the log (a disabled account's wait). */
     const due = Effect.fn("ChannelRepo.due")(function*(orgId: OrgId, limit: number) {
       const rows: ReadonlyArray<DueDelivery> = yield* withOrg(orgId)(
         sql`SELECT d.id, d.org_id, d.account_id, a.kind, a.enabled, a.credentials, d.external_channel, d.author_name,
             d.text, d.attempts
           FROM channel_deliveries d JOIN channel_accounts a ON a.id = d.account_id
           WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND a.enabled
-          ORDER BY d.created_at, d.id LIMIT ${limit}`.pipe(Rows.all("delivery", DueRow))
+          ORDER BY d.position, d.id LIMIT ${limit}`.pipe(Rows.all("delivery", DueRow))
       )
       return rows
     })
