@@ -116,10 +116,23 @@ CREATE FUNCTION troupe_channel_orgs_due(p_limit integer)
   AS $$ SELECT DISTINCT d.org_id FROM channel_deliveries d JOIN channel_accounts a ON a.id = d.account_id
         WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND a.enabled LIMIT p_limit $$;
 
+-- Retention (GATEWAY_RETENTION): received deliveries are remembered for
+-- de-duplication, finished deliveries kept for the tail, this long; pending
+-- deliveries stay until they are sent or fail.
+CREATE FUNCTION troupe_channel_prune(p_older interval)
+  RETURNS TABLE (deleted bigint)
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+  AS $$
+    WITH i AS (DELETE FROM channel_inbound WHERE received_at < now() - p_older RETURNING 1),
+      d AS (DELETE FROM channel_deliveries WHERE status <> 'pending' AND created_at < now() - p_older RETURNING 1)
+    SELECT (SELECT count(*) FROM i) + (SELECT count(*) FROM d) $$;
+
 REVOKE ALL ON FUNCTION troupe_channel_account_org(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION troupe_channel_account_org(uuid) TO troupe_app;
 REVOKE ALL ON FUNCTION troupe_channel_orgs_due(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION troupe_channel_orgs_due(integer) TO troupe_app;
+REVOKE ALL ON FUNCTION troupe_channel_prune(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION troupe_channel_prune(interval) TO troupe_app;
 
 INSERT INTO log_cursors (name, position) SELECT 'gateway', position FROM event_log_state
   ON CONFLICT (name) DO NOTHING;

@@ -498,6 +498,15 @@ describe("Telegram", () => {
         expect(again.json).toEqual({ ok: true, duplicate: true })
         expect((yield* texts).filter((t) => t === "hello from Telegram")).toHaveLength(1)
 
+        // Deliveries are remembered for GATEWAY_RETENTION (7 days): older ones are pruned, pending sends kept.
+        const sql = yield* Database.AdminSql
+        yield* sql`UPDATE channel_inbound SET received_at = now() - interval '8 days' WHERE account_id = ${account.id}`
+        const pruned = yield* sql<{ deleted: string }>`SELECT deleted FROM troupe_channel_prune('7 days')`
+        expect(Number(pruned[0]?.deleted)).toBeGreaterThanOrEqual(1)
+        const remembered = yield* sql<{ n: string }>`
+          SELECT count(*) AS n FROM channel_inbound WHERE account_id = ${account.id}`
+        expect(remembered[0]?.n).toBe("0")
+
         const before = yield* texts
         const other = telegramUpdate(chat, "never stored")
         expect((yield* deliverTelegram(account.id, other, "wrong-secret")).status).toBe(401)

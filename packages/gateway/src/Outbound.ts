@@ -50,6 +50,22 @@ const SEND_CONCURRENCY = 8
 /** How often the outbox looks for work when no wake-up arrives (`EVENT_POLL_INTERVAL`, default 1 second). */
 const PollInterval = Config.duration("EVENT_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
 
+/**
+ * How long received deliveries are remembered (so a replay within it is
+ * stored once) and finished deliveries kept for the tail
+ * (`GATEWAY_RETENTION`, default 7 days, at least 1 day).
+ */
+export const Retention = Config.duration("GATEWAY_RETENTION").pipe(
+  Config.withDefault(Duration.days(7)),
+  Config.validate({
+    message: "GATEWAY_RETENTION must be at least 1 day: deliveries are de-duplicated for that long",
+    validation: (d) => Duration.greaterThanOrEqualTo(d, Duration.days(1))
+  })
+)
+
+/** How often old gateway records are pruned. */
+const PRUNE_EVERY = Duration.hours(1)
+
 /** A message that goes out: created, not deleted, with text. */
 const outgoing = (event: Event) =>
   event.type === "message.created" && event.message.deletedAt === null && event.message.text.trim() !== ""
@@ -63,6 +79,7 @@ export const run = Effect.gen(function*() {
   const repo = yield* ChannelRepo
   const key = yield* ChannelKey
   const interval = yield* PollInterval
+  const retention = yield* Retention
   const slack = yield* SlackSender.make
   const telegram = yield* TelegramSender.make
   const openCredentials = key.open(Credentials)
@@ -170,8 +187,19 @@ export const run = Effect.gen(function*() {
     }
   })
 
+  /** Prunes old records at start and then once per `PRUNE_EVERY`. */
+  let prunedAt = 0
+  const pruneOld = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    if (now - prunedAt < Duration.toMillis(PRUNE_EVERY)) return
+    const deleted = yield* repo.prune(Duration.toSeconds(retention))
+    prunedAt = now
+    if (deleted > 0) yield* Effect.logInfo(`the gateway pruned ${deleted} old delivery record(s)`)
+  })
+
   return yield* Effect.gen(function*() {
     yield* Effect.zipRight(follow, sendDue).pipe(
+      Effect.zipRight(pruneOld),
       Effect.catchAllCause((cause) =>
         Effect.zipRight(Effect.logWarning("the gateway's outbox failed a round", cause), Effect.sleep("1 second"))
       )

@@ -102,6 +102,7 @@ const BridgeRow = Schema.Struct({
   createdAt: Schema.DateFromSelf
 })
 const OrgRow = Schema.Struct({ orgId: OrgId })
+const Pruned = Schema.Struct({ deleted: Schema.NumberFromString })
 const Received = Schema.Struct({ providerId: Schema.String })
 const IdentityRow = Schema.Struct({ userId: Schema.String, displayName: Schema.String })
 const AccountIdRow = Schema.Struct({ accountId: ChannelAccountId })
@@ -427,6 +428,17 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       ))
     })
 
+    /**
+     * Forgets received deliveries and finished (sent or failed) deliveries
+     * older than `retentionSeconds`, in every org; returns how many rows went.
+     */
+    const prune = Effect.fn("ChannelRepo.prune")(function*(retentionSeconds: number) {
+      const { deleted } =
+        yield* sql`SELECT deleted FROM troupe_channel_prune(${`${retentionSeconds} seconds`}::interval)`
+          .pipe(Rows.one("pruned count", Pruned))
+      return deleted
+    })
+
     /** The account's latest traffic, in and out, newest first. */
     const traffic = Effect.fn("ChannelRepo.traffic")(
       function*(orgId: OrgId, accountId: ChannelAccountId, limit: number) {
@@ -466,6 +478,7 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       retry,
       failed,
       traffic,
+      prune,
       withOrg
     } as const
   })
