@@ -146,6 +146,14 @@ describe("channel accounts without CHANNEL_KEY", () => {
   })
 })
 
+/** The value of a Prometheus counter series with (at least) these labels; 0 when there is none. */
+const counterOf = (text: string, name: string, labels: Record<string, string>) => {
+  const line = text.split("\n").find((l) =>
+    l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))
+  )
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
+}
+
 /** Slack's signature of a delivery: `v0=` and the HMAC-SHA256 of `v0:{timestamp}:{body}`. */
 const slackSignature = (secret: string, timestamp: string, body: string) =>
   `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`
@@ -315,6 +323,12 @@ describe("Slack inbound", () => {
           { n: string }
         >`SELECT count(*) AS n FROM channel_inbound WHERE account_id = ${account.id}`
         expect(rows[0]?.n).toBe("0")
+        // Refusals are counted by kind on /metrics.
+        const metrics = yield* raw("GET", "/metrics")
+        for (const outcome of ["unauthorized", "not_found", "malformed"]) {
+          expect(counterOf(metrics.text, "troupe_gateway_inbound_total", { platform: "slack", outcome }))
+            .toBeGreaterThanOrEqual(1)
+        }
       }))
 
     it.effect("never echoes the bot's own messages, other bots' or edits into the room", () =>
@@ -448,6 +462,11 @@ describe("Slack outbound", () => {
             a.health.lastError === "slack: not_in_channel" && a.health.queueDepth === 0 ? Option.some(a) : Option.none()
         ))
         expect(account.health.lastErrorAt).not.toBeNull()
+        const metrics = yield* raw("GET", "/metrics")
+        for (const outcome of ["sent", "retry", "failed"]) {
+          expect(counterOf(metrics.text, "troupe_gateway_outbound_total", { platform: "slack", outcome }))
+            .toBeGreaterThanOrEqual(1)
+        }
         expect(slack.calls.filter((c) => c.channel === w.channel).map((c) => c.text)).toEqual([
           "Ben: flaky",
           "Ben: flaky",

@@ -17,6 +17,7 @@ import { orUnavailable } from "@troupe/workspace/Unavailable"
 import { Clock, Effect, Option, ParseResult, Schema } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
 import { SlackCredentials, TelegramCredentials } from "./Credentials.js"
+import * as GatewayMetrics from "./GatewayMetrics.js"
 import * as Slack from "./Slack.js"
 import * as Telegram from "./Telegram.js"
 
@@ -31,6 +32,27 @@ export interface InboundMessage {
 }
 
 const acknowledged = new GatewayAck({ ok: true })
+const stored = new GatewayAck({ ok: true })
+const duplicate = new GatewayAck({ ok: true, duplicate: true })
+
+/** What became of a delivery, for `troupe_gateway_inbound_total`. */
+const outcomeOf = (ack: GatewayAck) => ack === stored ? "stored" : ack === duplicate ? "duplicate" : "ignored"
+
+const refusals: Record<string, string> = {
+  Unauthorized: "unauthorized",
+  NotFound: "not_found",
+  MalformedRequest: "malformed",
+  Unavailable: "unavailable"
+}
+
+/** Counts each delivery by its outcome, refusals by their kind. */
+const measured =
+  (platform: ChannelKind) =>
+  <A extends GatewayAck, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.tapBoth(self, {
+      onSuccess: (ack) => GatewayMetrics.count(GatewayMetrics.inbound, platform, outcomeOf(ack)),
+      onFailure: (e) => GatewayMetrics.count(GatewayMetrics.inbound, platform, refusals[e._tag] ?? "other")
+    })
 
 const malformed = (what: string) => (e: ParseResult.ParseError) => {
   const [first] = ParseResult.ArrayFormatter.formatErrorSync(e)
@@ -85,9 +107,9 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       Effect.gen(function*() {
         const bridge = yield* orUnavailable(repo.bridgeOf(orgId, account.id, message.channel))
         if (Option.isNone(bridge)) return acknowledged
-        const stored = yield* repo.withOrg(orgId)(Effect.gen(function*() {
-          const fresh = yield* repo.receive(orgId, account.id, message.providerId, message.channel)
-          if (!fresh) return false
+        const fresh = yield* repo.withOrg(orgId)(Effect.gen(function*() {
+          const first = yield* repo.receive(orgId, account.id, message.providerId, message.channel)
+          if (!first) return false
           const author = yield* repo.identity(orgId, account.kind, message.user, message.name)
           const room = yield* rooms.info(orgId, bridge.value.roomId)
           const posted = yield* messages.post(room, { kind: "user", id: author.id, name: author.name }, {
@@ -105,7 +127,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
               Effect.as(Effect.logWarning(`gateway: delivery to a missing room dropped: ${e.message}`), true)
           })
         )
-        return stored ? acknowledged : new GatewayAck({ ok: true, duplicate: true })
+        return fresh ? stored : duplicate
       })
 
     /** A Slack Events API delivery: signature, then URL check or a message event. */
@@ -128,7 +150,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       const message = Slack.personMessage(delivery.event, account.botUserId)
       if (message === undefined) return acknowledged
       return yield* store(account.orgId, account, { ...message, providerId: delivery.event_id })
-    })
+    }, measured("slack"))
 
     /** A Telegram webhook update: secret token, then a message of a person. */
     const telegram = Effect.fn("Inbound.telegram")(function*(
@@ -147,7 +169,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       const message = Telegram.personMessage(update)
       if (message === undefined) return acknowledged
       return yield* store(account.orgId, account, { ...message, providerId: String(update.update_id) })
-    })
+    }, measured("telegram"))
 
     return { slack, telegram } as const
   }),

@@ -25,6 +25,7 @@ import { Clock, Config, Duration, Effect, Layer, Queue, Schedule, Stream } from 
 import { ChannelKey } from "./ChannelKey.js"
 import { Credentials } from "./Credentials.js"
 import { outboundText, type SendError, TransientFailure } from "./Delivery.js"
+import * as GatewayMetrics from "./GatewayMetrics.js"
 import * as Pacing from "./Pacing.js"
 import * as SlackSender from "./SlackSender.js"
 import * as TelegramSender from "./TelegramSender.js"
@@ -151,22 +152,27 @@ export const run = Effect.gen(function*() {
         }
         const outcome = yield* Effect.either(send(delivery))
         const now = yield* Clock.currentTimeMillis
+        const counted = (what: string) => GatewayMetrics.count(GatewayMetrics.outbound, delivery.kind, what)
         if (outcome._tag === "Right") {
           yield* repo.sent(delivery, outcome.right)
+          yield* counted("sent")
           continue
         }
         const error = outcome.left
         if (error._tag === "RateLimitedByPlatform") {
           pacing.hold(destination, now + error.retryAfterMs, now)
           yield* repo.retry(delivery, new Date(now + error.retryAfterMs), "rate limited by the platform (429)")
+          yield* counted("rate_limited")
           return
         }
         if (error._tag === "PermanentFailure" || delivery.attempts + 1 >= MAX_ATTEMPTS) {
           yield* repo.failed(delivery, error.reason)
+          yield* counted("failed")
           continue
         }
         const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** delivery.attempts)
         yield* repo.retry(delivery, new Date(now + backoff), error.reason)
+        yield* counted("retry")
       }
     })
 
