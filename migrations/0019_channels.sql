@@ -60,11 +60,14 @@ CREATE TABLE channel_inbound (
   provider_id text NOT NULL,
   org_id uuid NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
   external_channel text NOT NULL,
+  -- The platform's id of the message (a Slack ts), to find the room thread a platform thread replies to.
+  external_message_id text,
   message_id uuid REFERENCES messages (id) ON DELETE SET NULL,
   received_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (account_id, provider_id)
 );
 CREATE INDEX channel_inbound_message ON channel_inbound (message_id);
+CREATE INDEX channel_inbound_external ON channel_inbound (account_id, external_channel, external_message_id);
 CREATE INDEX channel_inbound_recent ON channel_inbound (account_id, received_at DESC);
 
 -- The outbox: one row per room message and bridge, so nothing is sent twice.
@@ -74,6 +77,8 @@ CREATE TABLE channel_deliveries (
   account_id uuid NOT NULL REFERENCES channel_accounts (id) ON DELETE CASCADE,
   bridge_id uuid NOT NULL REFERENCES channel_bridges (id) ON DELETE CASCADE,
   message_id uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+  -- The room thread the message replies in: sent into the platform thread of its first message.
+  thread_id uuid,
   external_channel text NOT NULL,
   author_name text NOT NULL,
   text text NOT NULL,
@@ -90,6 +95,7 @@ CREATE TABLE channel_deliveries (
 );
 CREATE INDEX channel_deliveries_due ON channel_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX channel_deliveries_recent ON channel_deliveries (account_id, created_at DESC);
+CREATE INDEX channel_deliveries_external ON channel_deliveries (account_id, external_channel, external_id);
 
 DO $$
 DECLARE t text;

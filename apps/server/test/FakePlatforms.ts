@@ -16,6 +16,10 @@ export interface PlatformCall {
   readonly token: string
   readonly channel: string
   readonly text: string
+  /** The thread it was sent in: Slack's `thread_ts`, Telegram's `reply_parameters.message_id`. */
+  readonly thread: string | undefined
+  /** The id the fake answered with when it accepted the message (Slack's `ts`, Telegram's `message_id`). */
+  readonly id: string
   /** When it arrived (ms since the epoch). */
   readonly at: number
 }
@@ -53,14 +57,17 @@ const readBody = (req: IncomingMessage) =>
     req.on("end", () => resolve(body))
   })
 
+/** The body's fields as strings, nested objects flattened to dotted keys (`reply_parameters.message_id`). */
 const fieldsOf = (contentType: string, body: string): Record<string, string> => {
-  if (contentType.includes("application/json")) {
-    const parsed: unknown = JSON.parse(body)
-    return typeof parsed === "object" && parsed !== null
-      ? Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]))
-      : {}
+  if (!contentType.includes("application/json")) return Object.fromEntries(new URLSearchParams(body))
+  const out: Record<string, string> = {}
+  const walk = (value: unknown, prefix: string) => {
+    if (typeof value === "object" && value !== null) {
+      for (const [k, v] of Object.entries(value)) walk(v, prefix === "" ? k : `${prefix}.${k}`)
+    } else out[prefix] = String(value)
   }
-  return Object.fromEntries(new URLSearchParams(body))
+  walk(JSON.parse(body), "")
+  return out
 }
 
 /** Starts the fake for the scope. */
@@ -94,8 +101,13 @@ export const make = Effect.acquireRelease(
           token: telegram?.[1] ?? (req.headers["authorization"] ?? "").replace(/^Bearer /, ""),
           channel,
           text: fields["text"] ?? "",
+          thread: fields["thread_ts"] ?? fields["reply_parameters.message_id"],
+          id: telegram === null
+            ? `${Math.floor(Date.now() / 1000)}.${String(calls.length).padStart(6, "0")}`
+            : String(calls.length + 1),
           at: Date.now()
         })
+        const id = calls[calls.length - 1]?.id ?? ""
         const answer = scripts.get(channel)?.shift() ?? { kind: "ok" }
         const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
           res.writeHead(status, { "content-type": "application/json", ...headers })
@@ -120,7 +132,7 @@ export const make = Effect.acquireRelease(
           json(429, { ok: false, error: "ratelimited" }, { "retry-after": String(answer.retryAfterSeconds) })
         } else if (answer.kind === "status") json(answer.status, { ok: false })
         else if (answer.kind === "error") json(200, { ok: false, error: answer.error })
-        else json(200, { ok: true, channel, ts: `${Date.now() / 1000}`, message: { text: fields["text"] } })
+        else json(200, { ok: true, channel, ts: id, message: { text: fields["text"] } })
         settle()
       })
     })

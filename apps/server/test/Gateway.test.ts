@@ -10,6 +10,7 @@ import {
   CreateSlackChannel,
   CreateTelegramChannel
 } from "@troupe/domain/Channel"
+import type { MessageId } from "@troupe/domain/Ids"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { createHmac, randomBytes, randomUUID } from "node:crypto"
@@ -396,9 +397,12 @@ describe("Slack outbound", () => {
           ["chat.postMessage", slackSecrets.botToken, "Ben: and a second message"]
         ])
         expect(slack.calls.some((c) => c.text.includes("from alice in Slack"))).toBe(false)
-        const account = yield* w.ana.api.channels.get({ path: { org: w.org.id, account: w.account.id } })
+        // The fake answers before the outbox records the send: wait for the record.
+        const account = yield* eventually(Effect.map(
+          w.ana.api.channels.get({ path: { org: w.org.id, account: w.account.id } }),
+          (a) => a.health.queueDepth === 0 ? Option.some(a) : Option.none()
+        ))
         expect(account.health.lastOutboundAt).not.toBeNull()
-        expect(account.health.queueDepth).toBe(0)
       }))
 
     it.effect("messages to one channel go in the room's order, past the burst at the paced rate", () =>
@@ -411,6 +415,48 @@ describe("Slack outbound", () => {
         expect(calls.map((c) => c.text)).toEqual(texts.map((t) => `Ben: ${t}`))
         // Bursts of 3, then one a second: the fifth goes at least a second after the first.
         expect((calls[4]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(900)
+      }))
+
+    it.effect("Slack threads and room threads map to each other, both ways", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const slack = yield* Fake.FakePlatforms
+        const inRoom = (text: string, threadId?: MessageId) =>
+          Effect.map(
+            w.ana.api.messages.list({
+              path: { room: w.room.id },
+              urlParams: threadId === undefined ? {} : { threadId }
+            }),
+            (page) => page.messages.find((m) => m.text === text)
+          )
+        // A Slack thread comes in as a room thread.
+        yield* deliver(w.account.id, slackMessage(w.channel, "a question", { ts: "1700000001.000100" }))
+        yield* deliver(
+          w.account.id,
+          slackMessage(w.channel, "a detail", { ts: "1700000002.000200", thread_ts: "1700000001.000100" })
+        )
+        const root = yield* inRoom("a question")
+        expect(root?.threadId).toBeNull()
+        const detail = root === undefined ? undefined : yield* inRoom("a detail", root.id)
+        expect(detail?.threadId).toBe(root?.id)
+
+        // A reply in that room thread goes into the Slack thread.
+        yield* w.ben.api.messages.post({
+          path: { room: w.room.id },
+          payload: { text: "an answer", threadId: root?.id }
+        })
+        const [answer] = yield* slack.waitFor((c) => c.channel === w.channel && c.text === "Ben: an answer")
+        expect(answer?.thread).toBe("1700000001.000100")
+
+        // A room thread started here goes out as a Slack thread under the message Slack accepted.
+        const topic = yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "new topic" } })
+        yield* w.ben.api.messages.post({
+          path: { room: w.room.id },
+          payload: { text: "more on it", threadId: topic.id }
+        })
+        const calls = yield* slack.waitFor((c) => c.channel === w.channel && c.text === "Ben: more on it")
+        const sentTopic = slack.calls.find((c) => c.channel === w.channel && c.text === "Ben: new topic")
+        expect([sentTopic?.thread, calls[0]?.thread]).toEqual([undefined, sentTopic?.id])
       }))
 
     it.effect("a teammate's reply to a Slack message reaches Slack once, complete", () =>
@@ -487,14 +533,20 @@ const bridgedToTelegram = Effect.suspend(() =>
 )
 
 /** A Telegram update with a message from a person in `chat`. */
-const telegramUpdate = (chat: string, text: string, from: Record<string, unknown> = {}) => ({
+const telegramUpdate = (
+  chat: string,
+  text: string,
+  from: Record<string, unknown> = {},
+  message: Record<string, unknown> = {}
+) => ({
   update_id: randomBytes(4).readUInt32BE(),
   message: {
     message_id: 17,
     from: { id: 4242, is_bot: false, first_name: "Tanya", last_name: "Gram", username: "tanya", ...from },
     chat: { id: Number(chat), type: "supergroup", title: "Acme" },
     date: Math.floor(Date.now() / 1000),
-    text
+    text,
+    ...message
   }
 })
 
@@ -536,6 +588,27 @@ describe("Telegram", () => {
         const fromBot = yield* deliverTelegram(account.id, telegramUpdate(chat, "a bot", { is_bot: true }))
         expect(fromBot.status).toBe(200)
         expect(yield* texts).toEqual(before)
+      }))
+
+    it.effect("a Telegram reply joins the room thread of the message it replies to, and room replies go back as replies", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToTelegram
+        const fake = yield* Fake.FakePlatforms
+        yield* deliverTelegram(w.account.id, telegramUpdate(w.channel, "the plan", {}, { message_id: 501 }))
+        yield* deliverTelegram(
+          w.account.id,
+          telegramUpdate(w.channel, "looks good", {}, { message_id: 502, reply_to_message: { message_id: 501 } })
+        )
+        const top = yield* w.ana.api.messages.list({ path: { room: w.room.id }, urlParams: {} })
+        const plan = top.messages.find((m) => m.text === "the plan")
+        expect(top.messages.some((m) => m.text === "looks good")).toBe(false)
+        const thread = plan === undefined
+          ? []
+          : (yield* w.ana.api.messages.list({ path: { room: w.room.id }, urlParams: { threadId: plan.id } })).messages
+        expect(thread.map((m) => m.text)).toContain("looks good")
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "agreed", threadId: plan?.id } })
+        const [sent] = yield* fake.waitFor((c) => c.channel === w.channel && c.text === "Ben: agreed")
+        expect(sent?.thread).toBe("501")
       }))
 
     it.effect("room messages reach the chat through sendMessage, paced by retry_after; a refusal is marked failed", () =>

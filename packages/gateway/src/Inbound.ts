@@ -29,6 +29,10 @@ export interface InboundMessage {
   readonly user: string
   readonly name: string
   readonly text: string
+  /** The platform's id of the message (a Slack `ts`, a Telegram `message_id`). */
+  readonly externalId: string | null
+  /** The platform message it replies to (a Slack `thread_ts`, a Telegram reply), if any. */
+  readonly replyTo: string | null
 }
 
 const acknowledged = new GatewayAck({ ok: true })
@@ -108,12 +112,23 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
         const bridge = yield* orUnavailable(repo.bridgeOf(orgId, account.id, message.channel))
         if (Option.isNone(bridge)) return acknowledged
         const fresh = yield* repo.withOrg(orgId)(Effect.gen(function*() {
-          const first = yield* repo.receive(orgId, account.id, message.providerId, message.channel)
+          const first = yield* repo.receive(
+            orgId,
+            account.id,
+            message.providerId,
+            message.channel,
+            message.externalId
+          )
           if (!first) return false
           const author = yield* repo.identity(orgId, account.kind, message.user, message.name)
           const room = yield* rooms.info(orgId, bridge.value.roomId)
+          // A reply in a platform thread goes in the room thread of the thread's first message, when it is known.
+          const thread = message.replyTo === null || message.replyTo === message.externalId
+            ? Option.none()
+            : yield* repo.threadOf(orgId, account.id, message.channel, message.replyTo)
           const posted = yield* messages.post(room, { kind: "user", id: author.id, name: author.name }, {
-            text: message.text.slice(0, MAX_MESSAGE_LENGTH)
+            text: message.text.slice(0, MAX_MESSAGE_LENGTH),
+            threadId: Option.getOrUndefined(thread)
           })
           yield* repo.received(orgId, account.id, message.providerId, posted.message.id)
           return true

@@ -132,8 +132,8 @@ export const run = Effect.gen(function*() {
       (credentials) => {
         const text = outboundText(delivery.authorName, delivery.text)
         return credentials.kind === "slack"
-          ? slack(credentials.botToken, delivery.externalChannel, text)
-          : telegram(credentials.botToken, delivery.externalChannel, text)
+          ? slack(credentials.botToken, delivery.externalChannel, text, delivery.externalThread)
+          : telegram(credentials.botToken, delivery.externalChannel, text, delivery.externalThread)
       }
     )
 

@@ -54,6 +54,7 @@ export const MessageEvent = Schema.Struct({
   bot_id: Schema.optional(Schema.String),
   text: Schema.optional(Schema.String),
   ts: Schema.optional(Schema.String),
+  thread_ts: Schema.optional(Schema.String),
   user_profile: Schema.optional(Schema.Struct({
     display_name: Schema.optional(Schema.String),
     real_name: Schema.optional(Schema.String)
@@ -85,7 +86,14 @@ export const personMessage = (event: typeof MessageEvent.Type, botUserId: string
   if (channel === undefined || user === undefined || text === undefined || text.trim() === "") return undefined
   if (user === botUserId) return undefined
   const name = event.user_profile?.display_name || event.user_profile?.real_name || user
-  return { channel, user, text: unescapeText(text), name }
+  return {
+    channel,
+    user,
+    text: unescapeText(text),
+    name,
+    externalId: event.ts ?? null,
+    replyTo: event.thread_ts ?? null
+  }
 }
 
 /**

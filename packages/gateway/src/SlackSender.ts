@@ -68,10 +68,20 @@ export const make = Effect.map(SlackApiUrl, (slackApiUrl) => {
     clients.set(token, client)
     return client
   }
-  /** Posts `text` (escaped for Slack) to `channel`; the message's `ts` is its id. */
-  return (token: string, channel: string, text: string): Effect.Effect<string | null, SendError> =>
+  /** Posts `text` (escaped for Slack) to `channel`, in the thread of `threadTs` if given; the message's `ts` is its id. */
+  return (
+    token: string,
+    channel: string,
+    text: string,
+    threadTs: string | null
+  ): Effect.Effect<string | null, SendError> =>
     Effect.tryPromise({
-      try: () => clientFor(token).chat.postMessage({ channel, text: escapeText(text) }),
+      try: () =>
+        clientFor(token).chat.postMessage({
+          channel,
+          text: escapeText(text),
+          ...(threadTs === null ? {} : { thread_ts: threadTs })
+        }),
       catch: classify
     }).pipe(Effect.map((result) => result.ts ?? null))
 })

@@ -30,7 +30,8 @@ export const TelegramMessage = Schema.Struct({
     username: Schema.optional(Schema.String)
   })),
   chat: Schema.Struct({ id: Schema.Number }),
-  text: Schema.optional(Schema.String)
+  text: Schema.optional(Schema.String),
+  reply_to_message: Schema.optional(Schema.Struct({ message_id: Schema.Number }))
 })
 
 /** An update delivered to the webhook. */
@@ -48,5 +49,12 @@ export const personMessage = (update: typeof Update.Type) => {
   if (text === undefined || text.trim() === "") return undefined
   const name = [from.first_name, from.last_name].filter((part) => part !== undefined && part !== "").join(" ") ||
     from.username || String(from.id)
-  return { channel: String(message.chat.id), user: String(from.id), text, name }
+  return {
+    channel: String(message.chat.id),
+    user: String(from.id),
+    text,
+    name,
+    externalId: String(message.message_id),
+    replyTo: message.reply_to_message === undefined ? null : String(message.reply_to_message.message_id)
+  }
 }

@@ -31,12 +31,20 @@ const decodeAnswer = Schema.decodeUnknownOption(Answer)
 export const make = Effect.gen(function*() {
   const root = yield* TelegramApiUrl
   const client = yield* HttpClient.HttpClient
-  /** Sends `text` to `chatId`; the message's id is its id. */
-  return (token: string, chatId: string, text: string): Effect.Effect<string | null, SendError> =>
+  /** Sends `text` to `chatId`, as a reply to `replyTo` if given; the message's id is its id. */
+  return (
+    token: string,
+    chatId: string,
+    text: string,
+    replyTo: string | null
+  ): Effect.Effect<string | null, SendError> =>
     Effect.gen(function*() {
+      const reply = replyTo === null || !/^\d+$/.test(replyTo)
+        ? {}
+        : { reply_parameters: { message_id: Number(replyTo), allow_sending_without_reply: true } }
       const response = yield* client.execute(
         HttpClientRequest.post(`${root}/bot${token}/sendMessage`).pipe(
-          HttpClientRequest.bodyUnsafeJson({ chat_id: chatId, text })
+          HttpClientRequest.bodyUnsafeJson({ chat_id: chatId, text, ...reply })
         )
       )
       const body = yield* Effect.orElseSucceed(response.json, (): unknown => null)

@@ -56,6 +56,7 @@ export interface ChannelSecrets {
 export interface QueuedMessage {
   readonly id: MessageId
   readonly roomId: RoomId
+  readonly threadId: MessageId | null
   readonly authorName: string
   readonly text: string
   /** The position of its `message.created` in the event log: deliveries to one destination go in this order. */
@@ -71,6 +72,8 @@ export interface DueDelivery {
   readonly enabled: boolean
   readonly credentials: Uint8Array
   readonly externalChannel: string
+  /** The platform's id of the thread's first message, for a reply in a room thread (once it is known). */
+  readonly externalThread: string | null
   readonly authorName: string
   readonly text: string
   readonly attempts: number
@@ -102,6 +105,7 @@ const BridgeRow = Schema.Struct({
   createdAt: Schema.DateFromSelf
 })
 const OrgRow = Schema.Struct({ orgId: OrgId })
+const ThreadRow = Schema.Struct({ messageId: MessageId })
 const Pruned = Schema.Struct({ deleted: Schema.NumberFromString })
 const Received = Schema.Struct({ providerId: Schema.String })
 const IdentityRow = Schema.Struct({ userId: Schema.String, displayName: Schema.String })
@@ -114,6 +118,7 @@ const DueRow = Schema.Struct({
   enabled: Schema.Boolean,
   credentials: Schema.Uint8ArrayFromSelf,
   externalChannel: Schema.String,
+  externalThread: Schema.NullOr(Schema.String),
   authorName: Schema.String,
   text: Schema.String,
   attempts: Schema.Number
@@ -288,15 +293,44 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
      * retry or a replay). Run it in the transaction that stores its message.
      */
     const receive = Effect.fn("ChannelRepo.receive")(
-      function*(orgId: OrgId, accountId: ChannelAccountId, providerId: string, externalChannel: string) {
+      function*(
+        orgId: OrgId,
+        accountId: ChannelAccountId,
+        providerId: string,
+        externalChannel: string,
+        externalMessageId: string | null
+      ) {
         const row = yield* withOrg(orgId)(
-          sql`INSERT INTO channel_inbound (account_id, provider_id, org_id, external_channel)
-            VALUES (${accountId}, ${providerId}, ${orgId}, ${externalChannel})
+          sql`INSERT INTO channel_inbound (account_id, provider_id, org_id, external_channel, external_message_id)
+            VALUES (${accountId}, ${providerId}, ${orgId}, ${externalChannel}, ${externalMessageId})
             ON CONFLICT (account_id, provider_id) DO NOTHING RETURNING provider_id`.pipe(
             Rows.first("inbound delivery", Received)
           )
         )
         return Option.isSome(row)
+      }
+    )
+
+    /**
+     * The room thread a platform message replying to `externalMessageId` in
+     * `externalChannel` belongs in: the thread of the room message that
+     * platform message came from or went out as (its root when it is a reply).
+     */
+    const threadOf = Effect.fn("ChannelRepo.threadOf")(
+      function*(orgId: OrgId, accountId: ChannelAccountId, externalChannel: string, externalMessageId: string) {
+        const row = yield* withOrg(orgId)(
+          sql`SELECT COALESCE(m.thread_id, m.id) AS message_id FROM messages m
+            WHERE m.id = (
+              SELECT message_id FROM channel_inbound
+              WHERE account_id = ${accountId} AND external_channel = ${externalChannel}
+                AND external_message_id = ${externalMessageId} AND message_id IS NOT NULL
+              UNION ALL
+              SELECT message_id FROM channel_deliveries
+              WHERE account_id = ${accountId} AND external_channel = ${externalChannel}
+                AND external_id = ${externalMessageId}
+              LIMIT 1)`.pipe(Rows.first("thread", ThreadRow))
+        )
+        return Option.map(row, (r) => r.messageId)
       }
     )
 
@@ -361,16 +395,17 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       const document = JSON.stringify(messages.map((m) => ({
         id: m.id,
         room_id: m.roomId,
+        thread_id: m.threadId,
         author_name: m.authorName,
         text: m.text,
         position: m.position
       })))
       const rows = yield* withOrg(orgId)(
-        sql`INSERT INTO channel_deliveries (org_id, account_id, bridge_id, message_id, external_channel, author_name, text,
-            position)
-          SELECT ${orgId}, b.account_id, b.id, m.id, b.external_channel, m.author_name, m.text, m.position
+        sql`INSERT INTO channel_deliveries (org_id, account_id, bridge_id, message_id, thread_id, external_channel,
+            author_name, text, position)
+          SELECT ${orgId}, b.account_id, b.id, m.id, m.thread_id, b.external_channel, m.author_name, m.text, m.position
           FROM jsonb_to_recordset(${document}::jsonb)
-            AS m(id uuid, room_id uuid, author_name text, text text, position bigint)
+            AS m(id uuid, room_id uuid, thread_id uuid, author_name text, text text, position bigint)
           JOIN channel_bridges b ON b.room_id = m.room_id
           JOIN channel_accounts a ON a.id = b.account_id
           WHERE a.enabled
@@ -391,7 +426,14 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
     const due = Effect.fn("ChannelRepo.due")(function*(orgId: OrgId, limit: number) {
       const rows: ReadonlyArray<DueDelivery> = yield* withOrg(orgId)(
         sql`SELECT d.id, d.org_id, d.account_id, a.kind, a.enabled, a.credentials, d.external_channel, d.author_name,
-            d.text, d.attempts
+            d.text, d.attempts,
+            CASE WHEN d.thread_id IS NULL THEN NULL ELSE COALESCE(
+              (SELECT i.external_message_id FROM channel_inbound i
+                WHERE i.message_id = d.thread_id AND i.account_id = d.account_id
+                  AND i.external_channel = d.external_channel LIMIT 1),
+              (SELECT r.external_id FROM channel_deliveries r
+                WHERE r.message_id = d.thread_id AND r.bridge_id = d.bridge_id AND r.status = 'sent')) END
+              AS external_thread
           FROM channel_deliveries d JOIN channel_accounts a ON a.id = d.account_id
           WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND a.enabled
           ORDER BY d.position, d.id LIMIT ${limit}`.pipe(Rows.all("delivery", DueRow))
@@ -470,6 +512,7 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       bridgeOf,
       receive,
       received,
+      threadOf,
       identity,
       enqueue,
       orgsDue,
