@@ -303,6 +303,8 @@ describe("Slack inbound", () => {
         expect([notJson.status, Object(notJson.json)._tag]).toEqual([400, "MalformedRequest"])
         const notAnEvent = yield* deliver(account.id, { event_id: 7 })
         expect(notAnEvent.status).toBe(400)
+        const tooLarge = yield* deliver(account.id, undefined, { body: JSON.stringify({ text: "x".repeat(300_000) }) })
+        expect([tooLarge.status, Object(tooLarge.json)._tag]).toEqual([413, "PayloadTooLarge"])
         // Signed with the secret of another account: the signature is per account.
         const other = yield* ana.api.channels.create({
           path: { org: org.id },
@@ -647,6 +649,18 @@ describe("Telegram", () => {
           ["inbound", "received", 0, null]
         ])
         expect(tail.every((t) => t.externalChannel === w.channel)).toBe(true)
+        for (
+          const path of [
+            `/v1/orgs/${w.org.id}/channels/${w.account.id}/traffic`,
+            `/v1/orgs/${w.org.id}/channels/${w.account.id}/bridges`,
+            `/v1/orgs/${w.org.id}/channels`
+          ]
+        ) {
+          const read = yield* raw("GET", path, { token: w.ana.token })
+          expect(read.status).toBe(200)
+          expect([telegramSecrets.botToken, telegramSecrets.webhookSecret].filter((x) => read.text.includes(x)))
+            .toEqual([])
+        }
         const asBen = yield* raw("GET", `/v1/orgs/${w.org.id}/channels/${w.account.id}/traffic`, { token: w.ben.token })
         expect(asBen.status).toBe(403)
         expect(fake.calls.filter((c) => c.channel === w.channel).map((c) => c.text)).toEqual([

@@ -10,20 +10,29 @@ import { MalformedRequest, PayloadTooLarge } from "@troupe/domain/Errors"
 import { Inbound } from "@troupe/gateway/Inbound"
 import { Effect, Option } from "effect"
 
-/** The request's body as bytes, at most `MAX_BODY_BYTES` (413 above). */
+const tooLarge = () =>
+  new PayloadTooLarge({
+    message: `the request body is larger than the ${MAX_BODY_BYTES}-byte limit`,
+    limitBytes: MAX_BODY_BYTES
+  })
+
+/**
+ * The request's body as bytes, at most `MAX_BODY_BYTES` (413 above). A
+ * declared length over the limit is refused before any byte is read, as the
+ * request guard does, so the client reads the 413 on an intact connection.
+ */
 const rawBody = (request: HttpServerRequest.HttpServerRequest) =>
-  request.arrayBuffer.pipe(
-    HttpServerRequest.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
-    Effect.map((buffer) => new Uint8Array(buffer)),
-    Effect.mapError((e) =>
-      e.cause instanceof Error && e.cause.message === "maxBytes exceeded"
-        ? new PayloadTooLarge({
-          message: `the request body is larger than the ${MAX_BODY_BYTES}-byte limit`,
-          limitBytes: MAX_BODY_BYTES
-        })
-        : new MalformedRequest({ message: "the request body could not be read" })
+  Number(request.headers["content-length"] ?? "0") > MAX_BODY_BYTES
+    ? Effect.fail(tooLarge())
+    : request.arrayBuffer.pipe(
+      HttpServerRequest.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
+      Effect.map((buffer) => new Uint8Array(buffer)),
+      Effect.mapError((e) =>
+        e.cause instanceof Error && e.cause.message === "maxBytes exceeded"
+          ? tooLarge()
+          : new MalformedRequest({ message: "the request body could not be read" })
+      )
     )
-  )
 
 /** The gateway group. */
 export const GatewayLive = HttpApiBuilder.group(TroupeApi, "gateway", (handlers) =>
