@@ -96,6 +96,8 @@ CREATE TABLE channel_deliveries (
 CREATE INDEX channel_deliveries_due ON channel_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX channel_deliveries_recent ON channel_deliveries (account_id, created_at DESC);
 CREATE INDEX channel_deliveries_external ON channel_deliveries (account_id, external_channel, external_id);
+CREATE INDEX channel_deliveries_destination ON channel_deliveries (account_id, external_channel, position)
+  WHERE status = 'pending';
 
 DO $$
 DECLARE t text;

@@ -487,8 +487,10 @@ describe("Slack outbound", () => {
         const slack = yield* Fake.FakePlatforms
         slack.script(w.channel, [{ kind: "rateLimited", retryAfterSeconds: 1 }])
         yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "patience" } })
-        const [limited, sent] = yield* slack.waitFor((c) => c.channel === w.channel, 2)
-        expect([limited?.text, sent?.text]).toEqual(["Ben: patience", "Ben: patience"])
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "then this" } })
+        const [limited, sent, next] = yield* slack.waitFor((c) => c.channel === w.channel, 3)
+        // The later message waits behind the held one: the channel keeps the room's order.
+        expect([limited?.text, sent?.text, next?.text]).toEqual(["Ben: patience", "Ben: patience", "Ben: then this"])
         expect((sent?.at ?? 0) - (limited?.at ?? 0)).toBeGreaterThanOrEqual(900)
       }))
 

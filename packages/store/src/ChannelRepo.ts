@@ -422,7 +422,12 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       return rows.map((r) => r.orgId)
     })
 
-    /** An org's deliveries due now, in the order of their messages in the log (a disabled account's wait). */
+    /**
+     * An org's deliveries due now, in the order of their messages in the log;
+     * none behind an earlier one of the same destination that waits, so a
+     * 429's hold and a backoff survive a move of the sender (a disabled
+     * account's wait).
+     */
     const due = Effect.fn("ChannelRepo.due")(function*(orgId: OrgId, limit: number) {
       const rows: ReadonlyArray<DueDelivery> = yield* withOrg(orgId)(
         sql`SELECT d.id, d.org_id, d.account_id, a.kind, a.enabled, a.credentials, d.external_channel, d.author_name,
@@ -436,6 +441,10 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
               AS external_thread
           FROM channel_deliveries d JOIN channel_accounts a ON a.id = d.account_id
           WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND a.enabled
+            -- One destination goes in order: an earlier message waiting (a 429, a backoff) holds the later ones.
+            AND NOT EXISTS (SELECT 1 FROM channel_deliveries e
+              WHERE e.account_id = d.account_id AND e.external_channel = d.external_channel
+                AND e.status = 'pending' AND e.position < d.position AND e.next_attempt_at > now())
           ORDER BY d.position, d.id LIMIT ${limit}`.pipe(Rows.all("delivery", DueRow))
       )
       return rows
