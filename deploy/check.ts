@@ -105,7 +105,7 @@ for (
     `${name}: must read the ${configMap.metadata?.name} ConfigMap`
   )
   const env = new Map((container?.env ?? []).map((e) => [e.name, e]))
-  for (const secret of ["DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY"]) {
+  for (const secret of ["DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "CHANNEL_KEY"]) {
     expect(env.get(secret)?.valueFrom?.secretKeyRef !== undefined, `${name}: ${secret} must come from a Secret`)
   }
   expect(env.get("TROUPE_ROLE")?.value === (name === "troupe-api" ? "api" : "runner"), `${name}: wrong TROUPE_ROLE`)

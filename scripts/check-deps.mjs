@@ -13,7 +13,8 @@ const allowed = {
   feed: ["domain", "store", "realtime"],
   teammates: ["domain", "store", "realtime", "llm"],
   workspace: ["domain", "store", "realtime", "llm", "teammates"],
-  server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace"],
+  gateway: ["domain", "store", "realtime", "workspace"],
+  server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace", "gateway"],
   bench: ["domain", "client", "store", "llm", "server"],
   // The browser app; its tests start real server processes.
   web: ["domain", "api", "client", "store", "server"],

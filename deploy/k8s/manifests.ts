@@ -42,7 +42,10 @@ export const runnerPort = 34431
 /** Name of the ConfigMap that both roles read, so that settings such as `CLUSTER_SHARDS` agree. */
 export const configMapName = "troupe-config"
 
-/** Name of the Secret the operator creates with `DATABASE_URL`, `REDIS_URL` and optionally `OPENAI_API_KEY`. */
+/**
+ * Name of the Secret the operator creates with `DATABASE_URL`, `REDIS_URL`
+ * and optionally `OPENAI_API_KEY` and `CHANNEL_KEY`.
+ */
 export const secretName = "troupe-secrets"
 
 /** Where Prometheus finds each pod's metrics, by the common `prometheus.io/*` annotations. */
@@ -107,11 +110,16 @@ const secretEnv = (name: string, optional: boolean): EnvVar => ({
   valueFrom: { secretKeyRef: { name: secretName, key: name, optional } }
 })
 
-/** Secrets every node reads. Without `OPENAI_API_KEY` teammates use the local model. */
+/**
+ * Secrets every node reads. Without `OPENAI_API_KEY` teammates use the local
+ * model; without `CHANNEL_KEY` no channel account (Slack, Telegram) can be
+ * connected.
+ */
 const secrets: Array<EnvVar> = [
   secretEnv("DATABASE_URL", false),
   secretEnv("REDIS_URL", false),
-  secretEnv("OPENAI_API_KEY", true)
+  secretEnv("OPENAI_API_KEY", true),
+  secretEnv("CHANNEL_KEY", true)
 ]
 
 const httpGet = (path: string, periodSeconds: number, failureThreshold: number): Probe => ({

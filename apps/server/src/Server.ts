@@ -16,6 +16,9 @@ import {
 import { SqlClient } from "@effect/sql"
 import { TroupeApi } from "@troupe/api/Api"
 import { Feed } from "@troupe/feed/Feed"
+import { Channels } from "@troupe/gateway/Channels"
+import { Inbound } from "@troupe/gateway/Inbound"
+import * as GatewayOutbound from "@troupe/gateway/Outbound"
 import * as MeteredModel from "@troupe/llm/MeteredModel"
 import * as ModelConfig from "@troupe/llm/ModelConfig"
 import * as EventBus from "@troupe/realtime/EventBus"
@@ -44,9 +47,11 @@ import { Teammates } from "@troupe/workspace/Teammates"
 import { Effect, Layer } from "effect"
 import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { AuthLive } from "./http/Auth.js"
+import { ChannelsLive } from "./http/Channels.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
 import { FilesLive } from "./http/Files.js"
+import { GatewayLive } from "./http/Gateway.js"
 import { HealthLive } from "./http/Health.js"
 import { InvitationsLive } from "./http/Invitations.js"
 import { MessagesLive } from "./http/Messages.js"
@@ -70,13 +75,23 @@ export const StoreLive = Store.layer
 /** The catalog: curated templates plus the kinds defined in code. */
 export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.Default))
 
-/** Teammate entities, task workflows, the scheduler, the teammates' outbox and the retention jobs, on nodes that host entities. */
+/**
+ * Teammate entities, task workflows, the scheduler, the teammates' outbox, the
+ * gateway's outbox and the retention jobs, on nodes that host entities.
+ */
 export const EntitiesLive = Layer.unwrapEffect(
   Effect.map(
     ClusterConfig,
     (c) =>
       hostsEntities(c)
-        ? Layer.mergeAll(TeammateRuntime.layer, TaskRunner.layer, Scheduler.layer, Outbox.layer, Retention.layer)
+        ? Layer.mergeAll(
+          TeammateRuntime.layer,
+          TaskRunner.layer,
+          Scheduler.layer,
+          Outbox.layer,
+          GatewayOutbound.layer,
+          Retention.layer
+        )
         : Layer.empty
   )
 )
@@ -105,7 +120,9 @@ const WorkspaceLive = Layer.mergeAll(
   Pins.Default,
   Tasks.Default,
   Schedules.Default,
-  Teammates.Default
+  Teammates.Default,
+  Channels.Default,
+  Inbound.Default
 )
 
 const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
@@ -127,7 +144,9 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     TeammatesLive,
     TasksLive,
     SchedulesLive,
-    EventsLive
+    EventsLive,
+    ChannelsLive,
+    GatewayLive
   ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),
   Layer.provide(ServicesLive)

@@ -11,7 +11,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import * as Database from "@troupe/store/Database"
 import { Effect, Option } from "effect"
 import { Agent, request } from "node:http"
-import { anaAndBen, baseUrl, eventually, person, slug, TestServer } from "./Harness.js"
+import { anaAndBen, baseUrl, eventually, person, slug, testChannelKey, TestServer } from "./Harness.js"
 
 const budget = Number(process.env["FUZZ_REQUESTS"] ?? 10_000)
 const seed = Number(process.env["FUZZ_SEED"] ?? 20_261_129)
@@ -438,7 +438,7 @@ const storedState = Effect.gen(function*() {
 })
 
 describe("fuzzing from the OpenAPI document", () => {
-  layer(TestServer(), { excludeTestServices: true, timeout: 600_000 })((it) => {
+  layer(TestServer({ CHANNEL_KEY: testChannelKey }), { excludeTestServices: true, timeout: 600_000 })((it) => {
     it.effect(
       `${budget} malformed requests: no 5xx, no reset, documented errors, nothing stored changes`,
       () =>
@@ -455,6 +455,10 @@ describe("fuzzing from the OpenAPI document", () => {
             payload: { text: "a fact" }
           })
           const pin = yield* ana.api.pins.create({ path: { room: room.id }, payload: { text: "a note" } })
+          const channel = yield* ana.api.channels.create({
+            path: { org: org.id },
+            payload: { kind: "slack", name: "Acme", botToken: "xoxb-fuzz-token", signingSecret: "fuzz-signing-secret" }
+          })
           const eve = yield* person("Eve")
           const eveOrg = yield* eve.api.orgs.create({ payload: { name: "Elsewhere", slug: slug() } })
           const eveRoom = yield* eve.api.rooms.create({ path: { org: eveOrg.id }, payload: { name: "theirs" } })
@@ -468,13 +472,14 @@ describe("fuzzing from the OpenAPI document", () => {
             ben.user.id,
             memory.id,
             pin.id,
+            channel.id,
             eveRoom.id
           ]
           const url = new URL(yield* baseUrl)
           const specText = yield* Effect.promise(() => fetch(`${url.origin}/v1/openapi.json`).then((r) => r.text()))
           const spec: unknown = JSON.parse(specText)
           const operations = operationsOf(isObject(spec) ? spec : {})
-          expect(operations.length).toBe(94)
+          expect(operations.length).toBe(105)
           const components = isObject(spec) && isObject(spec["components"]) && isObject(spec["components"]["schemas"])
             ? spec["components"]["schemas"]
             : {}
@@ -484,21 +489,21 @@ describe("fuzzing from the OpenAPI document", () => {
             return typeof ref === "string" ? resolve(components[ref.replace("#/components/schemas/", "")]) : s
           }
 
-          // The teammates' outbox records how far it has read the log: let it catch up with the set-up first.
+          // The outboxes (teammates', gateway's) record how far they have read the log: let them catch up with the set-up first.
           yield* eventually(Effect.map(
             Effect.flatMap(Database.AdminSql, (sql) =>
-              sql<{ caught: boolean }>`SELECT (SELECT position FROM log_cursors WHERE name = 'teammates')
+              sql<
+                { caught: boolean }
+              >`SELECT (SELECT min(position) FROM log_cursors WHERE name IN ('teammates', 'gateway'))
                 >= (SELECT position FROM event_log_state) AS caught`),
-            (rows) =>
-              rows[0]?.caught === true ? Option.some(true) : Option.none()
+            (rows) => rows[0]?.caught === true ? Option.some(true) : Option.none()
           ))
           const before = yield* storedState
           const rng = prng(seed)
           const tokens = { insiders: [ana.token, ana.token, ben.token, key.secret], outsider: eve.token }
           const requests = Array.from(
             { length: budget },
-            (_, i) =>
-              fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve)
+            (_, i) => fuzz(rng, operations[i % operations.length]!, tokens, ids, resolve)
           )
           const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
           const failures: Array<string> = []

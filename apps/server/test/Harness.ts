@@ -106,6 +106,9 @@ export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
 /** A client, authenticated when a token is given. */
 export const client = (token?: string) => Effect.flatMap(baseUrl, (url) => TroupeClient.make({ baseUrl: url, token }))
 
+/** A channel-credentials key for test servers that connect channel accounts (`CHANNEL_KEY`). */
+export const testChannelKey = randomBytes(32).toString("base64")
+
 /** A unique e-mail for a test person. */
 export const email = (name: string) => `${name}.${randomBytes(4).toString("hex")}@example.com`
 

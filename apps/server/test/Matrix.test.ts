@@ -20,6 +20,7 @@ import {
   person,
   raw,
   slug,
+  testChannelKey,
   TestServerWithMailbox
 } from "./Harness.js"
 
@@ -133,6 +134,24 @@ const world = Effect.gen(function*() {
     return p
   })
   const freshPublicRoom = owner.api.rooms.create({ path: { org: org.id }, payload: { name: `r-${handle()}` } })
+  /** A Telegram account the owner connected. */
+  const freshChannel = owner.api.channels.create({
+    path: { org: org.id },
+    payload: { kind: "telegram", name: "bot", botToken: "123456:telegram-token", webhookSecret: "a-webhook-secret" }
+  })
+  const channel = yield* freshChannel
+  const slackChannel = yield* owner.api.channels.create({
+    path: { org: org.id },
+    payload: { kind: "slack", name: "Acme", botToken: "xoxb-matrix-0000", signingSecret: "matrix-signing-secret" }
+  })
+  /** A bridge of `channel` to the public room. */
+  const freshBridge = Effect.suspend(() =>
+    owner.api.channels.createBridge({
+      path: { org: org.id, account: channel.id },
+      payload: { externalChannel: `-100${randomBytes(4).readUInt32BE()}`, roomId: pub.id }
+    })
+  )
+  yield* freshBridge
   return {
     org,
     pub,
@@ -150,7 +169,11 @@ const world = Effect.gen(function*() {
     tokens,
     userIds,
     freshMember,
-    freshPublicRoom
+    freshPublicRoom,
+    channel,
+    slackChannel,
+    freshChannel,
+    freshBridge
   }
 })
 
@@ -579,7 +602,61 @@ const cases: ReadonlyArray<Case> = [
     adminsUp(200)
   ],
   ["events.stream", () => at("GET", "/v1/events"), who({ anonymous: 401, rest: 200 })],
-  ["events.poll", () => at("GET", "/v1/events/poll?timeoutMs=0"), who({ anonymous: 401, rest: 200 })]
+  ["events.poll", () => at("GET", "/v1/events/poll?timeoutMs=0"), who({ anonymous: 401, rest: 200 })],
+  [
+    "channels.create",
+    (w) =>
+      at("POST", `/v1/orgs/${w.org.id}/channels`, {
+        kind: "slack",
+        name: "Acme Slack",
+        botToken: "xoxb-matrix-token",
+        signingSecret: "a-signing-secret"
+      }),
+    adminsUp(201)
+  ],
+  ["channels.list", (w) => at("GET", `/v1/orgs/${w.org.id}/channels`), adminsUp(200)],
+  ["channels.get", (w) => at("GET", `/v1/orgs/${w.org.id}/channels/${w.channel.id}`), adminsUp(200)],
+  [
+    "channels.update",
+    (w) => at("PATCH", `/v1/orgs/${w.org.id}/channels/${w.channel.id}`, { name: "renamed" }),
+    adminsUp(200)
+  ],
+  [
+    "channels.delete",
+    (w) => Effect.map(w.freshChannel, (c) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/channels/${c.id}` })),
+    adminsUp(204)
+  ],
+  [
+    "channels.createBridge",
+    (w) =>
+      at("POST", `/v1/orgs/${w.org.id}/channels/${w.channel.id}/bridges`, {
+        externalChannel: `C${handle()}`,
+        roomId: w.priv.id
+      }),
+    adminsUp(201)
+  ],
+  ["channels.bridges", (w) => at("GET", `/v1/orgs/${w.org.id}/channels/${w.channel.id}/bridges`), adminsUp(200)],
+  [
+    "channels.deleteBridge",
+    (w) =>
+      Effect.map(w.freshBridge, (b) => ({
+        method: "DELETE",
+        path: `/v1/orgs/${w.org.id}/channels/${w.channel.id}/bridges/${b.id}`
+      })),
+    adminsUp(204)
+  ],
+  ["channels.traffic", (w) => at("GET", `/v1/orgs/${w.org.id}/channels/${w.channel.id}/traffic`), adminsUp(200)],
+  // Webhooks: no bearer token counts, only the platform's signature (none here).
+  [
+    "gateway.slackEvents",
+    (w) => at("POST", `/v1/gateway/slack/${w.slackChannel.id}/events`, { type: "url_verification", challenge: "c" }),
+    who({ rest: 401 })
+  ],
+  [
+    "gateway.telegramUpdates",
+    (w) => at("POST", `/v1/gateway/telegram/${w.channel.id}`, { update_id: 1 }),
+    who({ rest: 401 })
+  ]
 ]
 
 /** Sends `r` and returns its status; an event stream is cancelled once its status is known. */
@@ -606,61 +683,63 @@ const statusOf = (r: Request, token: string | undefined) =>
   })
 
 describe("the authorisation matrix", () => {
-  layer(TestServerWithMailbox(), { excludeTestServices: true, timeout: 300_000 })((it) => {
-    it.effect("every endpoint has a row", () =>
-      Effect.sync(() => {
-        const declared = Object.values(TroupeApi.groups).flatMap((group) =>
-          Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
-        )
-        expect(declared.length).toBe(94)
-        expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
-      }))
+  layer(TestServerWithMailbox({ CHANNEL_KEY: testChannelKey }), { excludeTestServices: true, timeout: 300_000 })(
+    (it) => {
+      it.effect("every endpoint has a row", () =>
+        Effect.sync(() => {
+          const declared = Object.values(TroupeApi.groups).flatMap((group) =>
+            Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
+          )
+          expect(declared.length).toBe(105)
+          expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
+        }))
 
-    it.effect("every endpoint answers each kind of caller as docs/access.md says", () =>
-      Effect.gen(function*() {
-        const w = yield* world
-        const mismatches: Array<string> = []
-        for (const [endpoint, request, expected] of cases) {
-          for (const actor of actors) {
-            const r = yield* request(w, actor)
-            const status = yield* statusOf(r, "token" in r ? r.token : w.tokens[actor])
-            if (status !== expected[actor]) {
-              mismatches.push(`${endpoint} as ${actor}: ${status}, expected ${expected[actor]}`)
+      it.effect("every endpoint answers each kind of caller as docs/access.md says", () =>
+        Effect.gen(function*() {
+          const w = yield* world
+          const mismatches: Array<string> = []
+          for (const [endpoint, request, expected] of cases) {
+            for (const actor of actors) {
+              const r = yield* request(w, actor)
+              const status = yield* statusOf(r, "token" in r ? r.token : w.tokens[actor])
+              if (status !== expected[actor]) {
+                mismatches.push(`${endpoint} as ${actor}: ${status}, expected ${expected[actor]}`)
+              }
             }
           }
-        }
-        expect(mismatches).toEqual([])
-      }), 240_000)
+          expect(mismatches).toEqual([])
+        }), 240_000)
 
-    it.effect("ids of another org are 404 for its outsiders, read or write", () =>
-      Effect.gen(function*() {
-        const w = yield* world
-        const xena = w.people.outsider
-        const [theirs] = yield* xena.api.orgs.list()
-        const room = yield* xena.api.rooms.create({
-          path: { org: theirs!.id },
-          payload: { name: "theirs", kind: "private" }
-        })
-        const msg = yield* xena.api.messages.post({ path: { room: room.id }, payload: { text: "mine" } })
-        for (
-          const [method, path, body] of [
-            ["GET", `/v1/rooms/${room.id}`, undefined],
-            ["GET", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
-            ["PATCH", `/v1/rooms/${room.id}/messages/${msg.id}`, { text: "x" }],
-            ["DELETE", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
-            ["POST", `/v1/rooms/${room.id}/messages`, { text: "x" }],
-            ["GET", `/v1/rooms/${room.id}/pins`, undefined],
-            ["POST", `/v1/rooms/${room.id}/pins`, { messageId: msg.id }],
-            ["GET", `/v1/orgs/${theirs!.id}/teammates`, undefined]
-          ] as const
-        ) {
-          for (const actor of ["owner", "apiKey"] as const) {
-            const res = yield* raw(method, path, { token: w.tokens[actor]!, ...(body === undefined ? {} : { body }) })
-            expect(res.status, `${method} ${path} as ${actor}`).toBe(404)
+      it.effect("ids of another org are 404 for its outsiders, read or write", () =>
+        Effect.gen(function*() {
+          const w = yield* world
+          const xena = w.people.outsider
+          const [theirs] = yield* xena.api.orgs.list()
+          const room = yield* xena.api.rooms.create({
+            path: { org: theirs!.id },
+            payload: { name: "theirs", kind: "private" }
+          })
+          const msg = yield* xena.api.messages.post({ path: { room: room.id }, payload: { text: "mine" } })
+          for (
+            const [method, path, body] of [
+              ["GET", `/v1/rooms/${room.id}`, undefined],
+              ["GET", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
+              ["PATCH", `/v1/rooms/${room.id}/messages/${msg.id}`, { text: "x" }],
+              ["DELETE", `/v1/rooms/${room.id}/messages/${msg.id}`, undefined],
+              ["POST", `/v1/rooms/${room.id}/messages`, { text: "x" }],
+              ["GET", `/v1/rooms/${room.id}/pins`, undefined],
+              ["POST", `/v1/rooms/${room.id}/pins`, { messageId: msg.id }],
+              ["GET", `/v1/orgs/${theirs!.id}/teammates`, undefined]
+            ] as const
+          ) {
+            for (const actor of ["owner", "apiKey"] as const) {
+              const res = yield* raw(method, path, { token: w.tokens[actor]!, ...(body === undefined ? {} : { body }) })
+              expect(res.status, `${method} ${path} as ${actor}`).toBe(404)
+            }
           }
-        }
-        const untouched = yield* xena.api.messages.get({ path: { room: room.id, message: msg.id } })
-        expect([untouched.text, untouched.deletedAt]).toEqual(["mine", null])
-      }))
-  })
+          const untouched = yield* xena.api.messages.get({ path: { room: room.id, message: msg.id } })
+          expect([untouched.text, untouched.deletedAt]).toEqual(["mine", null])
+        }))
+    }
+  )
 })

@@ -12,6 +12,17 @@ import {
   OpenApi
 } from "@effect/platform"
 import {
+  Bridge,
+  BridgeId,
+  ChannelAccount,
+  ChannelAccountId,
+  ChannelTraffic,
+  CreateBridgeRequest,
+  CreateChannelRequest,
+  GatewayAck,
+  UpdateChannelRequest
+} from "@troupe/domain/Channel"
+import {
   Conflict,
   Forbidden,
   InvalidInput,
@@ -586,6 +597,90 @@ export class TeammatesGroup extends HttpApiGroup.make("teammates")
   .prefix("/v1")
 {}
 
+const channelPath = Schema.Struct({ org: OrgId, account: ChannelAccountId })
+
+/** Channel accounts of the messaging gateway (Slack, Telegram) and their bridges to rooms: admins only. */
+export class ChannelsGroup extends HttpApiGroup.make("channels")
+  .add(
+    HttpApiEndpoint.post("create", "/orgs/:org/channels").setPath(orgPath).setPayload(CreateChannelRequest)
+      .addSuccess(ChannelAccount, { status: 201 })
+      .annotate(
+        OpenApi.Description,
+        "Connects a Slack workspace (bot token, signing secret) or a Telegram bot (bot token, webhook secret). " +
+          "Credentials are encrypted with CHANNEL_KEY and never returned (503 when it is not configured)."
+      )
+  )
+  .add(HttpApiEndpoint.get("list", "/orgs/:org/channels").setPath(orgPath).addSuccess(Schema.Array(ChannelAccount)))
+  .add(HttpApiEndpoint.get("get", "/orgs/:org/channels/:account").setPath(channelPath).addSuccess(ChannelAccount))
+  .add(
+    HttpApiEndpoint.patch("update", "/orgs/:org/channels/:account").setPath(channelPath)
+      .setPayload(UpdateChannelRequest).addSuccess(ChannelAccount)
+      .annotate(OpenApi.Description, "Renames, enables or disables an account, or rotates its secrets.")
+  )
+  .add(HttpApiEndpoint.del("delete", "/orgs/:org/channels/:account").setPath(channelPath))
+  .add(
+    HttpApiEndpoint.post("createBridge", "/orgs/:org/channels/:account/bridges").setPath(channelPath)
+      .setPayload(CreateBridgeRequest).addSuccess(Bridge, { status: 201 })
+      .annotate(
+        OpenApi.Description,
+        "Joins a platform channel (a Slack channel id, a Telegram chat id) to a room of the org: messages " +
+          "there appear in the room, and the room's messages go out there. A channel bridged already is 409."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("bridges", "/orgs/:org/channels/:account/bridges").setPath(channelPath)
+      .addSuccess(Schema.Array(Bridge))
+  )
+  .add(
+    HttpApiEndpoint.del("deleteBridge", "/orgs/:org/channels/:account/bridges/:bridge").setPath(
+      Schema.Struct({ org: OrgId, account: ChannelAccountId, bridge: BridgeId })
+    )
+  )
+  .add(
+    HttpApiEndpoint.get("traffic", "/orgs/:org/channels/:account/traffic").setPath(channelPath)
+      .setUrlParams(
+        Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 200))) })
+      )
+      .addSuccess(Schema.Array(ChannelTraffic))
+      .annotate(
+        OpenApi.Description,
+        "The operator's tail: the account's latest messages in (received) and out (pending, sent or failed, " +
+          "with attempts and the last error), newest first."
+      )
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
+/**
+ * Webhooks the platforms call. No bearer token: each delivery is checked
+ * against its account's secret over the raw body.
+ */
+export class GatewayGroup extends HttpApiGroup.make("gateway")
+  .add(
+    HttpApiEndpoint.post("slackEvents", "/gateway/slack/:account/events")
+      .setPath(Schema.Struct({ account: ChannelAccountId }))
+      .addSuccess(GatewayAck)
+      .annotate(
+        OpenApi.Description,
+        "Slack Events API deliveries, signed with the app's signing secret (X-Slack-Signature, " +
+          "X-Slack-Request-Timestamp, 5-minute window). url_verification is answered with its challenge; " +
+          "messages in bridged channels are stored in their room once, however often Slack retries."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("telegramUpdates", "/gateway/telegram/:account")
+      .setPath(Schema.Struct({ account: ChannelAccountId }))
+      .addSuccess(GatewayAck)
+      .annotate(
+        OpenApi.Description,
+        "Telegram webhook updates, carrying the account's webhook secret in X-Telegram-Bot-Api-Secret-Token " +
+          "(compared in constant time). Messages in bridged chats are stored in their room once per update_id."
+      )
+  )
+  .prefix("/v1")
+{}
+
 /** A batch of events from the long-poll endpoint. */
 export class EventBatch extends Schema.Class<EventBatch>("EventBatch")({
   events: Schema.Array(Delivered),
@@ -630,6 +725,8 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(TasksGroup)
   .add(SchedulesGroup)
   .add(EventsGroup)
+  .add(ChannelsGroup)
+  .add(GatewayGroup)
   .addError(MalformedRequest, { status: 400 })
   .addError(InvalidInput, { status: 422 })
   .addError(Unauthorized, { status: 401 })

@@ -24,6 +24,9 @@ export const AuthenticationLive = Layer.effect(
 /** Uploads: the one route whose body is multipart and may be larger, read by its handler under the file limits. */
 const uploadRoute = /^\/v1\/rooms\/[^/]+\/files\/?(\?.*)?$/
 
+/** Webhooks of the messaging gateway: their handlers read the raw body, whose bytes their signatures cover. */
+const webhookRoute = /^\/v1\/gateway\//
+
 const hasBody = (method: string) => method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE"
 
 /** The deepest nesting of arrays and objects a JSON body may have. */
@@ -81,14 +84,15 @@ const nulRefused = () => new MalformedRequest({ message: "the request must not c
  * `MAX_JSON_DEPTH` and strings Postgres cannot store (NUL, lone surrogates)
  * become 400, before any handler or decoder runs. NUL in the URL is 400 too.
  * Uploads are the exception: their multipart body is left to the handler,
- * which reads it under the file limits.
+ * which reads it under the file limits; and so are the gateway's webhooks,
+ * whose handlers check signatures over the raw bytes before parsing them.
  */
 export const RequestGuardLive = Layer.succeed(
   RequestGuard,
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (request.url.includes("%00")) return yield* nulRefused()
-    if (!hasBody(request.method)) return
+    if (!hasBody(request.method) || webhookRoute.test(request.url)) return
     const type = (request.headers["content-type"] ?? "application/json").toLowerCase()
     if (request.method === "POST" && uploadRoute.test(request.url)) {
       if (type.includes("multipart/form-data")) return
