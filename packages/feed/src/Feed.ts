@@ -15,7 +15,7 @@
 import { AccessRevoked, Audience, Delivered, Event, PresenceChanged, Reset } from "@troupe/domain/Event"
 import type { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { addressesFor, addressesOf, changesAccess, sees, type Viewer } from "@troupe/domain/Visibility"
-import { type Ephemeral, EventBus } from "@troupe/realtime/EventBus"
+import { type Ephemeral, EventBus, wakeSignal } from "@troupe/realtime/EventBus"
 import { Presence } from "@troupe/realtime/Presence"
 import { EventLog, type LoggedEvent } from "@troupe/store/EventLog"
 import { OrgRepo } from "@troupe/store/OrgRepo"
@@ -195,7 +195,7 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
     )
     /** The last log position this node has routed to its subscriptions. */
     let tail = initial.position
-    const kick = yield* Queue.sliding<void>(1)
+    const { headAfter, kick } = yield* wakeSignal
     /** Ephemeral events that must follow a log position this node has not read yet, in arrival order. */
     let held: Array<Ephemeral> = []
     /** Queue depth per teammate, as last announced in the log (absent when zero). */
@@ -288,12 +288,9 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       for (const e of ready) yield* publishEphemeralItem(e)
     })
 
-    /** The furthest log position a wake-up announced: what the node holds up to there it need not read back. */
-    let woken = 0
-
     const drain = Effect.gen(function*() {
       while (true) {
-        const batch = yield* log.readAfter(tail, 500, woken > tail ? woken : undefined)
+        const batch = yield* log.readAfter(tail, 500, headAfter(tail))
         // Routed before the tail moves, in one synchronous step: an ephemeral
         // event that follows this position is never routed ahead of it.
         for (const event of batch) {
@@ -307,13 +304,6 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
       }
     })
 
-    yield* bus.wakes.pipe(
-      Stream.runForEach((position) => {
-        woken = Math.max(woken, position)
-        return Queue.offer(kick, undefined)
-      }),
-      background
-    )
     yield* Effect.gen(function*() {
       yield* Queue.take(kick).pipe(Effect.timeout(config.pollInterval), Effect.ignore)
       yield* Queue.takeAll(kick)

@@ -17,11 +17,11 @@ import { Singleton } from "@effect/cluster"
 import { FetchHttpClient } from "@effect/platform"
 import type { Event } from "@troupe/domain/Event"
 import type { OrgId } from "@troupe/domain/Ids"
-import { EventBus } from "@troupe/realtime/EventBus"
+import { wakeSignal } from "@troupe/realtime/EventBus"
 import { ChannelRepo, type DueDelivery, type QueuedMessage } from "@troupe/store/ChannelRepo"
 import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
 import { EventLog } from "@troupe/store/EventLog"
-import { Clock, Config, Duration, Effect, Layer, Queue, Schedule, Stream } from "effect"
+import { Clock, Config, Duration, Effect, Layer, Queue, Schedule } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
 import { Credentials } from "./Credentials.js"
 import { outboundText, type SendError, TransientFailure } from "./Delivery.js"
@@ -76,7 +76,6 @@ const outgoing = (event: Event) =>
 /** Follows the log, queues deliveries and sends them; runs on one runner of the cluster at a time. */
 export const run = Effect.gen(function*() {
   const log = yield* EventLog
-  const bus = yield* EventBus
   const repo = yield* ChannelRepo
   const key = yield* ChannelKey
   const interval = yield* PollInterval
@@ -85,8 +84,7 @@ export const run = Effect.gen(function*() {
   const telegram = yield* TelegramSender.make
   const openCredentials = key.open(Credentials)
   const pacing = Pacing.make({ burst: 3, perSecond: 1 })
-  const kick = yield* Queue.sliding<void>(1)
-  yield* bus.wakes.pipe(Stream.runForEach(() => Queue.offer(kick, undefined)), Effect.forkScoped)
+  const { headAfter, kick } = yield* wakeSignal
   let position = yield* log.cursor(CURSOR).pipe(Effect.retry(Schedule.spaced("1 second")))
 
   /**
@@ -97,7 +95,7 @@ export const run = Effect.gen(function*() {
    */
   const follow = Effect.gen(function*() {
     while (true) {
-      const batch = yield* log.readAfter(position, BATCH)
+      const batch = yield* log.readAfter(position, BATCH, headAfter(position))
       const byOrg = new Map<OrgId, Array<QueuedMessage>>()
       for (const logged of batch) {
         const message = outgoing(logged.delivered.event)

@@ -6,7 +6,7 @@
  * poll the log.
  */
 import { OrgId, RoomId } from "@troupe/domain/Ids"
-import { Context, Effect, Layer, PubSub, Redacted, Schema, Stream } from "effect"
+import { Context, Effect, Layer, PubSub, Queue, Redacted, Schema, Stream } from "effect"
 import { Redis } from "ioredis"
 
 /** An ephemeral event with who may see it, as it travels between nodes. */
@@ -39,6 +39,27 @@ export class EventBus extends Context.Tag("@troupe/realtime/EventBus")<EventBus,
   /** Ephemeral events from every node. */
   readonly ephemeral: Stream.Stream<Ephemeral>
 }>() {}
+
+/**
+ * A log reader's wake-ups: `kick` is signalled on each (the latest kept), and
+ * `headAfter(position)` is the furthest position announced when it is past
+ * `position` (for `EventLog.readAfter`, which then needs read nothing back
+ * that the node holds), else undefined.
+ */
+export const wakeSignal = Effect.gen(function*() {
+  const bus = yield* EventBus
+  const kick = yield* Queue.sliding<void>(1)
+  let woken = 0
+  yield* bus.wakes.pipe(
+    Stream.runForEach((position) => {
+      woken = Math.max(woken, position)
+      return Queue.offer(kick, undefined)
+    }),
+    Effect.withTracerEnabled(false),
+    Effect.forkScoped
+  )
+  return { kick, headAfter: (position: number) => (woken > position ? woken : undefined) }
+})
 
 const local = Effect.gen(function*() {
   const wakes = yield* PubSub.sliding<number>(1)

@@ -14,11 +14,11 @@ import { Singleton } from "@effect/cluster"
 import type { Event } from "@troupe/domain/Event"
 import type { OrgId, RoomId } from "@troupe/domain/Ids"
 import type { RoomInfo } from "@troupe/domain/Room"
-import { EventBus } from "@troupe/realtime/EventBus"
+import { wakeSignal } from "@troupe/realtime/EventBus"
 import { isSqlError } from "@troupe/store/DatabaseError"
 import { EventLog } from "@troupe/store/EventLog"
 import { RoomRepo } from "@troupe/store/RoomRepo"
-import { Config, Duration, Effect, FiberRef, Option, Queue, Schedule, Stream } from "effect"
+import { Config, Duration, Effect, FiberRef, Option, Queue, Schedule } from "effect"
 import { Dispatcher } from "./Dispatcher.js"
 
 /** The outbox's cursor in `log_cursors`. */
@@ -49,20 +49,10 @@ const postedByPerson = (event: Event) =>
 /** Follows the log and dispatches; runs on one runner of the cluster at a time. */
 export const run = Effect.gen(function*() {
   const log = yield* EventLog
-  const bus = yield* EventBus
   const rooms = yield* RoomRepo
   const dispatcher = yield* Dispatcher
   const interval = yield* PollInterval
-  const kick = yield* Queue.sliding<void>(1)
-  /** The furthest log position a wake-up announced: what the node holds up to there it need not read back. */
-  let woken = 0
-  yield* bus.wakes.pipe(
-    Stream.runForEach((reached) => {
-      woken = Math.max(woken, reached)
-      return Queue.offer(kick, undefined)
-    }),
-    Effect.forkScoped
-  )
+  const { headAfter, kick } = yield* wakeSignal
   let position = yield* log.cursor(CURSOR).pipe(Effect.retry(Schedule.spaced("1 second")))
   /** Failed attempts at the message after `position`: one that keeps failing is given up, not retried forever. */
   let attempts = 0
@@ -106,7 +96,7 @@ export const run = Effect.gen(function*() {
    */
   const drain = Effect.gen(function*() {
     while (true) {
-      const batch = yield* log.readAfter(position, BATCH, woken > position ? woken : undefined)
+      const batch = yield* log.readAfter(position, BATCH, headAfter(position))
       let acted = false
       for (const logged of batch) {
         const event = logged.delivered.event
