@@ -1,0 +1,441 @@
+/**
+ * Signing in through an OpenID Connect provider. A real `oidc-provider`
+ * (its own keys, a test client, interactions finished by HTTP requests
+ * instead of a browser) signs people in through the whole flow: start,
+ * provider, callback, one-time code, session. A small fake provider hands out
+ * forged ID tokens (another key, another audience, expired, another nonce …)
+ * to show that each is refused and nothing is stored.
+ */
+import { describe, expect, layer } from "@effect/vitest"
+import { Session, User } from "@troupe/domain/User"
+import { Context, Effect, Layer, Schema } from "effect"
+import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose"
+import { createHash, randomBytes } from "node:crypto"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import Provider from "oidc-provider"
+import { baseUrl, email, person, raw, TestServer } from "./Harness.js"
+
+/** Where Troupe believes it is reached (its default `PUBLIC_URL`): the provider sends browsers there. */
+const PUBLIC = "http://127.0.0.1:8787"
+
+/** An HTTP server on a loopback port for `handle`, closed with the scope; answers its base URL. */
+const listen = (handle: (req: IncomingMessage, res: ServerResponse) => void) =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.promise(() =>
+        new Promise<Server>((resolve) => {
+          const s = createServer(handle)
+          s.listen(0, "127.0.0.1", () => resolve(s))
+        })
+      ),
+      (s) =>
+        Effect.promise(() =>
+          new Promise<void>((resolve) => {
+            s.closeAllConnections()
+            s.close(() => resolve())
+          })
+        )
+    ),
+    (s) => {
+      const address = s.address()
+      return `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
+    }
+  )
+
+/** A GET that does not follow redirects: the status and where it points. */
+const visit = (url: string, cookies = "") =>
+  Effect.promise(async () => {
+    const res = await fetch(url, { redirect: "manual", headers: cookies === "" ? {} : { cookie: cookies } })
+    await res.text()
+    return { status: res.status, location: res.headers.get("location") ?? "", cookies: res.headers.getSetCookie() }
+  })
+
+/** A path of the Troupe server under test, not followed. */
+const troupe = (path: string) => Effect.flatMap(baseUrl, (url) => visit(`${url}${path}`))
+
+/** The outcome the callback hands the web app in `/oidc#…`. */
+const outcome = (location: string) => {
+  expect(location.startsWith(`${PUBLIC}/oidc#`), location).toBe(true)
+  return Object.fromEntries(new URLSearchParams(new URL(location).hash.slice(1)))
+}
+
+/** Sends the browser's return from the provider to the Troupe server under test (which thinks it is `PUBLIC`). */
+const returnToTroupe = (callback: string) => {
+  expect(callback.startsWith(`${PUBLIC}/v1/auth/oidc/callback?`), callback).toBe(true)
+  return troupe(callback.slice(PUBLIC.length))
+}
+
+const exchange = (code: string) => raw("POST", "/v1/auth/oidc/exchange", { body: { code } })
+
+// ---------------------------------------------------------------------------------------------
+// A real provider
+
+interface Person {
+  readonly email: string
+  readonly name: string
+  readonly verified: boolean
+}
+
+/** The provider's people (by account id), and who signs in at the next interaction. */
+class RealProvider extends Context.Tag("test/RealProvider")<RealProvider, {
+  readonly people: Map<string, Person>
+  readonly url: string
+}>() {}
+
+const CLIENT_ID = "troupe-tests"
+const CLIENT_SECRET = randomBytes(24).toString("hex")
+
+const WithRealProvider = Layer.unwrapScoped(Effect.gen(function*() {
+  const people = new Map<string, Person>()
+  const { privateKey } = yield* Effect.promise(() => generateKeyPair("RS256", { extractable: true }))
+  const jwk = { ...(yield* Effect.promise(() => exportJWK(privateKey))), kid: "test-key", alg: "RS256", use: "sig" }
+  /** Made once the port, so the issuer, is known. */
+  const made: { provider?: Provider } = {}
+  /** Finishes an interaction as the account `?as=` names: log-in, then consent; `?as=deny` refuses. */
+  const interact = async (req: IncomingMessage, res: ServerResponse, p: Provider) => {
+    const details = await p.interactionDetails(req, res)
+    const as = new URL(req.url ?? "/", "http://x").searchParams.get("as") ?? ""
+    if (as === "deny") {
+      return p.interactionFinished(req, res, { error: "access_denied", error_description: "the person said no" })
+    }
+    if (details.prompt.name === "login") {
+      return p.interactionFinished(req, res, { login: { accountId: as } }, { mergeWithLastSubmission: false })
+    }
+    const grant = new p.Grant({ accountId: as, clientId: String(details.params["client_id"]) })
+    grant.addOIDCScope(String(details.params["scope"]))
+    return p.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, {
+      mergeWithLastSubmission: true
+    })
+  }
+  const url = yield* listen((req, res) => {
+    const p = made.provider
+    if (p === undefined) return res.end()
+    if (req.url?.startsWith("/interaction/")) {
+      interact(req, res, p).catch((e: unknown) => {
+        res.statusCode = 500
+        res.end(String(e))
+      })
+    } else void p.callback()(req, res)
+  })
+  made.provider = new Provider(url, {
+    clients: [{
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [`${PUBLIC}/v1/auth/oidc/callback`]
+    }],
+    jwks: { keys: [jwk] },
+    cookies: { keys: [randomBytes(16).toString("hex")] },
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+    conformIdTokenClaims: false,
+    features: { devInteractions: { enabled: false } },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    findAccount: (_ctx, sub) => {
+      const who = people.get(sub)
+      return who === undefined ? undefined : {
+        accountId: sub,
+        claims: () => ({ sub, email: who.email, email_verified: who.verified, name: who.name })
+      }
+    }
+  })
+  return TestServer({
+    OIDC_ISSUER: url,
+    OIDC_CLIENT_ID: CLIENT_ID,
+    OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    OIDC_DISPLAY_NAME: "Test IdP"
+  }).pipe(Layer.provideMerge(Layer.succeed(RealProvider, { people, url })))
+}))
+
+/**
+ * A browser at the provider: follows its redirects with its cookies, finishing
+ * interactions as `account`, until the provider sends it back to Troupe.
+ */
+const atProvider = (start: string, account: string) =>
+  Effect.gen(function*() {
+    const jar = new Map<string, string>()
+    let url = start
+    for (let hop = 0; hop < 12; hop++) {
+      if (url.startsWith(PUBLIC)) return url
+      const next = new URL(url)
+      if (next.pathname.startsWith("/interaction/")) next.searchParams.set("as", account)
+      const res = yield* visit(next.href, [...jar].map(([k, v]) => `${k}=${v}`).join("; "))
+      for (const cookie of res.cookies) {
+        const [pair = ""] = cookie.split(";")
+        const eq = pair.indexOf("=")
+        jar.set(pair.slice(0, eq), pair.slice(eq + 1))
+      }
+      expect(res.location, `${res.status} at ${url}`).not.toBe("")
+      url = new URL(res.location, url).href
+    }
+    return yield* Effect.dieMessage(`the provider never sent the browser back: ${url}`)
+  })
+
+/** Signs `account` in through the provider: the callback's redirect to the app. */
+const signIn = (account: string) =>
+  Effect.gen(function*() {
+    const started = yield* troupe("/v1/auth/oidc/start")
+    expect(started.status).toBe(302)
+    const callback = yield* atProvider(started.location, account)
+    const back = yield* returnToTroupe(callback)
+    expect(back.status).toBe(302)
+    return { callback, app: outcome(back.location) }
+  })
+
+/** A person at the provider (a fresh address unless given). */
+const providerPerson = (name: string, options: { readonly verified?: boolean; readonly email?: string } = {}) =>
+  Effect.map(RealProvider, ({ people }) => {
+    const id = `acct-${randomBytes(4).toString("hex")}`
+    const address = options.email ?? email(name.toLowerCase()).toLowerCase()
+    people.set(id, { email: address, name, verified: options.verified ?? true })
+    return { id, email: address }
+  })
+
+describe("sign-in through a real OpenID Connect provider", () => {
+  layer(WithRealProvider, { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("the login page learns that a provider is configured, and its name", () =>
+      Effect.gen(function*() {
+        const res = yield* raw("GET", "/v1/auth/oidc")
+        expect(res.json).toEqual({ enabled: true, displayName: "Test IdP" })
+      }))
+
+    it.effect("start sends the browser to the provider with state, nonce and an S256 PKCE challenge", () =>
+      Effect.gen(function*() {
+        const { url } = yield* RealProvider
+        const res = yield* troupe("/v1/auth/oidc/start")
+        expect(res.status).toBe(302)
+        const location = new URL(res.location)
+        expect(location.origin).toBe(url)
+        const params = Object.fromEntries(location.searchParams)
+        expect(params).toMatchObject({
+          response_type: "code",
+          client_id: CLIENT_ID,
+          redirect_uri: `${PUBLIC}/v1/auth/oidc/callback`,
+          scope: "openid email profile",
+          code_challenge_method: "S256"
+        })
+        for (const key of ["state", "nonce", "code_challenge"]) expect(params[key]).toMatch(/^[\w-]{43}$/)
+      }))
+
+    it.effect("a first sign-in makes the account; the next one is the same person; a code works once", () =>
+      Effect.gen(function*() {
+        const zoe = yield* providerPerson("Zoe")
+        const first = yield* signIn(zoe.id)
+        expect(first.app["code"]).toMatch(/^trp_o_/)
+        const session = yield* exchange(first.app["code"] ?? "")
+        expect(session.status).toBe(200)
+        expect(session.json).toMatchObject({
+          user: { email: zoe.email, name: "Zoe" },
+          token: expect.stringMatching(/^trp_s_/)
+        })
+        const { token } = Schema.decodeUnknownSync(Session)(session.json)
+        const me = yield* raw("GET", "/v1/auth/me", { token })
+        expect(me.json).toMatchObject({ email: zoe.email })
+        // The one-time code is used up.
+        const again = yield* exchange(first.app["code"] ?? "")
+        expect(again.status).toBe(401)
+        expect(again.json).toMatchObject({ _tag: "Unauthorized" })
+
+        const second = yield* signIn(zoe.id)
+        const later = yield* exchange(second.app["code"] ?? "")
+        expect(Schema.decodeUnknownSync(Session)(later.json).user.id).toBe(Schema.decodeUnknownSync(User)(me.json).id)
+      }))
+
+    it.effect("someone who signed up with a password is the same person through the provider", () =>
+      Effect.gen(function*() {
+        const ana = yield* person("Ana")
+        const atIdp = yield* providerPerson("Ana", { email: ana.user.email.toUpperCase() })
+        const { app } = yield* signIn(atIdp.id)
+        const session = yield* exchange(app["code"] ?? "")
+        expect(session.json).toMatchObject({ user: { id: ana.user.id, email: ana.user.email } })
+      }))
+
+    it.effect("a state works once; an unknown or missing state is refused", () =>
+      Effect.gen(function*() {
+        const bob = yield* providerPerson("Bob")
+        const { callback } = yield* signIn(bob.id)
+        const replay = yield* returnToTroupe(callback)
+        expect(outcome(replay.location)).toMatchObject({ error: "state_unknown" })
+        const wrong = yield* troupe(`/v1/auth/oidc/callback?code=abc&state=${randomBytes(32).toString("base64url")}`)
+        expect(outcome(wrong.location)).toMatchObject({ error: "state_unknown" })
+        const none = yield* troupe("/v1/auth/oidc/callback?code=abc")
+        expect(outcome(none.location)).toMatchObject({ error: "state_missing" })
+      }))
+
+    it.effect("a person who says no at the provider comes back with access_denied", () =>
+      Effect.gen(function*() {
+        const { app } = yield* signIn("deny")
+        expect(app).toMatchObject({ error: "access_denied", message: expect.stringContaining("cancelled") })
+      }))
+
+    it.effect("an address the provider has not verified is refused, and no account is made", () =>
+      Effect.gen(function*() {
+        const eve = yield* providerPerson("Eve", { verified: false })
+        const { app } = yield* signIn(eve.id)
+        expect(app).toMatchObject({ error: "email_unverified" })
+        const signup = yield* raw("POST", "/v1/auth/signup", {
+          body: { email: eve.email, password: "correct horse battery", name: "Eve" }
+        })
+        expect(signup.status).toBe(201)
+      }))
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// A fake provider with forged tokens
+
+/** What the fake provider's token endpoint answers, given the nonce of the sign-in. */
+type Forge = (nonce: string, issuer: string) => Promise<{ readonly status: number; readonly body: unknown }>
+
+/** The fake provider: its URL, the code exchanges it received, and how it answers the next. */
+class FakeProvider extends Context.Tag("test/FakeProvider")<FakeProvider, {
+  readonly url: string
+  readonly requests: Array<{ readonly body: URLSearchParams; readonly authorization: string | undefined }>
+  /** Makes the token endpoint answer the code `code` (of the sign-in with `nonce`) with `forge`. */
+  readonly expect: (code: string, nonce: string, forge: Forge) => void
+}>() {}
+
+const FAKE_CLIENT = "troupe-public-client"
+const REDIRECT = "https://troupe.example.test/v1/auth/oidc/callback"
+
+const issuerKey = await generateKeyPair("RS256")
+const strangerKey = await generateKeyPair("RS256")
+const issuerJwk = { ...(await exportJWK(issuerKey.publicKey)), kid: "fake-key", alg: "RS256", use: "sig" }
+
+const WithFakeProvider = Layer.unwrapScoped(Effect.gen(function*() {
+  const requests: Array<{ readonly body: URLSearchParams; readonly authorization: string | undefined }> = []
+  const answers = new Map<string, { readonly nonce: string; readonly forge: Forge }>()
+  let issuer = ""
+  const url = yield* listen((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" })
+      res.end(JSON.stringify(body))
+    }
+    if (req.url === "/.well-known/openid-configuration") {
+      return send(200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        id_token_signing_alg_values_supported: ["RS256"]
+      })
+    }
+    if (req.url === "/jwks") return send(200, { keys: [issuerJwk] })
+    if (req.url !== "/token") return send(404, {})
+    let text = ""
+    req.on("data", (chunk: Buffer) => (text += chunk.toString()))
+    req.on("end", () => {
+      const body = new URLSearchParams(text)
+      requests.push({ body, authorization: req.headers.authorization })
+      const answer = answers.get(body.get("code") ?? "")
+      if (answer === undefined) return send(400, { error: "invalid_grant" })
+      void answer.forge(answer.nonce, issuer).then((r) => send(r.status, r.body))
+    })
+  })
+  issuer = url
+  return TestServer({
+    OIDC_ISSUER: url,
+    OIDC_CLIENT_ID: FAKE_CLIENT,
+    OIDC_REDIRECT_URL: REDIRECT,
+    OIDC_SCOPES: "openid email"
+  }).pipe(Layer.provideMerge(Layer.succeed(FakeProvider, {
+    url,
+    requests,
+    expect: (code, nonce, forge) => answers.set(code, { nonce, forge })
+  })))
+}))
+
+interface Forgery {
+  readonly key?: Parameters<SignJWT["sign"]>[0]
+  readonly issuer?: string
+  readonly audience?: string | Array<string>
+  readonly expires?: number | string
+  readonly nonce?: string
+}
+
+/** An ID token the fake provider (or, with `key`, someone else) signs. */
+const withToken = (claims: JWTPayload, options: Forgery = {}): Forge => async (nonce, issuer) => ({
+  status: 200,
+  body: {
+    id_token: await new SignJWT({ email_verified: true, nonce: options.nonce ?? nonce, ...claims })
+      .setProtectedHeader({ alg: "RS256", kid: "fake-key" })
+      .setIssuer(options.issuer ?? issuer)
+      .setAudience(options.audience ?? FAKE_CLIENT)
+      .setSubject(`sub-${randomBytes(4).toString("hex")}`)
+      .setIssuedAt()
+      .setExpirationTime(options.expires ?? "5m")
+      .sign(options.key ?? issuerKey.privateKey)
+  }
+})
+
+/**
+ * Starts a sign-in, has the fake answer its code exchange with `forge`, and
+ * returns what the callback told the app, and the parameters sent to the provider.
+ */
+const forgedSignIn = (forge: Forge) =>
+  Effect.gen(function*() {
+    const fake = yield* FakeProvider
+    const started = yield* troupe("/v1/auth/oidc/start")
+    expect(started.status).toBe(302)
+    const params = new URL(started.location).searchParams
+    const code = randomBytes(8).toString("hex")
+    fake.expect(code, params.get("nonce") ?? "", forge)
+    const back = yield* troupe(`/v1/auth/oidc/callback?code=${code}&state=${params.get("state") ?? ""}`)
+    expect(back.status).toBe(302)
+    return { app: outcome(back.location), params }
+  })
+
+describe("sign-in with forged or refused ID tokens", () => {
+  layer(WithFakeProvider, { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("a good token signs in; the code exchange carries the PKCE verifier of the challenge", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeProvider
+        const address = email("pia").toLowerCase()
+        const { app, params } = yield* forgedSignIn(withToken({ email: address, name: "Pia" }))
+        expect(params.get("redirect_uri")).toBe(REDIRECT)
+        expect(params.get("scope")).toBe("openid email")
+        const request = fake.requests.at(-1)
+        // A public client: no secret, its id in the form.
+        expect(request?.authorization).toBeUndefined()
+        expect(request?.body.get("client_id")).toBe(FAKE_CLIENT)
+        expect(request?.body.get("redirect_uri")).toBe(REDIRECT)
+        const verifier = request?.body.get("code_verifier") ?? ""
+        expect(createHash("sha256").update(verifier).digest("base64url")).toBe(params.get("code_challenge"))
+        const session = yield* exchange(app["code"] ?? "")
+        expect(session.json).toMatchObject({ user: { email: address, name: "Pia" } })
+      }))
+
+    it.effect("another key, audience, issuer, nonce or client, an expired or unverified token: refused, nothing stored", () =>
+      Effect.gen(function*() {
+        const address = email("mal").toLowerCase()
+        const cases: ReadonlyArray<readonly [string, string, Forge]> = [
+          ["id_token_invalid", "signature", withToken({ email: address }, { key: strangerKey.privateKey })],
+          ["id_token_invalid", "audience", withToken({ email: address }, { audience: "someone-else" })],
+          ["id_token_invalid", "issuer", withToken({ email: address }, { issuer: "https://evil.example.test" })],
+          [
+            "id_token_invalid",
+            "expired",
+            withToken({ email: address }, { expires: Math.floor(Date.now() / 1000) - 60 })
+          ],
+          ["id_token_invalid", "nonce", withToken({ email: address }, { nonce: "another sign-in" })],
+          ["id_token_invalid", "azp", withToken({ email: address, azp: "another-client" })],
+          ["id_token_invalid", "azp", withToken({ email: address }, { audience: [FAKE_CLIENT, "another-client"] })],
+          ["email_unverified", "not verified", withToken({ email: address, email_verified: false })],
+          ["email_missing", "e-mail", withToken({})],
+          [
+            "token_refused",
+            "invalid_grant",
+            () => Promise.resolve({ status: 400, body: { error: "invalid_grant" } })
+          ],
+          ["token_refused", "without an ID token", () => Promise.resolve({ status: 200, body: { access_token: "x" } })]
+        ]
+        for (const [code, why, forge] of cases) {
+          const { app } = yield* forgedSignIn(forge)
+          expect([why, app]).toEqual([why, { error: code, message: expect.stringContaining(why) }])
+        }
+        // None of these made an account.
+        const signup = yield* raw("POST", "/v1/auth/signup", {
+          body: { email: address, password: "correct horse battery", name: "Mal" }
+        })
+        expect(signup.status).toBe(201)
+      }))
+  })
+})
