@@ -81,11 +81,20 @@ CREATE FUNCTION troupe_orgs_for_domain(p_domain text)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
   AS $$ SELECT o.id FROM orgs o WHERE o.allowed_email_domains @> ARRAY[p_domain] $$;
 
+-- A person's orgs, now with their e-mail domains.
+DROP FUNCTION troupe_orgs_of(uuid);
+CREATE FUNCTION troupe_orgs_of(p_user uuid)
+  RETURNS TABLE (id uuid, name text, slug text, role text, created_at timestamptz, allowed_email_domains text[])
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  AS $$ SELECT o.id, o.name, o.slug, m.role, o.created_at, o.allowed_email_domains
+        FROM org_members m JOIN orgs o ON o.id = m.org_id WHERE m.user_id = p_user ORDER BY o.created_at $$;
+
 DO $$
 DECLARE f text;
 BEGIN
   FOREACH f IN ARRAY ARRAY['troupe_oidc_begin(bytea, text, text, interval)', 'troupe_oidc_take(bytea)',
-    'troupe_oidc_handoff(bytea, uuid, interval)', 'troupe_oidc_use_handoff(bytea)', 'troupe_orgs_for_domain(text)']
+    'troupe_oidc_handoff(bytea, uuid, interval)', 'troupe_oidc_use_handoff(bytea)', 'troupe_orgs_for_domain(text)',
+    'troupe_orgs_of(uuid)']
   LOOP
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO troupe_app', f);

@@ -13,7 +13,7 @@ import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose"
 import { createHash, randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import Provider from "oidc-provider"
-import { baseUrl, email, person, raw, TestServer } from "./Harness.js"
+import { baseUrl, client, email, person, raw, slug, TestServer } from "./Harness.js"
 
 /** Where Troupe believes it is reached (its default `PUBLIC_URL`): the provider sends browsers there. */
 const PUBLIC = "http://127.0.0.1:8787"
@@ -275,6 +275,84 @@ describe("sign-in through a real OpenID Connect provider", () => {
           body: { email: eve.email, password: "correct horse battery", name: "Eve" }
         })
         expect(signup.status).toBe(201)
+      }))
+
+    it.effect("people of an org's e-mail domain join it as members when they sign in through the provider", () =>
+      Effect.gen(function*() {
+        const olga = yield* person("Olga")
+        const domain = `acme-${randomBytes(3).toString("hex")}.test`
+        const org = yield* olga.api.orgs.create({ payload: { name: "Acme", slug: slug() } })
+        const updated = yield* olga.api.orgs.update({
+          path: { org: org.id },
+          payload: { allowedEmailDomains: [domain, domain] }
+        })
+        expect(updated.allowedEmailDomains).toEqual([domain])
+        expect((yield* olga.api.orgs.get({ path: { org: org.id } })).allowedEmailDomains).toEqual([domain])
+
+        const inside = yield* providerPerson("Ida", { email: `ida.${randomBytes(3).toString("hex")}@${domain}` })
+        const outside = yield* providerPerson("Oz", { email: `oz.${randomBytes(3).toString("hex")}@sub.${domain}` })
+        const orgsOf = (account: string) =>
+          Effect.gen(function*() {
+            const { app } = yield* signIn(account)
+            const { token } = Schema.decodeUnknownSync(Session)((yield* exchange(app["code"] ?? "")).json)
+            return yield* (yield* client(token)).orgs.list()
+          })
+        const idaOrgs = yield* orgsOf(inside.id)
+        expect(idaOrgs.map((o) => [o.id, o.role])).toEqual([[org.id, "member"]])
+        // A second sign-in changes nothing; a subdomain is another domain.
+        expect((yield* orgsOf(inside.id)).map((o) => o.id)).toEqual([org.id])
+        expect(yield* orgsOf(outside.id)).toEqual([])
+        const members = yield* olga.api.orgs.members({ path: { org: org.id } })
+        expect(members.filter((m) => m.kind === "user").map((m) => m.role).sort()).toEqual(["member", "owner"])
+      }))
+
+    it.effect("an org that lists e-mail domains refuses to add or invite other addresses (403)", () =>
+      Effect.gen(function*() {
+        const olga = yield* person("Olga")
+        const other = yield* person("Otto")
+        const org = yield* olga.api.orgs.create({ payload: { name: "Closed", slug: slug() } })
+        // An invitation made before the restriction cannot be accepted after it.
+        const early = yield* olga.api.invitations.create({
+          path: { org: org.id },
+          payload: { email: other.user.email }
+        })
+        const domain = `closed-${randomBytes(3).toString("hex")}.test`
+        yield* olga.api.orgs.update({ path: { org: org.id }, payload: { allowedEmailDomains: [domain] } })
+
+        const add = yield* raw("POST", `/v1/orgs/${org.id}/members`, {
+          token: olga.token,
+          body: { email: other.user.email }
+        })
+        expect(add.status).toBe(403)
+        expect(add.json).toMatchObject({ _tag: "Forbidden", message: expect.stringContaining(domain) })
+        const invite = yield* raw("POST", `/v1/orgs/${org.id}/invitations`, {
+          token: olga.token,
+          body: { email: `someone@elsewhere.test` }
+        })
+        expect(invite.status).toBe(403)
+        const accept = yield* raw("POST", "/v1/invitations/accept", {
+          token: other.token,
+          body: { token: early.token }
+        })
+        expect(accept.status).toBe(403)
+        // Addresses at the domain are fine.
+        const welcome = yield* raw("POST", `/v1/orgs/${org.id}/invitations`, {
+          token: olga.token,
+          body: { email: `Someone@${domain.toUpperCase()}` }
+        })
+        expect(welcome.status).toBe(201)
+        // Domains are written in lower case; an empty list lifts the restriction.
+        const upper = yield* raw("PATCH", `/v1/orgs/${org.id}`, {
+          token: olga.token,
+          body: { allowedEmailDomains: ["Example.COM"] }
+        })
+        expect(upper.status).toBe(400)
+        yield* olga.api.orgs.update({ path: { org: org.id }, payload: { allowedEmailDomains: [] } })
+        const added = yield* raw("POST", `/v1/orgs/${org.id}/members`, {
+          token: olga.token,
+          body: { email: other.user.email }
+        })
+        expect(added.status).toBe(201)
       }))
   })
 })

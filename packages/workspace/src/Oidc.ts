@@ -12,6 +12,7 @@
  */
 import { NotFound, Unauthorized, Unavailable } from "@troupe/domain/Errors"
 import type { OrgId } from "@troupe/domain/Ids"
+import { emailDomainOf } from "@troupe/domain/Org"
 import { normalizeEmail, Session, type User } from "@troupe/domain/User"
 import { AccountRepo } from "@troupe/store/AccountRepo"
 import { OidcRepo } from "@troupe/store/OidcRepo"
@@ -260,8 +261,7 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
     /** Makes `user` a member of every org that takes people of their address's domain (and they are not in yet). */
     const joinByDomain = (user: User) =>
       Effect.gen(function*() {
-        const domain = user.email.slice(user.email.lastIndexOf("@") + 1)
-        const ids: ReadonlyArray<OrgId> = yield* logins.orgsForDomain(domain)
+        const ids: ReadonlyArray<OrgId> = yield* logins.orgsForDomain(emailDomainOf(user.email))
         for (const orgId of ids) {
           yield* orgs.addMember(orgId, user, "member").pipe(Effect.catchTag("Conflict", () => Effect.void))
         }
