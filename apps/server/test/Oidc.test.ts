@@ -11,36 +11,11 @@ import { Session, User } from "@troupe/domain/User"
 import { Context, Effect, Layer, Schema } from "effect"
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose"
 import { createHash, randomBytes } from "node:crypto"
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import Provider from "oidc-provider"
+import * as OidcProvider from "../src/testing/OidcProvider.js"
 import { baseUrl, client, email, person, raw, slug, TestServer } from "./Harness.js"
 
 /** Where Troupe believes it is reached (its default `PUBLIC_URL`): the provider sends browsers there. */
 const PUBLIC = "http://127.0.0.1:8787"
-
-/** An HTTP server on a loopback port for `handle`, closed with the scope; answers its base URL. */
-const listen = (handle: (req: IncomingMessage, res: ServerResponse) => void) =>
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.promise(() =>
-        new Promise<Server>((resolve) => {
-          const s = createServer(handle)
-          s.listen(0, "127.0.0.1", () => resolve(s))
-        })
-      ),
-      (s) =>
-        Effect.promise(() =>
-          new Promise<void>((resolve) => {
-            s.closeAllConnections()
-            s.close(() => resolve())
-          })
-        )
-    ),
-    (s) => {
-      const address = s.address()
-      return `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
-    }
-  )
 
 /** A GET that does not follow redirects: the status and where it points. */
 const visit = (url: string, cookies = "") =>
@@ -70,80 +45,19 @@ const exchange = (code: string) => raw("POST", "/v1/auth/oidc/exchange", { body:
 // ---------------------------------------------------------------------------------------------
 // A real provider
 
-interface Person {
-  readonly email: string
-  readonly name: string
-  readonly verified: boolean
-}
+/** The real provider, whose client may send people back to Troupe's default callback. */
+class RealProvider extends Context.Tag("test/RealProvider")<RealProvider, OidcProvider.TestProvider>() {}
 
-/** The provider's people (by account id), and who signs in at the next interaction. */
-class RealProvider extends Context.Tag("test/RealProvider")<RealProvider, {
-  readonly people: Map<string, Person>
-  readonly url: string
-}>() {}
-
-const CLIENT_ID = "troupe-tests"
-const CLIENT_SECRET = randomBytes(24).toString("hex")
-
-const WithRealProvider = Layer.unwrapScoped(Effect.gen(function*() {
-  const people = new Map<string, Person>()
-  const { privateKey } = yield* Effect.promise(() => generateKeyPair("RS256", { extractable: true }))
-  const jwk = { ...(yield* Effect.promise(() => exportJWK(privateKey))), kid: "test-key", alg: "RS256", use: "sig" }
-  /** Made once the port, so the issuer, is known. */
-  const made: { provider?: Provider } = {}
-  /** Finishes an interaction as the account `?as=` names: log-in, then consent; `?as=deny` refuses. */
-  const interact = async (req: IncomingMessage, res: ServerResponse, p: Provider) => {
-    const details = await p.interactionDetails(req, res)
-    const as = new URL(req.url ?? "/", "http://x").searchParams.get("as") ?? ""
-    if (as === "deny") {
-      return p.interactionFinished(req, res, { error: "access_denied", error_description: "the person said no" })
-    }
-    if (details.prompt.name === "login") {
-      return p.interactionFinished(req, res, { login: { accountId: as } }, { mergeWithLastSubmission: false })
-    }
-    const grant = new p.Grant({ accountId: as, clientId: String(details.params["client_id"]) })
-    grant.addOIDCScope(String(details.params["scope"]))
-    return p.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, {
-      mergeWithLastSubmission: true
-    })
-  }
-  const url = yield* listen((req, res) => {
-    const p = made.provider
-    if (p === undefined) return res.end()
-    if (req.url?.startsWith("/interaction/")) {
-      interact(req, res, p).catch((e: unknown) => {
-        res.statusCode = 500
-        res.end(String(e))
-      })
-    } else void p.callback()(req, res)
-  })
-  made.provider = new Provider(url, {
-    clients: [{
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      redirect_uris: [`${PUBLIC}/v1/auth/oidc/callback`]
-    }],
-    jwks: { keys: [jwk] },
-    cookies: { keys: [randomBytes(16).toString("hex")] },
-    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
-    conformIdTokenClaims: false,
-    features: { devInteractions: { enabled: false } },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    findAccount: (_ctx, sub) => {
-      const who = people.get(sub)
-      return who === undefined ? undefined : {
-        accountId: sub,
-        claims: () => ({ sub, email: who.email, email_verified: who.verified, name: who.name })
-      }
-    }
-  })
-  return TestServer({
-    OIDC_ISSUER: url,
-    OIDC_CLIENT_ID: CLIENT_ID,
-    OIDC_CLIENT_SECRET: CLIENT_SECRET,
-    OIDC_DISPLAY_NAME: "Test IdP"
-  }).pipe(Layer.provideMerge(Layer.succeed(RealProvider, { people, url })))
-}))
+const WithRealProvider = Layer.unwrapScoped(Effect.map(
+  OidcProvider.make(`${PUBLIC}/v1/auth/oidc/callback`),
+  (provider) =>
+    TestServer({
+      OIDC_ISSUER: provider.url,
+      OIDC_CLIENT_ID: provider.clientId,
+      OIDC_CLIENT_SECRET: provider.clientSecret,
+      OIDC_DISPLAY_NAME: "Test IdP"
+    }).pipe(Layer.provideMerge(Layer.succeed(RealProvider, provider)))
+))
 
 /**
  * A browser at the provider: follows its redirects with its cookies, finishing
@@ -182,11 +96,9 @@ const signIn = (account: string) =>
 
 /** A person at the provider (a fresh address unless given). */
 const providerPerson = (name: string, options: { readonly verified?: boolean; readonly email?: string } = {}) =>
-  Effect.map(RealProvider, ({ people }) => {
-    const id = `acct-${randomBytes(4).toString("hex")}`
+  Effect.map(RealProvider, (provider) => {
     const address = options.email ?? email(name.toLowerCase()).toLowerCase()
-    people.set(id, { email: address, name, verified: options.verified ?? true })
-    return { id, email: address }
+    return { id: provider.add({ email: address, name, verified: options.verified ?? true }), email: address }
   })
 
 describe("sign-in through a real OpenID Connect provider", () => {
@@ -207,7 +119,7 @@ describe("sign-in through a real OpenID Connect provider", () => {
         const params = Object.fromEntries(location.searchParams)
         expect(params).toMatchObject({
           response_type: "code",
-          client_id: CLIENT_ID,
+          client_id: (yield* RealProvider).clientId,
           redirect_uri: `${PUBLIC}/v1/auth/oidc/callback`,
           scope: "openid email profile",
           code_challenge_method: "S256"
@@ -382,7 +294,7 @@ const WithFakeProvider = Layer.unwrapScoped(Effect.gen(function*() {
   const requests: Array<{ readonly body: URLSearchParams; readonly authorization: string | undefined }> = []
   const answers = new Map<string, { readonly nonce: string; readonly forge: Forge }>()
   let issuer = ""
-  const url = yield* listen((req, res) => {
+  const url = yield* OidcProvider.listen((req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" })
       res.end(JSON.stringify(body))
