@@ -290,48 +290,51 @@ const issuerKey = await generateKeyPair("RS256")
 const strangerKey = await generateKeyPair("RS256")
 const issuerJwk = { ...(await exportJWK(issuerKey.publicKey)), kid: "fake-key", alg: "RS256", use: "sig" }
 
-const WithFakeProvider = Layer.unwrapScoped(Effect.gen(function*() {
-  const requests: Array<{ readonly body: URLSearchParams; readonly authorization: string | undefined }> = []
-  const answers = new Map<string, { readonly nonce: string; readonly forge: Forge }>()
-  let issuer = ""
-  const url = yield* OidcProvider.listen((req, res) => {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" })
-      res.end(JSON.stringify(body))
-    }
-    if (req.url === "/.well-known/openid-configuration") {
-      return send(200, {
-        issuer,
-        authorization_endpoint: `${issuer}/authorize`,
-        token_endpoint: `${issuer}/token`,
-        jwks_uri: `${issuer}/jwks`,
-        id_token_signing_alg_values_supported: ["RS256"]
+/** A test server signing in through the fake provider, with `overrides` to its settings. */
+const withFakeProvider = (overrides: Record<string, string> = {}) =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const requests: Array<{ readonly body: URLSearchParams; readonly authorization: string | undefined }> = []
+    const answers = new Map<string, { readonly nonce: string; readonly forge: Forge }>()
+    let issuer = ""
+    const url = yield* OidcProvider.listen((req, res) => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" })
+        res.end(JSON.stringify(body))
+      }
+      if (req.url === "/.well-known/openid-configuration") {
+        return send(200, {
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${issuer}/token`,
+          jwks_uri: `${issuer}/jwks`,
+          id_token_signing_alg_values_supported: ["RS256"]
+        })
+      }
+      if (req.url === "/jwks") return send(200, { keys: [issuerJwk] })
+      if (req.url !== "/token") return send(404, {})
+      let text = ""
+      req.on("data", (chunk: Buffer) => (text += chunk.toString()))
+      req.on("end", () => {
+        const body = new URLSearchParams(text)
+        requests.push({ body, authorization: req.headers.authorization })
+        const answer = answers.get(body.get("code") ?? "")
+        if (answer === undefined) return send(400, { error: "invalid_grant" })
+        void answer.forge(answer.nonce, issuer).then((r) => send(r.status, r.body))
       })
-    }
-    if (req.url === "/jwks") return send(200, { keys: [issuerJwk] })
-    if (req.url !== "/token") return send(404, {})
-    let text = ""
-    req.on("data", (chunk: Buffer) => (text += chunk.toString()))
-    req.on("end", () => {
-      const body = new URLSearchParams(text)
-      requests.push({ body, authorization: req.headers.authorization })
-      const answer = answers.get(body.get("code") ?? "")
-      if (answer === undefined) return send(400, { error: "invalid_grant" })
-      void answer.forge(answer.nonce, issuer).then((r) => send(r.status, r.body))
     })
-  })
-  issuer = url
-  return TestServer({
-    OIDC_ISSUER: url,
-    OIDC_CLIENT_ID: FAKE_CLIENT,
-    OIDC_REDIRECT_URL: REDIRECT,
-    OIDC_SCOPES: "openid email"
-  }).pipe(Layer.provideMerge(Layer.succeed(FakeProvider, {
-    url,
-    requests,
-    expect: (code, nonce, forge) => answers.set(code, { nonce, forge })
-  })))
-}))
+    issuer = url
+    return TestServer({
+      OIDC_ISSUER: url,
+      OIDC_CLIENT_ID: FAKE_CLIENT,
+      OIDC_REDIRECT_URL: REDIRECT,
+      OIDC_SCOPES: "openid email",
+      ...overrides
+    }).pipe(Layer.provideMerge(Layer.succeed(FakeProvider, {
+      url,
+      requests,
+      expect: (code, nonce, forge) => answers.set(code, { nonce, forge })
+    })))
+  }))
 
 interface Forgery {
   readonly key?: Parameters<SignJWT["sign"]>[0]
@@ -374,7 +377,7 @@ const forgedSignIn = (forge: Forge) =>
   })
 
 describe("sign-in with forged or refused ID tokens", () => {
-  layer(WithFakeProvider, { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(withFakeProvider(), { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.effect("a good token signs in; the code exchange carries the PKCE verifier of the challenge", () =>
       Effect.gen(function*() {
         const fake = yield* FakeProvider
@@ -426,6 +429,25 @@ describe("sign-in with forged or refused ID tokens", () => {
           body: { email: address, password: "correct horse battery", name: "Mal" }
         })
         expect(signup.status).toBe(201)
+      }))
+  })
+})
+
+describe("a sign-in that outlived OIDC_LOGIN_TTL", () => {
+  // A TTL of zero: every sign-in has expired by the time its callback is read, without waiting.
+  layer(withFakeProvider({ OIDC_LOGIN_TTL: "0 millis" }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("is refused as expired, and is used up by that refusal", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeProvider
+        const started = yield* troupe("/v1/auth/oidc/start")
+        const params = new URL(started.location).searchParams
+        const callback = `/v1/auth/oidc/callback?code=abc&state=${params.get("state") ?? ""}`
+        const first = yield* troupe(callback)
+        expect(outcome(first.location)).toMatchObject({ error: "state_expired" })
+        const again = yield* troupe(callback)
+        expect(outcome(again.location)).toMatchObject({ error: "state_unknown" })
+        // The provider was never asked to redeem the code.
+        expect(fake.requests).toEqual([])
       }))
   })
 })
