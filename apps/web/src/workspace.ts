@@ -412,6 +412,13 @@ export class Workspace {
     this.update((s) => ({ ...s, orgs: s.orgs.map((o) => o.id === renamed.id ? renamed : o) }))
   }
 
+  /** Sets the e-mail domains the org takes people from (`[]`: any address). */
+  async setEmailDomains(allowedEmailDomains: ReadonlyArray<string>) {
+    const org = this.orgOrThrow()
+    const changed = await call(this.authed(), (c) => c.orgs.update({ path: { org }, payload: { allowedEmailDomains } }))
+    this.update((s) => ({ ...s, orgs: s.orgs.map((o) => o.id === changed.id ? changed : o) }))
+  }
+
   async invite(email: string, role: InvitedRole): Promise<CreatedInvitation> {
     const org = this.orgOrThrow()
     return call(this.authed(), (c) => c.invitations.create({ path: { org }, payload: { email, role } }))

@@ -15,7 +15,7 @@ import { buildApp, email, launch } from "./BrowserHarness.js"
 
 describe("sign-in through an identity provider in the web app", () => {
   it.live(
-    "the button signs a new person in; an unverified address is refused with a message",
+    "the button signs a new person in; her domain brings a colleague in; an unverified address is refused",
     () =>
       Effect.gen(function*() {
         yield* buildApp
@@ -38,9 +38,28 @@ describe("sign-in through an identity provider in the web app", () => {
           // Back in the app, signed in: a new person is asked to make a first workspace.
           await page.getByRole("heading", { name: "Welcome, Zoe" }).waitFor()
           await page.waitForURL(`${node.url}/`)
-          await page.getByRole("button", { name: "Log out" }).click()
+          // Zoe makes a workspace and, as its owner, takes in everyone at her company's domain.
+          await page.getByLabel("Workspace name").fill("Zoe Co")
+          await page.getByRole("button", { name: "Create workspace" }).click()
+          await page.getByRole("heading", { name: "# general" }).waitFor()
+          await page.getByRole("button", { name: "People" }).click()
+          const domains = page.getByRole("form", { name: "E-mail domains" })
+          await domains.getByLabel("E-mail domains").fill("Zoe-Co.test, ")
+          await domains.getByRole("button", { name: "Save" }).click()
+          await domains.getByLabel("E-mail domains").and(page.locator("[value='zoe-co.test']")).waitFor()
 
-          // Someone else, in a browser of their own (the provider remembers Zoe in this one).
+          // Ida, at that domain, signs in through the provider and lands in the workspace's #general.
+          const ida = await (await browser.newContext()).newPage()
+          provider.signInAs = provider.add({
+            email: email("ida").replace("@example.com", "@zoe-co.test"),
+            name: "Ida",
+            verified: true
+          })
+          await ida.goto(node.url)
+          await ida.getByRole("link", { name: "Sign in with Test IdP" }).click()
+          await ida.getByRole("heading", { name: "# general" }).waitFor()
+
+          // Someone else, in a browser of their own (the provider remembers whoever signed in in one).
           const other = await (await browser.newContext()).newPage()
           provider.signInAs = provider.add({ email: email("eve"), name: "Eve", verified: false })
           await other.goto(node.url)
