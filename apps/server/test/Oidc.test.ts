@@ -18,15 +18,22 @@ import { baseUrl, client, email, person, raw, slug, TestServer } from "./Harness
 const PUBLIC = "http://127.0.0.1:8787"
 
 /** A GET that does not follow redirects: the status and where it points. */
-const visit = (url: string, cookies = "") =>
+const visit = (url: string, headers: Record<string, string> = {}) =>
   Effect.promise(async () => {
-    const res = await fetch(url, { redirect: "manual", headers: cookies === "" ? {} : { cookie: cookies } })
-    await res.text()
-    return { status: res.status, location: res.headers.get("location") ?? "", cookies: res.headers.getSetCookie() }
+    const res = await fetch(url, { redirect: "manual", headers })
+    const text = await res.text()
+    return {
+      status: res.status,
+      location: res.headers.get("location") ?? "",
+      cookies: res.headers.getSetCookie(),
+      text,
+      retryAfter: res.headers.get("retry-after")
+    }
   })
 
 /** A path of the Troupe server under test, not followed. */
-const troupe = (path: string) => Effect.flatMap(baseUrl, (url) => visit(`${url}${path}`))
+const troupe = (path: string, headers: Record<string, string> = {}) =>
+  Effect.flatMap(baseUrl, (url) => visit(`${url}${path}`, headers))
 
 /** The outcome the callback hands the web app in `/oidc#…`. */
 const outcome = (location: string) => {
@@ -71,7 +78,7 @@ const atProvider = (start: string, account: string) =>
       if (url.startsWith(PUBLIC)) return url
       const next = new URL(url)
       if (next.pathname.startsWith("/interaction/")) next.searchParams.set("as", account)
-      const res = yield* visit(next.href, [...jar].map(([k, v]) => `${k}=${v}`).join("; "))
+      const res = yield* visit(next.href, { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") })
       for (const cookie of res.cookies) {
         const [pair = ""] = cookie.split(";")
         const eq = pair.indexOf("=")
@@ -433,9 +440,15 @@ describe("sign-in with forged or refused ID tokens", () => {
   })
 })
 
-describe("a sign-in that outlived OIDC_LOGIN_TTL", () => {
+describe("a sign-in that outlived OIDC_LOGIN_TTL; too many starts", () => {
   // A TTL of zero: every sign-in has expired by the time its callback is read, without waiting.
-  layer(withFakeProvider({ OIDC_LOGIN_TTL: "0 millis" }), { excludeTestServices: true, timeout: 120_000 })((it) => {
+  // Two log-in attempts per client address: starts count as such.
+  const strict = withFakeProvider({
+    OIDC_LOGIN_TTL: "0 millis",
+    RATE_LOGIN_PER_ADDRESS_PER_15MIN: "2",
+    TRUST_PROXY: "true"
+  })
+  layer(strict, { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.effect("is refused as expired, and is used up by that refusal", () =>
       Effect.gen(function*() {
         const fake = yield* FakeProvider
@@ -448,6 +461,18 @@ describe("a sign-in that outlived OIDC_LOGIN_TTL", () => {
         expect(outcome(again.location)).toMatchObject({ error: "state_unknown" })
         // The provider was never asked to redeem the code.
         expect(fake.requests).toEqual([])
+      }))
+
+    it.effect("starting counts as a log-in attempt of the client address: over the limit, 429", () =>
+      Effect.gen(function*() {
+        // A client address of this test's own (the server trusts X-Forwarded-For here).
+        const from = { "x-forwarded-for": `198.51.100.${randomBytes(1)[0] ?? 0}` }
+        expect((yield* troupe("/v1/auth/oidc/start", from)).status).toBe(302)
+        expect((yield* troupe("/v1/auth/oidc/start", from)).status).toBe(302)
+        const refused = yield* troupe("/v1/auth/oidc/start", from)
+        expect(refused.status).toBe(429)
+        expect(refused.text).toContain("RateLimited")
+        expect(refused.retryAfter).toMatch(/^\d+$/)
       }))
   })
 })

@@ -21,6 +21,7 @@ import { Config, ConfigError, Data, Duration, Effect, Either, Option, Redacted, 
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose"
 import { createHash, randomBytes } from "node:crypto"
 import { refusal } from "./ExternalAuth.js"
+import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
 /** OpenID Connect settings; with `OIDC_ISSUER` unset, provider sign-in is off. */
@@ -107,6 +108,7 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
     const accounts = yield* AccountRepo
     const logins = yield* OidcRepo
     const orgs = yield* OrgRepo
+    const limits = yield* Limits
     /** The provider's discovery document and keys, read once they are first needed. */
     const provider = yield* SynchronizedRef.make(
       Option.none<{ readonly discovery: typeof Discovery.Type; readonly jwks: ReturnType<typeof createRemoteJWKSet> }>()
@@ -165,9 +167,11 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
      * Where to send a browser to sign in: the provider's authorization
      * endpoint with a fresh state, nonce and PKCE challenge, remembered for
      * the callback. `fallbackRedirect` is the callback URL when none is configured.
+     * Counts as a log-in attempt of the client `address`.
      */
-    const start = Effect.fn("Oidc.start")(function*(fallbackRedirect: string) {
+    const start = Effect.fn("Oidc.start")(function*(fallbackRedirect: string, address: string) {
       const c = yield* configured
+      yield* limits.providerSignIn(address)
       const { discovery } = yield* discover
       const state = random()
       const nonce = random()
@@ -305,7 +309,13 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
       )
       yield* orUnavailable(joinByDomain(user))
       return yield* orUnavailable(logins.handoff(user, HANDOFF_TTL))
-    })
+    }, (effect) =>
+      // Operators see why sign-ins fail (a wrong client secret shows as token_refused), never a token.
+      Effect.tapErrorTag(
+        effect,
+        "OidcRefused",
+        (e) => Effect.logInfo(`a sign-in through the identity provider was refused: ${e.code}: ${e.message}`)
+      ))
 
     /** The web app's one-time code, exchanged (once, within a minute) for a session. */
     const exchange = Effect.fn("Oidc.exchange")(function*(code: string) {
@@ -320,5 +330,6 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
     })
 
     return { info, start, callback, exchange } as const
-  })
+  }),
+  dependencies: [Limits.Default]
 }) {}

@@ -52,7 +52,7 @@ export const AuthLive = HttpApiBuilder.group(TroupeApi, "auth", (handlers) =>
       .handle("oidc", () => Effect.succeed(oidc.info))
       .handle("oidcStart", () =>
         Effect.map(
-          oidc.start(oidcCallback),
+          Effect.flatMap(clientAddress, (address) => oidc.start(oidcCallback, address)),
           (location) => HttpServerResponse.redirect(location, { status: 302, headers: { "cache-control": "no-store" } })
         ))
       .handle("oidcCallback", ({ urlParams }) =>
