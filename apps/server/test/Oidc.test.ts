@@ -403,6 +403,27 @@ describe("sign-in with forged or refused ID tokens", () => {
         expect(session.json).toMatchObject({ user: { email: address, name: "Pia" } })
       }))
 
+    it.effect("an answer naming another issuer (RFC 9207 iss) is refused before the code is redeemed", () =>
+      Effect.gen(function*() {
+        const fake = yield* FakeProvider
+        const started = yield* troupe("/v1/auth/oidc/start")
+        const state = new URL(started.location).searchParams.get("state") ?? ""
+        const before = fake.requests.length
+        const back = yield* troupe(
+          `/v1/auth/oidc/callback?code=abc&state=${state}&iss=${encodeURIComponent("https://evil.example.test")}`
+        )
+        expect(outcome(back.location)).toMatchObject({ error: "issuer_mismatch" })
+        expect(fake.requests.length).toBe(before)
+        // Its own issuer is fine (the fake answers an unknown code with invalid_grant).
+        const again = yield* troupe("/v1/auth/oidc/start")
+        const ok = yield* troupe(
+          `/v1/auth/oidc/callback?code=unknown&state=${new URL(again.location).searchParams.get("state") ?? ""}&iss=${
+            encodeURIComponent(fake.url)
+          }`
+        )
+        expect(outcome(ok.location)).toMatchObject({ error: "token_refused" })
+      }))
+
     it.effect("another key, audience, issuer, nonce or client, an expired or unverified token: refused, nothing stored", () =>
       Effect.gen(function*() {
         const address = email("mal").toLowerCase()

@@ -94,6 +94,7 @@ export interface CallbackParams {
   readonly state?: string | undefined
   readonly error?: string | undefined
   readonly error_description?: string | undefined
+  readonly iss?: string | undefined
 }
 
 const notConfigured = new NotFound({
@@ -282,6 +283,10 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
       const pending = params.state === undefined || params.state === ""
         ? Option.none()
         : yield* orUnavailable(logins.take(params.state))
+      // RFC 9207: a provider that names itself must be ours (a defence against mix-up attacks).
+      if (params.iss !== undefined && params.iss !== c.issuer) {
+        return yield* refused("issuer_mismatch", "the answer came from another identity provider (iss)")
+      }
       if (params.error !== undefined) {
         const code = /^[a-z_]{1,64}$/.test(params.error) ? params.error : "provider_error"
         return yield* refused(
