@@ -134,7 +134,7 @@ describe("sign-in through a real OpenID Connect provider", () => {
         for (const key of ["state", "nonce", "code_challenge"]) expect(params[key]).toMatch(/^[\w-]{43}$/)
       }))
 
-    it.effect("a first sign-in makes the account; the next one is the same person; a code works once", () =>
+    it.effect("a first sign-in makes the account (address from userinfo); the next one is the same person; a code works once", () =>
       Effect.gen(function*() {
         const zoe = yield* providerPerson("Zoe")
         const first = yield* signIn(zoe.id)
@@ -314,10 +314,15 @@ const withFakeProvider = (overrides: Record<string, string> = {}) =>
           authorization_endpoint: `${issuer}/authorize`,
           token_endpoint: `${issuer}/token`,
           jwks_uri: `${issuer}/jwks`,
+          userinfo_endpoint: `${issuer}/userinfo`,
           id_token_signing_alg_values_supported: ["RS256"]
         })
       }
       if (req.url === "/jwks") return send(200, { keys: [issuerJwk] })
+      // Userinfo answers for someone else: an ID token without an address must not borrow theirs.
+      if (req.url === "/userinfo") {
+        return send(200, { sub: "someone-else", email: "x@example.com", email_verified: true })
+      }
       if (req.url !== "/token") return send(404, {})
       let text = ""
       req.on("data", (chunk: Buffer) => (text += chunk.toString()))
@@ -349,12 +354,15 @@ interface Forgery {
   readonly audience?: string | Array<string>
   readonly expires?: number | string
   readonly nonce?: string
+  /** An access token next to the ID token (for the userinfo endpoint). */
+  readonly accessToken?: string
 }
 
 /** An ID token the fake provider (or, with `key`, someone else) signs. */
 const withToken = (claims: JWTPayload, options: Forgery = {}): Forge => async (nonce, issuer) => ({
   status: 200,
   body: {
+    ...(options.accessToken === undefined ? {} : { access_token: options.accessToken }),
     id_token: await new SignJWT({ email_verified: true, nonce: options.nonce ?? nonce, ...claims })
       .setProtectedHeader({ alg: "RS256", kid: "fake-key" })
       .setIssuer(options.issuer ?? issuer)
@@ -441,6 +449,7 @@ describe("sign-in with forged or refused ID tokens", () => {
           ["id_token_invalid", "azp", withToken({ email: address }, { audience: [FAKE_CLIENT, "another-client"] })],
           ["email_unverified", "not verified", withToken({ email: address, email_verified: false })],
           ["email_missing", "e-mail", withToken({})],
+          ["userinfo_refused", "sub", withToken({}, { accessToken: "an-access-token" })],
           [
             "token_refused",
             "invalid_grant",

@@ -71,10 +71,12 @@ const Discovery = Schema.Struct({
   authorization_endpoint: Schema.String,
   token_endpoint: Schema.String,
   jwks_uri: Schema.String,
+  userinfo_endpoint: Schema.optional(Schema.String),
   id_token_signing_alg_values_supported: Schema.optional(Schema.Array(Schema.String))
 })
 
-const TokenResponse = Schema.Struct({ id_token: Schema.String })
+const TokenResponse = Schema.Struct({ id_token: Schema.String, access_token: Schema.optional(Schema.String) })
+const UserInfo = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const TokenError = Schema.Struct({ error: Schema.String })
 
 /** Signature algorithms an ID token may use: public-key ones only (never `none` or a shared secret). */
@@ -83,7 +85,7 @@ const asymmetric = new Set(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"
 const base64url = (bytes: Buffer) => bytes.toString("base64url")
 const random = () => base64url(randomBytes(32))
 
-const stringClaim = (payload: JWTPayload, name: string): string | undefined => {
+const stringClaim = (payload: Readonly<Record<string, unknown>>, name: string): string | undefined => {
   const value = payload[name]
   return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined
 }
@@ -227,10 +229,10 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
         const tokens = yield* Schema.decodeUnknown(Schema.parseJson(TokenResponse))(res.text).pipe(
           Effect.mapError(() => refused("token_refused", "the identity provider answered without an ID token"))
         )
-        return tokens.id_token
+        return tokens
       })
 
-    /** Verifies an ID token: signature, issuer, audience, expiry, nonce, `azp`, and a verified e-mail. */
+    /** Verifies an ID token: signature, issuer, audience, expiry, nonce and `azp`; answers its claims. */
     const verify = (idToken: string, nonce: string) =>
       Effect.gen(function*() {
         const c = yield* configured
@@ -250,16 +252,47 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
         if ((azp !== undefined || audiences.length > 1) && azp !== c.clientId) {
           return yield* refused("id_token_invalid", "the ID token was issued to another client (azp)")
         }
-        const email = stringClaim(payload, "email")
+        return payload
+      })
+
+    /**
+     * The claims about the person: the ID token's, or, when it carries no
+     * e-mail address (as conformant providers do for the `email` scope), the
+     * userinfo endpoint's for the same subject.
+     */
+    const claimsOf = (payload: JWTPayload, accessToken: string | undefined) =>
+      Effect.gen(function*() {
+        if (stringClaim(payload, "email") !== undefined) return payload
+        const { discovery } = yield* discover
+        if (discovery.userinfo_endpoint === undefined || accessToken === undefined) return payload
+        const res = yield* call(discovery.userinfo_endpoint, {
+          headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" }
+        }, "userinfo")
+        const info = res.status === 200
+          ? Option.getOrUndefined(Schema.decodeUnknownOption(Schema.parseJson(UserInfo))(res.text))
+          : undefined
+        if (info === undefined) {
+          return yield* refused("userinfo_refused", `the identity provider's userinfo endpoint answered ${res.status}`)
+        }
+        if (info["sub"] !== payload.sub) {
+          return yield* refused("userinfo_refused", "the userinfo endpoint answered for another person (sub)")
+        }
+        return info
+      })
+
+    /** The verified e-mail address and name in `claims`. */
+    const personIn = (claims: Readonly<Record<string, unknown>>) =>
+      Effect.gen(function*() {
+        const email = stringClaim(claims, "email")
         if (email === undefined) {
           return yield* refused("email_missing", "the identity provider did not share an e-mail address")
         }
-        if (payload["email_verified"] !== true) {
+        if (claims["email_verified"] !== true) {
           return yield* refused("email_unverified", "the identity provider has not verified this e-mail address")
         }
         return {
           email: normalizeEmail(email),
-          name: stringClaim(payload, "name") ?? email.slice(0, Math.max(1, email.indexOf("@")))
+          name: stringClaim(claims, "name") ?? email.slice(0, Math.max(1, email.indexOf("@")))
         }
       })
 
@@ -307,8 +340,9 @@ export class Oidc extends Effect.Service<Oidc>()("@troupe/workspace/Oidc", {
         return yield* refused("code_missing", "the identity provider sent no sign-in code back")
       }
       const redirectUri = Option.match(c.redirectUrl, { onNone: () => fallbackRedirect, onSome: (u) => u.href })
-      const idToken = yield* redeem(params.code, pending.value.codeVerifier, redirectUri)
-      const who = yield* verify(idToken, pending.value.nonce)
+      const tokens = yield* redeem(params.code, pending.value.codeVerifier, redirectUri)
+      const payload = yield* verify(tokens.id_token, pending.value.nonce)
+      const who = yield* personIn(yield* claimsOf(payload, tokens.access_token))
       const user = yield* orUnavailable(accounts.personFor(who)).pipe(
         Effect.catchTag("Unauthorized", (e) => Effect.fail(refused("account_unavailable", e.message)))
       )

@@ -110,8 +110,7 @@ export const make = (redirectUri: string): Effect.Effect<TestProvider, never, Sc
       jwks: { keys: [jwk] },
       cookies: { keys: [randomBytes(16).toString("hex")] },
       claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
-      // The e-mail claims in the ID token itself, as most providers put them for the `email` scope.
-      conformIdTokenClaims: false,
+      // Conformant: for the `email` scope the e-mail claims are served by the userinfo endpoint, not in the ID token.
       features: { devInteractions: { enabled: false } },
       interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
       findAccount: (_ctx, sub) => {
