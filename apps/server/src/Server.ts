@@ -38,6 +38,7 @@ import { Files } from "@troupe/workspace/Files"
 import { Invitations } from "@troupe/workspace/Invitations"
 import * as Mailer from "@troupe/workspace/Mailer"
 import { Messages } from "@troupe/workspace/Messages"
+import { Oidc } from "@troupe/workspace/Oidc"
 import { Orgs } from "@troupe/workspace/Orgs"
 import { Pins } from "@troupe/workspace/Pins"
 import { Rooms } from "@troupe/workspace/Rooms"
@@ -112,6 +113,7 @@ export const FoundationLive = Layer.mergeAll(StoreLive, RateLimiter.layer, Catal
 /** The workspace's use cases, which the HTTP handlers call. */
 const WorkspaceLive = Layer.mergeAll(
   Accounts.Default,
+  Oidc.Default,
   Orgs.Default,
   Invitations.Default,
   Rooms.Default,

@@ -109,6 +109,9 @@ const AuthForm = ({ email: fixed }: { readonly email?: string }) => {
         </button>
       </form>
       {mode === "login" && <button className="link" onClick={() => setForgot(true)}>Forgot your password?</button>}
+      {workspace.oidc !== null && fixed === undefined && (
+        <a className="button sso" href="/v1/auth/oidc/start">Sign in with {workspace.oidc.displayName}</a>
+      )}
     </>
   )
 }

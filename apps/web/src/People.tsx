@@ -191,6 +191,34 @@ export const PeopleDialog = ({ onClose }: { readonly onClose: () => void }) => {
           <button type="submit">Rename</button>
         </form>
       )}
+      {admin && org !== undefined && (
+        <form
+          className="inline-form"
+          aria-label="E-mail domains"
+          onSubmit={(e) => {
+            e.preventDefault()
+            const text = String(new FormData(e.currentTarget).get("domains") ?? "")
+            const domains = text.split(/[\s,]+/).map((d) => d.trim().toLowerCase()).filter((d) => d !== "")
+            void attempt(setError, () => workspace.setEmailDomains(domains))
+          }}
+        >
+          <label>
+            E-mail domains
+            <input
+              name="domains"
+              defaultValue={org.allowedEmailDomains.join(", ")}
+              key={org.allowedEmailDomains.join(",")}
+              placeholder="any address"
+              aria-describedby="email-domains-hint"
+            />
+          </label>
+          <button type="submit">Save</button>
+          <p id="email-domains-hint" className="hint">
+            People who sign in through the identity provider with an address at these domains join as members; only
+            these addresses can be invited. Leave empty for any address.
+          </p>
+        </form>
+      )}
       {admin && (
         <>
           <form onSubmit={invite} className="inline-form" aria-label="Invite someone">

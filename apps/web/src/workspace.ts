@@ -35,10 +35,11 @@ import type {
   UpdateTeammateRequest,
   Usage
 } from "@troupe/domain/Teammate"
-import type { User } from "@troupe/domain/User"
+import type { OidcSignIn, User } from "@troupe/domain/User"
 import { Cause, Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
 import { ApiError, call, forget, runFork, toApiError } from "./api.js"
 import * as Model from "./model.js"
+import { oidcReturn } from "./oidc.js"
 
 const TOKEN_KEY = "troupe.session"
 const ORG_KEY = "troupe.org"
@@ -87,6 +88,8 @@ export class Workspace {
   invitation: OpenInvitation | null = null
   /** The token of the password-reset link the app was opened with, until it is used or set aside. */
   passwordReset: string | null = null
+  /** The identity provider people may sign in through, when the server has one. */
+  oidc: OidcSignIn | null = null
 
   readonly subscribe = (listener: () => void) => {
     this.listeners.add(listener)
@@ -136,6 +139,25 @@ export class Workspace {
             : e instanceof ApiError
             ? e.message
             : "The invitation could not be read."
+        }
+      }
+    }
+    this.oidc = await call(null, (c) => c.auth.oidc()).then((o) => o.enabled ? o : null, () => null)
+    const fromProvider = oidcReturn(window.location.pathname, window.location.hash)
+    if (fromProvider !== null) {
+      // The one-time code (or the refusal) is read once: the address goes back to the app.
+      window.history.replaceState(null, "", "/")
+      if (fromProvider.kind === "error") this.authMessage = fromProvider.message
+      else {
+        try {
+          const session = await call(null, (c) => c.auth.oidcExchange({ payload: { code: fromProvider.code } }))
+          window.localStorage.setItem(TOKEN_KEY, session.token)
+        } catch (e) {
+          this.authMessage = e instanceof ApiError && e.tag === "Unauthorized"
+            ? "That sign-in has expired or was already used. Sign in again."
+            : e instanceof ApiError
+            ? e.message
+            : "The sign-in could not be finished. Try again."
         }
       }
     }
@@ -388,6 +410,13 @@ export class Workspace {
     const org = this.orgOrThrow()
     const renamed = await call(this.authed(), (c) => c.orgs.update({ path: { org }, payload: { name } }))
     this.update((s) => ({ ...s, orgs: s.orgs.map((o) => o.id === renamed.id ? renamed : o) }))
+  }
+
+  /** Sets the e-mail domains the org takes people from (`[]`: any address). */
+  async setEmailDomains(allowedEmailDomains: ReadonlyArray<string>) {
+    const org = this.orgOrThrow()
+    const changed = await call(this.authed(), (c) => c.orgs.update({ path: { org }, payload: { allowedEmailDomains } }))
+    this.update((s) => ({ ...s, orgs: s.orgs.map((o) => o.id === changed.id ? changed : o) }))
   }
 
   async invite(email: string, role: InvitedRole): Promise<CreatedInvitation> {

@@ -108,6 +108,9 @@ import {
   ChangePasswordRequest,
   ConfirmPasswordResetRequest,
   LoginRequest,
+  OidcCallbackParams,
+  OidcExchangeRequest,
+  OidcSignIn,
   PasswordResetAccepted,
   PasswordResetRequest,
   Session,
@@ -217,6 +220,34 @@ export class AuthGroup extends HttpApiGroup.make("auth")
       .annotate(
         OpenApi.Description,
         "Sets a new password with a reset link's token: every session ends, and a new one is answered."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("oidc", "/auth/oidc").addSuccess(OidcSignIn)
+      .annotate(OpenApi.Description, "Whether people may sign in through an OpenID Connect provider, and its name.")
+  )
+  .add(
+    HttpApiEndpoint.get("oidcStart", "/auth/oidc/start").addSuccess(HttpApiSchema.Empty(302))
+      .annotate(
+        OpenApi.Description,
+        "Redirects (302, Location) to the identity provider with a fresh state, nonce and PKCE challenge. " +
+          "404 when no provider is configured; 503 when the provider cannot be reached."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("oidcCallback", "/auth/oidc/callback").setUrlParams(OidcCallbackParams)
+      .addSuccess(HttpApiSchema.Empty(302))
+      .annotate(
+        OpenApi.Description,
+        "Where the provider sends the browser back. Redirects (302) to the web app: /oidc#code=<one-time code> " +
+          "on success, /oidc#error=<code>&message=<text> when the sign-in was refused (nothing is stored then)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("oidcExchange", "/auth/oidc/exchange").setPayload(OidcExchangeRequest).addSuccess(Session)
+      .annotate(
+        OpenApi.Description,
+        "Exchanges the one-time code of a provider sign-in (once, within a minute) for a session."
       )
   )
   .prefix("/v1")

@@ -23,13 +23,38 @@ export const Slug = Schema.String.pipe(
   Schema.annotations({ description: "1–40 characters: a-z, 0-9 and '-', not starting or ending with '-'" })
 )
 
+/** An e-mail domain an org takes people from, in lower case (`example.com`). */
+export const EmailDomain = Schema.String.pipe(
+  Schema.pattern(/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/, {
+    message: () => "expected an e-mail domain in lower case, like example.com"
+  }),
+  Schema.annotations({ description: "an e-mail domain in lower case, like example.com" })
+)
+
+/** The domain of an e-mail address, in lower case: what follows its last `@`. */
+export const emailDomainOf = (email: string): string => email.slice(email.lastIndexOf("@") + 1).trim().toLowerCase()
+
+/**
+ * The rule for an org's e-mail domains: with none listed, any address; with
+ * some, only an address whose domain is exactly one of them (a subdomain is
+ * another domain).
+ */
+export const emailDomainAllowed = (domains: ReadonlyArray<string>, email: string): boolean =>
+  domains.length === 0 || domains.includes(emailDomainOf(email))
+
 /** An organization as a member sees it. */
 export class Org extends Schema.Class<Org>("Org")({
   id: OrgId,
   name: Schema.String,
   slug: Schema.String,
   role: Role,
-  createdAt: Schema.Date
+  createdAt: Schema.Date,
+  /**
+   * The e-mail domains the org takes people from: people who sign in through
+   * the identity provider with a verified address there join as members, and
+   * only addresses there may be invited or added. Empty: any address, no one joins by domain.
+   */
+  allowedEmailDomains: Schema.Array(Schema.String)
 }) {}
 
 /** Create-org request. */
@@ -38,10 +63,18 @@ export class CreateOrgRequest extends Schema.Class<CreateOrgRequest>("CreateOrgR
   slug: Slug
 }) {}
 
-/** Rename an org (its slug stays). */
-export class UpdateOrgRequest extends Schema.Class<UpdateOrgRequest>("UpdateOrgRequest")({
-  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))
-}) {}
+/** Rename an org (its slug stays) or set its e-mail domains; what is left out stays as it is. */
+export class UpdateOrgRequest extends Schema.Class<UpdateOrgRequest>("UpdateOrgRequest")(
+  Schema.Struct({
+    name: Schema.optional(Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))),
+    /** Up to 20 domains; an empty list lifts the restriction. */
+    allowedEmailDomains: Schema.optional(Schema.Array(EmailDomain).pipe(Schema.maxItems(20)))
+  }).pipe(
+    Schema.filter((r) => r.name !== undefined || r.allowedEmailDomains !== undefined, {
+      message: () => "give a name, allowedEmailDomains, or both"
+    })
+  )
+) {}
 
 /** Kinds of member: people now, teammates when they are hired. */
 export const MemberKind = Schema.Literal("user", "teammate")

@@ -95,3 +95,25 @@ export class ConfirmPasswordResetRequest
     newPassword: Password
   })
 {}
+
+/** Whether people may sign in through the server's OpenID Connect provider, and what its button says. */
+export class OidcSignIn extends Schema.Class<OidcSignIn>("OidcSignIn")({
+  /** True when the server is configured for a provider. */
+  enabled: Schema.Boolean,
+  /** The provider's name for the button ("Sign in with …"); null when not enabled. */
+  displayName: Schema.NullOr(Schema.String)
+}) {}
+
+/** The web app exchanges the one-time code of a provider sign-in for a session. */
+export class OidcExchangeRequest extends Schema.Class<OidcExchangeRequest>("OidcExchangeRequest")({
+  code: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+}) {}
+
+/** What the provider sends the browser back with (every field optional: providers and people send anything). */
+export const OidcCallbackParams = Schema.Struct({
+  code: Schema.optional(Schema.String.pipe(Schema.maxLength(4096))),
+  state: Schema.optional(Schema.String.pipe(Schema.maxLength(512))),
+  error: Schema.optional(Schema.String.pipe(Schema.maxLength(256))),
+  error_description: Schema.optional(Schema.String.pipe(Schema.maxLength(1024))),
+  iss: Schema.optional(Schema.String.pipe(Schema.maxLength(1024)))
+})

@@ -311,6 +311,11 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       return made.value
     })
 
+    /** A new session for a person who proved who they are some other way (an identity provider). */
+    const startSession = Effect.fn("AccountRepo.startSession")(function*(user: User) {
+      return { user, token: yield* issueSession(user.id) }
+    })
+
     /** Creates the bot account an API key acts as. */
     const createBot = Effect.fn("AccountRepo.createBot")(function*(name: string) {
       const handle = yield* uniqueHandle(handleBase(name, "bot@x"))
@@ -332,6 +337,7 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       updateProfile,
       findByEmail,
       personFor,
+      startSession,
       createBot
     } as const
   }),

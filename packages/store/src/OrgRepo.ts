@@ -29,7 +29,8 @@ const OrgRow = Schema.Struct({
   name: Schema.String,
   slug: Schema.String,
   role: Role,
-  createdAt: Schema.DateFromSelf
+  createdAt: Schema.DateFromSelf,
+  allowedEmailDomains: Schema.Array(Schema.String)
 })
 const OrgOnlyRow = OrgRow.omit("role")
 const MemberRow = Schema.Struct({
@@ -103,7 +104,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const created = yield* Rows.first("org", OrgOnlyRow)(sql`
           INSERT INTO orgs (id, name, slug) VALUES (${orgId}, ${input.name}, ${input.slug})
-          ON CONFLICT (slug) DO NOTHING RETURNING id, name, slug, created_at`)
+          ON CONFLICT (slug) DO NOTHING RETURNING id, name, slug, created_at, allowed_email_domains`)
         if (Option.isNone(created)) return yield* new Conflict({ message: `the slug "${input.slug}" is taken` })
         const { joinedAt } = yield* Rows.one("member", Joined)(sql`
           INSERT INTO org_members (org_id, user_id, role) VALUES (${orgId}, ${owner.id}, 'owner') RETURNING joined_at`)
@@ -162,24 +163,51 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       }
     )
 
-    /** Renames the org; every member but guests hears of it (`org.updated`). */
-    const rename = Effect.fn("OrgRepo.rename")(function*(orgId: OrgId, name: string, role: Role) {
-      return yield* withOrg(orgId)(Effect.gen(function*() {
-        const row = yield* Rows.first("org", OrgOnlyRow)(
-          sql`UPDATE orgs SET name = ${name} WHERE id = ${orgId} RETURNING id, name, slug, created_at`
+    /**
+     * Renames the org (every member but guests hears of it, `org.updated`)
+     * and sets its e-mail domains; what `patch` leaves out stays.
+     */
+    const update = Effect.fn("OrgRepo.update")(
+      function*(
+        orgId: OrgId,
+        patch: { readonly name?: string | undefined; readonly allowedEmailDomains?: ReadonlyArray<string> | undefined },
+        role: Role
+      ) {
+        const { allowedEmailDomains, name } = patch
+        const domains = allowedEmailDomains === undefined ? null : [...new Set(allowedEmailDomains)]
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const row = yield* Rows.first("org", OrgOnlyRow)(sql`
+            UPDATE orgs SET name = coalesce(${name ?? null}, name),
+              allowed_email_domains = coalesce(${domains}::text[], allowed_email_domains)
+            WHERE id = ${orgId} RETURNING id, name, slug, created_at, allowed_email_domains`)
+          if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
+          if (name !== undefined) {
+            yield* log.append(orgId, [{
+              audience: new Audience({ roomId: null, orgWide: true, userIds: [] }),
+              event: new OrgUpdated({ orgId, name })
+            }])
+          }
+          return toOrg({ ...row.value, role })
+        }))
+      }
+    )
+
+    /** The org's e-mail domains (empty: any address). */
+    const emailDomains = Effect.fn("OrgRepo.emailDomains")(function*(orgId: OrgId) {
+      const row = yield* withOrg(orgId)(
+        Rows.first("org", Schema.Struct({ allowedEmailDomains: Schema.Array(Schema.String) }))(
+          sql`SELECT allowed_email_domains FROM orgs WHERE id = ${orgId}`
         )
-        if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
-        yield* log.append(orgId, [{
-          audience: new Audience({ roomId: null, orgWide: true, userIds: [] }),
-          event: new OrgUpdated({ orgId, name })
-        }])
-        return toOrg({ ...row.value, role })
-      }))
+      )
+      if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
+      return row.value.allowedEmailDomains
     })
 
     const get = Effect.fn("OrgRepo.get")(function*(orgId: OrgId, role: Role) {
       const row = yield* withOrg(orgId)(
-        Rows.first("org", OrgOnlyRow)(sql`SELECT id, name, slug, created_at FROM orgs WHERE id = ${orgId}`)
+        Rows.first("org", OrgOnlyRow)(
+          sql`SELECT id, name, slug, created_at, allowed_email_domains FROM orgs WHERE id = ${orgId}`
+        )
       )
       if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
       return toOrg({ ...row.value, role })
@@ -368,7 +396,8 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
 
     return {
       create,
-      rename,
+      update,
+      emailDomains,
       listFor,
       membershipsOf,
       roleOf,

@@ -45,9 +45,11 @@ export const dummyHash = `scrypt$${N}$${r}$${p}$${randomBytes(16).toString("base
 
 /**
  * A new random secret with a readable prefix (`trp_s_…` for sessions, `trp_k_…`
- * for API keys, `trp_r_…` for password-reset links).
+ * for API keys, `trp_r_…` for password-reset links, `trp_o_…` for the one-time
+ * codes of OpenID Connect sign-ins).
  */
-export const newSecret = (prefix: "trp_s_" | "trp_k_" | "trp_r_") => prefix + randomBytes(32).toString("base64url")
+export const newSecret = (prefix: "trp_s_" | "trp_k_" | "trp_r_" | "trp_o_") =>
+  prefix + randomBytes(32).toString("base64url")
 
 /** The stored form of a secret. */
 export const hashSecret = (secret: string): Buffer => createHash("sha256").update(secret).digest()

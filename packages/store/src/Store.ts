@@ -10,6 +10,7 @@ import { EventLog } from "./EventLog.js"
 import { FileRepo } from "./FileRepo.js"
 import { InvitationRepo } from "./InvitationRepo.js"
 import { MessageRepo } from "./MessageRepo.js"
+import { OidcRepo } from "./OidcRepo.js"
 import { OrgRepo } from "./OrgRepo.js"
 import { PinRepo } from "./PinRepo.js"
 import { RoomRepo } from "./RoomRepo.js"
@@ -31,5 +32,6 @@ export const layer = Layer.mergeAll(
   EventLog.Default,
   FileRepo.Default,
   TaskRepo.Default,
-  ScheduleRepo.Default
+  ScheduleRepo.Default,
+  OidcRepo.Default
 ).pipe(Layer.provideMerge(BlobStore.layerConfig))

@@ -67,8 +67,8 @@ const uuidOf = (text: string) => {
 /** True for a token in the compact JWT form (three base64url parts). */
 export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)
 
-/** What was wrong with a token, for people (never the token itself). */
-const refusal = (error: unknown): Unauthorized => {
+/** What was wrong with a token `jose` refused, for people (never the token itself). */
+export const refusal = (error: unknown): Unauthorized => {
   const code = typeof error === "object" && error !== null ? Reflect.get(error, "code") : undefined
   const claim = typeof error === "object" && error !== null ? Reflect.get(error, "claim") : undefined
   const message = code === "ERR_JWT_EXPIRED"

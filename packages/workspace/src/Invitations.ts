@@ -12,6 +12,7 @@ import { InvitationRepo, statusOf } from "@troupe/store/InvitationRepo"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { Config, Duration, Effect, Option } from "effect"
 import { Access } from "./Access.js"
+import { requireEmailDomain } from "./EmailDomains.js"
 import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
@@ -41,6 +42,7 @@ export class Invitations extends Effect.Service<Invitations>()("@troupe/workspac
           })
         }
         yield* limits.write(caller, orgId)
+        yield* requireEmailDomain(orgs, orgId, input.email)
         return yield* orUnavailable(invitations.create(orgId, a.user, { email: input.email, role, ttl: config.ttl }))
       },
       Effect.scoped
@@ -88,6 +90,8 @@ export class Invitations extends Effect.Service<Invitations>()("@troupe/workspac
           message: `this invitation is for ${invitation.email}; sign in with that address to accept it`
         })
       }
+      // The org may have restricted its domains since the invitation was made.
+      yield* requireEmailDomain(orgs, invitation.orgId, invitation.email)
       const member = yield* orUnavailable(invitations.accept(invitation, caller.user))
       return yield* orUnavailable(orgs.get(invitation.orgId, member.role))
     })

@@ -119,6 +119,18 @@ export class Limits extends Effect.Service<Limits>()("@troupe/workspace/Limits",
       )
     })
 
+    /**
+     * Counts the start of a sign-in through the identity provider as a
+     * log-in attempt of the client address (the provider checks the person).
+     */
+    const providerSignIn = Effect.fn("Limits.providerSignIn")(function*(address: string) {
+      yield* within(
+        [[`l:a:${address}`, config.loginsPerAddressPer15Minutes]],
+        "15 minutes",
+        "too many log-in attempts; wait and try again"
+      )
+    })
+
     /** Counts a sign-up against the client address, on its own terms (not the log-in limits). */
     const signup = Effect.fn("Limits.signup")(function*(address: string) {
       yield* within(
@@ -128,6 +140,6 @@ export class Limits extends Effect.Service<Limits>()("@troupe/workspace/Limits",
       )
     })
 
-    return { write, personal, login, signup, passwordReset } as const
+    return { write, personal, login, providerSignIn, signup, passwordReset } as const
   })
 }) {}

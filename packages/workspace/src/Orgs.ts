@@ -13,6 +13,7 @@ import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option } from "effect"
 import { Access } from "./Access.js"
+import { requireEmailDomain } from "./EmailDomains.js"
 import { Limits } from "./Limits.js"
 import { orUnavailable } from "./Unavailable.js"
 
@@ -33,12 +34,19 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
       return yield* orUnavailable(orgs.create(caller.user, input))
     })
 
-    /** Admins rename the org (its slug stays). */
-    const rename = Effect.fn("Orgs.rename")(function*(caller: Caller, orgId: OrgId, name: string) {
-      const a = yield* access.orgRole(caller, orgId, "admin", "renaming the org")
-      yield* limits.write(caller, orgId)
-      return yield* orUnavailable(orgs.rename(orgId, name, a.role))
-    }, Effect.scoped)
+    /** Admins rename the org (its slug stays) and set its e-mail domains. */
+    const update = Effect.fn("Orgs.update")(
+      function*(
+        caller: Caller,
+        orgId: OrgId,
+        patch: { readonly name?: string | undefined; readonly allowedEmailDomains?: ReadonlyArray<string> | undefined }
+      ) {
+        const a = yield* access.orgRole(caller, orgId, "admin", "changing the org")
+        yield* limits.write(caller, orgId)
+        return yield* orUnavailable(orgs.update(orgId, patch, a.role))
+      },
+      Effect.scoped
+    )
 
     /** The caller's orgs (an API key's one org). */
     const list = Effect.fn("Orgs.list")(function*(caller: Caller) {
@@ -73,6 +81,7 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
           return yield* new Forbidden({ message: "only an owner can add another owner" })
         }
         yield* limits.write(caller, orgId)
+        yield* requireEmailDomain(orgs, orgId, input.email)
         const user = yield* orUnavailable(accounts.findByEmail(input.email))
         if (Option.isNone(user)) {
           return yield* new NotFound({
@@ -146,7 +155,7 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
 
     return {
       create,
-      rename,
+      update,
       list,
       get,
       members,

@@ -17,7 +17,7 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.get(c, path.org)))
       .handle(
         "update",
-        ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.rename(c, path.org, payload.name))
+        ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.update(c, path.org, payload))
       )
       .handle("members", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.members(c, path.org)))
       .handle("presence", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.online(c, path.org)))
