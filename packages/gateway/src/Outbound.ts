@@ -64,6 +64,9 @@ export const Retention = Config.duration("GATEWAY_RETENTION").pipe(
   })
 )
 
+/** How long the cursor may lag behind messages that queued nothing: read again only after a crash, they queue nothing. */
+const LAZY_SAVE = Duration.seconds(1)
+
 /** How often old gateway records are pruned. */
 const PRUNE_EVERY = Duration.hours(1)
 
@@ -93,7 +96,11 @@ export const run = Effect.gen(function*() {
    * round (the batch is read again); any other failure of an org's messages
    * is logged and they are skipped, so one bad row never stops the gateway.
    */
+  /** Whether the last \`follow\` queued any delivery (then \`sendDue\` runs at once, not at the next poll). */
+  let enqueued = false
+
   const follow = Effect.gen(function*() {
+    enqueued = false
     while (true) {
       const batch = yield* log.readAfter(position, BATCH, headAfter(position))
       const byOrg = new Map<OrgId, Array<QueuedMessage>>()
@@ -105,21 +112,40 @@ export const run = Effect.gen(function*() {
         }
       }
       for (const [orgId, messages] of byOrg) {
-        yield* repo.enqueue(orgId, messages).pipe(
+        const queued = yield* repo.enqueue(orgId, messages).pipe(
           Effect.catchIf(
             (e) => !(isSqlError(e) && isUnavailable(e)),
-            (e) => Effect.logError(`the gateway's outbox skips ${messages.length} message(s) of org ${orgId}`, e)
+            (e) =>
+              Effect.as(
+                Effect.logError(`the gateway's outbox skips ${messages.length} message(s) of org ${orgId}`, e),
+                0
+              )
           )
         )
+        if (queued > 0) enqueued = true
       }
       const last = batch.at(-1)
-      if (last !== undefined) {
-        position = last.position
-        yield* log.saveCursor(CURSOR, position)
-      }
+      if (last !== undefined) position = last.position
+      yield* save(enqueued || batch.length === 0)
       if (batch.length < BATCH) return
     }
   })
+
+  /**
+   * The cursor is saved at once after a batch that queued deliveries, and at
+   * most once per \`LAZY_SAVE\` otherwise (or when the log is quiet): chat in
+   * rooms with no bridge costs the gateway no write per message. What a crash
+   * makes it read again is queued once (UNIQUE (message, bridge)).
+   */
+  let saved = position
+  let savedAt = 0
+  const save = (now: boolean) =>
+    position > saved && (now || Date.now() - savedAt >= Duration.toMillis(LAZY_SAVE))
+      ? Effect.tap(log.saveCursor(CURSOR, position), () => {
+        saved = position
+        savedAt = Date.now()
+      })
+      : Effect.void
 
   const send = (delivery: DueDelivery): Effect.Effect<string | null, SendError> =>
     Effect.flatMap(
@@ -201,14 +227,22 @@ export const run = Effect.gen(function*() {
     if (deleted > 0) yield* Effect.logInfo(`the gateway pruned ${deleted} old delivery record(s)`)
   })
 
+  // Due deliveries (retries, held destinations, what another node queued) are sent on every poll;
+  // a wake-up sends at once only what it queued, so plain chat costs no query for due work.
+  let polled = true
   return yield* Effect.gen(function*() {
-    yield* Effect.zipRight(follow, sendDue).pipe(
+    yield* follow.pipe(
+      Effect.zipRight(Effect.suspend(() => enqueued || polled ? sendDue : Effect.void)),
       Effect.zipRight(pruneOld),
       Effect.catchAllCause((cause) =>
         Effect.zipRight(Effect.logWarning("the gateway's outbox failed a round", cause), Effect.sleep("1 second"))
       )
     )
-    yield* Queue.take(kick).pipe(Effect.timeout(interval), Effect.ignore)
+    polled = yield* Queue.take(kick).pipe(
+      Effect.timeout(interval),
+      Effect.as(false),
+      Effect.orElseSucceed(() => true)
+    )
   }).pipe(Effect.forever, Effect.withTracerEnabled(false))
 })
 
