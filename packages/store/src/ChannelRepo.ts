@@ -109,7 +109,7 @@ const ThreadRow = Schema.Struct({ messageId: MessageId })
 const Pruned = Schema.Struct({ deleted: Schema.NumberFromString })
 const Received = Schema.Struct({ providerId: Schema.String })
 const IdentityRow = Schema.Struct({ userId: Schema.String, displayName: Schema.String })
-const AccountIdRow = Schema.Struct({ accountId: ChannelAccountId })
+const Queued = Schema.Struct({ queued: Schema.Number })
 const DueRow = Schema.Struct({
   id: Schema.String,
   orgId: OrgId,
@@ -400,20 +400,11 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
         text: m.text,
         position: m.position
       })))
-      const rows = yield* withOrg(orgId)(
-        sql`INSERT INTO channel_deliveries (org_id, account_id, bridge_id, message_id, thread_id, external_channel,
-            author_name, text, position)
-          SELECT ${orgId}, b.account_id, b.id, m.id, m.thread_id, b.external_channel, m.author_name, m.text, m.position
-          FROM jsonb_to_recordset(${document}::jsonb)
-            AS m(id uuid, room_id uuid, thread_id uuid, author_name text, text text, position bigint)
-          JOIN channel_bridges b ON b.room_id = m.room_id
-          JOIN channel_accounts a ON a.id = b.account_id
-          WHERE a.enabled
-            AND NOT EXISTS (SELECT 1 FROM channel_inbound i WHERE i.message_id = m.id AND i.account_id = a.id)
-          ON CONFLICT (message_id, bridge_id) DO NOTHING
-          RETURNING account_id`.pipe(Rows.all("delivery", AccountIdRow))
+      // One statement, no transaction: most messages are in rooms with no bridge (troupe_channel_enqueue).
+      const { queued } = yield* sql`SELECT troupe_channel_enqueue(${orgId}, ${document}::jsonb) AS queued`.pipe(
+        Rows.one("queued deliveries", Queued)
       )
-      return rows.length
+      return queued
     })
 
     /** Orgs with deliveries due now. */
