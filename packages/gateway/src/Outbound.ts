@@ -20,7 +20,7 @@ import type { OrgId } from "@troupe/domain/Ids"
 import { wakeSignal } from "@troupe/realtime/EventBus"
 import { ChannelRepo, type DueDelivery, type QueuedMessage } from "@troupe/store/ChannelRepo"
 import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
-import { EventLog } from "@troupe/store/EventLog"
+import { EventLog, lazyCursor } from "@troupe/store/EventLog"
 import { Clock, Config, Duration, Effect, Layer, Queue, Schedule } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
 import { Credentials } from "./Credentials.js"
@@ -63,9 +63,6 @@ export const Retention = Config.duration("GATEWAY_RETENTION").pipe(
     validation: (d) => Duration.greaterThanOrEqualTo(d, Duration.days(1))
   })
 )
-
-/** How long the cursor may lag behind messages that queued nothing: read again only after a crash, they queue nothing. */
-const LAZY_SAVE = Duration.seconds(1)
 
 /** How often old gateway records are pruned. */
 const PRUNE_EVERY = Duration.hours(1)
@@ -126,26 +123,17 @@ export const run = Effect.gen(function*() {
       }
       const last = batch.at(-1)
       if (last !== undefined) position = last.position
-      yield* save(enqueued || batch.length === 0)
+      yield* save(position, enqueued || batch.length === 0)
       if (batch.length < BATCH) return
     }
   })
 
   /**
-   * The cursor is saved at once after a batch that queued deliveries, and at
-   * most once per \`LAZY_SAVE\` otherwise (or when the log is quiet): chat in
-   * rooms with no bridge costs the gateway no write per message. What a crash
-   * makes it read again is queued once (UNIQUE (message, bridge)).
+   * The cursor is saved at once after a batch that queued deliveries, lazily
+   * otherwise: chat in rooms with no bridge costs the gateway no write per
+   * message. What a crash makes it read again is queued once (UNIQUE (message, bridge)).
    */
-  let saved = position
-  let savedAt = 0
-  const save = (now: boolean) =>
-    position > saved && (now || Date.now() - savedAt >= Duration.toMillis(LAZY_SAVE))
-      ? Effect.tap(log.saveCursor(CURSOR, position), () => {
-        saved = position
-        savedAt = Date.now()
-      })
-      : Effect.void
+  const save = lazyCursor(log, CURSOR, position)
 
   const send = (delivery: DueDelivery): Effect.Effect<string | null, SendError> =>
     Effect.flatMap(

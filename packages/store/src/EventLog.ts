@@ -6,6 +6,7 @@
  */
 import { Headers, HttpTraceContext } from "@effect/platform"
 import { PgClient } from "@effect/sql-pg"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Audience, Delivered, Event } from "@troupe/domain/Event"
 import { OrgId } from "@troupe/domain/Ids"
 import { Context, Effect, Either, Layer, Option, ParseResult, Schema, type Tracer } from "effect"
@@ -60,6 +61,29 @@ const decodeOrgId = Schema.decodeUnknownEither(Schema.NullOr(OrgId))
 /** The span that wrote an event, from its stored `traceparent`. */
 const writerOf = (traceParent: string | null): Option.Option<Tracer.ExternalSpan> =>
   traceParent === null ? Option.none() : HttpTraceContext.w3c(Headers.unsafeFromRecord({ traceparent: traceParent }))
+
+/**
+ * A log follower's saved cursor (`log_cursors`), written lazily: `save(position,
+ * now)` writes at once when `now` (the batch did something a crash should not
+ * repeat, or the log is quiet), else at most once per `lazyMs`. What a crash
+ * makes the follower read again must be harmless to handle twice.
+ */
+export const lazyCursor = (
+  log: { readonly saveCursor: (name: string, position: number) => Effect.Effect<void, SqlError> },
+  name: string,
+  start: number,
+  lazyMs = 1000
+) => {
+  let saved = start
+  let savedAt = Date.now()
+  return (position: number, now: boolean): Effect.Effect<void, SqlError> =>
+    position > saved && (now || Date.now() - savedAt >= lazyMs)
+      ? Effect.tap(log.saveCursor(name, position), () => {
+        saved = position
+        savedAt = Date.now()
+      })
+      : Effect.void
+}
 
 /** How many of the latest events a node keeps in memory for its readers. */
 export const RECENT_EVENTS = 2048

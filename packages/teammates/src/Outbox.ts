@@ -16,7 +16,7 @@ import type { OrgId, RoomId } from "@troupe/domain/Ids"
 import type { RoomInfo } from "@troupe/domain/Room"
 import { wakeSignal } from "@troupe/realtime/EventBus"
 import { isSqlError } from "@troupe/store/DatabaseError"
-import { EventLog } from "@troupe/store/EventLog"
+import { EventLog, lazyCursor } from "@troupe/store/EventLog"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Config, Duration, Effect, FiberRef, Option, Queue, Schedule } from "effect"
 import { Dispatcher } from "./Dispatcher.js"
@@ -32,12 +32,6 @@ const BATCH = 200
 
 /** How often the outbox reads the log when no wake-up arrives (`EVENT_POLL_INTERVAL`, default 1 second). */
 const PollInterval = Config.duration("EVENT_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
-
-/**
- * How long the cursor may lag behind messages that caused nothing: they are
- * only read again after a crash, and reading them again does nothing.
- */
-const LAZY_SAVE = Duration.seconds(1)
 
 /** Rooms remembered by the outbox; past this many it starts afresh. */
 const ROOM_CACHE = 50_000
@@ -76,19 +70,10 @@ export const run = Effect.gen(function*() {
 
   /**
    * The cursor is saved at once after a batch that triggered or logged
-   * anything (so a crash repeats as little as possible), and at most once per
-   * `LAZY_SAVE` otherwise, or when the log is quiet: plain chat then costs the
-   * outbox one read, not a write per message.
+   * anything (so a crash repeats as little as possible), lazily otherwise:
+   * plain chat then costs the outbox no write per message.
    */
-  let saved = position
-  let savedAt = Date.now()
-  const save = (now: boolean) =>
-    position > saved && (now || Date.now() - savedAt >= Duration.toMillis(LAZY_SAVE))
-      ? Effect.tap(log.saveCursor(CURSOR, position), () => {
-        saved = position
-        savedAt = Date.now()
-      })
-      : Effect.void
+  const save = lazyCursor(log, CURSOR, position)
 
   /**
    * Dispatches everything after the cursor. A failure ends the round and the
@@ -141,7 +126,7 @@ export const run = Effect.gen(function*() {
         position = logged.position
         attempts = 0
       }
-      yield* save(acted || batch.length === 0)
+      yield* save(position, acted || batch.length === 0)
       if (batch.length < BATCH) return
     }
   })
