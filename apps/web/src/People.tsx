@@ -219,6 +219,24 @@ export const PeopleDialog = ({ onClose }: { readonly onClose: () => void }) => {
           </p>
         </form>
       )}
+      {role === "owner" && org !== undefined && (
+        <form
+          className="inline-form danger-zone"
+          aria-label="Delete the workspace"
+          onSubmit={(e) => {
+            e.preventDefault()
+            const confirm = String(new FormData(e.currentTarget).get("confirm") ?? "").trim()
+            void attempt(setError, () => workspace.deleteOrg(confirm))
+          }}
+        >
+          <label>
+            Type <code>{org.slug}</code> to delete {org.name} with all its rooms, messages, teammates and files
+            <input name="confirm" required autoComplete="off" aria-describedby="delete-org-hint" />
+          </label>
+          <button type="submit" className="danger">Delete workspace</button>
+          <p id="delete-org-hint" className="hint">This cannot be undone. Everyone in it loses access at once.</p>
+        </form>
+      )}
       {admin && (
         <>
           <form onSubmit={invite} className="inline-form" aria-label="Invite someone">

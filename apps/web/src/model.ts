@@ -301,7 +301,7 @@ export const apply = (state: State, delivered: Delivered): State => {
       : { ...resumed, me: { ...me, name: event.user.name, handle: event.user.handle } }
   }
   if (delivered.orgId !== null && delivered.orgId !== state.orgId) {
-    if (event.type === "org.member.left" && event.userId === state.me?.id) {
+    if ((event.type === "org.member.left" && event.userId === state.me?.id) || event.type === "org.deleted") {
       return { ...resumed, orgs: resumed.orgs.filter((o) => o.id !== delivered.orgId) }
     }
     return resumed
@@ -386,7 +386,8 @@ export const apply = (state: State, delivered: Delivered): State => {
       return { ...s, rooms: { ...s.rooms, [room.id]: { ...room, joined: false } } }
     }
     case "org.member.left":
-      if (event.userId !== s.me?.id) return s
+    case "org.deleted":
+      if (event.type === "org.member.left" && event.userId !== s.me?.id) return s
       return { ...s, orgs: s.orgs.filter((o) => o.id !== delivered.orgId), orgId: null, rooms: {}, histories: {} }
     case "teammate.updated": {
       const t = event.teammate

@@ -412,6 +412,13 @@ export class Workspace {
     this.update((s) => ({ ...s, orgs: s.orgs.map((o) => o.id === renamed.id ? renamed : o) }))
   }
 
+  /** Deletes the current org for good (owners), confirmed with its slug; `org.deleted` then takes it away. */
+  async deleteOrg(confirm: string) {
+    const org = this.orgOrThrow()
+    await call(this.authed(), (c) => c.orgs.delete({ path: { org }, urlParams: { confirm } }))
+    this.update((s) => ({ ...s, orgs: s.orgs.filter((o) => o.id !== org), orgId: null, rooms: {}, histories: {} }))
+  }
+
   /** Sets the e-mail domains the org takes people from (`[]`: any address). */
   async setEmailDomains(allowedEmailDomains: ReadonlyArray<string>) {
     const org = this.orgOrThrow()

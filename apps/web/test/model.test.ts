@@ -10,6 +10,7 @@ import {
   MessageCreated,
   MessageDelta,
   MessageUpdated,
+  OrgDeleted,
   PinCreated,
   PinDeleted,
   Reset,
@@ -20,6 +21,7 @@ import {
 } from "@troupe/domain/Event"
 import { MessageId, OrgId, PinId, RoomId, TeammateId, UserId } from "@troupe/domain/Ids"
 import { Mention, Message } from "@troupe/domain/Message"
+import { Org } from "@troupe/domain/Org"
 import { Pin } from "@troupe/domain/Pin"
 import { Room, RoomInfo } from "@troupe/domain/Room"
 import { Run } from "@troupe/domain/Teammate"
@@ -120,6 +122,28 @@ describe("the app's state from the event stream", () => {
     next = Model.apply(next, at(101, new PinCreated({ pin })))
     next = Model.apply(next, at(102, new PinDeleted({ roomId: a.id, pinId: pin.id })))
     expect([next.pinChanges[a.id], next.pinChanges[b.id]]).toEqual([2, undefined])
+  })
+
+  it("a deleted org leaves the list, and when it was the open one, its rooms go with it", () => {
+    const { s } = start()
+    const orgOf = (id: OrgId, name: string) =>
+      new Org({ id, name, slug: name, role: "member", createdAt: new Date(), allowedEmailDomains: [] })
+    const elsewhere = OrgId.make(randomUUID())
+    const withOrgs = { ...s, orgs: [orgOf(orgId, "here"), orgOf(elsewhere, "there")] }
+    const gone = (id: OrgId, position: number) =>
+      new Delivered({
+        id: String(position),
+        orgId: id,
+        at: new Date(),
+        event: new OrgDeleted({ orgId: id, name: "x" })
+      })
+    const afterOther = Model.apply(withOrgs, gone(elsewhere, 101))
+    expect(afterOther.orgs.map((o) => o.id)).toEqual([orgId])
+    expect(afterOther.orgId).toBe(orgId)
+    expect(Object.keys(afterOther.rooms)).toHaveLength(2)
+    const open = Model.apply(afterOther, gone(orgId, 102))
+    expect(open.orgs).toEqual([])
+    expect([open.orgId, open.rooms, open.histories]).toEqual([null, {}, {}])
   })
 
   it("skips durable events already in the snapshot and applies the ones after it", () => {

@@ -260,6 +260,16 @@ export class OrgsGroup extends HttpApiGroup.make("orgs")
   .add(HttpApiEndpoint.get("list", "/orgs").addSuccess(Schema.Array(Org)))
   .add(HttpApiEndpoint.get("get", "/orgs/:org").setPath(orgPath).addSuccess(Org))
   .add(HttpApiEndpoint.patch("update", "/orgs/:org").setPath(orgPath).setPayload(UpdateOrgRequest).addSuccess(Org))
+  .add(
+    HttpApiEndpoint.del("delete", "/orgs/:org").setPath(orgPath)
+      .setUrlParams(Schema.Struct({ confirm: Schema.String.annotations({ description: "the org's slug" }) }))
+      .annotate(
+        OpenApi.Description,
+        "Deletes the org and everything in it: rooms, messages, teammates, files, tasks, channels, API keys. " +
+          "Owners only (people, not API keys), confirming with the org's slug (`?confirm=slug`, else 400). " +
+          "Members get org.deleted; the org is gone at once (404) and its data is purged."
+      )
+  )
   .add(HttpApiEndpoint.get("members", "/orgs/:org/members").setPath(orgPath).addSuccess(Schema.Array(Member)))
   .add(HttpApiEndpoint.get("presence", "/orgs/:org/presence").setPath(orgPath).addSuccess(PresenceList))
   .add(

@@ -101,6 +101,16 @@ export class OrgUpdated extends Schema.Class<OrgUpdated>("OrgUpdated")({
   name: Schema.String
 }) {}
 
+/**
+ * An owner deleted the org. Sent to everyone who was a member, as the last
+ * event of the org on their streams; everything of the org is gone.
+ */
+export class OrgDeleted extends Schema.Class<OrgDeleted>("OrgDeleted")({
+  type: Schema.tag("org.deleted"),
+  orgId: OrgId,
+  name: Schema.String
+}) {}
+
 /** A person's role in the org changed. */
 export class OrgMemberUpdated extends Schema.Class<OrgMemberUpdated>("OrgMemberUpdated")({
   type: Schema.tag("org.member.updated"),
@@ -327,6 +337,7 @@ export const Event = Schema.Union(
   MemberJoined,
   MemberLeft,
   OrgUpdated,
+  OrgDeleted,
   OrgMemberJoined,
   OrgMemberUpdated,
   OrgMemberLeft,

@@ -58,7 +58,7 @@ export const addressesFor = (orgId: OrgId | null, audience: Audience): Array<str
 
 /**
  * Events that change what the people in their `userIds` may see: joining or
- * leaving an org or a room, a new role, a new room. A reader's `Viewer` is
+ * leaving an org or a room, a new role, a new room, an org deleted. A reader's `Viewer` is
  * reloaded when one of these names them.
  */
 export const changesAccess = (event: Event): boolean => {
@@ -66,6 +66,7 @@ export const changesAccess = (event: Event): boolean => {
     case "org.member.joined":
     case "org.member.updated":
     case "org.member.left":
+    case "org.deleted":
     case "member.joined":
     case "member.left":
     case "room.created":

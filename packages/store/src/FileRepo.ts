@@ -172,14 +172,29 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
      * room was deleted, say), with their bytes. Returns how many went.
      */
     const sweep = Effect.fn("FileRepo.sweep")(function*(orgId: OrgId) {
-      return yield* withOrg(orgId)(Effect.gen(function*() {
-        yield* lockOrgFiles(orgId)
+      return yield* withOrg(orgId)(Effect.zipRight(lockOrgFiles(orgId), collectOrphans(orgId)))
+    })
+
+    /** Removes the org's blobs no file refers to, with their bytes (the org's file lock held); returns how many. */
+    const collectOrphans = (orgId: OrgId) =>
+      Effect.gen(function*() {
         const orphans = yield* sql`SELECT b.sha256 FROM blobs b WHERE b.org_id = ${orgId}
           AND NOT EXISTS (SELECT 1 FROM files f WHERE f.org_id = b.org_id AND f.sha256 = b.sha256)`.pipe(
           Rows.all("blob", Schema.Struct({ sha256: Schema.String }))
         )
         yield* Effect.forEach(orphans, (o) => collect(orgId, o.sha256), { discard: true })
         return orphans.length
+      })
+
+    /**
+     * Removes every file of an org with its bytes: the first step of purging
+     * a deleted org (its rows go with the org). Returns how many contents went.
+     */
+    const removeAll = Effect.fn("FileRepo.removeAll")(function*(orgId: OrgId) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        yield* lockOrgFiles(orgId)
+        yield* sql`DELETE FROM files WHERE org_id = ${orgId}`
+        return yield* collectOrphans(orgId)
       }))
     })
 
@@ -288,6 +303,7 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
       list,
       remove,
       sweep,
+      removeAll,
       orphanOrgs,
       usage,
       content,

@@ -3,11 +3,12 @@
  * person's own orgs runs under the org's row-level security scope.
  */
 import { SqlClient } from "@effect/sql"
-import { Conflict, Forbidden, NotFound } from "@troupe/domain/Errors"
+import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import {
   AccessRevoked,
   Audience,
   MemberLeft,
+  OrgDeleted,
   OrgMemberJoined,
   OrgMemberLeft,
   OrgMemberUpdated,
@@ -394,9 +395,68 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       }))
     })
 
+    /**
+     * Closes a deleted org, in one transaction: its members, API keys and
+     * open invitations go, so nobody reaches it any more, and everyone who
+     * was a member gets `org.deleted` (a key's streams `access.revoked`).
+     * Its data stays until `purge`. `slug` must be the org's own, the
+     * deleter's confirmation.
+     */
+    const close = Effect.fn("OrgRepo.close")(function*(orgId: OrgId, slug: string) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const org = yield* Rows.first("org", Schema.Struct({ name: Schema.String, slug: Schema.String }))(sql`
+          SELECT name, slug FROM orgs WHERE id = ${orgId} AND deleted_at IS NULL FOR UPDATE`)
+        if (Option.isNone(org)) return yield* NotFound.of("org", orgId)
+        if (org.value.slug !== slug) {
+          return yield* new InvalidInput({
+            message: `to delete the org, confirm with its slug ("${org.value.slug}"), not "${slug}"`
+          })
+        }
+        const keys = yield* Rows.all("API key", KeyHolder)(sql`
+          UPDATE api_keys SET revoked_at = now() WHERE org_id = ${orgId} AND revoked_at IS NULL
+          RETURNING id, user_id`)
+        const members = yield* Rows.all("member", Schema.Struct({ userId: UserId }))(sql`
+          DELETE FROM org_members WHERE org_id = ${orgId} RETURNING user_id`)
+        yield* sql`UPDATE invitations SET revoked_at = now()
+          WHERE org_id = ${orgId} AND accepted_at IS NULL AND revoked_at IS NULL`
+        yield* sql`UPDATE orgs SET deleted_at = now() WHERE id = ${orgId}`
+        yield* log.append(orgId, [
+          ...keys.map((k) => ({
+            audience: toPerson(k.userId),
+            event: new AccessRevoked({ credential: "api_key", credentialId: k.id, reason: "the org was deleted" })
+          })),
+          {
+            audience: new Audience({ roomId: null, orgWide: false, userIds: members.map((m) => m.userId) }),
+            event: new OrgDeleted({ orgId, name: org.value.name })
+          }
+        ])
+      }))
+    })
+
+    /**
+     * Removes a closed org's events and rows (everything org-scoped goes
+     * with it) and the accounts that existed only for it. Its file bytes
+     * must be gone first. Returns whether a closed org was purged.
+     */
+    const purge = Effect.fn("OrgRepo.purge")(function*(orgId: OrgId) {
+      return yield* Rows.one("purge", Schema.Struct({ purged: Schema.Boolean }))(
+        sql`SELECT troupe_purge_org(${orgId}) AS purged`
+      ).pipe(Effect.map((r) => r.purged))
+    })
+
+    /** Closed orgs still to purge, oldest first (the retention sweep finishes a purge cut short). */
+    const closedOrgs = Effect.fn("OrgRepo.closedOrgs")(function*(limit: number) {
+      return yield* Rows.all("org", Schema.Struct({ orgId: OrgId }))(
+        sql`SELECT org_id FROM troupe_closed_orgs(${limit})`
+      ).pipe(Effect.map((rows) => rows.map((r) => r.orgId)))
+    })
+
     return {
       create,
       update,
+      close,
+      purge,
+      closedOrgs,
       emailDomains,
       listFor,
       membershipsOf,

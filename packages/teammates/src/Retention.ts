@@ -4,6 +4,7 @@
  *
  * - the event log keeps `EVENT_RETENTION` (default 24 hours) of events; a
  *   client resuming from an older cursor gets a `reset`;
+ * - deleted orgs: a purge a stopped node left unfinished is finished;
  * - the cluster's persisted mailboxes: the cluster library keeps every
  *   processed message and reply forever; teammate triggers are de-duplicated
  *   by our own trigger table, so processed messages older than
@@ -14,6 +15,7 @@ import { ClusterCron, Snowflake } from "@effect/cluster"
 import { SqlClient } from "@effect/sql"
 import { EventLog } from "@troupe/store/EventLog"
 import { FileRepo } from "@troupe/store/FileRepo"
+import { purgeClosedOrgs } from "@troupe/store/OrgPurge"
 import { Config, Cron, Duration, Effect, Either, Layer } from "effect"
 
 /** The oldest snowflake id younger than `age`. */
@@ -90,6 +92,17 @@ const FileRetentionLive = ClusterCron.make({
   )
 })
 
+/** Deleted orgs whose purge a stopped node left unfinished, purged once per cluster. */
+const OrgPurgeLive = ClusterCron.make({
+  name: "OrgPurge",
+  cron: every10Minutes,
+  execute: purgeClosedOrgs(20).pipe(
+    Effect.tap((n) => n > 0 ? Effect.logInfo(`purged ${n} deleted orgs`) : Effect.void),
+    Effect.catchAll((e) => Effect.logWarning("deleted org purge failed", e)),
+    Effect.withTracerEnabled(false)
+  )
+})
+
 /** The cluster mailboxes' retention, once per cluster. */
 const MailboxRetentionLive = Layer.unwrapEffect(Effect.map(RetentionConfig, (config) =>
   ClusterCron.make({
@@ -103,4 +116,4 @@ const MailboxRetentionLive = Layer.unwrapEffect(Effect.map(RetentionConfig, (con
   })))
 
 /** The retention jobs, for nodes that host entities. */
-export const layer = Layer.mergeAll(EventRetentionLive, MailboxRetentionLive, FileRetentionLive)
+export const layer = Layer.mergeAll(EventRetentionLive, MailboxRetentionLive, FileRetentionLive, OrgPurgeLive)

@@ -8,7 +8,9 @@ import { type ApiKeyId, type OrgId, UserId } from "@troupe/domain/Ids"
 import { CreatedApiKey, PresenceList, type Role, roleAtLeast } from "@troupe/domain/Org"
 import { Presence } from "@troupe/realtime/Presence"
 import { AccountRepo } from "@troupe/store/AccountRepo"
+import { FileRepo } from "@troupe/store/FileRepo"
 import { MessageRepo, type SearchQuery } from "@troupe/store/MessageRepo"
+import { purgeOrg } from "@troupe/store/OrgPurge"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option } from "effect"
@@ -21,6 +23,7 @@ import { orUnavailable } from "./Unavailable.js"
 export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
   effect: Effect.gen(function*() {
     const orgs = yield* OrgRepo
+    const context = yield* Effect.context<OrgRepo | FileRepo>()
     const accounts = yield* AccountRepo
     const rooms = yield* RoomRepo
     const messages = yield* MessageRepo
@@ -47,6 +50,24 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
       },
       Effect.scoped
     )
+
+    /**
+     * Owners (people, not keys) delete the org, confirming with its slug. It
+     * closes at once (nobody reaches it any more; its members get
+     * `org.deleted`), then its data is purged; a purge cut short is finished
+     * by the retention sweep, so the delete succeeds once the org is closed.
+     */
+    const remove = Effect.fn("Orgs.remove")(function*(caller: Caller, orgId: OrgId, confirm: string) {
+      yield* access.orgRole(caller, orgId, "owner", "deleting the org")
+      if (caller.apiKey !== null) return yield* new Forbidden({ message: "API keys cannot delete orgs" })
+      yield* orUnavailable(orgs.close(orgId, confirm))
+      yield* purgeOrg(orgId).pipe(
+        Effect.provide(context),
+        Effect.catchAll((e) =>
+          Effect.logWarning("the deleted org's purge stopped; the retention sweep will finish it", e)
+        )
+      )
+    })
 
     /** The caller's orgs (an API key's one org). */
     const list = Effect.fn("Orgs.list")(function*(caller: Caller) {
@@ -156,6 +177,7 @@ export class Orgs extends Effect.Service<Orgs>()("@troupe/workspace/Orgs", {
     return {
       create,
       update,
+      remove,
       list,
       get,
       members,

@@ -19,6 +19,10 @@ export const OrgsLive = HttpApiBuilder.group(TroupeApi, "orgs", (handlers) =>
         "update",
         ({ path, payload }) => Effect.flatMap(CurrentUser, (c) => orgs.update(c, path.org, payload))
       )
+      .handle(
+        "delete",
+        ({ path, urlParams }) => Effect.flatMap(CurrentUser, (c) => orgs.remove(c, path.org, urlParams.confirm))
+      )
       .handle("members", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.members(c, path.org)))
       .handle("presence", ({ path }) => Effect.flatMap(CurrentUser, (c) => orgs.online(c, path.org)))
       .handle(
