@@ -48,6 +48,23 @@ describe("a person's own account", () => {
         const cai = yield* person("Cai")
         const other = yield* cai.api.orgs.create({ payload: { name: "Other", slug: slug() } })
         yield* cai.api.orgs.addMember({ path: { org: other.id }, payload: { email: ana.user.email } })
+        // Guests: Gus shares a room with Ana, Gia only a room without her.
+        const gus = yield* person("Gus")
+        const gia = yield* person("Gia")
+        for (const guest of [gus, gia]) {
+          yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: guest.user.email, role: "guest" } })
+        }
+        yield* ana.api.rooms.addMember({ path: { room: room.id }, payload: { userId: gus.user.id } })
+        const side = yield* ben.api.rooms.create({ path: { org: org.id }, payload: { name: "side", kind: "private" } })
+        yield* ben.api.rooms.addMember({ path: { room: side.id }, payload: { userId: gia.user.id } })
+        const guss = yield* watchFor(gus.token, "user.updated")
+        const gias = yield* Effect.flatMap(baseUrl, (url) =>
+          watch({
+            baseUrl: url,
+            token: gia.token,
+            count: 1,
+            keep: (d) => d.event.type === "user.updated" || d.event.type === "message.created"
+          }))
         const bens = yield* watchFor(ben.token, "user.updated")
         const cais = yield* watchFor(cai.token, "user.updated")
         const anas = yield* watchFor(ana.token, "user.updated", 2)
@@ -60,6 +77,10 @@ describe("a person's own account", () => {
         expect(seenByBen.map((d) => [d.orgId, d.event])).toEqual([[org.id, profile]])
         // Public fields only: no e-mail address travels to the org.
         expect(JSON.stringify(seenByBen)).not.toContain(ana.user.email)
+        expect((yield* Fiber.join(guss)).map((d) => [d.orgId, d.event])).toEqual([[org.id, profile]])
+        // Gia hears the next thing in her room, and nothing of Ana before it.
+        yield* ben.api.messages.post({ path: { room: side.id }, payload: { text: "for Gia" } })
+        expect((yield* Fiber.join(gias)).map((d) => d.event.type)).toEqual(["message.created"])
         expect((yield* Fiber.join(cais)).map((d) => d.orgId)).toEqual([other.id])
         expect((yield* Fiber.join(anas)).map((d) => d.orgId).sort()).toEqual([org.id, other.id].sort())
         expect(yield* ana.api.auth.me()).toMatchObject({ name: "Ana Lima", handle })

@@ -237,15 +237,24 @@ describe("orgs", () => {
         expect((yield* cy.api.rooms.list({ path: { org: org.id } })).rooms.filter((r) => r.joined)).toEqual([])
       }))
 
-    it.effect("admins rename the org; members hear of it; the slug stays", () =>
+    it.effect("admins rename the org; members and guests hear of it; the slug stays", () =>
       Effect.gen(function*() {
         const { org, owner: ana } = yield* orgOf("Ana")
         const ben = yield* person("Ben")
+        const gus = yield* person("Gus")
         yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } })
+        yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: gus.user.email, role: "guest" } })
         const { position } = yield* ben.api.rooms.list({ path: { org: org.id } })
         const heard = yield* watch({
           baseUrl: yield* baseUrl,
           token: ben.token,
+          lastEventId: position,
+          count: 1,
+          keep: (d) => d.event.type === "org.updated"
+        })
+        const heardByGuest = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: gus.token,
           lastEventId: position,
           count: 1,
           keep: (d) => d.event.type === "org.updated"
@@ -259,6 +268,7 @@ describe("orgs", () => {
         expect(renamed.json).toMatchObject({ id: org.id, name: "Acme Rockets", slug: org.slug, role: "owner" })
         const [event] = yield* Fiber.join(heard)
         expect(event?.event).toMatchObject({ type: "org.updated", orgId: org.id, name: "Acme Rockets" })
+        expect((yield* Fiber.join(heardByGuest)).map((d) => d.event)).toEqual([event?.event])
         expect((yield* ben.api.orgs.get({ path: { org: org.id } })).name).toBe("Acme Rockets")
         for (const body of [{ name: "" }, { name: "x".repeat(101) }, {}]) {
           expect((yield* raw("PATCH", `/v1/orgs/${org.id}`, { token: ana.token, body })).status).toBe(400)

@@ -13,6 +13,7 @@ import { normalizeEmail, User, UserProfile } from "@troupe/domain/User"
 import { Duration, Effect, Option, Schema } from "effect"
 import { isSqlError, isUniqueViolation } from "./DatabaseError.js"
 import { EventLog } from "./EventLog.js"
+import { guestsBeside } from "./internal/Guests.js"
 import * as Rows from "./internal/Rows.js"
 import { orgScope, transaction } from "./OrgScope.js"
 import { dummyHash, hashPassword, hashSecret, newSecret, verifyPassword } from "./Secrets.js"
@@ -280,7 +281,11 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
                 }
               }
               yield* log.append(orgId, [{
-                audience: new Audience({ roomId: null, orgWide: true, userIds: [user.id] }),
+                audience: new Audience({
+                  roomId: null,
+                  orgWide: true,
+                  userIds: [user.id, ...yield* guestsBeside(sql, orgId, user.id)]
+                }),
                 event: new UserUpdated({ user: profile })
               }])
             }))

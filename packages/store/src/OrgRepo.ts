@@ -20,6 +20,7 @@ import type { User } from "@troupe/domain/User"
 import { Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { EventLog } from "./EventLog.js"
+import { guestsOf } from "./internal/Guests.js"
 import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
 import { RoomRepo } from "./RoomRepo.js"
@@ -165,7 +166,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
     )
 
     /**
-     * Renames the org (every member but guests hears of it, `org.updated`)
+     * Renames the org (every member hears of it, `org.updated`, guests too)
      * and sets its e-mail domains; what `patch` leaves out stays.
      */
     const update = Effect.fn("OrgRepo.update")(
@@ -184,7 +185,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
           if (Option.isNone(row)) return yield* NotFound.of("org", orgId)
           if (name !== undefined) {
             yield* log.append(orgId, [{
-              audience: new Audience({ roomId: null, orgWide: true, userIds: [] }),
+              audience: new Audience({ roomId: null, orgWide: true, userIds: yield* guestsOf(sql, orgId) }),
               event: new OrgUpdated({ orgId, name })
             }])
           }
