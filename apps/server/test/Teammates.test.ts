@@ -152,6 +152,18 @@ describe("teammates", () => {
         ]])
         const [reply] = yield* replies(s)
         expect(reply!.text).toBe("done: remembered: the launch is on Friday")
+        // Each step has its own duration; the model streams with 30 ms between chunks, so its call took that at least.
+        expect(run!.steps.map((st) => st.error)).toEqual([null, null, null])
+        expect(run!.steps.every((st) => st.durationMs !== null && st.durationMs >= 0)).toBe(true)
+
+        // A call the teammate gets wrong is a step with what was wrong.
+        yield* say(s, `@rhea [[slow:30]] [[tool:remember:{"note":"no fact"}]]`)
+        const [, wrong] = yield* settledRuns(s, 2)
+        const tool = wrong!.steps.find((st) => st.kind === "tool")
+        expect(tool).toMatchObject({ name: "remember" })
+        expect(tool!.error).toContain("invalid arguments")
+        const model = wrong!.steps.find((st) => st.kind === "model")
+        expect(model!.durationMs).toBeGreaterThanOrEqual(30)
       }))
 
     it.effect("an admin unarchives and deletes a room; a deleted room's messages and memories are gone", () =>

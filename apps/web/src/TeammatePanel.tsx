@@ -202,7 +202,8 @@ const RunItem = ({ run }: { readonly run: Run }) => {
               )}
               <span className="hint">{" · "}{seconds(step.durationMs)}</span>
               {step.toolCalls.length > 0 && <span>{" · "}asked for {step.toolCalls.join(", ")}</span>}
-              {step.output !== null && <pre className="step-output">{step.output}</pre>}
+              {step.error !== null && <span className="step-error" role="note">{" · "}failed: {step.error}</span>}
+              {step.output !== null && step.error === null && <pre className="step-output">{step.output}</pre>}
             </li>
           ))}
           {run.steps.length === 0 && <li className="hint">No steps recorded.</li>}

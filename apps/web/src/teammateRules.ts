@@ -156,10 +156,12 @@ export interface StepView {
   /** Model calls: the tokens the call used. */
   readonly inputTokens: number | null
   readonly outputTokens: number | null
-  /** From the end of the step before (or the start of the run) to the end of this one. */
+  /** The step's own duration; for steps recorded without one, from the end of the step before to its end. */
   readonly durationMs: number
   /** Tool calls: what the tool answered (an error reads as one). */
   readonly output: string | null
+  /** Tool calls the teammate got wrong: what was wrong. */
+  readonly error: string | null
   /** Model calls: the tools the model asked for. */
   readonly toolCalls: ReadonlyArray<string>
 }
@@ -187,7 +189,9 @@ export const stepsOf = (run: Run): ReadonlyArray<StepView> => {
       name: step.name,
       inputTokens: step.kind === "model" ? numberIn(step.output, "inputTokens") : null,
       outputTokens: step.kind === "model" ? numberIn(step.output, "outputTokens") : null,
-      durationMs: Math.max(0, step.at.getTime() - before.getTime()),
+      // Its own duration when recorded; for older steps, the time since the step before.
+      durationMs: step.durationMs ?? Math.max(0, step.at.getTime() - before.getTime()),
+      error: step.error,
       output: step.kind === "tool"
         ? typeof step.output === "string" ? step.output : JSON.stringify(step.output)
         : null,

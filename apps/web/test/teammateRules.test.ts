@@ -162,7 +162,9 @@ describe("runs", () => {
         name: "local",
         input: { messages: 4 },
         output: { text: "Noted", toolCalls: [], inputTokens: 20, outputTokens: 5 },
-        at: at(800)
+        at: at(800),
+        durationMs: null,
+        error: null
       }),
       new RunStep({
         index: 0,
@@ -170,22 +172,33 @@ describe("runs", () => {
         name: "local",
         input: { messages: 2 },
         output: { text: "", toolCalls: ["remember"], inputTokens: 10, outputTokens: 7 },
-        at: at(300)
+        at: at(300),
+        durationMs: 280,
+        error: null
       }),
-      new RunStep({ index: 1, kind: "tool", name: "remember", input: {}, output: "remembered: tea", at: at(350) })
+      new RunStep({
+        index: 1,
+        kind: "tool",
+        name: "remember",
+        input: {},
+        output: "invalid arguments: fact is missing",
+        at: at(350),
+        durationMs: 12,
+        error: "invalid arguments: fact is missing"
+      })
     ]
   })
 
-  it("reads steps in order with their tokens and the time since the step before", () => {
+  it("reads steps in order with their tokens, their own durations (else the time since the step before) and errors", () => {
     expect(runDuration(run)).toBe(900)
     expect(runDuration(new Run({ ...run, finishedAt: null }))).toBeNull()
     expect(stepsOf(run).map((s) => [s.index, s.kind, s.inputTokens, s.outputTokens, s.durationMs])).toEqual([
-      [0, "model", 10, 7, 300],
-      [1, "tool", null, null, 50],
+      [0, "model", 10, 7, 280],
+      [1, "tool", null, null, 12],
       [2, "model", 20, 5, 450]
     ])
     expect(stepsOf(run)[0]?.toolCalls).toEqual(["remember"])
-    expect(stepsOf(run)[1]?.output).toBe("remembered: tea")
+    expect(stepsOf(run).map((s) => s.error)).toEqual([null, "invalid arguments: fact is missing", null])
   })
 })
 

@@ -99,7 +99,11 @@ export class RunStep extends Schema.Class<RunStep>("RunStep")({
   name: Schema.String,
   input: Schema.Unknown,
   output: Schema.Unknown,
-  at: Schema.Date
+  at: Schema.Date,
+  /** How long the step took (the model call, or the tool), when recorded. */
+  durationMs: Schema.NullOr(Schema.Number),
+  /** What went wrong with a tool call (an unknown tool, invalid arguments); null when it ran. */
+  error: Schema.NullOr(Schema.String)
 }) {}
 
 /** A teammate turn. */

@@ -52,7 +52,9 @@ const StepRow = Schema.Struct({
   name: Schema.String,
   input: Schema.Unknown,
   output: Schema.Unknown,
-  createdAt: Schema.DateFromSelf
+  createdAt: Schema.DateFromSelf,
+  durationMs: Schema.NullOr(Schema.Number),
+  error: Schema.NullOr(Schema.String)
 })
 const TriggerRow = Schema.Struct({ ...Trigger.fields, status: TriggerStatus })
 const TriggerWithRun = Schema.Struct({ ...TriggerRow.fields, runId: Schema.NullOr(Schema.UUID) })
@@ -89,9 +91,10 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
         const found = yield* sql`SELECT ${runColumns} FROM runs WHERE id = ${id}`.pipe(Rows.first("run", RunRow))
         if (Option.isNone(found)) return yield* NotFound.of("run", id)
         const steps = yield* sql`
-          SELECT idx, kind, name, input, output, created_at FROM run_steps WHERE run_id = ${id} ORDER BY idx`.pipe(
-          Rows.all("run step", StepRow)
-        )
+          SELECT idx, kind, name, input, output, created_at, duration_ms, error FROM run_steps WHERE run_id = ${id} ORDER BY idx`
+          .pipe(
+            Rows.all("run step", StepRow)
+          )
         return new Run({
           ...found.value,
           steps: steps.map(({ createdAt, idx, ...s }) => new RunStep({ ...s, index: idx, at: createdAt }))
@@ -172,7 +175,14 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
     const step = Effect.fn("RunRepo.step")(function*(
       orgId: OrgId,
       run: { id: string; teammateId: TeammateId; roomId: RoomId },
-      s: { kind: "model" | "tool"; name: string; input: unknown; output: unknown },
+      s: {
+        kind: "model" | "tool"
+        name: string
+        input: unknown
+        output: unknown
+        durationMs?: number | undefined
+        error?: string | null | undefined
+      },
       at?: number
     ) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
@@ -180,11 +190,12 @@ export class RunRepo extends Effect.Service<RunRepo>()("@troupe/store/RunRepo", 
           ? sql`(SELECT COALESCE(max(idx) + 1, 0) FROM run_steps WHERE run_id = ${run.id})`
           : sql`${at}::int`
         const { idx } = yield* sql`
-          INSERT INTO run_steps (org_id, run_id, idx, kind, name, input, output)
+          INSERT INTO run_steps (org_id, run_id, idx, kind, name, input, output, duration_ms, error)
           VALUES (${orgId}, ${run.id}, ${place}, ${s.kind}, ${s.name}, ${JSON.stringify(s.input ?? {})}::jsonb,
-            ${JSON.stringify(s.output ?? null)}::jsonb)
+            ${JSON.stringify(s.output ?? null)}::jsonb,
+            ${s.durationMs === undefined ? null : Math.max(0, Math.round(s.durationMs))}::int, ${s.error ?? null})
           ON CONFLICT (run_id, idx) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name, input = EXCLUDED.input,
-            output = EXCLUDED.output
+            output = EXCLUDED.output, duration_ms = EXCLUDED.duration_ms, error = EXCLUDED.error
           RETURNING idx`.pipe(
           Rows.one("run step", Schema.Struct({ idx: Schema.Number }))
         )

@@ -20,10 +20,16 @@ import { type ChatMessage, LanguageModel, withRetry } from "@troupe/llm/Language
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TaskRepo } from "@troupe/store/TaskRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { Config, Effect, Layer, Schema, Stream } from "effect"
+import { Config, Duration, Effect, Layer, Schema, Stream } from "effect"
 import { overLimit } from "./Budget.js"
 import { TaskWorkflow } from "./TaskWorkflow.js"
 import { estimateCost, Turn } from "./Turn.js"
+
+/** What one model call of a task gave: its text, and how long it took. */
+interface ModelReply {
+  readonly text: string
+  readonly durationMs: number
+}
 
 /** Task settings, from configuration. */
 export const TaskConfig = Config.all({
@@ -77,17 +83,18 @@ const work = (config: Config.Config.Success<typeof TaskConfig>) =>
               : `${teammate.name} has used its monthly limit of ${over.limit} tokens`
           }
         }
-        const reply = yield* withRetry(() => model.stream({ model: teammate.model, messages, tools: [] })).pipe(
+        const [took, reply] = yield* withRetry(() => model.stream({ model: teammate.model, messages, tools: [] })).pipe(
           Stream.runFold({ text: "", inputTokens: 0, outputTokens: 0 }, (acc, chunk) =>
             chunk._tag === "Delta"
               ? { ...acc, text: acc.text + chunk.text }
               : chunk._tag === "Usage"
               ? { ...acc, inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens }
               : acc),
-          Effect.either
+          Effect.either,
+          Effect.timed
         )
         if (reply._tag === "Left") return { ok: false as const, reason: `the model failed: ${reply.left.message}` }
-        return { ok: true as const, ...reply.right }
+        return { ok: true as const, ...reply.right, durationMs: Duration.toMillis(took) }
       })
 
     const system = (teammate: Teammate, task: Task) =>
@@ -98,12 +105,13 @@ const work = (config: Config.Config.Success<typeof TaskConfig>) =>
       ].filter((line) => line !== "").join("\n\n")
 
     /** Records a model call as the run's step `index` (again, after a replay, in the same place). */
-    const record = (task: Task, index: number, name: string, input: string, output: string) =>
+    const record = (task: Task, index: number, name: string, input: string, reply: ModelReply) =>
       runs.step(orgId, { id: task.id, teammateId: task.teammateId, roomId: task.roomId }, {
         kind: "model",
         name,
         input: { prompt: input },
-        output: { text: output }
+        output: { text: reply.text },
+        durationMs: reply.durationMs
       }, index).pipe(Effect.orDie)
 
     /** Ends the task and its run, posting `note` (if any) in its room or thread, once. */
@@ -190,7 +198,7 @@ const work = (config: Config.Config.Success<typeof TaskConfig>) =>
         ])
         if (!reply.ok) return reply
         const steps = planSteps(reply.text, task.goal, config.maxSteps)
-        yield* record(task, 0, teammate.model, prompt, reply.text)
+        yield* record(task, 0, teammate.model, prompt, reply)
         yield* tasks.addTokens(orgId, taskId, reply.inputTokens, reply.outputTokens).pipe(Effect.orDie)
         yield* tasks.plan(orgId, taskId, steps).pipe(Effect.orDie)
         return { ok: true as const, steps }
@@ -230,7 +238,7 @@ const work = (config: Config.Config.Success<typeof TaskConfig>) =>
             }
           ])
           if (!reply.ok) return reply
-          yield* record(task, index + 1, teammate.model, prompt, reply.text)
+          yield* record(task, index + 1, teammate.model, prompt, reply)
           yield* tasks.progress(orgId, taskId, index, {
             status: "done",
             output: reply.text,

@@ -163,7 +163,8 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
       Effect.flatMap(json(args), (input) => Effect.mapError(Schema.decodeUnknown(schema)(input), invalidArguments))
 
     /**
-     * Runs one tool call. Returns the text the model sees, and any hand-off.
+     * Runs one tool call. Returns the text the model sees, any hand-off, and
+     * what was wrong when the call could not run (unknown tool, bad arguments).
      * `key` identifies the call within the run for the journal.
      */
     const run = Effect.fn("Tools.run")(function*(
@@ -181,14 +182,17 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
           yield* Effect.either(json(call.arguments)),
           (input) => Either.mapLeft(kindTool.prepare(input, ctx), invalidArguments)
         )
-        if (Either.isLeft(prepared)) return { output: prepared.left, handOff: null }
+        if (Either.isLeft(prepared)) return { output: prepared.left, handOff: null, error: prepared.left }
         const output = yield* journal(prepared.right)
-        return { output: JSON.stringify(output), handOff: null }
+        return { output: JSON.stringify(output), handOff: null, error: null }
       }
       const name = allowed.find((n) => n === call.name)
-      if (name === undefined) return { output: `unknown tool ${call.name}`, handOff: null }
+      if (name === undefined) {
+        const unknown = `unknown tool ${call.name}`
+        return { output: unknown, handOff: null, error: unknown }
+      }
       const none: HandOffRequest | null = null
-      const invalid = (e: string) => Effect.succeed({ output: e, handOff: none })
+      const invalid = (e: string) => Effect.succeed({ output: e, handOff: none, error: e })
       switch (name) {
         case "remember":
           return yield* Effect.matchEffect(parse(Remember, call.arguments), {
@@ -200,7 +204,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
                   roomId: ctx.roomId
                 })
               ).pipe(
-                Effect.as({ output: `remembered: ${fact}`, handOff: null })
+                Effect.as({ output: `remembered: ${fact}`, handOff: null, error: null })
               )
           })
         case "recall":
@@ -210,7 +214,8 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               teammates.recall(ctx.orgId, ctx.teammateId, query, 5).pipe(
                 Effect.map((found) => ({
                   output: found.length === 0 ? "no matching memories" : found.map((m) => `- ${m.text}`).join("\n"),
-                  handOff: null
+                  handOff: null,
+                  error: null
                 }))
               )
           })
@@ -223,7 +228,8 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
                   output: hits.length === 0
                     ? "no matching messages"
                     : hits.map((h) => `- ${h.message.authorName}: ${h.message.text.slice(0, 300)}`).join("\n"),
-                  handOff: null
+                  handOff: null,
+                  error: null
                 }))
               )
           })
@@ -236,7 +242,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
                   Effect.map((pin) => `pinned as ${pin.id}: ${text}`),
                   refused
                 )
-              ).pipe(Effect.map((output) => ({ output: String(output), handOff: null })))
+              ).pipe(Effect.map((output) => ({ output: String(output), handOff: null, error: null })))
           })
         case "update_pin":
           return yield* Effect.matchEffect(parse(UpdatePin, call.arguments), {
@@ -246,14 +252,14 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
                 // A teammate in the room may edit its notes, as any room member may (docs/access.md).
                 pins.edit(ctx.orgId, ctx.roomId, pinId, author(ctx), { text, authorize: () => Effect.void })
                   .pipe(Effect.map((pin) => `pin ${pin.id} is now version ${pin.version}: ${text}`), refused)
-              ).pipe(Effect.map((output) => ({ output: String(output), handOff: null })))
+              ).pipe(Effect.map((output) => ({ output: String(output), handOff: null, error: null })))
           })
         case "update_core_memory":
           return yield* Effect.matchEffect(parse(CoreMemory, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ block, text }) =>
               journal(teammates.putCore(ctx.orgId, ctx.teammateId, block, text, ctx.roomId)).pipe(
-                Effect.as({ output: `core memory ${block} updated`, handOff: null })
+                Effect.as({ output: `core memory ${block} updated`, handOff: null, error: null })
               )
           })
         case "start_task":
@@ -261,13 +267,14 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
             onFailure: invalid,
             onSuccess: ({ goal }) =>
               journal(startTask(ctx, key, goal)).pipe(
-                Effect.map((id) => ({ output: `started task ${String(id)}: ${goal}`, handOff: null }))
+                Effect.map((id) => ({ output: `started task ${String(id)}: ${goal}`, handOff: null, error: null }))
               )
           })
         case "read_file":
           return yield* Effect.matchEffect(parse(ReadFile, call.arguments), {
             onFailure: invalid,
-            onSuccess: ({ file }) => Effect.map(readFile(ctx, file.trim()), (output) => ({ output, handOff: null }))
+            onSuccess: ({ file }) =>
+              Effect.map(readFile(ctx, file.trim()), (output) => ({ output, handOff: null, error: null }))
           })
         case "hand_off":
           return yield* Effect.matchEffect(parse(HandOff, call.arguments), {
@@ -275,7 +282,8 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
             onSuccess: ({ handle, note }) =>
               Effect.succeed({
                 output: `handing off to @${handle.replace(/^@/, "")}`,
-                handOff: { handle: handle.replace(/^@/, "").toLowerCase(), note }
+                handOff: { handle: handle.replace(/^@/, "").toLowerCase(), note },
+                error: null
               })
           })
       }

@@ -239,20 +239,21 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       let after = input.after
       const runRef = { id: input.runId, teammateId: input.teammate.id, roomId: input.roomId }
       for (let call = 0; call < settings.maxModelCalls; call++) {
-        const result = yield* callModel(input, conversation, settings, offset, after)
+        const [modelTime, result] = yield* Effect.timed(callModel(input, conversation, settings, offset, after))
         inputTokens += result.usage.inputTokens
         outputTokens += result.usage.outputTokens
         after = yield* runs.step(input.orgId, runRef, {
           kind: "model",
           name: input.teammate.model,
           input: { messages: conversation.length },
-          output: { text: result.text, toolCalls: result.calls.map((c) => c.name), ...result.usage }
+          output: { text: result.text, toolCalls: result.calls.map((c) => c.name), ...result.usage },
+          durationMs: Duration.toMillis(modelTime)
         })
         finalText += result.text
         if (result.calls.length === 0) break
         conversation.push({ role: "assistant", content: result.text, toolCalls: result.calls })
         for (const [i, c] of result.calls.entries()) {
-          const outcome = yield* tools.run(
+          const [toolTime, outcome] = yield* Effect.timed(tools.run(
             c,
             `${call}:${i}:${c.name}`,
             input.teammate.tools,
@@ -265,13 +266,15 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
               runId: input.runId,
               sourceMessageId: input.sourceMessageId
             }
-          )
+          ))
           if (outcome.handOff) handOffs.push(outcome.handOff)
           after = yield* runs.step(input.orgId, runRef, {
             kind: "tool",
             name: c.name,
             input: safeJson(c.arguments),
-            output: outcome.output
+            output: outcome.output,
+            durationMs: Duration.toMillis(toolTime),
+            error: outcome.error
           })
           conversation.push({ role: "tool", toolCallId: c.id, content: outcome.output })
         }
