@@ -343,6 +343,33 @@ describe("teammates", () => {
         expect(runs.map((r) => r.status)).toEqual(["interrupted", "completed"])
       }))
 
+    it.effect("a teammate changed during a turn is announced still busy, with its queue", () =>
+      Effect.gen(function*() {
+        const s = yield* setup("queue")
+        yield* say(s, "@rhea long one [[slow:300]]")
+        yield* streaming(s)
+        yield* say(s, "@rhea and then this")
+        // The second message waits in the teammate's queue (its trigger is pending).
+        yield* eventually(Effect.map(triggersOf(s.teammate.id), (rows) =>
+          rows.some((r) => r.status === "pending")
+            ? Option.some(true)
+            : Option.none()))
+        const heard = yield* watch({
+          baseUrl: s.url,
+          token: s.ana.token,
+          count: 1,
+          keep: (d) => d.event.type === "teammate.updated" && d.event.teammate.role === "Archivist"
+        })
+        yield* s.ana.api.teammates.update({
+          path: { org: s.org.id, teammate: s.teammate.id },
+          payload: { role: "Archivist" }
+        })
+        const [changed] = yield* Fiber.join(heard)
+        expect(changed?.event).toMatchObject({ type: "teammate.updated", busy: true, queueDepth: 1 })
+        yield* s.ana.api.teammates.interrupt({ path: { org: s.org.id, teammate: s.teammate.id } })
+        yield* settledRuns(s, 2)
+      }))
+
     it.effect("soft mentions: in an auto room the router picks at most one teammate and says why", () =>
       Effect.gen(function*() {
         const s = yield* setup()

@@ -46,6 +46,7 @@ const idRow = Rows.one("id", IdRow)
 const maybeId = Rows.first("id", IdRow)
 const RoomGate = Schema.Struct({ archived: Schema.Boolean, kind: RoomKind })
 const Joined = Schema.Struct({ joinedAt: Schema.DateFromSelf })
+const Work = Schema.Struct({ busy: Schema.Boolean, queueDepth: Schema.Number })
 
 /** Everything that defines a teammate. */
 export interface TeammateFields {
@@ -84,6 +85,16 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
 
     const announce = (orgId: OrgId, teammate: Teammate, busy = false, queueDepth = 0) =>
       log.append(orgId, [{ audience: orgWide, event: new TeammateUpdated({ teammate, busy, queueDepth }) }])
+
+    /**
+     * A teammate's work as its triggers show it (busy while one runs, and
+     * how many wait), for announcing a change made while it works.
+     */
+    const workOf = (id: TeammateId) =>
+      Rows.one("teammate work", Work)(sql`
+        SELECT coalesce(bool_or(status = 'running'), false) AS busy,
+          (count(*) FILTER (WHERE status = 'pending'))::int AS queue_depth
+        FROM teammate_triggers WHERE teammate_id = ${id} AND status IN ('pending', 'running')`)
 
     const create = Effect.fn("TeammateRepo.create")(function*(orgId: OrgId, createdBy: string, f: TeammateFields) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
@@ -136,7 +147,8 @@ export class TeammateRepo extends Effect.Service<TeammateRepo>()("@troupe/store/
               updated_at = now()
             WHERE id = ${id} RETURNING ${columns}`.pipe(teammateRow)
           const teammate = toTeammate(row)
-          yield* announce(orgId, teammate)
+          const work = yield* workOf(id)
+          yield* announce(orgId, teammate, work.busy, work.queueDepth)
           return teammate
         }))
       }
