@@ -34,6 +34,7 @@ import * as Scheduler from "@troupe/teammates/Scheduler"
 import * as TaskRunner from "@troupe/teammates/TaskRunner"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
+import { Avatars } from "@troupe/workspace/Avatars"
 import { Files } from "@troupe/workspace/Files"
 import { Invitations } from "@troupe/workspace/Invitations"
 import * as Mailer from "@troupe/workspace/Mailer"
@@ -51,7 +52,7 @@ import { AuthLive } from "./http/Auth.js"
 import { ChannelsLive } from "./http/Channels.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
-import { FilesLive } from "./http/Files.js"
+import { AvatarsLive, FilesLive } from "./http/Files.js"
 import { GatewayLive } from "./http/Gateway.js"
 import { HealthLive } from "./http/Health.js"
 import { InvitationsLive } from "./http/Invitations.js"
@@ -119,6 +120,7 @@ const WorkspaceLive = Layer.mergeAll(
   Rooms.Default,
   Messages.Default,
   Files.Default,
+  Avatars.Default,
   Pins.Default,
   Tasks.Default,
   Schedules.Default,
@@ -142,6 +144,7 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     RoomsLive,
     MessagesLive,
     FilesLive,
+    AvatarsLive,
     PinsLive,
     TeammatesLive,
     TasksLive,

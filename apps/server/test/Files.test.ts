@@ -4,10 +4,10 @@
  * on messages, deletion, the size limit and the org's quota, and bad input.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
 import { answer, download, fileOf, sha256, text, upload } from "./FileApi.js"
-import { anaAndBen, baseUrl, person, raw, readEvents, slug, TestServer } from "./Harness.js"
+import { anaAndBen, baseUrl, fileForm, person, raw, readEvents, slug, TestServer, watch } from "./Harness.js"
 
 const MAX = 100_000
 
@@ -278,6 +278,81 @@ describe("files", () => {
         expect(anonymous.status).toBe(401)
         // Nothing of the refused uploads was kept.
         expect(yield* ana.api.files.list({ path: { room: room.id }, urlParams: {} })).toEqual([])
+      }))
+
+    it.effect("an avatar: set from an image, shown to people who share an org, changed, removed; not an image is 422", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org } = yield* anaAndBen
+        const eve = yield* person("Eve")
+        const setAvatar = (token: string, bytes: Uint8Array, type = "image/png") =>
+          Effect.flatMap(baseUrl, (url) =>
+            Effect.promise(() =>
+              fetch(`${url}/v1/auth/me/avatar`, {
+                method: "PUT",
+                headers: { authorization: `Bearer ${token}` },
+                body: fileForm(bytes, { name: "me.png", type })
+              }).then(answer)
+            ))
+        const avatarOf = (token: string, userId: string, headers: Record<string, string> = {}) =>
+          Effect.flatMap(
+            baseUrl,
+            (url) =>
+              Effect.promise(() =>
+                fetch(`${url}/v1/users/${userId}/avatar`, { headers: { authorization: `Bearer ${token}`, ...headers } })
+                  .then(answer)
+              )
+          )
+        const heard = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: ben.token,
+          count: 1,
+          keep: (d) => d.event.type === "user.updated"
+        })
+
+        // Text declared as an image is refused for what its bytes are; nothing is set.
+        const notImage = yield* setAvatar(ana.token, text("not a picture"))
+        expect(notImage.status, JSON.stringify(notImage.json)).toBe(422)
+        expect(notImage.json).toMatchObject({ _tag: "InvalidInput" })
+        expect((yield* avatarOf(ben.token, ana.user.id)).status).toBe(404)
+
+        const set = yield* setAvatar(ana.token, png, "application/octet-stream")
+        expect(set.status).toBe(200)
+        const url = (set.json as { avatar: string }).avatar
+        expect(url).toMatch(new RegExp(`^/v1/users/${ana.user.id}/avatar\\?v=[0-9a-f]{16}$`))
+        const [event] = yield* Fiber.join(heard)
+        expect(event?.event).toMatchObject({ type: "user.updated", user: { id: ana.user.id, avatar: url } })
+        const members = yield* ben.api.orgs.members({ path: { org: org.id } })
+        expect(members.find((m) => m.id === ana.user.id)?.avatar).toBe(url)
+        expect(members.find((m) => m.id === ben.user.id)?.avatar).toBeNull()
+
+        const seen = yield* avatarOf(ben.token, ana.user.id)
+        expect(seen.status).toBe(200)
+        expect(seen.headers.get("content-type")).toBe("image/png")
+        expect(seen.bytes).toEqual(png)
+        const etag = seen.headers.get("etag") ?? ""
+        expect(etag).toBe(`"${sha256(png)}"`)
+        expect((yield* avatarOf(ben.token, ana.user.id, { "if-none-match": etag })).status).toBe(304)
+        // Someone who shares no org with Ana, and anonymous callers, get nothing.
+        const hidden = yield* avatarOf(eve.token, ana.user.id)
+        expect(hidden.status).toBe(404)
+        expect(hidden.json).toMatchObject({ _tag: "NotFound" })
+        expect((yield* raw("GET", `/v1/users/${ana.user.id}/avatar`)).status).toBe(401)
+
+        // A new picture replaces the old; then removal leaves none.
+        const gif = new Uint8Array([...new TextEncoder().encode("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 59])
+        const changed = yield* setAvatar(ana.token, gif, "image/gif")
+        expect(changed.status).toBe(200)
+        expect((changed.json as { avatar: string }).avatar).not.toBe(url)
+        expect((yield* avatarOf(ben.token, ana.user.id)).headers.get("content-type")).toBe("image/gif")
+        expect((yield* raw("DELETE", "/v1/auth/me/avatar", { token: ana.token })).status).toBe(204)
+        expect((yield* avatarOf(ben.token, ana.user.id)).status).toBe(404)
+        const after = yield* ben.api.orgs.members({ path: { org: org.id } })
+        expect(after.find((m) => m.id === ana.user.id)?.avatar).toBeNull()
+
+        // Over the size limit (1 MiB) is 413.
+        const big = new Uint8Array(1024 * 1024 + 10)
+        big.set(png)
+        expect((yield* setAvatar(ana.token, big)).status).toBe(413)
       }))
   })
 })

@@ -5,6 +5,7 @@
 import { type FormEvent, useState } from "react"
 import { ApiError } from "./api.js"
 import { attempt } from "./App.js"
+import { Avatar } from "./Avatar.js"
 import { Dialog } from "./Dialog.js"
 import { useAppState, useWorkspace } from "./useWorkspace.js"
 
@@ -101,7 +102,9 @@ export const SettingsDialog = ({ onClose }: { readonly onClose: () => void }) =>
     form.reset()
     setPasswordChanged(true)
   })
+  const [avatarError, setAvatarError] = useState<string | null>(null)
   if (me === null) return null
+  const mine = workspace.avatarOf(me.id)
   return (
     <Dialog label="Settings" onClose={onClose}>
       <h2>Settings</h2>
@@ -128,6 +131,31 @@ export const SettingsDialog = ({ onClose }: { readonly onClose: () => void }) =>
         {profile.error !== null && <p className="error" role="alert">{profile.error}</p>}
         <button type="submit" className="primary" disabled={profile.busy}>Save the profile</button>
       </form>
+      <section className="inline-form" aria-label="Avatar">
+        <h3>Avatar</h3>
+        <Avatar path={mine} name={me.name} />
+        <label>
+          Picture (PNG, JPEG, GIF or WebP, up to 1 MiB)
+          <input
+            type="file"
+            accept="image/png,image/jpeg,image/gif,image/webp"
+            onChange={(e) => {
+              const file = e.currentTarget.files?.[0]
+              e.currentTarget.value = ""
+              if (file !== undefined) void attempt(setAvatarError, () => workspace.setAvatar(file))
+            }}
+          />
+        </label>
+        {mine !== null && (
+          <button
+            type="button"
+            onClick={() => void attempt(setAvatarError, () => workspace.removeAvatar())}
+          >
+            Remove the picture
+          </button>
+        )}
+        {avatarError !== null && <p className="error" role="alert">{avatarError}</p>}
+      </section>
       <form onSubmit={password.submit} className="inline-form" aria-label="Password">
         <h3>Password</h3>
         <label>

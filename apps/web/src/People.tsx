@@ -5,6 +5,7 @@
 import { type Invitation, type InvitedRole, type Role, roleAtLeast } from "@troupe/domain/Org"
 import { type FormEvent, type ReactNode, useEffect, useState } from "react"
 import { attempt } from "./App.js"
+import { Avatar } from "./Avatar.js"
 import { Dialog } from "./Dialog.js"
 import { useAppState, useWorkspace } from "./useWorkspace.js"
 
@@ -142,6 +143,7 @@ export const PeopleDialog = ({ onClose }: { readonly onClose: () => void }) => {
               role="img"
               aria-label={state.online[m.id] === true ? "online" : "offline"}
             />
+            <Avatar path={m.avatar} name={m.name} />
             <span className="member-name">{m.name}</span> <span className="handle">@{m.handle}</span>
             {admin && m.id !== state.me?.id && (role === "owner" || m.role !== "owner")
               ? (

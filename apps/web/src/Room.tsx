@@ -10,6 +10,7 @@ import { mayChangePin, type Pin } from "@troupe/domain/Pin"
 import type { Room } from "@troupe/domain/Room"
 import { type KeyboardEvent, type ReactNode, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react"
 import { attempt } from "./App.js"
+import { Avatar } from "./Avatar.js"
 import { Attachments, Staged } from "./Files.js"
 import * as Model from "./model.js"
 import { TasksPanel } from "./Tasks.js"
@@ -152,6 +153,9 @@ const MessageItem = (
   return (
     <article className={message.authorKind === "teammate" ? "message teammate" : "message"} aria-label="Message">
       <header>
+        {message.authorKind === "user" && (
+          <Avatar path={workspace.avatarOf(message.authorId)} name={message.authorName} />
+        )}
         <strong className="author">{message.authorName}</strong>
         {message.authorKind === "teammate" && <span className="tag">teammate</span>}
         <time dateTime={message.createdAt.toISOString()}>{time(message.createdAt)}</time>

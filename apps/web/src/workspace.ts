@@ -690,6 +690,48 @@ export class Workspace {
     }
   }
 
+  /** Sets the person's avatar from an image file; their orgs hear of it (`user.updated`). */
+  async setAvatar(file: File) {
+    const form = new FormData()
+    form.append("file", file, file.name)
+    const response = await fetch("/v1/auth/me/avatar", {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.authed()}` },
+      body: form
+    }).catch(() => {
+      throw new ApiError("Network", "Troupe could not be reached. Check the connection and try again.")
+    })
+    if (!response.ok) throw toApiError(await response.json().catch(() => null))
+    await this.loadMembers()
+  }
+
+  async removeAvatar() {
+    await call(this.authed(), (c) => c.avatars.remove())
+    await this.loadMembers()
+  }
+
+  /** Where a person's avatar is read (from the org's member list), or null. */
+  avatarOf(userId: string): string | null {
+    return this.members.find((m) => m.id === userId)?.avatar ?? null
+  }
+
+  private readonly avatarImages = new Map<string, Promise<string>>()
+
+  /** An avatar's image as a local URL for the page, read once per version (the path carries it). */
+  avatarImage(path: string): Promise<string> {
+    const known = this.avatarImages.get(path)
+    if (known !== undefined) return known
+    const loading = fetch(path, { headers: { authorization: `Bearer ${this.authed()}` } })
+      .then(async (response) => {
+        if (!response.ok) throw new ApiError("NotFound", "no avatar")
+        return URL.createObjectURL(await response.blob())
+      })
+    // A failed read is tried again next time.
+    loading.catch(() => this.avatarImages.delete(path))
+    this.avatarImages.set(path, loading)
+    return loading
+  }
+
   /**
    * Uploads a file into a room's library, to attach to the next message.
    * Multipart is sent with `fetch`: the typed client speaks JSON.

@@ -116,7 +116,8 @@ import {
   Session,
   SignupRequest,
   UpdateProfileRequest,
-  User
+  User,
+  UserProfile
 } from "@troupe/domain/User"
 import { Schema } from "effect"
 import { Authentication } from "./Auth.js"
@@ -487,6 +488,33 @@ export class FilesGroup extends HttpApiGroup.make("files")
   .prefix("/v1")
 {}
 
+/** Avatars: a person's own picture, and reading anyone's they share an org with. */
+export class AvatarsGroup extends HttpApiGroup.make("avatars")
+  .add(
+    HttpApiEndpoint.put("set", "/auth/me/avatar").setPayload(UploadForm).addSuccess(UserProfile)
+      .annotate(
+        OpenApi.Description,
+        "Sets the caller's avatar (people, not API keys) from an upload (multipart/form-data, one part named file): " +
+          "a PNG, JPEG, GIF or WebP image by its bytes (else 422), at most 1 MiB (else 413). Their orgs get user.updated."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("remove", "/auth/me/avatar")
+      .annotate(OpenApi.Description, "Removes the caller's avatar; their orgs get user.updated.")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/users/:user/avatar").setPath(Schema.Struct({ user: UserId }))
+      .addSuccess(HttpApiSchema.Uint8Array({ contentType: "image/png" }))
+      .annotate(
+        OpenApi.Description,
+        "A person's avatar image (its type as recognised), for anyone who shares an org with them; 404 when they " +
+          "have none or share no org with the caller. Its SHA-256 is the ETag (If-None-Match gives 304)."
+      )
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
 const pinPath = Schema.Struct({ room: RoomId, pin: PinId })
 
 /** The room pinboard: notes and pinned messages, with every version of a note. */
@@ -761,6 +789,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(RoomsGroup)
   .add(MessagesGroup)
   .add(FilesGroup)
+  .add(AvatarsGroup)
   .add(PinsGroup)
   .add(TeammatesGroup)
   .add(TasksGroup)

@@ -3,7 +3,7 @@
  */
 import { Schema } from "effect"
 import { ApiKeyId, InvitationId, OrgId, UserId } from "./Ids.js"
-import { Email } from "./User.js"
+import { Avatar, Email } from "./User.js"
 
 /** Roles in an org, from most to least powerful. */
 export const Role = Schema.Literal("owner", "admin", "member", "guest")
@@ -88,7 +88,9 @@ export class Member extends Schema.Class<Member>("Member")({
   name: Schema.String,
   handle: Schema.String,
   role: Role,
-  joinedAt: Schema.Date
+  joinedAt: Schema.Date,
+  /** Where the person's avatar is read (`GET`, with the bearer token), or null when they have none. */
+  avatar: Avatar
 }) {}
 
 /** Who of an org's people is online now (has an event stream open on any node). */

@@ -29,6 +29,17 @@ export const Password = Schema.String.pipe(Schema.minLength(8), Schema.maxLength
 export const PersonName = Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100))
 
 /** A person's account as others see it. */
+/**
+ * Where a person's avatar is read, with a version that changes with the
+ * picture (`/v1/users/{id}/avatar?v=…`), or null when they have none. Absent
+ * in records written before avatars existed, which read as null.
+ */
+export const Avatar = Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null, exact: true })
+
+/** The avatar path of `userId` for content `sha256` (null: no avatar). */
+export const avatarPath = (userId: string, sha256: string | null) =>
+  sha256 === null ? null : `/v1/users/${userId}/avatar?v=${sha256.slice(0, 16)}`
+
 export class User extends Schema.Class<User>("User")({
   id: UserId,
   email: Schema.String,
@@ -60,7 +71,8 @@ export class Session extends Schema.Class<Session>("Session")({
 export class UserProfile extends Schema.Class<UserProfile>("UserProfile")({
   id: UserId,
   name: Schema.String,
-  handle: Schema.String
+  handle: Schema.String,
+  avatar: Avatar
 }) {}
 
 /** A signed-in person changes their name or handle (fields left out stay as they are). */

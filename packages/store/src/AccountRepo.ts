@@ -9,7 +9,7 @@ import { Conflict, Forbidden, NotFound, Unauthorized } from "@troupe/domain/Erro
 import { AccessRevoked, Audience, UserUpdated } from "@troupe/domain/Event"
 import { OrgId, UserId } from "@troupe/domain/Ids"
 import { Role } from "@troupe/domain/Org"
-import { normalizeEmail, User, UserProfile } from "@troupe/domain/User"
+import { avatarPath, normalizeEmail, User, UserProfile } from "@troupe/domain/User"
 import { Duration, Effect, Option, Schema } from "effect"
 import { isSqlError, isUniqueViolation } from "./DatabaseError.js"
 import { EventLog } from "./EventLog.js"
@@ -44,6 +44,8 @@ const ResetState = Schema.Struct({
 })
 const UsedReset = Schema.Struct({ ...UserRow.fields, endedSessions: Schema.Array(Schema.UUID) })
 const Clash = Schema.Struct({ orgName: Schema.String })
+const ProfileRow = Schema.Struct({ ...UserRow.fields, avatarSha: Schema.NullOr(Schema.String) })
+const AvatarRow = Schema.Struct({ avatarSha: Schema.NullOr(Schema.String), avatarType: Schema.NullOr(Schema.String) })
 
 /** Who a bearer token belongs to. */
 export type Principal = Caller
@@ -258,42 +260,89 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
             const other = yield* sql`SELECT 1 FROM users WHERE handle = ${handle} AND id <> ${user.id}`
             if (other.length > 0) return yield* taken
           }
-          const row = yield* Rows.one("user", UserRow)(sql`
+          const row = yield* Rows.one("user", ProfileRow)(sql`
             UPDATE users SET name = coalesce(${name ?? null}, name), handle = coalesce(${handle ?? null}, handle)
-            WHERE id = ${user.id} RETURNING id, name, handle, created_at`).pipe(
+            WHERE id = ${user.id} RETURNING id, name, handle, created_at, avatar_sha`).pipe(
             // Taken by someone else at the same moment.
             Effect.catchIf((e) => isSqlError(e) && isUniqueViolation(e), () => Effect.fail(taken))
           )
-          const profile = new UserProfile({ id: row.id, name: row.name, handle: row.handle })
-          const orgs = yield* Rows.all("membership", Schema.Struct({ orgId: OrgId }))(
-            sql`SELECT org_id FROM troupe_memberships(${user.id})`
-          )
-          for (const { orgId } of orgs) {
-            yield* withOrg(orgId)(Effect.gen(function*() {
-              if (handle !== undefined) {
-                const clash = yield* Rows.first("teammate", Clash)(sql`
-                  SELECT o.name AS org_name FROM teammates t JOIN orgs o ON o.id = t.org_id
-                  WHERE t.org_id = ${orgId} AND t.handle = ${handle} AND t.dismissed_at IS NULL`)
-                if (Option.isSome(clash)) {
-                  return yield* new Conflict({
-                    message: `@${handle} is a teammate in ${clash.value.orgName}; pick another handle`
-                  })
-                }
+          yield* tellOrgs(row, (orgId) =>
+            handle === undefined ? Effect.void : Effect.gen(function*() {
+              const clash = yield* Rows.first("teammate", Clash)(sql`
+                SELECT o.name AS org_name FROM teammates t JOIN orgs o ON o.id = t.org_id
+                WHERE t.org_id = ${orgId} AND t.handle = ${handle} AND t.dismissed_at IS NULL`)
+              if (Option.isSome(clash)) {
+                return yield* new Conflict({
+                  message: `@${handle} is a teammate in ${clash.value.orgName}; pick another handle`
+                })
               }
-              yield* log.append(orgId, [{
-                audience: new Audience({
-                  roomId: null,
-                  orgWide: true,
-                  userIds: [user.id, ...yield* guestsBeside(sql, orgId, user.id)]
-                }),
-                event: new UserUpdated({ user: profile })
-              }])
             }))
-          }
           return toUser({ ...row, email: user.email })
         }))
       }
     )
+
+    /**
+     * Tells every org `row`'s person belongs to of their profile as it now
+     * is (`user.updated`: the org's members but guests, the guests who share
+     * a room with them, and the person), after `check` passes in each org.
+     */
+    const tellOrgs = <E, R>(row: typeof ProfileRow.Type, check: (orgId: OrgId) => Effect.Effect<void, E, R>) =>
+      Effect.gen(function*() {
+        const profile = new UserProfile({
+          id: row.id,
+          name: row.name,
+          handle: row.handle,
+          avatar: avatarPath(row.id, row.avatarSha)
+        })
+        const orgs = yield* Rows.all("membership", Schema.Struct({ orgId: OrgId }))(
+          sql`SELECT org_id FROM troupe_memberships(${row.id})`
+        )
+        for (const { orgId } of orgs) {
+          yield* withOrg(orgId)(Effect.gen(function*() {
+            yield* check(orgId)
+            yield* log.append(orgId, [{
+              audience: new Audience({
+                roomId: null,
+                orgWide: true,
+                userIds: [row.id, ...yield* guestsBeside(sql, orgId, row.id)]
+              }),
+              event: new UserUpdated({ user: profile })
+            }])
+          }))
+        }
+        return profile
+      })
+
+    /**
+     * Sets (or with null, removes) a person's avatar and tells their orgs.
+     * Returns the content it replaced, whose bytes the caller may remove.
+     */
+    const setAvatar = Effect.fn("AccountRepo.setAvatar")(
+      function*(userId: UserId, avatar: { readonly sha256: string; readonly type: string } | null) {
+        return yield* transaction(sql)(Effect.gen(function*() {
+          const before = yield* Rows.one("avatar", AvatarRow)(
+            sql`SELECT avatar_sha, avatar_type FROM users WHERE id = ${userId} FOR UPDATE`
+          )
+          const row = yield* Rows.one("user", ProfileRow)(sql`
+            UPDATE users SET avatar_sha = ${avatar?.sha256 ?? null}, avatar_type = ${avatar?.type ?? null}
+            WHERE id = ${userId} RETURNING id, name, handle, created_at, avatar_sha`)
+          const profile = yield* tellOrgs(row, () => Effect.void)
+          return { profile, replaced: before.avatarSha === avatar?.sha256 ? null : before.avatarSha }
+        }))
+      }
+    )
+
+    /** `userId`'s avatar (its content and type), if they have one and `viewerId` shares an org with them. */
+    const avatarFor = Effect.fn("AccountRepo.avatarFor")(function*(viewerId: UserId, userId: UserId) {
+      const row = yield* Rows.first("avatar", AvatarRow)(sql`
+        SELECT avatar_sha, avatar_type FROM users
+        WHERE id = ${userId} AND avatar_sha IS NOT NULL AND troupe_shares_org(${viewerId}, ${userId})`)
+      return Option.flatMap(row, (r) =>
+        r.avatarSha === null || r.avatarType === null
+          ? Option.none()
+          : Option.some({ sha256: r.avatarSha, type: r.avatarType }))
+    })
 
     const findByEmail = Effect.fn("AccountRepo.findByEmail")(function*(email: string) {
       const found = yield* Rows.first("user", UserRow)(sql`SELECT * FROM troupe_find_user(${normalizeEmail(email)})`)
@@ -340,6 +389,8 @@ export class AccountRepo extends Effect.Service<AccountRepo>()("@troupe/store/Ac
       requestPasswordReset,
       confirmPasswordReset,
       updateProfile,
+      setAvatar,
+      avatarFor,
       findByEmail,
       personFor,
       startSession,

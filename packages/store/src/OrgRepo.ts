@@ -16,7 +16,7 @@ import {
 } from "@troupe/domain/Event"
 import { ApiKeyId, OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { ApiKey, Member, Org, Role } from "@troupe/domain/Org"
-import type { User } from "@troupe/domain/User"
+import { avatarPath, type User } from "@troupe/domain/User"
 import { Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { EventLog } from "./EventLog.js"
@@ -40,7 +40,8 @@ const MemberRow = Schema.Struct({
   name: Schema.String,
   handle: Schema.String,
   role: Role,
-  joinedAt: Schema.DateFromSelf
+  joinedAt: Schema.DateFromSelf,
+  avatarSha: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
 })
 const TeammateMemberRow = Schema.Struct({
   id: Schema.UUID,
@@ -66,14 +67,15 @@ const DefaultRoom = Schema.Struct({ id: RoomId })
 
 const toOrg = (row: typeof OrgRow.Type) => new Org(row)
 
-const toMember = (row: typeof MemberRow.Type) =>
+const toMember = (row: Omit<typeof MemberRow.Type, "avatarSha"> & { readonly avatarSha?: string | null }) =>
   new Member({
     kind: "user",
     id: row.userId,
     name: row.name,
     handle: row.handle,
     role: row.role,
-    joinedAt: row.joinedAt
+    joinedAt: row.joinedAt,
+    avatar: avatarPath(row.userId, row.avatarSha ?? null)
   })
 
 /** Events about one person in the org: seen by every member but guests, and by the person. */
@@ -219,7 +221,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
     const members = Effect.fn("OrgRepo.members")(function*(orgId: OrgId) {
       return yield* withOrg(orgId)(Effect.gen(function*() {
         const people = yield* Rows.all("member", MemberRow)(sql`
-          SELECT m.user_id, u.name, u.handle, m.role, m.joined_at
+          SELECT m.user_id, u.name, u.handle, m.role, m.joined_at, u.avatar_sha
           FROM org_members m JOIN users u ON u.id = m.user_id
           WHERE m.org_id = ${orgId} ORDER BY m.joined_at, u.handle`)
         const teammates = yield* Rows.all("teammate", TeammateMemberRow)(sql`

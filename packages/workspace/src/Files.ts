@@ -10,7 +10,7 @@ import { Conflict, MalformedRequest, PayloadTooLarge, Unavailable } from "@troup
 import { FileUsage, isTextType, MAX_FILE_NAME_LENGTH } from "@troupe/domain/File"
 import type { FileId, OrgId, RoomId } from "@troupe/domain/Ids"
 import { roleAtLeast } from "@troupe/domain/Org"
-import { BlobStore, type BlobStoreError } from "@troupe/store/BlobStore"
+import { BlobStore, type BlobStoreError, type BlobStoreShape } from "@troupe/store/BlobStore"
 import { type FileListOptions, FileRepo } from "@troupe/store/FileRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Config, Effect, Option, Stream } from "effect"
@@ -81,7 +81,65 @@ export const recogniseType = (head: Uint8Array, declared: string) =>
 const reachedLimit = (cause: unknown) =>
   typeof cause === "object" && cause !== null && "_tag" in cause && cause._tag === "ReachedLimit"
 
-const storageDown = (e: BlobStoreError) =>
+/** An upload over `maxBytes`. */
+const tooLarge = (maxBytes: number) =>
+  new PayloadTooLarge({ message: `the file is larger than the ${maxBytes}-byte limit`, limitBytes: maxBytes })
+
+/** What a multipart failure means to the uploader. */
+const unreadable = (e: Multipart.MultipartError, maxBytes: number) =>
+  e.reason === "FileTooLarge" || e.reason === "BodyTooLarge" || reachedLimit(e.cause)
+    ? tooLarge(maxBytes)
+    : e.reason === "TooManyParts"
+    ? new MalformedRequest({ message: "the upload has too many parts; send one part named file" })
+    : e.reason === "FieldTooLarge"
+    ? new MalformedRequest({ message: "a form field of the upload is too large" })
+    : new MalformedRequest({ message: "the upload is not a readable multipart/form-data body" })
+
+/**
+ * Reads an upload (multipart/form-data) the one way uploads are read: its
+ * part named `file` straight to staging, hashed on the way and cut off past
+ * `maxBytes`, any other part drained, and little else allowed around it. A
+ * declared length already over the limit is refused before reading. The
+ * staged file lives as long as the scope.
+ */
+export const stageUpload = (
+  store: BlobStoreShape,
+  parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
+  maxBytes: number,
+  contentLength: number | undefined
+) =>
+  Effect.gen(function*() {
+    if (contentLength !== undefined && contentLength > maxBytes + ENVELOPE_BYTES) return yield* tooLarge(maxBytes)
+    const staged = yield* parts.pipe(
+      Stream.mapEffect((part) =>
+        part._tag === "File" && part.key === "file"
+          ? Effect.map(store.stage(part.content, maxBytes), (s) => Option.some({ part, staged: s }))
+          : part._tag === "File"
+          ? Effect.as(Stream.runDrain(part.content), Option.none())
+          : Effect.succeed(Option.none())
+      ),
+      Stream.filterMap((found) => found),
+      Stream.take(1),
+      Stream.runHead,
+      Multipart.withLimits({
+        maxParts: Option.some(8),
+        maxFieldSize: 16 * 1024,
+        // The file's own limit is kept while staging it (the parser's would end the body as an internal error).
+        maxFileSize: Option.none(),
+        maxTotalSize: Option.some(maxBytes + ENVELOPE_BYTES)
+      })
+    )
+    if (Option.isNone(staged)) {
+      return yield* new MalformedRequest({ message: "the upload has no file: send a multipart part named file" })
+    }
+    return staged.value
+  }).pipe(Effect.catchTags({
+    MultipartError: (e) => Effect.fail(unreadable(e, maxBytes)),
+    BlobTooLarge: () => Effect.fail(tooLarge(maxBytes))
+  }))
+
+/** The file storage failed: the request is retried later (503). */
+export const storageDown = (e: BlobStoreError) =>
   Effect.zipRight(
     Effect.logWarning("file storage unavailable", e.message, e.cause),
     Effect.fail(new Unavailable({ message: "the file storage is unavailable; retry shortly" }))
@@ -98,36 +156,6 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
     const texts = yield* FileTexts
     const rooms = yield* RoomRepo
 
-    const tooLarge = () =>
-      new PayloadTooLarge({
-        message: `the file is larger than the ${config.maxFileBytes}-byte limit`,
-        limitBytes: config.maxFileBytes
-      })
-
-    const unreadable = (e: Multipart.MultipartError) =>
-      e.reason === "FileTooLarge" || e.reason === "BodyTooLarge" || reachedLimit(e.cause)
-        ? tooLarge()
-        : e.reason === "TooManyParts"
-        ? new MalformedRequest({ message: "the upload has too many parts; send one part named file" })
-        : e.reason === "FieldTooLarge"
-        ? new MalformedRequest({ message: "a form field of the upload is too large" })
-        : new MalformedRequest({ message: "the upload is not a readable multipart/form-data body" })
-
-    /** The multipart limits of an upload: one file of at most the configured size, and little else. */
-    const multipartLimits = {
-      maxParts: Option.some(8),
-      maxFieldSize: 16 * 1024,
-      // The file's own limit is kept while staging it (the parser's would end the body as an internal error).
-      maxFileSize: Option.none(),
-      maxTotalSize: Option.some(config.maxFileBytes + ENVELOPE_BYTES)
-    }
-
-    /** Whether a declared request length already rules the upload out. */
-    const checkDeclaredLength = (contentLength: number | undefined) =>
-      contentLength !== undefined && contentLength > config.maxFileBytes + ENVELOPE_BYTES
-        ? Effect.fail(tooLarge())
-        : Effect.void
-
     /**
      * Uploads the form's `file` part into a room's library. Room members
      * upload (guests too, as they post); the room must not be archived.
@@ -141,24 +169,7 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
       const a = yield* access.member(caller, roomId, "upload files to it")
       if (a.room.archived) return yield* new Conflict({ message: "the room is archived; no new files" })
       yield* limits.write(caller, a.orgId)
-      yield* checkDeclaredLength(contentLength)
-      const staged = yield* parts.pipe(
-        Stream.mapEffect((part) =>
-          part._tag === "File" && part.key === "file"
-            ? Effect.map(store.stage(part.content, config.maxFileBytes), (s) => Option.some({ part, staged: s }))
-            : part._tag === "File"
-            ? Effect.as(Stream.runDrain(part.content), Option.none())
-            : Effect.succeed(Option.none())
-        ),
-        Stream.filterMap((found) => found),
-        Stream.take(1),
-        Stream.runHead,
-        Multipart.withLimits(multipartLimits)
-      )
-      if (Option.isNone(staged)) {
-        return yield* new MalformedRequest({ message: "the upload has no file: send a multipart part named file" })
-      }
-      const { part, staged: bytes } = staged.value
+      const { part, staged: bytes } = yield* stageUpload(store, parts, config.maxFileBytes, contentLength)
       const contentType = yield* recogniseType(bytes.head, part.contentType)
       const file = yield* orUnavailable(files.create(
         a.room,
@@ -169,15 +180,7 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
       ))
       yield* texts.enqueue(file.orgId, file.id)
       return file
-    }, (effect) =>
-      effect.pipe(
-        Effect.catchTags({
-          MultipartError: (e) => Effect.fail(unreadable(e)),
-          BlobTooLarge: () => Effect.fail(tooLarge()),
-          BlobStoreError: storageDown
-        }),
-        Effect.scoped
-      ))
+    }, (effect) => effect.pipe(Effect.catchTag("BlobStoreError", storageDown), Effect.scoped))
 
     /** A room's files, newest first, for whoever may read the room. */
     const list = Effect.fn("Files.list")(function*(caller: Caller, roomId: RoomId, options: FileListOptions) {

@@ -1,11 +1,12 @@
 /**
  * Files: upload (multipart), list, metadata, download and delete, and the
- * org's storage figures.
+ * org's storage figures; and people's avatars, uploaded and served alike.
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { TroupeApi } from "@troupe/api/Api"
 import { CurrentUser } from "@troupe/api/Auth"
 import type { FileInfo } from "@troupe/domain/File"
+import { Avatars } from "@troupe/workspace/Avatars"
 import { Files } from "@troupe/workspace/Files"
 import { Effect } from "effect"
 
@@ -19,7 +20,7 @@ export const disposition = (file: FileInfo) => {
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(file.name)}`
 }
 
-const declaredLength = (value: string | undefined) => {
+export const declaredLength = (value: string | undefined) => {
   if (value === undefined) return undefined
   const n = Number(value)
   return Number.isFinite(n) ? n : undefined
@@ -73,4 +74,31 @@ export const FilesLive = HttpApiBuilder.group(TroupeApi, "files", (handlers) =>
             limit: urlParams.limit ?? 20,
             offset: urlParams.offset ?? 0
           })))
+  }))
+
+/** The avatars group. */
+export const AvatarsLive = HttpApiBuilder.group(TroupeApi, "avatars", (handlers) =>
+  Effect.gen(function*() {
+    const avatars = yield* Avatars
+    return handlers
+      .handle("set", ({ payload, request }) =>
+        Effect.flatMap(CurrentUser, (c) =>
+          avatars.set(c, payload, declaredLength(request.headers["content-length"]))))
+      .handle("remove", () =>
+        Effect.flatMap(CurrentUser, (c) => avatars.remove(c)))
+      .handle("get", ({ path, request }) =>
+        Effect.gen(function*() {
+          const c = yield* CurrentUser
+          const avatar = yield* avatars.get(c, path.user)
+          const etag = `"${avatar.sha256}"`
+          const headers = {
+            etag,
+            // Each picture has its own URL (`?v=`): a changed one is a new address.
+            "cache-control": "private, max-age=86400",
+            "x-content-type-options": "nosniff",
+            "content-security-policy": "sandbox; default-src 'none'"
+          }
+          if (request.headers["if-none-match"] === etag) return HttpServerResponse.empty({ status: 304, headers })
+          return HttpServerResponse.stream(avatar.content, { contentType: avatar.type, headers })
+        }))
   }))

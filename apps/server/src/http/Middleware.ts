@@ -21,8 +21,10 @@ export const AuthenticationLive = Layer.effect(
     }))
 )
 
-/** Uploads: the one route whose body is multipart and may be larger, read by its handler under the file limits. */
+/** Uploads: a route whose body is multipart and may be larger, read by its handler under the file limits. */
 const uploadRoute = /^\/v1\/rooms\/[^/]+\/files\/?(\?.*)?$/
+/** Where a person's avatar is uploaded (PUT), a multipart body like a file's. */
+const avatarRoute = /^\/v1\/auth\/me\/avatar\/?(\?.*)?$/
 
 /** Webhooks of the messaging gateway: their handlers read the raw body, whose bytes their signatures cover. */
 const webhookRoute = /^\/v1\/gateway\//
@@ -83,7 +85,7 @@ const nulRefused = () => new MalformedRequest({ message: "the request must not c
  * bodies become 413, and malformed JSON, JSON nested deeper than
  * `MAX_JSON_DEPTH` and strings Postgres cannot store (NUL, lone surrogates)
  * become 400, before any handler or decoder runs. NUL in the URL is 400 too.
- * Uploads are the exception: their multipart body is left to the handler,
+ * Uploads (files, avatars) are the exception: their multipart body is left to the handler,
  * which reads it under the file limits; and so are the gateway's webhooks,
  * whose handlers check signatures over the raw bytes before parsing them.
  */
@@ -94,7 +96,10 @@ export const RequestGuardLive = Layer.succeed(
     if (request.url.includes("%00")) return yield* nulRefused()
     if (!hasBody(request.method) || webhookRoute.test(request.url)) return
     const type = (request.headers["content-type"] ?? "application/json").toLowerCase()
-    if (request.method === "POST" && uploadRoute.test(request.url)) {
+    if (
+      (request.method === "POST" && uploadRoute.test(request.url)) ||
+      (request.method === "PUT" && avatarRoute.test(request.url))
+    ) {
       if (type.includes("multipart/form-data")) return
       return yield* new MalformedRequest({
         message: `unsupported content type "${type}"; upload with multipart/form-data, the file in a part named file`
