@@ -249,6 +249,42 @@ describe("messages", () => {
         expect(bad.status).toBe(400)
       }))
 
+    it.effect("what a member is notified of: mentions by default, every message in a direct room; set per room", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, room } = yield* setup
+        const dm = yield* ana.api.rooms.openDm({ path: { org: org.id }, payload: { participants: [ben.user.id] } })
+        const levels = Effect.map(
+          ben.api.rooms.list({ path: { org: org.id } }),
+          (l) =>
+            Object.fromEntries(l.rooms.filter((r) => r.id === room.id || r.id === dm.id).map((r) => [r.id, r.notify]))
+        )
+        expect(yield* levels).toEqual({ [room.id]: "mentions", [dm.id]: "all" })
+        const { position } = yield* ben.api.rooms.list({ path: { org: org.id } })
+        const told = yield* watch({
+          baseUrl: yield* baseUrl,
+          token: ben.token,
+          lastEventId: position,
+          count: 2,
+          keep: (d) => d.event.type === "room.settings"
+        })
+        yield* ben.api.rooms.settings({ path: { room: room.id }, payload: { muted: true } })
+        // Setting one leaves the other as it was.
+        expect(yield* ben.api.rooms.settings({ path: { room: room.id }, payload: { notify: "all" } })).toEqual({
+          muted: true,
+          notify: "all"
+        })
+        expect((yield* Fiber.join(told)).map((d) => d.event)).toMatchObject([
+          { type: "room.settings", roomId: room.id, muted: true, notify: "mentions" },
+          { type: "room.settings", roomId: room.id, muted: true, notify: "all" }
+        ])
+        yield* ben.api.rooms.settings({ path: { room: dm.id }, payload: { notify: "none" } })
+        expect(yield* levels).toEqual({ [room.id]: "all", [dm.id]: "none" })
+        expect((yield* ben.api.rooms.get({ path: { room: room.id } })).notify).toBe("all")
+        const bad = yield* raw("PUT", `/v1/rooms/${room.id}/settings`, { token: ben.token, body: { notify: "loud" } })
+        expect(bad.status).toBe(400)
+        expect(yield* levels).toEqual({ [room.id]: "all", [dm.id]: "none" })
+      }))
+
     it.effect("direct rooms are found again for the same participant set", () =>
       Effect.gen(function*() {
         const { ana, ben, org } = yield* setup

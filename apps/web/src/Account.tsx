@@ -103,6 +103,7 @@ export const SettingsDialog = ({ onClose }: { readonly onClose: () => void }) =>
     setPasswordChanged(true)
   })
   const [avatarError, setAvatarError] = useState<string | null>(null)
+  const [notifyError, setNotifyError] = useState<string | null>(null)
   if (me === null) return null
   const mine = workspace.avatarOf(me.id)
   return (
@@ -155,6 +156,20 @@ export const SettingsDialog = ({ onClose }: { readonly onClose: () => void }) =>
           </button>
         )}
         {avatarError !== null && <p className="error" role="alert">{avatarError}</p>}
+      </section>
+      <section className="inline-form" aria-label="Notifications">
+        <h3>Notifications</h3>
+        <p className="hint">
+          In this browser, when you are not looking: each room's setting says what (by default every message of a direct
+          conversation, and mentions elsewhere).
+        </p>
+        <button
+          type="button"
+          onClick={() => void attempt(setNotifyError, () => workspace.setNotifications(!workspace.notificationsOn))}
+        >
+          {workspace.notificationsOn ? "Turn notifications off" : "Turn notifications on"}
+        </button>
+        {notifyError !== null && <p className="error" role="alert">{notifyError}</p>}
       </section>
       <form onSubmit={password.submit} className="inline-form" aria-label="Password">
         <h3>Password</h3>

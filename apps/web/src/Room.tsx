@@ -633,6 +633,20 @@ const RoomActions = (
           {room.muted ? "Unmute" : "Mute"}
         </button>
       )}
+      {room.joined && (
+        <select
+          aria-label="Notify me of"
+          value={room.notify}
+          onChange={(e) => {
+            const level = (["all", "mentions", "none"] as const).find((l) => l === e.target.value)
+            if (level !== undefined) act(() => workspace.setNotify(room.id, level))
+          }}
+        >
+          <option value="all">Notify: every message</option>
+          <option value="mentions">Notify: mentions</option>
+          <option value="none">Notify: nothing</option>
+        </select>
+      )}
       {room.joined && !room.archived && !direct && (
         <button
           className="link"

@@ -140,7 +140,8 @@ const roomFromInfo = (info: RoomInfo, previous: Room | undefined, joined: boolea
   mentionCount: previous?.mentionCount ?? 0,
   threadUnreadCount: previous?.threadUnreadCount ?? 0,
   threadMentionCount: previous?.threadMentionCount ?? 0,
-  muted: previous?.muted ?? false
+  muted: previous?.muted ?? false,
+  notify: previous?.notify ?? (info.kind === "direct" ? "all" : "mentions")
 })
 
 /** The snapshot of an org: its rooms and the position they reflect. Replaces what was known of the org. */
@@ -364,7 +365,7 @@ export const apply = (state: State, delivered: Delivered): State => {
     case "room.settings": {
       const room = s.rooms[event.roomId]
       if (room === undefined) return s
-      return { ...s, rooms: { ...s.rooms, [room.id]: { ...room, muted: event.muted } } }
+      return { ...s, rooms: { ...s.rooms, [room.id]: { ...room, muted: event.muted, notify: event.notify } } }
     }
     case "room.deleted":
       return {
@@ -514,3 +515,23 @@ export const withTasks = (state: State, tasks: ReadonlyArray<Task>): State => ({
 export const tasksIn = (state: State, roomId: RoomId): ReadonlyArray<Task> =>
   Object.values(state.tasks).filter((t) => t.roomId === roomId)
     .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+
+/**
+ * Whether a new message calls for a notification to `state`'s person, by
+ * the room's notification level: never for their own or a teammate's draft,
+ * never in a room set to `none`; with `mentions`, only when it mentions them.
+ * Whether the person is looking at the room is the caller's to know.
+ */
+export const shouldNotify = (state: State, message: Message): boolean => {
+  if (state.me === null || message.authorId === state.me.id || message.deletedAt !== null) return false
+  const room = state.rooms[message.roomId]
+  if (room === undefined || !room.joined) return false
+  switch (room.notify) {
+    case "none":
+      return false
+    case "all":
+      return true
+    case "mentions":
+      return message.mentions.some((m) => m.id === state.me?.id)
+  }
+}

@@ -22,7 +22,9 @@ import {
   TeammateId,
   UserId
 } from "@troupe/domain/Ids"
+import type { Message } from "@troupe/domain/Message"
 import type { CreatedInvitation, Invitation, InvitationPreview, InvitedRole, Member, Role } from "@troupe/domain/Org"
+import type { NotifyLevel } from "@troupe/domain/Room"
 import type {
   CatalogEntry,
   CoreBlock,
@@ -43,6 +45,8 @@ import { oidcReturn } from "./oidc.js"
 
 const TOKEN_KEY = "troupe.session"
 const ORG_KEY = "troupe.org"
+/** Whether this browser shows notifications: "on" once the person turned them on here. */
+const NOTIFICATIONS_KEY = "troupe.notifications"
 const PAGE = 50
 
 /** How long a send keeps retrying through network failures before it shows as failed. */
@@ -307,6 +311,7 @@ export class Workspace {
     }
     if (after.position === null && before.position !== null) void this.refresh()
     const e = event.event
+    if (e.type === "message.created") this.notify(after, e.message)
     if (e.type === "message.created" && e.message.roomId === after.openRoomId && e.message.threadId === null) {
       if (e.message.authorId !== after.me?.id) this.readSoon(e.message.roomId, e.message.id)
     }
@@ -475,7 +480,8 @@ export class Workspace {
             mentionCount: 0,
             threadUnreadCount: 0,
             threadMentionCount: 0,
-            muted: false
+            muted: false,
+            notify: "mentions"
           }
         }
         : s.rooms
@@ -499,9 +505,57 @@ export class Workspace {
       }))
   }
 
+  /** Whether this browser shows notifications (the person turned them on here, and the browser allows them). */
+  get notificationsOn(): boolean {
+    return typeof Notification !== "undefined" && Notification.permission === "granted" &&
+      window.localStorage.getItem(NOTIFICATIONS_KEY) === "on"
+  }
+
+  /** Turns this browser's notifications on (asking the browser's permission) or off. */
+  async setNotifications(on: boolean) {
+    if (!on) {
+      window.localStorage.removeItem(NOTIFICATIONS_KEY)
+    } else {
+      if (typeof Notification === "undefined") throw new ApiError("Unsupported", "This browser has no notifications.")
+      const permission = await Notification.requestPermission()
+      if (permission !== "granted") {
+        throw new ApiError("Forbidden", "The browser did not allow notifications; allow them in its site settings.")
+      }
+      window.localStorage.setItem(NOTIFICATIONS_KEY, "on")
+    }
+    this.set({ ...this.state })
+  }
+
+  /**
+   * Shows a notification for a new message the room's level asks for, when
+   * the person is not looking at it (another room, or the tab in the
+   * background), and only for what is recent (not a backlog caught up on).
+   */
+  private notify(state: Model.State, message: Message) {
+    if (!this.notificationsOn || !Model.shouldNotify(state, message)) return
+    const looking = !document.hidden && state.openRoomId === message.roomId
+    if (looking || Date.now() - message.createdAt.getTime() > 2 * 60_000) return
+    const room = state.rooms[message.roomId]
+    const where = room === undefined || room.kind === "direct" ? "" : ` in #${room.name}`
+    const shown = new Notification(`${message.authorName}${where}`, {
+      body: message.text.slice(0, 200),
+      tag: message.id
+    })
+    shown.onclick = () => {
+      window.focus()
+      void this.openRoom(message.roomId)
+      shown.close()
+    }
+  }
+
   /** Mutes or unmutes a room for this person (their other tabs follow through the stream). */
   async setMuted(roomId: RoomId, muted: boolean) {
     await call(this.authed(), (c) => c.rooms.settings({ path: { room: roomId }, payload: { muted } }))
+  }
+
+  /** What of a room this person is notified of (their other tabs follow through the stream). */
+  async setNotify(roomId: RoomId, notify: NotifyLevel) {
+    await call(this.authed(), (c) => c.rooms.settings({ path: { room: roomId }, payload: { notify } }))
   }
 
   async leaveRoom(roomId: RoomId) {

@@ -15,6 +15,7 @@ import {
   PinDeleted,
   Reset,
   RoomCreated,
+  RoomSettingsChanged,
   RunFailed,
   RunStarted,
   UserUpdated
@@ -61,7 +62,8 @@ const room = (name: string) =>
     mentionCount: 0,
     threadUnreadCount: 0,
     threadMentionCount: 0,
-    muted: false
+    muted: false,
+    notify: "mentions"
   })
 
 let seq = 0
@@ -122,6 +124,21 @@ describe("the app's state from the event stream", () => {
     next = Model.apply(next, at(101, new PinCreated({ pin })))
     next = Model.apply(next, at(102, new PinDeleted({ roomId: a.id, pinId: pin.id })))
     expect([next.pinChanges[a.id], next.pinChanges[b.id]]).toEqual([2, undefined])
+  })
+
+  it("notifies by the room's level: every message, mentions only, or nothing; never of one's own", () => {
+    const { a, s } = start()
+    const plain = message(a.id, "hello all")
+    const mention = message(a.id, "@me look", { mentions: [new Mention({ kind: "user", id: me.id, handle: "me" })] })
+    expect([Model.shouldNotify(s, plain), Model.shouldNotify(s, mention)]).toEqual([false, true])
+    const level = (state: Model.State, notify: "all" | "mentions" | "none", position: number) =>
+      Model.apply(state, at(position, new RoomSettingsChanged({ roomId: a.id, muted: false, notify })))
+    const all = level(s, "all", 101)
+    expect(all.rooms[a.id]?.notify).toBe("all")
+    expect([Model.shouldNotify(all, plain), Model.shouldNotify(all, mention)]).toEqual([true, true])
+    expect(Model.shouldNotify(all, message(a.id, "mine", { authorId: me.id }))).toBe(false)
+    const none = level(all, "none", 102)
+    expect([Model.shouldNotify(none, plain), Model.shouldNotify(none, mention)]).toEqual([false, false])
   })
 
   it("a deleted org leaves the list, and when it was the open one, its rooms go with it", () => {

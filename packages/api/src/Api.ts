@@ -85,7 +85,8 @@ import {
   RoomMember,
   RoomSettings,
   ThreadSummary,
-  UpdateRoomRequest
+  UpdateRoomRequest,
+  UpdateRoomSettingsRequest
 } from "@troupe/domain/Room"
 import { CreateScheduleRequest, Schedule, UpdateScheduleRequest } from "@troupe/domain/Schedule"
 import { CreateTaskRequest, Task } from "@troupe/domain/Task"
@@ -369,8 +370,13 @@ export class RoomsGroup extends HttpApiGroup.make("rooms")
   .add(HttpApiEndpoint.post("unarchive", "/rooms/:room/unarchive").setPath(roomPath).addSuccess(RoomInfo))
   .add(HttpApiEndpoint.del("delete", "/rooms/:room").setPath(roomPath))
   .add(
-    HttpApiEndpoint.put("settings", "/rooms/:room/settings").setPath(roomPath).setPayload(RoomSettings)
+    HttpApiEndpoint.put("settings", "/rooms/:room/settings").setPath(roomPath).setPayload(UpdateRoomSettingsRequest)
       .addSuccess(RoomSettings)
+      .annotate(
+        OpenApi.Description,
+        "The caller's own settings for a room they are in: muted, and notify (all, mentions or none; by default all " +
+          "in direct rooms, mentions elsewhere). What is left out stays. Their other apps get room.settings."
+      )
   )
   .add(HttpApiEndpoint.post("join", "/rooms/:room/join").setPath(roomPath))
   .add(HttpApiEndpoint.post("leave", "/rooms/:room/leave").setPath(roomPath))

@@ -8,7 +8,7 @@ import { MessageId, OrgId, PinId, RoomId, ScheduleId, TeammateId, UserId } from 
 import { Message } from "./Message.js"
 import { Member } from "./Org.js"
 import { Pin } from "./Pin.js"
-import { RoomInfo, RoomMember } from "./Room.js"
+import { NotifyLevel, RoomInfo, RoomMember } from "./Room.js"
 import { Schedule } from "./Schedule.js"
 import { Task } from "./Task.js"
 import { Run, Teammate } from "./Teammate.js"
@@ -71,7 +71,8 @@ export class RoomDeleted extends Schema.Class<RoomDeleted>("RoomDeleted")({
 export class RoomSettingsChanged extends Schema.Class<RoomSettingsChanged>("RoomSettingsChanged")({
   type: Schema.tag("room.settings"),
   roomId: RoomId,
-  muted: Schema.Boolean
+  muted: Schema.Boolean,
+  notify: Schema.optionalWith(NotifyLevel, { default: () => "mentions", exact: true })
 }) {}
 
 /** A member joined a room. */

@@ -29,6 +29,15 @@ export class RoomInfo extends Schema.Class<RoomInfo>("RoomInfo")({
   createdAt: Schema.Date
 }) {}
 
+/**
+ * What of a room a person is notified of (a browser or desktop
+ * notification when they are not looking): every message (`all`, the
+ * default in direct rooms), messages that mention them (`mentions`, the
+ * default elsewhere), or nothing (`none`).
+ */
+export const NotifyLevel = Schema.Literal("all", "mentions", "none")
+export type NotifyLevel = typeof NotifyLevel.Type
+
 /** A room with the caller's own read state. */
 export class Room extends RoomInfo.extend<Room>("Room")({
   /** Whether the caller is a member. */
@@ -42,12 +51,21 @@ export class Room extends RoomInfo.extend<Room>("Room")({
   /** Unread thread replies that mention the caller. */
   threadMentionCount: Schema.Number,
   /** The caller muted the room: unread messages are counted, not signalled (mentions still are). */
-  muted: Schema.Boolean
+  muted: Schema.Boolean,
+  /** What of the room the caller is notified of (see `NotifyLevel`). */
+  notify: Schema.optionalWith(NotifyLevel, { default: () => "mentions", exact: true })
 }) {}
 
 /** A person's own settings for a room they are in. */
 export class RoomSettings extends Schema.Class<RoomSettings>("RoomSettings")({
-  muted: Schema.Boolean
+  muted: Schema.Boolean,
+  notify: Schema.optionalWith(NotifyLevel, { default: () => "mentions", exact: true })
+}) {}
+
+/** Changes a person's own settings for a room; what is left out stays. */
+export class UpdateRoomSettingsRequest extends Schema.Class<UpdateRoomSettingsRequest>("UpdateRoomSettingsRequest")({
+  muted: Schema.optional(Schema.Boolean),
+  notify: Schema.optional(NotifyLevel)
 }) {}
 
 /** Create a room. */

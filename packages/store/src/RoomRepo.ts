@@ -16,7 +16,16 @@ import {
 } from "@troupe/domain/Event"
 import { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { MemberKind, Role } from "@troupe/domain/Org"
-import { Room, RoomInfo, RoomKind, RoomMember, RoomSettings, RoutingMode, ThreadSummary } from "@troupe/domain/Room"
+import {
+  NotifyLevel,
+  Room,
+  RoomInfo,
+  RoomKind,
+  RoomMember,
+  RoomSettings,
+  RoutingMode,
+  ThreadSummary
+} from "@troupe/domain/Room"
 import type { User } from "@troupe/domain/User"
 import { Effect, Option, Schema } from "effect"
 import { EventLog } from "./EventLog.js"
@@ -47,8 +56,12 @@ const CountedRoomRow = Schema.Struct({
   mentionCount: Schema.Number,
   threadUnreadCount: Schema.Number,
   threadMentionCount: Schema.Number,
-  muted: Schema.Boolean
+  muted: Schema.Boolean,
+  notify: NotifyLevel
 })
+
+/** A member's own settings for a room. */
+const SettingsRow = Schema.Struct({ muted: Schema.Boolean, notify: NotifyLevel })
 
 /** The caller's role and membership, and the room's columns (null when the room does not exist). */
 const AccessRow = Schema.Struct({ role: Schema.NullOr(Role), joined: Schema.Boolean, id: Schema.NullOr(RoomId) })
@@ -73,6 +86,9 @@ const ThreadRow = Schema.Struct({
 })
 const Position = Schema.Struct({ position: Schema.NumberFromString })
 
+/** A member's notification level (`rm`, of room `r`), their own or the room kind's default. */
+const NOTIFY_LEVEL = "COALESCE(rm.notify, CASE WHEN r.kind = 'direct' THEN 'all' ELSE 'mentions' END)"
+
 const roomRow = Rows.one("room", RoomRow)
 const maybeRoom = Rows.first("room", RoomRow)
 
@@ -92,6 +108,7 @@ const audienceOf = (room: { id: RoomId; kind: RoomKind }, extra: ReadonlyArray<U
 export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const notifyLevel = sql.literal(NOTIFY_LEVEL)
     const { withOrg, withOrgSnapshot } = orgScope(sql)
     const log = yield* EventLog
 
@@ -126,7 +143,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
             WHERE mm.room_id = r.id AND mm.member_id = ${userId} AND mm.thread_id IS NOT NULL
               AND m.deleted_at IS NULL AND m.author_id <> ${userId} AND mm.seq > COALESCE(tk.last_read_seq, 0)) END::int
             AS thread_mention_count,
-          COALESCE(rm.muted, false) AS muted
+          COALESCE(rm.muted, false) AS muted, ${notifyLevel} AS notify
         FROM rooms r
         LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.member_kind = 'user' AND rm.member_id = ${userId}
         LEFT JOIN read_markers rk ON rk.user_id = ${userId} AND rk.room_id = r.id AND rk.thread_key = ${ROOM_MARKER}
@@ -325,18 +342,28 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       }))
     })
 
-    /** A member's own settings for the room; the change goes to them only. */
-    const setMuted = Effect.fn("RoomRepo.setMuted")(
-      function*(orgId: OrgId, roomId: RoomId, userId: UserId, muted: boolean) {
+    /** A member's own settings for the room (what `patch` leaves out stays); the change goes to them only. */
+    const setSettings = Effect.fn("RoomRepo.setSettings")(
+      function*(
+        orgId: OrgId,
+        roomId: RoomId,
+        userId: UserId,
+        patch: { readonly muted?: boolean | undefined; readonly notify?: NotifyLevel | undefined }
+      ) {
         return yield* withOrg(orgId)(Effect.gen(function*() {
-          const updated = yield* sql`UPDATE room_members SET muted = ${muted}
-            WHERE room_id = ${roomId} AND member_kind = 'user' AND member_id = ${userId} RETURNING muted`
-          if (updated.length === 0) return yield* new Conflict({ message: "join the room first" })
+          const updated = yield* Rows.first("room settings", SettingsRow)(sql`
+            UPDATE room_members rm SET muted = coalesce(${patch.muted ?? null}::boolean, rm.muted),
+              notify = coalesce(${patch.notify ?? null}::text, rm.notify)
+            FROM rooms r
+            WHERE r.id = rm.room_id AND rm.room_id = ${roomId} AND rm.member_kind = 'user' AND rm.member_id = ${userId}
+            RETURNING rm.muted, ${notifyLevel} AS notify`)
+          if (Option.isNone(updated)) return yield* new Conflict({ message: "join the room first" })
+          const { muted, notify } = updated.value
           yield* log.append(orgId, [{
             audience: new Audience({ roomId: null, orgWide: false, userIds: [userId] }),
-            event: new RoomSettingsChanged({ roomId, muted })
+            event: new RoomSettingsChanged({ roomId, muted, notify })
           }])
-          return new RoomSettings({ muted })
+          return new RoomSettings({ muted, notify })
         }))
       }
     )
@@ -478,7 +505,7 @@ export class RoomRepo extends Effect.Service<RoomRepo>()("@troupe/store/RoomRepo
       archive,
       unarchive,
       remove,
-      setMuted,
+      setSettings,
       addMember,
       removeMember,
       members,

@@ -7,7 +7,7 @@ import { Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import { Typing } from "@troupe/domain/Event"
 import type { MessageId, OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { roleAtLeast } from "@troupe/domain/Org"
-import type { CreateRoomRequest, UpdateRoomRequest } from "@troupe/domain/Room"
+import type { CreateRoomRequest, NotifyLevel, UpdateRoomRequest } from "@troupe/domain/Room"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Effect, Option, Schema } from "effect"
@@ -89,11 +89,17 @@ export class Rooms extends Effect.Service<Rooms>()("@troupe/workspace/Rooms", {
       yield* orUnavailable(rooms.remove(a.orgId, roomId))
     }, Effect.scoped)
 
-    /** A member's own settings for a room (muting it). */
-    const settings = Effect.fn("Rooms.settings")(function*(caller: Caller, roomId: RoomId, muted: boolean) {
-      const a = yield* access.room(caller, roomId)
-      return yield* orUnavailable(rooms.setMuted(a.orgId, roomId, a.user.id, muted))
-    })
+    /** A member's own settings for a room (muting it, what they are notified of). */
+    const settings = Effect.fn("Rooms.settings")(
+      function*(
+        caller: Caller,
+        roomId: RoomId,
+        patch: { readonly muted?: boolean | undefined; readonly notify?: NotifyLevel | undefined }
+      ) {
+        const a = yield* access.room(caller, roomId)
+        return yield* orUnavailable(rooms.setSettings(a.orgId, roomId, a.user.id, patch))
+      }
+    )
 
     /** Anyone who sees a public room may join it. */
     const join = Effect.fn("Rooms.join")(function*(caller: Caller, roomId: RoomId) {

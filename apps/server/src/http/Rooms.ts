@@ -30,7 +30,7 @@ export const RoomsLive = HttpApiBuilder.group(TroupeApi, "rooms", (handlers) =>
       .handle("delete", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.remove(c, path.room)))
       .handle("settings", ({ path, payload }) =>
         Effect.flatMap(CurrentUser, (c) =>
-          rooms.settings(c, path.room, payload.muted)))
+          rooms.settings(c, path.room, payload)))
       .handle("join", ({ path }) =>
         Effect.flatMap(CurrentUser, (c) => rooms.join(c, path.room)))
       .handle("leave", ({ path }) => Effect.flatMap(CurrentUser, (c) => rooms.leave(c, path.room)))
