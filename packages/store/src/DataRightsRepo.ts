@@ -19,8 +19,8 @@ import { MessageRepo } from "./MessageRepo.js"
 import { OrgRepo } from "./OrgRepo.js"
 import { orgScope } from "./OrgScope.js"
 
-const Line = Schema.Struct({ line: Schema.String })
-const decodeLine = Schema.decodeUnknown(Line)
+const Record = Schema.Struct({ record: Schema.Unknown })
+const decodeRecord = Schema.decodeUnknown(Record)
 const Counted = Schema.Struct({ n: Schema.Number })
 const RoomThing = Schema.Struct({ id: Schema.UUID, roomId: RoomId })
 
@@ -38,14 +38,14 @@ export class DataRightsRepo extends Effect.Service<DataRightsRepo>()("@troupe/st
     const files = yield* FileRepo
 
     /**
-     * A line of the export: `{"type": type, key: column, ...}` built by
+     * A record of the export: `{"type": type, key: column, ...}`, built by
      * Postgres. Keys and columns are this module's constants, never input.
      */
     const record = (type: ExportRecordType, fields: ReadonlyArray<readonly [key: string, column: string]>) =>
       sql.literal(
         `json_build_object('type', '${type}', ${
           fields.map(([key, column]) => `'${key}', ${column}`).join(", ")
-        })::text AS line`
+        }) AS record`
       )
 
     /**
@@ -390,8 +390,8 @@ export class DataRightsRepo extends Effect.Service<DataRightsRepo>()("@troupe/st
         const rows = Stream.concatAll(Chunk.fromIterable(
           queries(orgId, user).map((q) =>
             q.stream.pipe(
-              Stream.mapEffect((row) => decodeLine(row).pipe(Effect.mapError(Rows.rowError("export")))),
-              Stream.map((r) => r.line)
+              Stream.mapEffect((row) => decodeRecord(row).pipe(Effect.mapError(Rows.rowError("export")))),
+              Stream.map((r) => JSON.stringify(r.record))
             )
           )
         ))
