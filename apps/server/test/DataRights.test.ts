@@ -196,12 +196,21 @@ describe("data rights", () => {
         const w = yield* world
         const { position } = yield* w.cat.api.rooms.list({ path: { org: w.org.id } })
         const url = yield* baseUrl
+        const erasureEvents = [
+          "member.left",
+          "org.member.left",
+          "pin.deleted",
+          "file.deleted",
+          "message.deleted",
+          "message.updated",
+          "reaction.changed"
+        ]
         const heard = yield* watch({
           baseUrl: url,
           token: w.cat.token,
           lastEventId: position,
-          count: 3,
-          keep: (d) => d.event.type === "message.deleted" || d.event.type === "org.member.left"
+          count: 10,
+          keep: (d) => erasureEvents.includes(d.event.type)
         })
         const report = yield* w.ana.api.dataRights.erase({ path: { org: w.org.id, user: w.ben.user.id } })
         expect(report).toMatchObject({
@@ -214,12 +223,35 @@ describe("data rights", () => {
           // The room and the org's #general.
           rooms: 2
         })
+        // Cat, in both of Ben's rooms, hears every change: her client updates without a reload.
         const events = yield* Fiber.join(heard)
         expect(events.map((d) => d.event.type).sort()).toEqual([
+          "file.deleted",
+          "file.deleted",
+          "member.left",
+          "member.left",
           "message.deleted",
           "message.deleted",
-          "org.member.left"
+          "message.updated",
+          "org.member.left",
+          "pin.deleted",
+          "reaction.changed"
         ])
+        for (const d of events) {
+          if (d.event.type === "message.deleted") {
+            expect(d.event.message).toMatchObject({ text: "", authorName: ERASED_PERSON_NAME, attachments: [] })
+          }
+          if (d.event.type === "message.updated") {
+            expect(d.event.message).toMatchObject({ id: w.anasRoot.id, replyCount: 1 })
+          }
+          if (d.event.type === "reaction.changed") {
+            expect(d.event).toMatchObject({
+              messageId: w.anasRoot.id,
+              added: false,
+              counts: [{ emoji: "tada", count: 1 }]
+            })
+          }
+        }
 
         // Messages: tombstones in place, authored by a deleted person; everyone else's intact.
         const page = yield* w.cat.api.messages.list({ path: { room: w.room.id }, urlParams: {} })
