@@ -194,6 +194,11 @@ describe("data rights", () => {
     it.effect("after erasure nothing of the person is readable, everyone else's data stays, clients hear it", () =>
       Effect.gen(function*() {
         const w = yield* world
+        yield* w.ana.api.teammates.addToRoom({ path: { room: w.room.id }, payload: { teammateId: w.teammate.id } })
+        const task = yield* w.ben.api.tasks.create({
+          path: { room: w.room.id },
+          payload: { teammateId: w.teammate.id, goal: "find ben's zebra sources" }
+        })
         const { position } = yield* w.cat.api.rooms.list({ path: { org: w.org.id } })
         const url = yield* baseUrl
         const erasureEvents = [
@@ -220,6 +225,7 @@ describe("data rights", () => {
           files: 2,
           memories: 1,
           pins: 1,
+          tasks: 1,
           // The room and the org's #general.
           rooms: 2
         })
@@ -304,6 +310,10 @@ describe("data rights", () => {
         expect(blobs.map((b) => b.sha256)).toEqual([w.catsShared.sha256])
         const fileHits = yield* w.ana.api.files.search({ path: { org: w.org.id }, urlParams: { q: "ben" } })
         expect(fileHits).toEqual([])
+
+        // The task he gave keeps its place and its work, without his goal or his name.
+        const given = yield* w.cat.api.tasks.get({ path: { room: w.room.id, task: task.id } })
+        expect(given).toMatchObject({ goal: "", createdById: ERASED_PERSON_ID, createdByName: ERASED_PERSON_NAME })
 
         // Pins, memory and members.
         const pins = yield* w.cat.api.pins.list({ path: { room: w.room.id } })

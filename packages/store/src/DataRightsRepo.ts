@@ -18,6 +18,7 @@ import * as Rows from "./internal/Rows.js"
 import { MessageRepo } from "./MessageRepo.js"
 import { OrgRepo } from "./OrgRepo.js"
 import { orgScope } from "./OrgScope.js"
+import { TaskRepo } from "./TaskRepo.js"
 
 const Record = Schema.Struct({ record: Schema.Unknown })
 const decodeRecord = Schema.decodeUnknown(Record)
@@ -36,6 +37,7 @@ export class DataRightsRepo extends Effect.Service<DataRightsRepo>()("@troupe/st
     const orgs = yield* OrgRepo
     const messages = yield* MessageRepo
     const files = yield* FileRepo
+    const taskRepo = yield* TaskRepo
 
     /**
      * A record of the export: `{"type": type, key: column, ...}`, built by
@@ -467,10 +469,7 @@ export class DataRightsRepo extends Effect.Service<DataRightsRepo>()("@troupe/st
             WHERE org_id = ${orgId} AND editor_kind = 'user' AND editor_id = ${userId}`
           const schedules = yield* Rows.all("schedule", RoomThing)(sql`DELETE FROM schedules WHERE org_id = ${orgId}
             AND created_by_id = ${userId} RETURNING id, room_id`)
-          const tasks = yield* sql`UPDATE tasks SET goal = '', created_by_id = ${ERASED_PERSON_ID},
-              created_by_name = ${ERASED_PERSON_NAME},
-              cancel_requested = cancel_requested OR status IN ('queued', 'running')
-            WHERE org_id = ${orgId} AND created_by_kind = 'user' AND created_by_id = ${userId} RETURNING id`
+          const tasks = yield* taskRepo.eraseGiver(orgId, userId)
           yield* sql`DELETE FROM invitations WHERE org_id = ${orgId} AND accepted_by = ${userId}`
           const removedFiles = yield* files.removeUploadsOf(orgId, userId)
           const erased = yield* messages.eraseAuthor(orgId, userId)
@@ -492,7 +491,7 @@ export class DataRightsRepo extends Effect.Service<DataRightsRepo>()("@troupe/st
             memories: memories.length,
             runs: runs.length,
             pins: pins.length,
-            tasks: tasks.length,
+            tasks,
             schedules: schedules.length,
             rooms: rooms.n
           })
@@ -502,5 +501,5 @@ export class DataRightsRepo extends Effect.Service<DataRightsRepo>()("@troupe/st
 
     return { requireKnown, exportLines, erase } as const
   }),
-  dependencies: [EventLog.Default, OrgRepo.Default, MessageRepo.Default, FileRepo.Default]
+  dependencies: [EventLog.Default, OrgRepo.Default, MessageRepo.Default, FileRepo.Default, TaskRepo.Default]
 }) {}
