@@ -44,14 +44,28 @@ const EndLine = Schema.parseJson(Schema.Struct({ type: Schema.Literal("end"), re
 /** The last complete line of `text`, if any. */
 const lastLine = (text: string) => text.trimEnd().split("\n").at(-1) ?? ""
 
-/** Keeps the end of what passes through, to check the export's last line once it is written. */
-const tailOf = (keep: { text: string }) =>
+/** Progress is shown every this many records, on a terminal. */
+const PROGRESS_EVERY = 10_000
+
+/**
+ * Passes the export through, keeping its end (to check the last line once
+ * it is written) and, when `progress` is on, telling stderr how many records
+ * have come so far.
+ */
+const watching = (keep: { text: string; lines: number }, progress: boolean) =>
   async function*(source: AsyncIterable<Uint8Array>) {
     const decoder = new TextDecoder()
     for await (const chunk of source) {
-      keep.text = (keep.text + decoder.decode(chunk, { stream: true })).slice(-4096)
+      const text = decoder.decode(chunk, { stream: true })
+      keep.text = (keep.text + text).slice(-4096)
+      const before = keep.lines
+      keep.lines += text.split("\n").length - 1
+      if (progress && Math.floor(keep.lines / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) {
+        process.stderr.write(`\r${keep.lines} records…`)
+      }
       yield chunk
     }
+    if (progress && keep.lines >= PROGRESS_EVERY) process.stderr.write("\n")
   }
 
 /** The data-rights commands: `export` and `delete-user`. */
@@ -103,11 +117,13 @@ export const commands = <F, R>(shared: Shared<F, R>) => {
           return yield* Effect.fail(shared.fail("the server sent no export", 2))
         }
         const out = Option.getOrUndefined(input.out)
-        const kept = { text: "" }
+        const kept = { text: "", lines: 0 }
+        // Progress goes to a terminal only, and never into the lines themselves.
+        const progress = process.stderr.isTTY === true && (out !== undefined || process.stdout.isTTY !== true)
         yield* Effect.tryPromise({
           try: () => {
             const sink: Writable = out === undefined ? process.stdout : createWriteStream(out, { flags: "wx" })
-            return pipeline(Readable.fromWeb(body), tailOf(kept), sink, {
+            return pipeline(Readable.fromWeb(body), watching(kept, progress), sink, {
               end: out !== undefined
             })
           },
