@@ -23,6 +23,7 @@ import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Credentials from "./Credentials.js"
+import * as DataRights from "./DataRights.js"
 
 /** A failure the command reports and exits with. */
 class Failure extends Data.TaggedError("Failure")<{ readonly message: string; readonly code: 1 | 2 | 3 }> {}
@@ -597,7 +598,17 @@ const troupe = Command.make("troupe", {}).pipe(
     tasks,
     teammates,
     runs,
-    memory
+    memory,
+    ...DataRights.commands({
+      url,
+      json,
+      org: orgOption,
+      session,
+      pickOrg,
+      failureOf,
+      fetching,
+      fail: (message, code) => new Failure({ message, code })
+    })
   ])
 )
 

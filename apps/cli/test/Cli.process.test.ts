@@ -3,7 +3,7 @@
  * in, list, post, and follow a room's stream across a server restart (the
  * stream resumes after the last event it printed: nothing missed, nothing
  * twice); upload, list and download a file; give a teammate a task and
- * follow it to the end; wrong input, wrong passwords and an absent server
+ * follow it to the end; export the org and a person, and erase the person; wrong input, wrong passwords and an absent server
  * give their exit codes and a plain message.
  */
 import { FetchHttpClient } from "@effect/platform"
@@ -189,5 +189,51 @@ describe("the troupe command", () => {
         expect([after.code, after.stderr]).toEqual([1, expect.stringContaining("troupe login")])
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
     180_000
+  )
+
+  it.live(
+    "exports the org and a person as JSON lines, and erases the person only when confirmed",
+    () =>
+      Effect.gen(function*() {
+        const database = yield* Database.makeTestDatabase
+        const node = yield* startNode(database, {}, "cli-rights")
+        const url = node.url
+        const anonymous = yield* TroupeClient.make({ baseUrl: url })
+        const ana = yield* anonymous.auth.signup({
+          payload: { email: `ana.${randomBytes(4).toString("hex")}@example.com`, password: PASSWORD, name: "Ana" }
+        })
+        const api = yield* TroupeClient.make({ baseUrl: url, token: ana.token })
+        const org = yield* api.orgs.create({
+          payload: { name: "Acme", slug: `acme-${randomBytes(3).toString("hex")}` }
+        })
+        const general = (yield* api.rooms.list({ path: { org: org.id } })).rooms.find((r) => r.name === "general")
+        // Signed in through the environment, as scripts are.
+        const env = { TROUPE_URL: url, TROUPE_TOKEN: ana.token }
+        const troupeAsAna = (args: ReadonlyArray<string>) => troupe(args, env)
+        // Data rights: the org's export and a person's, then their erasure (asked for, or --yes off a terminal).
+        const ben = yield* anonymous.auth.signup({
+          payload: { email: `ben.${randomBytes(4).toString("hex")}@example.com`, password: PASSWORD, name: "Ben" }
+        })
+        yield* api.orgs.addMember({ path: { org: org.id }, payload: { email: ben.user.email } })
+        const benApi = yield* TroupeClient.make({ baseUrl: url, token: ben.token })
+        yield* benApi.messages.post({ path: { room: general!.id }, payload: { text: "ben was here" } })
+        const whole = yield* troupeAsAna(["export"])
+        expect(whole.code, whole.stderr).toBe(0)
+        const records = whole.stdout.trim().split("\n").map((l) => JSON.parse(l))
+        expect(records[0]).toMatchObject({ type: "export", orgId: org.id, userId: null })
+        expect(records.at(-1)).toEqual({ type: "end", records: records.length - 2 })
+        expect(records.filter((r) => r.type === "message").map((r) => r.text)).toContain("ben was here")
+        const bens = Path.join(configDir, "ben.jsonl")
+        const his = yield* troupeAsAna(["export", "--user", `@${ben.user.handle}`, "--out", bens])
+        expect([his.code, his.stdout], his.stderr).toEqual([0, expect.stringMatching(/^Exported \d+ records of Ben/)])
+        const hisRecords = Fs.readFileSync(bens, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+        expect(hisRecords.filter((r) => r.type === "message").map((r) => r.text)).toEqual(["ben was here"])
+        const unasked = yield* troupeAsAna(["delete-user", `@${ben.user.handle}`])
+        expect([unasked.code, unasked.stderr]).toEqual([1, expect.stringContaining("--yes")])
+        const erased = yield* troupeAsAna(["delete-user", `@${ben.user.handle}`, "--yes", "--json"])
+        expect(erased.code, erased.stderr).toBe(0)
+        expect(JSON.parse(erased.stdout)).toMatchObject({ userId: ben.user.id, messages: 1 })
+      }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
+    120_000
   )
 })

@@ -35,6 +35,7 @@ import * as TaskRunner from "@troupe/teammates/TaskRunner"
 import * as TeammateRuntime from "@troupe/teammates/TeammateRuntime"
 import { Accounts } from "@troupe/workspace/Accounts"
 import { Avatars } from "@troupe/workspace/Avatars"
+import { DataRights } from "@troupe/workspace/DataRights"
 import { Files } from "@troupe/workspace/Files"
 import { Invitations } from "@troupe/workspace/Invitations"
 import * as Mailer from "@troupe/workspace/Mailer"
@@ -50,6 +51,7 @@ import { Effect, Layer } from "effect"
 import { ClusterConfig, ClusterLive, hostsEntities } from "./Cluster.js"
 import { AuthLive } from "./http/Auth.js"
 import { ChannelsLive } from "./http/Channels.js"
+import { DataRightsLive } from "./http/DataRights.js"
 import { databaseLossUnavailable, ErrorShapeLive } from "./http/ErrorShape.js"
 import { EventsLive } from "./http/Events.js"
 import { AvatarsLive, FilesLive } from "./http/Files.js"
@@ -126,7 +128,8 @@ const WorkspaceLive = Layer.mergeAll(
   Schedules.Default,
   Teammates.Default,
   Channels.Default,
-  Inbound.Default
+  Inbound.Default,
+  DataRights.Default
 )
 
 const ServicesLive = Layer.mergeAll(Feed.Default, WorkspaceLive).pipe(
@@ -151,7 +154,8 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     SchedulesLive,
     EventsLive,
     ChannelsLive,
-    GatewayLive
+    GatewayLive,
+    DataRightsLive
   ]),
   Layer.provide([AuthenticationLive, RequestGuardLive]),
   Layer.provide(ServicesLive)

@@ -479,7 +479,7 @@ describe("fuzzing from the OpenAPI document", () => {
           const specText = yield* Effect.promise(() => fetch(`${url.origin}/v1/openapi.json`).then((r) => r.text()))
           const spec: unknown = JSON.parse(specText)
           const operations = operationsOf(isObject(spec) ? spec : {})
-          expect(operations.length).toBe(113)
+          expect(operations.length).toBe(115)
           const components = isObject(spec) && isObject(spec["components"]) && isObject(spec["components"]["schemas"])
             ? spec["components"]["schemas"]
             : {}

@@ -676,6 +676,14 @@ const cases: ReadonlyArray<Case> = [
     adminsUp(204)
   ],
   ["channels.traffic", (w) => at("GET", `/v1/orgs/${w.org.id}/channels/${w.channel.id}/traffic`), adminsUp(200)],
+  // Data rights: admins and owners (the API key acts as a member).
+  ["dataRights.export", (w) => at("GET", `/v1/orgs/${w.org.id}/export?user=${w.people.member.user.id}`), adminsUp(200)],
+  [
+    "dataRights.erase",
+    (w) =>
+      Effect.map(w.freshMember, (p) => ({ method: "POST", path: `/v1/orgs/${w.org.id}/members/${p.user.id}/erase` })),
+    adminsUp(200)
+  ],
   // Webhooks: no bearer token counts, only the platform's signature (none here).
   [
     "gateway.slackEvents",
@@ -720,7 +728,7 @@ describe("the authorisation matrix", () => {
           const declared = Object.values(TroupeApi.groups).flatMap((group) =>
             Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
           )
-          expect(declared.length).toBe(113)
+          expect(declared.length).toBe(115)
           expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
         }))
 

@@ -22,6 +22,7 @@ import {
   GatewayAck,
   UpdateChannelRequest
 } from "@troupe/domain/Channel"
+import { ErasureReport, ExportParams } from "@troupe/domain/DataRights"
 import {
   Conflict,
   Forbidden,
@@ -672,6 +673,36 @@ export class TeammatesGroup extends HttpApiGroup.make("teammates")
   .prefix("/v1")
 {}
 
+/** Data rights: exporting an org's or a person's data, and erasing a person's data from an org. Admins only. */
+export class DataRightsGroup extends HttpApiGroup.make("dataRights")
+  .add(
+    HttpApiEndpoint.get("export", "/orgs/:org/export").setPath(orgPath).setUrlParams(ExportParams)
+      .addSuccess(HttpApiSchema.Text({ contentType: "application/x-ndjson" }))
+      .annotate(
+        OpenApi.Description,
+        "Everything the org holds as JSON lines (application/x-ndjson), streamed: one record per line with a " +
+          "`type` (export, org, member, room, membership, message, reaction, read_state, file, pin, teammate, " +
+          "memory, run, task, schedule, api_key, invitation, ...), ending with an `end` line that counts them. " +
+          "With `user`, only what that person authored and what is about them. A stream without its `end` " +
+          "line was cut short."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("erase", "/orgs/:org/members/:user/erase")
+      .setPath(Schema.Struct({ org: OrgId, user: UserId })).addSuccess(ErasureReport)
+      .annotate(
+        OpenApi.Description,
+        "Erases a person's data from the org in one transaction: removes them from the org and its rooms, " +
+          "turns their messages into tombstones, removes their reactions, read markers, files, pins, " +
+          "schedules and the memories teammates took from their messages; keeps run totals (usage) without " +
+          "their steps. Their account stays (it may belong to other orgs). Admins; only owners erase owners; " +
+          "not oneself."
+      )
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
 const channelPath = Schema.Struct({ org: OrgId, account: ChannelAccountId })
 
 /** Channel accounts of the messaging gateway (Slack, Telegram) and their bridges to rooms: admins only. */
@@ -803,6 +834,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(EventsGroup)
   .add(ChannelsGroup)
   .add(GatewayGroup)
+  .add(DataRightsGroup)
   .addError(MalformedRequest, { status: 400 })
   .addError(InvalidInput, { status: 422 })
   .addError(Unauthorized, { status: 401 })

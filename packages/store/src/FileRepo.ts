@@ -139,6 +139,33 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
         yield* store.remove(blobKey(orgId, sha256))
       })
 
+    /** Takes a deleted file off the message it was attached to. */
+    const detach = (file: FileInfo) =>
+      file.messageId === null ? Effect.void : sql`UPDATE messages SET attachments = COALESCE(
+          (SELECT jsonb_agg(a) FROM jsonb_array_elements(attachments) a WHERE a->>'id' <> ${file.id}), '[]'::jsonb)
+        WHERE id = ${file.messageId}`.pipe(Effect.asVoid)
+
+    /**
+     * Deletes every file a person uploaded to the org (their erasure), with
+     * `file.deleted` for each. The bytes no other file shares are left to
+     * `sweep`, which the caller runs once this transaction has committed: a
+     * rolled-back erasure must not have removed bytes its files still name.
+     */
+    const removeUploadsOf = Effect.fn("FileRepo.removeUploadsOf")(function*(orgId: OrgId, uploaderId: string) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        yield* lockOrgFiles(orgId)
+        const removed = yield* sql`DELETE FROM files f WHERE f.org_id = ${orgId} AND f.uploader_kind = 'user'
+          AND f.uploader_id = ${uploaderId} RETURNING ${columns}`.pipe(Rows.all("file", FileRow))
+        const gone = removed.map(toFile)
+        yield* Effect.forEach(gone, detach, { discard: true })
+        yield* log.append(
+          orgId,
+          gone.map((file) => ({ audience: roomAudience(file.roomId), event: new FileDeleted({ file }) }))
+        )
+        return gone.length
+      }))
+    })
+
     /**
      * Deletes a file (its uploader, or an admin): messages stop listing it,
      * and its bytes go when no other upload in the org shares them.
@@ -155,11 +182,7 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
             return yield* new Forbidden({ message: "only the person who uploaded a file, or an admin, may delete it" })
           }
           yield* sql`DELETE FROM files WHERE id = ${fileId}`
-          if (file.messageId !== null) {
-            yield* sql`UPDATE messages SET attachments = COALESCE(
-                (SELECT jsonb_agg(a) FROM jsonb_array_elements(attachments) a WHERE a->>'id' <> ${fileId}), '[]'::jsonb)
-              WHERE id = ${file.messageId}`
-          }
+          yield* detach(file)
           yield* collect(orgId, file.sha256)
           yield* log.append(orgId, [{ audience: roomAudience(room.id), event: new FileDeleted({ file }) }])
           return file
@@ -302,6 +325,7 @@ export class FileRepo extends Effect.Service<FileRepo>()("@troupe/store/FileRepo
       get,
       list,
       remove,
+      removeUploadsOf,
       sweep,
       removeAll,
       orphanOrgs,

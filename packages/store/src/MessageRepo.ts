@@ -4,6 +4,7 @@
  * mentions, read markers and full-text search.
  */
 import { SqlClient } from "@effect/sql"
+import { ERASED_PERSON_ID, ERASED_PERSON_NAME } from "@troupe/domain/DataRights"
 import { Conflict, Forbidden, InvalidInput, NotFound } from "@troupe/domain/Errors"
 import { Audience, MessageCreated, MessageDeleted, MessageUpdated, ReactionChanged } from "@troupe/domain/Event"
 import { Attachment } from "@troupe/domain/File"
@@ -102,6 +103,8 @@ const EditRow = Schema.Struct({ text: Schema.String, replacedAt: Schema.DateFrom
 const Target = Schema.Struct({ seq: Schema.NumberFromString, threadId: Schema.NullOr(MessageId), id: MessageId })
 
 const toMessage = (row: typeof MessageRow.Type) => new Message(row, true)
+const Erased = Schema.Struct({ id: MessageId, threadId: Schema.NullOr(MessageId), deleted: Schema.Boolean })
+const Unreacted = Schema.Struct({ messageId: MessageId, roomId: RoomId, emoji: Schema.String })
 
 /** How long a client message id de-duplicates posts. */
 export const CLIENT_ID_WINDOW_HOURS = 24
@@ -511,7 +514,76 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
       }
     )
 
-    return { post, get, page, edit, history, remove, react, markRead, search } as const
+    /**
+     * Erases a person's part in the org's conversations: their messages
+     * become tombstones (text, edits and attachments gone, the author a
+     * deleted person; the rows stay so threads and positions hold), their
+     * reactions, read markers and mentions go. Open clients hear
+     * `message.deleted`, `message.updated` (thread roots whose reply count
+     * fell) and `reaction.changed`. Returns how many messages and reactions.
+     */
+    const eraseAuthor = Effect.fn("MessageRepo.eraseAuthor")(function*(orgId: OrgId, userId: UserId) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const mine = yield* sql`
+          SELECT id, thread_id, deleted_at IS NOT NULL AS deleted FROM messages
+          WHERE org_id = ${orgId} AND author_kind = 'user' AND author_id = ${userId}
+          ORDER BY room_id, seq FOR UPDATE`.pipe(Rows.all("message", Erased))
+        const ids = mine.map((m) => m.id)
+        const unreacted = yield* sql`
+          DELETE FROM reactions r USING messages m
+          WHERE r.org_id = ${orgId} AND r.user_id = ${userId} AND m.id = r.message_id
+          RETURNING r.message_id, m.room_id, r.emoji`.pipe(Rows.all("reaction", Unreacted))
+        yield* sql`DELETE FROM read_markers WHERE org_id = ${orgId} AND user_id = ${userId}`
+        yield* sql`DELETE FROM message_mentions WHERE org_id = ${orgId}
+          AND (message_id = ANY(${ids}::uuid[]) OR (member_kind = 'user' AND member_id = ${userId}))`
+        yield* sql`DELETE FROM message_edits WHERE message_id = ANY(${ids}::uuid[])`
+        yield* sql`UPDATE messages SET text = '', attachments = '[]'::jsonb, deleted_at = COALESCE(deleted_at, now()),
+            author_id = ${ERASED_PERSON_ID}, author_name = ${ERASED_PERSON_NAME}, client_message_id = NULL
+          WHERE id = ANY(${ids}::uuid[])`
+        // Replies that were live leave their thread's count, as a delete does.
+        const fell = new Map<MessageId, number>()
+        for (const m of mine) {
+          if (!m.deleted && m.threadId !== null) fell.set(m.threadId, (fell.get(m.threadId) ?? 0) + 1)
+        }
+        for (const [root, n] of fell) {
+          yield* sql`UPDATE messages SET reply_count = GREATEST(reply_count - ${n}, 0) WHERE id = ${root}`
+        }
+        const tombstones = yield* sql`${select(nobody)} WHERE m.id = ANY(${ids}::uuid[]) ORDER BY m.room_id, m.seq`
+          .pipe(messageRows)
+        const erased = new Set<string>(ids)
+        const roots = yield* sql`${select(nobody)} WHERE m.id = ANY(${[...fell.keys()]}::uuid[])`.pipe(messageRows)
+        const changed = new Map<string, typeof Unreacted.Type>()
+        for (const r of unreacted) if (!erased.has(r.messageId)) changed.set(`${r.messageId}/${r.emoji}`, r)
+        const reacted = [...new Set([...changed.values()].map((r) => r.messageId))]
+        const counted = yield* sql`${select(nobody)} WHERE m.id = ANY(${reacted}::uuid[])`.pipe(messageRows)
+        const counts = new Map(counted.map((m) => [m.id, m.reactions.map((r) => ({ emoji: r.emoji, count: r.count }))]))
+        const inRoom = (roomId: RoomId) => new Audience({ roomId, orgWide: false, userIds: [] }, true)
+        yield* log.append(orgId, [
+          ...tombstones.map((m) => ({
+            audience: inRoom(m.roomId),
+            event: new MessageDeleted({ message: toMessage(m) })
+          })),
+          ...roots.filter((m) => !erased.has(m.id)).map((m) => ({
+            audience: inRoom(m.roomId),
+            event: new MessageUpdated({ message: toMessage(m) })
+          })),
+          ...[...changed.values()].map((r) => ({
+            audience: inRoom(r.roomId),
+            event: new ReactionChanged({
+              roomId: r.roomId,
+              messageId: r.messageId,
+              userId,
+              emoji: r.emoji,
+              added: false,
+              counts: counts.get(r.messageId) ?? []
+            })
+          }))
+        ])
+        return { messages: ids.length, reactions: unreacted.length }
+      }))
+    })
+
+    return { post, get, page, edit, history, remove, react, markRead, search, eraseAuthor } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

@@ -6,6 +6,7 @@
 import { Layer } from "effect"
 import { AccountRepo } from "./AccountRepo.js"
 import * as BlobStore from "./BlobStore.js"
+import { DataRightsRepo } from "./DataRightsRepo.js"
 import { EventLog } from "./EventLog.js"
 import { FileRepo } from "./FileRepo.js"
 import { InvitationRepo } from "./InvitationRepo.js"
@@ -33,5 +34,6 @@ export const layer = Layer.mergeAll(
   FileRepo.Default,
   TaskRepo.Default,
   ScheduleRepo.Default,
-  OidcRepo.Default
+  OidcRepo.Default,
+  DataRightsRepo.Default
 ).pipe(Layer.provideMerge(BlobStore.layerConfig))

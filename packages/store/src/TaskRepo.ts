@@ -6,6 +6,7 @@
  * set by its index, and final states are only entered once.
  */
 import { SqlClient } from "@effect/sql"
+import { ERASED_PERSON_ID, ERASED_PERSON_NAME } from "@troupe/domain/DataRights"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
 import { Audience, TaskCreated, TaskUpdated } from "@troupe/domain/Event"
 import { type MessageId, OrgId, type RoomId, type ScheduleId, TaskId, type TeammateId } from "@troupe/domain/Ids"
@@ -126,6 +127,32 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
       )
     })
 
+    /**
+     * Takes a person out of the tasks they gave (their erasure): the goal
+     * and the giver go (the giver becomes a deleted person), unfinished
+     * tasks are asked to stop, and each task's run loses its steps, which
+     * held the goal. Announces each task; returns how many there were.
+     */
+    const eraseGiver = Effect.fn("TaskRepo.eraseGiver")(function*(orgId: OrgId, userId: string) {
+      return yield* withOrg(orgId)(Effect.gen(function*() {
+        const rows = yield* sql`UPDATE tasks AS t SET goal = '', created_by_id = ${ERASED_PERSON_ID},
+            created_by_name = ${ERASED_PERSON_NAME},
+            cancel_requested = t.cancel_requested OR t.status IN ('queued', 'running')
+          WHERE t.org_id = ${orgId} AND t.created_by_kind = 'user' AND t.created_by_id = ${userId}
+          RETURNING ${columns}`.pipe(Rows.all("task", TaskRow))
+        const tasks = rows.map(toTask)
+        yield* sql`DELETE FROM run_steps WHERE run_id = ANY(${tasks.map((t) => t.id)}::uuid[])`
+        yield* log.append(
+          orgId,
+          tasks.map((task) => ({
+            audience: new Audience({ roomId: task.roomId, orgWide: false, userIds: [] }, true),
+            event: new TaskUpdated({ task })
+          }))
+        )
+        return tasks.length
+      }))
+    })
+
     /** Asks a task to stop before its next step; a finished task cannot be cancelled. */
     const requestCancel = Effect.fn("TaskRepo.requestCancel")(function*(orgId: OrgId, taskId: TaskId) {
       return yield* changing(orgId, taskId, (task) =>
@@ -214,7 +241,19 @@ export class TaskRepo extends Effect.Service<TaskRepo>()("@troupe/store/TaskRepo
       )
     })
 
-    return { create, get, list, requestCancel, begin, plan, progress, addTokens, finish, unstarted } as const
+    return {
+      create,
+      get,
+      list,
+      requestCancel,
+      eraseGiver,
+      begin,
+      plan,
+      progress,
+      addTokens,
+      finish,
+      unstarted
+    } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

@@ -6,7 +6,8 @@
 import { Effect, type Option, ParseResult, Schema } from "effect"
 import { RowError } from "../DatabaseError.js"
 
-const rowError = (what: string) => (e: ParseResult.ParseError) => {
+/** A row that did not decode, as the typed error (`what` names the kind of row). */
+export const rowError = (what: string) => (e: ParseResult.ParseError) => {
   const [first] = ParseResult.ArrayFormatter.formatErrorSync(e)
   const where = first === undefined || first.path.length === 0 ? "" : `${first.path.join(".")}: `
   return new RowError({ message: `a ${what} row cannot be read: ${where}${first?.message ?? e.message}`, cause: e })
