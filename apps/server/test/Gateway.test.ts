@@ -19,6 +19,7 @@ import {
   anaAndBen,
   anaBenAndTeammate,
   baseUrl,
+  counterOf,
   eventually,
   person,
   raw,
@@ -144,16 +145,20 @@ describe("channel accounts without CHANNEL_KEY", () => {
         expect(refused.text).toContain("CHANNEL_KEY")
         expect(yield* ana.api.channels.list({ path: { org: org.id } })).toEqual([])
       }))
+
+    it.effect("so are outbound webhook endpoints, whose signing secrets are sealed with the same key", () =>
+      Effect.gen(function*() {
+        const { ana, org } = yield* anaAndBen
+        const refused = yield* raw("POST", `/v1/orgs/${org.id}/webhooks`, {
+          token: ana.token,
+          body: { url: "https://example.com/hook", eventTypes: ["message.created"] }
+        })
+        expect(refused.status).toBe(503)
+        expect(refused.text).toContain("CHANNEL_KEY")
+        expect((yield* raw("GET", `/v1/orgs/${org.id}/webhooks`, { token: ana.token })).json).toEqual([])
+      }))
   })
 })
-
-/** The value of a Prometheus counter series with (at least) these labels; 0 when there is none. */
-const counterOf = (text: string, name: string, labels: Record<string, string>) => {
-  const line = text.split("\n").find((l) =>
-    l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))
-  )
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
-}
 
 /** Slack's signature of a delivery: `v0=` and the HMAC-SHA256 of `v0:{timestamp}:{body}`. */
 const slackSignature = (secret: string, timestamp: string, body: string) =>
@@ -208,6 +213,8 @@ const bridged = (payload: typeof CreateChannelRequest.Type, channel: string) =>
     const world = yield* anaBenAndTeammate
     const path = { org: world.org.id }
     const account = yield* (payload.kind === "slack"
+      ? world.ana.api.channels.create({ path, payload })
+      : payload.kind === "telegram"
       ? world.ana.api.channels.create({ path, payload })
       : world.ana.api.channels.create({ path, payload }))
     yield* world.ana.api.channels.createBridge({
