@@ -11,6 +11,8 @@
 -- In: a channel account of kind `webhook` takes Standard Webhooks deliveries
 -- into its bridged rooms; nothing in a bridged room goes back out through it
 -- (outbound subscriptions do that), so the enqueue function skips it.
+--
+-- Out to the platforms: edits and deletions of bridged room messages.
 
 ALTER TABLE channel_accounts DROP CONSTRAINT channel_accounts_kind_check;
 ALTER TABLE channel_accounts ADD CONSTRAINT channel_accounts_kind_check
@@ -105,8 +107,19 @@ CREATE FUNCTION troupe_webhook_prune(p_before timestamptz)
     WITH d AS (DELETE FROM webhook_deliveries WHERE created_at < p_before RETURNING 1)
     SELECT count(*) FROM d $$;
 
+-- Edits and deletions of room messages go out too, as deliveries of their
+-- own (`update`, `delete`) through the same outbox, in the log's order after
+-- the message's `post`. One delivery per bridge and log position: a batch of
+-- the log read again queues nothing twice.
+ALTER TABLE channel_deliveries ADD COLUMN action text NOT NULL DEFAULT 'post'
+  CHECK (action IN ('post', 'update', 'delete'));
+ALTER TABLE channel_deliveries DROP CONSTRAINT channel_deliveries_message_id_bridge_id_key;
+ALTER TABLE channel_deliveries ADD CONSTRAINT channel_deliveries_bridge_position UNIQUE (bridge_id, position);
+CREATE INDEX channel_deliveries_message ON channel_deliveries (message_id, bridge_id);
+
 -- The gateway's enqueue, as 0022 made it, but never for a generic webhook
--- account: it takes deliveries in and has nowhere to send them.
+-- account (it takes deliveries in and has nowhere to send them), and keyed
+-- by bridge and log position.
 CREATE OR REPLACE FUNCTION troupe_channel_enqueue(p_org uuid, p_messages jsonb)
   RETURNS integer
   LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
@@ -121,11 +134,55 @@ CREATE OR REPLACE FUNCTION troupe_channel_enqueue(p_org uuid, p_messages jsonb)
     JOIN channel_accounts a ON a.id = b.account_id AND a.org_id = p_org
     WHERE a.enabled AND a.kind <> 'webhook'
       AND NOT EXISTS (SELECT 1 FROM channel_inbound i WHERE i.message_id = m.id AND i.account_id = a.id)
-    ON CONFLICT (message_id, bridge_id) DO NOTHING
+    ON CONFLICT (bridge_id, position) DO NOTHING
     RETURNING 1)
   SELECT count(*)::integer FROM queued
 $$;
 
+-- Edits and deletions of messages of one org (`p_changes`: id, action
+-- `update` or `delete`, author_name, text, position). A post still waiting
+-- takes the latest text, or is dropped when the message was deleted (with
+-- whatever else waits for it); a message that reached the platform gets an
+-- `update` (only when its text changed: a thread root's reply count changing
+-- is a `message.updated` too) or a `delete` of what was sent.
+CREATE FUNCTION troupe_channel_enqueue_changes(p_org uuid, p_changes jsonb)
+  RETURNS integer
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+  AS $$
+  WITH c AS (
+    SELECT * FROM jsonb_to_recordset(p_changes) AS c(id uuid, action text, author_name text, text text, position bigint)),
+  latest AS (
+    SELECT DISTINCT ON (id) * FROM c WHERE action = 'update'
+      AND NOT EXISTS (SELECT 1 FROM c x WHERE x.id = c.id AND x.action = 'delete')
+    ORDER BY id, position DESC),
+  retexted AS (
+    UPDATE channel_deliveries d SET text = l.text, author_name = l.author_name FROM latest l
+    WHERE d.org_id = p_org AND d.message_id = l.id AND d.action = 'post' AND d.status = 'pending'
+    RETURNING 1),
+  dropped AS (
+    UPDATE channel_deliveries d SET status = 'failed', last_error = 'deleted in the room before it was sent'
+    WHERE d.org_id = p_org AND d.status = 'pending'
+      AND d.message_id IN (SELECT id FROM c WHERE action = 'delete')
+    RETURNING 1),
+  queued AS (
+    INSERT INTO channel_deliveries (org_id, account_id, bridge_id, message_id, thread_id, external_channel,
+      author_name, text, position, action)
+    SELECT p_org, p.account_id, p.bridge_id, p.message_id, p.thread_id, p.external_channel, c.author_name,
+      COALESCE(c.text, ''), c.position, c.action
+    FROM c
+    JOIN channel_deliveries p ON p.message_id = c.id AND p.org_id = p_org AND p.action = 'post' AND p.status = 'sent'
+    JOIN channel_accounts a ON a.id = p.account_id AND a.org_id = p_org AND a.enabled
+    WHERE c.action = 'delete' OR c.text IS DISTINCT FROM (
+      SELECT l.text FROM channel_deliveries l
+      WHERE l.bridge_id = p.bridge_id AND l.message_id = p.message_id AND l.action IN ('post', 'update')
+      ORDER BY l.position DESC LIMIT 1)
+    ON CONFLICT (bridge_id, position) DO NOTHING
+    RETURNING 1)
+  SELECT ((SELECT count(*) FROM retexted) + (SELECT count(*) FROM dropped) + (SELECT count(*) FROM queued))::integer
+$$;
+
+REVOKE ALL ON FUNCTION troupe_channel_enqueue_changes(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION troupe_channel_enqueue_changes(uuid, jsonb) TO troupe_app;
 REVOKE ALL ON FUNCTION troupe_webhook_enqueue(uuid, jsonb, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION troupe_webhook_enqueue(uuid, jsonb, timestamptz) TO troupe_app;
 REVOKE ALL ON FUNCTION troupe_webhook_orgs_due(timestamptz, integer) FROM PUBLIC;

@@ -1,6 +1,7 @@
 /**
  * Local chat platforms for tests, on one loopback port: the Slack Web API's
- * `chat.postMessage` under `/api/` and the Telegram Bot API's `sendMessage`
+ * `chat.postMessage`, `chat.update` and `chat.delete` under `/api/` and the
+ * Telegram Bot API's `sendMessage`, `editMessageText` and `deleteMessage`
  * under `/bot{token}/`. Every call is recorded and answered ok, or as a test
  * scripts it per channel or chat (429 with Retry-After / retry_after, a
  * 5xx, a platform error), each in its platform's own shape. Tests wait for
@@ -18,6 +19,8 @@ export interface PlatformCall {
   readonly text: string
   /** The thread it was sent in: Slack's `thread_ts`, Telegram's `reply_parameters.message_id`. */
   readonly thread: string | undefined
+  /** The message an edit or a deletion is about: Slack's `ts`, Telegram's `message_id`. */
+  readonly target: string | undefined
   /** The id the fake answered with when it accepted the message (Slack's `ts`, Telegram's `message_id`). */
   readonly id: string
   /** When it arrived (ms since the epoch). */
@@ -84,6 +87,7 @@ export const make = Effect.gen(function*() {
       channel,
       text: fields["text"] ?? "",
       thread: fields["thread_ts"] ?? fields["reply_parameters.message_id"],
+      target: fields["ts"] ?? fields["message_id"],
       id,
       at: Date.now()
     }
@@ -103,6 +107,7 @@ export const make = Effect.gen(function*() {
       } else if (answer.kind === "status") {
         json(answer.status, { ok: false, error_code: answer.status, description: "Internal Server Error" })
       } else if (answer.kind === "error") json(400, { ok: false, error_code: 400, description: answer.error })
+      else if (telegram[2] === "deleteMessage") json(200, { ok: true, result: true })
       else json(200, { ok: true, result: { message_id: number, chat: { id: Number(channel) }, text: fields["text"] } })
     } else if (answer.kind === "rateLimited") {
       json(429, { ok: false, error: "ratelimited" }, { "retry-after": String(answer.retryAfterSeconds) })

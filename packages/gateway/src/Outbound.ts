@@ -2,8 +2,10 @@
  * The gateway's outbox. One runner of the cluster (a singleton) follows the
  * event log from its own cursor (`gateway` in `log_cursors`) and, for every
  * message created in a bridged room, queues a delivery per bridge (UNIQUE
- * (message, bridge): a batch read again after a crash queues nothing twice),
- * except to the account it came in through. Teammates' replies stream as
+ * (bridge, log position): a batch read again after a crash queues nothing
+ * twice), except to the account it came in through; an edit or a deletion of
+ * a message that went out is queued as a delivery of its own (`chat.update`,
+ * `chat.delete`; Telegram's `editMessageText`, `deleteMessage`), after it. Teammates' replies stream as
  * deltas that never reach the log; their `message.created` carries the
  * complete text, so a reply is sent once, whole.
  *
@@ -16,7 +18,7 @@
 import { Singleton } from "@effect/cluster"
 import { FetchHttpClient } from "@effect/platform"
 import type { Event } from "@troupe/domain/Event"
-import { ChannelRepo, type DueDelivery } from "@troupe/store/ChannelRepo"
+import { ChannelRepo, type DueDelivery, type MessageChange, type QueuedMessage } from "@troupe/store/ChannelRepo"
 import { Clock, Config, Duration, Effect, Layer } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
 import { Credentials } from "./Credentials.js"
@@ -55,11 +57,38 @@ export const Retention = Config.duration("GATEWAY_RETENTION").pipe(
   })
 )
 
-/** A message that goes out: created, not deleted, with text. */
-const outgoing = (event: Event) =>
-  event.type === "message.created" && event.message.deletedAt === null && event.message.text.trim() !== ""
-    ? event.message
-    : undefined
+/** What of the log goes out: new messages, and edits and deletions of messages. */
+type Outgoing =
+  | { readonly _tag: "post"; readonly message: QueuedMessage }
+  | { readonly _tag: "change"; readonly change: MessageChange }
+
+/**
+ * What of an event goes out: a message created (not deleted, with text), an
+ * edit (with text; the store sends it only when the text changed) or a
+ * deletion.
+ */
+const outgoing = (event: Event, position: number): Outgoing | undefined => {
+  switch (event.type) {
+    case "message.created": {
+      const m = event.message
+      return m.deletedAt === null && m.text.trim() !== ""
+        ? { _tag: "post", message: { ...m, position } }
+        : undefined
+    }
+    case "message.updated": {
+      const m = event.message
+      return m.deletedAt === null && m.text.trim() !== ""
+        ? { _tag: "change", change: { id: m.id, action: "update", authorName: m.authorName, text: m.text, position } }
+        : undefined
+    }
+    case "message.deleted": {
+      const m = event.message
+      return { _tag: "change", change: { id: m.id, action: "delete", authorName: m.authorName, text: null, position } }
+    }
+    default:
+      return undefined
+  }
+}
 
 /** Follows the log, queues deliveries and sends them; runs on one runner of the cluster at a time. */
 export const run = Effect.gen(function*() {
@@ -78,16 +107,22 @@ export const run = Effect.gen(function*() {
         (e) => new TransientFailure({ reason: e.message })
       ),
       (credentials) => {
-        const text = outboundText(delivery.authorName, delivery.text)
-        switch (credentials.kind) {
-          case "slack":
-            return slack(credentials.botToken, delivery.externalChannel, text, delivery.externalThread)
-          case "telegram":
-            return telegram(credentials.botToken, delivery.externalChannel, text, delivery.externalThread)
-          case "webhook":
-            // Never queued (troupe_channel_enqueue): a generic webhook account only takes deliveries in.
-            return Effect.fail(new PermanentFailure({ reason: "a webhook account sends nothing out" }))
+        if (credentials.kind === "webhook") {
+          // Never queued (troupe_channel_enqueue): a generic webhook account only takes deliveries in.
+          return Effect.fail(new PermanentFailure({ reason: "a webhook account sends nothing out" }))
         }
+        const sender = credentials.kind === "slack" ? slack : telegram
+        const text = outboundText(delivery.authorName, delivery.text)
+        const { externalChannel: channel, target } = delivery
+        if (delivery.action === "post") {
+          return sender.post(credentials.botToken, channel, text, delivery.externalThread)
+        }
+        if (target === null) {
+          return Effect.fail(new PermanentFailure({ reason: "the message never reached the platform" }))
+        }
+        return delivery.action === "update"
+          ? sender.update(credentials.botToken, channel, target, text)
+          : sender.remove(credentials.botToken, channel, target)
       }
     )
 
@@ -147,14 +182,16 @@ export const run = Effect.gen(function*() {
     }
   })
 
-  return yield* LogOutbox.run({
+  return yield* LogOutbox.run<Outgoing, never>({
     cursor: CURSOR,
     name: "the gateway's outbox",
-    select: (logged) => {
-      const message = outgoing(logged.delivered.event)
-      return message === undefined ? undefined : { ...message, position: logged.position }
-    },
-    enqueue: repo.enqueue,
+    select: (logged) => outgoing(logged.delivered.event, logged.position),
+    enqueue: (orgId, selected) =>
+      Effect.zipWith(
+        repo.enqueue(orgId, selected.flatMap((s) => s._tag === "post" ? [s.message] : [])),
+        repo.enqueueChanges(orgId, selected.flatMap((s) => s._tag === "change" ? [s.change] : [])),
+        (posts, changes) => posts + changes
+      ),
     sendDue,
     prune: repo.prune(Duration.toSeconds(retention))
   })
