@@ -91,6 +91,13 @@ CREATE FUNCTION troupe_webhook_enqueue(p_org uuid, p_events jsonb, p_now timesta
   SELECT count(*)::integer FROM queued
 $$;
 
+-- The event types an org's enabled endpoints subscribe to: the outbox builds
+-- delivery bodies only for those (most orgs have no endpoint at all).
+CREATE FUNCTION troupe_webhook_types(p_org uuid)
+  RETURNS TABLE (event_type text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  AS $$ SELECT DISTINCT unnest(w.event_types) FROM webhook_endpoints w WHERE w.org_id = p_org AND w.enabled $$;
+
 -- The sender: orgs with deliveries due at `p_now` to enabled endpoints.
 CREATE FUNCTION troupe_webhook_orgs_due(p_now timestamptz, p_limit integer)
   RETURNS TABLE (org_id uuid)
@@ -185,6 +192,8 @@ REVOKE ALL ON FUNCTION troupe_channel_enqueue_changes(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION troupe_channel_enqueue_changes(uuid, jsonb) TO troupe_app;
 REVOKE ALL ON FUNCTION troupe_webhook_enqueue(uuid, jsonb, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION troupe_webhook_enqueue(uuid, jsonb, timestamptz) TO troupe_app;
+REVOKE ALL ON FUNCTION troupe_webhook_types(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION troupe_webhook_types(uuid) TO troupe_app;
 REVOKE ALL ON FUNCTION troupe_webhook_orgs_due(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION troupe_webhook_orgs_due(timestamptz, integer) TO troupe_app;
 REVOKE ALL ON FUNCTION troupe_webhook_prune(timestamptz) FROM PUBLIC;

@@ -17,7 +17,9 @@
 import { Singleton } from "@effect/cluster"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Delivered } from "@troupe/domain/Event"
+import type { OrgId } from "@troupe/domain/Ids"
 import { isWebhookEventType } from "@troupe/domain/Webhook"
+import type { LoggedEvent } from "@troupe/store/EventLog"
 import { type DueWebhook, type WebhookAttempt, type WebhookEvent, WebhookRepo } from "@troupe/store/WebhookRepo"
 import { Array as Arr, Clock, Duration, Effect, Layer, Schema } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
@@ -155,21 +157,37 @@ export const run = Effect.gen(function*() {
     }
   })
 
-  return yield* LogOutbox.run<WebhookEvent, never>({
+  /**
+   * Queues one org's events for its endpoints. Their bodies are built only
+   * for the types some enabled endpoint subscribes to: an org with no
+   * endpoint costs one cheap statement per batch of the log.
+   */
+  const enqueue = (orgId: OrgId, selected: ReadonlyArray<LoggedEvent>) =>
+    Effect.gen(function*() {
+      const types = yield* repo.subscribedTypes(orgId)
+      const events = selected.flatMap(({ audience, delivered, position }): Array<WebhookEvent> =>
+        types.has(delivered.event.type)
+          ? [{
+            position,
+            type: delivered.event.type,
+            roomId: audience.roomId,
+            orgWide: audience.orgWide,
+            payload: payloadOf(delivered)
+          }]
+          : []
+      )
+      return yield* repo.enqueue(orgId, events, new Date(yield* Clock.currentTimeMillis))
+    })
+
+  return yield* LogOutbox.run<LoggedEvent, never>({
     cursor: CURSOR,
     name: "the webhooks outbox",
-    select: ({ audience, delivered, position }) =>
-      isWebhookEventType(delivered.event.type) && (audience.orgWide || audience.roomId !== null)
-        ? {
-          position,
-          type: delivered.event.type,
-          roomId: audience.roomId,
-          orgWide: audience.orgWide,
-          payload: payloadOf(delivered)
-        }
+    // What an endpoint may receive: subscribable types, org-wide or of a room (public ones only: troupe_webhook_enqueue).
+    select: (logged) =>
+      isWebhookEventType(logged.delivered.event.type) && (logged.audience.orgWide || logged.audience.roomId !== null)
+        ? logged
         : undefined,
-    enqueue: (orgId, events) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => repo.enqueue(orgId, events, new Date(now))),
+    enqueue,
     sendDue,
     prune: Effect.flatMap(
       Clock.currentTimeMillis,

@@ -97,6 +97,7 @@ const DueRow = Schema.Struct({
   createdAt: Schema.DateFromSelf
 })
 const OrgRow = Schema.Struct({ orgId: OrgId })
+const TypeRow = Schema.Struct({ eventType: Schema.String })
 const Queued = Schema.Struct({ queued: Schema.Number })
 const Pruned = Schema.Struct({ deleted: Schema.NumberFromString })
 
@@ -231,6 +232,14 @@ export class WebhookRepo extends Effect.Service<WebhookRepo>()("@troupe/store/We
       }
     )
 
+    /** The event types the org's enabled endpoints subscribe to (one statement, no transaction). */
+    const subscribedTypes = Effect.fn("WebhookRepo.subscribedTypes")(function*(orgId: OrgId) {
+      const rows = yield* sql`SELECT event_type FROM troupe_webhook_types(${orgId})`.pipe(
+        Rows.all("subscribed type", TypeRow)
+      )
+      return new Set(rows.map((r) => r.eventType))
+    })
+
     /** Orgs with deliveries due at `now`. */
     const orgsDue = Effect.fn("WebhookRepo.orgsDue")(function*(now: Date, limit: number) {
       const rows = yield* sql`SELECT org_id FROM troupe_webhook_orgs_due(${now}, ${limit})`.pipe(
@@ -293,6 +302,7 @@ export class WebhookRepo extends Effect.Service<WebhookRepo>()("@troupe/store/We
       remove,
       deliveries,
       enqueue,
+      subscribedTypes,
       orgsDue,
       due,
       sent,
