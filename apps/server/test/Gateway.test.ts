@@ -685,7 +685,11 @@ describe("Telegram", () => {
           w.ana.api.channels.traffic({ path: { org: w.org.id, account: w.account.id }, urlParams: {} }),
           (t) => t.every((x) => x.status === "sent") ? Option.some(t) : Option.none()
         ))
-        expect(tail).toHaveLength(3)
+        expect(tail.map((t) => [t.direction, t.action, t.status])).toEqual([
+          ["outbound", "delete", "sent"],
+          ["outbound", "update", "sent"],
+          ["outbound", "post", "sent"]
+        ])
       }))
 
     it.effect("room messages reach the chat through sendMessage, paced by retry_after; a refusal is marked failed", () =>

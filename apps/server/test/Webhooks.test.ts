@@ -125,6 +125,9 @@ describe("outbound webhooks", () => {
         )
         expect(health.health.lastSuccessAt).not.toBeNull()
         expect(health.health.pending).toBe(0)
+        const metrics = yield* raw("GET", "/metrics")
+        expect(counterOf(metrics.text, "troupe_gateway_outbound_total", { platform: "webhook", outcome: "sent" }))
+          .toBeGreaterThanOrEqual(2)
       }))
 
     it.effect("a rotated secret signs what follows; the old one no longer verifies", () =>

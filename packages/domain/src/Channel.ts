@@ -133,6 +133,8 @@ export class ChannelTraffic extends Schema.Class<ChannelTraffic>("ChannelTraffic
   direction: Schema.Literal("inbound", "outbound"),
   externalChannel: Schema.String,
   messageId: Schema.NullOr(MessageId),
+  /** A new message (`post`, in or out), or an edit (`update`) or a deletion (`delete`) sent out. */
+  action: Schema.Literal("post", "update", "delete"),
   /** Inbound: `received`; outbound: `pending`, `sent` or `failed`. */
   status: Schema.Literal("received", "pending", "sent", "failed"),
   attempts: Schema.Number,

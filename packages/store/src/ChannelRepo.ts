@@ -533,13 +533,14 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       function*(orgId: OrgId, accountId: ChannelAccountId, limit: number) {
         const rows = yield* withOrg(orgId)(
           sql`SELECT * FROM (
-              SELECT 'inbound' AS direction, external_channel, message_id, 'received' AS status, 0 AS attempts,
-                NULL::text AS error, received_at AS at
+              SELECT 'inbound' AS direction, external_channel, message_id, 'post' AS action, 'received' AS status,
+                0 AS attempts, NULL::text AS error, received_at AS at, NULL::bigint AS position
               FROM channel_inbound WHERE account_id = ${accountId}
               UNION ALL
-              SELECT 'outbound', external_channel, message_id, status, attempts, last_error, created_at
+              SELECT 'outbound', external_channel, message_id, action, status, attempts, last_error, created_at,
+                position
               FROM channel_deliveries WHERE account_id = ${accountId}) t
-            ORDER BY at DESC LIMIT ${limit}`.pipe(Rows.all("traffic", TrafficRow))
+            ORDER BY at DESC, position DESC NULLS LAST LIMIT ${limit}`.pipe(Rows.all("traffic", TrafficRow))
         )
         return rows.map((row) => new ChannelTraffic(row, true))
       }
