@@ -325,6 +325,8 @@ describe("inbound webhooks", () => {
           Array.from({ length: 4 }, () => [401, "Unauthorized"])
         )
         expect((yield* send(randomUUID(), forged)).status).toBe(404)
+        const longId = yield* send(account.id, forged, { id: `msg_${"x".repeat(300)}` })
+        expect([longId.status, Object(longId.json)._tag]).toEqual([400, "MalformedRequest"])
         const notJson = yield* send(account.id, "{nope")
         expect([notJson.status, Object(notJson.json)._tag]).toEqual([400, "MalformedRequest"])
         const wrongShape = yield* send(account.id, JSON.stringify({ channel: "ops", text: 7 }))

@@ -5,7 +5,7 @@
  * constant time, the timestamp within 5 minutes), secrets as `whsec_` and
  * base64. One home for signing what goes out and checking what comes in.
  */
-import { Unauthorized } from "@troupe/domain/Errors"
+import { MalformedRequest, Unauthorized } from "@troupe/domain/Errors"
 import { Effect, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { Webhook } from "standardwebhooks"
@@ -27,6 +27,9 @@ export const sign = (secret: string, id: string, at: Date, body: string): Signed
   "webhook-signature": new Webhook(secret).sign(id, at, body)
 })
 
+/** The longest `webhook-id` taken in (it is stored as the delivery's idempotency key). */
+export const MAX_ID_LENGTH = 256
+
 /** The signature headers of a delivery as it arrived (any may be missing). */
 export interface ReceivedHeaders {
   readonly id: string | undefined
@@ -38,18 +41,22 @@ export interface ReceivedHeaders {
  * Checks a delivery's signature over its raw body and that its timestamp is
  * within 5 minutes of now; the delivery's id on success. Every way it can
  * fail (missing headers, a stale or future timestamp, no matching
- * signature) is `Unauthorized`, with the reason.
+ * signature) is `Unauthorized`, with the reason; an id over
+ * `MAX_ID_LENGTH` is `MalformedRequest`.
  */
 export const verify = (
   secret: string,
   headers: ReceivedHeaders,
   body: string
-): Effect.Effect<string, Unauthorized> => {
+): Effect.Effect<string, Unauthorized | MalformedRequest> => {
   const { id, signature, timestamp } = headers
   if (id === undefined || timestamp === undefined || signature === undefined) {
     return Effect.fail(
       new Unauthorized({ message: "the delivery needs webhook-id, webhook-timestamp and webhook-signature headers" })
     )
+  }
+  if (id.length > MAX_ID_LENGTH) {
+    return Effect.fail(new MalformedRequest({ message: `webhook-id is longer than ${MAX_ID_LENGTH} characters` }))
   }
   return Effect.try({
     try: () => {
