@@ -28,6 +28,10 @@ CREATE TABLE webhook_endpoints (
   event_types text[] NOT NULL,
   enabled boolean NOT NULL DEFAULT true,
   secret bytea NOT NULL,
+  -- After a rotation, deliveries carry a signature with the previous secret
+  -- too until `previous_until`, so receivers can switch without losing any.
+  previous_secret bytea,
+  previous_until timestamptz,
   created_by uuid NOT NULL REFERENCES users (id),
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),

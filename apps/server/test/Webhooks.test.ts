@@ -130,7 +130,7 @@ describe("outbound webhooks", () => {
           .toBeGreaterThanOrEqual(2)
       }))
 
-    it.effect("a rotated secret signs what follows; the old one no longer verifies", () =>
+    it.effect("a rotated secret signs what follows, beside the old one (for a day) so receivers can switch", () =>
       Effect.gen(function*() {
         const { ana, org, room } = yield* anaAndBen
         const receiver = yield* Receiver
@@ -142,10 +142,15 @@ describe("outbound webhooks", () => {
         expect(rotated.status, rotated.text).toBe(200)
         const { secret } = Schema.decodeUnknownSync(WebhookWithSecret)(rotated.json)
         expect(secret).not.toBe(old)
+        expect(rotated.text.includes(old)).toBe(false)
         yield* ana.api.messages.post({ path: { room: room.id }, payload: { text: "after rotation" } })
         const [call] = yield* receiver.waitFor(path)
-        expect(() => new Webhook(secret).verify(call?.body ?? "", call?.headers ?? {})).not.toThrow()
-        expect(() => new Webhook(old).verify(call?.body ?? "", call?.headers ?? {})).toThrow()
+        expect(call?.headers["webhook-signature"]?.split(" ")).toHaveLength(2)
+        for (const key of [secret, old]) {
+          expect(() => new Webhook(key).verify(call?.body ?? "", call?.headers ?? {})).not.toThrow()
+        }
+        const stranger = `whsec_${randomBytes(32).toString("base64")}`
+        expect(() => new Webhook(stranger).verify(call?.body ?? "", call?.headers ?? {})).toThrow()
       }))
 
     it.effect("a disabled endpoint receives nothing; an updated one goes to its new URL", () =>

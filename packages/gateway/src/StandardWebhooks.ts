@@ -20,11 +20,20 @@ export interface SignedHeaders {
   readonly "webhook-signature": string
 }
 
-/** Signs `body` as the delivery `id` sent at `at` (the timestamp is whole seconds). */
-export const sign = (secret: string, id: string, at: Date, body: string): SignedHeaders => ({
+/**
+ * Signs `body` as the delivery `id` sent at `at` (the timestamp is whole
+ * seconds), once with each secret (the header lists the signatures
+ * separated by spaces; a receiver accepts any that matches its secret).
+ */
+export const sign = (
+  secrets: readonly [string, ...Array<string>],
+  id: string,
+  at: Date,
+  body: string
+): SignedHeaders => ({
   "webhook-id": id,
   "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-  "webhook-signature": new Webhook(secret).sign(id, at, body)
+  "webhook-signature": secrets.map((secret) => new Webhook(secret).sign(id, at, body)).join(" ")
 })
 
 /** The longest `webhook-id` taken in (it is stored as the delivery's idempotency key). */

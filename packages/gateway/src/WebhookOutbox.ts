@@ -8,7 +8,8 @@
  * The same runner sends what is due, endpoints side by side, one endpoint's
  * deliveries one at a time. Each attempt is signed anew (Standard Webhooks:
  * `webhook-id` is the delivery's id on every attempt, `webhook-timestamp` the
- * attempt's time). A 2xx answer is success; anything else (another status, a
+ * attempt's time), with the endpoint's secret and, for a day after a
+ * rotation, the previous one too. A 2xx answer is success; anything else (another status, a
  * redirect, no answer within 15 seconds) is tried again after
  * `retryDelay(attempts)` (at least a 429's `Retry-After`) while that is
  * within a day of the event, and then the delivery is marked failed. Every
@@ -87,12 +88,23 @@ export const run = Effect.gen(function*() {
   const openSecret = key.open(EndpointSecret)
   const counted = (outcome: string) => GatewayMetrics.count(GatewayMetrics.outbound, "webhook", outcome)
 
+  /** The secrets a delivery is signed with: the endpoint's, and the one before it while it still signs. */
+  const secretsOf = (delivery: DueWebhook) =>
+    Effect.gen(function*() {
+      const current = yield* openSecret(delivery.endpointId, delivery.secret)
+      const previous = delivery.previousSecret === null
+        ? []
+        : [(yield* openSecret(delivery.endpointId, delivery.previousSecret)).secret]
+      const secrets: readonly [string, ...Array<string>] = [current.secret, ...previous]
+      return secrets
+    })
+
   /** One attempt: the HTTP status, or null when there was no answer in time. */
-  const attempt = (delivery: DueWebhook, secret: string, at: Date) =>
+  const attempt = (delivery: DueWebhook, secrets: readonly [string, ...Array<string>], at: Date) =>
     client.execute(
       HttpClientRequest.post(delivery.url).pipe(
         HttpClientRequest.setHeaders({
-          ...StandardWebhooks.sign(secret, delivery.id, at, delivery.payload),
+          ...StandardWebhooks.sign(secrets, delivery.id, at, delivery.payload),
           "user-agent": "Troupe-Webhooks"
         }),
         HttpClientRequest.bodyText(delivery.payload, "application/json")
@@ -119,18 +131,18 @@ export const run = Effect.gen(function*() {
           yield* counted("failed")
           continue
         }
-        const secret = yield* Effect.either(openSecret(delivery.endpointId, delivery.secret))
-        if (secret._tag === "Left") {
+        const secrets = yield* Effect.either(secretsOf(delivery))
+        if (secrets._tag === "Left") {
           yield* repo.attempted(
             delivery,
-            { status: null, error: secret.left.message },
+            { status: null, error: secrets.left.message },
             new Date(now + 60_000),
             new Date(now)
           )
           yield* counted("retry")
           return
         }
-        const outcome = yield* attempt(delivery, secret.right.secret, new Date(now))
+        const outcome = yield* attempt(delivery, secrets.right, new Date(now))
         const after = yield* Clock.currentTimeMillis
         if (outcome.status !== null && outcome.status >= 200 && outcome.status < 300) {
           yield* repo.sent(delivery, outcome.status, new Date(after))

@@ -16,11 +16,14 @@ import {
 import { WebhookRepo } from "@troupe/store/WebhookRepo"
 import { Access } from "@troupe/workspace/Access"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
-import { Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import { ChannelKey } from "./ChannelKey.js"
 import { EndpointSecret } from "./Credentials.js"
 import * as StandardWebhooks from "./StandardWebhooks.js"
+
+/** How long a rotated-out secret goes on signing beside the new one. */
+export const SECRET_OVERLAP = Duration.days(1)
 
 /** The most deliveries one list returns. */
 export const MAX_DELIVERIES = 200
@@ -75,12 +78,16 @@ export class Webhooks extends Effect.Service<Webhooks>()("@troupe/gateway/Webhoo
       }
     )
 
-    /** A new signing secret, shown this once; the old one stops signing at once. */
+    /**
+     * A new signing secret, shown this once; deliveries carry a signature with
+     * the old one too for `SECRET_OVERLAP`, so receivers can switch over.
+     */
     const rotateSecret = Effect.fn("Webhooks.rotateSecret")(
       function*(caller: Caller, orgId: OrgId, id: WebhookEndpointId) {
         yield* admin(caller, orgId)
         const { sealed, secret } = yield* freshSecret(id)
-        const endpoint = yield* orUnavailable(repo.update(orgId, id, { secret: sealed }))
+        const until = new Date((yield* Clock.currentTimeMillis) + Duration.toMillis(SECRET_OVERLAP))
+        const endpoint = yield* orUnavailable(repo.rotate(orgId, id, sealed, until))
         return new WebhookWithSecret({ endpoint, secret })
       }
     )

@@ -16,7 +16,7 @@ import { MessageRepo } from "@troupe/store/MessageRepo"
 import { OrgRepo } from "@troupe/store/OrgRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { WebhookRepo } from "@troupe/store/WebhookRepo"
-import { Chunk, ConfigProvider, Duration, Effect, Fiber, Layer, TestClock, TestContext } from "effect"
+import { Chunk, ConfigProvider, Duration, Effect, Layer, TestClock, TestContext } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
 import { Webhook } from "standardwebhooks"
 import { ChannelKey } from "../src/ChannelKey.js"
@@ -24,6 +24,7 @@ import { EndpointSecret } from "../src/Credentials.js"
 import * as StandardWebhooks from "../src/StandardWebhooks.js"
 import * as WebhookReceiver from "../src/testing/WebhookReceiver.js"
 import * as WebhookOutbox from "../src/WebhookOutbox.js"
+import { SECRET_OVERLAP } from "../src/Webhooks.js"
 
 const Config = Layer.setConfigProvider(
   ConfigProvider.fromJson({ CHANNEL_KEY: randomBytes(32).toString("base64"), EVENT_POLL_INTERVAL: "1 second" }).pipe(
@@ -79,9 +80,15 @@ const advance = (by: Duration.DurationInput, happened: () => boolean): Effect.Ef
     }
   })
 
-/** An org with a public room, an endpoint on the receiver at `path`, and a way to post in the room. */
-const world = (receiverUrl: string, path: string) =>
+/**
+ * The test clock at the real time, a receiver, an org with a public room and
+ * an endpoint on the receiver at `path`, a way to post in the room, and the
+ * outbox running (for the scope) on the test clock.
+ */
+const world = (path: string) =>
   Effect.gen(function*() {
+    yield* TestClock.setTime(Date.now())
+    const receiver = yield* WebhookReceiver.make
     const tag = randomBytes(4).toString("hex")
     const { user } = yield* (yield* AccountRepo).signup({
       email: `ana-${tag}@example.com`,
@@ -95,7 +102,7 @@ const world = (receiverUrl: string, path: string) =>
     const key = yield* ChannelKey
     yield* (yield* WebhookRepo).create(org.id, {
       id,
-      url: `${receiverUrl}${path}`,
+      url: `${receiver.url}${path}`,
       eventTypes: ["message.created"],
       enabled: true,
       secret: yield* key.seal(id, new EndpointSecret({ secret })),
@@ -103,7 +110,8 @@ const world = (receiverUrl: string, path: string) =>
     })
     const messages = yield* MessageRepo
     const post = (text: string) => messages.post(room, { kind: "user", id: user.id, name: "Ana" }, { text })
-    return { orgId: org.id, endpointId: id, secret, post }
+    yield* Effect.forkScoped(WebhookOutbox.run)
+    return { receiver, orgId: org.id, endpointId: id, secret, post }
   })
 
 /** The endpoint's only delivery once `ready` holds for it. */
@@ -122,12 +130,10 @@ describe("the webhooks outbox", () => {
   layer(TestLayer, { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.scoped("retries a 5xx on its schedule with the same webhook-id, then marks the delivery sent", () =>
       Effect.gen(function*() {
-        yield* TestClock.setTime(Date.now())
-        const receiver = yield* WebhookReceiver.make
         const path = "/flaky"
-        const w = yield* world(receiver.url, path)
+        const w = yield* world(path)
+        const receiver = w.receiver
         receiver.script(path, [503])
-        const outbox = yield* Effect.fork(WebhookOutbox.run)
 
         yield* w.post("deploy finished")
         const [first] = yield* receiver.waitFor(path, 1)
@@ -152,17 +158,49 @@ describe("the webhooks outbox", () => {
         for (const call of [first, second]) {
           expect(() => new Webhook(w.secret).verify(call?.body ?? "", call?.headers ?? {})).not.toThrow()
         }
-        yield* Fiber.interrupt(outbox)
+      }).pipe(Effect.provide(TestContext.TestContext)))
+
+    it.scoped("after a rotation, deliveries are signed with both secrets for a day, then with the new one", () =>
+      Effect.gen(function*() {
+        const path = "/rotated"
+        const w = yield* world(path)
+        const receiver = w.receiver
+        const fresh = StandardWebhooks.newSecret()
+        const key = yield* ChannelKey
+        yield* (yield* WebhookRepo).rotate(
+          w.orgId,
+          w.endpointId,
+          yield* key.seal(w.endpointId, new EndpointSecret({ secret: fresh })),
+          new Date((yield* TestClock.currentTimeMillis) + Duration.toMillis(SECRET_OVERLAP))
+        )
+        // Whether the delivery carries a signature made with `secret` (the library's own signing; its verify
+        // would also hold the test clock's day-later timestamp against the real clock).
+        const signedWith = (secret: string, call: WebhookReceiver.ReceivedRequest | undefined) => {
+          const id = call?.headers["webhook-id"] ?? ""
+          const at = new Date(Number(call?.headers["webhook-timestamp"]) * 1000)
+          const expected = new Webhook(secret).sign(id, at, call?.body ?? "")
+          return (call?.headers["webhook-signature"] ?? "").split(" ").includes(expected)
+        }
+
+        yield* w.post("during the overlap")
+        const [during] = yield* receiver.waitFor(path, 1)
+        expect([signedWith(fresh, during), signedWith(w.secret, during)]).toEqual([true, true])
+        expect(() => new Webhook(w.secret).verify(during?.body ?? "", during?.headers ?? {})).not.toThrow()
+        yield* deliveryWhen(w.orgId, w.endpointId, (d) => d.status === "sent")
+
+        yield* TestClock.adjust(SECRET_OVERLAP)
+        yield* w.post("a day later")
+        const [, after] = yield* receiver.waitFor(path, 2)
+        expect([signedWith(fresh, after), signedWith(w.secret, after)]).toEqual([true, false])
+        expect(after?.headers["webhook-signature"]?.split(" ")).toHaveLength(1)
       }).pipe(Effect.provide(TestContext.TestContext)))
 
     it.scoped("gives up a day after the event: 14 attempts on the documented schedule, then failed", () =>
       Effect.gen(function*() {
-        yield* TestClock.setTime(Date.now())
-        const receiver = yield* WebhookReceiver.make
         const path = "/down"
-        const w = yield* world(receiver.url, path)
+        const w = yield* world(path)
+        const receiver = w.receiver
         receiver.script(path, Array.from({ length: 30 }, () => 500))
-        const outbox = yield* Effect.fork(WebhookOutbox.run)
 
         yield* w.post("nobody is listening")
         const start = yield* TestClock.currentTimeMillis
@@ -188,7 +226,6 @@ describe("the webhooks outbox", () => {
         expect(receiver.received.filter((r) => r.path === path)).toHaveLength(14)
         expect(new Set(receiver.received.filter((r) => r.path === path).map((r) => r.headers["webhook-id"])).size)
           .toBe(1)
-        yield* Fiber.interrupt(outbox)
       }).pipe(Effect.provide(TestContext.TestContext)))
   })
 })

@@ -35,7 +35,6 @@ export interface WebhookEndpointChanges {
   readonly url?: string | undefined
   readonly eventTypes?: ReadonlyArray<WebhookEventType> | undefined
   readonly enabled?: boolean | undefined
-  readonly secret?: Uint8Array | undefined
 }
 
 /** An event to queue for the org's endpoints subscribed to its type. */
@@ -57,6 +56,8 @@ export interface DueWebhook {
   readonly endpointId: WebhookEndpointId
   readonly url: string
   readonly secret: Uint8Array
+  /** The secret before the last rotation, while it still signs too. */
+  readonly previousSecret: Uint8Array | null
   readonly payload: string
   readonly attempts: number
   readonly createdAt: Date
@@ -78,7 +79,6 @@ const EndpointRow = Schema.Struct({
   lastErrorAt: Schema.NullOr(Schema.DateFromSelf),
   pending: Schema.NumberFromString
 })
-const SecretRow = Schema.Struct({ secret: Schema.Uint8ArrayFromSelf })
 const DeliveryRow = Schema.Struct({
   ...WebhookDelivery.fields,
   eventId: Schema.String,
@@ -92,6 +92,7 @@ const DueRow = Schema.Struct({
   endpointId: WebhookEndpointId,
   url: Schema.String,
   secret: Schema.Uint8ArrayFromSelf,
+  previousSecret: Schema.NullOr(Schema.Uint8ArrayFromSelf),
   payload: Schema.String,
   attempts: Schema.Number,
   createdAt: Schema.DateFromSelf
@@ -173,7 +174,6 @@ export class WebhookRepo extends Effect.Service<WebhookRepo>()("@troupe/store/We
               url = COALESCE(${changes.url ?? null}, url),
               event_types = COALESCE(${types}::text[], event_types),
               enabled = COALESCE(${changes.enabled ?? null}::boolean, enabled),
-              secret = COALESCE(${changes.secret ?? null}::bytea, secret),
               updated_at = now()
             WHERE id = ${id} RETURNING id`
           if (updated.length === 0) return yield* NotFound.of("webhook endpoint", id)
@@ -182,14 +182,22 @@ export class WebhookRepo extends Effect.Service<WebhookRepo>()("@troupe/store/We
       }
     )
 
-    /** The endpoint's encrypted secret. */
-    const secret = Effect.fn("WebhookRepo.secret")(function*(orgId: OrgId, id: WebhookEndpointId) {
-      const row = yield* withOrg(orgId)(
-        sql`SELECT secret FROM webhook_endpoints WHERE id = ${id}`.pipe(Rows.first("webhook secret", SecretRow))
-      )
-      if (Option.isNone(row)) return yield* NotFound.of("webhook endpoint", id)
-      return row.value.secret
-    })
+    /**
+     * Replaces the endpoint's secret with `secret`; the one it replaces goes
+     * on signing too until `previousUntil`.
+     */
+    const rotate = Effect.fn("WebhookRepo.rotate")(
+      function*(orgId: OrgId, id: WebhookEndpointId, secret: Uint8Array, previousUntil: Date) {
+        return yield* withOrg(orgId)(Effect.gen(function*() {
+          const updated = yield* sql`
+            UPDATE webhook_endpoints SET previous_secret = secret, previous_until = ${previousUntil},
+              secret = ${secret}, updated_at = now()
+            WHERE id = ${id} RETURNING id`
+          if (updated.length === 0) return yield* NotFound.of("webhook endpoint", id)
+          return yield* load(id)
+        }))
+      }
+    )
 
     /** Removes the endpoint and its deliveries. */
     const remove = Effect.fn("WebhookRepo.remove")(function*(orgId: OrgId, id: WebhookEndpointId) {
@@ -251,7 +259,9 @@ export class WebhookRepo extends Effect.Service<WebhookRepo>()("@troupe/store/We
     /** An org's deliveries due at `now` to enabled endpoints, oldest event first. */
     const due = Effect.fn("WebhookRepo.due")(function*(orgId: OrgId, now: Date, limit: number) {
       const rows: ReadonlyArray<DueWebhook> = yield* withOrg(orgId)(
-        sql`SELECT d.id, d.org_id, d.endpoint_id, w.url, w.secret, d.payload, d.attempts, d.created_at
+        sql`SELECT d.id, d.org_id, d.endpoint_id, w.url, w.secret,
+            CASE WHEN w.previous_until > ${now} THEN w.previous_secret END AS previous_secret,
+            d.payload, d.attempts, d.created_at
           FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
           WHERE d.status = 'pending' AND d.next_attempt_at <= ${now} AND w.enabled
           ORDER BY d.position, d.id LIMIT ${limit}`.pipe(Rows.all("webhook delivery", DueRow))
@@ -298,7 +308,7 @@ export class WebhookRepo extends Effect.Service<WebhookRepo>()("@troupe/store/We
       list,
       get,
       update,
-      secret,
+      rotate,
       remove,
       deliveries,
       enqueue,
