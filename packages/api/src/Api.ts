@@ -714,7 +714,10 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
   .add(
     HttpApiEndpoint.post("rotateSecret", "/orgs/:org/webhooks/:webhook/rotate-secret").setPath(webhookPath)
       .addSuccess(WebhookWithSecret)
-      .annotate(OpenApi.Description, "A new signing secret, shown this once; the old one signs nothing more.")
+      .annotate(
+        OpenApi.Description,
+        "A new signing secret, shown this once. For a day, deliveries carry a signature with the old one too."
+      )
   )
   .add(HttpApiEndpoint.del("delete", "/orgs/:org/webhooks/:webhook").setPath(webhookPath))
   .add(

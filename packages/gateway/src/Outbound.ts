@@ -5,9 +5,10 @@
  * (bridge, log position): a batch read again after a crash queues nothing
  * twice), except to the account it came in through; an edit or a deletion of
  * a message that went out is queued as a delivery of its own (`chat.update`,
- * `chat.delete`; Telegram's `editMessageText`, `deleteMessage`), after it. Teammates' replies stream as
- * deltas that never reach the log; their `message.created` carries the
- * complete text, so a reply is sent once, whole.
+ * `chat.delete`; Telegram's `editMessageText`, `deleteMessage`), after it.
+ * Teammates' replies stream as deltas that never reach the log; their
+ * `message.created` carries the complete text, so a reply is sent once,
+ * whole.
  *
  * The same runner sends what is due, each destination (an account's
  * channel or chat) paced by a token bucket, in order within a destination. A 429
