@@ -19,6 +19,8 @@ import { Feed } from "@troupe/feed/Feed"
 import { Channels } from "@troupe/gateway/Channels"
 import { Inbound } from "@troupe/gateway/Inbound"
 import * as GatewayOutbound from "@troupe/gateway/Outbound"
+import * as WebhookOutbox from "@troupe/gateway/WebhookOutbox"
+import { Webhooks } from "@troupe/gateway/Webhooks"
 import * as MeteredModel from "@troupe/llm/MeteredModel"
 import * as ModelConfig from "@troupe/llm/ModelConfig"
 import * as EventBus from "@troupe/realtime/EventBus"
@@ -67,6 +69,7 @@ import { SchedulesLive } from "./http/Schedules.js"
 import { TasksLive } from "./http/Tasks.js"
 import { TeammatesLive } from "./http/Teammates.js"
 import { WebAppLive } from "./http/WebApp.js"
+import { WebhooksLive } from "./http/Webhooks.js"
 import { metricsResponse, requestMetrics, untracedPaths } from "./Metrics.js"
 import { requestId } from "./Telemetry.js"
 
@@ -81,7 +84,8 @@ export const CatalogLive = Catalog.layerBuiltIn.pipe(Layer.provide(TeammateRepo.
 
 /**
  * Teammate entities, task workflows, the scheduler, the teammates' outbox, the
- * gateway's outbox and the retention jobs, on nodes that host entities.
+ * gateway's outboxes (to the platforms, to webhook endpoints) and the
+ * retention jobs, on nodes that host entities.
  */
 export const EntitiesLive = Layer.unwrapEffect(
   Effect.map(
@@ -94,6 +98,7 @@ export const EntitiesLive = Layer.unwrapEffect(
           Scheduler.layer,
           Outbox.layer,
           GatewayOutbound.layer,
+          WebhookOutbox.layer,
           Retention.layer
         )
         : Layer.empty
@@ -128,6 +133,7 @@ const WorkspaceLive = Layer.mergeAll(
   Schedules.Default,
   Teammates.Default,
   Channels.Default,
+  Webhooks.Default,
   Inbound.Default,
   DataRights.Default
 )
@@ -154,6 +160,7 @@ export const ApiLive = HttpApiBuilder.api(TroupeApi).pipe(
     SchedulesLive,
     EventsLive,
     ChannelsLive,
+    WebhooksLive,
     GatewayLive,
     DataRightsLive
   ]),

@@ -1,13 +1,14 @@
 /**
  * Local chat platforms for tests, on one loopback port: the Slack Web API's
- * `chat.postMessage` under `/api/` and the Telegram Bot API's `sendMessage`
+ * `chat.postMessage`, `chat.update` and `chat.delete` under `/api/` and the
+ * Telegram Bot API's `sendMessage`, `editMessageText` and `deleteMessage`
  * under `/bot{token}/`. Every call is recorded and answered ok, or as a test
  * scripts it per channel or chat (429 with Retry-After / retry_after, a
  * 5xx, a platform error), each in its platform's own shape. Tests wait for
  * recorded calls, never for time.
  */
+import * as LoopbackServer from "@troupe/gateway/testing/LoopbackServer"
 import { Context, Effect } from "effect"
-import { createServer, type IncomingMessage } from "node:http"
 
 /** A call the fake received. */
 export interface PlatformCall {
@@ -18,6 +19,8 @@ export interface PlatformCall {
   readonly text: string
   /** The thread it was sent in: Slack's `thread_ts`, Telegram's `reply_parameters.message_id`. */
   readonly thread: string | undefined
+  /** The message an edit or a deletion is about: Slack's `ts`, Telegram's `message_id`. */
+  readonly target: string | undefined
   /** The id the fake answered with when it accepted the message (Slack's `ts`, Telegram's `message_id`). */
   readonly id: string
   /** When it arrived (ms since the epoch). */
@@ -50,13 +53,6 @@ export interface FakePlatformServer {
 /** The fake of a test server. */
 export class FakePlatforms extends Context.Tag("test/FakePlatforms")<FakePlatforms, FakePlatformServer>() {}
 
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve) => {
-    let body = ""
-    req.on("data", (chunk: Buffer) => body += chunk.toString("utf8"))
-    req.on("end", () => resolve(body))
-  })
-
 /** The body's fields as strings, nested objects flattened to dotted keys (`reply_parameters.message_id`). */
 const fieldsOf = (contentType: string, body: string): Record<string, string> => {
   if (!contentType.includes("application/json")) return Object.fromEntries(new URLSearchParams(body))
@@ -71,95 +67,61 @@ const fieldsOf = (contentType: string, body: string): Record<string, string> => 
 }
 
 /** Starts the fake for the scope. */
-export const make = Effect.acquireRelease(
-  Effect.async<{ server: ReturnType<typeof createServer>; fake: FakePlatformServer }>((resume) => {
-    const calls: Array<PlatformCall> = []
-    const scripts = new Map<string, Array<PlatformAnswer>>()
-    const waiters: Array<{
-      keep: (call: PlatformCall) => boolean
-      count: number
-      resolve: (calls: ReadonlyArray<PlatformCall>) => void
-    }> = []
-    const settle = () => {
-      for (const w of [...waiters]) {
-        const found = calls.filter(w.keep)
-        if (found.length >= w.count) {
-          waiters.splice(waiters.indexOf(w), 1)
-          w.resolve(found)
-        }
-      }
+export const make = Effect.gen(function*() {
+  const log = LoopbackServer.recorder<PlatformCall>()
+  const scripts = new Map<string, Array<PlatformAnswer>>()
+  const root = yield* LoopbackServer.serve((req, raw, res) => {
+    const body = raw.toString("utf8")
+    const path = req.url ?? ""
+    const telegram = /^\/bot([^/]+)\/(\w+)$/.exec(path)
+    const fields = fieldsOf(req.headers["content-type"] ?? "", body)
+    const channel = fields[telegram === null ? "channel" : "chat_id"] ?? ""
+    const number = log.entries.length + 1
+    const id = telegram === null
+      ? `${Math.floor(Date.now() / 1000)}.${String(number - 1).padStart(6, "0")}`
+      : String(number)
+    const call: PlatformCall = {
+      platform: telegram === null ? "slack" : "telegram",
+      method: telegram?.[2] ?? path.replace(/^.*\//, ""),
+      token: telegram?.[1] ?? (req.headers["authorization"] ?? "").replace(/^Bearer /, ""),
+      channel,
+      text: fields["text"] ?? "",
+      thread: fields["thread_ts"] ?? fields["reply_parameters.message_id"],
+      target: fields["ts"] ?? fields["message_id"],
+      id,
+      at: Date.now()
     }
-    const server = createServer((req, res) => {
-      void readBody(req).then((body) => {
-        const path = req.url ?? ""
-        const telegram = /^\/bot([^/]+)\/(\w+)$/.exec(path)
-        const fields = fieldsOf(req.headers["content-type"] ?? "", body)
-        const channel = fields[telegram === null ? "channel" : "chat_id"] ?? ""
-        calls.push({
-          platform: telegram === null ? "slack" : "telegram",
-          method: telegram?.[2] ?? path.replace(/^.*\//, ""),
-          token: telegram?.[1] ?? (req.headers["authorization"] ?? "").replace(/^Bearer /, ""),
-          channel,
-          text: fields["text"] ?? "",
-          thread: fields["thread_ts"] ?? fields["reply_parameters.message_id"],
-          id: telegram === null
-            ? `${Math.floor(Date.now() / 1000)}.${String(calls.length).padStart(6, "0")}`
-            : String(calls.length + 1),
-          at: Date.now()
+    const answer = scripts.get(channel)?.shift() ?? { kind: "ok" }
+    const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/json", ...headers })
+      res.end(JSON.stringify(value))
+    }
+    if (telegram !== null) {
+      if (answer.kind === "rateLimited") {
+        json(429, {
+          ok: false,
+          error_code: 429,
+          description: `Too Many Requests: retry after ${answer.retryAfterSeconds}`,
+          parameters: { retry_after: answer.retryAfterSeconds }
         })
-        const id = calls[calls.length - 1]?.id ?? ""
-        const answer = scripts.get(channel)?.shift() ?? { kind: "ok" }
-        const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-          res.writeHead(status, { "content-type": "application/json", ...headers })
-          res.end(JSON.stringify(value))
-        }
-        if (telegram !== null) {
-          if (answer.kind === "rateLimited") {
-            json(429, {
-              ok: false,
-              error_code: 429,
-              description: `Too Many Requests: retry after ${answer.retryAfterSeconds}`,
-              parameters: { retry_after: answer.retryAfterSeconds }
-            })
-          } else if (answer.kind === "status") {
-            json(answer.status, { ok: false, error_code: answer.status, description: "Internal Server Error" })
-          } else if (answer.kind === "error") json(400, { ok: false, error_code: 400, description: answer.error })
-          else {json(200, {
-              ok: true,
-              result: { message_id: calls.length, chat: { id: Number(channel) }, text: fields["text"] }
-            })}
-        } else if (answer.kind === "rateLimited") {
-          json(429, { ok: false, error: "ratelimited" }, { "retry-after": String(answer.retryAfterSeconds) })
-        } else if (answer.kind === "status") json(answer.status, { ok: false })
-        else if (answer.kind === "error") json(200, { ok: false, error: answer.error })
-        else json(200, { ok: true, channel, ts: id, message: { text: fields["text"] } })
-        settle()
-      })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({
-        server,
-        fake: {
-          url: `http://127.0.0.1:${port}/api/`,
-          telegramUrl: `http://127.0.0.1:${port}`,
-          calls,
-          script: (channel, answers) => scripts.set(channel, [...answers]),
-          waitFor: (keep, count = 1) =>
-            Effect.promise(() =>
-              new Promise<ReadonlyArray<PlatformCall>>((resolve) => {
-                waiters.push({ keep, count, resolve })
-                settle()
-              })
-            )
-        }
-      }))
-    })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-).pipe(Effect.map(({ fake }) => fake))
+      } else if (answer.kind === "status") {
+        json(answer.status, { ok: false, error_code: answer.status, description: "Internal Server Error" })
+      } else if (answer.kind === "error") json(400, { ok: false, error_code: 400, description: answer.error })
+      else if (telegram[2] === "deleteMessage") json(200, { ok: true, result: true })
+      else json(200, { ok: true, result: { message_id: number, chat: { id: Number(channel) }, text: fields["text"] } })
+    } else if (answer.kind === "rateLimited") {
+      json(429, { ok: false, error: "ratelimited" }, { "retry-after": String(answer.retryAfterSeconds) })
+    } else if (answer.kind === "status") json(answer.status, { ok: false })
+    else if (answer.kind === "error") json(200, { ok: false, error: answer.error })
+    else json(200, { ok: true, channel, ts: id, message: { text: fields["text"] } })
+    log.record(call)
+  })
+  const fake: FakePlatformServer = {
+    url: `${root}/api/`,
+    telegramUrl: root,
+    calls: log.entries,
+    script: (channel, answers) => scripts.set(channel, [...answers]),
+    waitFor: log.waitFor
+  }
+  return fake
+})

@@ -479,7 +479,7 @@ describe("fuzzing from the OpenAPI document", () => {
           const specText = yield* Effect.promise(() => fetch(`${url.origin}/v1/openapi.json`).then((r) => r.text()))
           const spec: unknown = JSON.parse(specText)
           const operations = operationsOf(isObject(spec) ? spec : {})
-          expect(operations.length).toBe(115)
+          expect(operations.length).toBe(123)
           const components = isObject(spec) && isObject(spec["components"]) && isObject(spec["components"]["schemas"])
             ? spec["components"]["schemas"]
             : {}
@@ -489,12 +489,12 @@ describe("fuzzing from the OpenAPI document", () => {
             return typeof ref === "string" ? resolve(components[ref.replace("#/components/schemas/", "")]) : s
           }
 
-          // The outboxes (teammates', gateway's) record how far they have read the log: let them catch up with the set-up first.
+          // The outboxes (teammates', gateway's, webhooks') record how far they have read the log: let them catch up with the set-up first.
           yield* eventually(Effect.map(
             Effect.flatMap(Database.AdminSql, (sql) =>
               sql<
                 { caught: boolean }
-              >`SELECT (SELECT min(position) FROM log_cursors WHERE name IN ('teammates', 'gateway'))
+              >`SELECT (SELECT min(position) FROM log_cursors WHERE name IN ('teammates', 'gateway', 'webhooks'))
                 >= (SELECT position FROM event_log_state) AS caught`),
             (rows) => rows[0]?.caught === true ? Option.some(true) : Option.none()
           ))

@@ -19,6 +19,7 @@ import {
   anaAndBen,
   anaBenAndTeammate,
   baseUrl,
+  counterOf,
   eventually,
   person,
   raw,
@@ -144,16 +145,20 @@ describe("channel accounts without CHANNEL_KEY", () => {
         expect(refused.text).toContain("CHANNEL_KEY")
         expect(yield* ana.api.channels.list({ path: { org: org.id } })).toEqual([])
       }))
+
+    it.effect("so are outbound webhook endpoints, whose signing secrets are sealed with the same key", () =>
+      Effect.gen(function*() {
+        const { ana, org } = yield* anaAndBen
+        const refused = yield* raw("POST", `/v1/orgs/${org.id}/webhooks`, {
+          token: ana.token,
+          body: { url: "https://example.com/hook", eventTypes: ["message.created"] }
+        })
+        expect(refused.status).toBe(503)
+        expect(refused.text).toContain("CHANNEL_KEY")
+        expect((yield* raw("GET", `/v1/orgs/${org.id}/webhooks`, { token: ana.token })).json).toEqual([])
+      }))
   })
 })
-
-/** The value of a Prometheus counter series with (at least) these labels; 0 when there is none. */
-const counterOf = (text: string, name: string, labels: Record<string, string>) => {
-  const line = text.split("\n").find((l) =>
-    l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))
-  )
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
-}
 
 /** Slack's signature of a delivery: `v0=` and the HMAC-SHA256 of `v0:{timestamp}:{body}`. */
 const slackSignature = (secret: string, timestamp: string, body: string) =>
@@ -208,6 +213,8 @@ const bridged = (payload: typeof CreateChannelRequest.Type, channel: string) =>
     const world = yield* anaBenAndTeammate
     const path = { org: world.org.id }
     const account = yield* (payload.kind === "slack"
+      ? world.ana.api.channels.create({ path, payload })
+      : payload.kind === "telegram"
       ? world.ana.api.channels.create({ path, payload })
       : world.ana.api.channels.create({ path, payload }))
     yield* world.ana.api.channels.createBridge({
@@ -481,6 +488,50 @@ describe("Slack outbound", () => {
         expect(calls.map((c) => c.text)).toEqual([`${message?.authorName}: ${message?.text}`, "Ben: thanks"])
       }))
 
+    it.effect("an edit and a deletion in the room reach Slack as chat.update and chat.delete of what was sent", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const slack = yield* Fake.FakePlatforms
+        const inChannel = (c: Fake.PlatformCall) => c.channel === w.channel
+        const draft = yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "draft" } })
+        const [posted] = yield* slack.waitFor(inChannel)
+        yield* w.ben.api.messages.edit({ path: { room: w.room.id, message: draft.id }, payload: { text: "final" } })
+        const [, updated] = yield* slack.waitFor(inChannel, 2)
+        expect([updated?.method, updated?.target, updated?.text]).toEqual(["chat.update", posted?.id, "Ben: final"])
+        // A reply changes the root's reply count (a message.updated with the same text): no second chat.update.
+        yield* w.ana.api.messages.post({ path: { room: w.room.id }, payload: { text: "a reply", threadId: draft.id } })
+        yield* w.ben.api.messages.delete({ path: { room: w.room.id, message: draft.id } })
+        const calls = yield* slack.waitFor((c) => inChannel(c) && c.method === "chat.delete")
+        expect(calls.map((c) => c.target)).toEqual([posted?.id])
+        expect(slack.calls.filter(inChannel).map((c) => [c.method, c.text])).toEqual([
+          ["chat.postMessage", "Ben: draft"],
+          ["chat.update", "Ben: final"],
+          ["chat.postMessage", "Ana: a reply"],
+          ["chat.delete", ""]
+        ])
+      }))
+
+    it.effect("an edit before the message went out sends the new text once; a deletion before, nothing", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToSlack
+        const slack = yield* Fake.FakePlatforms
+        // Held by a 429 for 3 seconds, the first message waits; meanwhile it is edited, and a second one is
+        // posted and deleted (all in well under the hold).
+        slack.script(w.channel, [{ kind: "rateLimited", retryAfterSeconds: 3 }])
+        const first = yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "frist" } })
+        yield* slack.waitFor((c) => c.channel === w.channel)
+        yield* w.ben.api.messages.edit({ path: { room: w.room.id, message: first.id }, payload: { text: "first" } })
+        const gone = yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "oops" } })
+        yield* w.ben.api.messages.delete({ path: { room: w.room.id, message: gone.id } })
+        yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "last" } })
+        yield* slack.waitFor((c) => c.channel === w.channel && c.text === "Ben: last")
+        expect(slack.calls.filter((c) => c.channel === w.channel).map((c) => [c.method, c.text])).toEqual([
+          ["chat.postMessage", "Ben: frist"],
+          ["chat.postMessage", "Ben: first"],
+          ["chat.postMessage", "Ben: last"]
+        ])
+      }))
+
     it.effect("a 429 holds the channel for its Retry-After, then the message goes", () =>
       Effect.gen(function*() {
         const w = yield* bridgedToSlack
@@ -613,6 +664,32 @@ describe("Telegram", () => {
         yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "agreed", threadId: plan?.id } })
         const [sent] = yield* fake.waitFor((c) => c.channel === w.channel && c.text === "Ben: agreed")
         expect(sent?.thread).toBe("501")
+      }))
+
+    it.effect("an edit and a deletion in the room reach the chat as editMessageText and deleteMessage", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToTelegram
+        const fake = yield* Fake.FakePlatforms
+        const inChat = (c: Fake.PlatformCall) => c.channel === w.channel
+        const note = yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text: "see you at 3" } })
+        const [sent] = yield* fake.waitFor(inChat)
+        yield* w.ben.api.messages.edit({ path: { room: w.room.id, message: note.id }, payload: { text: "at 4" } })
+        yield* w.ben.api.messages.delete({ path: { room: w.room.id, message: note.id } })
+        const calls = yield* fake.waitFor(inChat, 3)
+        expect(calls.map((c) => [c.method, c.target, c.text])).toEqual([
+          ["sendMessage", undefined, "Ben: see you at 3"],
+          ["editMessageText", sent?.id, "Ben: at 4"],
+          ["deleteMessage", sent?.id, ""]
+        ])
+        const tail = yield* eventually(Effect.map(
+          w.ana.api.channels.traffic({ path: { org: w.org.id, account: w.account.id }, urlParams: {} }),
+          (t) => t.every((x) => x.status === "sent") ? Option.some(t) : Option.none()
+        ))
+        expect(tail.map((t) => [t.direction, t.action, t.status])).toEqual([
+          ["outbound", "delete", "sent"],
+          ["outbound", "update", "sent"],
+          ["outbound", "post", "sent"]
+        ])
       }))
 
     it.effect("room messages reach the chat through sendMessage, paced by retry_after; a refusal is marked failed", () =>

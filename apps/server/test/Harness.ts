@@ -247,6 +247,14 @@ export const TestServerWithModel = (overrides: Record<string, string> = {}) =>
       ))
   )
 
+/** The value of a Prometheus counter series with (at least) these labels in `/metrics` text; 0 when there is none. */
+export const counterOf = (text: string, name: string, labels: Record<string, string>) => {
+  const line = text.split("\n").find((l) =>
+    l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))
+  )
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
+}
+
 /** Polls `check` every 100 ms until it returns a value, for at most `timeout`. */
 export const eventually = <A, E, R>(
   check: Effect.Effect<Option.Option<A>, E, R>,

@@ -158,6 +158,19 @@ const world = Effect.gen(function*() {
     })
   )
   yield* freshBridge
+  const webhookAccount = yield* owner.api.channels.create({
+    path: { org: org.id },
+    payload: { kind: "webhook", name: "alerts", signingSecret: `whsec_${randomBytes(32).toString("base64")}` }
+  })
+  /** An outbound webhook endpoint the owner subscribed (to a URL nothing listens on; it is disabled). */
+  const freshWebhook = Effect.map(
+    owner.api.webhooks.create({
+      path: { org: org.id },
+      payload: { url: "http://127.0.0.1:9/hook", eventTypes: ["message.created"], enabled: false }
+    }),
+    (created) => created.endpoint
+  )
+  const webhook = yield* freshWebhook
   return {
     org,
     pub,
@@ -179,7 +192,10 @@ const world = Effect.gen(function*() {
     channel,
     slackChannel,
     freshChannel,
-    freshBridge
+    freshBridge,
+    webhookAccount,
+    webhook,
+    freshWebhook
   }
 })
 
@@ -684,7 +700,44 @@ const cases: ReadonlyArray<Case> = [
       Effect.map(w.freshMember, (p) => ({ method: "POST", path: `/v1/orgs/${w.org.id}/members/${p.user.id}/erase` })),
     adminsUp(200)
   ],
+  [
+    "webhooks.create",
+    (w) =>
+      at("POST", `/v1/orgs/${w.org.id}/webhooks`, {
+        url: "http://127.0.0.1:9/hook",
+        eventTypes: ["room.created"],
+        enabled: false
+      }),
+    adminsUp(201)
+  ],
+  ["webhooks.list", (w) => at("GET", `/v1/orgs/${w.org.id}/webhooks`), adminsUp(200)],
+  ["webhooks.get", (w) => at("GET", `/v1/orgs/${w.org.id}/webhooks/${w.webhook.id}`), adminsUp(200)],
+  [
+    "webhooks.update",
+    (w) => at("PATCH", `/v1/orgs/${w.org.id}/webhooks/${w.webhook.id}`, { eventTypes: ["pin.created"] }),
+    adminsUp(200)
+  ],
+  [
+    "webhooks.rotateSecret",
+    (w) => at("POST", `/v1/orgs/${w.org.id}/webhooks/${w.webhook.id}/rotate-secret`),
+    adminsUp(200)
+  ],
+  [
+    "webhooks.delete",
+    (w) => Effect.map(w.freshWebhook, (e) => ({ method: "DELETE", path: `/v1/orgs/${w.org.id}/webhooks/${e.id}` })),
+    adminsUp(204)
+  ],
+  [
+    "webhooks.deliveries",
+    (w) => at("GET", `/v1/orgs/${w.org.id}/webhooks/${w.webhook.id}/deliveries`),
+    adminsUp(200)
+  ],
   // Webhooks: no bearer token counts, only the platform's signature (none here).
+  [
+    "gateway.webhookMessages",
+    (w) => at("POST", `/v1/gateway/webhook/${w.webhookAccount.id}`, { channel: "c", user: { id: "u" }, text: "x" }),
+    who({ rest: 401 })
+  ],
   [
     "gateway.slackEvents",
     (w) => at("POST", `/v1/gateway/slack/${w.slackChannel.id}/events`, { type: "url_verification", challenge: "c" }),
@@ -728,7 +781,7 @@ describe("the authorisation matrix", () => {
           const declared = Object.values(TroupeApi.groups).flatMap((group) =>
             Object.keys(group.endpoints).map((name) => `${group.identifier}.${name}`)
           )
-          expect(declared.length).toBe(115)
+          expect(declared.length).toBe(123)
           expect(cases.map(([endpoint]) => endpoint).sort()).toEqual([...declared].sort())
         }))
 

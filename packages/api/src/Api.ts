@@ -121,6 +121,14 @@ import {
   User,
   UserProfile
 } from "@troupe/domain/User"
+import {
+  CreateWebhookRequest,
+  UpdateWebhookRequest,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointId,
+  WebhookWithSecret
+} from "@troupe/domain/Webhook"
 import { Schema } from "effect"
 import { Authentication } from "./Auth.js"
 
@@ -758,6 +766,51 @@ export class ChannelsGroup extends HttpApiGroup.make("channels")
   .prefix("/v1")
 {}
 
+const webhookPath = Schema.Struct({ org: OrgId, webhook: WebhookEndpointId })
+
+/** Outbound webhooks: URLs an org's admins subscribe to event types. Admins only. */
+export class WebhooksGroup extends HttpApiGroup.make("webhooks")
+  .add(
+    HttpApiEndpoint.post("create", "/orgs/:org/webhooks").setPath(orgPath).setPayload(CreateWebhookRequest)
+      .addSuccess(WebhookWithSecret, { status: 201 })
+      .annotate(
+        OpenApi.Description,
+        "Subscribes a URL to event types. The answer carries the endpoint's signing secret, this once " +
+          "(encrypted with CHANNEL_KEY; 503 when it is not configured)."
+      )
+  )
+  .add(HttpApiEndpoint.get("list", "/orgs/:org/webhooks").setPath(orgPath).addSuccess(Schema.Array(WebhookEndpoint)))
+  .add(HttpApiEndpoint.get("get", "/orgs/:org/webhooks/:webhook").setPath(webhookPath).addSuccess(WebhookEndpoint))
+  .add(
+    HttpApiEndpoint.patch("update", "/orgs/:org/webhooks/:webhook").setPath(webhookPath)
+      .setPayload(UpdateWebhookRequest).addSuccess(WebhookEndpoint)
+      .annotate(OpenApi.Description, "Changes the URL or the event types, or enables or disables the endpoint.")
+  )
+  .add(
+    HttpApiEndpoint.post("rotateSecret", "/orgs/:org/webhooks/:webhook/rotate-secret").setPath(webhookPath)
+      .addSuccess(WebhookWithSecret)
+      .annotate(
+        OpenApi.Description,
+        "A new signing secret, shown this once. For a day, deliveries carry a signature with the old one too."
+      )
+  )
+  .add(HttpApiEndpoint.del("delete", "/orgs/:org/webhooks/:webhook").setPath(webhookPath))
+  .add(
+    HttpApiEndpoint.get("deliveries", "/orgs/:org/webhooks/:webhook/deliveries").setPath(webhookPath)
+      .setUrlParams(
+        Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 200))) })
+      )
+      .addSuccess(Schema.Array(WebhookDelivery))
+      .annotate(
+        OpenApi.Description,
+        "The endpoint's latest deliveries, newest first: pending (with the next attempt's time), sent or failed, " +
+          "with attempts, the last HTTP status and the last error."
+      )
+  )
+  .middleware(Authentication)
+  .prefix("/v1")
+{}
+
 /**
  * Webhooks the platforms call. No bearer token: each delivery is checked
  * against its account's secret over the raw body.
@@ -772,6 +825,18 @@ export class GatewayGroup extends HttpApiGroup.make("gateway")
         "Slack Events API deliveries, signed with the app's signing secret (X-Slack-Signature, " +
           "X-Slack-Request-Timestamp, 5-minute window). url_verification is answered with its challenge; " +
           "messages in bridged channels are stored in their room once, however often Slack retries."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("webhookMessages", "/gateway/webhook/:account")
+      .setPath(Schema.Struct({ account: ChannelAccountId }))
+      .addSuccess(GatewayAck)
+      .annotate(
+        OpenApi.Description,
+        "Messages from any system, signed with the Standard Webhooks scheme (webhook-id, webhook-timestamp, " +
+          "webhook-signature; 5-minute window) under a webhook account's signing secret. The body is " +
+          "{channel, user: {id, name?}, text, messageId?, replyTo?}; a message in a bridged channel is stored " +
+          "in its room once per webhook-id."
       )
   )
   .add(
@@ -833,6 +898,7 @@ export class TroupeApi extends HttpApi.make("troupe")
   .add(SchedulesGroup)
   .add(EventsGroup)
   .add(ChannelsGroup)
+  .add(WebhooksGroup)
   .add(GatewayGroup)
   .add(DataRightsGroup)
   .addError(MalformedRequest, { status: 400 })

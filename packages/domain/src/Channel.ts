@@ -16,8 +16,8 @@ export const BridgeId = Schema.UUID.pipe(Schema.brand("BridgeId"))
 /** A bridge's id (a platform channel or chat joined to a room). */
 export type BridgeId = typeof BridgeId.Type
 
-/** The platforms the gateway speaks. */
-export const ChannelKind = Schema.Literal("slack", "telegram")
+/** The platforms the gateway speaks (`webhook`: any system that signs its deliveries as Standard Webhooks do). */
+export const ChannelKind = Schema.Literal("slack", "telegram", "webhook")
 /** The platforms the gateway speaks. */
 export type ChannelKind = typeof ChannelKind.Type
 
@@ -46,8 +46,30 @@ export class CreateTelegramChannel extends Schema.Class<CreateTelegramChannel>("
   webhookSecret: WebhookSecret
 }) {}
 
+/**
+ * A Standard Webhooks signing secret: `whsec_` and at least 24 random bytes
+ * in base64 (make one with `echo whsec_$(openssl rand -base64 32)`).
+ */
+export const StandardWebhookSecret = Schema.String.pipe(
+  Schema.maxLength(512),
+  Schema.pattern(/^whsec_(?:[A-Za-z0-9+/]{4}){8,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, {
+    message: () => "expected whsec_ followed by at least 24 bytes in base64"
+  })
+)
+
+/**
+ * Connect any system that sends Standard Webhooks: the secret it signs its
+ * deliveries with. Its deliveries come in; nothing goes back out through it
+ * (outbound webhooks do that).
+ */
+export class CreateWebhookChannel extends Schema.Class<CreateWebhookChannel>("CreateWebhookChannel")({
+  kind: Schema.Literal("webhook"),
+  name: Name,
+  signingSecret: StandardWebhookSecret
+}) {}
+
 /** A new channel account, by kind. */
-export const CreateChannelRequest = Schema.Union(CreateSlackChannel, CreateTelegramChannel)
+export const CreateChannelRequest = Schema.Union(CreateSlackChannel, CreateTelegramChannel, CreateWebhookChannel)
 /** A new channel account, by kind. */
 export type CreateChannelRequest = typeof CreateChannelRequest.Type
 
@@ -74,7 +96,10 @@ export class ChannelHealth extends Schema.Class<ChannelHealth>("ChannelHealth")(
   queueDepth: Schema.Number
 }) {}
 
-/** A channel account as the API shows it: no credentials, only the bot token's last four characters. */
+/**
+ * A channel account as the API shows it: no credentials, only the bot token's
+ * (a webhook account: the signing secret's) last four characters.
+ */
 export class ChannelAccount extends Schema.Class<ChannelAccount>("ChannelAccount")({
   id: ChannelAccountId,
   kind: ChannelKind,
@@ -108,6 +133,8 @@ export class ChannelTraffic extends Schema.Class<ChannelTraffic>("ChannelTraffic
   direction: Schema.Literal("inbound", "outbound"),
   externalChannel: Schema.String,
   messageId: Schema.NullOr(MessageId),
+  /** A new message (`post`, in or out), or an edit (`update`) or a deletion (`delete`) sent out. */
+  action: Schema.Literal("post", "update", "delete"),
   /** Inbound: `received`; outbound: `pending`, `sent` or `failed`. */
   status: Schema.Literal("received", "pending", "sent", "failed"),
   attempts: Schema.Number,

@@ -8,8 +8,10 @@ import type { Caller } from "@troupe/domain/Caller"
 import {
   type BridgeId,
   ChannelAccountId,
+  type ChannelKind,
   type CreateBridgeRequest,
   type CreateChannelRequest,
+  StandardWebhookSecret,
   type UpdateChannelRequest
 } from "@troupe/domain/Channel"
 import { InvalidInput } from "@troupe/domain/Errors"
@@ -18,10 +20,41 @@ import { ChannelRepo } from "@troupe/store/ChannelRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Access } from "@troupe/workspace/Access"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { ChannelKey } from "./ChannelKey.js"
-import { Credentials, hintOf, SlackCredentials, TelegramCredentials } from "./Credentials.js"
+import { Credentials, hintOf, SlackCredentials, TelegramCredentials, WebhookCredentials } from "./Credentials.js"
+
+/** A field of an update that does not apply to an account of `kind`, if the update names one. */
+const foreignField = (kind: ChannelKind, input: UpdateChannelRequest) => {
+  const applies: Record<ChannelKind, ReadonlyArray<keyof UpdateChannelRequest>> = {
+    slack: ["botToken", "signingSecret", "botUserId"],
+    telegram: ["botToken", "webhookSecret"],
+    webhook: ["signingSecret"]
+  }
+  const secrets = ["botToken", "signingSecret", "webhookSecret", "botUserId"] as const
+  return secrets.find((field) => input[field] !== undefined && !applies[kind].includes(field))
+}
+
+/** The account's credentials with the secrets an update rotates replaced. */
+const rotated = (old: Credentials, input: UpdateChannelRequest): Credentials => {
+  switch (old.kind) {
+    case "slack":
+      return new SlackCredentials({
+        kind: "slack",
+        botToken: input.botToken ?? old.botToken,
+        signingSecret: input.signingSecret ?? old.signingSecret
+      })
+    case "telegram":
+      return new TelegramCredentials({
+        kind: "telegram",
+        botToken: input.botToken ?? old.botToken,
+        webhookSecret: input.webhookSecret ?? old.webhookSecret
+      })
+    case "webhook":
+      return new WebhookCredentials({ kind: "webhook", signingSecret: input.signingSecret ?? old.signingSecret })
+  }
+}
 
 /** The most traffic entries one tail returns. */
 export const MAX_TAIL = 200
@@ -43,14 +76,16 @@ export class Channels extends Effect.Service<Channels>()("@troupe/gateway/Channe
       const id = ChannelAccountId.make(randomUUID())
       const credentials = input.kind === "slack"
         ? new SlackCredentials({ kind: "slack", botToken: input.botToken, signingSecret: input.signingSecret })
-        : new TelegramCredentials({ kind: "telegram", botToken: input.botToken, webhookSecret: input.webhookSecret })
+        : input.kind === "telegram"
+        ? new TelegramCredentials({ kind: "telegram", botToken: input.botToken, webhookSecret: input.webhookSecret })
+        : new WebhookCredentials({ kind: "webhook", signingSecret: input.signingSecret })
       const sealed = yield* key.seal(id, credentials)
       return yield* orUnavailable(repo.create(orgId, {
         id,
         kind: input.kind,
         name: input.name,
         credentials: sealed,
-        tokenHint: hintOf(input.botToken),
+        tokenHint: hintOf(input.kind === "webhook" ? input.signingSecret : input.botToken),
         botUserId: input.kind === "slack" ? input.botUserId ?? null : null,
         createdBy: a.user.id
       }))
@@ -71,39 +106,31 @@ export class Channels extends Effect.Service<Channels>()("@troupe/gateway/Channe
       function*(caller: Caller, orgId: OrgId, id: ChannelAccountId, input: UpdateChannelRequest) {
         yield* admin(caller, orgId)
         const current = yield* orUnavailable(repo.secrets(orgId, id))
-        const foreign = current.kind === "slack"
-          ? input.webhookSecret !== undefined ? "webhookSecret" : undefined
-          : input.signingSecret !== undefined
-          ? "signingSecret"
-          : input.botUserId !== undefined
-          ? "botUserId"
-          : undefined
+        const foreign = foreignField(current.kind, input)
         if (foreign !== undefined) {
           return yield* new InvalidInput({ message: `${foreign} does not apply to a ${current.kind} account` })
+        }
+        if (
+          current.kind === "webhook" && input.signingSecret !== undefined &&
+          !Schema.is(StandardWebhookSecret)(input.signingSecret)
+        ) {
+          return yield* new InvalidInput({
+            message: "a webhook account's signingSecret is whsec_ followed by at least 24 bytes in base64"
+          })
         }
         const rotates = input.botToken !== undefined || input.signingSecret !== undefined ||
           input.webhookSecret !== undefined
         let credentials: Uint8Array | undefined
         if (rotates) {
           const old = yield* openCredentials(id, current.credentials)
-          const next = old.kind === "slack"
-            ? new SlackCredentials({
-              kind: "slack",
-              botToken: input.botToken ?? old.botToken,
-              signingSecret: input.signingSecret ?? old.signingSecret
-            })
-            : new TelegramCredentials({
-              kind: "telegram",
-              botToken: input.botToken ?? old.botToken,
-              webhookSecret: input.webhookSecret ?? old.webhookSecret
-            })
-          credentials = yield* key.seal(id, next)
+          credentials = yield* key.seal(id, rotated(old, input))
         }
+        const hinted = current.kind === "webhook" ? input.signingSecret : input.botToken
         return yield* orUnavailable(repo.update(orgId, id, {
           name: input.name,
           enabled: input.enabled,
           credentials,
-          tokenHint: input.botToken === undefined ? undefined : hintOf(input.botToken),
+          tokenHint: hinted === undefined ? undefined : hintOf(hinted),
           botUserId: input.botUserId
         }))
       }

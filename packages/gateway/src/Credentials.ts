@@ -1,5 +1,6 @@
 /**
- * What is encrypted for each kind of channel account (see `ChannelKey`).
+ * What is encrypted for each kind of channel account, and for each webhook
+ * endpoint (see `ChannelKey`).
  */
 import { Schema } from "effect"
 
@@ -17,8 +18,19 @@ export class TelegramCredentials extends Schema.Class<TelegramCredentials>("Tele
   webhookSecret: Schema.String
 }) {}
 
+/** A generic webhook account's secret: the Standard Webhooks secret its deliveries are signed with. */
+export class WebhookCredentials extends Schema.Class<WebhookCredentials>("WebhookCredentials")({
+  kind: Schema.Literal("webhook"),
+  signingSecret: Schema.String
+}) {}
+
+/** A webhook endpoint's signing secret, as it is sealed (the endpoint id as associated data). */
+export class EndpointSecret extends Schema.Class<EndpointSecret>("EndpointSecret")({
+  secret: Schema.String
+}) {}
+
 /** Any account's secrets. */
-export const Credentials = Schema.Union(SlackCredentials, TelegramCredentials)
+export const Credentials = Schema.Union(SlackCredentials, TelegramCredentials, WebhookCredentials)
 /** Any account's secrets. */
 export type Credentials = typeof Credentials.Type
 

@@ -1,5 +1,6 @@
 /**
- * Deliveries from the platforms. Each is checked against its account's
+ * Deliveries from the platforms, and from any system that signs its
+ * deliveries as Standard Webhooks do. Each is checked against its account's
  * secret over the raw body before anything is read, then stored in its
  * bridged room in one transaction with its provider id, so a retried or
  * replayed delivery is acknowledged and stored once. Nothing slow happens
@@ -16,9 +17,10 @@ import { RoomRepo } from "@troupe/store/RoomRepo"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
 import { Clock, Effect, Option, ParseResult, Schema } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
-import { SlackCredentials, TelegramCredentials } from "./Credentials.js"
+import { SlackCredentials, TelegramCredentials, WebhookCredentials } from "./Credentials.js"
 import * as GatewayMetrics from "./GatewayMetrics.js"
 import * as Slack from "./Slack.js"
+import * as StandardWebhooks from "./StandardWebhooks.js"
 import * as Telegram from "./Telegram.js"
 
 /** A message from a platform, about to be stored in its bridged room. */
@@ -73,7 +75,7 @@ const parseBody = (body: Uint8Array) =>
     catch: () => new MalformedRequest({ message: "the body is not UTF-8 JSON" })
   })
 
-/** Webhook deliveries from Slack and Telegram. */
+/** Webhook deliveries from Slack, Telegram and generic webhook senders. */
 export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound", {
   effect: Effect.gen(function*() {
     const repo = yield* ChannelRepo
@@ -82,6 +84,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
     const key = yield* ChannelKey
     const openSlack = key.open(SlackCredentials)
     const openTelegram = key.open(TelegramCredentials)
+    const openWebhook = key.open(WebhookCredentials)
 
     /** The account a webhook names, of the kind its route is for; unknown ones are 404. */
     const accountFor = (accountId: ChannelAccountId, kind: ChannelKind) =>
@@ -186,7 +189,40 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       return yield* store(account.orgId, account, { ...message, providerId: String(update.update_id) })
     }, measured("telegram"))
 
-    return { slack, telegram } as const
+    /**
+     * A Standard Webhooks delivery from any system: signature over the raw
+     * body (5-minute window), then one message; `webhook-id` is the
+     * idempotency key.
+     */
+    const webhook = Effect.fn("Inbound.webhook")(function*(
+      accountId: ChannelAccountId,
+      headers: StandardWebhooks.ReceivedHeaders,
+      body: Uint8Array
+    ) {
+      const account = yield* accountFor(accountId, "webhook")
+      const credentials = yield* openWebhook(accountId, account.credentials)
+      const text = yield* Effect.try({
+        try: () => fatalUtf8.decode(body),
+        catch: () => new MalformedRequest({ message: "the body is not UTF-8" })
+      })
+      const providerId = yield* StandardWebhooks.verify(credentials.signingSecret, headers, text)
+      yield* requireEnabled(account)
+      const json = yield* parseBody(body)
+      const message = yield* Schema.decodeUnknown(StandardWebhooks.InboundMessage)(json).pipe(
+        Effect.mapError(malformed("a webhook message"))
+      )
+      return yield* store(account.orgId, account, {
+        providerId,
+        channel: message.channel,
+        user: message.user.id,
+        name: message.user.name ?? message.user.id,
+        text: message.text,
+        externalId: message.messageId ?? null,
+        replyTo: message.replyTo ?? null
+      })
+    }, measured("webhook"))
+
+    return { slack, telegram, webhook } as const
   }),
   dependencies: [ChannelRepo.Default, RoomRepo.Default, ChannelKey.Default]
 }) {}

@@ -2,10 +2,13 @@
  * The gateway's outbox. One runner of the cluster (a singleton) follows the
  * event log from its own cursor (`gateway` in `log_cursors`) and, for every
  * message created in a bridged room, queues a delivery per bridge (UNIQUE
- * (message, bridge): a batch read again after a crash queues nothing twice),
- * except to the account it came in through. Teammates' replies stream as
- * deltas that never reach the log; their `message.created` carries the
- * complete text, so a reply is sent once, whole.
+ * (bridge, log position): a batch read again after a crash queues nothing
+ * twice), except to the account it came in through; an edit or a deletion of
+ * a message that went out is queued as a delivery of its own (`chat.update`,
+ * `chat.delete`; Telegram's `editMessageText`, `deleteMessage`), after it.
+ * Teammates' replies stream as deltas that never reach the log; their
+ * `message.created` carries the complete text, so a reply is sent once,
+ * whole.
  *
  * The same runner sends what is due, each destination (an account's
  * channel or chat) paced by a token bucket, in order within a destination. A 429
@@ -16,16 +19,13 @@
 import { Singleton } from "@effect/cluster"
 import { FetchHttpClient } from "@effect/platform"
 import type { Event } from "@troupe/domain/Event"
-import type { OrgId } from "@troupe/domain/Ids"
-import { wakeSignal } from "@troupe/realtime/EventBus"
-import { ChannelRepo, type DueDelivery, type QueuedMessage } from "@troupe/store/ChannelRepo"
-import { isSqlError, isUnavailable } from "@troupe/store/DatabaseError"
-import { EventLog, lazyCursor } from "@troupe/store/EventLog"
-import { Clock, Config, Duration, Effect, Layer, Queue, Schedule } from "effect"
+import { ChannelRepo, type DueDelivery, type MessageChange, type QueuedMessage } from "@troupe/store/ChannelRepo"
+import { Clock, Config, Duration, Effect, Layer } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
 import { Credentials } from "./Credentials.js"
-import { outboundText, type SendError, TransientFailure } from "./Delivery.js"
+import { outboundText, PermanentFailure, type SendError, TransientFailure } from "./Delivery.js"
 import * as GatewayMetrics from "./GatewayMetrics.js"
+import * as LogOutbox from "./internal/LogOutbox.js"
 import * as Pacing from "./Pacing.js"
 import * as SlackSender from "./SlackSender.js"
 import * as TelegramSender from "./TelegramSender.js"
@@ -39,17 +39,11 @@ export const MAX_ATTEMPTS = 8
 /** The longest wait between two attempts of one delivery. */
 const MAX_BACKOFF_MS = 5 * 60_000
 
-/** Events read per round trip. */
-const BATCH = 200
-
 /** Deliveries sent per org and round. */
 const SEND_BATCH = 100
 
 /** Destinations sent to at once. */
 const SEND_CONCURRENCY = 8
-
-/** How often the outbox looks for work when no wake-up arrives (`EVENT_POLL_INTERVAL`, default 1 second). */
-const PollInterval = Config.duration("EVENT_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
 
 /**
  * How long received deliveries are remembered (so a replay within it is
@@ -64,76 +58,48 @@ export const Retention = Config.duration("GATEWAY_RETENTION").pipe(
   })
 )
 
-/** How often old gateway records are pruned. */
-const PRUNE_EVERY = Duration.hours(1)
+/** What of the log goes out: new messages, and edits and deletions of messages. */
+type Outgoing =
+  | { readonly _tag: "post"; readonly message: QueuedMessage }
+  | { readonly _tag: "change"; readonly change: MessageChange }
 
-/** A message that goes out: created, not deleted, with text. */
-const outgoing = (event: Event) =>
-  event.type === "message.created" && event.message.deletedAt === null && event.message.text.trim() !== ""
-    ? event.message
-    : undefined
+/**
+ * What of an event goes out: a message created (not deleted, with text), an
+ * edit (with text; the store sends it only when the text changed) or a
+ * deletion.
+ */
+const outgoing = (event: Event, position: number): Outgoing | undefined => {
+  switch (event.type) {
+    case "message.created": {
+      const m = event.message
+      return m.deletedAt === null && m.text.trim() !== ""
+        ? { _tag: "post", message: { ...m, position } }
+        : undefined
+    }
+    case "message.updated": {
+      const m = event.message
+      return m.deletedAt === null && m.text.trim() !== ""
+        ? { _tag: "change", change: { id: m.id, action: "update", authorName: m.authorName, text: m.text, position } }
+        : undefined
+    }
+    case "message.deleted": {
+      const m = event.message
+      return { _tag: "change", change: { id: m.id, action: "delete", authorName: m.authorName, text: null, position } }
+    }
+    default:
+      return undefined
+  }
+}
 
 /** Follows the log, queues deliveries and sends them; runs on one runner of the cluster at a time. */
 export const run = Effect.gen(function*() {
-  const log = yield* EventLog
   const repo = yield* ChannelRepo
   const key = yield* ChannelKey
-  const interval = yield* PollInterval
   const retention = yield* Retention
   const slack = yield* SlackSender.make
   const telegram = yield* TelegramSender.make
   const openCredentials = key.open(Credentials)
   const pacing = Pacing.make({ burst: 3, perSecond: 1 })
-  const { headAfter, kick } = yield* wakeSignal
-  let position = yield* log.cursor(CURSOR).pipe(Effect.retry(Schedule.spaced("1 second")))
-
-  /**
-   * Queues deliveries for everything after the cursor, one statement per org
-   * and batch; the cursor moves once they are stored. An outage ends the
-   * round (the batch is read again); any other failure of an org's messages
-   * is logged and they are skipped, so one bad row never stops the gateway.
-   */
-  /** Whether the last \`follow\` queued any delivery (then \`sendDue\` runs at once, not at the next poll). */
-  let enqueued = false
-
-  const follow = Effect.gen(function*() {
-    enqueued = false
-    while (true) {
-      const batch = yield* log.readAfter(position, BATCH, headAfter(position))
-      const byOrg = new Map<OrgId, Array<QueuedMessage>>()
-      for (const logged of batch) {
-        const message = outgoing(logged.delivered.event)
-        if (logged.orgId !== null && message !== undefined) {
-          const queued = { ...message, position: logged.position }
-          byOrg.set(logged.orgId, [...(byOrg.get(logged.orgId) ?? []), queued])
-        }
-      }
-      for (const [orgId, messages] of byOrg) {
-        const queued = yield* repo.enqueue(orgId, messages).pipe(
-          Effect.catchIf(
-            (e) => !(isSqlError(e) && isUnavailable(e)),
-            (e) =>
-              Effect.as(
-                Effect.logError(`the gateway's outbox skips ${messages.length} message(s) of org ${orgId}`, e),
-                0
-              )
-          )
-        )
-        if (queued > 0) enqueued = true
-      }
-      const last = batch.at(-1)
-      if (last !== undefined) position = last.position
-      yield* save(position, enqueued || batch.length === 0)
-      if (batch.length < BATCH) return
-    }
-  })
-
-  /**
-   * The cursor is saved at once after a batch that queued deliveries, lazily
-   * otherwise: chat in rooms with no bridge costs the gateway no write per
-   * message. What a crash makes it read again is queued once (UNIQUE (message, bridge)).
-   */
-  const save = lazyCursor(log, CURSOR, position)
 
   const send = (delivery: DueDelivery): Effect.Effect<string | null, SendError> =>
     Effect.flatMap(
@@ -142,10 +108,22 @@ export const run = Effect.gen(function*() {
         (e) => new TransientFailure({ reason: e.message })
       ),
       (credentials) => {
+        if (credentials.kind === "webhook") {
+          // Never queued (troupe_channel_enqueue): a generic webhook account only takes deliveries in.
+          return Effect.fail(new PermanentFailure({ reason: "a webhook account sends nothing out" }))
+        }
+        const sender = credentials.kind === "slack" ? slack : telegram
         const text = outboundText(delivery.authorName, delivery.text)
-        return credentials.kind === "slack"
-          ? slack(credentials.botToken, delivery.externalChannel, text, delivery.externalThread)
-          : telegram(credentials.botToken, delivery.externalChannel, text, delivery.externalThread)
+        const { externalChannel: channel, target } = delivery
+        if (delivery.action === "post") {
+          return sender.post(credentials.botToken, channel, text, delivery.externalThread)
+        }
+        if (target === null) {
+          return Effect.fail(new PermanentFailure({ reason: "the message never reached the platform" }))
+        }
+        return delivery.action === "update"
+          ? sender.update(credentials.botToken, channel, target, text)
+          : sender.remove(credentials.botToken, channel, target)
       }
     )
 
@@ -205,33 +183,19 @@ export const run = Effect.gen(function*() {
     }
   })
 
-  /** Prunes old records at start and then once per `PRUNE_EVERY`. */
-  let prunedAt = 0
-  const pruneOld = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    if (now - prunedAt < Duration.toMillis(PRUNE_EVERY)) return
-    const deleted = yield* repo.prune(Duration.toSeconds(retention))
-    prunedAt = now
-    if (deleted > 0) yield* Effect.logInfo(`the gateway pruned ${deleted} old delivery record(s)`)
+  return yield* LogOutbox.run<Outgoing, never>({
+    cursor: CURSOR,
+    name: "the gateway's outbox",
+    select: (logged) => outgoing(logged.delivered.event, logged.position),
+    enqueue: (orgId, selected) =>
+      Effect.zipWith(
+        repo.enqueue(orgId, selected.flatMap((s) => s._tag === "post" ? [s.message] : [])),
+        repo.enqueueChanges(orgId, selected.flatMap((s) => s._tag === "change" ? [s.change] : [])),
+        (posts, changes) => posts + changes
+      ),
+    sendDue,
+    prune: repo.prune(Duration.toSeconds(retention))
   })
-
-  // Due deliveries (retries, held destinations, what another node queued) are sent on every poll;
-  // a wake-up sends at once only what it queued, so plain chat costs no query for due work.
-  let polled = true
-  return yield* Effect.gen(function*() {
-    yield* follow.pipe(
-      Effect.zipRight(Effect.suspend(() => enqueued || polled ? sendDue : Effect.void)),
-      Effect.zipRight(pruneOld),
-      Effect.catchAllCause((cause) =>
-        Effect.zipRight(Effect.logWarning("the gateway's outbox failed a round", cause), Effect.sleep("1 second"))
-      )
-    )
-    polled = yield* Queue.take(kick).pipe(
-      Effect.timeout(interval),
-      Effect.as(false),
-      Effect.orElseSucceed(() => true)
-    )
-  }).pipe(Effect.forever, Effect.withTracerEnabled(false))
 })
 
 /** The gateway's outbox as a cluster singleton. */

@@ -1,5 +1,6 @@
 /**
- * Sends a room message to a Slack channel with `chat.postMessage` through
+ * Sends a room message to a Slack channel with `chat.postMessage`, and its
+ * edits and deletion with `chat.update` and `chat.delete`, through
  * `@slack/web-api`, against `SLACK_API_URL`. The client neither retries nor
  * waits out rate limits itself (`rejectRateLimitedCalls`): the outbox paces
  * each channel and decides what a failure means.
@@ -68,20 +69,28 @@ export const make = Effect.map(SlackApiUrl, (slackApiUrl) => {
     clients.set(token, client)
     return client
   }
-  /** Posts `text` (escaped for Slack) to `channel`, in the thread of `threadTs` if given; the message's `ts` is its id. */
-  return (
-    token: string,
-    channel: string,
-    text: string,
-    threadTs: string | null
-  ): Effect.Effect<string | null, SendError> =>
-    Effect.tryPromise({
-      try: () =>
+  const call = <A>(run: () => Promise<A>): Effect.Effect<A, SendError> =>
+    Effect.tryPromise({ try: run, catch: classify })
+  return {
+    /** Posts `text` (escaped for Slack) to `channel`, in the thread of `threadTs` if given; the message's `ts` is its id. */
+    post: (
+      token: string,
+      channel: string,
+      text: string,
+      threadTs: string | null
+    ): Effect.Effect<string | null, SendError> =>
+      call(() =>
         clientFor(token).chat.postMessage({
           channel,
           text: escapeText(text),
           ...(threadTs === null ? {} : { thread_ts: threadTs })
-        }),
-      catch: classify
-    }).pipe(Effect.map((result) => result.ts ?? null))
+        })
+      ).pipe(Effect.map((result) => result.ts ?? null)),
+    /** Replaces the text of the message `ts` in `channel` (`chat.update`). */
+    update: (token: string, channel: string, ts: string, text: string): Effect.Effect<null, SendError> =>
+      call(() => clientFor(token).chat.update({ channel, ts, text: escapeText(text) })).pipe(Effect.as(null)),
+    /** Deletes the message `ts` in `channel` (`chat.delete`). */
+    remove: (token: string, channel: string, ts: string): Effect.Effect<null, SendError> =>
+      call(() => clientFor(token).chat.delete({ channel, ts })).pipe(Effect.as(null))
+  } as const
 })

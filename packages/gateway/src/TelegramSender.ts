@@ -1,6 +1,7 @@
 /**
  * Sends a room message to a Telegram chat: `POST {TELEGRAM_API_URL}/bot{token}/sendMessage`
- * with the platform's `HttpClient`. A bot framework would add nothing the
+ * with the platform's `HttpClient`, and its edits and deletion with
+ * `editMessageText` and `deleteMessage`. A bot framework would add nothing the
  * outbox needs. The token is part of the URL, so no error text here ever
  * carries the URL.
  */
@@ -20,7 +21,8 @@ const TIMEOUT = Duration.seconds(10)
 /** What the Bot API answers. */
 const Answer = Schema.Struct({
   ok: Schema.Boolean,
-  result: Schema.optional(Schema.Struct({ message_id: Schema.Number })),
+  /** The message sent or edited; `true` for a deletion. */
+  result: Schema.optional(Schema.Union(Schema.Struct({ message_id: Schema.Number }), Schema.Boolean)),
   error_code: Schema.optional(Schema.Number),
   description: Schema.optional(Schema.String),
   parameters: Schema.optional(Schema.Struct({ retry_after: Schema.optional(Schema.Number) }))
@@ -31,29 +33,23 @@ const decodeAnswer = Schema.decodeUnknownOption(Answer)
 export const make = Effect.gen(function*() {
   const root = yield* TelegramApiUrl
   const client = yield* HttpClient.HttpClient
-  /** Sends `text` to `chatId`, as a reply to `replyTo` if given; the message's id is its id. */
-  return (
-    token: string,
-    chatId: string,
-    text: string,
-    replyTo: string | null
-  ): Effect.Effect<string | null, SendError> =>
+
+  /** Calls the Bot API's `method` with `body`; the `result` of a successful answer's `message_id`, if any. */
+  const call = (token: string, method: string, body: object): Effect.Effect<string | null, SendError> =>
     Effect.gen(function*() {
-      const reply = replyTo === null || !/^\d+$/.test(replyTo)
-        ? {}
-        : { reply_parameters: { message_id: Number(replyTo), allow_sending_without_reply: true } }
       const response = yield* client.execute(
-        HttpClientRequest.post(`${root}/bot${token}/sendMessage`).pipe(
-          HttpClientRequest.bodyUnsafeJson({ chat_id: chatId, text, ...reply })
-        )
+        HttpClientRequest.post(`${root}/bot${token}/${method}`).pipe(HttpClientRequest.bodyUnsafeJson(body))
       )
-      const body = yield* Effect.orElseSucceed(response.json, (): unknown => null)
-      const answer = decodeAnswer(body)
+      const json = yield* Effect.orElseSucceed(response.json, (): unknown => null)
+      const answer = decodeAnswer(json)
       const status = response.status
       if (status === 200 && Option.isSome(answer) && answer.value.ok) {
-        return answer.value.result === undefined ? null : String(answer.value.result.message_id)
+        const result = answer.value.result
+        return typeof result === "object" ? String(result.message_id) : null
       }
       const description = Option.flatMap(answer, (a) => Option.fromNullable(a.description))
+      // An edit to the text the message has already: done.
+      if (Option.exists(description, (d) => d.includes("message is not modified"))) return null
       const reason = `telegram: ${status}${Option.match(description, { onNone: () => "", onSome: (d) => ` ${d}` })}`
       if (status === 429) {
         const seconds = Option.getOrUndefined(Option.flatMap(answer, (a) =>
@@ -75,4 +71,25 @@ export const make = Effect.gen(function*() {
       }),
       Effect.scoped
     )
+
+  /** A Telegram message id, as the Bot API takes it. */
+  const messageId = (id: string) => /^\d+$/.test(id) ? Number(id) : id
+
+  return {
+    /** Sends `text` to `chatId`, as a reply to `replyTo` if given; the message's id is its id. */
+    post: (token: string, chatId: string, text: string, replyTo: string | null) =>
+      call(token, "sendMessage", {
+        chat_id: chatId,
+        text,
+        ...(replyTo === null || !/^\d+$/.test(replyTo)
+          ? {}
+          : { reply_parameters: { message_id: Number(replyTo), allow_sending_without_reply: true } })
+      }),
+    /** Replaces the text of message `id` in `chatId` (`editMessageText`). */
+    update: (token: string, chatId: string, id: string, text: string) =>
+      Effect.as(call(token, "editMessageText", { chat_id: chatId, message_id: messageId(id), text }), null),
+    /** Deletes message `id` in `chatId` (`deleteMessage`). */
+    remove: (token: string, chatId: string, id: string) =>
+      Effect.as(call(token, "deleteMessage", { chat_id: chatId, message_id: messageId(id) }), null)
+  } as const
 })

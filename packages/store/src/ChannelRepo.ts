@@ -63,9 +63,25 @@ export interface QueuedMessage {
   readonly position: number
 }
 
+/** An edit or a deletion of a room message, with its place in the event log. */
+export interface MessageChange {
+  readonly id: MessageId
+  readonly action: "update" | "delete"
+  readonly authorName: string
+  /** The new text (an edit); null for a deletion. */
+  readonly text: string | null
+  readonly position: number
+}
+
+/** What a delivery does on the platform: post a message, or edit or delete the one it posted. */
+export type DeliveryAction = "post" | "update" | "delete"
+
 /** A delivery to send. */
 export interface DueDelivery {
   readonly id: string
+  readonly action: DeliveryAction
+  /** For an edit or a deletion: the platform's id of the message the post became (null if unknown). */
+  readonly target: string | null
   readonly orgId: OrgId
   readonly accountId: ChannelAccountId
   readonly kind: ChannelKind
@@ -112,6 +128,8 @@ const IdentityRow = Schema.Struct({ userId: Schema.String, displayName: Schema.S
 const Queued = Schema.Struct({ queued: Schema.Number })
 const DueRow = Schema.Struct({
   id: Schema.String,
+  action: Schema.Literal("post", "update", "delete"),
+  target: Schema.NullOr(Schema.String),
   orgId: OrgId,
   accountId: ChannelAccountId,
   kind: ChannelKind,
@@ -382,8 +400,9 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
 
     /**
      * Queues messages of one org for every bridge of their rooms whose account
-     * is enabled, except the account each came in through; a message queued
-     * for a bridge before is not queued again. One statement for the lot.
+     * is enabled (not a generic webhook account, which only takes messages
+     * in), except the account each came in through; a message queued for a
+     * bridge before is not queued again. One statement for the lot.
      * Returns how many deliveries were queued.
      */
     const enqueue = Effect.fn("ChannelRepo.enqueue")(function*(
@@ -407,6 +426,30 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       return queued
     })
 
+    /**
+     * Queues edits and deletions of messages of one org for the bridges their
+     * messages went out to (a post still waiting takes the new text, or is
+     * dropped); one statement for the lot. Returns how many deliveries changed
+     * or were queued.
+     */
+    const enqueueChanges = Effect.fn("ChannelRepo.enqueueChanges")(function*(
+      orgId: OrgId,
+      changes: ReadonlyArray<MessageChange>
+    ) {
+      if (changes.length === 0) return 0
+      const document = JSON.stringify(changes.map((c) => ({
+        id: c.id,
+        action: c.action,
+        author_name: c.authorName,
+        text: c.text,
+        position: c.position
+      })))
+      const { queued } = yield* sql`SELECT troupe_channel_enqueue_changes(${orgId}, ${document}::jsonb) AS queued`.pipe(
+        Rows.one("queued changes", Queued)
+      )
+      return queued
+    })
+
     /** Orgs with deliveries due now. */
     const orgsDue = Effect.fn("ChannelRepo.orgsDue")(function*(limit: number) {
       const rows = yield* sql`SELECT org_id FROM troupe_channel_orgs_due(${limit})`.pipe(Rows.all("due org", OrgRow))
@@ -421,14 +464,18 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
      */
     const due = Effect.fn("ChannelRepo.due")(function*(orgId: OrgId, limit: number) {
       const rows: ReadonlyArray<DueDelivery> = yield* withOrg(orgId)(
-        sql`SELECT d.id, d.org_id, d.account_id, a.kind, a.enabled, a.credentials, d.external_channel, d.author_name,
-            d.text, d.attempts,
+        sql`SELECT d.id, d.action, d.org_id, d.account_id, a.kind, a.enabled, a.credentials, d.external_channel,
+            d.author_name, d.text, d.attempts,
+            CASE WHEN d.action = 'post' THEN NULL ELSE
+              (SELECT p.external_id FROM channel_deliveries p WHERE p.bridge_id = d.bridge_id
+                AND p.message_id = d.message_id AND p.action = 'post' AND p.status = 'sent') END AS target,
             CASE WHEN d.thread_id IS NULL THEN NULL ELSE COALESCE(
               (SELECT i.external_message_id FROM channel_inbound i
                 WHERE i.message_id = d.thread_id AND i.account_id = d.account_id
                   AND i.external_channel = d.external_channel LIMIT 1),
               (SELECT r.external_id FROM channel_deliveries r
-                WHERE r.message_id = d.thread_id AND r.bridge_id = d.bridge_id AND r.status = 'sent')) END
+                WHERE r.message_id = d.thread_id AND r.bridge_id = d.bridge_id AND r.action = 'post'
+                  AND r.status = 'sent')) END
               AS external_thread
           FROM channel_deliveries d JOIN channel_accounts a ON a.id = d.account_id
           WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND a.enabled
@@ -486,13 +533,14 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       function*(orgId: OrgId, accountId: ChannelAccountId, limit: number) {
         const rows = yield* withOrg(orgId)(
           sql`SELECT * FROM (
-              SELECT 'inbound' AS direction, external_channel, message_id, 'received' AS status, 0 AS attempts,
-                NULL::text AS error, received_at AS at
+              SELECT 'inbound' AS direction, external_channel, message_id, 'post' AS action, 'received' AS status,
+                0 AS attempts, NULL::text AS error, received_at AS at, NULL::bigint AS position
               FROM channel_inbound WHERE account_id = ${accountId}
               UNION ALL
-              SELECT 'outbound', external_channel, message_id, status, attempts, last_error, created_at
+              SELECT 'outbound', external_channel, message_id, action, status, attempts, last_error, created_at,
+                position
               FROM channel_deliveries WHERE account_id = ${accountId}) t
-            ORDER BY at DESC LIMIT ${limit}`.pipe(Rows.all("traffic", TrafficRow))
+            ORDER BY at DESC, position DESC NULLS LAST LIMIT ${limit}`.pipe(Rows.all("traffic", TrafficRow))
         )
         return rows.map((row) => new ChannelTraffic(row, true))
       }
@@ -515,6 +563,7 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       threadOf,
       identity,
       enqueue,
+      enqueueChanges,
       orgsDue,
       due,
       sent,

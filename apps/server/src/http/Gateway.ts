@@ -45,6 +45,13 @@ export const GatewayLive = HttpApiBuilder.group(TroupeApi, "gateway", (handlers)
             timestamp: request.headers["x-slack-request-timestamp"],
             signature: request.headers["x-slack-signature"]
           }, body)))
+      .handle("webhookMessages", ({ path, request }) =>
+        Effect.flatMap(rawBody(request), (body) =>
+          inbound.webhook(path.account, {
+            id: request.headers["webhook-id"],
+            timestamp: request.headers["webhook-timestamp"],
+            signature: request.headers["webhook-signature"]
+          }, body)))
       .handle("telegramUpdates", ({ path, request }) =>
         Effect.flatMap(
           rawBody(request),
