@@ -121,3 +121,10 @@ export const anOrg = (input: { url: Option.Option<string>; org: Option.Option<st
     const s = yield* session(input.url)
     return { s, org: yield* orgFor(s, input.org) }
   })
+
+/** `{ [key]: value }` for a flag that was given, `{}` for one that was not: spread into a request's payload. */
+export const given = <K extends string, A>(key: K, flag: Option.Option<A>) => {
+  const out: { [P in K]?: A } = {}
+  if (Option.isSome(flag)) out[key] = flag.value
+  return out
+}

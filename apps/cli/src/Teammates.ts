@@ -10,7 +10,7 @@ import { Console, Effect, Option, ParseResult, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Yaml from "yaml"
 import { dim, listing } from "./Output.js"
-import { anOrg, aTeammate, Failure, json, orgOption, session, url } from "./Session.js"
+import { anOrg, aTeammate, Failure, given, json, orgOption, session, url } from "./Session.js"
 
 const record = (t: Teammate) => ({
   id: t.id,
@@ -72,8 +72,8 @@ const hire = Command.make(
       const { org, s } = yield* anOrg(input)
       const payload = yield* decode(CreateTeammateRequest, {
         template: input.kind,
-        ...Option.match(input.handle, { onNone: () => ({}), onSome: (handle) => ({ handle }) }),
-        ...Option.match(input.name, { onNone: () => ({}), onSome: (name) => ({ name }) })
+        ...given("handle", input.handle),
+        ...given("name", input.name)
       })
       yield* said("Hired", yield* s.call(s.api.teammates.hire({ path: { org: org.id }, payload })), input.json)
     })
@@ -156,8 +156,7 @@ const create = Command.make(
   (input) =>
     Effect.gen(function*() {
       const fields = yield* fieldsOf(input)
-      const handle = Option.match(input.handle, { onNone: () => ({}), onSome: (h) => ({ handle: h }) })
-      const payload = yield* decode(CreateTeammateRequest, { ...fields, ...handle })
+      const payload = yield* decode(CreateTeammateRequest, { ...fields, ...given("handle", input.handle) })
       if (payload.handle === undefined || payload.name === undefined || payload.role === undefined) {
         return yield* new Failure({
           message: "a custom teammate needs a handle, a name and a role (in --file or as flags)",

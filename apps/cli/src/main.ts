@@ -20,8 +20,12 @@ import { Console, Effect, Layer, Option, Redacted, Schema, Stream } from "effect
 import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
+import { keys } from "./ApiKeys.js"
+import { chat } from "./Chat.js"
 import * as Credentials from "./Credentials.js"
+import { members } from "./Members.js"
 import { table } from "./Output.js"
+import { run } from "./RunAgent.js"
 import {
   aTeammate,
   Failure,
@@ -38,6 +42,7 @@ import {
   url
 } from "./Session.js"
 import { teammates } from "./Teammates.js"
+import { budget, models, usage } from "./Usage.js"
 
 const login = Command.make(
   "login",
@@ -496,6 +501,13 @@ const troupe = Command.make("troupe", {}).pipe(
     task,
     tasks,
     teammates,
+    chat,
+    usage,
+    budget,
+    models,
+    members,
+    keys,
+    run,
     runs,
     memory
   ])
