@@ -8,7 +8,7 @@ import { ApiKeyId } from "@troupe/domain/Ids"
 import { type ApiKey, Role } from "@troupe/domain/Org"
 import { Console, Effect, Option } from "effect"
 import { dim, listing } from "./Output.js"
-import { anOrg, Failure, given, json, orgOption, url } from "./Session.js"
+import { anOrg, Failure, given, inGroup, json, orgOption, url } from "./Session.js"
 
 const record = (k: ApiKey) => ({ id: k.id, name: k.name, role: k.role, prefix: k.prefix, createdAt: k.createdAt })
 
@@ -25,6 +25,8 @@ const list = (input: { url: Option.Option<string>; org: Option.Option<string>; j
     )
   })
 
+const group = Command.make("keys", { url, json, org: orgOption }, list)
+
 const create = Command.make(
   "create",
   {
@@ -37,7 +39,7 @@ const create = Command.make(
       Options.optional
     )
   },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const created = yield* s.call(s.api.orgs.createApiKey({
@@ -50,13 +52,13 @@ const create = Command.make(
           : `Made the key ${created.key.name} (${created.key.role}) ${dim(created.key.id)}\n` +
             `Its secret, shown this once (use it as TROUPE_TOKEN):\n${created.secret}`
       )
-    })
+    }))
 ).pipe(Command.withDescription("make an API key; its secret is printed once (admins)"))
 
 const revoke = Command.make(
   "revoke",
   { url, org: orgOption, key: Args.text({ name: "key" }).pipe(Args.withDescription("the key's id or name")) },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const keys = yield* s.call(s.api.orgs.apiKeys({ path: { org: org.id } }))
@@ -68,15 +70,15 @@ const revoke = Command.make(
       }
       yield* s.call(s.api.orgs.revokeApiKey({ path: { org: org.id, key: ApiKeyId.make(key.id) } }))
       yield* Console.log(`Revoked the key ${key.name} ${dim(key.id)}`)
-    })
+    }))
 ).pipe(Command.withDescription("revoke an API key, by id or name (admins)"))
 
-const listCommand = Command.make("list", { url, json, org: orgOption }, list).pipe(
+const listCommand = Command.make("list", { url, json, org: orgOption }, inGroup(group, list)).pipe(
   Command.withDescription("the org's API keys (also `troupe keys`)")
 )
 
 /** `troupe keys [list|create|revoke]`. */
-export const keys = Command.make("keys", { url, json, org: orgOption }, list).pipe(
+export const keys = group.pipe(
   Command.withDescription("the org's API keys; create and revoke them"),
   Command.withSubcommands([listCommand, create, revoke])
 )

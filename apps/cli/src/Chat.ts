@@ -6,15 +6,16 @@
  * during a turn interrupts the turn through the interrupt endpoint; Ctrl-C
  * when idle, a second Ctrl-C, Ctrl-D or the end of stdin leaves. Works the
  * same with lines piped in: each is sent once the previous turn has ended.
+ * A dropped connection is resumed after the last event seen (`Follow`).
  */
 import { Args, Command } from "@effect/cli"
-import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
-import { Console, Effect, Queue, Stream } from "effect"
+import { Console, Deferred, Effect, Queue, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Readline from "node:readline"
+import { follow } from "./Follow.js"
 import { colours, cyan, dim } from "./Output.js"
-import { aTeammate, Failure, failureOf, orgOption, url } from "./Session.js"
+import { aTeammate, Failure, orgOption, url } from "./Session.js"
 
 /** What the person does: a line to send, Ctrl-C, or the end of input. */
 type Input =
@@ -22,14 +23,17 @@ type Input =
   | { readonly _tag: "Interrupt" }
   | { readonly _tag: "End" }
 
-type Item = Input | { readonly _tag: "Event"; readonly delivered: Delivered }
+type Item =
+  | Input
+  | { readonly _tag: "Event"; readonly delivered: Delivered }
+  | { readonly _tag: "Failed"; readonly failure: Failure }
 
 const interruptInput: Input = { _tag: "Interrupt" }
 const endInput: Input = { _tag: "End" }
 
-/** Lines and Ctrl-C from the terminal (or a pipe), as a stream; the listeners go with the scope. */
+/** Lines and Ctrl-C from the terminal (or a pipe), as a stream others may add to; the listeners go with the scope. */
 const terminal = Effect.gen(function*() {
-  const queue = yield* Queue.unbounded<Input>()
+  const queue = yield* Queue.unbounded<Item>()
   const tty = process.stdin.isTTY === true
   const rl = yield* Effect.acquireRelease(
     Effect.sync(() =>
@@ -48,7 +52,8 @@ const terminal = Effect.gen(function*() {
     () => Effect.sync(() => process.off("SIGINT", onSignal))
   )
   return {
-    inputs: Stream.fromQueue(queue),
+    items: Stream.fromQueue(queue),
+    offer: (item: Item) => Queue.offer(queue, item),
     prompt: Effect.sync(() => {
       if (tty) rl.prompt()
     })
@@ -66,9 +71,18 @@ export const chat = Command.make(
       const { mate, org, s } = yield* aTeammate(input)
       if (mate.dismissed) return yield* new Failure({ message: `@${mate.handle} was dismissed`, code: 2 })
       const dm = yield* s.call(s.api.teammates.openDm({ path: { org: org.id, teammate: mate.id } }))
+      const { items, offer, prompt } = yield* terminal
+      // The stream, resumed after a dropped connection, feeds the same queue as the terminal.
+      const subscribed = yield* Deferred.make<void, Failure>()
+      yield* follow(s, undefined, (delivered) =>
+        Effect.as(offer({ _tag: "Event", delivered }), true), Deferred.succeed(subscribed, undefined)).pipe(
+          Effect.catchAll((failure) =>
+            Effect.zipRight(Deferred.fail(subscribed, failure), offer({ _tag: "Failed", failure }))
+          ),
+          Effect.forkScoped
+        )
       // Subscribed before anything is posted: no delta or reply can fall in between.
-      const connection = yield* s.call(EventStream.connect({ baseUrl: s.url, token: s.token }))
-      const { inputs, prompt } = yield* terminal
+      yield* Deferred.await(subscribed)
 
       const state: {
         phase: "idle" | "waiting" | "running"
@@ -109,7 +123,9 @@ export const chat = Command.make(
         return was ? write("\n") : clearThinking
       })
       const startLine = Effect.suspend(() => {
-        if (state.open) return Effect.void
+        if (state.open) {
+          return Effect.void
+        }
         state.open = true
         return Effect.zipRight(clearThinking, write(`${cyan(mate.name)}: `))
       })
@@ -127,7 +143,9 @@ export const chat = Command.make(
       /** Asks the server to cancel the turn; before the run has started, it is asked again when it starts. */
       const interrupt = Effect.gen(function*() {
         state.interruptWanted = true
-        if (state.phase !== "running") return
+        if (state.phase !== "running") {
+          return
+        }
         yield* s.call(s.api.teammates.interrupt({ path: { org: org.id, teammate: mate.id } }))
       })
 
@@ -142,7 +160,9 @@ export const chat = Command.make(
           yield* send(next)
           return true
         }
-        if (state.ending) return false
+        if (state.ending) {
+          return false
+        }
         yield* prompt
         return true
       })
@@ -152,13 +172,18 @@ export const chat = Command.make(
           switch (i._tag) {
             case "Line": {
               const text = i.text.trim()
-              if (text === "") return true
-              if (state.phase === "idle") yield* send(text)
-              else state.pending.push(text)
+              if (text === "") {
+                return true
+              }
+              if (state.phase === "idle") {
+                yield* send(text)
+              } else state.pending.push(text)
               return true
             }
             case "End":
-              if (state.phase === "idle") return false
+              if (state.phase === "idle") {
+                return false
+              }
               state.ending = true
               return true
             case "Interrupt":
@@ -178,13 +203,19 @@ export const chat = Command.make(
           const e = d.event
           switch (e.type) {
             case "run.started":
-              if (e.run.teammateId !== mate.id || e.run.roomId !== dm.id || state.phase === "idle") return true
+              if (e.run.teammateId !== mate.id || e.run.roomId !== dm.id || state.phase === "idle") {
+                return true
+              }
               state.phase = "running"
               state.runId = e.run.id
-              if (state.interruptWanted) yield* interrupt
+              if (state.interruptWanted) {
+                yield* interrupt
+              }
               return true
             case "message.delta":
-              if (e.teammateId !== mate.id || e.roomId !== dm.id) return true
+              if (e.teammateId !== mate.id || e.roomId !== dm.id) {
+                return true
+              }
               if (e.restart) {
                 yield* closeLine
                 yield* showThinking
@@ -196,7 +227,9 @@ export const chat = Command.make(
               return true
             case "message.created": {
               const m = e.message
-              if (m.roomId !== dm.id || m.authorKind !== "teammate" || m.authorId !== mate.id) return true
+              if (m.roomId !== dm.id || m.authorKind !== "teammate" || m.authorId !== mate.id) {
+                return true
+              }
               // The stored reply completes what the deltas printed (an ephemeral delta may have been dropped).
               if (state.open && m.text.startsWith(state.printed)) {
                 yield* write(m.text.slice(state.printed.length))
@@ -211,7 +244,9 @@ export const chat = Command.make(
             }
             case "run.completed":
             case "run.failed":
-              if (e.run.id !== state.runId) return true
+              if (e.run.id !== state.runId) {
+                return true
+              }
               if (e.run.status === "interrupted") {
                 yield* closeLine
                 yield* write(`${dim("(interrupted)")}\n`)
@@ -225,15 +260,12 @@ export const chat = Command.make(
         })
 
       yield* prompt
-      const events = connection.events.pipe(
-        Stream.map((delivered): Item => ({ _tag: "Event", delivered })),
-        // The server ended the stream (it stopped): nothing more would arrive.
-        Stream.concat(Stream.fail(new Failure({ message: "the server closed the event stream", code: 3 })))
-      )
-      yield* Stream.merge(inputs, events).pipe(
-        Stream.runForEachWhile((item) => item._tag === "Event" ? onEvent(item.delivered) : onInput(item)),
-        Effect.mapError(failureOf(s.url))
-      )
+      yield* Stream.runForEachWhile(items, (item) =>
+        item._tag === "Event"
+          ? onEvent(item.delivered)
+          : item._tag === "Failed"
+          ? Effect.fail(item.failure)
+          : onInput(item))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription(
   "talk with a teammate in your direct room: replies stream as they are written; Ctrl-C stops a reply, Ctrl-D leaves"

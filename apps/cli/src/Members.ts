@@ -9,7 +9,7 @@ import { type OrgId, UserId } from "@troupe/domain/Ids"
 import { InvitedRole, type Member, Role } from "@troupe/domain/Org"
 import { Console, Effect, Option } from "effect"
 import { dim, listing } from "./Output.js"
-import { anOrg, Failure, given, json, orgOption, type Session, url } from "./Session.js"
+import { anOrg, Failure, given, inGroup, json, orgOption, type Session, url } from "./Session.js"
 
 const record = (m: Member) => ({ id: m.id, kind: m.kind, name: m.name, handle: m.handle, role: m.role })
 
@@ -36,6 +36,8 @@ const personFor = (s: Session, orgId: OrgId, wanted: string) =>
     return { member: found, id: UserId.make(found.id) }
   })
 
+const group = Command.make("members", { url, json, org: orgOption }, list)
+
 const role = Options.choice("role", Role.literals).pipe(
   Options.withDescription("their role in the org (default member)"),
   Options.optional
@@ -44,7 +46,7 @@ const role = Options.choice("role", Role.literals).pipe(
 const add = Command.make(
   "add",
   { url, json, org: orgOption, email: Args.text({ name: "email" }), role },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const added = yield* s.call(s.api.orgs.addMember({
@@ -57,7 +59,7 @@ const add = Command.make(
       yield* Console.log(
         input.json ? JSON.stringify(record(added)) : `Added ${added.name} (@${added.handle}) as ${added.role}.`
       )
-    })
+    }))
 ).pipe(Command.withDescription("add a person who has an account, by e-mail (admins)"))
 
 const invite = Command.make(
@@ -72,7 +74,7 @@ const invite = Command.make(
       Options.optional
     )
   },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const created = yield* s.call(s.api.invitations.create({
@@ -88,7 +90,7 @@ const invite = Command.make(
           ? JSON.stringify({ id: i.id, email: i.email, role: i.role, url: created.url, expiresAt: i.expiresAt })
           : `Invited ${i.email} as ${i.role}; send them this link (it works once, until ${i.expiresAt.toISOString()}):\n${created.url}`
       )
-    })
+    }))
 ).pipe(Command.withDescription("invite an e-mail address with a role; prints the link to send (admins)"))
 
 const changeRole = Command.make(
@@ -100,7 +102,7 @@ const changeRole = Command.make(
     person: Args.text({ name: "person" }),
     role: Args.choice(Role.literals.map((r) => [r, r] as const), { name: "role" })
   },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const { id } = yield* personFor(s, org.id, input.person)
@@ -110,27 +112,27 @@ const changeRole = Command.make(
       yield* Console.log(
         input.json ? JSON.stringify(record(changed)) : `@${changed.handle} is now ${changed.role}.`
       )
-    })
+    }))
 ).pipe(Command.withDescription("change a person's role (admins; owners for the owner role)"))
 
 const remove = Command.make(
   "remove",
   { url, org: orgOption, person: Args.text({ name: "person" }) },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const { id, member } = yield* personFor(s, org.id, input.person)
       yield* s.call(s.api.orgs.removeMember({ path: { org: org.id, user: id } }))
       yield* Console.log(`Removed @${member.handle} from ${org.name} ${dim(id)}`)
-    })
+    }))
 ).pipe(Command.withDescription("remove a person from the org (admins, or yourself)"))
 
-const listCommand = Command.make("list", { url, json, org: orgOption }, list).pipe(
+const listCommand = Command.make("list", { url, json, org: orgOption }, inGroup(group, list)).pipe(
   Command.withDescription("the org's members (also `troupe members`)")
 )
 
 /** `troupe members [list|add|invite|role|remove]`. */
-export const members = Command.make("members", { url, json, org: orgOption }, list).pipe(
+export const members = group.pipe(
   Command.withDescription("the org's members; add, invite, change roles and remove"),
   Command.withSubcommands([listCommand, add, invite, changeRole, remove])
 )

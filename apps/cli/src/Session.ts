@@ -128,3 +128,28 @@ export const given = <K extends string, A>(key: K, flag: Option.Option<A>) => {
   if (Option.isSome(flag)) out[key] = flag.value
   return out
 }
+
+/** The options a group of commands (`teammates`, `members`, `keys`, …) takes before its subcommand. */
+export interface GroupOptions {
+  readonly url: Option.Option<string>
+  readonly json: boolean
+  readonly org: Option.Option<string>
+}
+
+/**
+ * A subcommand's handler that also honours what was given to its group before
+ * the subcommand's name (`troupe teammates --org acme hire researcher`); what
+ * is given to the subcommand itself wins.
+ */
+export const inGroup = <I extends { readonly url: Option.Option<string> }, A, E, R, R2>(
+  group: Effect.Effect<GroupOptions, never, R2>,
+  handler: (input: I) => Effect.Effect<A, E, R>
+) =>
+(input: I) =>
+  Effect.flatMap(group, (g) =>
+    handler({
+      ...input,
+      url: Option.orElse(input.url, () => g.url),
+      ...("org" in input && Option.isOption(input.org) ? { org: Option.orElse(input.org, () => g.org) } : {}),
+      ...("json" in input && typeof input.json === "boolean" ? { json: input.json || g.json } : {})
+    }))

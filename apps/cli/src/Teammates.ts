@@ -10,7 +10,7 @@ import { Console, Effect, Option, ParseResult, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Yaml from "yaml"
 import { dim, listing } from "./Output.js"
-import { anOrg, aTeammate, Failure, given, json, orgOption, session, url } from "./Session.js"
+import { anOrg, aTeammate, Failure, given, inGroup, json, orgOption, session, url } from "./Session.js"
 
 const record = (t: Teammate) => ({
   id: t.id,
@@ -40,22 +40,28 @@ const list = (input: { url: Option.Option<string>; org: Option.Option<string>; j
     )
   })
 
-const listCommand = Command.make("list", { url, json, org: orgOption }, list).pipe(
+const group = Command.make("teammates", { url, json, org: orgOption }, list)
+
+const listCommand = Command.make("list", { url, json, org: orgOption }, inGroup(group, list)).pipe(
   Command.withDescription("the org's teammates (also `troupe teammates`)")
 )
 
-const catalog = Command.make("catalog", { url, json }, (input) =>
-  Effect.gen(function*() {
-    const s = yield* session(input.url)
-    const kinds = yield* s.call(s.api.teammates.catalog())
-    yield* listing(
-      input.json,
-      kinds,
-      ["KIND", "NAME", "ROLE", "TOOLS", "SOURCE"],
-      (k) => [k.template, `${k.name} (@${k.handle})`, k.role, k.tools.join(","), k.source],
-      (k) => ({ kind: k.template, name: k.name, handle: k.handle, role: k.role, tools: k.tools, source: k.source })
-    )
-  })).pipe(Command.withDescription("the kinds of teammate you can hire"))
+const catalog = Command.make(
+  "catalog",
+  { url, json },
+  inGroup(group, (input) =>
+    Effect.gen(function*() {
+      const s = yield* session(input.url)
+      const kinds = yield* s.call(s.api.teammates.catalog())
+      yield* listing(
+        input.json,
+        kinds,
+        ["KIND", "NAME", "ROLE", "TOOLS", "SOURCE"],
+        (k) => [k.template, `${k.name} (@${k.handle})`, k.role, k.tools.join(","), k.source],
+        (k) => ({ kind: k.template, name: k.name, handle: k.handle, role: k.role, tools: k.tools, source: k.source })
+      )
+    }))
+).pipe(Command.withDescription("the kinds of teammate you can hire"))
 
 const hire = Command.make(
   "hire",
@@ -67,7 +73,7 @@ const hire = Command.make(
     handle: Options.text("handle").pipe(Options.withDescription("another handle than the kind's"), Options.optional),
     name: Options.text("name").pipe(Options.withDescription("another name than the kind's"), Options.optional)
   },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const payload = yield* decode(CreateTeammateRequest, {
@@ -76,7 +82,7 @@ const hire = Command.make(
         ...given("name", input.name)
       })
       yield* said("Hired", yield* s.call(s.api.teammates.hire({ path: { org: org.id }, payload })), input.json)
-    })
+    }))
 ).pipe(Command.withDescription("hire a teammate of a kind from the catalog"))
 
 // The settings a teammate file or flags may give.
@@ -153,7 +159,7 @@ const create = Command.make(
     handle: Options.text("handle").pipe(Options.optional),
     ...settings
   },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const fields = yield* fieldsOf(input)
       const payload = yield* decode(CreateTeammateRequest, { ...fields, ...given("handle", input.handle) })
@@ -165,13 +171,13 @@ const create = Command.make(
       }
       const { org, s } = yield* anOrg(input)
       yield* said("Created", yield* s.call(s.api.teammates.hire({ path: { org: org.id }, payload })), input.json)
-    })
+    }))
 ).pipe(Command.withDescription("make a custom teammate from a file (--file teammate.json|yaml) and flags"))
 
 const update = Command.make(
   "update",
   { url, json, org: orgOption, teammate: Args.text({ name: "teammate" }), ...settings },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const fields = yield* fieldsOf(input)
       if (Object.keys(fields).length === 0) {
@@ -181,22 +187,22 @@ const update = Command.make(
       const { mate, org, s } = yield* aTeammate(input)
       const changed = yield* s.call(s.api.teammates.update({ path: { org: org.id, teammate: mate.id }, payload }))
       yield* said("Updated", changed, input.json)
-    })
+    }))
 ).pipe(Command.withDescription("change a teammate's settings (from --file, or flags)"))
 
 const dismiss = Command.make(
   "dismiss",
   { url, json, org: orgOption, teammate: Args.text({ name: "teammate" }) },
-  (input) =>
+  inGroup(group, (input) =>
     Effect.gen(function*() {
       const { mate, org, s } = yield* aTeammate(input)
       const gone = yield* s.call(s.api.teammates.dismiss({ path: { org: org.id, teammate: mate.id } }))
       yield* said("Dismissed", gone, input.json)
-    })
+    }))
 ).pipe(Command.withDescription("dismiss a teammate: it stops answering; its messages and runs stay"))
 
 /** `troupe teammates [list|catalog|hire|create|update|dismiss]`. */
-export const teammates = Command.make("teammates", { url, json, org: orgOption }, list).pipe(
+export const teammates = group.pipe(
   Command.withDescription("the org's teammates; hire, create, update and dismiss them"),
   Command.withSubcommands([listCommand, catalog, hire, create, update, dismiss])
 )

@@ -7,7 +7,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { bold, listing } from "./Output.js"
-import { anOrg, Failure, json, orgOption, url } from "./Session.js"
+import { anOrg, Failure, inGroup, json, orgOption, url } from "./Session.js"
 
 const tokens = (n: number) => n.toLocaleString("en-US")
 
@@ -52,6 +52,20 @@ export const usage = Command.make("usage", { url, json, org: orgOption }, (input
     )
   })).pipe(Command.withDescription("this month's runs, tokens and cost, in total and per teammate"))
 
+const budgetGroup = Command.make("budget", { url, json, org: orgOption }, (input) =>
+  Effect.gen(function*() {
+    const { org, s } = yield* anOrg(input)
+    const used = yield* s.call(s.api.teammates.usage({ path: { org: org.id } }))
+    const spent = used.total.inputTokens + used.total.outputTokens
+    yield* Console.log(
+      input.json
+        ? JSON.stringify({ month: used.month, monthlyTokenBudget: used.monthlyTokenBudget, usedTokens: spent })
+        : used.monthlyTokenBudget === null
+        ? `No monthly token budget; ${tokens(spent)} tokens used in ${used.month}.`
+        : `${tokens(spent)} of ${tokens(used.monthlyTokenBudget)} tokens used in ${used.month}.`
+    )
+  }))
+
 const budgetSet = Command.make(
   "set",
   {
@@ -61,7 +75,7 @@ const budgetSet = Command.make(
       Args.withDescription("the monthly token budget, a positive whole number, or `none` to lift it")
     )
   },
-  (input) =>
+  inGroup(budgetGroup, (input) =>
     Effect.gen(function*() {
       const monthlyTokens = input.tokens === "none" ? null : Number(input.tokens.replace(/[_,]/g, ""))
       if (monthlyTokens !== null && !(Number.isSafeInteger(monthlyTokens) && monthlyTokens > 0)) {
@@ -77,55 +91,10 @@ const budgetSet = Command.make(
           ? `${org.name} has no monthly token budget now.`
           : `${org.name}'s monthly token budget is ${tokens(monthlyTokens)} tokens.`
       )
-    })
+    }))
 ).pipe(Command.withDescription("set the org's monthly token budget (admins)"))
 
-/** `troupe budget [set TOKENS|none]`. */
-export const budget = Command.make("budget", { url, json, org: orgOption }, (input) =>
-  Effect.gen(function*() {
-    const { org, s } = yield* anOrg(input)
-    const used = yield* s.call(s.api.teammates.usage({ path: { org: org.id } }))
-    const spent = used.total.inputTokens + used.total.outputTokens
-    yield* Console.log(
-      input.json
-        ? JSON.stringify({ month: used.month, monthlyTokenBudget: used.monthlyTokenBudget, usedTokens: spent })
-        : used.monthlyTokenBudget === null
-        ? `No monthly token budget; ${tokens(spent)} tokens used in ${used.month}.`
-        : `${tokens(spent)} of ${tokens(used.monthlyTokenBudget)} tokens used in ${used.month}.`
-    )
-  })).pipe(
-    Command.withDescription("the org's monthly token budget; `budget set` changes it"),
-    Command.withSubcommands([budgetSet])
-  )
-
-const modelsAllow = Command.make(
-  "allow",
-  {
-    url,
-    org: orgOption,
-    any: Options.boolean("any").pipe(Options.withDescription("lift the org's list: any model the server allows")),
-    models: Args.text({ name: "model" }).pipe(Args.repeated)
-  },
-  (input) =>
-    Effect.gen(function*() {
-      if (input.any === (input.models.length > 0)) {
-        return yield* new Failure({ message: "name the models to allow, or pass --any (not both)", code: 1 })
-      }
-      const { org, s } = yield* anOrg(input)
-      const policy = yield* s.call(s.api.teammates.setModelPolicy({
-        path: { org: org.id },
-        payload: { allowedModels: input.any ? null : input.models }
-      }))
-      yield* Console.log(
-        policy.allowedModels === null
-          ? `${org.name}'s teammates may use any model the server allows.`
-          : `${org.name}'s teammates may use: ${policy.allowedModels.join(", ")}.`
-      )
-    })
-).pipe(Command.withDescription("set the models the org's teammates may use (admins)"))
-
-/** `troupe models [allow MODEL…|--any]`. */
-export const models = Command.make("models", { url, json, org: orgOption }, (input) =>
+const modelsGroup = Command.make("models", { url, json, org: orgOption }, (input) =>
   Effect.gen(function*() {
     const { org, s } = yield* anOrg(input)
     const policy = yield* s.call(s.api.teammates.modelPolicy({ path: { org: org.id } }))
@@ -147,7 +116,42 @@ export const models = Command.make("models", { url, json, org: orgOption }, (inp
         `org allows:     ${any(policy.allowedModels)}`
       ].filter((l) => l !== "").join("\n")
     )
-  })).pipe(
-    Command.withDescription("which models the org's teammates may use; `models allow` sets it"),
-    Command.withSubcommands([modelsAllow])
-  )
+  }))
+
+const modelsAllow = Command.make(
+  "allow",
+  {
+    url,
+    org: orgOption,
+    any: Options.boolean("any").pipe(Options.withDescription("lift the org's list: any model the server allows")),
+    models: Args.text({ name: "model" }).pipe(Args.repeated)
+  },
+  inGroup(modelsGroup, (input) =>
+    Effect.gen(function*() {
+      if (input.any === (input.models.length > 0)) {
+        return yield* new Failure({ message: "name the models to allow, or pass --any (not both)", code: 1 })
+      }
+      const { org, s } = yield* anOrg(input)
+      const policy = yield* s.call(s.api.teammates.setModelPolicy({
+        path: { org: org.id },
+        payload: { allowedModels: input.any ? null : input.models }
+      }))
+      yield* Console.log(
+        policy.allowedModels === null
+          ? `${org.name}'s teammates may use any model the server allows.`
+          : `${org.name}'s teammates may use: ${policy.allowedModels.join(", ")}.`
+      )
+    }))
+).pipe(Command.withDescription("set the models the org's teammates may use (admins)"))
+
+/** `troupe budget [set TOKENS|none]`. */
+export const budget = budgetGroup.pipe(
+  Command.withDescription("the org's monthly token budget; `budget set` changes it"),
+  Command.withSubcommands([budgetSet])
+)
+
+/** `troupe models [allow MODEL…|--any]`. */
+export const models = modelsGroup.pipe(
+  Command.withDescription("which models the org's teammates may use; `models allow` sets it"),
+  Command.withSubcommands([modelsAllow])
+)

@@ -23,6 +23,7 @@ import * as Path from "node:path"
 import { keys } from "./ApiKeys.js"
 import { chat } from "./Chat.js"
 import * as Credentials from "./Credentials.js"
+import { follow } from "./Follow.js"
 import { members } from "./Members.js"
 import { table } from "./Output.js"
 import { run } from "./RunAgent.js"
@@ -179,50 +180,15 @@ const tail = Command.make(
         return roomId === only.value.id
       }
       let printed = 0
-      let last: string | undefined = Option.getOrUndefined(input.after)
-      let revoked: string | undefined = undefined
       const limit = Option.getOrElse(input.count, () => Number.POSITIVE_INFINITY)
-      // Follows the stream; a dropped connection resumes after the last event seen.
-      while (printed < limit) {
-        const result = yield* Effect.scoped(Effect.gen(function*() {
-          const connection = yield* EventStream.connect({ baseUrl: s.url, token: s.token, lastEventId: last })
-          // Resumable from here on, even before the first event.
-          last ??= connection.position
-          yield* connection.events.pipe(
-            Stream.tap((d) =>
-              Effect.sync(() => {
-                last = d.id
-                if (d.event.type === "access.revoked") revoked = d.event.reason
-              })
-            ),
-            Stream.filter((d) => d.event.type !== "message.delta" && d.event.type !== "typing" && inRoom(d)),
-            Stream.mapEffect((d) =>
-              Effect.zipRight(
-                Console.log(input.json ? JSON.stringify(encodeDelivered(d)) : lineOf(d, names)),
-                Effect.sync(() => printed++)
-              )
-            ),
-            Stream.takeUntil(() => printed >= limit),
-            Stream.runDrain
-          )
-        })).pipe(Effect.either)
-        if (result._tag === "Left") {
-          const failure = failureOf(s.url)(result.left)
-          // Unreachable, or answering 5xx while it starts or stops: both pass; anything else is final.
-          const status = field(result.left, "status")
-          const transient = failure.code === 3 || (typeof status === "number" && status >= 500)
-          if (!transient || last === undefined) return yield* failure
-          // The server went away mid-stream: come back where the stream broke off.
-          yield* Console.error("connection lost; reconnecting…")
-          yield* Effect.sleep("1 second")
-        } else if (revoked !== undefined) {
-          return yield* new Failure({ message: `the stream ended: ${revoked}`, code: 2 })
-        } else if (printed < limit) {
-          // The server closed the stream (a restart): resume where it broke off.
-          yield* Console.error("stream closed by the server; reconnecting…")
-          yield* Effect.sleep("1 second")
-        }
-      }
+      yield* follow(s, Option.getOrUndefined(input.after), (d) => {
+        if (d.event.type === "message.delta" || d.event.type === "typing" || !inRoom(d)) return Effect.succeed(true)
+        printed++
+        return Effect.as(
+          Console.log(input.json ? JSON.stringify(encodeDelivered(d)) : lineOf(d, names)),
+          printed < limit
+        )
+      })
     })
 ).pipe(Command.withDescription("follow the event stream (of one room, or the whole org)"))
 
