@@ -74,13 +74,13 @@ export const chat = Command.make(
       const { items, offer, prompt } = yield* terminal
       // The stream, resumed after a dropped connection, feeds the same queue as the terminal.
       const subscribed = yield* Deferred.make<void, Failure>()
-      yield* follow(s, undefined, (delivered) =>
-        Effect.as(offer({ _tag: "Event", delivered }), true), Deferred.succeed(subscribed, undefined)).pipe(
-          Effect.catchAll((failure) =>
-            Effect.zipRight(Deferred.fail(subscribed, failure), offer({ _tag: "Failed", failure }))
-          ),
-          Effect.forkScoped
-        )
+      const toQueue = (delivered: Delivered) => Effect.as(offer({ _tag: "Event", delivered }), true)
+      yield* follow(s, undefined, toQueue, Deferred.succeed(subscribed, undefined)).pipe(
+        Effect.catchAll((failure) =>
+          Effect.zipRight(Deferred.fail(subscribed, failure), offer({ _tag: "Failed", failure }))
+        ),
+        Effect.forkScoped
+      )
       // Subscribed before anything is posted: no delta or reply can fall in between.
       yield* Deferred.await(subscribed)
 
