@@ -18,8 +18,8 @@ const allowed = {
   bench: ["domain", "client", "store", "llm", "server"],
   // The browser app; its tests start real server processes.
   web: ["domain", "api", "client", "store", "server"],
-  // The troupe command; its tests start a real server process.
-  cli: ["domain", "api", "client", "store", "server"]
+  // The troupe command (`run agent` runs a teammate's turn in the process); its tests start a real server process.
+  cli: ["domain", "api", "client", "llm", "teammates", "store", "server"]
 }
 
 const dirs = ["packages", "apps"].flatMap((top) => readdirSync(top).map((d) => join(top, d)))

@@ -15,87 +15,36 @@ import * as TroupeClient from "@troupe/client/TroupeClient"
 import { Delivered } from "@troupe/domain/Event"
 import { FileInfo } from "@troupe/domain/File"
 import { FileId, type OrgId } from "@troupe/domain/Ids"
-import type { Org } from "@troupe/domain/Org"
-import type { Room } from "@troupe/domain/Room"
 import { isFinal, Task } from "@troupe/domain/Task"
-import { Console, Data, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Console, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
+import { keys } from "./ApiKeys.js"
+import { chat } from "./Chat.js"
 import * as Credentials from "./Credentials.js"
 import * as DataRights from "./DataRights.js"
-
-/** A failure the command reports and exits with. */
-class Failure extends Data.TaggedError("Failure")<{ readonly message: string; readonly code: 1 | 2 | 3 }> {}
-
-const field = (value: unknown, key: string): unknown =>
-  typeof value === "object" && value !== null && key in value ? Reflect.get(value, key) : undefined
-
-/** The server's errors carry `_tag` and `message`; a request that never got an answer is a connection error. */
-const failureOf = (url: string) => (error: unknown): Failure => {
-  if (error instanceof Failure) return error
-  const tag = field(error, "_tag")
-  if (tag === "RequestError" || (tag === "EventStreamError" && field(error, "status") === undefined)) {
-    return new Failure({ message: `cannot reach Troupe at ${url}: is the server running?`, code: 3 })
-  }
-  const message = field(error, "message")
-  return new Failure({
-    message: typeof message === "string" ? message : "the server's answer was not understood",
-    code: 2
-  })
-}
-
-// Options every command takes.
-const url = Options.text("url").pipe(
-  Options.withDescription("the Troupe server (default: TROUPE_URL, the stored one, or http://127.0.0.1:8787)"),
-  Options.optional
-)
-const json = Options.boolean("json").pipe(Options.withDescription("print JSON lines for scripts"))
-const orgOption = Options.text("org").pipe(
-  Options.withDescription("the org, by slug or id (default: your first)"),
-  Options.optional
-)
-
-/** The server and a token to call it with. */
-const session = (flag: Option.Option<string>) =>
-  Effect.gen(function*() {
-    const stored = yield* Credentials.read
-    const base = Credentials.urlOf(flag, stored)
-    const token = process.env["TROUPE_TOKEN"] ?? Option.getOrUndefined(Option.map(stored, (s) => s.token))
-    if (token === undefined) return yield* new Failure({ message: "not signed in: run `troupe login` first", code: 1 })
-    return { url: base, token, api: yield* TroupeClient.make({ baseUrl: base, token }) }
-  })
-
-const pickOrg = (orgs: ReadonlyArray<Org>, wanted: Option.Option<string>) =>
-  Option.match(wanted, {
-    onNone: () => Option.fromNullable(orgs[0]),
-    onSome: (w) => Option.fromNullable(orgs.find((o) => o.id === w || o.slug === w))
-  }).pipe(
-    Effect.mapError(() =>
-      new Failure({
-        message: Option.isSome(wanted) ? `no org ${wanted.value} among yours` : "you are in no org yet",
-        code: 2
-      })
-    )
-  )
-
-const roomName = (room: Room) => (room.kind === "direct" ? room.name : `#${room.name}`)
-
-const pickRoom = (rooms: ReadonlyArray<Room>, wanted: string) => {
-  const name = wanted.replace(/^#/, "")
-  return Option.fromNullable(rooms.find((r) => r.id === wanted) ?? rooms.find((r) => r.name === name)).pipe(
-    Effect.mapError(() => new Failure({ message: `no room ${wanted} you can see`, code: 2 }))
-  )
-}
-
-/** A table for people: left-aligned columns. */
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
-  const widths = rows.reduce<Array<number>>(
-    (w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)),
-    []
-  )
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n")
-}
+import { follow } from "./Follow.js"
+import { members } from "./Members.js"
+import { table } from "./Output.js"
+import { run } from "./RunAgent.js"
+import {
+  aTeammate,
+  Failure,
+  failureOf,
+  field,
+  json,
+  orgOption,
+  pickOrg,
+  pickRoom,
+  roomFor,
+  roomName,
+  session,
+  teammateFor,
+  url
+} from "./Session.js"
+import { teammates } from "./Teammates.js"
+import { budget, models, usage } from "./Usage.js"
 
 const login = Command.make(
   "login",
@@ -232,60 +181,17 @@ const tail = Command.make(
         return roomId === only.value.id
       }
       let printed = 0
-      let last: string | undefined = Option.getOrUndefined(input.after)
-      let revoked: string | undefined = undefined
       const limit = Option.getOrElse(input.count, () => Number.POSITIVE_INFINITY)
-      // Follows the stream; a dropped connection resumes after the last event seen.
-      while (printed < limit) {
-        const result = yield* Effect.scoped(Effect.gen(function*() {
-          const connection = yield* EventStream.connect({ baseUrl: s.url, token: s.token, lastEventId: last })
-          // Resumable from here on, even before the first event.
-          last ??= connection.position
-          yield* connection.events.pipe(
-            Stream.tap((d) =>
-              Effect.sync(() => {
-                last = d.id
-                if (d.event.type === "access.revoked") revoked = d.event.reason
-              })
-            ),
-            Stream.filter((d) => d.event.type !== "message.delta" && d.event.type !== "typing" && inRoom(d)),
-            Stream.mapEffect((d) =>
-              Effect.zipRight(
-                Console.log(input.json ? JSON.stringify(encodeDelivered(d)) : lineOf(d, names)),
-                Effect.sync(() => printed++)
-              )
-            ),
-            Stream.takeUntil(() => printed >= limit),
-            Stream.runDrain
-          )
-        })).pipe(Effect.either)
-        if (result._tag === "Left") {
-          const failure = failureOf(s.url)(result.left)
-          // Unreachable, or answering 5xx while it starts or stops: both pass; anything else is final.
-          const status = field(result.left, "status")
-          const transient = failure.code === 3 || (typeof status === "number" && status >= 500)
-          if (!transient || last === undefined) return yield* failure
-          // The server went away mid-stream: come back where the stream broke off.
-          yield* Console.error("connection lost; reconnecting…")
-          yield* Effect.sleep("1 second")
-        } else if (revoked !== undefined) {
-          return yield* new Failure({ message: `the stream ended: ${revoked}`, code: 2 })
-        } else if (printed < limit) {
-          // The server closed the stream (a restart): resume where it broke off.
-          yield* Console.error("stream closed by the server; reconnecting…")
-          yield* Effect.sleep("1 second")
-        }
-      }
+      yield* follow(s, Option.getOrUndefined(input.after), (d) => {
+        if (d.event.type === "message.delta" || d.event.type === "typing" || !inRoom(d)) return Effect.succeed(true)
+        printed++
+        return Effect.as(
+          Console.log(input.json ? JSON.stringify(encodeDelivered(d)) : lineOf(d, names)),
+          printed < limit
+        )
+      })
     })
 ).pipe(Command.withDescription("follow the event stream (of one room, or the whole org)"))
-
-/** The org and the room `wanted` names, for a signed-in session. */
-const roomFor = (s: Effect.Effect.Success<ReturnType<typeof session>>, org: Option.Option<string>, wanted: string) =>
-  Effect.gen(function*() {
-    const chosen = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), org)
-    const listed = yield* s.api.rooms.list({ path: { org: chosen.id } }).pipe(Effect.mapError(failureOf(s.url)))
-    return { org: chosen, room: yield* pickRoom(listed.rooms, wanted), position: listed.position }
-  })
 
 /** A request `fetch` makes itself (uploads and downloads: the typed client speaks JSON); its failures as the CLI's. */
 const fetching = (base: string, run: () => Promise<Response>) =>
@@ -492,41 +398,6 @@ const tasks = Command.make(
 
 const encodeTask = Schema.encodeSync(Task)
 
-/** The org's teammate named `wanted` (`@handle`, handle or id). */
-const teammateFor = (s: Effect.Effect.Success<ReturnType<typeof session>>, org: Org, wanted: string) =>
-  Effect.gen(function*() {
-    const handle = wanted.replace(/^@/, "")
-    const mates = yield* s.api.teammates.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
-    return yield* Option.fromNullable(mates.find((t) => t.handle === handle || t.id === handle)).pipe(
-      Effect.mapError(() => new Failure({ message: `no teammate @${handle} in this org`, code: 2 }))
-    )
-  })
-
-/** The session, org and teammate a teammate command names. */
-const aTeammate = (input: { url: Option.Option<string>; org: Option.Option<string>; teammate: string }) =>
-  Effect.gen(function*() {
-    const s = yield* session(input.url)
-    const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
-    return { s, org, mate: yield* teammateFor(s, org, input.teammate) }
-  })
-
-const teammates = Command.make("teammates", { url, json, org: orgOption }, (input) =>
-  Effect.gen(function*() {
-    const s = yield* session(input.url)
-    const org = yield* pickOrg(yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))), input.org)
-    const list = yield* s.api.teammates.list({ path: { org: org.id } }).pipe(Effect.mapError(failureOf(s.url)))
-    if (input.json) {
-      for (const t of list) {
-        yield* Console.log(JSON.stringify({ id: t.id, handle: t.handle, name: t.name, role: t.role, model: t.model }))
-      }
-      return
-    }
-    yield* Console.log(table([
-      ["HANDLE", "NAME", "ROLE", "MODEL", "ID"],
-      ...list.filter((t) => !t.dismissed).map((t) => [`@${t.handle}`, t.name, t.role, t.model, t.id])
-    ]))
-  })).pipe(Command.withDescription("the org's teammates"))
-
 const runs = Command.make(
   "runs",
   { url, json, org: orgOption, teammate: Args.text({ name: "teammate" }) },
@@ -597,6 +468,13 @@ const troupe = Command.make("troupe", {}).pipe(
     task,
     tasks,
     teammates,
+    chat,
+    usage,
+    budget,
+    models,
+    members,
+    keys,
+    run,
     runs,
     memory,
     ...DataRights.commands({

@@ -9,6 +9,7 @@
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import * as TroupeClient from "@troupe/client/TroupeClient"
+import * as FakeOpenAI from "@troupe/llm/testing/FakeOpenAI"
 import { freePort, startNode, stopGracefully } from "@troupe/server/testing/NodeProcess"
 import * as Database from "@troupe/store/Database"
 import { Effect } from "effect"
@@ -34,15 +35,21 @@ interface Running {
   readonly child: ChildProcess
   /** Resolves once the process has printed `lines` lines on stdout. */
   readonly printed: (lines: number) => Effect.Effect<ReadonlyArray<string>>
+  /** Resolves once stdout matches `pattern`. */
+  readonly shows: (pattern: RegExp) => Effect.Effect<string>
   readonly finished: Effect.Effect<Ran>
 }
 
-/** Starts `troupe args…` with its own config directory, collecting its output from the start. */
-const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Running => {
+/**
+ * Starts `troupe args…` with its own config directory, collecting its output from the start.
+ * `input` is written to its stdin, which is then closed; with `null` stdin stays open for the test.
+ */
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}, input: string | null = ""): Running => {
   const child = spawn(process.execPath, [bin, ...args], {
     env: { PATH: process.env["PATH"] ?? "", HOME: configDir, TROUPE_CONFIG_DIR: configDir, ...env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["pipe", "pipe", "pipe"]
   })
+  if (input !== null) child.stdin?.end(input)
   let stdout = ""
   let stderr = ""
   let exit: number | null | undefined = undefined
@@ -75,11 +82,13 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): R
   return {
     child,
     printed: (n) => until(() => (lines().length >= n ? lines() : undefined)),
+    shows: (pattern) => until(() => (pattern.test(stdout) ? stdout : undefined)),
     finished: until(() => (exit === undefined ? undefined : { code: exit, stdout, stderr }))
   }
 }
 
-const troupe = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => start(args, env).finished
+const troupe = (args: ReadonlyArray<string>, env: Record<string, string> = {}, input = "") =>
+  start(args, env, input).finished
 
 describe("the troupe command", () => {
   it.live(
@@ -173,6 +182,49 @@ describe("the troupe command", () => {
         const nobody = yield* troupe(["task", "general", "@nobody", "x"])
         expect([nobody.code, nobody.stderr]).toEqual([2, "troupe: no teammate @nobody in this org\n"])
 
+        // A conversation in the teammate's DM, lines piped in: each reply streamed, then the next line sent.
+        const talk = yield* troupe(["chat", `@${rhea.handle}`], {}, "hello there\nremember that we ship on Friday\n")
+        expect(talk.code, talk.stderr).toBe(0)
+        expect(talk.stdout.trim().split("\n")).toEqual([
+          "Rhea: [local model] You said: Ana: hello there",
+          "Rhea: [local model] Noted: we ship on Friday."
+        ])
+        expect(talk.stderr).toContain("Rhea is thinking…")
+
+        // A teammate hired from the catalog, changed from a YAML file and a flag, dismissed.
+        const hired = yield* troupe(["teammates", "hire", "editor", "--json"])
+        expect([hired.code, JSON.parse(hired.stdout)]).toEqual([0, expect.objectContaining({ handle: "ed" })])
+        const settings = Path.join(configDir, "ed.yaml")
+        Fs.writeFileSync(settings, "role: Copy editor\nbusyPolicy: queue\ntools: [remember]\n")
+        const updated = yield* troupe(["teammates", "update", "@ed", "--file", settings, "--name", "Edna", "--json"])
+        expect(updated.code, updated.stderr).toBe(0)
+        expect(JSON.parse(updated.stdout)).toMatchObject({
+          name: "Edna",
+          role: "Copy editor",
+          busyPolicy: "queue",
+          tools: ["remember"]
+        })
+        const dismissed = yield* troupe(["teammates", "dismiss", "@ed"])
+        expect([dismissed.code, dismissed.stdout]).toEqual([0, expect.stringMatching(/^Dismissed @ed \(Edna/)])
+        const ed = (yield* api.teammates.list({ path: { org: org.id } })).find((t) => t.handle === "ed")
+        expect(ed).toMatchObject({ dismissed: true, name: "Edna" })
+        // Settings that do not fit are usage errors naming the field; nothing is sent.
+        const bad = Path.join(configDir, "bad.json")
+        Fs.writeFileSync(bad, JSON.stringify({ handle: "max", name: "Max", role: "Helper", busyPolicy: "sometimes" }))
+        const unfit = yield* troupe(["teammates", "create", "--file", bad])
+        expect([unfit.code, unfit.stderr]).toEqual([1, expect.stringMatching(/^troupe: busyPolicy: /)])
+
+        // An admin verb; an API key with a member's role is refused it by the server.
+        const budget = yield* troupe(["budget", "set", "50000"])
+        expect([budget.code, budget.stdout]).toEqual([0, "Acme's monthly token budget is 50,000 tokens.\n"])
+        expect((yield* api.teammates.usage({ path: { org: org.id } })).monthlyTokenBudget).toBe(50000)
+        const key = yield* troupe(["keys", "create", "ci", "--role", "member", "--json"])
+        expect(key.code, key.stderr).toBe(0)
+        const asMember = yield* troupe(["budget", "set", "10"], { TROUPE_TOKEN: JSON.parse(key.stdout).secret })
+        expect([asMember.code, asMember.stderr]).toEqual([2, expect.stringMatching(/^troupe: .*admin/)])
+        const notANumber = yield* troupe(["budget", "set", "lots"])
+        expect([notANumber.code, notANumber.stderr]).toEqual([1, expect.stringContaining("lots is not a budget")])
+
         // Usage errors are 1, server errors 2, an unreachable server 3; never a stack trace.
         const missing = yield* troupe(["say", "general"])
         expect(missing.code).toBe(1)
@@ -188,7 +240,80 @@ describe("the troupe command", () => {
         const after = yield* troupe(["orgs"])
         expect([after.code, after.stderr]).toEqual([1, expect.stringContaining("troupe login")])
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
-    180_000
+    // Some forty short-lived processes, each starting Node and its TypeScript: slow on a busy machine.
+    600_000
+  )
+
+  it.live(
+    "chat prints a reply token by token as it streams, and Ctrl-C interrupts the turn, not the chat",
+    () =>
+      Effect.gen(function*() {
+        // A model that streams as slowly as a message asks ([[slow:MS]] between chunks).
+        const fake = yield* FakeOpenAI.make
+        const database = yield* Database.makeTestDatabase
+        const node = yield* startNode(database, { OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: "test-key" }, "chat")
+        const anonymous = yield* TroupeClient.make({ baseUrl: node.url })
+        const email = `bo.${randomBytes(4).toString("hex")}@example.com`
+        const bo = yield* anonymous.auth.signup({ payload: { email, password: PASSWORD, name: "Bo" } })
+        const api = yield* TroupeClient.make({ baseUrl: node.url, token: bo.token })
+        const org = yield* api.orgs.create({
+          payload: { name: "Beta", slug: `beta-${randomBytes(3).toString("hex")}` }
+        })
+        const rhea = yield* api.teammates.hire({ path: { org: org.id }, payload: { template: "researcher" } })
+
+        const chat = start(["chat", "@rhea"], { TROUPE_URL: node.url, TROUPE_TOKEN: bo.token }, null)
+        chat.child.stdin?.write("hello\n")
+        yield* chat.shows(/^Rhea: echo: Bo: hello\n$/)
+        // The first tokens of a slow reply show while its turn runs: Ctrl-C stops the turn, the chat goes on.
+        chat.child.stdin?.write("tell me a long story [[slow:4000]]\n")
+        yield* chat.shows(/\nRhea: echo/)
+        chat.child.kill("SIGINT")
+        yield* chat.shows(/\(interrupted\)\n$/)
+        chat.child.stdin?.write("quick one\n")
+        yield* chat.shows(/Rhea: echo: Bo: quick one\n$/)
+        chat.child.stdin?.end()
+        const ended = yield* chat.finished
+        expect(ended.code, ended.stderr).toBe(0)
+        const lines = ended.stdout.trim().split("\n")
+        expect(lines).toHaveLength(4)
+        expect(lines[1]).toMatch(/^Rhea: echo/)
+        expect(lines[1]).not.toContain("long story")
+        expect(lines[2]).toBe("(interrupted)")
+        const runs = yield* api.teammates.runs({ path: { org: org.id, teammate: rhea.id }, urlParams: {} })
+        expect(runs.map((r) => r.status).sort()).toEqual(["completed", "completed", "interrupted"])
+      }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
+    120_000
+  )
+
+  it.live(
+    "run agent runs one turn of a kind with no server, printing the streamed reply and its tool calls",
+    () =>
+      Effect.gen(function*() {
+        const nowhere = { TROUPE_URL: "http://127.0.0.1:1" }
+        const ran = yield* troupe(
+          ["run", "agent", "researcher", "-m", "remember that we ship on Friday", "--json"],
+          nowhere
+        )
+        expect(ran.code, ran.stderr).toBe(0)
+        const lines = ran.stdout.trim().split("\n").map((l) => JSON.parse(l))
+        expect(lines[0]).toEqual({
+          type: "tool",
+          name: "remember",
+          arguments: JSON.stringify({ fact: "we ship on Friday" }),
+          output: "remembered: we ship on Friday"
+        })
+        const reply = lines.at(-1)
+        expect(reply).toMatchObject({ type: "reply", text: "[local model] Noted: we ship on Friday.", model: "local" })
+        const deltas = lines.filter((l) => l.type === "delta")
+        expect(deltas.length).toBeGreaterThan(1)
+        expect(deltas.map((d) => d.text).join("")).toBe(reply.text)
+        const unknown = yield* troupe(["run", "agent", "astrologer", "-m", "hi"], nowhere)
+        expect([unknown.code, unknown.stderr]).toEqual([
+          1,
+          expect.stringMatching(/^troupe: no kind astrologer: .*researcher/)
+        ])
+      }),
+    60_000
   )
 
   it.live(

@@ -105,5 +105,10 @@ export const layer = (extra: ReadonlyArray<TeammateKind> = []) =>
 /** The public listing. */
 export const entries = (catalog: Context.Tag.Service<Catalog>) => catalog.kinds.map(toCatalogEntry)
 
+/** The kinds defined in this package, their tools writing through `teammates` (or a stand-in for it). */
+export const codeKinds = (teammates: Pick<TeammateRepo, "remember">): ReadonlyArray<TeammateKind> => [
+  StandupHost(teammates)
+]
+
 /** The catalog every server offers: the curated templates and the kinds defined in this package. */
-export const layerBuiltIn = Layer.unwrapEffect(Effect.map(TeammateRepo, (teammates) => layer([StandupHost(teammates)])))
+export const layerBuiltIn = Layer.unwrapEffect(Effect.map(TeammateRepo, (teammates) => layer(codeKinds(teammates))))

@@ -42,20 +42,9 @@ import { overLimit } from "./Budget.js"
 import { nextBatch, onArrival } from "./BusyPolicy.js"
 import { Catalog } from "./Catalog.js"
 import { Dispatcher } from "./Dispatcher.js"
+import { TurnConfig } from "./ModelLoop.js"
 import { TeammateEntity, TriggerOutcome } from "./TeammateEntity.js"
 import { estimateCost, Turn, type TurnSettings } from "./Turn.js"
-
-/** Turn settings from configuration. */
-export const TurnConfig = Config.all({
-  /** Model calls per turn, counting tool round trips (`TURN_MAX_MODEL_CALLS`, default 5). */
-  maxModelCalls: Config.integer("TURN_MAX_MODEL_CALLS").pipe(Config.withDefault(5)),
-  /** Attempts per model call for retryable errors (`MODEL_ATTEMPTS`, default 3). */
-  modelAttempts: Config.integer("MODEL_ATTEMPTS").pipe(Config.withDefault(3)),
-  /** Longest wait for the model's first token (`MODEL_FIRST_TOKEN_TIMEOUT`, default 60 seconds). */
-  firstChunkTimeout: Config.duration("MODEL_FIRST_TOKEN_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60))),
-  /** Longest pause inside a streamed reply (`MODEL_IDLE_TIMEOUT`, default 30 seconds). */
-  idleTimeout: Config.duration("MODEL_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30)))
-})
 
 /** Duration of teammate turns on this node, by `outcome` (`ok`, `error`, `interrupted`). */
 export const turnDuration = Metric.histogram(

@@ -79,6 +79,33 @@ const descriptions: Record<
   }
 }
 
+/** The arguments each built-in tool takes. */
+export const ToolArguments = {
+  remember: Remember,
+  recall: Recall,
+  search_messages: Search,
+  pin_note: Pin,
+  update_pin: UpdatePin,
+  hand_off: HandOff,
+  update_core_memory: CoreMemory,
+  read_file: ReadFile,
+  start_task: StartTask
+} satisfies Record<ToolName, Schema.Schema.AnyNoContext>
+
+const invalidArguments = (e: unknown) => `invalid arguments: ${e instanceof Error ? e.message : String(e)}`
+const json = (args: string) => Effect.try({ try: (): unknown => JSON.parse(args), catch: invalidArguments })
+
+/** A tool call's arguments (JSON text) decoded by `schema`; what is wrong with them, for the model, otherwise. */
+export const parseArguments = <A, I>(schema: Schema.Schema<A, I>, args: string) =>
+  Effect.flatMap(json(args), (input) => Effect.mapError(Schema.decodeUnknown(schema)(input), invalidArguments))
+
+/** A kind's own tool call, prepared: its handler's work, or what is wrong with the arguments, for the model. */
+export const prepareKindTool = (tool: KindTool, args: string, ctx: ToolContext) =>
+  Effect.map(
+    Effect.either(json(args)),
+    (input) => Either.flatMap(input, (value) => Either.mapLeft(tool.prepare(value, ctx), invalidArguments))
+  )
+
 /** JSON Schema for a tool's parameters, as the model wants it. */
 export const jsonSchema = (schema: Schema.Schema.AnyNoContext): Record<string, unknown> =>
   Object.fromEntries(Object.entries(JSONSchema.make(schema)).filter(([key]) => key !== "$schema"))
@@ -157,11 +184,6 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
         (e) => Effect.succeed(`refused: ${e.message}`)
       )
 
-    const invalidArguments = (e: unknown) => `invalid arguments: ${e instanceof Error ? e.message : String(e)}`
-    const json = (args: string) => Effect.try({ try: (): unknown => JSON.parse(args), catch: invalidArguments })
-    const parse = <A, I>(schema: Schema.Schema<A, I>, args: string) =>
-      Effect.flatMap(json(args), (input) => Effect.mapError(Schema.decodeUnknown(schema)(input), invalidArguments))
-
     /**
      * Runs one tool call. Returns the text the model sees, any hand-off, and
      * what was wrong when the call could not run (unknown tool, bad arguments).
@@ -178,10 +200,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
         runs.once(ctx.orgId, `${ctx.runId}:${key}`, effect).pipe(Effect.map((r) => r.result))
       const kindTool = extra.find((t) => t.name === call.name)
       if (kindTool) {
-        const prepared = Either.flatMap(
-          yield* Effect.either(json(call.arguments)),
-          (input) => Either.mapLeft(kindTool.prepare(input, ctx), invalidArguments)
-        )
+        const prepared = yield* prepareKindTool(kindTool, call.arguments, ctx)
         if (Either.isLeft(prepared)) return { output: prepared.left, handOff: null, error: prepared.left }
         const output = yield* journal(prepared.right)
         return { output: JSON.stringify(output), handOff: null, error: null }
@@ -195,7 +214,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
       const invalid = (e: string) => Effect.succeed({ output: e, handOff: none, error: e })
       switch (name) {
         case "remember":
-          return yield* Effect.matchEffect(parse(Remember, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(Remember, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ fact }) =>
               journal(
@@ -208,7 +227,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               )
           })
         case "recall":
-          return yield* Effect.matchEffect(parse(Recall, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(Recall, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ query }) =>
               teammates.recall(ctx.orgId, ctx.teammateId, query, 5).pipe(
@@ -220,7 +239,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               )
           })
         case "search_messages":
-          return yield* Effect.matchEffect(parse(Search, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(Search, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ query }) =>
               messages.search(ctx.orgId, ctx.teammateId, [ctx.roomId], { text: query, limit: 5, offset: 0 }).pipe(
@@ -234,7 +253,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               )
           })
         case "pin_note":
-          return yield* Effect.matchEffect(parse(Pin, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(Pin, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ text }) =>
               journal(
@@ -245,7 +264,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               ).pipe(Effect.map((output) => ({ output: String(output), handOff: null, error: null })))
           })
         case "update_pin":
-          return yield* Effect.matchEffect(parse(UpdatePin, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(UpdatePin, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ pinId, text }) =>
               journal(
@@ -255,7 +274,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               ).pipe(Effect.map((output) => ({ output: String(output), handOff: null, error: null })))
           })
         case "update_core_memory":
-          return yield* Effect.matchEffect(parse(CoreMemory, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(CoreMemory, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ block, text }) =>
               journal(teammates.putCore(ctx.orgId, ctx.teammateId, block, text, ctx.roomId)).pipe(
@@ -263,7 +282,7 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               )
           })
         case "start_task":
-          return yield* Effect.matchEffect(parse(StartTask, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(StartTask, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ goal }) =>
               journal(startTask(ctx, key, goal)).pipe(
@@ -271,13 +290,13 @@ export class Tools extends Effect.Service<Tools>()("@troupe/teammates/Tools", {
               )
           })
         case "read_file":
-          return yield* Effect.matchEffect(parse(ReadFile, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(ReadFile, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ file }) =>
               Effect.map(readFile(ctx, file.trim()), (output) => ({ output, handOff: null, error: null }))
           })
         case "hand_off":
-          return yield* Effect.matchEffect(parse(HandOff, call.arguments), {
+          return yield* Effect.matchEffect(parseArguments(HandOff, call.arguments), {
             onFailure: invalid,
             onSuccess: ({ handle, note }) =>
               Effect.succeed({

@@ -12,7 +12,7 @@ import type { Message } from "@troupe/domain/Message"
 import type { Pin } from "@troupe/domain/Pin"
 import type { RoomMember } from "@troupe/domain/Room"
 import type { Teammate } from "@troupe/domain/Teammate"
-import { type ChatMessage, LanguageModel, streamWithRetry, type ToolCall } from "@troupe/llm/LanguageModel"
+import { type ChatMessage, LanguageModel } from "@troupe/llm/LanguageModel"
 import { EventBus } from "@troupe/realtime/EventBus"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { orgScope } from "@troupe/store/OrgScope"
@@ -20,14 +20,13 @@ import { PinRepo } from "@troupe/store/PinRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { Data, Duration, Effect, Either, Option, Schema, Stream } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
 import type { TeammateKind } from "./Kind.js"
+import * as ModelLoop from "./ModelLoop.js"
+import type { TurnSettings } from "./ModelLoop.js"
 import { type HandOffRequest, Tools, toolSpecs } from "./Tools.js"
 
-/** Why a turn could not finish. */
-export class TurnFailed
-  extends Data.TaggedError("TurnFailed")<{ readonly message: string; readonly cause?: unknown }>
-{}
+export { TurnFailed, type TurnSettings } from "./ModelLoop.js"
 
 /** What a turn works on. */
 export interface TurnInput {
@@ -54,14 +53,6 @@ export interface TurnResult {
   readonly inputTokens: number
   readonly outputTokens: number
   readonly handOffs: ReadonlyArray<HandOffRequest>
-}
-
-/** Settings for turns. */
-export interface TurnSettings {
-  readonly maxModelCalls: number
-  readonly modelAttempts: number
-  readonly firstChunkTimeout: Duration.Duration
-  readonly idleTimeout: Duration.Duration
 }
 
 /** USD per million tokens (input, output) for models we know; others count as free. */
@@ -94,6 +85,35 @@ const describePin = (p: Pin) =>
   p.kind === "note"
     ? `- [note ${p.id}, by ${p.authorName}] ${p.text}`
     : `- [pinned message, pinned by ${p.authorName}] ${p.text}`
+
+/** What a teammate's system prompt is made of. */
+export interface PromptParts {
+  readonly teammate: Pick<Teammate, "name" | "handle" | "role" | "personality" | "instructions">
+  readonly roomName: string
+  /** Core memory blocks by name. */
+  readonly core: Readonly<Record<string, string>>
+  /** Memories recalled for the latest messages. */
+  readonly recalled: ReadonlyArray<string>
+  /** The room's pins, each a line. */
+  readonly pins: ReadonlyArray<string>
+  /** Who is in the room, each described. */
+  readonly people: ReadonlyArray<string>
+}
+
+/** A teammate's system prompt: who it is, what it remembers, the room's pins and who is there. */
+export const systemPrompt = (p: PromptParts) =>
+  [
+    `You are ${p.teammate.name} (@${p.teammate.handle}), ${p.teammate.role}, an AI teammate in a team chat room "${p.roomName}".`,
+    p.teammate.personality && `Personality: ${p.teammate.personality}`,
+    p.teammate.instructions && `Instructions: ${p.teammate.instructions}`,
+    ...Object.entries(p.core).map(([block, text]) => `Core memory (${block}): ${text}`),
+    p.recalled.length > 0 &&
+    `Things you remember that may be relevant:\n${p.recalled.map((m) => `- ${m}`).join("\n")}`,
+    p.pins.length > 0 &&
+    `Pinned in this room (notes can be changed with update_pin and their id):\n${p.pins.join("\n")}`,
+    `People and teammates here: ${p.people.join(", ")}.`,
+    "Reply to the latest messages addressed to you. Be concise. Write plain text."
+  ].filter((line): line is string => typeof line === "string" && line.length > 0).join("\n\n")
 
 /** Runs turns. */
 export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
@@ -131,20 +151,14 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
         : []
       const pinned = yield* pins.list(input.orgId, input.roomId, PINS_IN_CONTEXT)
       const people = yield* rooms.members(input.orgId, input.roomId)
-      const system = [
-        `You are ${teammate.name} (@${teammate.handle}), ${teammate.role}, an AI teammate in a team chat room "${room.name}".`,
-        teammate.personality && `Personality: ${teammate.personality}`,
-        teammate.instructions && `Instructions: ${teammate.instructions}`,
-        ...Object.entries(core).map(([block, text]) => `Core memory (${block}): ${text}`),
-        recalled.length > 0 &&
-        `Things you remember that may be relevant:\n${recalled.map((m) => `- ${m.text}`).join("\n")}`,
-        pinned.length > 0 &&
-        `Pinned in this room (notes can be changed with update_pin and their id):\n${
-          pinned.map(describePin).join("\n")
-        }`,
-        `People and teammates here: ${people.map(describeMember).join(", ")}.`,
-        "Reply to the latest messages addressed to you. Be concise. Write plain text."
-      ].filter((line): line is string => typeof line === "string" && line.length > 0).join("\n\n")
+      const system = systemPrompt({
+        teammate,
+        roomName: room.name,
+        core,
+        recalled: recalled.map((m) => m.text),
+        pins: pinned.map(describePin),
+        people: people.map(describeMember)
+      })
       const chat: Array<ChatMessage> = [{ role: "system", content: system }]
       for (const m of history) {
         if (m.deletedAt !== null) continue
@@ -156,137 +170,101 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       return { room, chat }
     })
 
-    /**
-     * Streams one model call, publishing deltas. A reply that breaks midway
-     * with a retryable error is restarted (a `restart` delta tells streams to
-     * drop its text); `MODEL_ATTEMPTS` bounds all attempts of the call.
-     */
-    const callModel = (
-      input: TurnInput,
-      chat: ReadonlyArray<ChatMessage>,
-      settings: TurnSettings,
-      offset: { value: number },
-      after: number
-    ) =>
-      Effect.gen(function*() {
-        const specs = toolSpecs(input.teammate.tools, input.kind?.extraTools ?? [])
-        const request = { model: input.teammate.model, messages: chat, tools: specs }
-        const start = offset.value
-        const publish = (delta: MessageDelta) =>
-          bus.publish({ orgId: input.orgId, roomId: input.roomId, event: encodeDelta(delta), at: Date.now(), after })
-        const delta = (text: string, restart: boolean) =>
-          new MessageDelta({
-            roomId: input.roomId,
-            threadId: input.threadId,
-            runId: input.runId,
-            teammateId: input.teammate.id,
-            offset: offset.value,
-            text,
-            restart
-          })
-        let text = ""
-        const calls: Array<ToolCall> = []
-        let usage = { inputTokens: 0, outputTokens: 0 }
-        const restart = Effect.suspend(() => {
-          text = ""
-          calls.length = 0
-          usage = { inputTokens: 0, outputTokens: 0 }
-          offset.value = start
-          return Effect.zipRight(
-            Effect.logWarning("model stream broke mid-reply; restarting"),
-            publish(delta("", true))
-          )
-        })
-        const outcome = yield* streamWithRetry(model, request, {
-          maxAttempts: settings.modelAttempts,
-          firstChunkTimeout: settings.firstChunkTimeout,
-          idleTimeout: settings.idleTimeout,
-          onRestart: restart
-        }).pipe(
-          Stream.runForEach((chunk) => {
-            switch (chunk._tag) {
-              case "Delta": {
-                const event = delta(chunk.text, false)
-                text += chunk.text
-                offset.value += chunk.text.length
-                return publish(event)
-              }
-              case "ToolCall":
-                return Effect.sync(() => calls.push(chunk.call))
-              case "Usage":
-                return Effect.sync(() => {
-                  usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens }
-                })
-            }
-          }),
-          Effect.either
-        )
-        if (Either.isLeft(outcome)) {
-          return yield* new TurnFailed({ message: `the model failed: ${outcome.left.message}`, cause: outcome.left })
-        }
-        return { text, calls, usage }
-      })
-
     /** Runs a whole turn. */
     const run = Effect.fn("Turn.run")(function*(input: TurnInput, settings: TurnSettings) {
       const { chat, room } = yield* context(input)
-      const conversation = [...chat]
-      const offset = { value: 0 }
       const handOffs: Array<HandOffRequest> = []
-      let inputTokens = 0
-      let outputTokens = 0
-      let finalText = ""
+      // The log position deltas follow: the run's latest event, moved on by each recorded step.
       let after = input.after
       const runRef = { id: input.runId, teammateId: input.teammate.id, roomId: input.roomId }
-      for (let call = 0; call < settings.maxModelCalls; call++) {
-        const [modelTime, result] = yield* Effect.timed(callModel(input, conversation, settings, offset, after))
-        inputTokens += result.usage.inputTokens
-        outputTokens += result.usage.outputTokens
-        after = yield* runs.step(input.orgId, runRef, {
-          kind: "model",
-          name: input.teammate.model,
-          input: { messages: conversation.length },
-          output: { text: result.text, toolCalls: result.calls.map((c) => c.name), ...result.usage },
-          durationMs: Duration.toMillis(modelTime)
-        })
-        finalText += result.text
-        if (result.calls.length === 0) break
-        conversation.push({ role: "assistant", content: result.text, toolCalls: result.calls })
-        for (const [i, c] of result.calls.entries()) {
-          const [toolTime, outcome] = yield* Effect.timed(tools.run(
-            c,
-            `${call}:${i}:${c.name}`,
-            input.teammate.tools,
-            input.kind?.extraTools ?? [],
-            {
+      const extra = input.kind?.extraTools ?? []
+      /** The tool call just run: how long it took, and what was wrong if it could not run. */
+      let lastTool: { durationMs: number; error: string | null } = { durationMs: 0, error: null }
+      const result = yield* ModelLoop.run(
+        model,
+        {
+          model: input.teammate.model,
+          messages: chat,
+          tools: toolSpecs(input.teammate.tools, extra)
+        },
+        settings,
+        {
+          delta: (text, offset, restart) =>
+            bus.publish({
               orgId: input.orgId,
-              teammateId: input.teammate.id,
-              teammateName: input.teammate.name,
               roomId: input.roomId,
-              runId: input.runId,
-              sourceMessageId: input.sourceMessageId
-            }
-          ))
-          if (outcome.handOff) handOffs.push(outcome.handOff)
-          after = yield* runs.step(input.orgId, runRef, {
-            kind: "tool",
-            name: c.name,
-            input: safeJson(c.arguments),
-            output: outcome.output,
-            durationMs: Duration.toMillis(toolTime),
-            error: outcome.error
-          })
-          conversation.push({ role: "tool", toolCallId: c.id, content: outcome.output })
+              event: encodeDelta(
+                new MessageDelta({
+                  roomId: input.roomId,
+                  threadId: input.threadId,
+                  runId: input.runId,
+                  teammateId: input.teammate.id,
+                  offset,
+                  text,
+                  restart
+                })
+              ),
+              at: Date.now(),
+              after
+            }),
+          modelStep: (messages, r) =>
+            Effect.map(
+              runs.step(input.orgId, runRef, {
+                kind: "model",
+                name: input.teammate.model,
+                input: { messages },
+                output: { text: r.text, toolCalls: r.calls.map((c) => c.name), ...r.usage },
+                durationMs: r.durationMs
+              }),
+              (position) => {
+                after = position
+              }
+            ),
+          tool: (c, key) =>
+            Effect.map(
+              Effect.timed(tools.run(c, key, input.teammate.tools, extra, {
+                orgId: input.orgId,
+                teammateId: input.teammate.id,
+                teammateName: input.teammate.name,
+                roomId: input.roomId,
+                runId: input.runId,
+                sourceMessageId: input.sourceMessageId
+              })),
+              ([took, outcome]) => {
+                if (outcome.handOff) handOffs.push(outcome.handOff)
+                lastTool = { durationMs: Duration.toMillis(took), error: outcome.error }
+                return outcome.output
+              }
+            ),
+          // The loop records a tool call right after running it: what `tool` saw of it is this call's.
+          toolStep: (c, output) =>
+            Effect.map(
+              runs.step(input.orgId, runRef, {
+                kind: "tool",
+                name: c.name,
+                input: safeJson(c.arguments),
+                output,
+                durationMs: lastTool.durationMs,
+                error: lastTool.error
+              }),
+              (position) => {
+                after = position
+              }
+            )
         }
-        if (call === settings.maxModelCalls - 1) finalText += finalText ? "" : "(I ran out of steps before finishing.)"
-      }
-      const text = finalText.trim().length > 0 ? finalText.trim() : "(no reply)"
+      )
+      const text = result.text.trim().length > 0 ? result.text.trim() : "(no reply)"
       const posted = yield* messages.post(
         room,
         { kind: "teammate", id: input.teammate.id, name: input.teammate.name },
         { text, threadId: input.threadId ?? undefined, clientMessageId: `run:${input.runId}` }
       )
-      return { reply: posted.message, inputTokens, outputTokens, handOffs } satisfies TurnResult
+      return {
+        reply: posted.message,
+        inputTokens: result.inputTokens,
+        outputTokens: result.outputTokens,
+        handOffs
+      } satisfies TurnResult
     })
 
     /** Posts a message as the teammate (busy replies, failures, refusals). */

@@ -3,7 +3,7 @@
  * Schema-typed tool of its own that records each person's update in its
  * long-term memory. Part of the built-in catalog (`Catalog.layerBuiltIn`).
  */
-import { TeammateRepo } from "@troupe/store/TeammateRepo"
+import type { TeammateRepo } from "@troupe/store/TeammateRepo"
 import { Effect, Schema } from "effect"
 import { defineTeammate, tool } from "../Kind.js"
 
@@ -14,8 +14,8 @@ const StandupUpdate = Schema.Struct({
   blockers: Schema.String.pipe(Schema.maxLength(1000))
 })
 
-/** Builds the stand-up host kind; its tool writes through the teammate repository. */
-export const StandupHost = (teammates: TeammateRepo) =>
+/** Builds the stand-up host kind; its tool writes through the teammate repository (or a stand-in for it). */
+export const StandupHost = (teammates: Pick<TeammateRepo, "remember">) =>
   defineTeammate({
     template: "standup-host",
     name: "Stella",
