@@ -5,7 +5,7 @@
  */
 import * as Sse from "@effect/experimental/Sse"
 import { Delivered } from "@troupe/domain/Event"
-import { Data, Effect, Option, Schema, type Scope, Stream } from "effect"
+import { Data, Effect, Option, Schedule, Schema, type Scope, Stream } from "effect"
 
 /** The stream could not be opened, broke, or carried something that is not an event. */
 export class EventStreamError extends Data.TaggedError("EventStreamError")<{
@@ -129,3 +129,73 @@ export const connect = (options: StreamOptions): Effect.Effect<Connection, Event
 /** The events of a stream opened from `options`, in order; the connection closes when the stream is done. */
 export const open = (options: StreamOptions): Stream.Stream<Delivered, EventStreamError> =>
   Stream.unwrapScoped(Effect.map(connect(options), (c) => c.events))
+
+/** Options for following the stream across reconnections. */
+export interface FollowOptions<E = never> extends StreamOptions {
+  /**
+   * Runs once, when the first connection is subscribed and before any event:
+   * work done then is never missed. Its failure ends the stream.
+   */
+  readonly onReady?: Effect.Effect<void, E> | undefined
+  /** Runs before each reconnection, with why the last connection ended. */
+  readonly onReconnect?: ((reason: string) => Effect.Effect<void>) | undefined
+}
+
+/** A connection that ended in a way a new one recovers from: unreachable, a 5xx (a node starting or stopping), closed. */
+const recoverable = (e: EventStreamError) => e.status === undefined || e.status >= 500
+
+/** Waits between reconnections: half a second, doubling up to 5 seconds, with jitter. */
+const reconnecting = Schedule.exponential("500 millis").pipe(
+  Schedule.union(Schedule.spaced("5 seconds")),
+  Schedule.jittered
+)
+
+/**
+ * The events from `options.lastEventId` on (or from now), for as long as the
+ * consumer reads: a dropped connection, a server answering 5xx while it
+ * starts or stops, or a server that closed the stream (a restart) is
+ * reconnected with `Last-Event-ID` set to the last event read, so nothing is
+ * missed and nothing comes twice. A `reset` event is passed on: the consumer
+ * reloads its snapshot. `access.revoked` is the last event. Only a failure of
+ * the first connection, or a refusal (4xx), ends the stream with an error.
+ */
+export const follow = <E = never>(options: FollowOptions<E>): Stream.Stream<Delivered, EventStreamError | E> =>
+  Stream.suspend(() => {
+    let last = options.lastEventId
+    let ready = false
+    let revoked = false
+    const once = Stream.unwrapScoped(Effect.gen(function*() {
+      const connection = yield* connect({ ...options, lastEventId: last })
+      // Resumable from here on, even before the first event.
+      last ??= connection.position
+      if (!ready) {
+        ready = true
+        if (options.onReady !== undefined) yield* options.onReady
+      }
+      return connection.events.pipe(
+        Stream.tap((d) =>
+          Effect.sync(() => {
+            last = d.id
+            if (d.event.type === "access.revoked") revoked = true
+          })
+        ),
+        Stream.takeUntil((d) => d.event.type === "access.revoked")
+      )
+    })).pipe(
+      Stream.concat(
+        Stream.suspend(() =>
+          revoked ? Stream.empty : Stream.fail(new EventStreamError({ message: "the server closed the event stream" }))
+        )
+      )
+    )
+    return once.pipe(
+      Stream.retry(
+        reconnecting.pipe(
+          Schedule.whileInput((e: EventStreamError | E) => ready && e instanceof EventStreamError && recoverable(e)),
+          Schedule.tapInput((e: EventStreamError | E) =>
+            e instanceof EventStreamError ? options.onReconnect?.(e.message) ?? Effect.void : Effect.void
+          )
+        )
+      )
+    )
+  })

@@ -65,6 +65,63 @@ describe("the event stream reader", () => {
       expect(unauthorized.status).toBe(401)
     }))
 
+  // Live time: the reconnections wait on the real clock.
+  it.scopedLive("follow: reconnects after the server closes or fails, with the last id read; ends at access.revoked", () =>
+    Effect.gen(function*() {
+      const revoked = (id: number) =>
+        `id: ${id}\nevent: access.revoked\ndata: ${
+          JSON.stringify({
+            id: String(id),
+            orgId: null,
+            at: new Date(0).toISOString(),
+            event: {
+              type: "access.revoked",
+              credential: "session",
+              credentialId: "00000000-0000-4000-8000-000000000001",
+              reason: "logged out"
+            }
+          })
+        }\n\n`
+      const seen: Array<string | undefined> = []
+      const server = yield* serve((res, lastEventId) => {
+        seen.push(lastEventId)
+        switch (seen.length) {
+          // The first connection: two events, then the server closes the stream (a restart).
+          case 1:
+            return pieces(res, [": ready 10\n\n", frame(11, "a"), frame(12, "b")])
+          // A node stopping: 503, then a stream that breaks off after one event.
+          case 2: {
+            res.writeHead(503, { "content-type": "application/json" })
+            return res.end(JSON.stringify({ _tag: "Unavailable", message: "stopping" }))
+          }
+          case 3:
+            return pieces(res, [": ready 12\n\n", frame(13, "c")])
+          default:
+            return pieces(res, [": ready 13\n\n", frame(14, "d"), revoked(15), frame(16, "never read")], false)
+        }
+      })
+      const reconnects: Array<string> = []
+      const events = yield* EventStream.follow({
+        baseUrl: server.url,
+        token: "t",
+        onReconnect: (reason) => Effect.sync(() => reconnects.push(reason))
+      }).pipe(Stream.runCollect)
+      expect(Chunk.toReadonlyArray(events).map((d) => d.id)).toEqual(["11", "12", "13", "14", "15"])
+      // From now (no id), then each time after the last event read.
+      expect(seen).toEqual([undefined, "12", "12", "13"])
+      expect(reconnects).toHaveLength(3)
+    }))
+
+  it.scoped("follow: a first connection that fails, or a refusal, ends it with the error", () =>
+    Effect.gen(function*() {
+      const refused = yield* serve((res) => {
+        res.writeHead(401, { "content-type": "application/json" })
+        res.end(JSON.stringify({ _tag: "Unauthorized", message: "unknown token" }))
+      })
+      const error = yield* Effect.flip(Stream.runDrain(EventStream.follow({ baseUrl: refused.url, token: "t" })))
+      expect(error.status).toBe(401)
+    }))
+
   it.scoped("a frame that is not an event fails the stream with a clear error", () =>
     Effect.gen(function*() {
       const server = yield* serve((res) => pieces(res, [": ready 1\n\n", "id: 2\nevent: x\ndata: {not json}\n\n"]))
