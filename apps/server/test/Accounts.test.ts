@@ -72,7 +72,7 @@ describe("a person's own account", () => {
         const res = yield* raw("PATCH", "/v1/auth/me", { token: ana.token, body: { name: "  Ana Lima ", handle } })
         expect(res.status, res.text).toBe(200)
         expect(res.json).toMatchObject({ id: ana.user.id, email: ana.user.email, name: "Ana Lima", handle })
-        const profile = { type: "user.updated", user: { id: ana.user.id, name: "Ana Lima", handle } }
+        const profile = { type: "user.updated", user: { id: ana.user.id, name: "Ana Lima", handle, avatar: null } }
         const seenByBen = yield* Fiber.join(bens)
         expect(seenByBen.map((d) => [d.orgId, d.event])).toEqual([[org.id, profile]])
         // Public fields only: no e-mail address travels to the org.
