@@ -323,6 +323,30 @@ describe("event stream", () => {
         expect((yield* raw("GET", `/v1/orgs/${org.id}/presence`, { token: outsider.token })).status).toBe(404)
       }))
 
+    it.effect("a guest hears a person come online who shares a room with them", () =>
+      Effect.gen(function*() {
+        const { ana, org, room, url } = yield* setup
+        const gus = yield* person("Gus")
+        yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: gus.user.email, role: "guest" } })
+        yield* ana.api.rooms.addMember({ path: { room: room.id }, payload: { userId: gus.user.id } })
+        const cy = yield* person("Cy")
+        yield* ana.api.orgs.addMember({ path: { org: org.id }, payload: { email: cy.user.email } })
+        yield* ana.api.rooms.addMember({ path: { room: room.id }, payload: { userId: cy.user.id } })
+        const heard = yield* watch({
+          baseUrl: url,
+          token: gus.token,
+          count: 1,
+          keep: (d) => d.event.type === "presence.changed" && d.event.userId === cy.user.id,
+          timeout: "10 seconds"
+        })
+        // Cy's first stream brings him online.
+        const cys = yield* watch({ baseUrl: url, token: cy.token, count: 1, keep: (d) => d.event.type === "typing" })
+        const [online] = yield* Fiber.join(heard)
+        expect(online?.event).toMatchObject({ type: "presence.changed", userId: cy.user.id, status: "online" })
+        yield* cy.api.rooms.typing({ path: { room: room.id }, payload: {} })
+        yield* Fiber.join(cys)
+      }))
+
     it.effect("typing and presence reach the room's members and carry resumable ids", () =>
       Effect.gen(function*() {
         const { ana, ben, room, url } = yield* setup

@@ -269,7 +269,10 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
 
     const publishEphemeralItem = (event: Ephemeral) =>
       Effect.suspend(() => {
-        const audience = new Audience({ roomId: event.roomId, orgWide: event.roomId === null, userIds: [] }, true)
+        const audience = new Audience(
+          { roomId: event.roomId, orgWide: event.roomId === null, userIds: event.userIds ?? [] },
+          true
+        )
         const addresses = addressesFor(event.orgId, audience)
         if (addresses.some((address) => routes.has(address))) {
           const decoded = decodeUnknownEvent(event.event)
@@ -643,9 +646,13 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
         } satisfies Subscription
       })
 
-    /** Publishes an ephemeral event (typing, presence) to every node. */
-    const publishEphemeral = (orgId: OrgId, roomId: RoomId | null, event: Event) =>
-      bus.publish({ orgId, roomId, event: encodeEvent(event), at: Date.now() })
+    /** Publishes an ephemeral event (typing, presence) to every node; `userIds` see it too. */
+    const publishEphemeral = (
+      orgId: OrgId,
+      roomId: RoomId | null,
+      event: Event,
+      userIds: ReadonlyArray<UserId> = []
+    ) => bus.publish({ orgId, roomId, event: encodeEvent(event), at: Date.now(), userIds })
 
     /** Marks a stream open for presence; announces the person online if it is their first. */
     const connected = (userId: UserId) =>
@@ -656,7 +663,9 @@ export class Feed extends Effect.Service<Feed>()("@troupe/feed/Feed", {
           Effect.gen(function*() {
             const memberships = yield* orgRepo.membershipsOf(userId).pipe(Effect.orElseSucceed(() => []))
             for (const m of memberships) {
-              yield* publishEphemeral(m.orgId, null, new PresenceChanged({ userId, status }))
+              // Org-wide, and the guests who share a room with the person.
+              const guests = yield* orgRepo.guestsBeside(m.orgId, userId).pipe(Effect.orElseSucceed(() => []))
+              yield* publishEphemeral(m.orgId, null, new PresenceChanged({ userId, status }), guests)
             }
           })
         if (online) yield* announce("online")

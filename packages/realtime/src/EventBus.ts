@@ -5,7 +5,7 @@
  * replayed. Losing a wake-up costs latency, never an event: readers also
  * poll the log.
  */
-import { OrgId, RoomId } from "@troupe/domain/Ids"
+import { OrgId, RoomId, UserId } from "@troupe/domain/Ids"
 import { Context, Effect, Layer, PubSub, Queue, Redacted, Schema, Stream } from "effect"
 import { Redis } from "ioredis"
 
@@ -23,7 +23,9 @@ export const Ephemeral = Schema.Struct({
    * own tail has passed that position, so a reply's deltas never overtake the
    * `run.started` that announced the run.
    */
-  after: Schema.optional(Schema.Number)
+  after: Schema.optional(Schema.Number),
+  /** People who see it besides the room's or org's members (the guests beside a person coming online). */
+  userIds: Schema.optional(Schema.Array(UserId))
 })
 /** An ephemeral event with who may see it, as it travels between nodes. */
 export type Ephemeral = typeof Ephemeral.Type

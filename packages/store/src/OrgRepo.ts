@@ -20,7 +20,7 @@ import { avatarPath, type User } from "@troupe/domain/User"
 import { Effect, Option, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { EventLog } from "./EventLog.js"
-import { guestsOf } from "./internal/Guests.js"
+import { guestsBeside as guestsBesideIn, guestsOf } from "./internal/Guests.js"
 import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
 import { RoomRepo } from "./RoomRepo.js"
@@ -143,6 +143,11 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
         Rows.first("member", RoleRow)(sql`SELECT role FROM org_members WHERE org_id = ${orgId} AND user_id = ${userId}`)
       )
       return Option.map(row, (r) => r.role)
+    })
+
+    /** The org's guests who share a room with `userId`: who hears of them besides the org's members. */
+    const guestsBeside = Effect.fn("OrgRepo.guestsBeside")(function*(orgId: OrgId, userId: UserId) {
+      return yield* withOrg(orgId)(guestsBesideIn(sql, orgId, userId))
     })
 
     /** The org's allowed models; null when the org sets no restriction. */
@@ -464,6 +469,7 @@ export class OrgRepo extends Effect.Service<OrgRepo>()("@troupe/store/OrgRepo", 
       listFor,
       membershipsOf,
       roleOf,
+      guestsBeside,
       allowedModels,
       setAllowedModels,
       get,
