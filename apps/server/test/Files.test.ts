@@ -4,7 +4,8 @@
  * on messages, deletion, the size limit and the org's quota, and bad input.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { UserProfile } from "@troupe/domain/User"
+import { Effect, Fiber, Schema } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
 import { answer, download, fileOf, sha256, text, upload } from "./FileApi.js"
 import { anaAndBen, baseUrl, fileForm, person, raw, readEvents, slug, TestServer, watch } from "./Harness.js"
@@ -317,7 +318,7 @@ describe("files", () => {
 
         const set = yield* setAvatar(ana.token, png, "application/octet-stream")
         expect(set.status).toBe(200)
-        const url = (set.json as { avatar: string }).avatar
+        const url = Schema.decodeUnknownSync(UserProfile)(set.json).avatar
         expect(url).toMatch(new RegExp(`^/v1/users/${ana.user.id}/avatar\\?v=[0-9a-f]{16}$`))
         const [event] = yield* Fiber.join(heard)
         expect(event?.event).toMatchObject({ type: "user.updated", user: { id: ana.user.id, avatar: url } })
@@ -342,7 +343,7 @@ describe("files", () => {
         const gif = new Uint8Array([...new TextEncoder().encode("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 59])
         const changed = yield* setAvatar(ana.token, gif, "image/gif")
         expect(changed.status).toBe(200)
-        expect((changed.json as { avatar: string }).avatar).not.toBe(url)
+        expect(Schema.decodeUnknownSync(UserProfile)(changed.json).avatar).not.toBe(url)
         expect((yield* avatarOf(ben.token, ana.user.id)).headers.get("content-type")).toBe("image/gif")
         expect((yield* raw("DELETE", "/v1/auth/me/avatar", { token: ana.token })).status).toBe(204)
         expect((yield* avatarOf(ben.token, ana.user.id)).status).toBe(404)

@@ -84,6 +84,8 @@ export class Workspace {
   /** Events held while a snapshot is read; `null` when none is in flight. */
   private held: Array<Delivered> | null = null
   private members: ReadonlyArray<Member> = []
+  /** The members' avatars by id, kept with `members`. */
+  private avatars: ReadonlyMap<string, string | null> = new Map()
   private catalogEntries: ReadonlyArray<CatalogEntry> = []
   /** Why the last sign-in attempt or session ended, for the sign-in screen. */
   authMessage: string | null = null
@@ -368,6 +370,7 @@ export class Workspace {
       presence ? call(token, (c) => c.orgs.presence({ path: { org: orgId } })).catch(() => null) : null
     ])
     this.members = members
+    this.avatars = new Map(members.map((m) => [m.id, m.avatar]))
     // `presence.changed` events keep who is online current after the snapshot.
     if (online === null) this.set({ ...this.state })
     else this.update((s) => ({ ...s, online: Object.fromEntries(online.online.map((id) => [id, true])) }))
@@ -764,9 +767,9 @@ export class Workspace {
     await this.loadMembers()
   }
 
-  /** Where a person's avatar is read (from the org's member list), or null. */
+  /** Where a person's avatar is read (from the org's member list), or null; asked once per message drawn. */
   avatarOf(userId: string): string | null {
-    return this.members.find((m) => m.id === userId)?.avatar ?? null
+    return this.avatars.get(userId) ?? null
   }
 
   private readonly avatarImages = new Map<string, Promise<string>>()

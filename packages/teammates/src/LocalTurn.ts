@@ -151,17 +151,22 @@ export const run = (options: {
             return Effect.flatMap(
               prepareKindTool(own, call.arguments, { ...context, teammateName: kind.name }),
               Either.match({
-                onLeft: Effect.succeed,
-                onRight: (work) => Effect.map(work, (out) => JSON.stringify(out))
+                onLeft: (wrong): Effect.Effect<ModelLoop.ToolAnswer> => Effect.succeed({ output: wrong, error: wrong }),
+                onRight: (work) =>
+                  Effect.map(work, (out): ModelLoop.ToolAnswer => ({ output: JSON.stringify(out), error: null }))
               })
             )
           }
           const name = kind.tools.find((n) => n === call.name)
+          const unknown = `unknown tool ${call.name}`
           return name === undefined
-            ? Effect.succeed(`unknown tool ${call.name}`)
-            : runBuiltIn(name, call.arguments, state)
+            ? Effect.succeed<ModelLoop.ToolAnswer>({ output: unknown, error: unknown })
+            : Effect.map(
+              runBuiltIn(name, call.arguments, state),
+              (output): ModelLoop.ToolAnswer => ({ output, error: null })
+            )
         },
-        toolStep: options.hooks.tool
+        toolStep: (call, answer) => options.hooks.tool(call, answer.output)
       }
     )
   })

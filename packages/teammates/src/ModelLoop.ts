@@ -43,6 +43,12 @@ export interface ModelResult {
   readonly durationMs: number
 }
 
+/** What a tool call answered: the text the model is told, and what was wrong when it could not run. */
+export interface ToolAnswer {
+  readonly output: string
+  readonly error: string | null
+}
+
 /** What the caller does with the loop's work. */
 export interface LoopHooks<E, R> {
   /**
@@ -54,9 +60,9 @@ export interface LoopHooks<E, R> {
   /** A model call ended; `messages` is how many messages it was sent. */
   readonly modelStep: (messages: number, result: ModelResult) => Effect.Effect<void, E, R>
   /** Runs a tool call (`key` names it within the turn) and answers what the model is told. */
-  readonly tool: (call: ToolCall, key: string) => Effect.Effect<string, E, R>
+  readonly tool: (call: ToolCall, key: string) => Effect.Effect<ToolAnswer, E, R>
   /** A tool call ended with `output`. */
-  readonly toolStep: (call: ToolCall, output: string) => Effect.Effect<void, E, R>
+  readonly toolStep: (call: ToolCall, answer: ToolAnswer, durationMs: number) => Effect.Effect<void, E, R>
 }
 
 /** What the loop produced: the reply's text and the tokens of all its calls. */
@@ -148,9 +154,9 @@ export const run = <E, R>(
       if (result.calls.length === 0) break
       conversation.push({ role: "assistant", content: result.text, toolCalls: result.calls })
       for (const [i, c] of result.calls.entries()) {
-        const output = yield* hooks.tool(c, `${n}:${i}:${c.name}`)
-        yield* hooks.toolStep(c, output)
-        conversation.push({ role: "tool", toolCallId: c.id, content: output })
+        const [took, answer] = yield* Effect.timed(hooks.tool(c, `${n}:${i}:${c.name}`))
+        yield* hooks.toolStep(c, answer, Duration.toMillis(took))
+        conversation.push({ role: "tool", toolCallId: c.id, content: answer.output })
       }
       if (n === settings.maxModelCalls - 1) text += text ? "" : "(I ran out of steps before finishing.)"
     }

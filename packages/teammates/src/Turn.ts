@@ -20,7 +20,7 @@ import { PinRepo } from "@troupe/store/PinRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { RunRepo } from "@troupe/store/RunRepo"
 import { TeammateRepo } from "@troupe/store/TeammateRepo"
-import { Duration, Effect, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { TeammateKind } from "./Kind.js"
 import * as ModelLoop from "./ModelLoop.js"
 import type { TurnSettings } from "./ModelLoop.js"
@@ -178,8 +178,6 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
       let after = input.after
       const runRef = { id: input.runId, teammateId: input.teammate.id, roomId: input.roomId }
       const extra = input.kind?.extraTools ?? []
-      /** The tool call just run: how long it took, and what was wrong if it could not run. */
-      let lastTool: { durationMs: number; error: string | null } = { durationMs: 0, error: null }
       const result = yield* ModelLoop.run(
         model,
         {
@@ -222,30 +220,28 @@ export class Turn extends Effect.Service<Turn>()("@troupe/teammates/Turn", {
             ),
           tool: (c, key) =>
             Effect.map(
-              Effect.timed(tools.run(c, key, input.teammate.tools, extra, {
+              tools.run(c, key, input.teammate.tools, extra, {
                 orgId: input.orgId,
                 teammateId: input.teammate.id,
                 teammateName: input.teammate.name,
                 roomId: input.roomId,
                 runId: input.runId,
                 sourceMessageId: input.sourceMessageId
-              })),
-              ([took, outcome]) => {
+              }),
+              (outcome) => {
                 if (outcome.handOff) handOffs.push(outcome.handOff)
-                lastTool = { durationMs: Duration.toMillis(took), error: outcome.error }
-                return outcome.output
+                return { output: outcome.output, error: outcome.error }
               }
             ),
-          // The loop records a tool call right after running it: what `tool` saw of it is this call's.
-          toolStep: (c, output) =>
+          toolStep: (c, answer, durationMs) =>
             Effect.map(
               runs.step(input.orgId, runRef, {
                 kind: "tool",
                 name: c.name,
                 input: safeJson(c.arguments),
-                output,
-                durationMs: lastTool.durationMs,
-                error: lastTool.error
+                output: answer.output,
+                durationMs,
+                error: answer.error
               }),
               (position) => {
                 after = position
