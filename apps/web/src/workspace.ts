@@ -38,7 +38,7 @@ import type {
   Usage
 } from "@troupe/domain/Teammate"
 import type { OidcSignIn, User } from "@troupe/domain/User"
-import { Cause, Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
+import { Effect, Fiber, Schema, Stream } from "effect"
 import { ApiError, call, forget, runFork, toApiError } from "./api.js"
 import * as Model from "./model.js"
 import { oidcReturn } from "./oidc.js"
@@ -263,40 +263,35 @@ export class Workspace {
 
   // The stream
 
-  /** Follows the stream until the session ends, reconnecting with the last event id after a drop. */
+  /**
+   * Follows the stream until the session ends (`EventStream.follow`
+   * reconnects after a drop with the last event id read). A snapshot is read
+   * once a connection is up whenever the model has none (at the start, after
+   * a `reset`), so nothing between the two is skipped.
+   */
   private follow(token: string) {
-    let connected = false
-    const once = Effect.scoped(Effect.gen(this, function*() {
-      const connection = yield* EventStream.connect({
-        baseUrl: window.location.origin,
-        token,
-        lastEventId: this.state.lastEventId ?? undefined
-      })
-      connected = true
+    const live = Effect.gen(this, function*() {
       this.update((s) => ({ ...s, connection: "live" }))
       if (this.state.position === null) yield* Effect.promise(() => this.refresh().catch(() => undefined))
-      yield* Stream.runForEach(connection.events, (event) => Effect.sync(() => this.receive(event)))
-    }))
-    return Effect.gen(this, function*() {
-      let delay = 500
-      while (this.token === token && this.state.ended === null) {
-        connected = false
-        const exit = yield* Effect.exit(once)
-        if (Exit.isFailure(exit)) {
-          const error = Cause.failureOption(exit.cause)
-          if (Option.isSome(error) && error.value.status === 401) {
-            this.end("Your session has ended. Log in again.")
-            return
-          }
-        }
-        if (this.token !== token) return
-        this.update((s) => ({ ...s, connection: "reconnecting" }))
-        // A stream that was up (ended by a restart, a drop) retries soon; repeated failures back off to 10 s.
-        if (connected) delay = 500
-        yield* Effect.sleep(delay)
-        delay = Math.min(10_000, delay * 2)
-      }
     })
+    return EventStream.follow({
+      baseUrl: window.location.origin,
+      token,
+      lastEventId: this.state.lastEventId ?? undefined,
+      firstFailure: "retry",
+      onConnected: live,
+      onReconnect: () => Effect.sync(() => this.update((s) => ({ ...s, connection: "reconnecting" })))
+    }).pipe(
+      Stream.takeWhile(() => this.token === token && this.state.ended === null),
+      Stream.runForEach((event) => Effect.sync(() => this.receive(event))),
+      Effect.catchAll((error) =>
+        Effect.sync(() => {
+          if (this.token !== token) return
+          if (error.status === 401) this.end("Your session has ended. Log in again.")
+          else this.update((s) => ({ ...s, connection: "reconnecting" }))
+        })
+      )
+    )
   }
 
   private receive(event: Delivered) {

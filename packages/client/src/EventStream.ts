@@ -137,12 +137,24 @@ export interface FollowOptions<E = never> extends StreamOptions {
    * work done then is never missed. Its failure ends the stream.
    */
   readonly onReady?: Effect.Effect<void, E> | undefined
+  /** Runs each time a connection is subscribed (the first one after `onReady`), before its events. */
+  readonly onConnected?: Effect.Effect<void> | undefined
   /** Runs before each reconnection, with why the last connection ended. */
   readonly onReconnect?: ((reason: string) => Effect.Effect<void>) | undefined
+  /**
+   * When the first connection fails in a way a new one recovers from:
+   * `"fail"` (the default) ends the stream with its error, for a caller
+   * that reports it; `"retry"` reconnects as after a drop, for a page that
+   * stays open while the server restarts.
+   */
+  readonly firstFailure?: "fail" | "retry" | undefined
 }
 
-/** A connection that ended in a way a new one recovers from: unreachable, a 5xx (a node starting or stopping), closed. */
-const recoverable = (e: EventStreamError) => e.status === undefined || e.status >= 500
+/**
+ * A connection that ended in a way a new one recovers from: unreachable, a
+ * 5xx (a node starting or stopping), 429 (too many requests for now), closed.
+ */
+const recoverable = (e: EventStreamError) => e.status === undefined || e.status >= 500 || e.status === 429
 
 /** Waits between reconnections: half a second, doubling up to 5 seconds, with jitter. */
 const reconnecting = Schedule.exponential("500 millis").pipe(
@@ -156,8 +168,9 @@ const reconnecting = Schedule.exponential("500 millis").pipe(
  * starts or stops, or a server that closed the stream (a restart) is
  * reconnected with `Last-Event-ID` set to the last event read, so nothing is
  * missed and nothing comes twice. A `reset` event is passed on: the consumer
- * reloads its snapshot. `access.revoked` is the last event. Only a failure of
- * the first connection, or a refusal (4xx), ends the stream with an error.
+ * reloads its snapshot. `access.revoked` is the last event. Only a refusal
+ * (4xx), or a failure of the first connection unless `firstFailure` is
+ * `"retry"`, ends the stream with an error.
  */
 export const follow = <E = never>(options: FollowOptions<E>): Stream.Stream<Delivered, EventStreamError | E> =>
   Stream.suspend(() => {
@@ -172,6 +185,7 @@ export const follow = <E = never>(options: FollowOptions<E>): Stream.Stream<Deli
         ready = true
         if (options.onReady !== undefined) yield* options.onReady
       }
+      if (options.onConnected !== undefined) yield* options.onConnected
       return connection.events.pipe(
         Stream.tap((d) =>
           Effect.sync(() => {
@@ -191,7 +205,9 @@ export const follow = <E = never>(options: FollowOptions<E>): Stream.Stream<Deli
     return once.pipe(
       Stream.retry(
         reconnecting.pipe(
-          Schedule.whileInput((e: EventStreamError | E) => ready && e instanceof EventStreamError && recoverable(e)),
+          Schedule.whileInput((e: EventStreamError | E) =>
+            (ready || options.firstFailure === "retry") && e instanceof EventStreamError && recoverable(e)
+          ),
           Schedule.tapInput((e: EventStreamError | E) =>
             e instanceof EventStreamError ? options.onReconnect?.(e.message) ?? Effect.void : Effect.void
           )

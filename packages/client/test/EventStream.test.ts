@@ -122,6 +122,38 @@ describe("the event stream reader", () => {
       expect(error.status).toBe(401)
     }))
 
+  it.scopedLive("follow with firstFailure retry: a server that is down or busy at first is waited for; onConnected runs per connection", () =>
+    Effect.gen(function*() {
+      let answered = 0
+      const server = yield* serve((res) => {
+        answered += 1
+        switch (answered) {
+          case 1: {
+            res.writeHead(503, { "content-type": "application/json" })
+            return res.end(JSON.stringify({ _tag: "Unavailable", message: "starting" }))
+          }
+          case 2: {
+            res.writeHead(429, { "content-type": "application/json", "retry-after": "1" })
+            return res.end(JSON.stringify({ _tag: "RateLimited", message: "too many requests" }))
+          }
+          case 3:
+            return pieces(res, [": ready 20\n\n", frame(21, "a")])
+          default:
+            return pieces(res, [": ready 21\n\n", frame(22, "b")], false)
+        }
+      })
+      const connected: Array<number> = []
+      const events = yield* EventStream.follow({
+        baseUrl: server.url,
+        token: "t",
+        firstFailure: "retry",
+        onConnected: Effect.sync(() => connected.push(answered))
+      }).pipe(Stream.take(2), Stream.runCollect)
+      expect(Chunk.toReadonlyArray(events).map((d) => d.id)).toEqual(["21", "22"])
+      // Connected on the third answer and again on the fourth (after the close).
+      expect(connected).toEqual([3, 4])
+    }))
+
   it.scoped("a frame that is not an event fails the stream with a clear error", () =>
     Effect.gen(function*() {
       const server = yield* serve((res) => pieces(res, [": ready 1\n\n", "id: 2\nevent: x\ndata: {not json}\n\n"]))
