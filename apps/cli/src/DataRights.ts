@@ -4,40 +4,16 @@
  * `troupe delete-user` erases a person's data from the org, after asking on
  * a terminal (or with `--yes`).
  *
- * The commands are made from the CLI's shared options and helpers, which
- * `main.ts` hands over, so they sign in, pick orgs and fail as every other
+ * They sign in, pick orgs and fail through `Session.ts`, as every other
  * command does.
  */
 import { Args, Command, Options, Prompt } from "@effect/cli"
-import type * as TroupeClient from "@troupe/client/TroupeClient"
 import { UserId } from "@troupe/domain/Ids"
-import type { Org } from "@troupe/domain/Org"
 import { Console, Effect, Option, Schema } from "effect"
 import { createWriteStream } from "node:fs"
 import { Readable, type Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
-
-/** A signed-in session, as the CLI's `session` gives it. */
-export interface Session {
-  readonly url: string
-  readonly token: string
-  readonly api: TroupeClient.TroupeClient
-}
-
-/** What the commands need from the CLI's entry point. */
-export interface Shared<F, R> {
-  readonly url: Options.Options<Option.Option<string>>
-  readonly json: Options.Options<boolean>
-  readonly org: Options.Options<Option.Option<string>>
-  readonly session: (url: Option.Option<string>) => Effect.Effect<Session, F, R>
-  readonly pickOrg: (orgs: ReadonlyArray<Org>, wanted: Option.Option<string>) => Effect.Effect<Org, F>
-  /** A server's error (or an unreachable server) as the CLI's failure. */
-  readonly failureOf: (url: string) => (error: unknown) => F
-  /** `fetch` for what the typed client does not stream, its failures as the CLI's. */
-  readonly fetching: (url: string, run: () => Promise<Response>) => Effect.Effect<Response, F>
-  /** A failure with its exit code: 1 a usage error, 2 from the server, 3 unreachable. */
-  readonly fail: (message: string, code: 1 | 2 | 3) => F
-}
+import { Failure, failureOf, fetching, json, orgOption, pickOrg, session, url } from "./Session.js"
 
 const EndLine = Schema.parseJson(Schema.Struct({ type: Schema.Literal("end"), records: Schema.Number }))
 
@@ -68,129 +44,126 @@ const watching = (keep: { text: string; lines: number }, progress: boolean) =>
     if (progress && keep.lines >= PROGRESS_EVERY) process.stderr.write("\n")
   }
 
-/** The data-rights commands: `export` and `delete-user`. */
-export const commands = <F, R>(shared: Shared<F, R>) => {
-  /** The session, the org and, when `wanted` names one, the person (by @handle, handle or id). */
-  const target = (input: { url: Option.Option<string>; org: Option.Option<string> }, wanted: Option.Option<string>) =>
+/** The session, the org and, when `wanted` names one, the person (by @handle, handle or id). */
+const target = (input: { url: Option.Option<string>; org: Option.Option<string> }, wanted: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const s = yield* session(input.url)
+    const org = yield* pickOrg(
+      yield* s.api.orgs.list().pipe(Effect.mapError(failureOf(s.url))),
+      input.org
+    )
+    if (Option.isNone(wanted)) return { s, org, person: Option.none<{ id: string; label: string }>() }
+    const handle = wanted.value.replace(/^@/, "")
+    const members = yield* s.api.orgs.members({ path: { org: org.id } }).pipe(
+      Effect.mapError(failureOf(s.url))
+    )
+    const found = members.find((m) => m.kind === "user" && (m.handle === handle || m.id === handle))
+    if (found !== undefined) {
+      return { s, org, person: Option.some({ id: found.id, label: `${found.name} (@${found.handle})` }) }
+    }
+    // A former member is known by id only: the server says whether the org holds anything of them.
+    if (Schema.is(Schema.UUID)(handle)) return { s, org, person: Option.some({ id: handle, label: handle }) }
+    return yield* Effect.fail(new Failure({ message: `no person @${handle} in ${org.name}`, code: 2 }))
+  })
+
+/** `troupe export`. */
+export const exportCommand = Command.make(
+  "export",
+  {
+    url: url,
+    org: orgOption,
+    user: Options.text("user").pipe(
+      Options.withDescription("only what this person (@handle, handle or id) wrote and what is about them"),
+      Options.optional
+    ),
+    out: Options.text("out").pipe(
+      Options.withDescription("write to this file (never over an existing one) instead of stdout"),
+      Options.optional
+    )
+  },
+  (input) =>
     Effect.gen(function*() {
-      const s = yield* shared.session(input.url)
-      const org = yield* shared.pickOrg(
-        yield* s.api.orgs.list().pipe(Effect.mapError(shared.failureOf(s.url))),
-        input.org
-      )
-      if (Option.isNone(wanted)) return { s, org, person: Option.none<{ id: string; label: string }>() }
-      const handle = wanted.value.replace(/^@/, "")
-      const members = yield* s.api.orgs.members({ path: { org: org.id } }).pipe(
-        Effect.mapError(shared.failureOf(s.url))
-      )
-      const found = members.find((m) => m.kind === "user" && (m.handle === handle || m.id === handle))
-      if (found !== undefined) {
-        return { s, org, person: Option.some({ id: found.id, label: `${found.name} (@${found.handle})` }) }
+      const { org, person, s } = yield* target(input, input.user)
+      const query = Option.match(person, { onNone: () => "", onSome: (p) => `?user=${p.id}` })
+      const response = yield* fetching(s.url, () =>
+        fetch(`${s.url}/v1/orgs/${org.id}/export${query}`, { headers: { authorization: `Bearer ${s.token}` } }))
+      const body = response.body
+      if (body === null) {
+        return yield* Effect.fail(new Failure({ message: "the server sent no export", code: 2 }))
       }
-      // A former member is known by id only: the server says whether the org holds anything of them.
-      if (Schema.is(Schema.UUID)(handle)) return { s, org, person: Option.some({ id: handle, label: handle }) }
-      return yield* Effect.fail(shared.fail(`no person @${handle} in ${org.name}`, 2))
-    })
-
-  const exportCommand = Command.make(
-    "export",
-    {
-      url: shared.url,
-      org: shared.org,
-      user: Options.text("user").pipe(
-        Options.withDescription("only what this person (@handle, handle or id) wrote and what is about them"),
-        Options.optional
-      ),
-      out: Options.text("out").pipe(
-        Options.withDescription("write to this file (never over an existing one) instead of stdout"),
-        Options.optional
-      )
-    },
-    (input) =>
-      Effect.gen(function*() {
-        const { org, person, s } = yield* target(input, input.user)
-        const query = Option.match(person, { onNone: () => "", onSome: (p) => `?user=${p.id}` })
-        const response = yield* shared.fetching(s.url, () =>
-          fetch(`${s.url}/v1/orgs/${org.id}/export${query}`, { headers: { authorization: `Bearer ${s.token}` } }))
-        const body = response.body
-        if (body === null) {
-          return yield* Effect.fail(shared.fail("the server sent no export", 2))
-        }
-        const out = Option.getOrUndefined(input.out)
-        const kept = { text: "", lines: 0 }
-        // Progress goes to a terminal only, and never into the lines themselves.
-        const progress = process.stderr.isTTY === true && (out !== undefined || process.stdout.isTTY !== true)
-        yield* Effect.tryPromise({
-          try: () => {
-            const sink: Writable = out === undefined ? process.stdout : createWriteStream(out, { flags: "wx" })
-            return pipeline(Readable.fromWeb(body), watching(kept, progress), sink, {
-              end: out !== undefined
-            })
-          },
-          catch: () =>
-            out === undefined
-              ? shared.fail(`the export from ${s.url} broke off`, 2)
-              : shared.fail(`cannot write ${out} (it may exist already), or the export broke off`, 1)
-        })
-        const end = Schema.decodeUnknownOption(EndLine)(lastLine(kept.text))
-        if (Option.isNone(end)) {
-          return yield* Effect.fail(shared.fail("the export was cut short: no end line", 2))
-        }
-        if (out !== undefined) {
-          const what = Option.match(person, {
-            onNone: () =>
-              org.name,
-            onSome: (p) => `${p.label} in ${org.name}`
+      const out = Option.getOrUndefined(input.out)
+      const kept = { text: "", lines: 0 }
+      // Progress goes to a terminal only, and never into the lines themselves.
+      const progress = process.stderr.isTTY === true && (out !== undefined || process.stdout.isTTY !== true)
+      yield* Effect.tryPromise({
+        try: () => {
+          const sink: Writable = out === undefined ? process.stdout : createWriteStream(out, { flags: "wx" })
+          return pipeline(Readable.fromWeb(body), watching(kept, progress), sink, {
+            end: out !== undefined
           })
-          yield* Console.log(`Exported ${end.value.records} records of ${what} to ${out}`)
-        }
+        },
+        catch: () =>
+          out === undefined
+            ? new Failure({ message: `the export from ${s.url} broke off`, code: 2 })
+            : new Failure({ message: `cannot write ${out} (it may exist already), or the export broke off`, code: 1 })
       })
-  ).pipe(Command.withDescription("write the org's data, or one person's (--user), as JSON lines (admins)"))
+      const end = Schema.decodeUnknownOption(EndLine)(lastLine(kept.text))
+      if (Option.isNone(end)) {
+        return yield* Effect.fail(new Failure({ message: "the export was cut short: no end line", code: 2 }))
+      }
+      if (out !== undefined) {
+        const what = Option.match(person, {
+          onNone: () =>
+            org.name,
+          onSome: (p) => `${p.label} in ${org.name}`
+        })
+        yield* Console.log(`Exported ${end.value.records} records of ${what} to ${out}`)
+      }
+    })
+).pipe(Command.withDescription("write the org's data, or one person's (--user), as JSON lines (admins)"))
 
-  /** Asks on a terminal; elsewhere only `--yes` confirms. */
-  const confirmed = (yes: boolean, message: string) =>
-    yes
-      ? Effect.succeed(true)
-      : process.stdin.isTTY === true
-      ? Prompt.run(Prompt.confirm({ message }))
-      : Effect.fail(shared.fail("not a terminal: pass --yes to erase without being asked", 1))
+/** Asks on a terminal; elsewhere only `--yes` confirms. */
+const confirmed = (yes: boolean, message: string) =>
+  yes
+    ? Effect.succeed(true)
+    : process.stdin.isTTY === true
+    ? Prompt.run(Prompt.confirm({ message }))
+    : Effect.fail(new Failure({ message: "not a terminal: pass --yes to erase without being asked", code: 1 }))
 
-  const deleteUser = Command.make(
-    "delete-user",
-    {
-      url: shared.url,
-      json: shared.json,
-      org: shared.org,
-      user: Args.text({ name: "user" }).pipe(Args.withDescription("the person: @handle, handle or id")),
-      yes: Options.boolean("yes").pipe(Options.withDescription("do not ask for confirmation"))
-    },
-    (input) =>
-      Effect.gen(function*() {
-        const { org, person, s } = yield* target(input, Option.some(input.user))
-        if (Option.isNone(person)) return
-        const ok = yield* confirmed(
-          input.yes,
-          `Erase everything of ${person.value.label} in ${org.name}? Their messages become tombstones; this cannot be undone.`
-        )
-        if (!ok) return yield* Effect.fail(shared.fail("nothing was erased", 1))
-        const userId = yield* Schema.decodeUnknown(UserId)(person.value.id).pipe(
-          Effect.mapError(() => shared.fail(`${person.value.id} is not an id`, 1))
-        )
-        const report = yield* s.api.dataRights.erase({ path: { org: org.id, user: userId } }).pipe(
-          Effect.mapError(shared.failureOf(s.url))
-        )
-        if (input.json) {
-          yield* Console.log(JSON.stringify(report))
-          return
-        }
-        yield* Console.log(
-          `Erased ${person.value.label} from ${org.name}: ${report.messages} messages now tombstones, ` +
-            `${report.reactions} reactions, ${report.files} files, ${report.memories} memories, ${report.pins} pins, ` +
-            `${report.schedules} schedules removed; ${report.tasks} tasks and ${report.runs} runs anonymised; ` +
-            `left ${report.rooms} rooms and the org.`
-        )
-      })
-  ).pipe(Command.withDescription("erase a person's data from the org (admins; asks first unless --yes)"))
-
-  return [exportCommand, deleteUser] as const
-}
+/** `troupe delete-user`. */
+export const deleteUser = Command.make(
+  "delete-user",
+  {
+    url: url,
+    json: json,
+    org: orgOption,
+    user: Args.text({ name: "user" }).pipe(Args.withDescription("the person: @handle, handle or id")),
+    yes: Options.boolean("yes").pipe(Options.withDescription("do not ask for confirmation"))
+  },
+  (input) =>
+    Effect.gen(function*() {
+      const { org, person, s } = yield* target(input, Option.some(input.user))
+      if (Option.isNone(person)) return
+      const ok = yield* confirmed(
+        input.yes,
+        `Erase everything of ${person.value.label} in ${org.name}? Their messages become tombstones; this cannot be undone.`
+      )
+      if (!ok) return yield* Effect.fail(new Failure({ message: "nothing was erased", code: 1 }))
+      const userId = yield* Schema.decodeUnknown(UserId)(person.value.id).pipe(
+        Effect.mapError(() => new Failure({ message: `${person.value.id} is not an id`, code: 1 }))
+      )
+      const report = yield* s.api.dataRights.erase({ path: { org: org.id, user: userId } }).pipe(
+        Effect.mapError(failureOf(s.url))
+      )
+      if (input.json) {
+        yield* Console.log(JSON.stringify(report))
+        return
+      }
+      yield* Console.log(
+        `Erased ${person.value.label} from ${org.name}: ${report.messages} messages now tombstones, ` +
+          `${report.reactions} reactions, ${report.files} files, ${report.memories} memories, ${report.pins} pins, ` +
+          `${report.schedules} schedules removed; ${report.tasks} tasks and ${report.runs} runs anonymised; ` +
+          `left ${report.rooms} rooms and the org.`
+      )
+    })
+).pipe(Command.withDescription("erase a person's data from the org (admins; asks first unless --yes)"))

@@ -153,3 +153,15 @@ export const inGroup = <I extends { readonly url: Option.Option<string> }, A, E,
       ...("org" in input && Option.isOption(input.org) ? { org: Option.orElse(input.org, () => g.org) } : {}),
       ...("json" in input && typeof input.json === "boolean" ? { json: input.json || g.json } : {})
     }))
+
+/** A request `fetch` makes itself (uploads and downloads: the typed client speaks JSON); its failures as the CLI's. */
+export const fetching = (base: string, run: () => Promise<Response>) =>
+  Effect.tryPromise({ try: run, catch: () => new Failure({ message: `cannot reach Troupe at ${base}`, code: 3 }) })
+    .pipe(
+      Effect.flatMap((response) =>
+        response.ok ? Effect.succeed(response) : Effect.flatMap(
+          Effect.promise(() => response.json().catch(() => ({}))),
+          (body: unknown) => Effect.fail(failureOf(base)(body))
+        )
+      )
+    )

@@ -32,6 +32,7 @@ import {
   aTeammate,
   Failure,
   failureOf,
+  fetching,
   field,
   json,
   orgOption,
@@ -192,18 +193,6 @@ const tail = Command.make(
       })
     })
 ).pipe(Command.withDescription("follow the event stream (of one room, or the whole org)"))
-
-/** A request `fetch` makes itself (uploads and downloads: the typed client speaks JSON); its failures as the CLI's. */
-const fetching = (base: string, run: () => Promise<Response>) =>
-  Effect.tryPromise({ try: run, catch: () => new Failure({ message: `cannot reach Troupe at ${base}`, code: 3 }) })
-    .pipe(
-      Effect.flatMap((response) =>
-        response.ok ? Effect.succeed(response) : Effect.flatMap(
-          Effect.promise(() => response.json().catch(() => ({}))),
-          (body: unknown) => Effect.fail(failureOf(base)(body))
-        )
-      )
-    )
 
 const sizeOf = (bytes: number) =>
   bytes < 1024
@@ -477,16 +466,8 @@ const troupe = Command.make("troupe", {}).pipe(
     run,
     runs,
     memory,
-    ...DataRights.commands({
-      url,
-      json,
-      org: orgOption,
-      session,
-      pickOrg,
-      failureOf,
-      fetching,
-      fail: (message, code) => new Failure({ message, code })
-    })
+    DataRights.exportCommand,
+    DataRights.deleteUser
   ])
 )
 
