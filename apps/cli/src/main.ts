@@ -16,6 +16,7 @@ import { Delivered } from "@troupe/domain/Event"
 import { FileInfo } from "@troupe/domain/File"
 import { FileId, type OrgId } from "@troupe/domain/Ids"
 import { isFinal, Task } from "@troupe/domain/Task"
+import type { Session } from "@troupe/domain/User"
 import { Console, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
@@ -47,31 +48,59 @@ import {
 import { teammates } from "./Teammates.js"
 import { budget, models, usage } from "./Usage.js"
 
+/** `--password`, or TROUPE_PASSWORD, or asked for on the terminal. */
+const passwordOption = Options.redacted("password").pipe(
+  Options.withDescription("your password (default: TROUPE_PASSWORD, or asked for)"),
+  Options.optional
+)
+
+/**
+ * Signs in (or up) at the server `--url` names and stores the session for
+ * the user only: `enter` gets an unauthenticated client and the password.
+ */
+const signIn = <E>(
+  input: { url: Option.Option<string>; email: string; password: Option.Option<Redacted.Redacted> },
+  enter: (api: TroupeClient.TroupeClient, password: string) => Effect.Effect<Session, E>,
+  done: string
+) =>
+  Effect.gen(function*() {
+    const base = Credentials.urlOf(input.url, yield* Credentials.read)
+    const password = Option.isSome(input.password)
+      ? Redacted.value(input.password.value)
+      : process.env["TROUPE_PASSWORD"] ??
+        Redacted.value(yield* Prompt.password({ message: `Password for ${input.email}` }))
+    const anonymous = yield* TroupeClient.make({ baseUrl: base })
+    const signedIn = yield* enter(anonymous, password).pipe(Effect.mapError(failureOf(base)))
+    const where = yield* Credentials.write({ url: base, token: signedIn.token, email: signedIn.user.email })
+    yield* Console.log(`${done} ${base} as ${signedIn.user.name} <${signedIn.user.email}> (saved in ${where})`)
+  })
+
 const login = Command.make(
   "login",
   {
     url,
     email: Options.text("email").pipe(Options.withDescription("your e-mail address")),
-    password: Options.redacted("password").pipe(
-      Options.withDescription("your password (default: TROUPE_PASSWORD, or asked for)"),
-      Options.optional
-    )
+    password: passwordOption
   },
   (input) =>
-    Effect.gen(function*() {
-      const base = Credentials.urlOf(input.url, yield* Credentials.read)
-      const password = Option.isSome(input.password)
-        ? Redacted.value(input.password.value)
-        : process.env["TROUPE_PASSWORD"] ??
-          Redacted.value(yield* Prompt.password({ message: `Password for ${input.email}` }))
-      const anonymous = yield* TroupeClient.make({ baseUrl: base })
-      const signedIn = yield* anonymous.auth.login({ payload: { email: input.email, password } }).pipe(
-        Effect.mapError(failureOf(base))
-      )
-      const where = yield* Credentials.write({ url: base, token: signedIn.token, email: signedIn.user.email })
-      yield* Console.log(`Signed in to ${base} as ${signedIn.user.name} <${signedIn.user.email}> (saved in ${where})`)
-    })
+    signIn(input, (api, password) => api.auth.login({ payload: { email: input.email, password } }), "Signed in to")
 ).pipe(Command.withDescription("sign in and remember the session"))
+
+const signup = Command.make(
+  "signup",
+  {
+    url,
+    email: Options.text("email").pipe(Options.withDescription("your e-mail address")),
+    name: Options.text("name").pipe(Options.withDescription("your name, as others see it")),
+    password: passwordOption
+  },
+  (input) =>
+    signIn(
+      input,
+      (api, password) => api.auth.signup({ payload: { email: input.email, name: input.name, password } }),
+      "Signed up at"
+    )
+).pipe(Command.withDescription("create an account, sign in and remember the session"))
 
 const logout = Command.make("logout", { url }, (input) =>
   Effect.gen(function*() {
@@ -446,6 +475,7 @@ const troupe = Command.make("troupe", {}).pipe(
   Command.withDescription("Troupe from a terminal"),
   Command.withSubcommands([
     login,
+    signup,
     logout,
     orgs,
     rooms,

@@ -108,6 +108,20 @@ describe("the troupe command", () => {
           payload: { name: "Acme", slug: `acme-${randomBytes(3).toString("hex")}` }
         })
 
+        // Signing up from a terminal: a taken address is the server's message; a new one is signed in at once.
+        const taken = yield* troupe(["signup", "--url", url, "--email", email, "--name", "Ana", "--password", PASSWORD])
+        expect([taken.code, taken.stderr]).toEqual([
+          2,
+          expect.stringContaining(`an account for ${email} already exists`)
+        ])
+        const cy = `cy.${randomBytes(4).toString("hex")}@example.com`
+        const signup = yield* troupe(["signup", "--url", url, "--email", cy, "--name", "Cy"], {
+          TROUPE_PASSWORD: PASSWORD
+        })
+        expect([signup.code, signup.stdout]).toEqual([0, expect.stringContaining(`Signed up at ${url} as Cy <${cy}>`)])
+        const cysOrgs = yield* troupe(["orgs", "--json"])
+        expect([cysOrgs.code, cysOrgs.stdout]).toEqual([0, ""])
+
         // A wrong password is the server's message and exit code 2; the right one is stored for the user only.
         const wrong = yield* troupe(["login", "--url", url, "--email", email, "--password", "nope nope nope"])
         expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringMatching(/wrong e-?mail or password/i)])
