@@ -21,6 +21,7 @@ import {
   baseUrl,
   counterOf,
   eventually,
+  firstFound,
   person,
   raw,
   slug,
@@ -573,6 +574,20 @@ describe("Slack outbound", () => {
           "Ben: flaky",
           "Ben: refused"
         ])
+        // The room hears which message did not go, where and why. The first such event names it, not the
+        // message that went after a retry (whose failure would have come first).
+        const failure = yield* firstFound(
+          w.ben.token,
+          (d) => d.event.type === "message.delivery_failed" ? d.event : undefined
+        )
+        const messages = yield* w.ben.api.messages.list({ path: { room: w.room.id }, urlParams: {} })
+        expect(failure).toMatchObject({
+          messageId: messages.messages.find((m) => m.text === "refused")?.id,
+          roomId: w.room.id,
+          action: "post",
+          channel: { accountId: w.account.id, kind: "slack", name: "Acme Slack", externalChannel: w.channel },
+          reason: "slack: not_in_channel"
+        })
       }))
   })
 })

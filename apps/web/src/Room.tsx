@@ -276,7 +276,10 @@ const NoticeItem = ({ notice }: { readonly notice: Model.Notice }) => {
   const [error, setError] = useState<string | null>(null)
   const teammate = notice.teammateId
   return (
-    <p className={`notice ${notice.kind}`} role={notice.kind === "failed" ? "alert" : "note"}>
+    <p
+      className={`notice ${notice.kind}`}
+      role={notice.kind === "failed" || notice.kind === "undelivered" ? "alert" : "note"}
+    >
       {notice.text}
       {notice.kind === "unanswered" && teammate !== null && state.openRoomId !== null && (
         <button

@@ -47,7 +47,7 @@ export interface Draft {
 export interface Notice {
   readonly id: string
   readonly roomId: RoomId
-  readonly kind: "failed" | "routed" | "unanswered" | "stopped" | "limit"
+  readonly kind: "failed" | "routed" | "unanswered" | "stopped" | "limit" | "undelivered"
   readonly text: string
   /** The message it is about, when there is one. */
   readonly messageId: string | null
@@ -246,6 +246,9 @@ export const markedRead = (state: State, roomId: RoomId): State => {
   if (room === undefined || (room.unreadCount === 0 && room.mentionCount === 0)) return state
   return { ...state, rooms: { ...state.rooms, [roomId]: { ...room, unreadCount: 0, mentionCount: 0 } } }
 }
+
+/** How a channel account's platform is named to people. */
+const platformNames = { slack: "Slack", telegram: "Telegram", webhook: "the webhook" } as const
 
 const notice = (state: State, n: Omit<Notice, "at">, at: Date): State =>
   state.notices.some((x) => x.id === n.id)
@@ -453,6 +456,23 @@ export const apply = (state: State, delivered: Delivered): State => {
       }, delivered.at)
     case "usage.limit_reached":
       return s
+    case "message.delivery_failed": {
+      const where = `${platformNames[event.channel.kind]} (${event.channel.name}, ${event.channel.externalChannel})`
+      const what = event.action === "post"
+        ? "Not sent to"
+        : event.action === "update"
+        ? "Edit not sent to"
+        : "Not deleted in"
+      return notice(s, {
+        id:
+          `undelivered:${event.messageId}:${event.action}:${event.channel.accountId}:${event.channel.externalChannel}`,
+        roomId: event.roomId,
+        kind: "undelivered",
+        text: `${what} ${where}: ${event.reason}`,
+        messageId: event.messageId,
+        teammateId: null
+      }, delivered.at)
+    }
     case "typing": {
       if (event.userId === s.me?.id) return s
       const room = { ...s.typing[event.roomId], [event.userId]: delivered.at.getTime() + 6000 }

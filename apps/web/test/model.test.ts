@@ -4,10 +4,12 @@
  * and unread counts.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { ChannelAccountId } from "@troupe/domain/Channel"
 import {
   Delivered,
   type Event,
   MessageCreated,
+  MessageDeliveryFailed,
   MessageDelta,
   MessageUpdated,
   OrgDeleted,
@@ -303,6 +305,30 @@ describe("the app's state from the event stream", () => {
     expect(next.drafts).toEqual({})
     expect(next.notices).toEqual([expect.objectContaining({ roomId: a.id, kind: "failed" })])
     expect(next.notices[0]?.text).toContain("the model is unavailable")
+  })
+
+  it("shows a message the gateway could not send as a notice on that message, once however often it is seen", () => {
+    const { a, s } = start()
+    const m = message(a.id, "to slack")
+    const failed = new MessageDeliveryFailed({
+      messageId: m.id,
+      roomId: a.id,
+      action: "post",
+      channel: { accountId: ChannelAccountId.make(randomUUID()), kind: "slack", name: "Acme", externalChannel: "C1" },
+      reason: "slack: not_in_channel"
+    })
+    const next = Model.apply(
+      Model.apply(Model.apply(s, at(101, new MessageCreated({ message: m }))), at(102, failed)),
+      at(102, failed)
+    )
+    expect(next.notices).toEqual([
+      expect.objectContaining({
+        roomId: a.id,
+        kind: "undelivered",
+        messageId: m.id,
+        text: "Not sent to Slack (Acme, C1): slack: not_in_channel"
+      })
+    ])
   })
 
   it("on reset drops the snapshot's position, so events wait for a new snapshot", () => {

@@ -3,6 +3,7 @@
  * events; the names in `type` are the public contract.
  */
 import { Schema } from "effect"
+import { ChannelAccountId, ChannelKind } from "./Channel.js"
 import { FileInfo } from "./File.js"
 import { MessageId, OrgId, PinId, RoomId, ScheduleId, TeammateId, UserId } from "./Ids.js"
 import { Message } from "./Message.js"
@@ -289,6 +290,28 @@ export class FileDeleted extends Schema.Class<FileDeleted>("FileDeleted")({
   file: FileInfo
 }) {}
 
+/**
+ * A message of the room (or its edit or deletion, `action`) will not reach a
+ * platform channel bridged to the room: the platform refused it for good, or
+ * every attempt failed. `reason` says why, as the platform or the network
+ * gave it.
+ */
+export class MessageDeliveryFailed extends Schema.Class<MessageDeliveryFailed>("MessageDeliveryFailed")({
+  type: Schema.tag("message.delivery_failed"),
+  messageId: MessageId,
+  roomId: RoomId,
+  action: Schema.Literal("post", "update", "delete"),
+  channel: Schema.Struct({
+    accountId: ChannelAccountId,
+    kind: ChannelKind,
+    /** The account's name in the org. */
+    name: Schema.String,
+    /** The platform's channel or chat id. */
+    externalChannel: Schema.String
+  }),
+  reason: Schema.String
+}) {}
+
 /** A task was given to a teammate (queued). `task` is the whole task. */
 export class TaskCreated extends Schema.Class<TaskCreated>("TaskCreated")({
   type: Schema.tag("task.created"),
@@ -329,6 +352,7 @@ export const Event = Schema.Union(
   MessageCreated,
   MessageUpdated,
   MessageDeleted,
+  MessageDeliveryFailed,
   ReactionChanged,
   RoomCreated,
   RoomUpdated,

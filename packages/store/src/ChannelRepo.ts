@@ -16,9 +16,11 @@ import {
   ChannelTraffic
 } from "@troupe/domain/Channel"
 import { Conflict, NotFound } from "@troupe/domain/Errors"
+import { Audience, MessageDeliveryFailed } from "@troupe/domain/Event"
 import { MessageId, OrgId, RoomId } from "@troupe/domain/Ids"
 import { Effect, Option, Schema, Struct } from "effect"
 import { createHash } from "node:crypto"
+import { EventLog } from "./EventLog.js"
 import * as Rows from "./internal/Rows.js"
 import { orgScope } from "./OrgScope.js"
 
@@ -175,10 +177,13 @@ const MAX_ERROR = 500
 const externalHandle = (orgId: OrgId, kind: ChannelKind, externalUser: string) =>
   `${kind}-${createHash("sha256").update(`${orgId}/${kind}/${externalUser}`).digest("hex").slice(0, 16)}`
 
+const FailedRow = Schema.Struct({ messageId: MessageId, roomId: RoomId, name: Schema.String })
+
 /** Channel accounts, bridges, identities, inbound and outbound deliveries. */
 export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/ChannelRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const log = yield* EventLog
     const { withOrg } = orgScope(sql)
 
     const selectAccount = sql`
@@ -507,14 +512,40 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       ))
     })
 
-    /** A delivery that will never go (a permanent refusal, or too many attempts), with the reason. */
+    /**
+     * A delivery that will never go (a permanent refusal, or too many
+     * attempts), with the reason; the room hears of it
+     * (`message.delivery_failed`), in the same transaction.
+     */
     const failed = Effect.fn("ChannelRepo.failed")(function*(delivery: DueDelivery, error: string) {
-      yield* withOrg(delivery.orgId)(Effect.zipRight(
-        sql`UPDATE channel_deliveries SET status = 'failed', attempts = attempts + 1,
-          last_error = ${error.slice(0, MAX_ERROR)} WHERE id = ${delivery.id}`,
-        sql`UPDATE channel_accounts SET last_error = ${error.slice(0, MAX_ERROR)}, last_error_at = now()
+      const reason = error.slice(0, MAX_ERROR)
+      yield* withOrg(delivery.orgId)(Effect.gen(function*() {
+        const rows = yield* sql`UPDATE channel_deliveries d SET status = 'failed', attempts = attempts + 1,
+            last_error = ${reason}
+          FROM channel_bridges b, channel_accounts a
+          WHERE d.id = ${delivery.id} AND d.status = 'pending' AND b.id = d.bridge_id AND a.id = d.account_id
+          RETURNING d.message_id, b.room_id, a.name`.pipe(Rows.all("failed delivery", FailedRow))
+        yield* sql`UPDATE channel_accounts SET last_error = ${reason}, last_error_at = now()
           WHERE id = ${delivery.accountId}`
-      ))
+        yield* log.append(
+          delivery.orgId,
+          rows.map((row) => ({
+            audience: new Audience({ roomId: row.roomId, orgWide: false, userIds: [] }, true),
+            event: new MessageDeliveryFailed({
+              messageId: row.messageId,
+              roomId: row.roomId,
+              action: delivery.action,
+              channel: {
+                accountId: delivery.accountId,
+                kind: delivery.kind,
+                name: row.name,
+                externalChannel: delivery.externalChannel
+              },
+              reason
+            })
+          }))
+        )
+      }))
     })
 
     /**
@@ -573,5 +604,6 @@ export class ChannelRepo extends Effect.Service<ChannelRepo>()("@troupe/store/Ch
       prune,
       withOrg
     } as const
-  })
+  }),
+  dependencies: [EventLog.Default]
 }) {}
