@@ -10,8 +10,8 @@ import * as TroupeClient from "@troupe/client/TroupeClient"
 import * as Database from "@troupe/store/Database"
 import { Effect, Layer } from "effect"
 import * as Fake from "./FakePlatforms.js"
-import { email, slug, testChannelKey, testConfig } from "./Harness.js"
-import { fastFailover, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
+import { testChannelKey, testConfig } from "./Harness.js"
+import { anaWithRoom, fastFailover, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 /** How long the fake Slack holds the channel with its 429: longer than starting a node and a failover. */
 const HOLD_SECONDS = 40
@@ -27,13 +27,7 @@ describe("the gateway's outbox on a node that dies", () => {
         const env = { ...nodeEnv(), ...fastFailover, CHANNEL_KEY: testChannelKey, SLACK_API_URL: slack.url }
         const a = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) }, "a")
 
-        const anonymous = yield* TroupeClient.make({ baseUrl: a.url })
-        const ana = yield* anonymous.auth.signup({
-          payload: { email: email("ana"), password: "correct horse battery", name: "Ana" }
-        })
-        const onA = yield* TroupeClient.make({ baseUrl: a.url, token: ana.token })
-        const org = yield* onA.orgs.create({ payload: { name: "Acme", slug: slug() } })
-        const room = yield* onA.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
+        const { ana, client: onA, org, room } = yield* anaWithRoom(a.url)
         const account = yield* onA.channels.create({
           path: { org: org.id },
           payload: { kind: "slack", name: "Acme", botToken: "xoxb-failover-0001", signingSecret: "failover-secret" }

@@ -13,8 +13,8 @@ import * as WebhookReceiver from "@troupe/gateway/testing/WebhookReceiver"
 import * as Database from "@troupe/store/Database"
 import { Effect, Layer, Option, Schema } from "effect"
 import { Webhook } from "standardwebhooks"
-import { email, eventually, slug, testChannelKey, testConfig } from "./Harness.js"
-import { fastFailover, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
+import { eventually, testChannelKey, testConfig } from "./Harness.js"
+import { anaWithRoom, fastFailover, freePort, nodeEnv, requireRedis, startNode } from "./Processes.js"
 
 const Body = Schema.parseJson(Schema.Struct({
   data: Schema.Struct({
@@ -34,13 +34,7 @@ describe("the webhooks' outbox on a node that dies", () => {
         const env = { ...nodeEnv(), ...fastFailover, CHANNEL_KEY: testChannelKey, WEBHOOK_ALLOW_PRIVATE: "true" }
         const a = yield* startNode(database, { ...env, CLUSTER_RUNNER_PORT: String(yield* freePort) }, "a")
 
-        const anonymous = yield* TroupeClient.make({ baseUrl: a.url })
-        const ana = yield* anonymous.auth.signup({
-          payload: { email: email("ana"), password: "correct horse battery", name: "Ana" }
-        })
-        const onA = yield* TroupeClient.make({ baseUrl: a.url, token: ana.token })
-        const org = yield* onA.orgs.create({ payload: { name: "Acme", slug: slug() } })
-        const room = yield* onA.rooms.create({ path: { org: org.id }, payload: { name: "general" } })
+        const { ana, client: onA, org, room } = yield* anaWithRoom(a.url)
         const { secret } = yield* onA.webhooks.create({
           path: { org: org.id },
           payload: { url: `${receiver.url}/hook`, eventTypes: ["message.created"] }
