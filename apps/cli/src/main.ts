@@ -2,7 +2,8 @@
  * `troupe`: talk to a Troupe server from a terminal. Sign in, list orgs and
  * rooms, post into a room and follow the event stream (resuming after a
  * dropped connection with the last event id); upload, list and download
- * files; give teammates background tasks and follow them. Output is for people by
+ * files; give teammates background tasks and follow them; manage the org's
+ * outbound webhooks and channel accounts, and follow an account's traffic. Output is for people by
  * default and JSON lines with `--json`. Exit codes: 0 ok, 1 a usage error,
  * 2 an error from the server (its message is printed), 3 the server could
  * not be reached.
@@ -21,6 +22,7 @@ import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { keys } from "./ApiKeys.js"
+import { channels } from "./Channels.js"
 import { chat } from "./Chat.js"
 import * as Credentials from "./Credentials.js"
 import * as DataRights from "./DataRights.js"
@@ -45,6 +47,7 @@ import {
 } from "./Session.js"
 import { teammates } from "./Teammates.js"
 import { budget, models, usage } from "./Usage.js"
+import { webhooks } from "./Webhooks.js"
 
 const login = Command.make(
   "login",
@@ -474,6 +477,8 @@ const troupe = Command.make("troupe", {}).pipe(
     models,
     members,
     keys,
+    webhooks,
+    channels,
     run,
     runs,
     memory,
