@@ -304,6 +304,31 @@ describe("Slack inbound", () => {
         expect(health.health.lastInboundAt).not.toBeNull()
       }))
 
+    it.effect("names a sender whose event has no profile by users.info, asked once per account and user", () =>
+      Effect.gen(function*() {
+        const { account, channel, room, ana } = yield* bridgedToSlack
+        const slack = yield* Fake.FakePlatforms
+        const bob = `U0BOB${randomBytes(3).toString("hex").toUpperCase()}`
+        const ghost = `U0GHOST${randomBytes(3).toString("hex").toUpperCase()}`
+        slack.addUser(bob, { display_name: "", real_name: "Bob Slack" })
+        const noProfile = (user: string, text: string) => slackMessage(channel, text, { user, user_profile: undefined })
+        for (const [user, text] of [[bob, "first"], [bob, "second"], [ghost, "boo"], [ghost, "boo again"]]) {
+          const res = yield* deliver(account.id, noProfile(user ?? "", text ?? ""))
+          expect(res.status, res.text).toBe(200)
+        }
+        const page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: {} })
+        expect(page.messages.map((m) => [m.text, m.authorName])).toEqual(
+          expect.arrayContaining([["first", "Bob Slack"], ["second", "Bob Slack"], ["boo", ghost], [
+            "boo again",
+            ghost
+          ]])
+        )
+        const asked = (user: string) =>
+          slack.calls.filter((c) => c.method === "users.info" && c.target === user && c.token === slackSecrets.botToken)
+        // Bob's name is kept after the first lookup; a user Slack does not know is asked about again.
+        expect([asked(bob).length, asked(ghost).length]).toEqual([1, 2])
+      }))
+
     it.effect("refuses forged, stale, unknown, disabled and malformed deliveries, storing nothing", () =>
       Effect.gen(function*() {
         const { account, ana, channel, org, texts } = yield* bridgedToSlack
