@@ -416,6 +416,10 @@ describe("the troupe command", () => {
         expect([badEvents.code, badEvents.stderr]).toEqual([1, expect.stringContaining("--events takes event types")])
         const disabled = yield* troupeAsAna(["webhooks", "update", hook.id, "--enabled", "false", "--json"])
         expect([disabled.code, JSON.parse(disabled.stdout).enabled], disabled.stderr).toEqual([0, false])
+        const rotated = yield* troupeAsAna(["webhooks", "rotate", hook.id, "--json"])
+        expect(rotated.code, rotated.stderr).toBe(0)
+        expect(JSON.parse(rotated.stdout).secret).toMatch(/^whsec_/)
+        expect(JSON.parse(rotated.stdout).secret).not.toBe(hook.secret)
         const deleted = yield* troupeAsAna(["webhooks", "delete", hookUrl])
         expect([deleted.code, deleted.stdout]).toEqual([0, expect.stringContaining("Deleted the webhook")])
         expect((yield* troupeAsAna(["webhooks", "list", "--json"])).stdout).toBe("")
@@ -485,6 +489,8 @@ describe("the troupe command", () => {
         expect((yield* troupeAsAna(["channels", "delete", "Acme bot"])).code).toBe(0)
         const none = yield* troupeAsAna(["channels", "tail", "Acme bot"])
         expect([none.code, none.stderr]).toEqual([2, expect.stringContaining("no channel account Acme bot")])
+        const noKey = yield* troupeAsAna(["keys", "revoke", "nope"])
+        expect([noKey.code, noKey.stderr]).toEqual([2, "troupe: no API key nope in this org\n"])
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
     // About twenty runs of the command, each a process of its own.
     240_000
