@@ -8,7 +8,7 @@ import { ApiKeyId } from "@troupe/domain/Ids"
 import { type ApiKey, Role } from "@troupe/domain/Org"
 import { Console, Effect, Option } from "effect"
 import { dim, listing } from "./Output.js"
-import { anOrg, Failure, given, inGroup, json, orgOption, url } from "./Session.js"
+import { anOrg, given, inGroup, json, orgOption, pickOne, url } from "./Session.js"
 
 const record = (k: ApiKey) => ({ id: k.id, name: k.name, role: k.role, prefix: k.prefix, createdAt: k.createdAt })
 
@@ -62,12 +62,7 @@ const revoke = Command.make(
     Effect.gen(function*() {
       const { org, s } = yield* anOrg(input)
       const keys = yield* s.call(s.api.orgs.apiKeys({ path: { org: org.id } }))
-      const named = keys.filter((k) => k.id === input.key || k.name === input.key)
-      const key = named[0]
-      if (key === undefined) return yield* new Failure({ message: `no API key ${input.key} in this org`, code: 2 })
-      if (named.length > 1) {
-        return yield* new Failure({ message: `${named.length} keys are named ${input.key}: give the id`, code: 1 })
-      }
+      const key = yield* pickOne(keys, input.key, (k) => k.id === input.key || k.name === input.key, "API key")
       yield* s.call(s.api.orgs.revokeApiKey({ path: { org: org.id, key: ApiKeyId.make(key.id) } }))
       yield* Console.log(`Revoked the key ${key.name} ${dim(key.id)}`)
     }))

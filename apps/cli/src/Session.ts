@@ -89,6 +89,22 @@ export const pickRoom = (rooms: ReadonlyArray<Room>, wanted: string) => {
   )
 }
 
+/**
+ * The one of `items` that `wanted` names (`matches` says whether an item
+ * answers to it): none is exit 2 ("no {what} {wanted} in this org"), several
+ * exit 1 (give the id).
+ */
+export const pickOne = <A>(items: ReadonlyArray<A>, wanted: string, matches: (item: A) => boolean, what: string) => {
+  const named = items.filter(matches)
+  const found = named[0]
+  if (found === undefined) return Effect.fail(new Failure({ message: `no ${what} ${wanted} in this org`, code: 2 }))
+  return named.length > 1
+    ? Effect.fail(
+      new Failure({ message: `${named.length} of the org's ${what}s answer to ${wanted}: give the id`, code: 1 })
+    )
+    : Effect.succeed(found)
+}
+
 /** The org and the room `wanted` names, for a signed-in session. */
 export const roomFor = (s: Session, org: Option.Option<string>, wanted: string) =>
   Effect.gen(function*() {

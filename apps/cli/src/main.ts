@@ -2,7 +2,8 @@
  * `troupe`: talk to a Troupe server from a terminal. Sign in, list orgs and
  * rooms, post into a room and follow the event stream (resuming after a
  * dropped connection with the last event id); upload, list and download
- * files; give teammates background tasks and follow them. Output is for people by
+ * files; give teammates background tasks and follow them; manage the org's
+ * outbound webhooks and channel accounts, and follow an account's traffic. Output is for people by
  * default and JSON lines with `--json`. Exit codes: 0 ok, 1 a usage error,
  * 2 an error from the server (its message is printed), 3 the server could
  * not be reached.
@@ -22,6 +23,7 @@ import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { keys } from "./ApiKeys.js"
+import { channels } from "./Channels.js"
 import { chat } from "./Chat.js"
 import * as Credentials from "./Credentials.js"
 import * as DataRights from "./DataRights.js"
@@ -47,6 +49,7 @@ import {
 } from "./Session.js"
 import { teammates } from "./Teammates.js"
 import { budget, models, usage } from "./Usage.js"
+import { webhooks } from "./Webhooks.js"
 
 /** `--password`, or TROUPE_PASSWORD, or asked for on the terminal. */
 const passwordOption = Options.redacted("password").pipe(
@@ -493,6 +496,8 @@ const troupe = Command.make("troupe", {}).pipe(
     models,
     members,
     keys,
+    webhooks,
+    channels,
     run,
     runs,
     memory,

@@ -3,7 +3,8 @@
  * in, list, post, and follow a room's stream across a server restart (the
  * stream resumes after the last event it printed: nothing missed, nothing
  * twice); upload, list and download a file; give a teammate a task and
- * follow it to the end; export the org and a person, and erase the person; wrong input, wrong passwords and an absent server
+ * follow it to the end; export the org and a person, and erase the person; manage webhooks
+ * and channel accounts and tail an account's traffic; wrong input, wrong passwords and an absent server
  * give their exit codes and a plain message.
  */
 import { FetchHttpClient } from "@effect/platform"
@@ -374,5 +375,138 @@ describe("the troupe command", () => {
         expect(JSON.parse(erased.stdout)).toMatchObject({ userId: ben.user.id, messages: 1 })
       }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
     120_000
+  )
+
+  it.live(
+    "manages webhooks and channel accounts, and tails an account's traffic as Telegram messages come in",
+    () =>
+      Effect.gen(function*() {
+        const database = yield* Database.makeTestDatabase
+        const node = yield* startNode(database, { CHANNEL_KEY: randomBytes(32).toString("base64") }, "cli-gateway")
+        const url = node.url
+        const anonymous = yield* TroupeClient.make({ baseUrl: url })
+        const ana = yield* anonymous.auth.signup({
+          payload: { email: `ana.${randomBytes(4).toString("hex")}@example.com`, password: PASSWORD, name: "Ana" }
+        })
+        const api = yield* TroupeClient.make({ baseUrl: url, token: ana.token })
+        yield* api.orgs.create({ payload: { name: "Acme", slug: `acme-${randomBytes(3).toString("hex")}` } })
+        const env = { TROUPE_URL: url, TROUPE_TOKEN: ana.token }
+        const troupeAsAna = (args: ReadonlyArray<string>, more: Record<string, string> = {}) =>
+          troupe(args, { ...env, ...more })
+        const jsonLines = (stdout: string) => stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
+
+        // Webhooks: subscribe (the secret printed once), list, refuse what may not be sent to, delete.
+        const hookUrl = "https://hooks.example.com/troupe"
+        const made = yield* troupeAsAna([
+          "webhooks",
+          "create",
+          "--url",
+          hookUrl,
+          "--events",
+          "message.created,task.updated",
+          "--json"
+        ])
+        expect(made.code, made.stderr).toBe(0)
+        const hook = JSON.parse(made.stdout)
+        expect(hook).toMatchObject({
+          url: hookUrl,
+          eventTypes: ["message.created", "task.updated"],
+          enabled: true,
+          secret: expect.stringMatching(/^whsec_/)
+        })
+        const listed = yield* troupeAsAna(["webhooks"])
+        expect(listed.stdout).toMatch(/^https:\/\/hooks\.example\.com\/troupe\s+message\.created,task\.updated\s+/m)
+        expect(listed.stdout).not.toContain(hook.secret)
+        const loopback = yield* troupeAsAna([
+          "webhooks",
+          "create",
+          "--url",
+          "http://127.0.0.1:9/x",
+          "--events",
+          "pin.created"
+        ])
+        expect([loopback.code, loopback.stderr]).toEqual([2, expect.stringMatching(/private or loopback address/)])
+        const badEvents = yield* troupeAsAna(["webhooks", "create", "--url", hookUrl, "--events", "typing"])
+        expect([badEvents.code, badEvents.stderr]).toEqual([1, expect.stringContaining("--events takes event types")])
+        const disabled = yield* troupeAsAna(["webhooks", "update", hook.id, "--enabled", "false", "--json"])
+        expect([disabled.code, JSON.parse(disabled.stdout).enabled], disabled.stderr).toEqual([0, false])
+        const rotated = yield* troupeAsAna(["webhooks", "rotate", hook.id, "--json"])
+        expect(rotated.code, rotated.stderr).toBe(0)
+        expect(JSON.parse(rotated.stdout).secret).toMatch(/^whsec_/)
+        expect(JSON.parse(rotated.stdout).secret).not.toBe(hook.secret)
+        const deleted = yield* troupeAsAna(["webhooks", "delete", hookUrl])
+        expect([deleted.code, deleted.stdout]).toEqual([0, expect.stringContaining("Deleted the webhook")])
+        expect((yield* troupeAsAna(["webhooks", "list", "--json"])).stdout).toBe("")
+        const gone = yield* troupeAsAna(["webhooks", "deliveries", hook.id])
+        expect([gone.code, gone.stderr]).toEqual([2, expect.stringContaining("no webhook")])
+
+        // A Telegram bot, bridged to #general; its secrets from the environment, never printed.
+        const secrets = { TROUPE_BOT_TOKEN: "123456:cli-bot-token", TROUPE_WEBHOOK_SECRET: "cli-webhook-secret" }
+        const missing = yield* troupeAsAna(["channels", "create", "telegram", "Acme bot"])
+        expect([missing.code, missing.stderr]).toEqual([1, expect.stringContaining("--bot-token")])
+        const connected = yield* troupeAsAna(["channels", "create", "telegram", "Acme bot", "--json"], secrets)
+        expect(connected.code, connected.stderr).toBe(0)
+        const account = JSON.parse(connected.stdout)
+        expect(account).toMatchObject({ kind: "telegram", name: "Acme bot", enabled: true })
+        expect(connected.stdout).not.toContain(secrets.TROUPE_BOT_TOKEN)
+        const chat = `-100${randomBytes(4).readUInt32BE()}`
+        const bridged = yield* troupeAsAna(["channels", "bridge", "Acme bot", chat, "#general"])
+        expect([bridged.code, bridged.stdout], bridged.stderr).toEqual([0, expect.stringContaining("to #general")])
+        const bridges = yield* troupeAsAna(["channels", "bridges", "Acme bot"])
+        expect(bridges.stdout).toMatch(new RegExp(`^${chat}\\s+#general\\s+`, "m"))
+
+        /** Telegram delivering a message in the chat to the account's webhook. */
+        const deliver = (text: string) =>
+          Effect.promise(() =>
+            fetch(`${url}/v1/gateway/telegram/${account.id}`, {
+              method: "POST",
+              headers: {
+                "content-type": "application/json",
+                "x-telegram-bot-api-secret-token": secrets.TROUPE_WEBHOOK_SECRET
+              },
+              body: JSON.stringify({
+                update_id: randomBytes(4).readUInt32BE(),
+                message: {
+                  message_id: randomBytes(2).readUInt16BE(),
+                  from: { id: 4242, is_bot: false, first_name: "Tanya" },
+                  chat: { id: Number(chat), type: "supergroup", title: "Acme" },
+                  date: Math.floor(Date.now() / 1000),
+                  text
+                }
+              })
+            }).then((r) => r.status)
+          )
+        expect(yield* deliver("before the tail")).toBe(200)
+        // The tail shows the latest record, then follows: the message that comes in after it is printed.
+        const follower = start(["channels", "tail", "Acme bot", "--json", "--count", "2", "--every", "1"], env)
+        const [before] = yield* follower.printed(1)
+        expect(JSON.parse(before ?? "")).toMatchObject({
+          direction: "inbound",
+          externalChannel: chat,
+          status: "received"
+        })
+        expect(yield* deliver("while tailing")).toBe(200)
+        const tailed = yield* follower.finished
+        expect(tailed.code, tailed.stderr).toBe(0)
+        const records = jsonLines(tailed.stdout)
+        expect(records.map((r) => [r.direction, r.externalChannel, r.action, r.status])).toEqual([
+          ["inbound", chat, "post", "received"],
+          ["inbound", chat, "post", "received"]
+        ])
+        expect(new Set(records.map((r) => r.messageId)).size).toBe(2)
+        const forPeople = yield* troupeAsAna(["channels", "tail", "Acme bot", "--count", "1"])
+        expect(forPeople.stdout).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d in  ${chat} post received`))
+
+        const off = yield* troupeAsAna(["channels", "disable", "Acme bot"])
+        expect([off.code, off.stdout]).toEqual([0, expect.stringContaining("Disabled Acme bot")])
+        expect((yield* troupeAsAna(["channels"])).stdout).toMatch(/^Acme bot\s+telegram\s+disabled\s+/m)
+        expect((yield* troupeAsAna(["channels", "delete", "Acme bot"])).code).toBe(0)
+        const none = yield* troupeAsAna(["channels", "tail", "Acme bot"])
+        expect([none.code, none.stderr]).toEqual([2, expect.stringContaining("no channel account Acme bot")])
+        const noKey = yield* troupeAsAna(["keys", "revoke", "nope"])
+        expect([noKey.code, noKey.stderr]).toEqual([2, "troupe: no API key nope in this org\n"])
+      }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)),
+    // About twenty runs of the command, each a process of its own.
+    240_000
   )
 })

@@ -2,7 +2,7 @@
  * Local chat platforms for tests, on one loopback port: the Slack Web API's
  * `chat.postMessage`, `chat.update` and `chat.delete` under `/api/` and the
  * Telegram Bot API's `sendMessage`, `editMessageText` and `deleteMessage`
- * under `/bot{token}/`. Every call is recorded and answered ok, or as a test
+ * under `/bot{token}/`, and Slack's `users.info` for the people a test names. Every call is recorded and answered ok, or as a test
  * scripts it per channel or chat (429 with Retry-After / retry_after, a
  * 5xx, a platform error), each in its platform's own shape. Tests wait for
  * recorded calls, never for time.
@@ -19,7 +19,7 @@ export interface PlatformCall {
   readonly text: string
   /** The thread it was sent in: Slack's `thread_ts`, Telegram's `reply_parameters.message_id`. */
   readonly thread: string | undefined
-  /** The message an edit or a deletion is about: Slack's `ts`, Telegram's `message_id`. */
+  /** The message an edit or a deletion is about (Slack's `ts`, Telegram's `message_id`), the user `users.info` asks about. */
   readonly target: string | undefined
   /** The id the fake answered with when it accepted the message (Slack's `ts`, Telegram's `message_id`). */
   readonly id: string
@@ -41,6 +41,8 @@ export interface FakePlatformServer {
   /** The Telegram Bot API root, for `TELEGRAM_API_URL`. */
   readonly telegramUrl: string
   readonly calls: ReadonlyArray<PlatformCall>
+  /** Makes `users.info` know the Slack user `id` (any other is `user_not_found`). */
+  readonly addUser: (id: string, profile: { readonly display_name: string; readonly real_name: string }) => void
   /** Answers the next calls to `channel` with `answers`, in order, then ok again. */
   readonly script: (channel: string, answers: ReadonlyArray<PlatformAnswer>) => void
   /** The calls matching `keep` once there are `count` of them. */
@@ -70,6 +72,7 @@ const fieldsOf = (contentType: string, body: string): Record<string, string> => 
 export const make = Effect.gen(function*() {
   const log = LoopbackServer.recorder<PlatformCall>()
   const scripts = new Map<string, Array<PlatformAnswer>>()
+  const users = new Map<string, { readonly display_name: string; readonly real_name: string }>()
   const root = yield* LoopbackServer.serve((req, raw, res) => {
     const body = raw.toString("utf8")
     const path = req.url ?? ""
@@ -113,13 +116,22 @@ export const make = Effect.gen(function*() {
       json(429, { ok: false, error: "ratelimited" }, { "retry-after": String(answer.retryAfterSeconds) })
     } else if (answer.kind === "status") json(answer.status, { ok: false })
     else if (answer.kind === "error") json(200, { ok: false, error: answer.error })
-    else json(200, { ok: true, channel, ts: id, message: { text: fields["text"] } })
-    log.record(call)
+    else if (call.method === "users.info") {
+      const profile = users.get(fields["user"] ?? "")
+      json(
+        200,
+        profile === undefined
+          ? { ok: false, error: "user_not_found" }
+          : { ok: true, user: { id: fields["user"], name: profile.display_name, profile } }
+      )
+    } else json(200, { ok: true, channel, ts: id, message: { text: fields["text"] } })
+    log.record({ ...call, target: call.target ?? fields["user"] })
   })
   const fake: FakePlatformServer = {
     url: `${root}/api/`,
     telegramUrl: root,
     calls: log.entries,
+    addUser: (id, profile) => users.set(id, profile),
     script: (channel, answers) => scripts.set(channel, [...answers]),
     waitFor: log.waitFor
   }

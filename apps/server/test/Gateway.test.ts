@@ -11,6 +11,7 @@ import {
   CreateTelegramChannel
 } from "@troupe/domain/Channel"
 import type { MessageId } from "@troupe/domain/Ids"
+import * as Pacing from "@troupe/gateway/Pacing"
 import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { createHmac, randomBytes, randomUUID } from "node:crypto"
@@ -36,6 +37,16 @@ const slackSecrets = { botToken: "xoxb-1111-2222-abcd", signingSecret: "8f742231
 const secretsIn = (text: string) =>
   [slackSecrets.botToken, slackSecrets.signingSecret, "xoxb-rotated-9876", "rotated-signing-secret"].filter((s) =>
     text.includes(s)
+  )
+
+/**
+ * Whether calls at `times` (ms, in order) stay within a token bucket of
+ * `limit`: between any two of them, no more calls than it lets through in
+ * that time (give or take `slackMs` of network jitter).
+ */
+const withinBucket = (times: ReadonlyArray<number>, limit: Pacing.Limit, slackMs = 100) =>
+  times.every((from, i) =>
+    times.slice(i).every((to, k) => k + 1 <= limit.burst + (limit.perSecond * (to - from + slackMs)) / 1000)
   )
 
 describe("channel accounts", () => {
@@ -294,6 +305,31 @@ describe("Slack inbound", () => {
         expect(health.health.lastInboundAt).not.toBeNull()
       }))
 
+    it.effect("names a sender whose event has no profile by users.info, asked once per account and user", () =>
+      Effect.gen(function*() {
+        const { account, channel, room, ana } = yield* bridgedToSlack
+        const slack = yield* Fake.FakePlatforms
+        const bob = `U0BOB${randomBytes(3).toString("hex").toUpperCase()}`
+        const ghost = `U0GHOST${randomBytes(3).toString("hex").toUpperCase()}`
+        slack.addUser(bob, { display_name: "", real_name: "Bob Slack" })
+        const noProfile = (user: string, text: string) => slackMessage(channel, text, { user, user_profile: undefined })
+        for (const [user, text] of [[bob, "first"], [bob, "second"], [ghost, "boo"], [ghost, "boo again"]]) {
+          const res = yield* deliver(account.id, noProfile(user ?? "", text ?? ""))
+          expect(res.status, res.text).toBe(200)
+        }
+        const page = yield* ana.api.messages.list({ path: { room: room.id }, urlParams: {} })
+        expect(page.messages.map((m) => [m.text, m.authorName])).toEqual(
+          expect.arrayContaining([["first", "Bob Slack"], ["second", "Bob Slack"], ["boo", ghost], [
+            "boo again",
+            ghost
+          ]])
+        )
+        const asked = (user: string) =>
+          slack.calls.filter((c) => c.method === "users.info" && c.target === user && c.token === slackSecrets.botToken)
+        // Bob's name is kept after the first lookup; a user Slack does not know is asked about again.
+        expect([asked(bob).length, asked(ghost).length]).toEqual([1, 2])
+      }))
+
     it.effect("refuses forged, stale, unknown, disabled and malformed deliveries, storing nothing", () =>
       Effect.gen(function*() {
         const { account, ana, channel, org, texts } = yield* bridgedToSlack
@@ -425,6 +461,7 @@ describe("Slack outbound", () => {
         expect(calls.map((c) => c.text)).toEqual(texts.map((t) => `Ben: ${t}`))
         // Bursts of 3, then one a second: the fifth goes at least a second after the first.
         expect((calls[4]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(900)
+        expect(withinBucket(calls.map((c) => c.at), Pacing.PER_CHANNEL)).toBe(true)
       }))
 
     it.effect("Slack threads and room threads map to each other, both ways", () =>
@@ -705,6 +742,22 @@ describe("Telegram", () => {
           ["outbound", "update", "sent"],
           ["outbound", "post", "sent"]
         ])
+      }))
+
+    it.effect("a group chat gets its burst, then never more than its chat's and its group's buckets allow", () =>
+      Effect.gen(function*() {
+        const w = yield* bridgedToTelegram
+        const fake = yield* Fake.FakePlatforms
+        expect(w.channel.startsWith("-")).toBe(true)
+        const texts = ["1", "2", "3", "4", "5", "6", "7"]
+        for (const text of texts) yield* w.ben.api.messages.post({ path: { room: w.room.id }, payload: { text } })
+        const calls = yield* fake.waitFor((c) => c.channel === w.channel, texts.length)
+        expect(calls.map((c) => c.text)).toEqual(texts.map((t) => `Ben: ${t}`))
+        const times = calls.map((c) => c.at)
+        expect(withinBucket(times, Pacing.PER_CHANNEL)).toBe(true)
+        expect(withinBucket(times, Pacing.PER_GROUP)).toBe(true)
+        // The group's 5 go within the chat's pace; the sixth waits for the group's bucket (4 s a token).
+        expect((times[5] ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(3900)
       }))
 
     it.effect("room messages reach the chat through sendMessage, paced by retry_after; a refusal is marked failed", () =>

@@ -162,11 +162,11 @@ const world = Effect.gen(function*() {
     path: { org: org.id },
     payload: { kind: "webhook", name: "alerts", signingSecret: `whsec_${randomBytes(32).toString("base64")}` }
   })
-  /** An outbound webhook endpoint the owner subscribed (to a URL nothing listens on; it is disabled). */
+  /** An outbound webhook endpoint the owner subscribed (to a host that does not exist; it is disabled). */
   const freshWebhook = Effect.map(
     owner.api.webhooks.create({
       path: { org: org.id },
-      payload: { url: "http://127.0.0.1:9/hook", eventTypes: ["message.created"], enabled: false }
+      payload: { url: "https://hooks.invalid/hook", eventTypes: ["message.created"], enabled: false }
     }),
     (created) => created.endpoint
   )
@@ -704,7 +704,7 @@ const cases: ReadonlyArray<Case> = [
     "webhooks.create",
     (w) =>
       at("POST", `/v1/orgs/${w.org.id}/webhooks`, {
-        url: "http://127.0.0.1:9/hook",
+        url: "https://hooks.invalid/hook",
         eventTypes: ["room.created"],
         enabled: false
       }),

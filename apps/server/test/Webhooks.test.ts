@@ -16,13 +16,17 @@ import { anaAndBen, counterOf, eventually, person, raw, slug, testChannelKey, Te
 
 class Receiver extends Context.Tag("test/WebhookReceiver")<Receiver, WebhookReceiver.WebhookReceiver>() {}
 
-const TestServerWithReceiver = Layer.unwrapScoped(
-  Effect.map(
-    WebhookReceiver.make,
-    (receiver) =>
-      TestServer({ CHANNEL_KEY: testChannelKey }).pipe(Layer.provideMerge(Layer.succeed(Receiver, receiver)))
+/** A test server and a receiver on loopback, which the server may send to only when `allowPrivate`. */
+const TestServerWithReceiver = (allowPrivate: boolean) =>
+  Layer.unwrapScoped(
+    Effect.map(
+      WebhookReceiver.make,
+      (receiver) =>
+        TestServer({ CHANNEL_KEY: testChannelKey, WEBHOOK_ALLOW_PRIVATE: String(allowPrivate) }).pipe(
+          Layer.provideMerge(Layer.succeed(Receiver, receiver))
+        )
+    )
   )
-)
 
 /** A path of its own on the receiver. */
 const hookPath = () => `/hook/${randomBytes(4).toString("hex")}`
@@ -63,7 +67,7 @@ const deliveriesWhen = (
   }))
 
 describe("outbound webhooks", () => {
-  layer(TestServerWithReceiver, { excludeTestServices: true, timeout: 120_000 })((it) => {
+  layer(TestServerWithReceiver(true), { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.effect("deliver signed events an admin may read, once, and show the secret only when it is made", () =>
       Effect.gen(function*() {
         const { ana, ben, org, room } = yield* anaAndBen
@@ -192,7 +196,7 @@ describe("outbound webhooks", () => {
           .toBe(404)
       }))
 
-    it.effect("members get 403, other orgs 404, bad URLs and event types 400", () =>
+    it.effect("members get 403, other orgs 404, URLs that may not be sent to 422, malformed ones 400", () =>
       Effect.gen(function*() {
         const { ana, ben, org } = yield* anaAndBen
         const receiver = yield* Receiver
@@ -219,10 +223,26 @@ describe("outbound webhooks", () => {
         expect((yield* raw("GET", `${base}/${randomUUID()}`, { token: ana.token })).status).toBe(404)
 
         for (
+          const [body, message] of [
+            [
+              { url: "not a url", eventTypes: ["message.created"] },
+              "a webhook URL is an absolute http:// or https:// URL"
+            ],
+            [
+              { url: "ftp://example.com/hook", eventTypes: ["message.created"] },
+              "a webhook URL starts with http:// or https://, not ftp://"
+            ],
+            [
+              { url: "https://user:pw@example.com/hook", eventTypes: ["message.created"] },
+              "a webhook URL has no user name or password in it"
+            ]
+          ] as const
+        ) {
+          const res = yield* raw("POST", base, { token: ana.token, body })
+          expect([res.status, res.json]).toEqual([422, { _tag: "InvalidInput", message }])
+        }
+        for (
           const body of [
-            { url: "not a url", eventTypes: ["message.created"] },
-            { url: "ftp://example.com/hook", eventTypes: ["message.created"] },
-            { url: "https://user:pw@example.com/hook", eventTypes: ["message.created"] },
             { url: `https://example.com/${"x".repeat(2100)}`, eventTypes: ["message.created"] },
             { url: "https://example.com/hook", eventTypes: [] },
             { url: "https://example.com/hook", eventTypes: ["typing"] },
@@ -239,7 +259,12 @@ describe("outbound webhooks", () => {
         const notJson = yield* raw("POST", base, { token: ana.token, body: "{nope" })
         expect(notJson.status).toBe(400)
         const badPatch = yield* raw("PATCH", `${base}/${endpoint.id}`, { token: ana.token, body: { url: "nope" } })
-        expect(badPatch.status).toBe(400)
+        expect([badPatch.status, Object(badPatch.json)._tag]).toEqual([422, "InvalidInput"])
+        const longPatch = yield* raw("PATCH", `${base}/${endpoint.id}`, {
+          token: ana.token,
+          body: { url: `https://example.com/${"x".repeat(2100)}` }
+        })
+        expect(longPatch.status).toBe(400)
         const list = Schema.decodeUnknownSync(Schema.Array(WebhookEndpoint))(
           (yield* raw("GET", base, { token: ana.token })).json
         )
@@ -271,6 +296,38 @@ const send = (
   }
   return raw("POST", `/v1/gateway/webhook/${accountId}`, { body, headers })
 }
+
+describe("outbound webhooks with WEBHOOK_ALLOW_PRIVATE off", () => {
+  layer(TestServerWithReceiver(false), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("refuse private addresses written in a URL (422) and fail a delivery to a name resolving to one", () =>
+      Effect.gen(function*() {
+        const { ana, ben, org, room } = yield* anaAndBen
+        const receiver = yield* Receiver
+        const base = `/v1/orgs/${org.id}/webhooks`
+        for (const url of [`${receiver.url}/hook`, "http://[::1]/hook", "http://169.254.169.254/latest/meta-data"]) {
+          const res = yield* raw("POST", base, { token: ana.token, body: { url, eventTypes: ["message.created"] } })
+          expect([res.status, Object(res.json)._tag], url).toEqual([422, "InvalidInput"])
+          expect(Object(res.json).message).toMatch(/a private or loopback address \(the server's WEBHOOK_ALLOW_PRIVATE/)
+        }
+        // A name is checked where the connection is made, on the address it resolves to.
+        const path = hookPath()
+        const { endpoint } = yield* subscribe(ana.token, org.id, path, {
+          url: `${receiver.url.replace("127.0.0.1", "localhost")}${path}`
+        })
+        const moved = yield* raw("PATCH", `${base}/${endpoint.id}`, {
+          token: ana.token,
+          body: { url: "http://10.0.0.8/hook" }
+        })
+        expect([moved.status, Object(moved.json)._tag]).toEqual([422, "InvalidInput"])
+
+        yield* ben.api.messages.post({ path: { room: room.id }, payload: { text: "stays inside" } })
+        const [failed] = yield* deliveriesWhen(ana.token, org.id, endpoint.id, (ds) => ds[0]?.status === "failed")
+        expect([failed?.attempts, failed?.lastStatus, failed?.nextAttemptAt]).toEqual([1, null, null])
+        expect(failed?.lastError).toMatch(/^refused: localhost resolves to (127\.0\.0\.1|::1), a private or loopback/)
+        expect(receiver.received).toHaveLength(0)
+      }))
+  })
+})
 
 describe("inbound webhooks", () => {
   layer(TestServer({ CHANNEL_KEY: testChannelKey }), { excludeTestServices: true, timeout: 120_000 })((it) => {

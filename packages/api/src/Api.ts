@@ -776,7 +776,8 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
       .annotate(
         OpenApi.Description,
         "Subscribes a URL to event types. The answer carries the endpoint's signing secret, this once " +
-          "(encrypted with CHANNEL_KEY; 503 when it is not configured)."
+          "(encrypted with CHANNEL_KEY; 503 when it is not configured). A URL that is not http(s), carries " +
+          "credentials or names a private or loopback address (unless WEBHOOK_ALLOW_PRIVATE) is 422."
       )
   )
   .add(HttpApiEndpoint.get("list", "/orgs/:org/webhooks").setPath(orgPath).addSuccess(Schema.Array(WebhookEndpoint)))
@@ -784,7 +785,10 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
   .add(
     HttpApiEndpoint.patch("update", "/orgs/:org/webhooks/:webhook").setPath(webhookPath)
       .setPayload(UpdateWebhookRequest).addSuccess(WebhookEndpoint)
-      .annotate(OpenApi.Description, "Changes the URL or the event types, or enables or disables the endpoint.")
+      .annotate(
+        OpenApi.Description,
+        "Changes the URL or the event types, or enables or disables the endpoint. A URL is checked as on create (422)."
+      )
   )
   .add(
     HttpApiEndpoint.post("rotateSecret", "/orgs/:org/webhooks/:webhook/rotate-secret").setPath(webhookPath)

@@ -20,6 +20,7 @@ import { ChannelKey } from "./ChannelKey.js"
 import { SlackCredentials, TelegramCredentials, WebhookCredentials } from "./Credentials.js"
 import * as GatewayMetrics from "./GatewayMetrics.js"
 import * as Slack from "./Slack.js"
+import * as SlackUsers from "./SlackUsers.js"
 import * as StandardWebhooks from "./StandardWebhooks.js"
 import * as Telegram from "./Telegram.js"
 
@@ -85,6 +86,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
     const openSlack = key.open(SlackCredentials)
     const openTelegram = key.open(TelegramCredentials)
     const openWebhook = key.open(WebhookCredentials)
+    const slackUsers = yield* SlackUsers.make
 
     /** The account a webhook names, of the kind its route is for; unknown ones are 404. */
     const accountFor = (accountId: ChannelAccountId, kind: ChannelKind) =>
@@ -167,7 +169,8 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       if (!Schema.is(Slack.EventCallback)(delivery)) return acknowledged
       const message = Slack.personMessage(delivery.event, account.botUserId)
       if (message === undefined) return acknowledged
-      return yield* store(account.orgId, account, { ...message, providerId: delivery.event_id })
+      const name = message.name ?? (yield* slackUsers.nameOf(account.id, credentials.botToken, message.user))
+      return yield* store(account.orgId, account, { ...message, name, providerId: delivery.event_id })
     }, measured("slack"))
 
     /** A Telegram webhook update: secret token, then a message of a person. */

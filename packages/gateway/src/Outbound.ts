@@ -10,8 +10,10 @@
  * `message.created` carries the complete text, so a reply is sent once,
  * whole.
  *
- * The same runner sends what is due, each destination (an account's
- * channel or chat) paced by a token bucket, in order within a destination. A 429
+ * The same runner sends what is due, in order within a destination (an
+ * account's channel or chat), each send paced by the token buckets that
+ * apply to it (Pacing: the channel's or chat's, a Telegram group's, a
+ * Telegram bot's). A 429
  * holds the destination for its `Retry-After`; a transient failure is tried
  * again with backoff up to `MAX_ATTEMPTS`; a permanent one marks the
  * delivery failed with the reason, shown in the account's health and tail.
@@ -99,7 +101,7 @@ export const run = Effect.gen(function*() {
   const slack = yield* SlackSender.make
   const telegram = yield* TelegramSender.make
   const openCredentials = key.open(Credentials)
-  const pacing = Pacing.make({ burst: 3, perSecond: 1 })
+  const pacing = Pacing.make()
 
   const send = (delivery: DueDelivery): Effect.Effect<string | null, SendError> =>
     Effect.flatMap(
@@ -134,11 +136,14 @@ export const run = Effect.gen(function*() {
   const sendAll = (destination: string, deliveries: ReadonlyArray<DueDelivery>) =>
     Effect.gen(function*() {
       for (const delivery of deliveries) {
-        const wait = pacing.take(destination, yield* Clock.currentTimeMillis)
-        if (wait > 1000) return
-        if (wait > 0) {
+        const buckets = delivery.kind === "webhook"
+          ? []
+          : Pacing.bucketsOf(delivery.kind, delivery.accountId, delivery.externalChannel)
+        // Buckets shared with other destinations (a bot's) may be emptied by them while this one waits: ask again.
+        for (let wait = pacing.take(buckets, yield* Clock.currentTimeMillis); wait > 0;) {
+          if (wait > 1000) return
           yield* Effect.sleep(Duration.millis(wait))
-          pacing.take(destination, yield* Clock.currentTimeMillis)
+          wait = pacing.take(buckets, yield* Clock.currentTimeMillis)
         }
         const outcome = yield* Effect.either(send(delivery))
         const now = yield* Clock.currentTimeMillis
@@ -173,7 +178,7 @@ export const run = Effect.gen(function*() {
       const due = yield* repo.due(orgId, SEND_BATCH)
       const byDestination = new Map<string, Array<DueDelivery>>()
       for (const d of due) {
-        const destination = `${d.accountId}/${d.externalChannel}`
+        const destination = Pacing.destinationOf(d.accountId, d.externalChannel)
         byDestination.set(destination, [...(byDestination.get(destination) ?? []), d])
       }
       yield* Effect.forEach(byDestination, ([destination, list]) => sendAll(destination, list), {

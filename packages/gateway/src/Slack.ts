@@ -77,7 +77,8 @@ export const Delivery = Schema.Union(UrlVerification, EventCallback, OtherDelive
 /**
  * A person's message in a channel, as the gateway takes it into a room:
  * plain messages and thread broadcasts from a user, never a bot's (ours or
- * another's), never edits, deletions or joins.
+ * another's), never edits, deletions or joins. Its `name` is the event's
+ * `user_profile` name, undefined when the event carries none.
  */
 export const personMessage = (event: typeof MessageEvent.Type, botUserId: string | null) => {
   if (event.type !== "message" || event.bot_id !== undefined) return undefined
@@ -85,7 +86,8 @@ export const personMessage = (event: typeof MessageEvent.Type, botUserId: string
   const { channel, text, user } = event
   if (channel === undefined || user === undefined || text === undefined || text.trim() === "") return undefined
   if (user === botUserId) return undefined
-  const name = event.user_profile?.display_name || event.user_profile?.real_name || user
+  // Without a profile in the event the name is looked up (SlackUsers).
+  const name = event.user_profile?.display_name || event.user_profile?.real_name || undefined
   return {
     channel,
     user,

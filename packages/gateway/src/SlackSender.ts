@@ -5,16 +5,10 @@
  * waits out rate limits itself (`rejectRateLimitedCalls`): the outbox paces
  * each channel and decides what a failure means.
  */
-import {
-  LogLevel,
-  WebAPIHTTPError,
-  WebAPIPlatformError,
-  WebAPIRateLimitedError,
-  WebAPIRequestError,
-  WebClient
-} from "@slack/web-api"
+import { WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError } from "@slack/web-api"
 import { Config, Effect } from "effect"
 import { PermanentFailure, RateLimitedByPlatform, type SendError, TransientFailure } from "./Delivery.js"
+import * as SlackClients from "./internal/SlackClients.js"
 import { escapeText } from "./Slack.js"
 
 /** Slack's Web API base URL (`SLACK_API_URL`, default `https://slack.com/api/`). */
@@ -54,21 +48,7 @@ const classify = (e: unknown): SendError => {
 
 /** A sender of messages to Slack channels. */
 export const make = Effect.map(SlackApiUrl, (slackApiUrl) => {
-  const clients = new Map<string, WebClient>()
-  const clientFor = (token: string) => {
-    const known = clients.get(token)
-    if (known !== undefined) return known
-    if (clients.size > 1000) clients.clear()
-    const client = new WebClient(token, {
-      slackApiUrl,
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-      timeout: TIMEOUT_MS,
-      logLevel: LogLevel.ERROR
-    })
-    clients.set(token, client)
-    return client
-  }
+  const clientFor = SlackClients.make(slackApiUrl, TIMEOUT_MS)
   const call = <A>(run: () => Promise<A>): Effect.Effect<A, SendError> =>
     Effect.tryPromise({ try: run, catch: classify })
   return {

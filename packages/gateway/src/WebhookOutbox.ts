@@ -9,14 +9,14 @@
  * deliveries one at a time. Each attempt is signed anew (Standard Webhooks:
  * `webhook-id` is the delivery's id on every attempt, `webhook-timestamp` the
  * attempt's time), with the endpoint's secret and, for a day after a
- * rotation, the previous one too. A 2xx answer is success; anything else (another status, a
- * redirect, no answer within 15 seconds) is tried again after
+ * rotation, the previous one too. A 2xx answer is success; a private
+ * address refused (WebhookTarget) fails the delivery at once; anything else
+ * (another status, a redirect, no answer within 15 seconds) is tried again after
  * `retryDelay(attempts)` (at least a 429's `Retry-After`) while that is
  * within a day of the event, and then the delivery is marked failed. Every
  * time here is the Effect clock, so tests drive the schedule with `TestClock`.
  */
 import { Singleton } from "@effect/cluster"
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Delivered } from "@troupe/domain/Event"
 import type { OrgId } from "@troupe/domain/Ids"
 import { isWebhookEventType } from "@troupe/domain/Webhook"
@@ -29,6 +29,7 @@ import * as GatewayMetrics from "./GatewayMetrics.js"
 import * as LogOutbox from "./internal/LogOutbox.js"
 import { Retention } from "./Outbound.js"
 import * as StandardWebhooks from "./StandardWebhooks.js"
+import * as WebhookTarget from "./WebhookTarget.js"
 
 /** The outbox's cursor in `log_cursors`. */
 export const CURSOR = "webhooks"
@@ -84,7 +85,7 @@ export const run = Effect.gen(function*() {
   const repo = yield* WebhookRepo
   const key = yield* ChannelKey
   const retention = yield* Retention
-  const client = yield* HttpClient.HttpClient
+  const allowPrivate = yield* WebhookTarget.AllowPrivate
   const openSecret = key.open(EndpointSecret)
   const counted = (outcome: string) => GatewayMetrics.count(GatewayMetrics.outbound, "webhook", outcome)
 
@@ -99,24 +100,31 @@ export const run = Effect.gen(function*() {
       return secrets
     })
 
-  /** One attempt: the HTTP status, or null when there was no answer in time. */
+  /** One attempt: the HTTP status, or null and why when there was no answer in time. */
   const attempt = (delivery: DueWebhook, secrets: readonly [string, ...Array<string>], at: Date) =>
-    client.execute(
-      HttpClientRequest.post(delivery.url).pipe(
-        HttpClientRequest.setHeaders({
-          ...StandardWebhooks.sign(secrets, delivery.id, at, delivery.payload),
-          "user-agent": "Troupe-Webhooks"
-        }),
-        HttpClientRequest.bodyText(delivery.payload, "application/json")
-      )
+    WebhookTarget.post(
+      delivery.url,
+      {
+        ...StandardWebhooks.sign(secrets, delivery.id, at, delivery.payload),
+        "content-type": "application/json",
+        "user-agent": "Troupe-Webhooks"
+      },
+      delivery.payload,
+      allowPrivate
     ).pipe(
-      Effect.map((response) => ({
-        status: response.status,
-        retryAfter: retryAfterOf(response.headers["retry-after"])
+      Effect.map((answer) => ({
+        status: answer.status,
+        retryAfter: retryAfterOf(answer.retryAfter),
+        refused: undefined
       })),
       Effect.timeout(ATTEMPT_TIMEOUT),
-      Effect.scoped,
-      Effect.orElseSucceed(() => ({ status: null, retryAfter: undefined }))
+      Effect.catchAll((error) =>
+        Effect.succeed({
+          status: null,
+          retryAfter: undefined,
+          refused: error._tag === "NoAnswer" && error.refused ? error.reason : undefined
+        })
+      )
     )
 
   /** Sends one endpoint's due deliveries in order; a failure leaves the rest for a later round. */
@@ -144,6 +152,12 @@ export const run = Effect.gen(function*() {
         }
         const outcome = yield* attempt(delivery, secrets.right, new Date(now))
         const after = yield* Clock.currentTimeMillis
+        if (outcome.refused !== undefined) {
+          // A private address is refused for good: trying again would be refused again.
+          yield* repo.attempted(delivery, { status: null, error: outcome.refused }, null, new Date(after))
+          yield* counted("refused")
+          continue
+        }
         if (outcome.status !== null && outcome.status >= 200 && outcome.status < 300) {
           yield* repo.sent(delivery, outcome.status, new Date(after))
           yield* counted("sent")
@@ -208,10 +222,7 @@ export const run = Effect.gen(function*() {
   })
 })
 
-/** Webhook sends do not follow redirects: a 3xx is an answer that is not success. */
-const NoRedirects = Layer.succeed(FetchHttpClient.RequestInit, { redirect: "manual" })
-
 /** The webhooks outbox as a cluster singleton. */
 export const layer = Singleton.make("GatewayWebhooks", run).pipe(
-  Layer.provide([WebhookRepo.Default, ChannelKey.Default, FetchHttpClient.layer.pipe(Layer.provide(NoRedirects))])
+  Layer.provide([WebhookRepo.Default, ChannelKey.Default])
 )

@@ -6,6 +6,7 @@
  * stored and shown once, when it is made.
  */
 import type { Caller } from "@troupe/domain/Caller"
+import { InvalidInput } from "@troupe/domain/Errors"
 import type { OrgId } from "@troupe/domain/Ids"
 import {
   type CreateWebhookRequest,
@@ -21,6 +22,7 @@ import { randomUUID } from "node:crypto"
 import { ChannelKey } from "./ChannelKey.js"
 import { EndpointSecret } from "./Credentials.js"
 import * as StandardWebhooks from "./StandardWebhooks.js"
+import * as WebhookTarget from "./WebhookTarget.js"
 
 /** How long a rotated-out secret goes on signing beside the new one. */
 export const SECRET_OVERLAP = Duration.days(1)
@@ -35,6 +37,14 @@ export class Webhooks extends Effect.Service<Webhooks>()("@troupe/gateway/Webhoo
     const access = yield* Access
     const key = yield* ChannelKey
 
+    const allowPrivate = yield* WebhookTarget.AllowPrivate
+
+    /** Fails with a 422 naming what is wrong with `url` as an endpoint's URL. */
+    const checkUrl = (url: string | undefined) => {
+      const problem = url === undefined ? undefined : WebhookTarget.urlProblem(url, allowPrivate)
+      return problem === undefined ? Effect.void : Effect.fail(new InvalidInput({ message: problem }))
+    }
+
     const admin = (caller: Caller, orgId: OrgId) => access.orgRole(caller, orgId, "admin", "managing webhooks")
 
     /** A new secret for the endpoint, sealed for storing and in clear for showing once. */
@@ -44,9 +54,13 @@ export class Webhooks extends Effect.Service<Webhooks>()("@troupe/gateway/Webhoo
         return { secret, sealed: yield* key.seal(id, new EndpointSecret({ secret })) }
       })
 
-    /** Subscribes a URL to event types; the answer carries the signing secret, this once. */
+    /**
+     * Subscribes a URL to event types; the answer carries the signing secret,
+     * this once. A URL the gateway may not send to (WebhookTarget) is 422.
+     */
     const create = Effect.fn("Webhooks.create")(function*(caller: Caller, orgId: OrgId, input: CreateWebhookRequest) {
       const a = yield* admin(caller, orgId)
+      yield* checkUrl(input.url)
       const id = WebhookEndpointId.make(randomUUID())
       const { sealed, secret } = yield* freshSecret(id)
       const endpoint = yield* orUnavailable(repo.create(orgId, {
@@ -74,6 +88,7 @@ export class Webhooks extends Effect.Service<Webhooks>()("@troupe/gateway/Webhoo
     const update = Effect.fn("Webhooks.update")(
       function*(caller: Caller, orgId: OrgId, id: WebhookEndpointId, input: UpdateWebhookRequest) {
         yield* admin(caller, orgId)
+        yield* checkUrl(input.url)
         return yield* orUnavailable(repo.update(orgId, id, input))
       }
     )

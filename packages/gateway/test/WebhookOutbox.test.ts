@@ -26,11 +26,17 @@ import * as WebhookReceiver from "../src/testing/WebhookReceiver.js"
 import * as WebhookOutbox from "../src/WebhookOutbox.js"
 import { SECRET_OVERLAP } from "../src/Webhooks.js"
 
-const Config = Layer.setConfigProvider(
-  ConfigProvider.fromJson({ CHANNEL_KEY: randomBytes(32).toString("base64"), EVENT_POLL_INTERVAL: "1 second" }).pipe(
-    ConfigProvider.orElse(() => ConfigProvider.fromEnv())
-  )
-)
+/** The settings of these tests; the receiver is on loopback, so webhooks may reach it unless `allowPrivate` is false. */
+const settings = (allowPrivate: boolean) =>
+  ConfigProvider.fromJson({
+    CHANNEL_KEY,
+    EVENT_POLL_INTERVAL: "1 second",
+    WEBHOOK_ALLOW_PRIVATE: String(allowPrivate)
+  }).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
+
+const CHANNEL_KEY = randomBytes(32).toString("base64")
+
+const Config = Layer.setConfigProvider(settings(true))
 
 const TestLayer = Layer.mergeAll(
   AccountRepo.Default,
@@ -85,7 +91,7 @@ const advance = (by: Duration.DurationInput, happened: () => boolean): Effect.Ef
  * an endpoint on the receiver at `path`, a way to post in the room, and the
  * outbox running (for the scope) on the test clock.
  */
-const world = (path: string) =>
+const world = (path: string, options: { readonly allowPrivate?: boolean; readonly host?: string } = {}) =>
   Effect.gen(function*() {
     yield* TestClock.setTime(Date.now())
     const receiver = yield* WebhookReceiver.make
@@ -102,7 +108,7 @@ const world = (path: string) =>
     const key = yield* ChannelKey
     yield* (yield* WebhookRepo).create(org.id, {
       id,
-      url: `${receiver.url}${path}`,
+      url: `${receiver.url.replace("127.0.0.1", options.host ?? "127.0.0.1")}${path}`,
       eventTypes: ["message.created"],
       enabled: true,
       secret: yield* key.seal(id, new EndpointSecret({ secret })),
@@ -110,7 +116,7 @@ const world = (path: string) =>
     })
     const messages = yield* MessageRepo
     const post = (text: string) => messages.post(room, { kind: "user", id: user.id, name: "Ana" }, { text })
-    yield* Effect.forkScoped(WebhookOutbox.run)
+    yield* Effect.forkScoped(WebhookOutbox.run.pipe(Effect.withConfigProvider(settings(options.allowPrivate ?? true))))
     return { receiver, orgId: org.id, endpointId: id, secret, post }
   })
 
@@ -226,6 +232,23 @@ describe("the webhooks outbox", () => {
         expect(receiver.received.filter((r) => r.path === path)).toHaveLength(14)
         expect(new Set(receiver.received.filter((r) => r.path === path).map((r) => r.headers["webhook-id"])).size)
           .toBe(1)
+      }).pipe(Effect.provide(TestContext.TestContext)))
+
+    it.scoped("with WEBHOOK_ALLOW_PRIVATE off, refuses a loopback address and a name resolving to one, at once", () =>
+      Effect.gen(function*() {
+        for (const host of ["127.0.0.1", "localhost"]) {
+          const path = `/private-${host}`
+          const w = yield* world(path, { allowPrivate: false, host })
+          yield* w.post("not for the local network")
+          const failed = yield* deliveryWhen(w.orgId, w.endpointId, (d) => d.status === "failed")
+          expect([failed.attempts, failed.lastStatus, failed.nextAttemptAt]).toEqual([1, null, null])
+          expect(failed.lastError).toMatch(
+            host === "localhost"
+              ? /^refused: localhost resolves to (127\.0\.0\.1|::1), a private or loopback address/
+              : /^refused: 127\.0\.0\.1 is a private or loopback address \(WEBHOOK_ALLOW_PRIVATE is off\)$/
+          )
+          expect(w.receiver.received).toHaveLength(0)
+        }
       }).pipe(Effect.provide(TestContext.TestContext)))
   })
 })
