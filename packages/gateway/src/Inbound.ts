@@ -15,10 +15,11 @@ import { ChannelRepo, type ChannelSecrets } from "@troupe/store/ChannelRepo"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
-import { Clock, Effect, Option, ParseResult, Schema } from "effect"
+import { Clock, Effect, FiberSet, Option, ParseResult, Schema } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
 import { SlackCredentials, TelegramCredentials, WebhookCredentials } from "./Credentials.js"
 import * as GatewayMetrics from "./GatewayMetrics.js"
+import { Media, type MediaTarget, type PlatformFile } from "./Media.js"
 import * as Slack from "./Slack.js"
 import * as StandardWebhooks from "./StandardWebhooks.js"
 import * as Telegram from "./Telegram.js"
@@ -35,11 +36,15 @@ export interface InboundMessage {
   readonly externalId: string | null
   /** The platform message it replies to (a Slack `thread_ts`, a Telegram reply), if any. */
   readonly replyTo: string | null
+  /** The files it carries, fetched after it is stored. */
+  readonly files: ReadonlyArray<PlatformFile>
 }
 
 const acknowledged = new GatewayAck({ ok: true })
 const stored = new GatewayAck({ ok: true })
 const duplicate = new GatewayAck({ ok: true, duplicate: true })
+/** A delivery to a room that takes nothing any more: done, nothing stored. */
+const dropped = { fresh: true, target: Option.none<MediaTarget>() }
 
 /** What became of a delivery, for `troupe_gateway_inbound_total`. */
 const outcomeOf = (ack: GatewayAck) => ack === stored ? "stored" : ack === duplicate ? "duplicate" : "ignored"
@@ -77,7 +82,7 @@ const parseBody = (body: Uint8Array) =>
 
 /** Webhook deliveries from Slack, Telegram and generic webhook senders. */
 export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const repo = yield* ChannelRepo
     const rooms = yield* RoomRepo
     const messages = yield* MessageRepo
@@ -85,6 +90,9 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
     const openSlack = key.open(SlackCredentials)
     const openTelegram = key.open(TelegramCredentials)
     const openWebhook = key.open(WebhookCredentials)
+    const media = yield* Media
+    // Files being fetched after their deliveries were acknowledged; interrupted when the server stops.
+    const fetching = yield* FiberSet.make()
 
     /** The account a webhook names, of the kind its route is for; unknown ones are 404. */
     const accountFor = (accountId: ChannelAccountId, kind: ChannelKind) =>
@@ -108,13 +116,14 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
      * Stores a message in the room its channel is bridged to, authored by the
      * sender's external identity, with its provider id, in one transaction.
      * A channel that is not bridged, or a room that takes no messages any
-     * more, is acknowledged and nothing is stored.
+     * more, is acknowledged and nothing is stored. The message's files are
+     * fetched afterwards (with `token`), and attached when they are in.
      */
-    const store = (orgId: OrgId, account: ChannelSecrets, message: InboundMessage) =>
+    const store = (orgId: OrgId, account: ChannelSecrets, message: InboundMessage, token: string) =>
       Effect.gen(function*() {
         const bridge = yield* orUnavailable(repo.bridgeOf(orgId, account.id, message.channel))
         if (Option.isNone(bridge)) return acknowledged
-        const fresh = yield* repo.withOrg(orgId)(Effect.gen(function*() {
+        const outcome = yield* repo.withOrg(orgId)(Effect.gen(function*() {
           const first = yield* repo.receive(
             orgId,
             account.id,
@@ -122,7 +131,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
             message.channel,
             message.externalId
           )
-          if (!first) return false
+          if (!first) return { fresh: false, target: Option.none<MediaTarget>() }
           const author = yield* repo.identity(orgId, account.kind, message.user, message.name)
           const room = yield* rooms.info(orgId, bridge.value.roomId)
           // A reply in a platform thread goes in the room thread of the thread's first message, when it is known.
@@ -134,18 +143,23 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
             threadId: Option.getOrUndefined(thread)
           })
           yield* repo.received(orgId, account.id, message.providerId, posted.message.id)
-          return true
+          const target: MediaTarget = { room, author: { kind: "user", ...author }, messageId: posted.message.id, token }
+          return { fresh: true, target: Option.some(target) }
         })).pipe(
           orUnavailable,
           Effect.catchTags({
             // The room was archived or deleted: the platform's delivery is done, the room takes nothing.
             Conflict: (e) =>
-              Effect.as(Effect.logWarning(`gateway: delivery to a closed room dropped: ${e.message}`), true),
+              Effect.as(Effect.logWarning(`gateway: delivery to a closed room dropped: ${e.message}`), dropped),
             NotFound: (e) =>
-              Effect.as(Effect.logWarning(`gateway: delivery to a missing room dropped: ${e.message}`), true)
+              Effect.as(Effect.logWarning(`gateway: delivery to a missing room dropped: ${e.message}`), dropped)
           })
         )
-        return fresh ? stored : duplicate
+        if (!outcome.fresh) return duplicate
+        if (Option.isSome(outcome.target) && message.files.length > 0) {
+          yield* FiberSet.run(fetching, media.bring(outcome.target.value, message.files))
+        }
+        return stored
       })
 
     /** A Slack Events API delivery: signature, then URL check or a message event. */
@@ -167,7 +181,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       if (!Schema.is(Slack.EventCallback)(delivery)) return acknowledged
       const message = Slack.personMessage(delivery.event, account.botUserId)
       if (message === undefined) return acknowledged
-      return yield* store(account.orgId, account, { ...message, providerId: delivery.event_id })
+      return yield* store(account.orgId, account, { ...message, providerId: delivery.event_id }, credentials.botToken)
     }, measured("slack"))
 
     /** A Telegram webhook update: secret token, then a message of a person. */
@@ -186,7 +200,12 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
       )
       const message = Telegram.personMessage(update)
       if (message === undefined) return acknowledged
-      return yield* store(account.orgId, account, { ...message, providerId: String(update.update_id) })
+      return yield* store(
+        account.orgId,
+        account,
+        { ...message, providerId: String(update.update_id) },
+        credentials.botToken
+      )
     }, measured("telegram"))
 
     /**
@@ -218,11 +237,12 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
         name: message.user.name ?? message.user.id,
         text: message.text,
         externalId: message.messageId ?? null,
-        replyTo: message.replyTo ?? null
-      })
+        replyTo: message.replyTo ?? null,
+        files: []
+      }, "")
     }, measured("webhook"))
 
     return { slack, telegram, webhook } as const
   }),
-  dependencies: [ChannelRepo.Default, RoomRepo.Default, ChannelKey.Default]
+  dependencies: [ChannelRepo.Default, RoomRepo.Default, ChannelKey.Default, Media.Default]
 }) {}
