@@ -655,6 +655,19 @@ describe("Telegram", () => {
         expect(yield* texts).toEqual(before)
       }))
 
+    it.effect("a burst of one account's updates, delivered at once, is stored whole, a few at a time", () =>
+      Effect.gen(function*() {
+        const { account, channel: chat, texts } = yield* bridgedToTelegram
+        const updates = Array.from({ length: 24 }, (_, i) => telegramUpdate(chat, `burst ${i}`))
+        const answers = yield* Effect.forEach(updates, (u) => deliverTelegram(account.id, u), {
+          concurrency: "unbounded"
+        })
+        expect(answers.map((a) => a.status)).toEqual(updates.map(() => 200))
+        expect((yield* texts).filter((t) => t.startsWith("burst ")).sort()).toEqual(
+          updates.map((u) => u.message.text).sort()
+        )
+      }))
+
     it.effect("a Telegram reply joins the room thread of the message it replies to, and room replies go back as replies", () =>
       Effect.gen(function*() {
         const w = yield* bridgedToTelegram

@@ -15,7 +15,7 @@ import { ChannelRepo, type ChannelSecrets } from "@troupe/store/ChannelRepo"
 import { MessageRepo } from "@troupe/store/MessageRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { orUnavailable } from "@troupe/workspace/Unavailable"
-import { Clock, Effect, FiberSet, Option, ParseResult, Schema } from "effect"
+import { Clock, Config, Effect, FiberSet, Option, ParseResult, Schema } from "effect"
 import { ChannelKey } from "./ChannelKey.js"
 import { SlackCredentials, TelegramCredentials, WebhookCredentials } from "./Credentials.js"
 import * as GatewayMetrics from "./GatewayMetrics.js"
@@ -80,6 +80,17 @@ const parseBody = (body: Uint8Array) =>
     catch: () => new MalformedRequest({ message: "the body is not UTF-8 JSON" })
   })
 
+/**
+ * Deliveries of one account stored at once on a node
+ * (`GATEWAY_INBOUND_PER_ACCOUNT`, default 2); the account's others wait their
+ * turn without holding a database connection, so one account's burst cannot
+ * take the connections every other account's deliveries need.
+ */
+export const InboundPerAccount = Config.integer("GATEWAY_INBOUND_PER_ACCOUNT").pipe(
+  Config.withDefault(2),
+  Config.validate({ message: "GATEWAY_INBOUND_PER_ACCOUNT must be at least 1", validation: (n) => n >= 1 })
+)
+
 /** Webhook deliveries from Slack, Telegram and generic webhook senders. */
 export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound", {
   scoped: Effect.gen(function*() {
@@ -93,6 +104,16 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
     const media = yield* Media
     // Files being fetched after their deliveries were acknowledged; interrupted when the server stops.
     const fetching = yield* FiberSet.make()
+    const perAccount = yield* InboundPerAccount
+    // One lane per account that has delivered here: its stores, `perAccount` at a time.
+    const lanes = new Map<ChannelAccountId, Effect.Semaphore>()
+    const inLane = (accountId: ChannelAccountId) => {
+      const found = lanes.get(accountId)
+      if (found !== undefined) return found.withPermits(1)
+      const lane = Effect.unsafeMakeSemaphore(perAccount)
+      lanes.set(accountId, lane)
+      return lane.withPermits(1)
+    }
 
     /** The account a webhook names, of the kind its route is for; unknown ones are 404. */
     const accountFor = (accountId: ChannelAccountId, kind: ChannelKind) =>
@@ -120,7 +141,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
      * fetched afterwards (with `token`), and attached when they are in.
      */
     const store = (orgId: OrgId, account: ChannelSecrets, message: InboundMessage, token: string) =>
-      Effect.gen(function*() {
+      inLane(account.id)(Effect.gen(function*() {
         const bridge = yield* orUnavailable(repo.bridgeOf(orgId, account.id, message.channel))
         if (Option.isNone(bridge)) return acknowledged
         const outcome = yield* repo.withOrg(orgId)(Effect.gen(function*() {
@@ -160,7 +181,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
           yield* FiberSet.run(fetching, media.bring(outcome.target.value, message.files))
         }
         return stored
-      })
+      }))
 
     /** A Slack Events API delivery: signature, then URL check or a message event. */
     const slack = Effect.fn("Inbound.slack")(function*(
