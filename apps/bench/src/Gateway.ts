@@ -169,6 +169,12 @@ export const gatewaySummary = (machine: Machine, run: GatewayRun) => {
       ["A's burst: took, s", (r.burst.elapsedMs / 1000).toFixed(1)],
       ["A's burst: updates stored per second", int(r.burst.posted / (r.burst.elapsedMs / 1000))],
       ["A's burst: POST p50 / p99 ms", `${ms(r.burst.post.p50)} / ${ms(r.burst.post.p99)}`],
+      [
+        "B's POST p50 / p99 ms, alone → during the burst",
+        `${ms(r.posts.baseline.p50)} / ${ms(r.posts.baseline.p99)} → ${ms(r.posts.during.p50)} / ${
+          ms(r.posts.during.p99)
+        }`
+      ],
       ["posts not answered 200 (A's burst, B's trickle)", `${int(r.burst.errors)}, ${int(r.errors)}`],
       ["B's updates that never reached the room", int(r.missing)],
       ["B's p99 during the burst", verdict(r)],

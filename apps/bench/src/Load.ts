@@ -692,7 +692,7 @@ const fairness = async (cmd: Extract<Command, { type: "fairness" }>): Promise<Fa
   const unlisten = listen((frame) => {
     if (frame.kind === "created" && !arrivals.has(frame.text)) arrivals.set(frame.text, frame.at)
   })
-  const probes: Array<{ readonly text: string; readonly t0: number; readonly during: boolean }> = []
+  const probes: Array<{ readonly text: string; readonly t0: number; readonly during: boolean; rtt: number }> = []
   let errors = 0
   let n = 0
   /** The trickle, open loop, until `done()`; resolves when every probe was answered. */
@@ -701,10 +701,11 @@ const fairness = async (cmd: Extract<Command, { type: "fairness" }>): Promise<Fa
     const start = performance.now()
     for (let k = 0; !done(); k++) {
       const text = `fairness probe ${randomUUID()} ${n++}`
-      const t0 = performance.now()
-      probes.push({ text, t0, during })
+      const probe = { text, t0: performance.now(), during, rtt: Number.NaN }
+      probes.push(probe)
       answered.push(
         postUpdate(cmd.baseUrl, cmd.quiet, text).then((status) => {
+          probe.rtt = performance.now() - probe.t0
           if (status !== 200) errors++
         })
       )
@@ -748,6 +749,10 @@ const fairness = async (cmd: Extract<Command, { type: "fairness" }>): Promise<Fa
   return {
     baseline: summarize(latencies(false)),
     during: summarize(latencies(true)),
+    posts: {
+      baseline: summarize(probes.filter((p) => !p.during).map((p) => p.rtt)),
+      during: summarize(probes.filter((p) => p.during).map((p) => p.rtt))
+    },
     missing: probes.filter((p) => !arrivals.has(p.text)).length,
     errors,
     burst: { posted: burstPosts.length, errors: burstErrors, elapsedMs, post: summarize(burstPosts) }

@@ -222,6 +222,8 @@ export interface FairnessResult {
   readonly baseline: Summary
   /** The trickle while the burst was posted. */
   readonly during: Summary
+  /** The trickle's POST round-trips (the message is stored when it is answered), alone and during the burst. */
+  readonly posts: { readonly baseline: Summary; readonly during: Summary }
   /** Trickle updates whose message did not arrive within the timeout. */
   readonly missing: number
   /** Trickle posts not answered 200. */

@@ -636,8 +636,8 @@ const main = Effect.gen(function*() {
 main.pipe(
   Effect.onInterrupt(() => Console.error("benchmark interrupted (by a signal?); no results")),
   Effect.timeoutFail({
-    duration: "20 minutes",
-    onTimeout: () => new BenchError({ message: "the benchmark ran over 20 minutes" })
+    duration: "30 minutes",
+    onTimeout: () => new BenchError({ message: "the benchmark ran over 30 minutes" })
   }),
   Effect.scoped,
   Effect.provide(FetchHttpClient.layer),

@@ -81,10 +81,10 @@ const parseBody = (body: Uint8Array) =>
   })
 
 /**
- * Deliveries of one account stored at once on a node
+ * Deliveries to one account handled at once on a node
  * (`GATEWAY_INBOUND_PER_ACCOUNT`, default 2); the account's others wait their
- * turn without holding a database connection, so one account's burst cannot
- * take the connections every other account's deliveries need.
+ * turn before they touch the database, so one account's burst cannot take the
+ * connections every other account's deliveries need.
  */
 export const InboundPerAccount = Config.integer("GATEWAY_INBOUND_PER_ACCOUNT").pipe(
   Config.withDefault(2),
@@ -105,15 +105,17 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
     // Files being fetched after their deliveries were acknowledged; interrupted when the server stops.
     const fetching = yield* FiberSet.make()
     const perAccount = yield* InboundPerAccount
-    // One lane per account that has delivered here: its stores, `perAccount` at a time.
-    const lanes = new Map<ChannelAccountId, Effect.Semaphore>()
-    const inLane = (accountId: ChannelAccountId) => {
-      const found = lanes.get(accountId)
-      if (found !== undefined) return found.withPermits(1)
-      const lane = Effect.unsafeMakeSemaphore(perAccount)
-      lanes.set(accountId, lane)
-      return lane.withPermits(1)
-    }
+    // A lane per account with deliveries in hand (gone when the last is done): `perAccount` at a time.
+    const lanes = new Map<ChannelAccountId, { readonly semaphore: Effect.Semaphore; users: number }>()
+    const inLane = <A, E, R>(effect: Effect.Effect<A, E, R>, accountId: ChannelAccountId) =>
+      Effect.suspend(() => {
+        const lane = lanes.get(accountId) ?? { semaphore: Effect.unsafeMakeSemaphore(perAccount), users: 0 }
+        lanes.set(accountId, lane)
+        lane.users++
+        return lane.semaphore.withPermits(1)(effect).pipe(Effect.ensuring(Effect.sync(() => {
+          if (--lane.users === 0) lanes.delete(accountId)
+        })))
+      })
 
     /** The account a webhook names, of the kind its route is for; unknown ones are 404. */
     const accountFor = (accountId: ChannelAccountId, kind: ChannelKind) =>
@@ -141,7 +143,7 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
      * fetched afterwards (with `token`), and attached when they are in.
      */
     const store = (orgId: OrgId, account: ChannelSecrets, message: InboundMessage, token: string) =>
-      inLane(account.id)(Effect.gen(function*() {
+      Effect.gen(function*() {
         const bridge = yield* orUnavailable(repo.bridgeOf(orgId, account.id, message.channel))
         if (Option.isNone(bridge)) return acknowledged
         const outcome = yield* repo.withOrg(orgId)(Effect.gen(function*() {
@@ -181,87 +183,101 @@ export class Inbound extends Effect.Service<Inbound>()("@troupe/gateway/Inbound"
           yield* FiberSet.run(fetching, media.bring(outcome.target.value, message.files))
         }
         return stored
-      }))
+      })
 
     /** A Slack Events API delivery: signature, then URL check or a message event. */
-    const slack = Effect.fn("Inbound.slack")(function*(
-      accountId: ChannelAccountId,
-      headers: { readonly timestamp: string | undefined; readonly signature: string | undefined },
-      body: Uint8Array
-    ) {
-      const account = yield* accountFor(accountId, "slack")
-      const credentials = yield* openSlack(accountId, account.credentials)
-      const now = yield* Clock.currentTimeMillis
-      yield* Slack.verifySignature(credentials.signingSecret, headers, body, Math.floor(now / 1000))
-      yield* requireEnabled(account)
-      const json = yield* parseBody(body)
-      const delivery = yield* Schema.decodeUnknown(Slack.Delivery)(json).pipe(
-        Effect.mapError(malformed("a Slack Events API delivery"))
-      )
-      if (Schema.is(Slack.UrlVerification)(delivery)) return new GatewayAck({ ok: true, challenge: delivery.challenge })
-      if (!Schema.is(Slack.EventCallback)(delivery)) return acknowledged
-      const message = Slack.personMessage(delivery.event, account.botUserId)
-      if (message === undefined) return acknowledged
-      return yield* store(account.orgId, account, { ...message, providerId: delivery.event_id }, credentials.botToken)
-    }, measured("slack"))
+    const slack = Effect.fn("Inbound.slack")(
+      function*(
+        accountId: ChannelAccountId,
+        headers: { readonly timestamp: string | undefined; readonly signature: string | undefined },
+        body: Uint8Array
+      ) {
+        const account = yield* accountFor(accountId, "slack")
+        const credentials = yield* openSlack(accountId, account.credentials)
+        const now = yield* Clock.currentTimeMillis
+        yield* Slack.verifySignature(credentials.signingSecret, headers, body, Math.floor(now / 1000))
+        yield* requireEnabled(account)
+        const json = yield* parseBody(body)
+        const delivery = yield* Schema.decodeUnknown(Slack.Delivery)(json).pipe(
+          Effect.mapError(malformed("a Slack Events API delivery"))
+        )
+        if (Schema.is(Slack.UrlVerification)(delivery)) {
+          return new GatewayAck({ ok: true, challenge: delivery.challenge })
+        }
+        if (!Schema.is(Slack.EventCallback)(delivery)) return acknowledged
+        const message = Slack.personMessage(delivery.event, account.botUserId)
+        if (message === undefined) return acknowledged
+        return yield* store(account.orgId, account, { ...message, providerId: delivery.event_id }, credentials.botToken)
+      },
+      inLane,
+      measured("slack")
+    )
 
     /** A Telegram webhook update: secret token, then a message of a person. */
-    const telegram = Effect.fn("Inbound.telegram")(function*(
-      accountId: ChannelAccountId,
-      secretToken: string | undefined,
-      body: Uint8Array
-    ) {
-      const account = yield* accountFor(accountId, "telegram")
-      const credentials = yield* openTelegram(accountId, account.credentials)
-      yield* Telegram.verifySecret(credentials.webhookSecret, secretToken)
-      yield* requireEnabled(account)
-      const json = yield* parseBody(body)
-      const update = yield* Schema.decodeUnknown(Telegram.Update)(json).pipe(
-        Effect.mapError(malformed("a Telegram update"))
-      )
-      const message = Telegram.personMessage(update)
-      if (message === undefined) return acknowledged
-      return yield* store(
-        account.orgId,
-        account,
-        { ...message, providerId: String(update.update_id) },
-        credentials.botToken
-      )
-    }, measured("telegram"))
+    const telegram = Effect.fn("Inbound.telegram")(
+      function*(
+        accountId: ChannelAccountId,
+        secretToken: string | undefined,
+        body: Uint8Array
+      ) {
+        const account = yield* accountFor(accountId, "telegram")
+        const credentials = yield* openTelegram(accountId, account.credentials)
+        yield* Telegram.verifySecret(credentials.webhookSecret, secretToken)
+        yield* requireEnabled(account)
+        const json = yield* parseBody(body)
+        const update = yield* Schema.decodeUnknown(Telegram.Update)(json).pipe(
+          Effect.mapError(malformed("a Telegram update"))
+        )
+        const message = Telegram.personMessage(update)
+        if (message === undefined) return acknowledged
+        return yield* store(
+          account.orgId,
+          account,
+          { ...message, providerId: String(update.update_id) },
+          credentials.botToken
+        )
+      },
+      inLane,
+      measured("telegram")
+    )
 
     /**
      * A Standard Webhooks delivery from any system: signature over the raw
      * body (5-minute window), then one message; `webhook-id` is the
      * idempotency key.
      */
-    const webhook = Effect.fn("Inbound.webhook")(function*(
-      accountId: ChannelAccountId,
-      headers: StandardWebhooks.ReceivedHeaders,
-      body: Uint8Array
-    ) {
-      const account = yield* accountFor(accountId, "webhook")
-      const credentials = yield* openWebhook(accountId, account.credentials)
-      const text = yield* Effect.try({
-        try: () => fatalUtf8.decode(body),
-        catch: () => new MalformedRequest({ message: "the body is not UTF-8" })
-      })
-      const providerId = yield* StandardWebhooks.verify(credentials.signingSecret, headers, text)
-      yield* requireEnabled(account)
-      const json = yield* parseBody(body)
-      const message = yield* Schema.decodeUnknown(StandardWebhooks.InboundMessage)(json).pipe(
-        Effect.mapError(malformed("a webhook message"))
-      )
-      return yield* store(account.orgId, account, {
-        providerId,
-        channel: message.channel,
-        user: message.user.id,
-        name: message.user.name ?? message.user.id,
-        text: message.text,
-        externalId: message.messageId ?? null,
-        replyTo: message.replyTo ?? null,
-        files: []
-      }, "")
-    }, measured("webhook"))
+    const webhook = Effect.fn("Inbound.webhook")(
+      function*(
+        accountId: ChannelAccountId,
+        headers: StandardWebhooks.ReceivedHeaders,
+        body: Uint8Array
+      ) {
+        const account = yield* accountFor(accountId, "webhook")
+        const credentials = yield* openWebhook(accountId, account.credentials)
+        const text = yield* Effect.try({
+          try: () => fatalUtf8.decode(body),
+          catch: () => new MalformedRequest({ message: "the body is not UTF-8" })
+        })
+        const providerId = yield* StandardWebhooks.verify(credentials.signingSecret, headers, text)
+        yield* requireEnabled(account)
+        const json = yield* parseBody(body)
+        const message = yield* Schema.decodeUnknown(StandardWebhooks.InboundMessage)(json).pipe(
+          Effect.mapError(malformed("a webhook message"))
+        )
+        return yield* store(account.orgId, account, {
+          providerId,
+          channel: message.channel,
+          user: message.user.id,
+          name: message.user.name ?? message.user.id,
+          text: message.text,
+          externalId: message.messageId ?? null,
+          replyTo: message.replyTo ?? null,
+          files: []
+        }, "")
+      },
+      inLane,
+      measured("webhook")
+    )
 
     return { slack, telegram, webhook } as const
   }),
