@@ -776,6 +776,8 @@ describe("Telegram", () => {
 
 /** The largest file the media suite's server takes (`FILE_MAX_BYTES`). */
 const MEDIA_MAX_BYTES = 64 * 1024
+/** What each org of the media suite may store (`FILE_ORG_QUOTA_BYTES`): one file near the largest, not two. */
+const MEDIA_QUOTA_BYTES = 100 * 1024
 
 /** A file of a Slack message: its name, download URL and declared size (if any). */
 const slackFile = (name: string, url: string, size?: number) => ({
@@ -833,7 +835,10 @@ const sendOnTelegram = (w: Bridged, fields: Record<string, unknown>) =>
   )
 
 describe("platform files", () => {
-  layer(withPlatforms({ FILE_MAX_BYTES: String(MEDIA_MAX_BYTES) }), { excludeTestServices: true, timeout: 120_000 })(
+  layer(withPlatforms({ FILE_MAX_BYTES: String(MEDIA_MAX_BYTES), FILE_ORG_QUOTA_BYTES: String(MEDIA_QUOTA_BYTES) }), {
+    excludeTestServices: true,
+    timeout: 120_000
+  })(
     (it) => {
       it.effect("a Slack file arrives in the room attached to its message, the same bytes", () =>
         Effect.gen(function*() {
@@ -911,6 +916,26 @@ describe("platform files", () => {
           ])
           // The declared size was enough to leave it: never downloaded.
           expect(fake.downloads.some((d) => declared.slackUrl.endsWith(d.path))).toBe(false)
+        }))
+
+      it.effect("a file past the org's storage quota is left behind with a note; the one that fits is kept", () =>
+        Effect.gen(function*() {
+          const w = yield* bridgedToSlack
+          const fake = yield* Fake.FakePlatforms
+          const files = [0, 1].map(() => new Uint8Array(randomBytes(60 * 1024)))
+          const served = files.map((bytes) => fake.serveFile(bytes))
+          const message = yield* shareOnSlack(
+            w,
+            "two big ones",
+            served.map((f, i) => slackFile(`big-${i}.bin`, f.slackUrl, 60 * 1024))
+          )
+          expect(message.attachments).toHaveLength(1)
+          const kept = message.attachments[0]?.name ?? ""
+          const left = kept === "big-0.bin" ? "big-1.bin" : "big-0.bin"
+          expect(message.text.split("\n")).toEqual([
+            "two big ones",
+            `[file "${left}" was not brought over: the org's file storage is full]`
+          ])
         }))
 
       it.effect("a download that fails keeps the message's text, with a note", () =>
