@@ -15,7 +15,7 @@ const allowed = {
   workspace: ["domain", "store", "realtime", "llm", "teammates"],
   gateway: ["domain", "store", "realtime", "workspace"],
   server: ["domain", "api", "client", "store", "realtime", "llm", "feed", "teammates", "workspace", "gateway"],
-  bench: ["domain", "client", "store", "llm", "server"],
+  bench: ["domain", "client", "store", "llm", "gateway", "server"],
   // The browser app; its tests start real server processes.
   web: ["domain", "api", "client", "store", "server"],
   // The troupe command (`run agent` runs a teammate's turn in the process); its tests start a real server process.

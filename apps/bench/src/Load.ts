@@ -11,12 +11,14 @@ import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import type {
   Command,
+  FairnessResult,
   LatencyResult,
   Reply,
   Request,
   RequestsResult,
   Results,
   RoundResult,
+  TelegramHook,
   TextRead,
   ThroughputResult,
   TransferKind,
@@ -649,6 +651,114 @@ const readTexts = async (cmd: Extract<Command, { type: "readTexts" }>): Promise<
   return reads
 }
 
+/** The next Telegram `update_id`, unique in this run. */
+let nextUpdateId = randomBytes(3).readUIntBE(0, 3)
+
+/** POSTs a Telegram update with a person's `text` in `hook`'s chat; resolves with the status (0 when it failed). */
+const postUpdate = (baseUrl: string, hook: TelegramHook, text: string) =>
+  new Promise<number>((resolve) => {
+    const id = nextUpdateId++
+    const body = Buffer.from(JSON.stringify({
+      update_id: id,
+      message: {
+        message_id: id,
+        from: { id: 7000 + (id % 50), is_bot: false, first_name: "Bench" },
+        chat: { id: hook.chat, type: "supergroup" },
+        date: Math.floor(Date.now() / 1000),
+        text
+      }
+    }))
+    const req = request(new URL(hook.path, baseUrl), {
+      method: "POST",
+      agent: postAgent,
+      headers: {
+        "content-type": "application/json",
+        "content-length": body.byteLength,
+        "x-telegram-bot-api-secret-token": hook.secret
+      }
+    })
+    req.setTimeout(120_000, () => req.destroy())
+    req.on("response", (res) => {
+      res.resume()
+      res.on("end", () => resolve(res.statusCode ?? 0))
+      res.on("error", () => resolve(0))
+    })
+    req.on("error", () => resolve(0))
+    req.end(body)
+  })
+
+const fairness = async (cmd: Extract<Command, { type: "fairness" }>): Promise<FairnessResult> => {
+  const arrivals = new Map<string, number>()
+  const unlisten = listen((frame) => {
+    if (frame.kind === "created" && !arrivals.has(frame.text)) arrivals.set(frame.text, frame.at)
+  })
+  const probes: Array<{ readonly text: string; readonly t0: number; readonly during: boolean; rtt: number }> = []
+  let errors = 0
+  let n = 0
+  /** The trickle, open loop, until `done()`; resolves when every probe was answered. */
+  const trickle = async (during: boolean, done: () => boolean) => {
+    const answered: Array<Promise<void>> = []
+    const start = performance.now()
+    for (let k = 0; !done(); k++) {
+      const text = `fairness probe ${randomUUID()} ${n++}`
+      const probe = { text, t0: performance.now(), during, rtt: Number.NaN }
+      probes.push(probe)
+      answered.push(
+        postUpdate(cmd.baseUrl, cmd.quiet, text).then((status) => {
+          probe.rtt = performance.now() - probe.t0
+          if (status !== 200) errors++
+        })
+      )
+      await sleep(Math.max(0, start + ((k + 1) * 1000) / cmd.perSecond - performance.now()))
+    }
+    await Promise.all(answered)
+  }
+
+  const baselineStart = performance.now()
+  await trickle(false, () => performance.now() - baselineStart >= cmd.baselineMs)
+
+  const burstPosts: Array<number> = []
+  let burstErrors = 0
+  let next = 0
+  let burstDone = false
+  const burstStart = performance.now()
+  const worker = async () => {
+    while (next < cmd.burst.count) {
+      const i = next++
+      const t0 = performance.now()
+      const status = await postUpdate(cmd.baseUrl, cmd.burst, `burst ${i}`)
+      burstPosts.push(performance.now() - t0)
+      if (status !== 200) burstErrors++
+    }
+  }
+  const burst = Promise.all(Array.from({ length: Math.max(1, cmd.burst.concurrency) }, worker)).then(() => {
+    burstDone = true
+    return performance.now() - burstStart
+  })
+  await trickle(true, () => burstDone && performance.now() - burstStart >= cmd.minDuringMs)
+  const elapsedMs = await burst
+
+  const deadline = performance.now() + cmd.deliveryTimeoutMs
+  while (probes.some((p) => !arrivals.has(p.text)) && performance.now() < deadline) await sleep(20)
+  unlisten()
+  const latencies = (during: boolean) =>
+    probes.flatMap((p) => {
+      const at = arrivals.get(p.text)
+      return p.during === during && at !== undefined ? [at - p.t0] : []
+    })
+  return {
+    baseline: summarize(latencies(false)),
+    during: summarize(latencies(true)),
+    posts: {
+      baseline: summarize(probes.filter((p) => !p.during).map((p) => p.rtt)),
+      during: summarize(probes.filter((p) => p.during).map((p) => p.rtt))
+    },
+    missing: probes.filter((p) => !arrivals.has(p.text)).length,
+    errors,
+    burst: { posted: burstPosts.length, errors: burstErrors, elapsedMs, post: summarize(burstPosts) }
+  }
+}
+
 const run = async (command: Command): Promise<Results[Command["type"]]> => {
   switch (command.type) {
     case "open":
@@ -673,6 +783,8 @@ const run = async (command: Command): Promise<Results[Command["type"]]> => {
       return transfer(command)
     case "readTexts":
       return readTexts(command)
+    case "fairness":
+      return fairness(command)
   }
 }
 

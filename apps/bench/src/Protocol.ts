@@ -190,6 +190,55 @@ export interface RequestsResult {
   readonly latency: Summary
 }
 
+/** A Telegram bot's webhook: where updates are posted, with the secret token, for one chat. */
+export interface TelegramHook {
+  /** `/v1/gateway/telegram/{account}`. */
+  readonly path: string
+  readonly secret: string
+  readonly chat: number
+}
+
+/**
+ * Gateway fairness: a steady trickle of updates to `quiet` (`perSecond`,
+ * open loop) for `baselineMs` alone, then again while `count` updates are
+ * posted to `burst`, `concurrency` at a time (and at least `minDuringMs`).
+ * Each trickle update's latency runs from just before its POST to its
+ * `message.created` on an open stream that sees the quiet room.
+ */
+export interface Fairness {
+  readonly type: "fairness"
+  readonly baseUrl: string
+  readonly quiet: TelegramHook
+  readonly burst: TelegramHook & { readonly count: number; readonly concurrency: number }
+  readonly perSecond: number
+  readonly baselineMs: number
+  readonly minDuringMs: number
+  readonly deliveryTimeoutMs: number
+}
+
+/** The outcome of `Fairness`. */
+export interface FairnessResult {
+  /** The trickle alone. */
+  readonly baseline: Summary
+  /** The trickle while the burst was posted. */
+  readonly during: Summary
+  /** The trickle's POST round-trips (the message is stored when it is answered), alone and during the burst. */
+  readonly posts: { readonly baseline: Summary; readonly during: Summary }
+  /** Trickle updates whose message did not arrive within the timeout. */
+  readonly missing: number
+  /** Trickle posts not answered 200. */
+  readonly errors: number
+  readonly burst: {
+    readonly posted: number
+    /** Burst posts not answered 200. */
+    readonly errors: number
+    /** From the first burst post to the last answer. */
+    readonly elapsedMs: number
+    /** Burst POST round-trips (each is stored when it is answered). */
+    readonly post: Summary
+  }
+}
+
 /** A request to the load generator. */
 export type Command =
   | OpenStreams
@@ -203,6 +252,7 @@ export type Command =
   | MakeFiles
   | Transfer
   | ReadTexts
+  | Fairness
 
 /** The outcome of `Latency`. */
 export interface LatencyResult {
@@ -278,6 +328,7 @@ export interface Results {
   readonly makeFiles: { readonly count: number }
   readonly transfer: TransferResult
   readonly readTexts: ReadonlyArray<TextRead>
+  readonly fairness: FairnessResult
 }
 
 /** Asks the model process for its base URL (once it listens). */

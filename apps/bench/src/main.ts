@@ -11,6 +11,10 @@
  *   npm run bench -- --only files                # the files phase alone
  *   npm run bench -- --only recall               # the memory recall phase alone
  *   npm run bench -- --only turns                # the turn overhead phase alone
+ *   npm run bench -- --only gateway              # the gateway fairness phase alone
+ *
+ * `BENCH_GATEWAY_BURST` sets the gateway phase's burst (default 10,000, 500
+ * with `--quick`); `0` skips the phase in a full run.
  *
  * With `BENCH_TRACE=1` it also prints phase boundaries on stderr, in the
  * clock a `node --cpu-prof` profile of the server uses.
@@ -42,9 +46,11 @@ import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { BenchError, type Child, forkChild } from "./Child.js"
+import * as FakeTelegram from "./FakeTelegram.js"
 import { filesPhase } from "./Files.js"
 import { filesSummary } from "./FilesReport.js"
 import { orgOwner, signup } from "./Fixtures.js"
+import { gatewayPhase, type GatewaySettings, gatewaySummary } from "./Gateway.js"
 import type { Command, ModelCommand, ModelResults, Results } from "./Protocol.js"
 import { memoryRecall } from "./Recall.js"
 import {
@@ -67,9 +73,10 @@ const { values: args } = parseArgs({
 /**
  * The phases `--only` selects: `files` runs the files phase alone (and can write its figures),
  * `recall` the memory recall phase alone and `turns` the turn overhead phase alone (both printed
- * only); without it everything runs.
+ * only), `gateway` the gateway fairness phase alone (and can write its figures); without it
+ * everything runs, the gateway phase last (unless `BENCH_GATEWAY_BURST=0`).
  */
-const PHASES = ["files", "recall", "turns"] as const
+const PHASES = ["files", "recall", "turns", "gateway"] as const
 
 /** How much work each phase does; every loop is also bounded in time. */
 const settings = args.quick
@@ -131,6 +138,21 @@ const settings = args.quick
     }
   }
 
+/** The gateway phase's burst: `BENCH_GATEWAY_BURST`, or 10,000 (500 with `--quick`). */
+const gatewayBurst = (() => {
+  const given = process.env["BENCH_GATEWAY_BURST"]
+  const n = given === undefined || given === "" ? (args.quick ? 500 : 10_000) : Number(given)
+  return Number.isInteger(n) && n >= 0 ? n : Number.NaN
+})()
+
+/** The gateway fairness phase's shape (see `Gateway.ts`). */
+const gatewaySettings: GatewaySettings = {
+  burst: gatewayBurst,
+  concurrency: 100,
+  perSecond: 2,
+  baselineMs: args.quick ? 5_000 : 15_000
+}
+
 /** How long the fake model waits before its first byte, in every teammate phase. */
 const MODEL_DELAY_MS = 50
 
@@ -160,7 +182,7 @@ const SinkLogs = Layer.unwrapEffect(Effect.sync(() => {
  * defaults, its teammates talking to the fake model at `modelBaseURL`, its
  * files stored in `filesDir`.
  */
-const ServerLive = (modelBaseURL: string, filesDir: string) =>
+const ServerLive = (modelBaseURL: string, filesDir: string, telegramUrl: string) =>
   HttpLive.pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Database.layerTest),
@@ -180,6 +202,9 @@ const ServerLive = (modelBaseURL: string, filesDir: string) =>
       OPENAI_API_KEY: "bench",
       DEFAULT_MODEL: "gpt-4o-mini",
       FILE_STORAGE_DIR: filesDir,
+      // The gateway phase's channel accounts, and their bots' API.
+      CHANNEL_KEY: randomBytes(32).toString("base64"),
+      TELEGRAM_API_URL: telegramUrl,
       ...Object.fromEntries(
         ["DATABASE_URL", "TROUPE_TEST_EMBEDDED"].flatMap((key) => {
           const value = process.env[key]
@@ -522,7 +547,12 @@ const writeFigures = (name: string, figures: string) =>
     yield* Console.log(`wrote the ${name} figures of ${path}`)
   })
 
-const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string, filesDir: string) =>
+const program = (
+  model: Child<ModelCommand, ModelResults>,
+  modelBaseURL: string,
+  filesDir: string,
+  telegram: FakeTelegram.FakeTelegram
+) =>
   Effect.gen(function*() {
     const url = yield* serverUrl
     const sql = yield* PgClient.PgClient
@@ -565,9 +595,24 @@ const program = (model: Child<ModelCommand, ModelResults>, modelBaseURL: string,
       return
     }
 
-    const files = yield* filesPhase({ url, load, dir: filesDir }, settings.files)
-    yield* Console.log(`\n${filesSummary(machine, files)}\n`)
-    yield* writeFigures("files", filesSummary(machine, files))
+    if (args.only === undefined || args.only === "files") {
+      const files = yield* filesPhase({ url, load, dir: filesDir }, settings.files)
+      yield* Console.log(`\n${filesSummary(machine, files)}\n`)
+      yield* writeFigures("files", filesSummary(machine, files))
+    }
+
+    if (args.only === "gateway" || (args.only === undefined && gatewaySettings.burst > 0)) {
+      yield* quiesce(30_000)
+      yield* Console.log(
+        `gateway fairness: B at ${gatewaySettings.perSecond}/s alone, then during A's burst of ` +
+          `${gatewaySettings.burst} updates, ${gatewaySettings.concurrency} at a time…`
+      )
+      yield* mark("gateway")
+      const gateway = yield* gatewayPhase({ url, load, telegram }, gatewaySettings)
+      yield* mark("gateway-end")
+      yield* Console.log(`\n${gatewaySummary(machine, gateway)}\n`)
+      yield* writeFigures("gateway", gatewaySummary(machine, gateway))
+    }
   })
 
 /** The fake model first (the server's configuration points at it), then the server, then the run. */
@@ -575,20 +620,24 @@ const main = Effect.gen(function*() {
   if (args.only !== undefined && !PHASES.some((phase) => phase === args.only)) {
     return yield* new BenchError({ message: `--only takes one of: ${PHASES.join(", ")}` })
   }
+  if (Number.isNaN(gatewaySettings.burst)) {
+    return yield* new BenchError({ message: "BENCH_GATEWAY_BURST must be a whole number (0 skips the phase)" })
+  }
   const filesDir = yield* Effect.acquireRelease(
     Effect.sync(() => mkdtempSync(Path.join(Os.tmpdir(), "troupe-bench-files-"))),
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
   )
   const model = yield* forkChild<ModelCommand, ModelResults>("./Model.ts")
   const { baseURL } = yield* model.call({ type: "start" })
-  yield* program(model, baseURL, filesDir).pipe(Effect.provide(ServerLive(baseURL, filesDir)))
+  const telegram = yield* FakeTelegram.make
+  yield* program(model, baseURL, filesDir, telegram).pipe(Effect.provide(ServerLive(baseURL, filesDir, telegram.url)))
 })
 
 main.pipe(
   Effect.onInterrupt(() => Console.error("benchmark interrupted (by a signal?); no results")),
   Effect.timeoutFail({
-    duration: "20 minutes",
-    onTimeout: () => new BenchError({ message: "the benchmark ran over 20 minutes" })
+    duration: "30 minutes",
+    onTimeout: () => new BenchError({ message: "the benchmark ran over 30 minutes" })
   }),
   Effect.scoped,
   Effect.provide(FetchHttpClient.layer),

@@ -6,9 +6,16 @@
  * scripts it per channel or chat (429 with Retry-After / retry_after, a
  * 5xx, a platform error), each in its platform's own shape. Tests wait for
  * recorded calls, never for time.
+ *
+ * It also serves files a test puts on it: at a Slack download URL under
+ * `/files/` (answered only with `Authorization: Bearer` and a token), and to
+ * Telegram's `getFile` and `/file/bot{token}/{file_path}`; each download is
+ * recorded.
  */
 import * as LoopbackServer from "@troupe/gateway/testing/LoopbackServer"
 import { Context, Effect } from "effect"
+import { randomBytes } from "node:crypto"
+import type { ServerResponse } from "node:http"
 
 /** A call the fake received. */
 export interface PlatformCall {
@@ -25,6 +32,21 @@ export interface PlatformCall {
   readonly id: string
   /** When it arrived (ms since the epoch). */
   readonly at: number
+}
+
+/** A download of a file the fake served (or refused). */
+export interface FileDownload {
+  readonly path: string
+  readonly authorization: string | undefined
+  readonly status: number
+}
+
+/** A file put on the fake: where Slack and Telegram offer it. */
+export interface ServedFile {
+  /** Its Slack `url_private_download`. */
+  readonly slackUrl: string
+  /** Its Telegram `file_id`. */
+  readonly fileId: string
 }
 
 /** How the fake answers one call. */
@@ -50,6 +72,9 @@ export interface FakePlatformServer {
     keep: (call: PlatformCall) => boolean,
     count?: number
   ) => Effect.Effect<ReadonlyArray<PlatformCall>>
+  /** Serves `bytes` as a file, or answers its downloads with `status` instead. */
+  readonly serveFile: (bytes: Uint8Array, status?: number) => ServedFile
+  readonly downloads: ReadonlyArray<FileDownload>
 }
 
 /** The fake of a test server. */
@@ -73,9 +98,38 @@ export const make = Effect.gen(function*() {
   const log = LoopbackServer.recorder<PlatformCall>()
   const scripts = new Map<string, Array<PlatformAnswer>>()
   const users = new Map<string, { readonly display_name: string; readonly real_name: string }>()
+  const files = new Map<string, { bytes: Uint8Array; status: number }>()
+  const downloads: Array<FileDownload> = []
+  /** Answers a GET for a file or for `getFile`. */
+  const serveGet = (path: string, authorization: string | undefined, res: ServerResponse) => {
+    const getFile = /^\/bot[^/]+\/getFile\?file_id=(.+)$/.exec(path)
+    if (getFile !== null) {
+      const id = decodeURIComponent(getFile[1] ?? "")
+      const file = files.get(id)
+      res.writeHead(file === undefined ? 400 : 200, { "content-type": "application/json" })
+      res.end(JSON.stringify(
+        file === undefined
+          ? { ok: false, error_code: 400, description: "Bad Request: invalid file_id" }
+          : { ok: true, result: { file_id: id, file_size: file.bytes.length, file_path: `documents/${id}.bin` } }
+      ))
+      return
+    }
+    const id = /^\/files\/([^/]+)\//.exec(path)?.[1] ?? /^\/file\/bot[^/]+\/documents\/([^/]+)\.bin$/.exec(path)?.[1]
+    const file = id === undefined ? undefined : files.get(id)
+    const slack = path.startsWith("/files/")
+    const status = file === undefined
+      ? 404
+      : slack && !/^Bearer \S+$/.test(authorization ?? "")
+      ? 403
+      : file.status
+    downloads.push({ path, authorization, status })
+    res.writeHead(status, { "content-type": "application/octet-stream" })
+    res.end(status === 200 && file !== undefined ? file.bytes : undefined)
+  }
   const root = yield* LoopbackServer.serve((req, raw, res) => {
     const body = raw.toString("utf8")
     const path = req.url ?? ""
+    if (req.method === "GET") return serveGet(path, req.headers["authorization"], res)
     const telegram = /^\/bot([^/]+)\/(\w+)$/.exec(path)
     const fields = fieldsOf(req.headers["content-type"] ?? "", body)
     const channel = fields[telegram === null ? "channel" : "chat_id"] ?? ""
@@ -133,7 +187,13 @@ export const make = Effect.gen(function*() {
     calls: log.entries,
     addUser: (id, profile) => users.set(id, profile),
     script: (channel, answers) => scripts.set(channel, [...answers]),
-    waitFor: log.waitFor
+    waitFor: log.waitFor,
+    serveFile: (bytes, status = 200) => {
+      const id = `F${randomBytes(6).toString("hex").toUpperCase()}`
+      files.set(id, { bytes, status })
+      return { slackUrl: `${root}/files/${id}/download`, fileId: id }
+    },
+    downloads
   }
   return fake
 })

@@ -16,6 +16,7 @@ import * as Database from "@troupe/store/Database"
 import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { createHmac, randomBytes, randomUUID } from "node:crypto"
 import * as Fake from "./FakePlatforms.js"
+import { download, sha256, text } from "./FileApi.js"
 import {
   anaAndBen,
   anaBenAndTeammate,
@@ -248,16 +249,25 @@ const bridgedToSlack = Effect.suspend(() =>
   )
 )
 
-/** A test server whose Slack and Telegram are local fakes (`SLACK_API_URL`, `TELEGRAM_API_URL`). */
-const TestServerWithPlatforms = Layer.unwrapScoped(
-  Effect.map(
-    Fake.make,
-    (fake) =>
-      TestServer({ CHANNEL_KEY: testChannelKey, SLACK_API_URL: fake.url, TELEGRAM_API_URL: fake.telegramUrl }).pipe(
-        Layer.provideMerge(Layer.succeed(Fake.FakePlatforms, fake))
-      )
+/**
+ * A test server whose Slack and Telegram are local fakes (`SLACK_API_URL`,
+ * `TELEGRAM_API_URL`, and the fake as the Slack file host, `SLACK_FILES_URL`).
+ */
+const withPlatforms = (overrides: Record<string, string> = {}) =>
+  Layer.unwrapScoped(
+    Effect.map(
+      Fake.make,
+      (fake) =>
+        TestServer({
+          CHANNEL_KEY: testChannelKey,
+          SLACK_API_URL: fake.url,
+          TELEGRAM_API_URL: fake.telegramUrl,
+          SLACK_FILES_URL: fake.telegramUrl,
+          ...overrides
+        }).pipe(Layer.provideMerge(Layer.succeed(Fake.FakePlatforms, fake)))
+    )
   )
-)
+const TestServerWithPlatforms = withPlatforms()
 
 describe("Slack inbound", () => {
   layer(TestServerWithPlatforms, { excludeTestServices: true, timeout: 120_000 })((it) => {
@@ -697,6 +707,19 @@ describe("Telegram", () => {
         expect(yield* texts).toEqual(before)
       }))
 
+    it.effect("a burst of one account's updates, delivered at once, is stored whole, a few at a time", () =>
+      Effect.gen(function*() {
+        const { account, channel: chat, texts } = yield* bridgedToTelegram
+        const updates = Array.from({ length: 24 }, (_, i) => telegramUpdate(chat, `burst ${i}`))
+        const answers = yield* Effect.forEach(updates, (u) => deliverTelegram(account.id, u), {
+          concurrency: "unbounded"
+        })
+        expect(answers.map((a) => a.status)).toEqual(updates.map(() => 200))
+        expect((yield* texts).filter((t) => t.startsWith("burst ")).sort()).toEqual(
+          updates.map((u) => u.message.text).sort()
+        )
+      }))
+
     it.effect("a Telegram reply joins the room thread of the message it replies to, and room replies go back as replies", () =>
       Effect.gen(function*() {
         const w = yield* bridgedToTelegram
@@ -817,4 +840,199 @@ describe("Telegram", () => {
         ])
       }))
   })
+})
+
+/** The largest file the media suite's server takes (`FILE_MAX_BYTES`). */
+const MEDIA_MAX_BYTES = 64 * 1024
+/** What each org of the media suite may store (`FILE_ORG_QUOTA_BYTES`): one file near the largest, not two. */
+const MEDIA_QUOTA_BYTES = 100 * 1024
+
+/** A file of a Slack message: its name, download URL and declared size (if any). */
+const slackFile = (name: string, url: string, size?: number) => ({
+  id: `F${randomBytes(4).toString("hex")}`,
+  name,
+  title: name,
+  mimetype: "application/pdf",
+  url_private: url,
+  url_private_download: url,
+  ...(size === undefined ? {} : { size })
+})
+
+/**
+ * Waits (after `act`) for the message of `room` to be completed with its
+ * files: the `message.updated` that the fetch ends with.
+ */
+const completed = <R>(
+  token: string,
+  roomId: string,
+  act: Effect.Effect<{ readonly status: number; readonly text: string }, never, R>
+) =>
+  Effect.gen(function*() {
+    const updated = yield* watch({
+      baseUrl: yield* baseUrl,
+      token,
+      count: 1,
+      timeout: "30 seconds",
+      keep: (d) => d.event.type === "message.updated" && d.event.message.roomId === roomId
+    })
+    const delivered = yield* act
+    expect([delivered.status, delivered.text]).toEqual([200, JSON.stringify({ ok: true })])
+    const [event] = yield* Fiber.join(updated)
+    const message = event?.event.type === "message.updated" ? event.event.message : undefined
+    if (message === undefined) return yield* Effect.die(new Error("the message was not completed"))
+    return message
+  })
+
+/** A world with a bridged room, as `bridged` makes it. */
+type Bridged = Effect.Effect.Success<typeof bridgedToSlack>
+
+/** Shares `files` on Slack with `text`; the room message once its files are in. */
+const shareOnSlack = (w: Bridged, text: string, files: ReadonlyArray<ReturnType<typeof slackFile>>) =>
+  completed(
+    w.ana.token,
+    w.room.id,
+    deliver(w.account.id, slackMessage(w.channel, text, { subtype: "file_share", files }))
+  )
+
+/** Sends a Telegram message with files (`fields` of the message, no text); the room message once they are in. */
+const sendOnTelegram = (w: Bridged, fields: Record<string, unknown>) =>
+  completed(
+    w.ana.token,
+    w.room.id,
+    deliverTelegram(w.account.id, telegramUpdate(w.channel, "", {}, { text: undefined, ...fields }))
+  )
+
+describe("platform files", () => {
+  layer(withPlatforms({ FILE_MAX_BYTES: String(MEDIA_MAX_BYTES), FILE_ORG_QUOTA_BYTES: String(MEDIA_QUOTA_BYTES) }), {
+    excludeTestServices: true,
+    timeout: 120_000
+  })(
+    (it) => {
+      it.effect("a Slack file arrives in the room attached to its message, the same bytes", () =>
+        Effect.gen(function*() {
+          const w = yield* bridgedToSlack
+          const fake = yield* Fake.FakePlatforms
+          const bytes = new Uint8Array(randomBytes(20_000))
+          const served = fake.serveFile(bytes)
+          const message = yield* shareOnSlack(w, "the report", [slackFile("report.pdf", served.slackUrl, bytes.length)])
+          expect(message.text).toBe("the report")
+          expect(message.attachments.map((a) => [a.name, a.size])).toEqual([["report.pdf", bytes.length]])
+          const [attachment] = message.attachments
+          const file = yield* w.ana.api.files.get({ path: { room: w.room.id, file: attachment?.id ?? "" } })
+          expect(file).toMatchObject({ sha256: sha256(bytes), messageId: message.id, uploaderId: message.authorId })
+          const got = yield* download(w.ana.token, w.room.id, file.id)
+          expect(got.status).toBe(200)
+          expect(sha256(got.bytes)).toBe(sha256(bytes))
+          // Fetched with the bot token.
+          expect(fake.downloads.filter((d) => served.slackUrl.endsWith(d.path)).map((d) => d.authorization))
+            .toEqual([`Bearer ${slackSecrets.botToken}`])
+        }))
+
+      it.effect("a Telegram photo (its largest size) and a document arrive with their captions", () =>
+        Effect.gen(function*() {
+          const w = yield* bridgedToTelegram
+          const fake = yield* Fake.FakePlatforms
+          const small = fake.serveFile(new Uint8Array(randomBytes(1_000)))
+          const large = new Uint8Array(randomBytes(30_000))
+          const largeFile = fake.serveFile(large)
+          const photo = yield* sendOnTelegram(w, {
+            message_id: 801,
+            caption: "the whiteboard",
+            photo: [
+              { file_id: small.fileId, width: 90, height: 60, file_size: 1_000 },
+              { file_id: largeFile.fileId, width: 1280, height: 853, file_size: large.length }
+            ]
+          })
+          expect(photo.text).toBe("the whiteboard")
+          expect(photo.attachments.map((a) => [a.name, a.size])).toEqual([["photo-801.jpg", large.length]])
+          const photoBytes = yield* download(w.ana.token, w.room.id, photo.attachments[0]?.id ?? "")
+          expect(sha256(photoBytes.bytes)).toBe(sha256(large))
+
+          const doc = text("minutes of the meeting\n")
+          const docFile = fake.serveFile(doc)
+          const document = yield* sendOnTelegram(w, {
+            message_id: 802,
+            document: { file_id: docFile.fileId, file_name: "minutes.txt", mime_type: "text/plain" }
+          })
+          expect(document.text).toBe("")
+          const [attached] = document.attachments
+          expect(attached).toMatchObject({ name: "minutes.txt", size: doc.length, contentType: "text/plain" })
+          const file = yield* w.ana.api.files.get({ path: { room: w.room.id, file: attached?.id ?? "" } })
+          expect(file.sha256).toBe(sha256(doc))
+        }))
+
+      it.effect("a file over a limit, or not on the Slack file host, is left behind with a note", () =>
+        Effect.gen(function*() {
+          const w = yield* bridgedToSlack
+          const fake = yield* Fake.FakePlatforms
+          const declared = fake.serveFile(new Uint8Array(MEDIA_MAX_BYTES + 1))
+          const undeclared = fake.serveFile(new Uint8Array(randomBytes(MEDIA_MAX_BYTES + 10_000)))
+          const fits = new Uint8Array(randomBytes(5_000))
+          const fitting = fake.serveFile(fits)
+          const message = yield* shareOnSlack(w, "three files and one elsewhere", [
+            slackFile("huge.pdf", declared.slackUrl, MEDIA_MAX_BYTES + 1),
+            slackFile("sneaky.pdf", undeclared.slackUrl),
+            slackFile("small.pdf", fitting.slackUrl, fits.length),
+            slackFile("elsewhere.pdf", "https://files.example.com/x/elsewhere.pdf", 10)
+          ])
+          expect(message.attachments.map((a) => a.name)).toEqual(["small.pdf"])
+          expect(message.text.split("\n")).toEqual([
+            "three files and one elsewhere",
+            `[file "huge.pdf" was not brought over: it is larger than the ${MEDIA_MAX_BYTES} bytes limit]`,
+            `[file "sneaky.pdf" was not brought over: it is larger than the ${MEDIA_MAX_BYTES} bytes limit]`,
+            `[file "elsewhere.pdf" was not brought over: its download is not on an allowed Slack file host]`
+          ])
+          // The declared size was enough to leave it: never downloaded.
+          expect(fake.downloads.some((d) => declared.slackUrl.endsWith(d.path))).toBe(false)
+        }))
+
+      it.effect("a file past the org's storage quota is left behind with a note; the one that fits is kept", () =>
+        Effect.gen(function*() {
+          const w = yield* bridgedToSlack
+          const fake = yield* Fake.FakePlatforms
+          const files = [0, 1].map(() => new Uint8Array(randomBytes(60 * 1024)))
+          const served = files.map((bytes) => fake.serveFile(bytes))
+          const message = yield* shareOnSlack(
+            w,
+            "two big ones",
+            served.map((f, i) => slackFile(`big-${i}.bin`, f.slackUrl, 60 * 1024))
+          )
+          expect(message.attachments).toHaveLength(1)
+          const kept = message.attachments[0]?.name ?? ""
+          const left = kept === "big-0.bin" ? "big-1.bin" : "big-0.bin"
+          expect(message.text.split("\n")).toEqual([
+            "two big ones",
+            `[file "${left}" was not brought over: the org's file storage is full]`
+          ])
+        }))
+
+      it.effect("a download that fails keeps the message's text, with a note", () =>
+        Effect.gen(function*() {
+          const w = yield* bridgedToTelegram
+          const fake = yield* Fake.FakePlatforms
+          const broken = fake.serveFile(text("never served"), 500)
+          const message = yield* sendOnTelegram(w, {
+            message_id: 901,
+            caption: "see attached",
+            document: { file_id: broken.fileId, file_name: "broken.txt" },
+            voice: { file_id: "unknown-file-id", mime_type: "audio/ogg" }
+          })
+          expect(message.attachments).toEqual([])
+          expect(message.text.split("\n")).toEqual([
+            "see attached",
+            `[file "broken.txt" was not brought over: it could not be fetched (the platform answered 500)]`,
+            `[file "voice-901.ogg" was not brought over: Telegram did not offer it: Bad Request: invalid file_id]`
+          ])
+          // Tried three times before giving up.
+          expect(fake.downloads.filter((d) => d.path.includes(broken.fileId)).map((d) => d.status))
+            .toEqual([500, 500, 500])
+          // A file field that is not a file is a malformed update.
+          const malformed = yield* deliverTelegram(
+            w.account.id,
+            telegramUpdate(w.channel, "", {}, { text: undefined, caption: "x", document: { file_name: "no id" } })
+          )
+          expect([malformed.status, Object(malformed.json)._tag]).toEqual([400, "MalformedRequest"])
+        }))
+    }
+  )
 })

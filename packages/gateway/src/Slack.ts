@@ -5,6 +5,7 @@
 import { Unauthorized } from "@troupe/domain/Errors"
 import { Effect, Schema } from "effect"
 import { createHmac, timingSafeEqual } from "node:crypto"
+import type { PlatformFile } from "./Media.js"
 
 /** How far a delivery's timestamp may be from now, in seconds (Slack's own advice: 5 minutes). */
 export const SLACK_WINDOW_SECONDS = 300
@@ -45,6 +46,16 @@ export const verifySignature = (
 /** Slack's check of a new Request URL. */
 export const UrlVerification = Schema.Struct({ type: Schema.Literal("url_verification"), challenge: Schema.String })
 
+/** A file shared in a message, as much of it as the gateway uses. */
+export const SlackFile = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  title: Schema.optional(Schema.String),
+  mimetype: Schema.optional(Schema.String),
+  size: Schema.optional(Schema.Number),
+  /** Absent for files Slack keeps back (hidden by a plan's limit, deleted, external). */
+  url_private_download: Schema.optional(Schema.String)
+})
+
 /** The fields of a `message` event the gateway uses. */
 export const MessageEvent = Schema.Struct({
   type: Schema.String,
@@ -55,6 +66,7 @@ export const MessageEvent = Schema.Struct({
   text: Schema.optional(Schema.String),
   ts: Schema.optional(Schema.String),
   thread_ts: Schema.optional(Schema.String),
+  files: Schema.optional(Schema.Array(SlackFile)),
   user_profile: Schema.optional(Schema.Struct({
     display_name: Schema.optional(Schema.String),
     real_name: Schema.optional(Schema.String)
@@ -74,17 +86,28 @@ export const OtherDelivery = Schema.Struct({ type: Schema.String })
 /** What Slack delivers. */
 export const Delivery = Schema.Union(UrlVerification, EventCallback, OtherDelivery)
 
+/** The subtypes of a person's message: a thread broadcast, a message sharing files. */
+const personSubtypes = new Set(["thread_broadcast", "file_share"])
+
 /**
  * A person's message in a channel, as the gateway takes it into a room:
- * plain messages and thread broadcasts from a user, never a bot's (ours or
- * another's), never edits, deletions or joins. Its `name` is the event's
- * `user_profile` name, undefined when the event carries none.
+ * plain messages, thread broadcasts and file shares from a user (text, files
+ * or both), never a bot's (ours or another's), never edits, deletions or
+ * joins. Its `name` is the event's `user_profile` name, undefined when the
+ * event carries none.
  */
 export const personMessage = (event: typeof MessageEvent.Type, botUserId: string | null) => {
   if (event.type !== "message" || event.bot_id !== undefined) return undefined
-  if (event.subtype !== undefined && event.subtype !== "thread_broadcast") return undefined
-  const { channel, text, user } = event
-  if (channel === undefined || user === undefined || text === undefined || text.trim() === "") return undefined
+  if (event.subtype !== undefined && !personSubtypes.has(event.subtype)) return undefined
+  const { channel, user } = event
+  const text = event.text ?? ""
+  const files = (event.files ?? []).map((file): PlatformFile => ({
+    name: file.name ?? file.title ?? "file",
+    mimetype: file.mimetype ?? "application/octet-stream",
+    size: file.size ?? null,
+    source: { platform: "slack", url: file.url_private_download ?? null }
+  }))
+  if (channel === undefined || user === undefined || (text.trim() === "" && files.length === 0)) return undefined
   if (user === botUserId) return undefined
   // Without a profile in the event the name is looked up (SlackUsers).
   const name = event.user_profile?.display_name || event.user_profile?.real_name || undefined
@@ -94,7 +117,8 @@ export const personMessage = (event: typeof MessageEvent.Type, botUserId: string
     text: unescapeText(text),
     name,
     externalId: event.ts ?? null,
-    replyTo: event.thread_ts ?? null
+    replyTo: event.thread_ts ?? null,
+    files
   }
 }
 

@@ -6,6 +6,7 @@
 import { Unauthorized } from "@troupe/domain/Errors"
 import { Effect, Schema } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
+import type { PlatformFile } from "./Media.js"
 
 const digest = (text: string) => createHash("sha256").update(text).digest()
 
@@ -19,6 +20,22 @@ export const verifySecret = (webhookSecret: string, given: string | undefined): 
       })
     )
 
+/** A file of a message (`document`, `audio`, `video`, `voice`): what `getFile` is asked about. */
+const TelegramFile = Schema.Struct({
+  file_id: Schema.String,
+  file_name: Schema.optional(Schema.String),
+  mime_type: Schema.optional(Schema.String),
+  file_size: Schema.optional(Schema.Number)
+})
+
+/** One size of a photo. */
+const PhotoSize = Schema.Struct({
+  file_id: Schema.String,
+  width: Schema.Number,
+  height: Schema.Number,
+  file_size: Schema.optional(Schema.Number)
+})
+
 /** The fields of a message the gateway uses. */
 export const TelegramMessage = Schema.Struct({
   message_id: Schema.Number,
@@ -31,6 +48,12 @@ export const TelegramMessage = Schema.Struct({
   })),
   chat: Schema.Struct({ id: Schema.Number }),
   text: Schema.optional(Schema.String),
+  caption: Schema.optional(Schema.String),
+  document: Schema.optional(TelegramFile),
+  photo: Schema.optional(Schema.Array(PhotoSize)),
+  audio: Schema.optional(TelegramFile),
+  video: Schema.optional(TelegramFile),
+  voice: Schema.optional(TelegramFile),
   reply_to_message: Schema.optional(Schema.Struct({ message_id: Schema.Number }))
 })
 
@@ -40,13 +63,44 @@ export const Update = Schema.Struct({
   message: Schema.optional(TelegramMessage)
 })
 
-/** A person's text message, as the gateway takes it into a room: never a bot's (ours included). */
+/** The files a message carries: its document, audio, video or voice, and the largest size of its photo. */
+const filesOf = (message: typeof TelegramMessage.Type): Array<PlatformFile> => {
+  const id = message.message_id
+  const file = (
+    f: typeof TelegramFile.Type | undefined,
+    name: string,
+    mimetype: string
+  ): Array<PlatformFile> =>
+    f === undefined ? [] : [{
+      name: f.file_name ?? name,
+      mimetype: f.mime_type ?? mimetype,
+      size: f.file_size ?? null,
+      source: { platform: "telegram", fileId: f.file_id }
+    }]
+  const largest = (message.photo ?? []).reduce<typeof PhotoSize.Type | undefined>(
+    (best, size) => best === undefined || size.width * size.height > best.width * best.height ? size : best,
+    undefined
+  )
+  return [
+    ...file(message.document, `document-${id}`, "application/octet-stream"),
+    ...file(largest, `photo-${id}.jpg`, "image/jpeg"),
+    ...file(message.audio, `audio-${id}.mp3`, "audio/mpeg"),
+    ...file(message.video, `video-${id}.mp4`, "video/mp4"),
+    ...file(message.voice, `voice-${id}.ogg`, "audio/ogg")
+  ]
+}
+
+/**
+ * A person's message (text, or files with their caption), as the gateway
+ * takes it into a room: never a bot's (ours included).
+ */
 export const personMessage = (update: typeof Update.Type) => {
   const message = update.message
   const from = message?.from
   if (message === undefined || from === undefined || from.is_bot) return undefined
-  const text = message.text
-  if (text === undefined || text.trim() === "") return undefined
+  const text = message.text ?? message.caption ?? ""
+  const files = filesOf(message)
+  if (text.trim() === "" && files.length === 0) return undefined
   const name = [from.first_name, from.last_name].filter((part) => part !== undefined && part !== "").join(" ") ||
     from.username || String(from.id)
   return {
@@ -55,6 +109,7 @@ export const personMessage = (update: typeof Update.Type) => {
     text,
     name,
     externalId: String(message.message_id),
-    replyTo: message.reply_to_message === undefined ? null : String(message.reply_to_message.message_id)
+    replyTo: message.reply_to_message === undefined ? null : String(message.reply_to_message.message_id),
+    files
   }
 }

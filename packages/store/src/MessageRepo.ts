@@ -10,6 +10,7 @@ import { Audience, MessageCreated, MessageDeleted, MessageUpdated, ReactionChang
 import { Attachment } from "@troupe/domain/File"
 import { type FileId, MessageId, OrgId, RoomId, type TeammateId, UserId } from "@troupe/domain/Ids"
 import {
+  MAX_MESSAGE_LENGTH,
   Mention,
   Message,
   MessageEdit,
@@ -386,6 +387,36 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
       }))
     })
 
+    /**
+     * Completes a message after it was posted: attaches files its author has
+     * uploaded to the room and not attached yet, and adds `notes` as lines
+     * below its text (cut at the longest text). Not an edit: the text's
+     * history and mentions stay as they were. A deleted message takes nothing.
+     */
+    const attach = Effect.fn("MessageRepo.attach")(function*(
+      room: RoomInfo,
+      author: Author,
+      id: MessageId,
+      files: ReadonlyArray<FileId>,
+      notes: ReadonlyArray<string>
+    ) {
+      return yield* withOrg(room.orgId)(Effect.gen(function*() {
+        const current = yield* lockOwn(id)
+        if (current.roomId !== room.id) return yield* NotFound.of("message", id)
+        if (current.deleted || (files.length === 0 && notes.length === 0)) return yield* load(id)
+        const claimed = yield* claimAttachments(room, author, files)
+        const text = [current.text, ...notes].filter((line) => line !== "").join("\n").slice(0, MAX_MESSAGE_LENGTH)
+        yield* sql`UPDATE messages SET text = ${text}, attachments = attachments || ${JSON.stringify(claimed)}::jsonb
+          WHERE id = ${id}`
+        if (claimed.length > 0) {
+          yield* sql`UPDATE files SET message_id = ${id} WHERE id = ANY(${claimed.map((a) => a.id)}::uuid[])`
+        }
+        const message = yield* load(id)
+        yield* log.append(room.orgId, [{ audience: roomAudience(room), event: new MessageUpdated({ message }) }])
+        return message
+      }))
+    })
+
     const history = Effect.fn("MessageRepo.history")(function*(room: RoomInfo, id: MessageId) {
       return yield* withOrg(room.orgId)(Effect.gen(function*() {
         const exists = yield* sql`SELECT 1 FROM messages WHERE id = ${id} AND room_id = ${room.id}`
@@ -583,7 +614,7 @@ export class MessageRepo extends Effect.Service<MessageRepo>()("@troupe/store/Me
       }))
     })
 
-    return { post, get, page, edit, history, remove, react, markRead, search, eraseAuthor } as const
+    return { post, get, page, edit, attach, history, remove, react, markRead, search, eraseAuthor } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

@@ -10,8 +10,10 @@ import { Conflict, MalformedRequest, PayloadTooLarge, Unavailable } from "@troup
 import { FileUsage, isTextType, MAX_FILE_NAME_LENGTH } from "@troupe/domain/File"
 import type { FileId, OrgId, RoomId } from "@troupe/domain/Ids"
 import { roleAtLeast } from "@troupe/domain/Org"
-import { BlobStore, type BlobStoreError, type BlobStoreShape } from "@troupe/store/BlobStore"
+import type { RoomInfo } from "@troupe/domain/Room"
+import { BlobStore, type BlobStoreError, type BlobStoreShape, type Staged } from "@troupe/store/BlobStore"
 import { type FileListOptions, FileRepo } from "@troupe/store/FileRepo"
+import type { Author } from "@troupe/store/MessageRepo"
 import { RoomRepo } from "@troupe/store/RoomRepo"
 import { Config, Effect, Option, Stream } from "effect"
 import { fileTypeFromBuffer } from "file-type"
@@ -182,6 +184,31 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
       return file
     }, (effect) => effect.pipe(Effect.catchTag("BlobStoreError", storageDown), Effect.scoped))
 
+    /**
+     * Stores bytes brought in from elsewhere (a chat platform's file, staged
+     * by whoever fetched them, within `maxFileBytes`) in a room's library on
+     * behalf of `uploader`, as an upload is stored: its name cleaned, its type
+     * recognised, new content counted against the org's quota
+     * (`PayloadTooLarge` past it), its text read. Not attached to a message yet.
+     */
+    const ingest = Effect.fn("Files.ingest")(function*(
+      room: RoomInfo,
+      uploader: Author,
+      file: { readonly name: string; readonly declaredType: string },
+      staged: Staged
+    ) {
+      const contentType = yield* recogniseType(staged.head, file.declaredType)
+      const created = yield* orUnavailable(files.create(
+        room,
+        uploader,
+        { name: cleanFileName(file.name), declaredType: bareType(file.declaredType), contentType },
+        staged,
+        config.orgQuotaBytes
+      ))
+      yield* texts.enqueue(created.orgId, created.id)
+      return created
+    })
+
     /** A room's files, newest first, for whoever may read the room. */
     const list = Effect.fn("Files.list")(function*(caller: Caller, roomId: RoomId, options: FileListOptions) {
       const a = yield* access.room(caller, roomId)
@@ -222,7 +249,7 @@ export class Files extends Effect.Service<Files>()("@troupe/workspace/Files", {
       }
     )
 
-    return { upload, list, get, download, remove, usage, search } as const
+    return { upload, ingest, list, get, download, remove, usage, search, maxFileBytes: config.maxFileBytes } as const
   }),
   dependencies: [Access.Default, Limits.Default, FileTexts.Default]
 }) {}
