@@ -150,7 +150,7 @@ const gatewaySettings: GatewaySettings = {
   burst: gatewayBurst,
   concurrency: 100,
   perSecond: 2,
-  baselineMs: args.quick ? 5_000 : 15_000
+  baselineMs: args.quick ? 5_000 : 60_000
 }
 
 /** How long the fake model waits before its first byte, in every teammate phase. */
