@@ -153,6 +153,7 @@ const passwordOf = (url: string): string | undefined => {
   return colon < 0 ? undefined : userInfo.slice(colon + 1)
 }
 
+// The YAML parser answers an untyped document; the type is the shape deploy/compose.yaml, in this repository, has.
 const compose = parse(read("deploy/compose.yaml"), { merge: true }) as { services?: Record<string, ComposeService> }
 const services = compose.services ?? {}
 const apis = ["api-1", "api-2"]

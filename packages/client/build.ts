@@ -42,7 +42,7 @@ const readJson = (path: string): Record<string, unknown> => {
   return typeof parsed === "object" && parsed !== null ? Object.fromEntries(Object.entries(parsed)) : {}
 }
 const own = readJson(Path.join(root, "package.json"))
-const dependencies = new Map(Object.entries(readJson(Path.join(root, "package.json")).dependencies ?? {}))
+const dependencies = new Map(Object.entries(own.dependencies ?? {}))
 const peers = ["effect", "@effect/platform", "@effect/experimental"]
 
 Fs.rmSync(out, { recursive: true, force: true })

@@ -10,7 +10,7 @@ import type { Delivered } from "@troupe/domain/Event"
 import * as Database from "@troupe/store/Database"
 import { Mailbox } from "@troupe/workspace/Mailer"
 import { SmtpCapture } from "@troupe/workspace/testing/SmtpServer"
-import { Effect, Fiber, HashMap, Layer, Logger, Option, Queue } from "effect"
+import { Effect, Fiber, HashMap, Layer, Logger, Option, Queue, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import {
   anaAndBen,
@@ -213,7 +213,7 @@ describe("a person's own account", () => {
         for (const old of [ana.token, other.token]) {
           expect((yield* raw("GET", "/v1/auth/me", { token: old })).status).toBe(401)
         }
-        const session = res.json as { token: string }
+        const session = Schema.decodeUnknownSync(Schema.Struct({ token: Schema.String }))(res.json)
         expect((yield* raw("GET", "/v1/auth/me", { token: session.token })).status).toBe(200)
         const login = (pw: string) => raw("POST", "/v1/auth/login", { body: { email: ana.user.email, password: pw } })
         expect((yield* login(password)).status).toBe(401)

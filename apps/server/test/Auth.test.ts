@@ -1,5 +1,5 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { client, email, person, raw, TestServer } from "./Harness.js"
 
 const password = "correct horse battery"
@@ -180,7 +180,9 @@ describe("auth", () => {
           const fourth = yield* signup("d")
           expect(fourth.status).toBe(429)
           expect(fourth.json).toMatchObject({ _tag: "RateLimited", message: expect.stringContaining("sign-ups") })
-          const first = people[0]!.json as { user: { email: string } }
+          const first = Schema.decodeUnknownSync(Schema.Struct({ user: Schema.Struct({ email: Schema.String }) }))(
+            people[0]?.json
+          )
           const login = yield* raw("POST", "/v1/auth/login", { body: { email: first.user.email, password } })
           expect(login.status).toBe(200)
         }))

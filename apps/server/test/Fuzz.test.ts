@@ -167,6 +167,7 @@ const sample = (
   depth = 0
 ): Json => {
   const types = [...typesOf(schema, resolve)]
+  // An `enum` of the document is JSON values by definition (the document is JSON).
   if (Array.isArray(schema["enum"])) return rng.pick(schema["enum"] as ReadonlyArray<Json>)
   const type = types.length === 0 ? "string" : rng.pick(types)
   switch (type) {

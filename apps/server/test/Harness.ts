@@ -14,6 +14,7 @@ import * as SmtpServer from "@troupe/workspace/testing/SmtpServer"
 import { Chunk, ConfigProvider, Deferred, Duration, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
+import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { createHttpServer } from "../src/http/NodeServer.js"
@@ -121,6 +122,10 @@ export const person = (name: string) =>
     })
     return { ...session, api: yield* client(session.token) }
   })
+
+/** The port a listening `node:http` server took (0 before it listens). */
+export const portOf = (address: AddressInfo | string | null) =>
+  typeof address === "object" && address !== null ? address.port : 0
 
 /** A unique org slug. */
 export const slug = () => `org-${randomBytes(4).toString("hex")}`

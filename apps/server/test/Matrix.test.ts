@@ -7,6 +7,7 @@ import type { HttpClient, HttpServer } from "@effect/platform"
 import { describe, expect, layer } from "@effect/vitest"
 import { TroupeApi } from "@troupe/api/Api"
 import { FileInfo } from "@troupe/domain/File"
+import type { UserId } from "@troupe/domain/Ids"
 import type { Mailbox } from "@troupe/workspace/Mailer"
 import { Effect, Option, Schema } from "effect"
 import { randomBytes } from "node:crypto"
@@ -29,6 +30,7 @@ type Actor = typeof actors[number]
 
 /** Expected statuses: `rest` for every actor not named. */
 const who = (statuses: Partial<Record<Actor, number>> & { readonly rest: number }): Record<Actor, number> =>
+  // Object.fromEntries types its keys as string; every actor is given one, so the record is whole.
   Object.fromEntries(actors.map((a) => [a, statuses[a] ?? statuses.rest])) as Record<Actor, number>
 
 /** Members of the org (the API key acts as a member-role bot) get `ok`; the others the usual refusals. */
@@ -124,7 +126,7 @@ const world = Effect.gen(function*() {
     owner: owner.token,
     apiKey: key.secret
   }
-  const userIds: Record<Actor, string | undefined> = {
+  const userIds: Record<Actor, UserId | undefined> = {
     anonymous: undefined,
     outsider: outsider.user.id,
     guest: guest.user.id,
@@ -437,7 +439,7 @@ const cases: ReadonlyArray<Case> = [
           payload: { name: "leave-me", kind: "private" }
         })
         if (userId !== undefined && actor !== "outsider") {
-          yield* w.people.owner.api.rooms.addMember({ path: { room: room.id }, payload: { userId: userId as never } })
+          yield* w.people.owner.api.rooms.addMember({ path: { room: room.id }, payload: { userId } })
         }
         return { method: "POST", path: `/v1/rooms/${room.id}/leave` } satisfies Request
       }),

@@ -9,9 +9,8 @@ import * as EventStream from "@troupe/client/EventStream"
 import type { Delivered } from "@troupe/domain/Event"
 import { Chunk, Effect, Fiber, Stream } from "effect"
 import { request } from "node:http"
-import type { AddressInfo } from "node:net"
 import { createHttpServer } from "../src/http/NodeServer.js"
-import { anaAndBen, baseUrl, messageTexts, raw, TestServer } from "./Harness.js"
+import { anaAndBen, baseUrl, messageTexts, portOf, raw, TestServer } from "./Harness.js"
 
 /** Follows long-poll cursors from `after` with one `timeoutMs` until `done` holds for what was gathered. */
 const followPolls = (
@@ -172,7 +171,7 @@ describe("the HTTP server before and after the application is attached", () => {
       const server = createHttpServer()
       const port = yield* Effect.acquireRelease(
         Effect.async<number>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(portOf(server.address()))))
         }),
         () =>
           Effect.async<void>((resume) => {

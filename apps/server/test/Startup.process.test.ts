@@ -26,8 +26,10 @@ const attempt = (url: string) =>
       await res.text()
       return { kind: "answered", status: res.status }
     } catch (e) {
-      const cause = e instanceof Error ? (e.cause as { code?: string } | undefined) : undefined
-      if (cause?.code === "ECONNREFUSED") return { kind: "refused" }
+      const code = e instanceof Error && typeof e.cause === "object" && e.cause !== null
+        ? Reflect.get(e.cause, "code")
+        : undefined
+      if (code === "ECONNREFUSED") return { kind: "refused" }
       if (e instanceof Error && e.name === "TimeoutError") return { kind: "hung" }
       return { kind: "refused" }
     }

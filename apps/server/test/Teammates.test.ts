@@ -5,7 +5,7 @@ import type { Message } from "@troupe/domain/Message"
 import type { Run, Teammate } from "@troupe/domain/Teammate"
 import { FakeOpenAI } from "@troupe/llm/testing/FakeOpenAI"
 import * as Database from "@troupe/store/Database"
-import { Effect, Fiber, Option } from "effect"
+import { Effect, Fiber, Option, Schema } from "effect"
 import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithModel, watch } from "./Harness.js"
 
 /** An org with a room, a person (Ana) and a hired teammate in the room. */
@@ -605,7 +605,9 @@ describe("teammates", () => {
         const before = fake.requests().length
         yield* say(s, "@rhea who is here?")
         yield* settledRuns(s, 1)
-        const request = fake.requests()[before] as { messages: ReadonlyArray<{ role: string; content: string }> }
+        const request = Schema.decodeUnknownSync(
+          Schema.Struct({ messages: Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.String })) })
+        )(fake.requests()[before])
         const system = request.messages[0]!
         expect(system.role).toBe("system")
         expect(system.content).toContain(`Ana (@${s.ana.user.handle}, org owner)`)

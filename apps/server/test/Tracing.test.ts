@@ -1,9 +1,15 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { SpanKind } from "@opentelemetry/api"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Fiber, Layer, Logger, Option } from "effect"
+import { Effect, Fiber, Layer, Logger, Option, Schema } from "effect"
 import { jsonFormat, layerTracing } from "../src/Telemetry.js"
 import { baseUrl, eventually, person, raw, readEvents, slug, TestServerWithTelemetry } from "./Harness.js"
+
+/** A JSON log line: its message and annotations. */
+const LogLine = Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({
+  message: Schema.Unknown,
+  annotations: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})))
 
 const exporter = new InMemorySpanExporter()
 const logLines: Array<string> = []
@@ -168,7 +174,7 @@ describe("tracing", () => {
         const line = yield* eventually(Effect.sync(() =>
           Option.fromNullable(
             logLines
-              .map((l) => JSON.parse(l) as { message: unknown; annotations: Record<string, unknown> })
+              .map((l) => LogLine(l))
               .find((l) => l.message === "Sent HTTP response" && l.annotations["requestId"] === requestId)
           )
         ))

@@ -9,6 +9,10 @@ import { Chunk, Effect, Stream } from "effect"
 import { createServer, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 
+/** The port a listening server took (0 before it listens). */
+const portOf = (address: AddressInfo | string | null) =>
+  typeof address === "object" && address !== null ? address.port : 0
+
 const frame = (id: number, reason: string) =>
   `id: ${id}\nevent: reset\ndata: ${
     JSON.stringify({ id: String(id), orgId: null, at: new Date(0).toISOString(), event: { type: "reset", reason } })
@@ -18,10 +22,13 @@ const frame = (id: number, reason: string) =>
 const serve = (write: (res: ServerResponse, lastEventId: string | undefined) => void) =>
   Effect.acquireRelease(
     Effect.async<{ url: string; close: () => void }>((resume) => {
-      const server = createServer((req, res) => write(res, req.headers["last-event-id"] as string | undefined))
+      const server = createServer((req, res) => {
+        const lastEventId = req.headers["last-event-id"]
+        write(res, typeof lastEventId === "string" ? lastEventId : undefined)
+      })
       server.listen(0, "127.0.0.1", () =>
         resume(Effect.succeed({
-          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          url: `http://127.0.0.1:${portOf(server.address())}`,
           close: () => server.close()
         })))
     }),
